@@ -1,0 +1,143 @@
+// Feed file -> durable queue of the stages subscribed to the feed topic.
+// Malformed records go to dead letters with file and line; nothing is
+// dropped silently.
+#include "feed_source.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <filesystem>
+
+#include "messages.hpp"
+#include "sluice/dead_letter.hpp"
+#include "sluice/feed_reader.hpp"
+#include "sluice/v1/store.pb.h"
+
+namespace sluice {
+
+std::string feed_source_name(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::weakly_canonical(path, ec);
+  return "feed:" + (ec ? path : abs.string());
+}
+
+namespace {
+
+struct feed_state {
+  node_env env;
+  std::string source_name;
+  caf::actor store;
+  std::unique_ptr<feed_reader> reader;
+  v1::SourceOffset progress;
+  std::shared_ptr<spdlog::logger> log;
+  counter* records = nullptr;
+  counter* rejected = nullptr;
+  counter* unrouted = nullptr;
+};
+
+using feed_actor = caf::stateful_actor<feed_state>;
+
+void read_batch(feed_actor* self) {
+  auto& s = self->state;
+  auto recs = s.reader->next(s.env.feed_batch);
+  write_batch b;
+  auto now = now_ns();
+  auto& topic = s.env.plan->topo().feed.topic;
+  for (auto& r : recs) {
+    if (!r.ok) {
+      s.rejected->add();
+      s.log->warn("{}", r.error);
+      b.dead_letters.push_back(raw_dead_letter_record(
+        s.reader->path() + ":" + std::to_string(r.line), "", now, r.error));
+    } else if (r.ev.payload.size() > s.env.plan->topo().max_payload_bytes) {
+      s.rejected->add();
+      auto why = s.reader->path() + ":" + std::to_string(r.line) + ": payload of "
+                 + std::to_string(r.ev.payload.size())
+                 + " bytes exceeds max_payload_bytes";
+      s.log->warn("{}", why);
+      b.dead_letters.push_back(raw_dead_letter_record(
+        s.reader->path() + ":" + std::to_string(r.line), r.ev.payload, now, why));
+    } else {
+      r.ev.ingest_ts_ns = now;
+      auto appends = s.env.plan->route(topic, std::move(r.ev));
+      if (appends.empty())
+        s.unrouted->add();
+      for (auto& a : appends)
+        b.appends.push_back(std::move(a));
+    }
+    s.progress.set_byte_offset(r.end_offset);
+    s.progress.set_records(s.progress.records() + 1);
+  }
+  s.progress.set_finished(recs.empty());
+  b.progress.push_back({s.source_name, s.progress.SerializeAsString()});
+  auto n = recs.size();
+  self->request(s.store, caf::infinite, msg::append_atom::value, std::move(b))
+    .then(
+      [self, n]() {
+        auto& s = self->state;
+        s.records->add(n);
+        if (s.progress.finished()) {
+          s.log->info("{}: finished after {} records", s.reader->path(),
+                      s.progress.records());
+          self->quit();
+        } else {
+          self->send(self, msg::read_atom::value);
+        }
+      },
+      [self](caf::error& err) {
+        self->state.log->error("{}: append failed: {}", self->state.source_name,
+                               to_string(err));
+        self->quit(err);
+      });
+}
+
+caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
+                          caf::actor store) {
+  auto& s = self->state;
+  s.env = env;
+  s.source_name = feed_source_name(path);
+  s.store = std::move(store);
+  s.log = env.logger("feed");
+  labels l{{"source", path}};
+  s.records = &env.metrics->get_counter("sluice_feed_records_total", l,
+                                        "Feed records read");
+  s.rejected = &env.metrics->get_counter("sluice_feed_rejected_total", l,
+                                         "Feed records dead-lettered");
+  s.unrouted = &env.metrics->get_counter("sluice_feed_unrouted_total", l,
+                                         "Feed events no subscription took");
+  if (auto prev = env.st->read_progress(s.source_name); prev && *prev)
+    s.progress.ParseFromString(**prev);
+  s.progress.set_source(s.source_name);
+  if (s.progress.finished()) {
+    self->quit();
+    return {};
+  }
+  auto r = feed_reader::open(path, env.plan->topo().feed.topic);
+  if (!r) {
+    s.log->error("{}", r.error().describe());
+    self->quit(caf::make_error(caf::sec::runtime_error, r.error().describe()));
+    return {};
+  }
+  s.reader = std::move(*r);
+  s.progress.set_file_size(s.reader->file_size());
+  if (auto sk = s.reader->seek(s.progress.byte_offset()); !sk) {
+    s.log->error("{}", sk.error().describe());
+    self->quit(caf::make_error(caf::sec::runtime_error, sk.error().describe()));
+    return {};
+  }
+  self->send(self, msg::read_atom::value);
+  return {
+    [self](msg::read_atom) { read_batch(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_feed_source(caf::event_based_actor* parent, node_env env,
+                             std::string path, caf::actor store_actor) {
+  return parent->spawn<caf::linked + caf::detached>(feed_source, std::move(env),
+                                                    std::move(path),
+                                                    std::move(store_actor));
+}
+
+} // namespace sluice

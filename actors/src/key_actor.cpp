@@ -1,0 +1,68 @@
+// A key actor wraps a key_processor: the per-key logic lives in runtime/,
+// this file only connects it to mailboxes.
+#include "key_actor.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "messages.hpp"
+#include "sluice/key_processor.hpp"
+
+namespace sluice {
+
+caf::behavior key_actor(caf::event_based_actor* self, node_env env,
+                        std::size_t stage_index, std::string key,
+                        caf::actor store_actor) {
+  auto& spec = env.plan->topo().stages[stage_index];
+  auto made = env.reg->create(spec.behaviour);
+  if (!made) {
+    // Checked when the plan was bound; only a throwing factory gets here.
+    env.logger("stage." + spec.name)->error("key {}: {}", key,
+                                            made.error().describe());
+    self->quit(caf::make_error(caf::sec::runtime_error, made.error().describe()));
+    return {};
+  }
+  auto proc = std::make_shared<key_processor>(*env.plan, stage_index, key,
+                                              std::move(*made));
+  if (auto r = proc->load(*env.st); !r)
+    env.logger("stage." + spec.name)->error("{}", r.error().describe());
+  auto& m = *env.metrics;
+  labels l{{"stage", spec.name}};
+  auto* done = &m.get_counter("sluice_stage_done_total", l, "Events processed");
+  auto* skipped = &m.get_counter("sluice_stage_skipped_total", l,
+                                 "Events skipped as unchanged");
+  auto* failed = &m.get_counter("sluice_stage_failed_total", l,
+                                "Events whose behaviour failed");
+  auto* unrouted = &m.get_counter("sluice_stage_unrouted_total", l,
+                                  "Emitted events no subscription took");
+  auto log = env.logger("stage." + spec.name);
+  return {
+    [=](msg::process_atom, msg::dispatch& d) {
+      auto c = proc->process(d.pos, d.ev, now_ns());
+      switch (proc->last_outcome()) {
+        case outcome::done: done->add(); break;
+        case outcome::skipped: skipped->add(); break;
+        case outcome::failed:
+          failed->add();
+          log->warn("key {} event {} failed: {}", proc->key(), d.ev.id,
+                    proc->last_error());
+          break;
+      }
+      for (auto& [name, n] : proc->take_counts()) {
+        if (name == "unrouted")
+          unrouted->add(n);
+        else
+          env.metrics->get_counter("sluice_behaviour_" + name + "_total",
+                                   {{"stage", spec.name}})
+            .add(n);
+      }
+      if (c.urgent)
+        self->send<caf::message_priority::high>(store_actor,
+                                                msg::complete_atom::value,
+                                                std::move(c));
+      else
+        self->send(store_actor, msg::complete_atom::value, std::move(c));
+    },
+  };
+}
+
+} // namespace sluice

@@ -1,0 +1,201 @@
+// The embedded node: bootstraps the actor system and the supervision tree,
+// and answers publish and stats calls from plain C++ threads.
+#include "sluice/node.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "feed_source.hpp"
+#include "messages.hpp"
+#include "node_env.hpp"
+#include "node_supervisor.hpp"
+#include "sluice/feed_reader.hpp"
+#include "sluice/v1/store.pb.h"
+#include "store_actor.hpp"
+
+namespace sluice {
+
+struct node::impl {
+  node_options opts;
+  sluice::metrics metrics;
+  std::unique_ptr<store> st;
+  std::unique_ptr<pipeline_plan> plan;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor store_actor;
+  caf::actor supervisor;
+  std::vector<std::string> feeds;
+  bool stopped = false;
+  mutable std::mutex failure_mtx;
+  std::string failure;
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+node::~node() { stop(); }
+
+sluice::metrics& node::metrics() noexcept { return impl_->metrics; }
+
+result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
+                                          node_options opts) {
+  auto p = std::make_unique<impl>();
+  for (auto& f : opts.feeds) {
+    auto r = feed_reader::open(f, topo.feed.topic);
+    if (!r)
+      return r.error();
+  }
+  if (!opts.feeds.empty() && topo.feed.topic.empty())
+    return fail(errc::config, "the topology names no feed topic");
+  auto st = store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync, false});
+  if (!st)
+    return st.error();
+  p->st = std::move(*st);
+  auto plan = pipeline_plan::bind(std::move(topo), reg, *p->st);
+  if (!plan)
+    return plan.error();
+  p->plan = std::make_unique<pipeline_plan>(std::move(*plan));
+  p->opts = opts;
+  p->feeds = opts.feeds;
+
+  p->cfg = std::make_unique<caf::actor_system_config>();
+  auto threads = opts.threads ? opts.threads
+                              : std::max(2u, std::thread::hardware_concurrency());
+  p->cfg->set("scheduler.max-threads", threads);
+  p->cfg->set("scheduler.max-throughput", 256);
+  p->sys = std::make_unique<caf::actor_system>(*p->cfg);
+
+  node_env env;
+  env.st = p->st.get();
+  env.plan = p->plan.get();
+  env.reg = &reg;
+  env.metrics = &p->metrics;
+  env.max_commit_batch = opts.max_commit_batch;
+  env.feed_batch = opts.feed_batch;
+  p->store_actor = spawn_store_actor(*p->sys, env);
+  p->supervisor = spawn_node_supervisor(*p->sys, env, p->store_actor, opts.feeds);
+  auto* raw = p.get();
+  p->supervisor->attach_functor([raw](const caf::error& reason) {
+    if (reason) {
+      std::lock_guard<std::mutex> guard{raw->failure_mtx};
+      raw->failure = to_string(reason);
+    }
+  });
+  return std::unique_ptr<node>(new node(std::move(p)));
+}
+
+result<void> node::publish(const std::string& topic, std::vector<event> events) {
+  auto& p = *impl_;
+  if (p.stopped)
+    return fail(errc::unavailable, "the node is stopped");
+  write_batch b;
+  auto now = now_ns();
+  std::size_t unrouted = 0;
+  for (auto& ev : events) {
+    if (ev.payload.size() > p.plan->topo().max_payload_bytes)
+      return fail(errc::invalid_argument,
+                  "event " + ev.id + ": payload of "
+                    + std::to_string(ev.payload.size())
+                    + " bytes exceeds max_payload_bytes");
+    if (ev.ingest_ts_ns == 0)
+      ev.ingest_ts_ns = now;
+    if (ev.content_hash == 0)
+      ev.content_hash = content_hash(ev.payload);
+    auto appends = p.plan->route(topic, std::move(ev));
+    unrouted += appends.empty();
+    for (auto& a : appends)
+      b.appends.push_back(std::move(a));
+  }
+  if (unrouted > 0)
+    p.metrics.get_counter("sluice_publish_unrouted_total", {{"topic", topic}},
+                          "Published events no subscription took")
+      .add(unrouted);
+  caf::scoped_actor self{*p.sys};
+  result<void> out;
+  self->request(p.store_actor, caf::infinite, msg::append_atom::value, std::move(b))
+    .receive([]() {},
+             [&](caf::error& err) {
+               out = fail(errc::unavailable, "publish failed: " + to_string(err));
+             });
+  return out;
+}
+
+result<node_stats> node::stats() const {
+  auto& p = *impl_;
+  node_stats out;
+  auto& m = p.metrics;
+  for (std::size_t i = 0; i < p.plan->stage_count(); ++i) {
+    stage_stats s;
+    s.name = p.plan->topo().stages[i].name;
+    labels l{{"stage", s.name}};
+    s.in = m.counter_value("sluice_stage_in_total", l);
+    s.done = m.counter_value("sluice_stage_done_total", l);
+    s.skipped = m.counter_value("sluice_stage_skipped_total", l);
+    s.failed = m.counter_value("sluice_stage_failed_total", l);
+    auto& inf = m.get_gauge("sluice_stage_in_flight", l);
+    s.in_flight = inf.value();
+    s.in_flight_peak = inf.peak();
+    s.live_keys = m.get_gauge("sluice_stage_live_keys", l).value();
+    auto depth = p.st->queue_depth(p.plan->stage_id(i));
+    if (!depth)
+      return depth.error();
+    s.queued_urgent = (*depth)[0];
+    s.queued_normal = (*depth)[1];
+    out.stages.push_back(std::move(s));
+  }
+  bool feeds_done = true;
+  for (auto& f : p.feeds) {
+    feed_progress fp;
+    fp.source = f;
+    auto rec = p.st->read_progress(feed_source_name(f));
+    if (!rec)
+      return rec.error();
+    if (*rec) {
+      v1::SourceOffset so;
+      so.ParseFromString(**rec);
+      fp.records = so.records();
+      fp.offset = so.byte_offset();
+      fp.size = so.file_size();
+      fp.finished = so.finished();
+    }
+    feeds_done = feeds_done && fp.finished;
+    out.feeds.push_back(std::move(fp));
+  }
+  auto q = p.st->queued_total();
+  if (!q)
+    return q.error();
+  out.queued = *q;
+  out.commits = m.counter_value("sluice_store_commits_total");
+  out.drained = feeds_done && out.queued == 0;
+  {
+    std::lock_guard<std::mutex> guard{p.failure_mtx};
+    out.failed = !p.failure.empty();
+    out.failure = p.failure;
+  }
+  return out;
+}
+
+void node::stop() {
+  auto& p = *impl_;
+  if (p.stopped || !p.sys)
+    return;
+  p.stopped = true;
+  {
+    caf::scoped_actor self{*p.sys};
+    self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
+    self->wait_for(p.supervisor);
+    self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);
+    self->wait_for(p.store_actor);
+  }
+  p.supervisor = nullptr;
+  p.store_actor = nullptr;
+  p.sys.reset();
+  p.cfg.reset();
+  p.st.reset();
+}
+
+} // namespace sluice

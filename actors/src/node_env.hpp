@@ -1,0 +1,32 @@
+// What every actor of a node shares: read-only plan and registry, the store
+// (readers from any actor; writes only from the store actor), metrics and
+// loggers. Owned by sluice::node, which outlives all actors.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <cstddef>
+#include <memory>
+
+#include "sluice/metrics.hpp"
+#include "sluice/pipeline_plan.hpp"
+#include "sluice/registry.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice {
+
+struct node_env {
+  store* st = nullptr;
+  const pipeline_plan* plan = nullptr;
+  const registry* reg = nullptr;
+  sluice::metrics* metrics = nullptr;
+  std::size_t max_commit_batch = 4096;
+  std::size_t feed_batch = 512;
+
+  /// The logger of a component, e.g. "store" or "stage.parse".
+  std::shared_ptr<spdlog::logger> logger(const std::string& component) const;
+};
+
+std::int64_t now_ns() noexcept;
+
+} // namespace sluice

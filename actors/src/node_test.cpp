@@ -1,0 +1,229 @@
+// A real node with small test behaviours: per-key order, urgent overtaking
+// a backlog, bounded in-flight events, failing behaviours.
+#include "sluice/node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "sluice/store/export.hpp"
+#include "sluice/store/store.hpp"
+
+using namespace sluice;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Appends "<payload>," to its state; emits to `out` when configured.
+class append_behaviour : public behaviour {
+ public:
+  void on_event(context& ctx, const event& ev) override {
+    if (ev.payload == "boom")
+      throw std::runtime_error("refusing payload boom");
+    ctx.set_state(ctx.state() + ev.payload + ",");
+    if (ev.attributes.count("forward"))
+      ctx.emit("out", ev.payload);
+  }
+};
+
+/// Counts events; the state is the count as text.
+class count_behaviour : public behaviour {
+ public:
+  void on_event(context& ctx, const event&) override {
+    auto n = ctx.has_state() ? std::stoull(ctx.state()) : 0;
+    ctx.set_state(std::to_string(n + 1));
+  }
+};
+
+node_options opts_for(const std::string& dir) {
+  node_options o;
+  o.data_dir = dir;
+  return o;
+}
+
+std::string temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path()
+           / ("sluice_node_test_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(d);
+  return d.string();
+}
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+topology two_stage(std::uint32_t max_in_flight = 2048) {
+  auto t = parse_topology(R"(
+pipeline: test
+topics: [in, out]
+stages:
+  - name: first
+    behaviour: test.append
+    subscribe: [{ topic: in }]
+    emits: [out]
+    max_in_flight: )" + std::to_string(max_in_flight) + R"(
+  - name: second
+    behaviour: test.count
+    subscribe: [{ topic: out }]
+    max_in_flight: )" + std::to_string(max_in_flight) + "\n",
+                          "test.yaml");
+  EXPECT_TRUE(t) << t.error().describe();
+  return *t;
+}
+
+registry test_registry() {
+  registry reg;
+  EXPECT_TRUE(reg.add<append_behaviour>("test.append"));
+  EXPECT_TRUE(reg.add<count_behaviour>("test.count"));
+  return reg;
+}
+
+event make_event(const std::string& key, const std::string& payload,
+                 bool forward = false, priority p = priority::normal) {
+  event ev;
+  ev.key = key;
+  ev.id = key + ":" + payload;
+  ev.payload = payload;
+  ev.priority = p;
+  if (forward)
+    ev.attributes["forward"] = "1";
+  return ev;
+}
+
+std::map<std::string, std::string> export_map(const std::string& dir,
+                                              const std::string& stage,
+                                              const registry& reg) {
+  auto st = store::open({dir, std::uint64_t{1} << 30, true, true});
+  EXPECT_TRUE(st);
+  std::ostringstream os;
+  EXPECT_TRUE(export_stage(**st, stage, reg, os));
+  std::map<std::string, std::string> out;
+  std::istringstream is(os.str());
+  std::string line;
+  while (std::getline(is, line)) {
+    auto tab = line.find('\t');
+    out[line.substr(0, tab)] = line.substr(tab + 1);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
+  auto dir = temp_dir("order");
+  auto reg = test_registry();
+  constexpr int keys = 64, per_key = 60;
+  {
+    auto n = node::start(two_stage(128), reg, opts_for(dir));
+    ASSERT_TRUE(n) << n.error().describe();
+    // Interleave keys and publish in several batches from two threads.
+    auto publish_range = [&](int from, int to) {
+      for (int i = from; i < to; ++i) {
+        std::vector<event> batch;
+        for (int k = 0; k < keys; ++k)
+          batch.push_back(make_event("k" + std::to_string(k), std::to_string(i), true));
+        ASSERT_TRUE((*n)->publish("in", std::move(batch)));
+      }
+    };
+    std::thread t1{publish_range, 0, per_key / 2};
+    t1.join(); // the second half must follow the first for per-key order
+    std::thread t2{publish_range, per_key / 2, per_key};
+    t2.join();
+    ASSERT_TRUE(wait_until([&] {
+      auto s = (*n)->stats();
+      return s && s->queued == 0;
+    }));
+    auto s = (*n)->stats();
+    EXPECT_EQ(s->stages[0].done, static_cast<std::uint64_t>(keys * per_key));
+    EXPECT_EQ(s->stages[1].done, static_cast<std::uint64_t>(keys * per_key));
+  }
+  auto first = export_map(dir, "first", reg);
+  auto second = export_map(dir, "second", reg);
+  ASSERT_EQ(first.size(), static_cast<std::size_t>(keys));
+  std::string expected = "\"";
+  for (int i = 0; i < per_key; ++i)
+    expected += std::to_string(i) + ",";
+  expected += "\"";
+  for (auto& [k, v] : first)
+    EXPECT_EQ(v, expected) << "key " << k;
+  for (auto& [k, v] : second)
+    EXPECT_EQ(v, "\"" + std::to_string(per_key) + "\"") << "key " << k;
+  fs::remove_all(dir);
+}
+
+TEST(Node, AThrowingBehaviourFailsOnlyItsEventAndTheKeyKeepsItsState) {
+  auto dir = temp_dir("throw");
+  auto reg = test_registry();
+  {
+    auto n = node::start(two_stage(), reg, opts_for(dir));
+    ASSERT_TRUE(n) << n.error().describe();
+    ASSERT_TRUE((*n)->publish("in", {make_event("k", "a"), make_event("k", "boom"),
+                                     make_event("k", "b"), make_event("other", "x")}));
+    ASSERT_TRUE(wait_until([&] {
+      auto s = (*n)->stats();
+      return s && s->queued == 0;
+    }));
+    auto s = (*n)->stats();
+    EXPECT_EQ(s->stages[0].done, 3u);
+    EXPECT_EQ(s->stages[0].failed, 1u);
+  }
+  auto first = export_map(dir, "first", reg);
+  EXPECT_EQ(first["k"], "\"a,b,\"");
+  EXPECT_EQ(first["other"], "\"x,\"");
+  auto st = store::open({dir, std::uint64_t{1} << 30, true, true});
+  ASSERT_TRUE(st);
+  int letters = 0;
+  ASSERT_TRUE((*st)->scan_dead_letters([&](std::uint32_t, std::uint64_t,
+                                           const std::string& bytes) {
+    ++letters;
+    EXPECT_NE(bytes.find("refusing payload boom"), std::string::npos);
+    return true;
+  }));
+  EXPECT_EQ(letters, 1);
+  fs::remove_all(dir);
+}
+
+TEST(Node, KeepsEventsInFlightUnderTheCreditLimit) {
+  auto dir = temp_dir("credit");
+  auto reg = test_registry();
+  constexpr std::uint32_t cap = 64;
+  auto n = node::start(two_stage(cap), reg, opts_for(dir));
+  ASSERT_TRUE(n);
+  for (int b = 0; b < 20; ++b) {
+    std::vector<event> batch;
+    for (int i = 0; i < 500; ++i)
+      batch.push_back(make_event("k" + std::to_string(i % 300), std::to_string(b), true));
+    ASSERT_TRUE((*n)->publish("in", std::move(batch)));
+  }
+  ASSERT_TRUE(wait_until([&] {
+    auto s = (*n)->stats();
+    return s && s->queued == 0;
+  }));
+  auto s = (*n)->stats();
+  for (auto& st : s->stages) {
+    EXPECT_LE(st.in_flight_peak, static_cast<std::int64_t>(cap)) << st.name;
+    EXPECT_GT(st.in_flight_peak, 0) << st.name;
+    EXPECT_EQ(st.done, 10000u) << st.name;
+  }
+  (*n)->stop();
+  fs::remove_all(dir);
+}
+
+TEST(Node, RefusesAnUnknownBehaviourNamingTheStage) {
+  auto dir = temp_dir("unknown");
+  registry reg;
+  auto n = node::start(two_stage(), reg, opts_for(dir));
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.error().message.find("test.yaml"), std::string::npos);
+  EXPECT_NE(n.error().message.find("unknown behaviour 'test.append'"),
+            std::string::npos);
+  fs::remove_all(dir);
+}

@@ -1,0 +1,289 @@
+// Dispatch with credits: at most max_in_flight events of a stage are out of
+// LMDB at once (dispatched, not yet committed). Urgent entries are read and
+// sent first, with CAF's high mailbox priority. A backlog stays in LMDB.
+#include "stage_supervisor.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include "key_actor.hpp"
+#include "messages.hpp"
+#include "sluice/dead_letter.hpp"
+#include "sluice/event_codec.hpp"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::size_t read_chunk = 256;   // entries per LMDB read
+constexpr std::size_t pump_budget = 1024; // dispatches per handler run
+
+struct key_entry {
+  caf::actor actor;
+  std::uint32_t in_flight = 0;
+  bool recovering = false;
+};
+
+struct flight {
+  std::string key;
+  event ev;
+};
+
+struct stage_state {
+  node_env env;
+  std::size_t index = 0;
+  std::uint32_t stage_id = 0;
+  const stage_spec* spec = nullptr;
+  caf::actor store;
+  std::shared_ptr<spdlog::logger> log;
+  std::uint64_t cursor[2] = {0, 0}; // next seq to read, per priority
+  bool more[2] = {true, true};      // the queue may hold unread entries
+  std::map<keys::queue_pos, flight> in_flight;
+  std::unordered_map<std::string, key_entry> keys;
+  std::deque<std::string> idle; // keys that went idle, oldest first
+  bool pump_scheduled = false;
+  gauge* in_flight_gauge = nullptr;
+  gauge* live_keys = nullptr;
+  counter* dispatched = nullptr;
+  counter* restarts = nullptr;
+  counter* passivated = nullptr;
+  counter* corrupt = nullptr;
+
+  static inline const char* name = "stage_supervisor";
+};
+
+using stage_actor = caf::stateful_actor<stage_state>;
+
+void pump(stage_actor* self);
+
+caf::actor& key_actor_of(stage_actor* self, const std::string& key) {
+  auto& s = self->state;
+  auto& e = s.keys[key];
+  if (!e.actor) {
+    e.actor = self->spawn<caf::linked>(key_actor, s.env, s.index, key, s.store);
+    s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
+  }
+  return e.actor;
+}
+
+void send_to_key(stage_actor* self, caf::actor& a, keys::queue_pos pos,
+                 const event& ev) {
+  msg::dispatch d{pos, ev};
+  if (pos.priority == priority::urgent)
+    self->send<caf::message_priority::high>(a, msg::process_atom::value,
+                                            std::move(d));
+  else
+    self->send(a, msg::process_atom::value, std::move(d));
+}
+
+/// An entry that does not decode cannot be given to any key: it goes to
+/// dead letters through the store, with the reason.
+void dead_letter_corrupt(stage_actor* self, const queued_event& q,
+                         const error& why) {
+  auto& s = self->state;
+  s.corrupt->add();
+  s.log->error("{}", why.describe());
+  completion c;
+  c.stage_id = s.stage_id;
+  c.consumed = q.pos;
+  c.touch_state = false;
+  c.urgent = q.pos.priority == priority::urgent;
+  c.dead_letter = dead_letter_record(s.spec->name, "", q.bytes, 0, now_ns(),
+                                     why.describe());
+  s.in_flight.emplace(q.pos, flight{});
+  self->send(s.store, msg::complete_atom::value, std::move(c));
+}
+
+void dispatch_one(stage_actor* self, queued_event& q) {
+  auto& s = self->state;
+  auto where = "queue." + s.spec->name + "[" + to_string(q.pos.priority) + ":"
+               + std::to_string(q.pos.seq) + "]";
+  auto ev = decode_event(q.bytes, where);
+  if (!ev) {
+    dead_letter_corrupt(self, q, ev.error());
+    return;
+  }
+  auto& f = s.in_flight.emplace(q.pos, flight{ev->key, std::move(*ev)}).first->second;
+  auto& e = s.keys[f.key];
+  ++e.in_flight;
+  s.dispatched->add();
+  if (!e.recovering)
+    send_to_key(self, key_actor_of(self, f.key), q.pos, f.ev);
+}
+
+/// Reads and dispatches while credits and budget last; urgent first.
+void pump(stage_actor* self) {
+  auto& s = self->state;
+  s.pump_scheduled = false;
+  std::size_t budget = pump_budget;
+  while (budget > 0 && s.in_flight.size() < s.spec->max_in_flight) {
+    int p = s.more[0] ? 0 : (s.more[1] ? 1 : -1);
+    if (p < 0)
+      break;
+    auto want = std::min({read_chunk, budget,
+                          s.spec->max_in_flight - s.in_flight.size()});
+    auto batch = s.env.st->read_queue(
+      s.stage_id, {static_cast<priority>(p), s.cursor[p]}, want);
+    if (!batch) {
+      s.log->error("reading the queue failed: {}", batch.error().describe());
+      break;
+    }
+    if (batch->size() < want)
+      s.more[p] = false;
+    for (auto& q : *batch) {
+      s.cursor[p] = q.pos.seq + 1;
+      if (s.in_flight.count(q.pos))
+        continue; // dispatched already, its commit not yet seen
+      dispatch_one(self, q);
+      --budget;
+    }
+    if (batch->empty())
+      s.more[p] = false;
+  }
+  s.in_flight_gauge->set(static_cast<std::int64_t>(s.in_flight.size()));
+  if (budget == 0 && !s.pump_scheduled) {
+    s.pump_scheduled = true; // yield so urgent mail can run between chunks
+    self->send(self, msg::pump_atom::value);
+  }
+}
+
+/// Stops idle key actors beyond max_live_keys, oldest idle first.
+void passivate(stage_actor* self) {
+  auto& s = self->state;
+  while (s.keys.size() > s.spec->max_live_keys && !s.idle.empty()) {
+    auto key = std::move(s.idle.front());
+    s.idle.pop_front();
+    auto i = s.keys.find(key);
+    if (i == s.keys.end() || i->second.in_flight > 0 || i->second.recovering)
+      continue;
+    auto a = std::move(i->second.actor);
+    s.keys.erase(i);
+    if (a) {
+      self->unlink_from(a);
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    }
+    s.passivated->add();
+  }
+  s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
+}
+
+void release(stage_actor* self, const queue_ref& ref) {
+  auto& s = self->state;
+  auto i = s.in_flight.find(ref.pos);
+  if (i == s.in_flight.end())
+    return;
+  auto key = std::move(i->second.key);
+  s.in_flight.erase(i);
+  if (key.empty())
+    return; // a corrupt entry
+  auto k = s.keys.find(key);
+  if (k != s.keys.end() && k->second.in_flight > 0
+      && --k->second.in_flight == 0)
+    s.idle.push_back(key);
+}
+
+/// A key actor died or its state diverged from the store: wait until every
+/// completion it may have sent is committed, then start it afresh from the
+/// committed state and hand it the events still in flight.
+void recover_key(stage_actor* self, const std::string& key) {
+  auto& s = self->state;
+  auto i = s.keys.find(key);
+  if (i == s.keys.end() || i->second.recovering)
+    return;
+  s.restarts->add();
+  i->second.recovering = true;
+  if (i->second.actor) {
+    self->unlink_from(i->second.actor);
+    self->send_exit(i->second.actor, caf::exit_reason::kill);
+    i->second.actor = nullptr;
+  }
+  self->request(s.store, caf::infinite, msg::flush_atom::value)
+    .then([self, key]() {
+      auto& s = self->state;
+      auto k = s.keys.find(key);
+      if (k == s.keys.end())
+        return;
+      k->second.recovering = false;
+      if (k->second.in_flight == 0)
+        return;
+      auto& a = key_actor_of(self, key);
+      for (auto& [pos, f] : s.in_flight)
+        if (f.key == key)
+          send_to_key(self, a, pos, f.ev);
+    });
+}
+
+caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
+                                    std::size_t index, caf::actor store) {
+  auto& s = self->state;
+  s.env = env;
+  s.index = index;
+  s.stage_id = env.plan->stage_id(index);
+  s.spec = &env.plan->topo().stages[index];
+  s.store = std::move(store);
+  s.log = env.logger("stage." + s.spec->name);
+  auto& m = *env.metrics;
+  labels l{{"stage", s.spec->name}};
+  s.in_flight_gauge = &m.get_gauge("sluice_stage_in_flight", l,
+                                   "Events dispatched and not yet committed");
+  s.live_keys = &m.get_gauge("sluice_stage_live_keys", l, "Live key actors");
+  s.dispatched = &m.get_counter("sluice_stage_in_total", l, "Events dispatched");
+  s.restarts = &m.get_counter("sluice_stage_key_restarts_total", l,
+                              "Key actors restarted");
+  s.passivated = &m.get_counter("sluice_stage_passivated_total", l,
+                                "Idle key actors stopped");
+  s.corrupt = &m.get_counter("sluice_stage_corrupt_events_total", l,
+                             "Queued events that did not decode");
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    auto& s = self->state;
+    for (auto& [key, e] : s.keys) {
+      if (e.actor && e.actor.address() == em.source) {
+        s.log->error("key actor {} stopped: {}; restarting it", key,
+                     to_string(em.reason));
+        auto k = key; // recover_key may rehash the map
+        recover_key(self, k);
+        return;
+      }
+    }
+    if (em.reason) // from our parent, or an unknown linked actor
+      self->quit(em.reason);
+  });
+  self->send(self, msg::pump_atom::value);
+  return {
+    [self](msg::pump_atom) { pump(self); },
+    [self](msg::committed_atom, msg::stage_commit& sc) {
+      auto& s = self->state;
+      for (auto& ref : sc.consumed)
+        release(self, ref);
+      for (auto& ref : sc.rejected) {
+        auto i = s.in_flight.find(ref.pos);
+        if (i != s.in_flight.end() && !i->second.key.empty()) {
+          s.log->warn("commit of key {} rejected as stale; reloading it",
+                      i->second.key);
+          auto key = i->second.key;
+          recover_key(self, key);
+        }
+      }
+      if (sc.appended[0] > 0)
+        s.more[0] = true;
+      if (sc.appended[1] > 0)
+        s.more[1] = true;
+      passivate(self);
+      pump(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
+                                  std::size_t stage_index, caf::actor store_actor) {
+  return parent->spawn<caf::linked>(stage_supervisor_impl, std::move(env),
+                                    stage_index, std::move(store_actor));
+}
+
+} // namespace sluice

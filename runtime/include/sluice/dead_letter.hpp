@@ -1,0 +1,23 @@
+// Building dead-letter records: the quarantine of events (and raw input)
+// that failed for good, with the reason. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sluice {
+
+/// A `sluice.v1.DeadLetter` for an event of `stage`. `event_bytes` that do
+/// not decode as an Event are kept raw.
+std::string dead_letter_record(const std::string& stage, const std::string& key,
+                               const std::string& event_bytes,
+                               std::uint32_t attempt, std::int64_t at_ns,
+                               const std::string& error);
+
+/// A `sluice.v1.DeadLetter` for input that never became an event, e.g. a
+/// malformed feed line; `source` says where it came from ("npm.tsv:17").
+std::string raw_dead_letter_record(const std::string& source,
+                                   const std::string& raw, std::int64_t at_ns,
+                                   const std::string& error);
+
+} // namespace sluice

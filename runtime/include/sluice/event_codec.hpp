@@ -1,0 +1,20 @@
+// Encodes events to `sluice.v1.Event` protobuf bytes and back. Stateless;
+// safe from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sluice/event.hpp"
+#include "sluice/result.hpp"
+
+namespace sluice {
+
+/// Serializes `ev` as `sluice.v1.Event`.
+std::string encode_event(const event& ev);
+
+/// Parses `sluice.v1.Event` bytes. Malformed bytes give `errc::corrupt`
+/// naming `where` (e.g. "queue.parse[normal:1234]").
+result<event> decode_event(std::string_view bytes, std::string_view where);
+
+} // namespace sluice

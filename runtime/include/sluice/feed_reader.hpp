@@ -1,0 +1,65 @@
+// Reads registry feeds into events: TSV with a header row (npm.tsv,
+// pypi.tsv style) and Debian package indexes (RFC 822 stanzas). Not
+// thread-safe; one reader per source.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/event.hpp"
+#include "sluice/result.hpp"
+
+namespace sluice {
+
+/// One record read from a feed, or the reason it could not be read.
+struct feed_record {
+  std::uint64_t line = 0;         ///< 1-based line where the record starts
+  std::uint64_t end_offset = 0;   ///< byte offset just past the record
+  bool ok = true;
+  std::string error;              ///< set when !ok: names file, line, field
+  event ev;                       ///< set when ok
+};
+
+/// Streams records from a feed file in bounded batches. Resumable at a byte
+/// offset that a previous batch returned.
+class feed_reader {
+ public:
+  enum class format { tsv, debian };
+
+  /// Opens `path`, sniffs the format (a first line with tabs is TSV, a first
+  /// line "Package: ..." is Debian) and, for TSV, reads the header.
+  static result<std::unique_ptr<feed_reader>> open(const std::string& path,
+                                                   std::string topic);
+
+  /// Continues at `offset` (0 or a value from `feed_record::end_offset`).
+  result<void> seek(std::uint64_t offset);
+
+  /// Reads up to `max` records. An empty vector means end of file.
+  std::vector<feed_record> next(std::size_t max);
+
+  format kind() const noexcept { return kind_; }
+  std::uint64_t file_size() const noexcept { return size_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  feed_reader() = default;
+  bool next_line(std::string& line);
+  feed_record from_tsv(const std::string& line, std::uint64_t lineno);
+  feed_record from_stanza(const std::vector<std::string>& lines,
+                          std::uint64_t first_line);
+
+  std::string path_;
+  std::string topic_;
+  std::ifstream in_;
+  format kind_ = format::tsv;
+  std::vector<std::string> columns_;
+  std::uint64_t size_ = 0;
+  std::uint64_t offset_ = 0;       ///< byte offset of the next unread line
+  std::uint64_t line_ = 0;         ///< lines consumed so far
+  std::uint64_t header_end_ = 0;
+};
+
+} // namespace sluice

@@ -1,0 +1,53 @@
+// Runs a behaviour for one (stage, key): loads the key's state, applies
+// events in order and turns each outcome into a store completion. The logic
+// of a key actor, without the actor. Used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sluice/behaviour.hpp"
+#include "sluice/pipeline_plan.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice {
+
+/// How one event ended.
+enum class outcome : std::uint8_t { done, skipped, failed };
+
+class key_processor {
+ public:
+  key_processor(const pipeline_plan& plan, std::size_t stage_index,
+                std::string key, std::unique_ptr<behaviour> b);
+  ~key_processor();
+
+  /// Reads the key's committed state. A corrupt record is an error; every
+  /// event then fails with that error until the record is repaired.
+  result<void> load(const store& st);
+
+  /// Processes `ev`, consumed from queue position `pos`, and returns the
+  /// completion to commit. Never throws: behaviour exceptions become a
+  /// failed event, and the key keeps its last good state.
+  completion process(keys::queue_pos pos, const event& ev, std::int64_t now_ns);
+
+  outcome last_outcome() const noexcept { return last_; }
+  const std::string& last_error() const noexcept { return last_error_; }
+  std::uint64_t version() const noexcept { return version_; }
+  const std::string& key() const noexcept { return key_; }
+
+  /// Counters a behaviour bumped via `context::count` since the last call.
+  std::vector<std::pair<std::string, std::uint64_t>> take_counts();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  const pipeline_plan& plan_;
+  std::size_t stage_;
+  std::string key_;
+  std::uint64_t version_ = 0;
+  outcome last_ = outcome::done;
+  std::string last_error_;
+};
+
+} // namespace sluice

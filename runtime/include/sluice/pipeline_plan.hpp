@@ -1,0 +1,41 @@
+// A topology bound to one data directory: every stage has its store id, and
+// events published on a topic become queue appends. Immutable once built;
+// shared read-only by all actors of a node.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sluice/event.hpp"
+#include "sluice/registry.hpp"
+#include "sluice/result.hpp"
+#include "sluice/store/store.hpp"
+#include "sluice/topology.hpp"
+
+namespace sluice {
+
+class pipeline_plan {
+ public:
+  /// Checks that every behaviour exists in `reg` and records every stage in
+  /// `st`. Errors name the stage and its YAML file and line.
+  static result<pipeline_plan> bind(topology topo, const registry& reg,
+                                    store& st);
+
+  const topology& topo() const noexcept { return topo_; }
+  std::uint32_t stage_id(std::size_t index) const { return ids_.at(index); }
+  std::size_t stage_count() const noexcept { return ids_.size(); }
+
+  /// The queue appends for `ev` published on `topic`, one per subscribing
+  /// stage whose filter matches, with the subscription's priority class.
+  /// Empty when nothing subscribes: callers count that as unrouted.
+  /// `first_stage` receives the index of the first target stage.
+  std::vector<queue_append> route(const std::string& topic, event ev,
+                                  std::size_t* first_stage = nullptr) const;
+
+ private:
+  topology topo_;
+  std::vector<std::uint32_t> ids_;
+};
+
+} // namespace sluice

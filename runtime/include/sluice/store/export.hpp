@@ -1,0 +1,21 @@
+// `sluice export`: one line per key of a stage, "key<TAB>state-as-JSON",
+// sorted by key. Reads beside a running writer.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "sluice/registry.hpp"
+#include "sluice/result.hpp"
+
+namespace sluice {
+
+class store;
+
+/// Writes every key of `stage` in `st`. The stage's behaviour (looked up in
+/// `reg` by the name recorded in the data directory) renders the state; an
+/// unknown behaviour falls back to a JSON string of the bytes.
+result<std::size_t> export_stage(const store& st, const std::string& stage,
+                                 const registry& reg, std::ostream& out);
+
+} // namespace sluice

@@ -1,0 +1,42 @@
+// Binding a topology to a store, and routing published events.
+#include "sluice/pipeline_plan.hpp"
+
+#include "sluice/event_codec.hpp"
+
+namespace sluice {
+
+result<pipeline_plan> pipeline_plan::bind(topology topo, const registry& reg,
+                                          store& st) {
+  pipeline_plan plan;
+  for (auto& s : topo.stages) {
+    if (!reg.contains(s.behaviour)) {
+      auto made = reg.create(s.behaviour); // for the message naming the known
+      return fail(errc::config, s.source_file + ":" + std::to_string(s.source_line)
+                                  + ": stages." + s.name + ".behaviour: "
+                                  + made.error().message);
+    }
+    auto id = st.register_stage(s.name, s.behaviour);
+    if (!id)
+      return id.error();
+    plan.ids_.push_back(*id);
+  }
+  plan.topo_ = std::move(topo);
+  return plan;
+}
+
+std::vector<queue_append> pipeline_plan::route(const std::string& topic,
+                                               event ev,
+                                               std::size_t* first_stage) const {
+  std::vector<queue_append> out;
+  ev.topic = topic;
+  auto routes = topo_.routes(topic, ev);
+  if (first_stage && !routes.empty())
+    *first_stage = routes.front().stage;
+  for (auto& r : routes) {
+    ev.priority = r.priority;
+    out.push_back({ids_[r.stage], r.priority, encode_event(ev)});
+  }
+  return out;
+}
+
+} // namespace sluice

@@ -1,0 +1,84 @@
+// Private: the LMDB environment behind sluice::store, with RAII
+// transactions and error translation. Thread-safety as for sluice::store.
+#pragma once
+
+#include <lmdb.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "sluice/result.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice {
+
+/// An error for LMDB return code `rc` while doing `what`.
+error lmdb_error(int rc, const std::string& what);
+
+inline MDB_val as_val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+inline std::string_view as_view(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+/// A transaction that aborts unless committed.
+class txn {
+ public:
+  txn(MDB_env* env, bool read_only, int& rc) {
+    rc = mdb_txn_begin(env, nullptr, read_only ? MDB_RDONLY : 0, &t_);
+    if (rc != 0)
+      t_ = nullptr;
+  }
+  ~txn() {
+    if (t_)
+      mdb_txn_abort(t_);
+  }
+  txn(const txn&) = delete;
+  txn& operator=(const txn&) = delete;
+  MDB_txn* get() const noexcept { return t_; }
+  int commit() {
+    int rc = mdb_txn_commit(t_);
+    t_ = nullptr;
+    return rc;
+  }
+
+ private:
+  MDB_txn* t_ = nullptr;
+};
+
+/// A cursor closed on scope exit.
+class cursor {
+ public:
+  cursor(MDB_txn* t, MDB_dbi dbi, int& rc) { rc = mdb_cursor_open(t, dbi, &c_); }
+  ~cursor() {
+    if (c_)
+      mdb_cursor_close(c_);
+  }
+  cursor(const cursor&) = delete;
+  cursor& operator=(const cursor&) = delete;
+  MDB_cursor* get() const noexcept { return c_; }
+
+ private:
+  MDB_cursor* c_ = nullptr;
+};
+
+struct store::impl {
+  store_options opts;
+  MDB_env* env = nullptr;
+  MDB_dbi meta = 0, state = 0, status = 0, dead_letters = 0, offsets = 0;
+  std::uint64_t next_seq = 1;
+
+  // Stage id -> queue dbi. Written by the writer, read by readers.
+  mutable std::mutex dbi_mtx;
+  std::map<std::uint32_t, MDB_dbi> queues;
+
+  ~impl();
+  result<MDB_dbi> queue_dbi(std::uint32_t stage_id) const;
+  /// Opens (creating with !read_only) a named database in `t`.
+  result<MDB_dbi> open_db(MDB_txn* t, const std::string& name, bool create);
+};
+
+} // namespace sluice

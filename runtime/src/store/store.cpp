@@ -1,0 +1,408 @@
+// Opening a data directory and the writer side of the store: stage
+// registration and the one-transaction-per-batch commit.
+#include "sluice/store/store.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include "lmdb_env.hpp"
+#include "sluice/v1/store.pb.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::uint32_t schema_version = 1;
+const std::string seq_key = "seq";
+const std::string schema_key = "schema_version";
+const std::string stage_prefix = "stage/";
+
+std::string queue_db_name(const std::string& stage) { return "queue." + stage; }
+
+} // namespace
+
+error lmdb_error(int rc, const std::string& what) {
+  auto code = rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt
+                                                       : errc::storage;
+  return fail(code, what + ": " + mdb_strerror(rc));
+}
+
+store::impl::~impl() {
+  if (env)
+    mdb_env_close(env);
+}
+
+result<MDB_dbi> store::impl::open_db(MDB_txn* t, const std::string& name,
+                                     bool create) {
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(t, name.c_str(), create ? MDB_CREATE : 0, &dbi);
+  if (rc != 0)
+    return lmdb_error(rc, opts.dir + ": open database '" + name + "'");
+  return dbi;
+}
+
+result<MDB_dbi> store::impl::queue_dbi(std::uint32_t stage_id) const {
+  std::lock_guard<std::mutex> guard{dbi_mtx};
+  auto i = queues.find(stage_id);
+  if (i == queues.end())
+    return fail(errc::not_found,
+                "no queue for stage id " + std::to_string(stage_id));
+  return i->second;
+}
+
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+store::~store() = default;
+
+const std::string& store::dir() const noexcept { return impl_->opts.dir; }
+
+result<std::unique_ptr<store>> store::open(const store_options& opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (opts.dir.empty())
+    return fail(errc::invalid_argument, "no data directory given");
+  if (fs::exists(opts.dir, ec) && !fs::is_directory(opts.dir, ec))
+    return fail(errc::invalid_argument,
+                "data directory " + opts.dir + " is not a directory");
+  if (opts.read_only) {
+    if (!fs::exists(fs::path(opts.dir) / "data.mdb", ec))
+      return fail(errc::not_found, "no Sluice data in " + opts.dir
+                                     + " (data.mdb is missing)");
+  } else if (!fs::exists(opts.dir, ec)) {
+    fs::create_directories(opts.dir, ec);
+    if (ec)
+      return fail(errc::io, "cannot create data directory " + opts.dir + ": "
+                              + ec.message());
+  }
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  int rc = mdb_env_create(&p->env);
+  if (rc != 0)
+    return lmdb_error(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(p->env, 256);
+  mdb_env_set_maxreaders(p->env, 256);
+  mdb_env_set_mapsize(p->env, opts.map_size);
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+  if (opts.read_only)
+    flags |= MDB_RDONLY;
+  if (!opts.sync)
+    flags |= MDB_NOSYNC;
+  rc = mdb_env_open(p->env, opts.dir.c_str(), flags, 0644);
+  if (rc != 0)
+    return lmdb_error(rc, "cannot open data directory " + opts.dir);
+  txn t{p->env, opts.read_only, rc};
+  if (rc != 0)
+    return lmdb_error(rc, opts.dir + ": begin transaction");
+  bool create = !opts.read_only;
+  for (auto [name, dbi] : {std::pair{"meta", &p->meta}, {"state", &p->state},
+                           {"status", &p->status},
+                           {"dead_letters", &p->dead_letters},
+                           {"offsets", &p->offsets}}) {
+    auto d = p->open_db(t.get(), name, create);
+    if (!d)
+      return d.error();
+    *dbi = *d;
+  }
+  // Schema version check, and the global sequence counter.
+  MDB_val k = as_val(schema_key), v;
+  rc = mdb_get(t.get(), p->meta, &k, &v);
+  if (rc == 0) {
+    auto ver = keys::get_u32(as_view(v));
+    if (!ver || *ver != schema_version)
+      return fail(errc::corrupt, opts.dir + ": unsupported schema version");
+  } else if (rc == MDB_NOTFOUND && create) {
+    std::string buf;
+    keys::put_u32(buf, schema_version);
+    MDB_val bv = as_val(buf);
+    if ((rc = mdb_put(t.get(), p->meta, &k, &bv, 0)) != 0)
+      return lmdb_error(rc, opts.dir + ": write schema version");
+  } else if (rc != MDB_NOTFOUND) {
+    return lmdb_error(rc, opts.dir + ": read schema version");
+  }
+  k = as_val(seq_key);
+  if (mdb_get(t.get(), p->meta, &k, &v) == 0)
+    p->next_seq = keys::get_u64(as_view(v)).value_or(1);
+  // Open the queue of every recorded stage.
+  {
+    cursor c{t.get(), p->meta, rc};
+    if (rc != 0)
+      return lmdb_error(rc, opts.dir + ": open cursor on meta");
+    MDB_val mk = as_val(stage_prefix), mv;
+    for (rc = mdb_cursor_get(c.get(), &mk, &mv, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c.get(), &mk, &mv, MDB_NEXT)) {
+      if (!as_view(mk).starts_with(stage_prefix))
+        break;
+      v1::StageMeta sm;
+      if (!sm.ParseFromArray(mv.mv_data, static_cast<int>(mv.mv_size)))
+        return fail(errc::corrupt, opts.dir + ": meta record "
+                                     + keys::printable(as_view(mk))
+                                     + " is not a valid StageMeta");
+      auto d = p->open_db(t.get(), queue_db_name(sm.name()), create);
+      if (!d)
+        return d.error();
+      p->queues[sm.id()] = *d;
+    }
+  }
+  if ((rc = t.commit()) != 0)
+    return lmdb_error(rc, opts.dir + ": commit open transaction");
+  return std::unique_ptr<store>(new store(std::move(p)));
+}
+
+result<std::uint32_t> store::register_stage(const std::string& name,
+                                            const std::string& behaviour) {
+  auto& p = *impl_;
+  if (p.opts.read_only)
+    return fail(errc::invalid_argument, p.opts.dir + " is open read-only");
+  std::lock_guard<std::mutex> guard{p.dbi_mtx};
+  int rc = 0;
+  txn t{p.env, false, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin transaction");
+  auto mkey = stage_prefix + name;
+  MDB_val k = as_val(mkey), v;
+  v1::StageMeta sm;
+  rc = mdb_get(t.get(), p.meta, &k, &v);
+  if (rc == 0) {
+    if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+      return fail(errc::corrupt, p.opts.dir + ": meta record " + mkey
+                                   + " is not a valid StageMeta");
+  } else {
+    std::uint32_t max_id = 0;
+    for (auto& [id, dbi] : p.queues)
+      max_id = std::max(max_id, id);
+    sm.set_name(name);
+    sm.set_id(max_id + 1);
+  }
+  if (sm.behaviour() != behaviour) {
+    sm.set_behaviour(behaviour);
+    auto bytes = sm.SerializeAsString();
+    MDB_val bv = as_val(bytes);
+    if ((rc = mdb_put(t.get(), p.meta, &k, &bv, 0)) != 0)
+      return lmdb_error(rc, p.opts.dir + ": record stage " + name);
+  }
+  auto d = p.open_db(t.get(), queue_db_name(name), true);
+  if (!d)
+    return d.error();
+  if ((rc = t.commit()) != 0)
+    return lmdb_error(rc, p.opts.dir + ": commit stage " + name);
+  p.queues[sm.id()] = *d;
+  return sm.id();
+}
+
+namespace {
+
+/// Applies a batch inside an open write transaction.
+class batch_writer {
+ public:
+  batch_writer(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
+
+  result<void> append(const queue_append& a) {
+    auto dbi = p_.queue_dbi(a.stage_id);
+    if (!dbi)
+      return dbi.error();
+    auto k = keys::queue_key({a.priority, p_.next_seq++});
+    MDB_val kv = as_val(k), vv = as_val(a.event_bytes);
+    unsigned flags = a.priority == priority::normal ? MDB_APPEND : 0;
+    int rc = mdb_put(t_, *dbi, &kv, &vv, flags);
+    if (rc == MDB_KEYEXIST && flags != 0)
+      rc = mdb_put(t_, *dbi, &kv, &vv, 0);
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": append to queue of stage "
+                              + std::to_string(a.stage_id));
+    report.appended[a.stage_id][static_cast<int>(a.priority)]++;
+    ++report.records;
+    return {};
+  }
+
+  result<void> progress(const source_progress& sp) {
+    MDB_val k = as_val(sp.source), v = as_val(sp.record);
+    int rc = mdb_put(t_, p_.offsets, &k, &v, 0);
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": record offset of " + sp.source);
+    ++report.records;
+    return {};
+  }
+
+  /// The current version of (stage, key): from this batch, else from LMDB.
+  result<std::uint64_t> version_of(const std::string& skey) {
+    if (auto i = versions_.find(skey); i != versions_.end())
+      return i->second;
+    MDB_val k = as_val(skey), v;
+    int rc = mdb_get(t_, p_.state, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return std::uint64_t{0};
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": read state "
+                              + keys::printable(skey));
+    auto ver = keys::get_u64(as_view(v));
+    if (!ver)
+      return fail(errc::corrupt, p_.opts.dir + ": state record "
+                                   + keys::printable(skey)
+                                   + " is shorter than its version header");
+    return *ver;
+  }
+
+  result<void> dead_letter(std::uint32_t stage_id, const std::string& rec) {
+    auto dk = keys::dead_letter_key(stage_id, p_.next_seq++);
+    MDB_val k = as_val(dk), v = as_val(rec);
+    if (int rc = mdb_put(t_, p_.dead_letters, &k, &v, 0); rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write dead letter");
+    ++report.dead_letters;
+    ++report.records;
+    return {};
+  }
+
+  result<void> complete(completion& c) {
+    auto skey = keys::state_key(c.stage_id, c.key);
+    queue_ref ref{c.stage_id, c.consumed, c.ingest_ts_ns};
+    std::uint64_t cur_version = 0;
+    if (c.touch_state) {
+      auto cur = version_of(skey);
+      if (!cur)
+        return cur.error();
+      if (c.base_version > *cur) {
+        report.deferred.push_back(std::move(c));
+        return {};
+      }
+      if (c.base_version < *cur) {
+        report.rejected.push_back(ref);
+        return {};
+      }
+      cur_version = *cur;
+    }
+    auto dbi = p_.queue_dbi(c.stage_id);
+    if (!dbi)
+      return dbi.error();
+    auto qk = keys::queue_key(c.consumed);
+    MDB_val qkv = as_val(qk);
+    int rc = mdb_del(t_, *dbi, &qkv, nullptr);
+    if (rc == MDB_NOTFOUND) { // consumed already: a duplicate
+      report.rejected.push_back(ref);
+      return {};
+    }
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": remove consumed event");
+    if (c.touch_state)
+      if (auto r = put_state(skey, cur_version + 1, c); !r)
+        return r;
+    for (auto& e : c.emits)
+      if (auto r = append(e); !r)
+        return r;
+    if (!c.dead_letter.empty())
+      if (auto r = dead_letter(c.stage_id, c.dead_letter); !r)
+        return r;
+    report.consumed.push_back(ref);
+    ++report.records;
+    return {};
+  }
+
+  result<void> put_state(const std::string& skey, std::uint64_t version,
+                         const completion& c) {
+    int rc = 0;
+    std::string value;
+    value.reserve(8 + c.key_state.size());
+    keys::put_u64(value, version);
+    value += c.key_state;
+    MDB_val sk = as_val(skey), sv = as_val(value);
+    if ((rc = mdb_put(t_, p_.state, &sk, &sv, 0)) != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write state "
+                              + keys::printable(skey));
+    versions_[skey] = version;
+    if (!c.key_status.empty()) {
+      MDB_val k = as_val(c.key), v = as_val(c.key_status);
+      if ((rc = mdb_put(t_, p_.status, &k, &v, 0)) != 0)
+        return lmdb_error(rc, p_.opts.dir + ": write status");
+    }
+    return {};
+  }
+
+  result<void> save_seq() {
+    std::string buf;
+    keys::put_u64(buf, p_.next_seq);
+    MDB_val k = as_val(seq_key), v = as_val(buf);
+    int rc = mdb_put(t_, p_.meta, &k, &v, 0);
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write sequence counter");
+    return {};
+  }
+
+  commit_report report;
+
+ private:
+  store::impl& p_;
+  MDB_txn* t_;
+  std::unordered_map<std::string, std::uint64_t> versions_;
+};
+
+} // namespace
+
+result<commit_report> store::commit(write_batch batch) {
+  auto& p = *impl_;
+  if (p.opts.read_only)
+    return fail(errc::invalid_argument, p.opts.dir + " is open read-only");
+  auto seq_before = p.next_seq;
+  int rc = 0;
+  txn t{p.env, false, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin write transaction");
+  batch_writer w{p, t.get()};
+  auto undo = [&](const error& e) -> result<commit_report> {
+    p.next_seq = seq_before;
+    return e;
+  };
+  for (auto& a : batch.appends)
+    if (auto r = w.append(a); !r)
+      return undo(r.error());
+  for (auto& sp : batch.progress)
+    if (auto r = w.progress(sp); !r)
+      return undo(r.error());
+  for (auto& c : batch.completions)
+    if (auto r = w.complete(c); !r)
+      return undo(r.error());
+  for (auto& d : batch.dead_letters)
+    if (auto r = w.dead_letter(0, d); !r)
+      return undo(r.error());
+  if (p.next_seq != seq_before)
+    if (auto r = w.save_seq(); !r)
+      return undo(r.error());
+  if ((rc = t.commit()) != 0)
+    return undo(lmdb_error(rc, p.opts.dir + ": commit"));
+  return std::move(w.report);
+}
+
+result<void> store::clear_queue(std::uint32_t stage_id) {
+  auto dbi = impl_->queue_dbi(stage_id);
+  if (!dbi)
+    return dbi.error();
+  int rc = 0;
+  txn t{impl_->env, false, rc};
+  if (rc == 0)
+    rc = mdb_drop(t.get(), *dbi, 0);
+  if (rc == 0)
+    rc = t.commit();
+  if (rc != 0)
+    return lmdb_error(rc, impl_->opts.dir + ": clear queue");
+  return {};
+}
+
+result<void> store::put_raw(const std::string& db, const std::string& key,
+                            const std::string& value) {
+  auto& p = *impl_;
+  std::lock_guard<std::mutex> guard{p.dbi_mtx};
+  int rc = 0;
+  txn t{p.env, false, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin transaction");
+  auto d = p.open_db(t.get(), db, false);
+  if (!d)
+    return d.error();
+  MDB_val k = as_val(key), v = as_val(value);
+  if ((rc = mdb_put(t.get(), *d, &k, &v, 0)) != 0 || (rc = t.commit()) != 0)
+    return lmdb_error(rc, p.opts.dir + ": put into " + db);
+  return {};
+}
+
+} // namespace sluice

@@ -1,0 +1,185 @@
+// The store commits batches atomically and orders commits per key.
+#include "sluice/store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "sluice/event_codec.hpp"
+#include "sluice/v1/store.pb.h"
+
+using namespace sluice;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct StoreTest : ::testing::Test {
+  std::string dir;
+  std::unique_ptr<store> st;
+  std::uint32_t stage = 0;
+
+  void SetUp() override {
+    dir = (fs::temp_directory_path()
+           / ("sluice_store_test_" + std::to_string(::getpid()) + "_"
+              + ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+            .string();
+    fs::remove_all(dir);
+    reopen();
+  }
+  void TearDown() override {
+    st.reset();
+    fs::remove_all(dir);
+  }
+  void reopen() {
+    st.reset();
+    auto s = store::open({dir});
+    ASSERT_TRUE(s) << s.error().describe();
+    st = std::move(*s);
+    auto id = st->register_stage("parse", "package.parse");
+    ASSERT_TRUE(id);
+    stage = *id;
+  }
+  queue_append append(const std::string& key, priority p) {
+    event ev;
+    ev.key = key;
+    ev.id = key + "#1";
+    return {stage, p, encode_event(ev)};
+  }
+  completion complete(const std::string& key, keys::queue_pos pos,
+                      std::uint64_t base, const std::string& state) {
+    v1::KeyState ks;
+    ks.set_state(state);
+    completion c;
+    c.stage_id = stage;
+    c.key = key;
+    c.consumed = pos;
+    c.base_version = base;
+    c.key_state = ks.SerializeAsString();
+    return c;
+  }
+  std::string state_of(const std::string& key) {
+    auto s = st->read_state(stage, key);
+    EXPECT_TRUE(s);
+    if (!s || !*s)
+      return "<none>";
+    v1::KeyState ks;
+    EXPECT_TRUE(ks.ParseFromString((*s)->key_state));
+    return ks.state() + "@" + std::to_string((*s)->version);
+  }
+};
+
+} // namespace
+
+TEST_F(StoreTest, QueuesUrgentBeforeNormalAndSurvivesReopen) {
+  write_batch b;
+  b.appends.push_back(append("a", priority::normal));
+  b.appends.push_back(append("b", priority::urgent));
+  b.appends.push_back(append("c", priority::normal));
+  auto r = st->commit(std::move(b));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->appended[stage][0], 1u);
+  EXPECT_EQ(r->appended[stage][1], 2u);
+  reopen();
+  auto depth = st->queue_depth(stage);
+  ASSERT_TRUE(depth);
+  EXPECT_EQ((*depth)[0], 1u);
+  EXPECT_EQ((*depth)[1], 2u);
+  auto urgent = st->read_queue(stage, {priority::urgent, 0}, 10);
+  ASSERT_TRUE(urgent);
+  ASSERT_EQ(urgent->size(), 1u);
+  EXPECT_EQ(decode_event(urgent->front().bytes, "q")->key, "b");
+  auto normal = st->read_queue(stage, {priority::normal, 0}, 10);
+  ASSERT_EQ(normal->size(), 2u);
+  EXPECT_LT(normal->at(0).pos.seq, normal->at(1).pos.seq);
+  // New appends after reopen get larger sequence numbers.
+  write_batch b2;
+  b2.appends.push_back(append("d", priority::normal));
+  ASSERT_TRUE(st->commit(std::move(b2)));
+  auto all = st->read_queue(stage, {priority::normal, 0}, 10);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_GT(all->at(2).pos.seq, all->at(1).pos.seq);
+}
+
+TEST_F(StoreTest, CompletionRemovesEventWritesStateAndEmitsAtomically) {
+  write_batch b;
+  b.appends.push_back(append("k", priority::normal));
+  ASSERT_TRUE(st->commit(std::move(b)));
+  auto q = st->read_queue(stage, {priority::normal, 0}, 10);
+  ASSERT_EQ(q->size(), 1u);
+  auto c = complete("k", q->front().pos, 0, "s1");
+  c.emits.push_back(append("k", priority::normal));
+  write_batch b2;
+  b2.completions.push_back(std::move(c));
+  auto r = st->commit(std::move(b2));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->consumed.size(), 1u);
+  EXPECT_EQ(state_of("k"), "s1@1");
+  auto q2 = st->read_queue(stage, {priority::normal, 0}, 10);
+  ASSERT_EQ(q2->size(), 1u); // the consumed one is gone, the emitted one is in
+  EXPECT_NE(q2->front().pos.seq, q->front().pos.seq);
+}
+
+TEST_F(StoreTest, ADuplicateCompletionIsRejectedAndChangesNothing) {
+  write_batch b;
+  b.appends.push_back(append("k", priority::normal));
+  ASSERT_TRUE(st->commit(std::move(b)));
+  auto pos = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
+  write_batch b1;
+  b1.completions.push_back(complete("k", pos, 0, "once"));
+  ASSERT_TRUE(st->commit(std::move(b1)));
+  write_batch b2;
+  b2.completions.push_back(complete("k", pos, 1, "twice"));
+  auto r = st->commit(std::move(b2));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->rejected.size(), 1u);
+  EXPECT_EQ(state_of("k"), "once@1");
+}
+
+TEST_F(StoreTest, ACompletionAheadOfItsPredecessorIsDeferred) {
+  write_batch b;
+  b.appends.push_back(append("k", priority::normal));
+  b.appends.push_back(append("k", priority::urgent));
+  ASSERT_TRUE(st->commit(std::move(b)));
+  auto n = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
+  auto u = st->read_queue(stage, {priority::urgent, 0}, 1)->front().pos;
+  // The actor processed n (v0 -> v1) then u (v1 -> v2), but u's completion
+  // reaches the store first.
+  write_batch b1;
+  b1.completions.push_back(complete("k", u, 1, "after-u"));
+  auto r1 = st->commit(std::move(b1));
+  ASSERT_TRUE(r1);
+  ASSERT_EQ(r1->deferred.size(), 1u);
+  EXPECT_EQ(state_of("k"), "<none>");
+  write_batch b2;
+  b2.completions.push_back(complete("k", n, 0, "after-n"));
+  b2.completions.push_back(std::move(r1->deferred.front()));
+  auto r2 = st->commit(std::move(b2));
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->consumed.size(), 2u);
+  EXPECT_EQ(state_of("k"), "after-u@2");
+}
+
+TEST_F(StoreTest, ACorruptStateRecordIsReportedWithItsKey) {
+  ASSERT_TRUE(st->put_raw("state", keys::state_key(stage, "bad"), "xy"));
+  auto s = st->read_state(stage, "bad");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, errc::corrupt);
+  EXPECT_NE(s.error().message.find("'bad'"), std::string::npos);
+}
+
+TEST_F(StoreTest, ReadOnlyOpenOfAMissingDirectoryNamesIt) {
+  auto s = store::open({dir + "/nope", std::uint64_t{1} << 30, true, true});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, errc::not_found);
+  EXPECT_NE(s.error().message.find(dir + "/nope"), std::string::npos);
+}
+
+TEST_F(StoreTest, AFileInPlaceOfTheDirectoryIsAClearError) {
+  auto file = dir + "/plain";
+  { std::ofstream(file) << "x"; }
+  auto s = store::open({file});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("is not a directory"), std::string::npos);
+}

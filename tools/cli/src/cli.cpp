@@ -1,0 +1,55 @@
+// Dispatch of the `sluice` subcommands and the mapping of CLI errors to
+// exit codes.
+#include "sluice/cli.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <vector>
+
+#include "commands.hpp"
+
+namespace sluice {
+
+namespace cli {
+
+void print_error(const std::string& message) {
+  std::cerr << "sluice: " << message << std::endl;
+}
+
+} // namespace cli
+
+int main(int argc, char** argv, const registry& reg) {
+  CLI::App app{"Sluice: an actor runtime for event-driven data pipelines"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical or off")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error",
+                           "critical", "off"}));
+  std::vector<std::pair<CLI::App*, cli::action>> actions;
+  auto add = [&](auto adder) {
+    auto before = app.get_subcommands({}).size();
+    auto act = adder(app, reg);
+    actions.emplace_back(app.get_subcommands({})[before], std::move(act));
+  };
+  add(cli::add_run_command);
+  add(cli::add_export_command);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return cli::usage;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  for (auto& [sub, act] : actions)
+    if (sub->parsed())
+      return act();
+  return cli::usage;
+}
+
+} // namespace sluice

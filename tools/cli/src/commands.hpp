@@ -1,0 +1,24 @@
+// Private: each subcommand registers its CLI11 options and its action.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+#include "sluice/registry.hpp"
+
+namespace sluice::cli {
+
+/// Exit codes shared by all commands.
+enum exit_code : int { ok = 0, failed = 1, usage = 2 };
+
+/// Adds a subcommand to `app`; the returned action runs it when chosen.
+using action = std::function<int()>;
+
+action add_run_command(CLI::App& app, const registry& reg);
+action add_export_command(CLI::App& app, const registry& reg);
+
+/// Prints "sluice: <message>" to stderr.
+void print_error(const std::string& message);
+
+} // namespace sluice::cli

@@ -1,0 +1,45 @@
+// `sluice export --data DIR --stage NAME`: "key<TAB>state-as-JSON" per key,
+// sorted by key. Safe beside a running node (LMDB readers never block).
+#include <iostream>
+
+#include "commands.hpp"
+#include "sluice/store/export.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+struct export_args {
+  std::string data_dir;
+  std::string stage;
+};
+
+int run_export(const export_args& a, const registry& reg) {
+  auto st = store::open({a.data_dir, std::uint64_t{64} << 30, true, true});
+  if (!st) {
+    print_error(st.error().describe());
+    return usage;
+  }
+  std::ios::sync_with_stdio(false);
+  auto n = export_stage(**st, a.stage, reg, std::cout);
+  std::cout.flush();
+  if (!n) {
+    print_error(n.error().describe());
+    return n.error().code == errc::not_found ? usage : failed;
+  }
+  return ok;
+}
+
+} // namespace
+
+action add_export_command(CLI::App& app, const registry& reg) {
+  auto a = std::make_shared<export_args>();
+  auto* cmd = app.add_subcommand(
+    "export", "Print every key of a stage as key<TAB>state-JSON, sorted by key");
+  cmd->add_option("--data", a->data_dir, "Data directory of a node")->required();
+  cmd->add_option("--stage", a->stage, "Stage name")->required();
+  return [a, &reg] { return run_export(*a, reg); };
+}
+
+} // namespace sluice::cli

@@ -1,0 +1,107 @@
+// `sluice run PIPELINE.yaml --feed FILE [--data DIR]`: one embedded node
+// that runs until every stage has drained, then exits 0. Resumes a run
+// that DIR already holds.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "commands.hpp"
+#include "progress.hpp"
+#include "sluice/node.hpp"
+#include "sluice/topology.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_signal(int) { interrupted = true; }
+
+struct run_args {
+  std::string pipeline;
+  std::vector<std::string> feeds;
+  std::string data_dir;
+  bool no_sync = false;
+  bool quiet = false;
+  std::size_t threads = 0;
+  std::size_t commit_batch = 4096;
+};
+
+int run(const run_args& a, const registry& reg) {
+  auto topo = load_topology(a.pipeline);
+  if (!topo) {
+    print_error(topo.error().describe());
+    return usage;
+  }
+  node_options opts;
+  opts.data_dir = a.data_dir.empty() ? "var/" + topo->name : a.data_dir;
+  opts.feeds = a.feeds;
+  opts.sync = !a.no_sync;
+  opts.threads = a.threads;
+  opts.max_commit_batch = a.commit_batch;
+  auto n = node::start(std::move(*topo), reg, opts);
+  if (!n) {
+    print_error(n.error().describe());
+    return usage;
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  progress bar{std::cerr, ::isatty(STDERR_FILENO) != 0};
+  node_stats last;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto s = (*n)->stats();
+    if (!s) {
+      print_error(s.error().describe());
+      return failed;
+    }
+    last = std::move(*s);
+    if (!a.quiet)
+      bar.update(last);
+    if (last.failed) {
+      (*n)->stop();
+      print_error("the node stopped: " + last.failure);
+      return failed;
+    }
+    if (last.drained || interrupted)
+      break;
+  }
+  (*n)->stop();
+  if (!a.quiet)
+    bar.finish(last, opts.data_dir);
+  if (interrupted) {
+    print_error("interrupted; run the same command again to resume");
+    return failed;
+  }
+  return ok;
+}
+
+} // namespace
+
+action add_run_command(CLI::App& app, const registry& reg) {
+  auto a = std::make_shared<run_args>();
+  auto* cmd = app.add_subcommand(
+    "run", "Run a pipeline on one embedded node until every stage has drained");
+  cmd->add_option("pipeline", a->pipeline, "Pipeline topology (YAML)")
+    ->required()
+    ->check(CLI::ExistingFile);
+  cmd->add_option("--feed", a->feeds, "Feed file (TSV with header, or a Debian "
+                                      "package index); repeatable")
+    ->check(CLI::ExistingFile);
+  cmd->add_option("--data", a->data_dir,
+                  "Data directory; resumed if it holds a run (default var/PIPELINE)");
+  cmd->add_flag("--no-sync", a->no_sync,
+                "Do not fsync each commit: survives a process crash, not a power loss");
+  cmd->add_flag("--quiet,-q", a->quiet, "No progress bar or summary");
+  cmd->add_option("--threads", a->threads, "Scheduler threads (default: cores)");
+  cmd->add_option("--commit-batch", a->commit_batch,
+                  "Maximum records per LMDB transaction")
+    ->check(CLI::Range(1, 1000000));
+  return [a, &reg] { return run(*a, reg); };
+}
+
+} // namespace sluice::cli
