@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <iostream>
 #include <thread>
+
+#include <spdlog/cfg/env.h>
 
 #include "sluice/store/export.hpp"
 #include "sluice/store/store.hpp"
@@ -41,6 +45,21 @@ node_options opts_for(const std::string& dir) {
   o.data_dir = dir;
   return o;
 }
+
+struct env_log_levels : ::testing::Environment {
+  void SetUp() override { spdlog::cfg::load_env_levels(); }
+};
+const auto* log_env = ::testing::AddGlobalTestEnvironment(new env_log_levels);
+
+std::atomic<std::uint64_t> processed_order{0};
+
+/// Records the global processing position of each event in the state.
+class order_behaviour : public behaviour {
+ public:
+  void on_event(context& ctx, const event&) override {
+    ctx.set_state(std::to_string(processed_order.fetch_add(1)));
+  }
+};
 
 std::string temp_dir(const std::string& name) {
   auto d = fs::temp_directory_path()
@@ -225,5 +244,54 @@ TEST(Node, RefusesAnUnknownBehaviourNamingTheStage) {
   EXPECT_NE(n.error().message.find("test.yaml"), std::string::npos);
   EXPECT_NE(n.error().message.find("unknown behaviour 'test.append'"),
             std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Node, AnUrgentEventOvertakesABacklogOfOneHundredThousandNormalEvents) {
+  auto dir = temp_dir("urgent");
+  registry reg;
+  ASSERT_TRUE(reg.add<order_behaviour>("test.order"));
+  auto topo = parse_topology(R"(
+pipeline: urgent
+topics: [in]
+stages:
+  - name: only
+    behaviour: test.order
+    subscribe: [{ topic: in }]
+)",
+                             "urgent.yaml");
+  ASSERT_TRUE(topo);
+  processed_order = 0;
+  auto n = node::start(*topo, reg, opts_for(dir));
+  ASSERT_TRUE(n);
+  constexpr int backlog = 100000;
+  for (int b = 0; b < backlog / 10000; ++b) {
+    std::vector<event> batch;
+    for (int i = 0; i < 10000; ++i)
+      batch.push_back(make_event("n" + std::to_string(b * 10000 + i), "x"));
+    ASSERT_TRUE((*n)->publish("in", std::move(batch)));
+  }
+  ASSERT_TRUE((*n)->publish("in", {make_event("urgent-key", "now", false,
+                                              priority::urgent)}));
+  ASSERT_TRUE(wait_until([&] {
+    auto s = (*n)->stats();
+    return s && s->queued == 0;
+  }, std::chrono::seconds(20))) << [&] {
+    auto s = (*n)->stats();
+    return "in " + std::to_string(s->stages[0].in) + " done "
+           + std::to_string(s->stages[0].done) + " in_flight "
+           + std::to_string(s->stages[0].in_flight) + " live "
+           + std::to_string(s->stages[0].live_keys) + " queued "
+           + std::to_string(s->queued) + "\n" + (*n)->metrics().render_prometheus();
+  }();
+  (*n)->stop();
+  auto states = export_map(dir, "only", reg);
+  ASSERT_EQ(states.size(), static_cast<std::size_t>(backlog + 1));
+  auto pos = std::stoull(states["urgent-key"].substr(1));
+  // It finished before most of the backlog it was queued behind.
+  EXPECT_LT(pos, static_cast<std::uint64_t>(backlog / 2))
+    << "urgent event processed at position " << pos;
+  std::cout << "urgent event processed at position " << pos << " of "
+            << backlog + 1 << "\n";
   fs::remove_all(dir);
 }

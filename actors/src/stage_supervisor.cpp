@@ -39,11 +39,13 @@ struct stage_state {
   std::uint32_t stage_id = 0;
   const stage_spec* spec = nullptr;
   caf::actor store;
+  caf::actor_addr parent;
   std::shared_ptr<spdlog::logger> log;
   std::uint64_t cursor[2] = {0, 0}; // next seq to read, per priority
   bool more[2] = {true, true};      // the queue may hold unread entries
   std::map<keys::queue_pos, flight> in_flight;
   std::unordered_map<std::string, key_entry> keys;
+  std::unordered_map<caf::actor_id, std::string> key_of_actor; // live ones
   std::deque<std::string> idle; // keys that went idle, oldest first
   bool pump_scheduled = false;
   gauge* in_flight_gauge = nullptr;
@@ -64,7 +66,10 @@ caf::actor& key_actor_of(stage_actor* self, const std::string& key) {
   auto& s = self->state;
   auto& e = s.keys[key];
   if (!e.actor) {
-    e.actor = self->spawn<caf::linked>(key_actor, s.env, s.index, key, s.store);
+    // Monitored, not linked: CAF 0.17 keeps links in a list that every exit
+    // scans, which is quadratic with tens of thousands of key actors.
+    e.actor = self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
+    s.key_of_actor.emplace(e.actor.id(), key);
     s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
   }
   return e.actor;
@@ -162,10 +167,11 @@ void passivate(stage_actor* self) {
       continue;
     auto a = std::move(i->second.actor);
     s.keys.erase(i);
-    if (a) {
-      self->unlink_from(a);
+    if (a)
+      s.key_of_actor.erase(a.id());
+    // Its DOWN message reaches us from an unknown address and is ignored.
+    if (a)
       self->send_exit(a, caf::exit_reason::user_shutdown);
-    }
     s.passivated->add();
   }
   s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
@@ -197,7 +203,7 @@ void recover_key(stage_actor* self, const std::string& key) {
   s.restarts->add();
   i->second.recovering = true;
   if (i->second.actor) {
-    self->unlink_from(i->second.actor);
+    s.key_of_actor.erase(i->second.actor.id());
     self->send_exit(i->second.actor, caf::exit_reason::kill);
     i->second.actor = nullptr;
   }
@@ -218,8 +224,10 @@ void recover_key(stage_actor* self, const std::string& key) {
 }
 
 caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
-                                    std::size_t index, caf::actor store) {
+                                    std::size_t index, caf::actor store,
+                                    caf::actor_addr parent) {
   auto& s = self->state;
+  s.parent = std::move(parent);
   s.env = env;
   s.index = index;
   s.stage_id = env.plan->stage_id(index);
@@ -238,19 +246,24 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
                                 "Idle key actors stopped");
   s.corrupt = &m.get_counter("sluice_stage_corrupt_events_total", l,
                              "Queued events that did not decode");
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& s = self->state;
+    auto i = s.key_of_actor.find(dm.source.id());
+    if (i == s.key_of_actor.end())
+      return; // a passivated or replaced key actor
+    auto key = i->second;
+    s.log->error("key actor {} stopped: {}; restarting it", key,
+                 to_string(dm.reason));
+    recover_key(self, key);
+  });
   self->set_exit_handler([self](caf::exit_msg& em) {
     auto& s = self->state;
-    for (auto& [key, e] : s.keys) {
-      if (e.actor && e.actor.address() == em.source) {
-        s.log->error("key actor {} stopped: {}; restarting it", key,
-                     to_string(em.reason));
-        auto k = key; // recover_key may rehash the map
-        recover_key(self, k);
-        return;
-      }
-    }
-    if (em.reason) // from our parent, or an unknown linked actor
-      self->quit(em.reason);
+    if (em.source != s.parent)
+      return;
+    for (auto& [key, e] : s.keys) // stop with the node
+      if (e.actor)
+        self->send_exit(e.actor, em.reason);
+    self->quit(em.reason);
   });
   self->send(self, msg::pump_atom::value);
   return {
@@ -283,7 +296,8 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
 caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
                                   std::size_t stage_index, caf::actor store_actor) {
   return parent->spawn<caf::linked>(stage_supervisor_impl, std::move(env),
-                                    stage_index, std::move(store_actor));
+                                    stage_index, std::move(store_actor),
+                                    parent->address());
 }
 
 } // namespace sluice

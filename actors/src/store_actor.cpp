@@ -73,6 +73,10 @@ void commit(store_actor_t* self) {
     rp.deliver(caf::unit);
   s.promises.clear();
   auto& rep = *r;
+  s.log->debug("commit: {} records, {} consumed, {} rejected, {} deferred, "
+               "{} appended to {} stages",
+               size, rep.consumed.size(), rep.rejected.size(),
+               rep.deferred.size(), rep.records, rep.appended.size());
   // Deferred completions wait for their predecessor in the next batch.
   for (auto& c : rep.deferred)
     s.pending.completions.push_back(std::move(c));
@@ -162,8 +166,13 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       return rp;
     },
     [self](msg::routers_atom, msg::router_table& t) {
-      for (auto& [id, r] : t.routers)
+      for (auto& [id, r] : t.routers) {
         self->state.routers[id] = r;
+        // A commit may have appended before this router was known: wake it.
+        msg::stage_commit wake;
+        wake.appended[0] = wake.appended[1] = 1;
+        self->send(r, msg::committed_atom::value, std::move(wake));
+      }
       maybe_commit(self); // every handler ends here: nothing waits unseen
     },
   };

@@ -1,0 +1,18 @@
+// package.parse: registry record (JSON payload) -> ParsedPackage, kept as the
+// key's state and emitted to topic `parsed`.
+#pragma once
+
+#include "sluice/behaviour.hpp"
+
+namespace sluice::examples::package_trust {
+
+class parse_behaviour final : public sluice::behaviour {
+ public:
+  static constexpr const char* name = "package.parse";
+  static constexpr const char* output_topic = "parsed";
+
+  void on_event(sluice::context& ctx, const sluice::event& ev) override;
+  std::string state_to_json(const std::string& state) const override;
+};
+
+}  // namespace sluice::examples::package_trust

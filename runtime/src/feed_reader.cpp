@@ -1,0 +1,354 @@
+// Turns registry feed files (TSV with a header row, Debian RFC 822 stanzas)
+// into events, one record at a time, with byte offsets that allow an exact
+// resume. Bad records come back as error values; reading goes on after them.
+#include "sluice/feed_reader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+namespace {
+
+// A record (a TSV line or a whole stanza) longer than this is an error.
+constexpr std::size_t max_record_bytes = std::size_t{1} << 20;
+
+std::string base_name(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
+// "npm.tsv" -> "npm", "debian.Packages" -> "debian".
+std::string file_stem(const std::string& path) {
+  const std::string base = base_name(path);
+  return base.substr(0, base.find('.'));
+}
+
+std::string where(const std::string& path, std::uint64_t line) {
+  return base_name(path) + ":" + std::to_string(line) + ": ";
+}
+
+std::vector<std::string> split_tabs(std::string_view line) {
+  std::vector<std::string> cells;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t tab = line.find('\t', start);
+    if (tab == std::string_view::npos) {
+      cells.emplace_back(line.substr(start));
+      return cells;
+    }
+    cells.emplace_back(line.substr(start, tab - start));
+    start = tab + 1;
+  }
+}
+
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t") == std::string_view::npos;
+}
+
+std::string_view trim(std::string_view s) {
+  const std::size_t first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const std::size_t last = s.find_last_not_of(" \t");
+  return s.substr(first, last - first + 1);
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += ", ";
+    out += p;
+  }
+  return out;
+}
+
+// A compact JSON object; invalid UTF-8 is replaced rather than rejected, so a
+// record with odd bytes still goes through.
+std::string to_json(const std::map<std::string, std::string>& fields) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (const auto& [name, value] : fields) obj[name] = value;
+  return obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+feed_record failed(std::uint64_t line, std::string message) {
+  feed_record rec;
+  rec.line = line;
+  rec.ok = false;
+  rec.error = std::move(message);
+  return rec;
+}
+
+}  // namespace
+
+result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
+                                                       std::string topic) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    return fail(errc::not_found, "feed file not found: " + path);
+  }
+  if (std::filesystem::is_directory(status)) {
+    return fail(errc::io, "feed path is a directory: " + path);
+  }
+  std::unique_ptr<feed_reader> r(new feed_reader());
+  r->path_ = path;
+  r->topic_ = std::move(topic);
+  r->in_.open(path, std::ios::binary);
+  if (!r->in_) return fail(errc::io, "cannot open feed file: " + path);
+  r->size_ = std::filesystem::file_size(path, ec);
+  if (ec) return fail(errc::io, "cannot stat " + path + ": " + ec.message());
+
+  // Sniff on the first non-blank line.
+  std::string first;
+  bool found = false;
+  while (r->next_line(first)) {
+    if (!is_blank(first)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) {  // empty or blank: no records
+    r->header_end_ = r->offset_;
+    return r;
+  }
+  if (first.rfind("Package:", 0) == 0) {
+    r->kind_ = format::debian;
+    r->header_end_ = 0;
+    if (auto ok = r->seek(0); !ok) return ok.error();
+    return r;
+  }
+  const std::string at = where(path, r->line_);
+  if (first.size() > max_record_bytes) {
+    return fail(errc::parse, at + "header longer than " +
+                                 std::to_string(max_record_bytes) + " bytes");
+  }
+  if (first.find('\t') == std::string::npos) {
+    return fail(errc::parse,
+                at + "not a feed: the first line is neither a tab-separated "
+                     "header nor a Debian 'Package:' field");
+  }
+  r->kind_ = format::tsv;
+  r->columns_ = split_tabs(first);
+  std::vector<std::string> seen;
+  for (auto& c : r->columns_) {
+    c = std::string(trim(c));
+    if (c.empty()) return fail(errc::parse, at + "empty column name in header");
+    if (std::find(seen.begin(), seen.end(), c) != seen.end()) {
+      return fail(errc::parse, at + "duplicate column '" + c + "' in header");
+    }
+    seen.push_back(c);
+  }
+  if (std::find(seen.begin(), seen.end(), "name") == seen.end()) {
+    return fail(errc::parse, at + "header has no 'name' column (columns: " +
+                                 join(seen) + ")");
+  }
+  r->header_end_ = r->offset_;
+  return r;
+}
+
+result<void> feed_reader::seek(std::uint64_t offset) {
+  if (offset > size_) {
+    return fail(errc::invalid_argument,
+                "offset " + std::to_string(offset) + " is past the end of " +
+                    path_ + " (" + std::to_string(size_) + " bytes)");
+  }
+  if (offset < header_end_) {
+    if (offset != 0) {
+      return fail(errc::invalid_argument, "offset " + std::to_string(offset) +
+                                              " is inside the header of " +
+                                              path_);
+    }
+    offset = header_end_;
+  }
+  // Count the lines before `offset` so that record lines and ids stay the
+  // same after a resume, and check that it falls on a line start.
+  in_.clear();
+  in_.seekg(0);
+  std::uint64_t lines = 0;
+  std::uint64_t pos = 0;
+  char last = '\n';
+  std::array<char, 65536> buf{};
+  while (pos < offset) {
+    const auto want = static_cast<std::streamsize>(
+        std::min<std::uint64_t>(buf.size(), offset - pos));
+    in_.read(buf.data(), want);
+    const std::streamsize got = in_.gcount();
+    if (got <= 0) {
+      return fail(errc::io, "cannot read " + path_ + " while seeking to " +
+                                std::to_string(offset));
+    }
+    lines += static_cast<std::uint64_t>(
+        std::count(buf.data(), buf.data() + got, '\n'));
+    last = buf[static_cast<std::size_t>(got - 1)];
+    pos += static_cast<std::uint64_t>(got);
+  }
+  if (last != '\n' && offset != size_) {
+    return fail(errc::invalid_argument, "offset " + std::to_string(offset) +
+                                            " in " + path_ +
+                                            " is not at the start of a line");
+  }
+  in_.clear();
+  in_.seekg(static_cast<std::streamoff>(offset));
+  offset_ = offset;
+  line_ = lines;
+  return {};
+}
+
+// Reads one line without its terminator ("\n" or "\r\n"). A line longer than
+// the record cap is cut to cap + 1 bytes so that callers can tell.
+bool feed_reader::next_line(std::string& line) {
+  line.clear();
+  std::streambuf* buf = in_.rdbuf();
+  bool any = false;
+  for (;;) {
+    const int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) break;
+    any = true;
+    ++offset_;
+    if (c == '\n') break;
+    if (line.size() <= max_record_bytes) line.push_back(static_cast<char>(c));
+  }
+  if (!any) return false;
+  if (!line.empty() && line.back() == '\r' && line.size() <= max_record_bytes) {
+    line.pop_back();
+  }
+  ++line_;
+  if (line_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0)
+    line.erase(0, 3);  // BOM
+  return true;
+}
+
+std::vector<feed_record> feed_reader::next(std::size_t max) {
+  std::vector<feed_record> out;
+  std::string line;
+  if (kind_ == format::tsv) {
+    if (columns_.empty()) return out;  // empty file
+    while (out.size() < max && next_line(line)) {
+      if (is_blank(line)) continue;
+      out.push_back(from_tsv(line, line_));
+      out.back().end_offset = offset_;
+    }
+    return out;
+  }
+  std::vector<std::string> lines;
+  while (out.size() < max) {
+    lines.clear();
+    std::uint64_t first_line = 0;
+    std::size_t bytes = 0;
+    bool too_long = false;
+    while (next_line(line)) {
+      if (is_blank(line)) {
+        if (lines.empty() && !too_long) continue;  // between stanzas
+        break;
+      }
+      if (first_line == 0) first_line = line_;
+      bytes += line.size() + 1;
+      if (bytes > max_record_bytes) {
+        too_long = true;
+        lines.clear();
+      }
+      if (!too_long) lines.push_back(line);
+    }
+    if (first_line == 0) break;  // end of file
+    if (too_long) {
+      out.push_back(
+          failed(first_line, where(path_, first_line) + "stanza longer than " +
+                                 std::to_string(max_record_bytes) + " bytes"));
+    } else {
+      out.push_back(from_stanza(lines, first_line));
+    }
+    out.back().end_offset = offset_;
+  }
+  return out;
+}
+
+feed_record feed_reader::from_tsv(const std::string& line,
+                                  std::uint64_t lineno) {
+  const std::string at = where(path_, lineno);
+  if (line.size() > max_record_bytes) {
+    return failed(lineno, at + "line longer than " +
+                              std::to_string(max_record_bytes) + " bytes");
+  }
+  const std::vector<std::string> cells = split_tabs(line);
+  if (cells.size() != columns_.size()) {
+    return failed(lineno, at + "expected " + std::to_string(columns_.size()) +
+                              " tab-separated fields (" + join(columns_) +
+                              "), got " + std::to_string(cells.size()));
+  }
+  std::map<std::string, std::string> fields;
+  for (std::size_t i = 0; i < cells.size(); ++i) fields[columns_[i]] = cells[i];
+  const std::string& name = fields["name"];
+  if (trim(name).empty()) return failed(lineno, at + "empty name");
+
+  std::string ecosystem = file_stem(path_);
+  if (auto it = fields.find("ecosystem");
+      it != fields.end() && !trim(it->second).empty()) {
+    ecosystem = std::string(trim(it->second));
+  }
+  feed_record rec;
+  rec.line = lineno;
+  event& ev = rec.ev;
+  ev.id = base_name(path_) + ":" + std::to_string(lineno);
+  ev.topic = topic_;
+  ev.key = ecosystem + "/" + name;
+  ev.attributes["ecosystem"] = ecosystem;
+  ev.attributes["format"] = "tsv";
+  ev.payload = to_json(fields);
+  ev.content_hash = content_hash(ev.payload);
+  return rec;
+}
+
+feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
+                                     std::uint64_t first_line) {
+  std::map<std::string, std::string> fields;
+  std::string current;  // the field that continuation lines extend
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    const std::uint64_t lineno = first_line + i;
+    if (l.front() == ' ' || l.front() == '\t') {
+      if (current.empty()) {
+        return failed(first_line, where(path_, lineno) +
+                                      "continuation line without a field");
+      }
+      // Drop the one marker character; deeper indentation is content.
+      fields[current] += "\n" + l.substr(1);
+      continue;
+    }
+    const std::size_t colon = l.find(':');
+    const std::string name =
+        colon == std::string::npos ? "" : l.substr(0, colon);
+    if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
+      return failed(first_line,
+                    where(path_, lineno) +
+                        "expected 'Field: value' or a continuation line");
+    }
+    if (fields.count(name) != 0) {
+      return failed(first_line,
+                    where(path_, lineno) + "duplicate field '" + name + "'");
+    }
+    fields[name] = std::string(trim(std::string_view(l).substr(colon + 1)));
+    current = name;
+  }
+  auto pkg = fields.find("Package");
+  if (pkg == fields.end() || trim(pkg->second).empty()) {
+    return failed(first_line,
+                  where(path_, first_line) + "stanza has no Package field");
+  }
+  feed_record rec;
+  rec.line = first_line;
+  event& ev = rec.ev;
+  ev.id = base_name(path_) + ":" + std::to_string(first_line);
+  ev.topic = topic_;
+  ev.key = "debian/" + pkg->second;
+  ev.attributes["ecosystem"] = "debian";
+  ev.attributes["format"] = "debian";
+  ev.payload = to_json(fields);
+  ev.content_hash = content_hash(ev.payload);
+  return rec;
+}
+
+}  // namespace sluice
