@@ -44,6 +44,9 @@ sluice::metrics& node::metrics() noexcept { return impl_->metrics; }
 result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
                                           node_options opts) {
   auto p = std::make_unique<impl>();
+  if (opts.scheduler != "sharing" && opts.scheduler != "stealing")
+    return fail(errc::invalid_argument, "scheduler must be sharing or stealing, not '"
+                                          + opts.scheduler + "'");
   for (auto& f : opts.feeds) {
     auto r = feed_reader::open(f, topo.feed.topic);
     if (!r)
@@ -67,6 +70,10 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
                               : std::max(2u, std::thread::hardware_concurrency());
   p->cfg->set("scheduler.max-threads", threads);
   p->cfg->set("scheduler.max-throughput", 256);
+  // Sharing, not stealing: idle stealing workers spin, and on 2 cores
+  // they take CPU from the store's and feeds' own threads (measured: the
+  // example runs 1.2-1.5x faster; docs/BENCHMARKS.md).
+  p->cfg->set("scheduler.policy", caf::atom_from_string(opts.scheduler));
   p->sys = std::make_unique<caf::actor_system>(*p->cfg);
 
   node_env env;

@@ -25,6 +25,7 @@ struct node_options {
   std::size_t threads = 0;             ///< scheduler threads; 0 = cores
   std::size_t max_commit_batch = 4096; ///< records per LMDB transaction
   std::size_t feed_batch = 512;        ///< records per feed read
+  std::string scheduler = "sharing";   ///< CAF policy: sharing or stealing
 };
 
 /// Progress of one feed file.

@@ -4,6 +4,7 @@
 #include "typosquat.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "text.hpp"
@@ -127,24 +128,40 @@ std::size_t popular_names::size() const {
       [](std::size_t n, const auto& kv) { return n + kv.second.size(); });
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  // Three rows: two back for transpositions.
-  std::vector<std::size_t> prev2(b.size() + 1), prev(b.size() + 1),
-      cur(b.size() + 1);
+std::size_t edit_distance(std::string_view a, std::string_view b,
+                          std::size_t limit) {
+  // Three rows (two back for transpositions), reused across calls: this
+  // runs against every popular name of an ecosystem for every package.
+  thread_local std::vector<std::size_t> prev2, prev, cur;
+  prev2.assign(b.size() + 1, 0);
+  prev.resize(b.size() + 1);
+  cur.assign(b.size() + 1, 0);
   std::iota(prev.begin(), prev.end(), std::size_t{0});
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
+    std::size_t row_min = cur[0];
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
         cur[j] = std::min(cur[j], prev2[j - 2] + 1);
       }
+      row_min = std::min(row_min, cur[j]);
+    }
+    // Distances only grow down the rows (bar one transposition step):
+    // once two rows exceed the limit, the answer does too.
+    if (row_min > limit && i > 1 &&
+        *std::min_element(prev.begin(), prev.end()) > limit) {
+      return limit + 1;
     }
     std::swap(prev2, prev);
     std::swap(prev, cur);
   }
   return prev[b.size()];
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  return edit_distance(a, b, std::numeric_limits<std::size_t>::max() - 1);
 }
 
 std::optional<typosquat_match> find_typosquat(const popular_names& list,
@@ -174,7 +191,7 @@ std::optional<typosquat_match> find_typosquat(const popular_names& list,
                                 ? mine.size() - target.normal.size()
                                 : target.normal.size() - mine.size();
     if (limit == 0 || gap > limit) continue;
-    const std::size_t d = edit_distance(mine, target.normal);
+    const std::size_t d = edit_distance(mine, target.normal, limit);
     if (d == 0 || d > limit || (best && d >= best->distance)) continue;
     if (d == 2 && mine.front() != target.normal.front()) continue;
     if (family_siblings(mine, target.normal)) continue;

@@ -40,6 +40,10 @@ class popular_names {
 /// Optimal-string-alignment Damerau-Levenshtein distance: insertions,
 /// deletions, substitutions and transpositions of neighbours cost 1.
 std::size_t edit_distance(std::string_view a, std::string_view b);
+/// The same, but returns limit + 1 as soon as the distance must exceed
+/// `limit`.
+std::size_t edit_distance(std::string_view a, std::string_view b,
+                          std::size_t limit);
 
 struct typosquat_match {
   std::string target;    ///< the popular name it resembles

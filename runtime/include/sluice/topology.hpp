@@ -59,7 +59,7 @@ struct stage_spec {
   retry_policy retry;
   bool skip_unchanged = false;
   std::uint32_t max_in_flight = 2048;  ///< credit: events dispatched, not committed
-  std::uint32_t max_live_keys = 20000; ///< key actors kept before passivation
+  std::uint32_t max_live_keys = 4096;  ///< key actors kept before passivation
   std::string source_file;             ///< the YAML file that defined it
   int source_line = 0;                 ///< 1-based line of its definition
 };
