@@ -48,7 +48,7 @@ void read_batch(feed_actor* self) {
       s.rejected->add();
       s.log->warn("{}", r.error);
       b.dead_letters.push_back(raw_dead_letter_record(
-        s.reader->path() + ":" + std::to_string(r.line), "", now, r.error));
+        s.reader->path() + ":" + std::to_string(r.line), r.raw, now, r.error));
     } else if (r.ev.payload.size() > s.env.plan->topo().max_payload_bytes) {
       s.rejected->add();
       auto why = s.reader->path() + ":" + std::to_string(r.line) + ": payload of "

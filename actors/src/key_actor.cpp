@@ -37,13 +37,13 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   auto log = env.logger("stage." + spec.name);
   return {
     [=](msg::process_atom, msg::dispatch& d) {
-      auto c = proc->process(d.pos, d.ev, now_ns());
+      auto c = proc->process(d.pos, *d.ev, now_ns());
       switch (proc->last_outcome()) {
         case outcome::done: done->add(); break;
         case outcome::skipped: skipped->add(); break;
         case outcome::failed:
           failed->add();
-          log->warn("key {} event {} failed: {}", proc->key(), d.ev.id,
+          log->warn("key {} event {} failed: {}", proc->key(), d.ev->id,
                     proc->last_error());
           break;
       }

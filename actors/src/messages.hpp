@@ -7,6 +7,7 @@
 #include <caf/atom.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "sluice/event.hpp"
@@ -38,10 +39,11 @@ struct stage_commit {
   std::uint64_t appended[2] = {0, 0}; ///< by priority
 };
 
-/// One event handed to a key actor.
+/// One event handed to a key actor. Shared with the stage supervisor,
+/// which keeps it until the commit in case the key actor must be restarted.
 struct dispatch {
   keys::queue_pos pos;
-  sluice::event ev;
+  std::shared_ptr<const sluice::event> ev;
 };
 
 /// Stage id -> router, sent to the store actor once the stages run.

@@ -102,7 +102,9 @@ result<void> node::publish(const std::string& topic, std::vector<event> events) 
   write_batch b;
   auto now = now_ns();
   std::size_t unrouted = 0;
+  bool urgent = false;
   for (auto& ev : events) {
+    urgent = urgent || ev.priority == priority::urgent;
     if (ev.payload.size() > p.plan->topo().max_payload_bytes)
       return fail(errc::invalid_argument,
                   "event " + ev.id + ": payload of "
@@ -123,11 +125,19 @@ result<void> node::publish(const std::string& topic, std::vector<event> events) 
       .add(unrouted);
   caf::scoped_actor self{*p.sys};
   result<void> out;
-  self->request(p.store_actor, caf::infinite, msg::append_atom::value, std::move(b))
-    .receive([]() {},
-             [&](caf::error& err) {
-               out = fail(errc::unavailable, "publish failed: " + to_string(err));
-             });
+  auto on_error = [&](caf::error& err) {
+    out = fail(errc::unavailable, "publish failed: " + to_string(err));
+  };
+  // An urgent append overtakes the completions queued at the store.
+  if (urgent)
+    self->request<caf::message_priority::high>(p.store_actor, caf::infinite,
+                                               msg::append_atom::value,
+                                               std::move(b))
+      .receive([]() {}, on_error);
+  else
+    self->request(p.store_actor, caf::infinite, msg::append_atom::value,
+                  std::move(b))
+      .receive([]() {}, on_error);
   return out;
 }
 
@@ -146,7 +156,9 @@ result<node_stats> node::stats() const {
     auto& inf = m.get_gauge("sluice_stage_in_flight", l);
     s.in_flight = inf.value();
     s.in_flight_peak = inf.peak();
-    s.live_keys = m.get_gauge("sluice_stage_live_keys", l).value();
+    auto& lk = m.get_gauge("sluice_stage_live_keys", l);
+    s.live_keys = lk.value();
+    s.live_keys_peak = lk.peak();
     auto depth = p.st->queue_depth(p.plan->stage_id(i));
     if (!depth)
       return depth.error();

@@ -30,7 +30,7 @@ struct key_entry {
 
 struct flight {
   std::string key;
-  event ev;
+  std::shared_ptr<const event> ev;
 };
 
 struct stage_state {
@@ -76,7 +76,7 @@ caf::actor& key_actor_of(stage_actor* self, const std::string& key) {
 }
 
 void send_to_key(stage_actor* self, caf::actor& a, keys::queue_pos pos,
-                 const event& ev) {
+                 const std::shared_ptr<const event>& ev) {
   msg::dispatch d{pos, ev};
   if (pos.priority == priority::urgent)
     self->send<caf::message_priority::high>(a, msg::process_atom::value,
@@ -112,7 +112,11 @@ void dispatch_one(stage_actor* self, queued_event& q) {
     dead_letter_corrupt(self, q, ev.error());
     return;
   }
-  auto& f = s.in_flight.emplace(q.pos, flight{ev->key, std::move(*ev)}).first->second;
+  auto key = ev->key;
+  auto& f = s.in_flight
+              .emplace(q.pos, flight{std::move(key), std::make_shared<const event>(
+                                                       std::move(*ev))})
+              .first->second;
   auto& e = s.keys[f.key];
   ++e.in_flight;
   s.dispatched->add();

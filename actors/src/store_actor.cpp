@@ -143,8 +143,10 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
     [self](msg::append_atom, write_batch& b) -> caf::result<void> {
       auto& s = self->state;
       auto rp = self->make_response_promise();
-      for (auto& a : b.appends)
+      for (auto& a : b.appends) {
+        s.urgent = s.urgent || a.priority == priority::urgent;
         s.pending.appends.push_back(std::move(a));
+      }
       for (auto& p : b.progress)
         s.pending.progress.push_back(std::move(p));
       for (auto& d : b.dead_letters)

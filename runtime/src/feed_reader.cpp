@@ -231,6 +231,8 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
       if (is_blank(line)) continue;
       out.push_back(from_tsv(line, line_));
       out.back().end_offset = offset_;
+      if (!out.back().ok && line.size() <= max_record_bytes)
+        out.back().raw = line;
     }
     return out;
   }
@@ -260,6 +262,8 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
                                  std::to_string(max_record_bytes) + " bytes"));
     } else {
       out.push_back(from_stanza(lines, first_line));
+      if (!out.back().ok)
+        for (const auto& l : lines) out.back().raw += l + "\n";
     }
     out.back().end_offset = offset_;
   }

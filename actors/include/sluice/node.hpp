@@ -42,7 +42,8 @@ struct stage_stats {
   std::string name;
   std::uint64_t in = 0, done = 0, skipped = 0, failed = 0;
   std::uint64_t queued_urgent = 0, queued_normal = 0;
-  std::int64_t in_flight = 0, in_flight_peak = 0, live_keys = 0;
+  std::int64_t in_flight = 0, in_flight_peak = 0;
+  std::int64_t live_keys = 0, live_keys_peak = 0;
 };
 
 /// A snapshot of a node.

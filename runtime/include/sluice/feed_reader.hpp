@@ -20,6 +20,8 @@ struct feed_record {
   std::uint64_t end_offset = 0;   ///< byte offset just past the record
   bool ok = true;
   std::string error;              ///< set when !ok: names file, line, field
+  std::string raw;                ///< set when !ok: the record's text, if
+                                  ///< not over the record size cap
   event ev;                       ///< set when ok
 };
 
