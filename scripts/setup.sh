@@ -9,7 +9,7 @@ packages=(
   libcaf-dev libssl-dev libprotobuf-dev protobuf-compiler liblmdb-dev lmdb-utils
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   libcli11-dev libcpp-httplib-dev libxxhash-dev libreadline-dev
-  nlohmann-json3-dev libgoogle-perftools-dev
+  nlohmann-json3-dev libgoogle-perftools-dev clang-format lmdb-utils
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -48,15 +48,17 @@ void read_batch(feed_actor* self) {
       s.rejected->add();
       s.log->warn("{}", r.error);
       b.dead_letters.push_back(raw_dead_letter_record(
-        s.reader->path() + ":" + std::to_string(r.line), r.raw, now, r.error));
+          s.reader->path() + ":" + std::to_string(r.line), r.raw, now,
+          r.error));
     } else if (r.ev.payload.size() > s.env.plan->topo().max_payload_bytes) {
       s.rejected->add();
-      auto why = s.reader->path() + ":" + std::to_string(r.line) + ": payload of "
-                 + std::to_string(r.ev.payload.size())
+      auto why = s.reader->path() + ":" + std::to_string(r.line)
+                 + ": payload of " + std::to_string(r.ev.payload.size())
                  + " bytes exceeds max_payload_bytes";
       s.log->warn("{}", why);
       b.dead_letters.push_back(raw_dead_letter_record(
-        s.reader->path() + ":" + std::to_string(r.line), r.ev.payload, now, why));
+          s.reader->path() + ":" + std::to_string(r.line), r.ev.payload, now,
+          why));
     } else {
       r.ev.ingest_ts_ns = now;
       auto appends = s.env.plan->route(topic, std::move(r.ev));
@@ -72,23 +74,23 @@ void read_batch(feed_actor* self) {
   b.progress.push_back({s.source_name, s.progress.SerializeAsString()});
   auto n = recs.size();
   self->request(s.store, caf::infinite, msg::append_atom::value, std::move(b))
-    .then(
-      [self, n]() {
-        auto& s = self->state;
-        s.records->add(n);
-        if (s.progress.finished()) {
-          s.log->info("{}: finished after {} records", s.reader->path(),
-                      s.progress.records());
-          self->quit();
-        } else {
-          self->send(self, msg::read_atom::value);
-        }
-      },
-      [self](caf::error& err) {
-        self->state.log->error("{}: append failed: {}", self->state.source_name,
-                               to_string(err));
-        self->quit(err);
-      });
+      .then(
+          [self, n]() {
+            auto& s = self->state;
+            s.records->add(n);
+            if (s.progress.finished()) {
+              s.log->info("{}: finished after {} records", s.reader->path(),
+                          s.progress.records());
+              self->quit();
+            } else {
+              self->send(self, msg::read_atom::value);
+            }
+          },
+          [self](caf::error& err) {
+            self->state.log->error("{}: append failed: {}",
+                                   self->state.source_name, to_string(err));
+            self->quit(err);
+          });
 }
 
 caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
@@ -127,7 +129,7 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
   }
   self->send(self, msg::read_atom::value);
   return {
-    [self](msg::read_atom) { read_batch(self); },
+      [self](msg::read_atom) { read_batch(self); },
   };
 }
 
@@ -135,9 +137,8 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
 
 caf::actor spawn_feed_source(caf::event_based_actor* parent, node_env env,
                              std::string path, caf::actor store_actor) {
-  return parent->spawn<caf::linked + caf::detached>(feed_source, std::move(env),
-                                                    std::move(path),
-                                                    std::move(store_actor));
+  return parent->spawn<caf::linked + caf::detached>(
+      feed_source, std::move(env), std::move(path), std::move(store_actor));
 }
 
 } // namespace sluice

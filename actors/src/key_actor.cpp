@@ -16,9 +16,10 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   auto made = env.reg->create(spec.behaviour);
   if (!made) {
     // Checked when the plan was bound; only a throwing factory gets here.
-    env.logger("stage." + spec.name)->error("key {}: {}", key,
-                                            made.error().describe());
-    self->quit(caf::make_error(caf::sec::runtime_error, made.error().describe()));
+    env.logger("stage." + spec.name)
+        ->error("key {}: {}", key, made.error().describe());
+    self->quit(
+        caf::make_error(caf::sec::runtime_error, made.error().describe()));
     return {};
   }
   auto proc = std::make_shared<key_processor>(*env.plan, stage_index, key,
@@ -36,32 +37,36 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                                   "Emitted events no subscription took");
   auto log = env.logger("stage." + spec.name);
   return {
-    [=](msg::process_atom, msg::dispatch& d) {
-      auto c = proc->process(d.pos, *d.ev, now_ns());
-      switch (proc->last_outcome()) {
-        case outcome::done: done->add(); break;
-        case outcome::skipped: skipped->add(); break;
+      [=](msg::process_atom, msg::dispatch& d) {
+        auto c = proc->process(d.pos, *d.ev, now_ns());
+        switch (proc->last_outcome()) {
+        case outcome::done:
+          done->add();
+          break;
+        case outcome::skipped:
+          skipped->add();
+          break;
         case outcome::failed:
           failed->add();
           log->warn("key {} event {} failed: {}", proc->key(), d.ev->id,
                     proc->last_error());
           break;
-      }
-      for (auto& [name, n] : proc->take_counts()) {
-        if (name == "unrouted")
-          unrouted->add(n);
+        }
+        for (auto& [name, n] : proc->take_counts()) {
+          if (name == "unrouted")
+            unrouted->add(n);
+          else
+            env.metrics
+                ->get_counter("sluice_behaviour_" + name + "_total",
+                              {{"stage", spec.name}})
+                .add(n);
+        }
+        if (c.urgent)
+          self->send<caf::message_priority::high>(
+              store_actor, msg::complete_atom::value, std::move(c));
         else
-          env.metrics->get_counter("sluice_behaviour_" + name + "_total",
-                                   {{"stage", spec.name}})
-            .add(n);
-      }
-      if (c.urgent)
-        self->send<caf::message_priority::high>(store_actor,
-                                                msg::complete_atom::value,
-                                                std::move(c));
-      else
-        self->send(store_actor, msg::complete_atom::value, std::move(c));
-    },
+          self->send(store_actor, msg::complete_atom::value, std::move(c));
+      },
   };
 }
 

@@ -16,15 +16,20 @@
 namespace sluice::msg {
 
 // store actor
-using append_atom = caf::atom_constant<caf::atom("append")>;     // (write_batch) -> ok after commit
+using append_atom =
+    caf::atom_constant<caf::atom("append")>; // (write_batch) -> ok after commit
 using complete_atom = caf::atom_constant<caf::atom("complete")>; // (completion)
-using flush_atom = caf::atom_constant<caf::atom("flush")>;       // () -> ok after commit
-using routers_atom = caf::atom_constant<caf::atom("routers")>;   // (router_table)
+using flush_atom =
+    caf::atom_constant<caf::atom("flush")>; // () -> ok after commit
+using routers_atom = caf::atom_constant<caf::atom("routers")>; // (router_table)
+using tick_atom = caf::atom_constant<caf::atom("tick")>; // commit window ends
 
 // stage supervisor (router)
-using committed_atom = caf::atom_constant<caf::atom("committed")>; // (stage_commit)
-using pump_atom = caf::atom_constant<caf::atom("pump")>;           // ()
-using stats_atom = caf::atom_constant<caf::atom("stats")>;         // () -> stage_snapshot
+using committed_atom =
+    caf::atom_constant<caf::atom("committed")>;          // (stage_commit)
+using pump_atom = caf::atom_constant<caf::atom("pump")>; // ()
+using stats_atom =
+    caf::atom_constant<caf::atom("stats")>; // () -> stage_snapshot
 
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)

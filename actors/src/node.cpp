@@ -37,16 +37,21 @@ struct node::impl {
 
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
-node::~node() { stop(); }
+node::~node() {
+  stop();
+}
 
-sluice::metrics& node::metrics() noexcept { return impl_->metrics; }
+sluice::metrics& node::metrics() noexcept {
+  return impl_->metrics;
+}
 
 result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
                                           node_options opts) {
   auto p = std::make_unique<impl>();
   if (opts.scheduler != "sharing" && opts.scheduler != "stealing")
-    return fail(errc::invalid_argument, "scheduler must be sharing or stealing, not '"
-                                          + opts.scheduler + "'");
+    return fail(errc::invalid_argument,
+                "scheduler must be sharing or stealing, not '" + opts.scheduler
+                    + "'");
   for (auto& f : opts.feeds) {
     auto r = feed_reader::open(f, topo.feed.topic);
     if (!r)
@@ -54,7 +59,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
   if (!opts.feeds.empty() && topo.feed.topic.empty())
     return fail(errc::config, "the topology names no feed topic");
-  auto st = store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync, false});
+  auto st =
+      store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync, false});
   if (!st)
     return st.error();
   p->st = std::move(*st);
@@ -66,8 +72,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   p->feeds = opts.feeds;
 
   p->cfg = std::make_unique<caf::actor_system_config>();
-  auto threads = opts.threads ? opts.threads
-                              : std::max(2u, std::thread::hardware_concurrency());
+  auto threads = opts.threads
+                     ? opts.threads
+                     : std::max(2u, std::thread::hardware_concurrency());
   p->cfg->set("scheduler.max-threads", threads);
   p->cfg->set("scheduler.max-throughput", 256);
   // Sharing, not stealing: idle stealing workers spin, and on 2 cores
@@ -82,9 +89,11 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.reg = &reg;
   env.metrics = &p->metrics;
   env.max_commit_batch = opts.max_commit_batch;
+  env.commit_window = opts.commit_window;
   env.feed_batch = opts.feed_batch;
   p->store_actor = spawn_store_actor(*p->sys, env);
-  p->supervisor = spawn_node_supervisor(*p->sys, env, p->store_actor, opts.feeds);
+  p->supervisor =
+      spawn_node_supervisor(*p->sys, env, p->store_actor, opts.feeds);
   auto* raw = p.get();
   p->supervisor->attach_functor([raw](const caf::error& reason) {
     if (reason) {
@@ -95,7 +104,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   return std::unique_ptr<node>(new node(std::move(p)));
 }
 
-result<void> node::publish(const std::string& topic, std::vector<event> events) {
+result<void> node::publish(const std::string& topic,
+                           std::vector<event> events) {
   auto& p = *impl_;
   if (p.stopped)
     return fail(errc::unavailable, "the node is stopped");
@@ -108,8 +118,8 @@ result<void> node::publish(const std::string& topic, std::vector<event> events) 
     if (ev.payload.size() > p.plan->topo().max_payload_bytes)
       return fail(errc::invalid_argument,
                   "event " + ev.id + ": payload of "
-                    + std::to_string(ev.payload.size())
-                    + " bytes exceeds max_payload_bytes");
+                      + std::to_string(ev.payload.size())
+                      + " bytes exceeds max_payload_bytes");
     if (ev.ingest_ts_ns == 0)
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)
@@ -120,9 +130,10 @@ result<void> node::publish(const std::string& topic, std::vector<event> events) 
       b.appends.push_back(std::move(a));
   }
   if (unrouted > 0)
-    p.metrics.get_counter("sluice_publish_unrouted_total", {{"topic", topic}},
-                          "Published events no subscription took")
-      .add(unrouted);
+    p.metrics
+        .get_counter("sluice_publish_unrouted_total", {{"topic", topic}},
+                     "Published events no subscription took")
+        .add(unrouted);
   caf::scoped_actor self{*p.sys};
   result<void> out;
   auto on_error = [&](caf::error& err) {
@@ -130,14 +141,13 @@ result<void> node::publish(const std::string& topic, std::vector<event> events) 
   };
   // An urgent append overtakes the completions queued at the store.
   if (urgent)
-    self->request<caf::message_priority::high>(p.store_actor, caf::infinite,
-                                               msg::append_atom::value,
-                                               std::move(b))
-      .receive([]() {}, on_error);
+    self->request<caf::message_priority::high>(
+            p.store_actor, caf::infinite, msg::append_atom::value, std::move(b))
+        .receive([]() {}, on_error);
   else
     self->request(p.store_actor, caf::infinite, msg::append_atom::value,
                   std::move(b))
-      .receive([]() {}, on_error);
+        .receive([]() {}, on_error);
   return out;
 }
 

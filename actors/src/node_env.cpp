@@ -6,7 +6,8 @@
 
 namespace sluice {
 
-std::shared_ptr<spdlog::logger> node_env::logger(const std::string& component) const {
+std::shared_ptr<spdlog::logger>
+node_env::logger(const std::string& component) const {
   static std::mutex mtx;
   std::lock_guard<std::mutex> guard{mtx};
   auto name = "sluice." + component;
@@ -22,8 +23,8 @@ std::shared_ptr<spdlog::logger> node_env::logger(const std::string& component) c
 
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 } // namespace sluice

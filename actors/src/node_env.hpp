@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -21,6 +22,7 @@ struct node_env {
   const registry* reg = nullptr;
   sluice::metrics* metrics = nullptr;
   std::size_t max_commit_batch = 4096;
+  std::chrono::milliseconds commit_window{20};
   std::size_t feed_batch = 512;
 
   /// The logger of a component, e.g. "store" or "stage.parse".

@@ -70,8 +70,9 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   self->set_down_handler([self](caf::down_msg& dm) {
     if (dm.source == self->state.store.address()) {
       self->state.log->critical("store stopped: {}", to_string(dm.reason));
-      self->quit(dm.reason ? dm.reason : caf::make_error(caf::sec::runtime_error,
-                                                         "store stopped"));
+      self->quit(dm.reason ? dm.reason
+                           : caf::make_error(caf::sec::runtime_error,
+                                             "store stopped"));
     }
   });
   self->set_exit_handler([self](caf::exit_msg& em) {
@@ -97,10 +98,10 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
     s.feeds.emplace_back(a.address(), f);
   }
   return {
-    // Restarts of stage supervisors within the current window.
-    [self](msg::stats_atom) {
-      return static_cast<std::uint64_t>(self->state.restarts.size());
-    },
+      // Restarts of stage supervisors within the current window.
+      [self](msg::stats_atom) {
+        return static_cast<std::uint64_t>(self->state.restarts.size());
+      },
   };
 }
 

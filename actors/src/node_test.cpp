@@ -21,7 +21,7 @@ namespace {
 
 /// Appends "<payload>," to its state; emits to `out` when configured.
 class append_behaviour : public behaviour {
- public:
+public:
   void on_event(context& ctx, const event& ev) override {
     if (ev.payload == "boom")
       throw std::runtime_error("refusing payload boom");
@@ -33,7 +33,7 @@ class append_behaviour : public behaviour {
 
 /// Counts events; the state is the count as text.
 class count_behaviour : public behaviour {
- public:
+public:
   void on_event(context& ctx, const event&) override {
     auto n = ctx.has_state() ? std::stoull(ctx.state()) : 0;
     ctx.set_state(std::to_string(n + 1));
@@ -55,7 +55,7 @@ std::atomic<std::uint64_t> processed_order{0};
 
 /// Records the global processing position of each event in the state.
 class order_behaviour : public behaviour {
- public:
+public:
   void on_event(context& ctx, const event&) override {
     ctx.set_state(std::to_string(processed_order.fetch_add(1)));
   }
@@ -69,7 +69,8 @@ std::string temp_dir(const std::string& name) {
 }
 
 template <class Pred>
-bool wait_until(Pred pred, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+bool wait_until(Pred pred,
+                std::chrono::seconds timeout = std::chrono::seconds(120)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred())
@@ -88,11 +89,13 @@ stages:
     behaviour: test.append
     subscribe: [{ topic: in }]
     emits: [out]
-    max_in_flight: )" + std::to_string(max_in_flight) + R"(
+    max_in_flight: )" + std::to_string(max_in_flight)
+                              + R"(
   - name: second
     behaviour: test.count
     subscribe: [{ topic: out }]
-    max_in_flight: )" + std::to_string(max_in_flight) + "\n",
+    max_in_flight: )" + std::to_string(max_in_flight)
+                              + "\n",
                           "test.yaml");
   EXPECT_TRUE(t) << t.error().describe();
   return *t;
@@ -148,7 +151,8 @@ TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
       for (int i = from; i < to; ++i) {
         std::vector<event> batch;
         for (int k = 0; k < keys; ++k)
-          batch.push_back(make_event("k" + std::to_string(k), std::to_string(i), true));
+          batch.push_back(
+              make_event("k" + std::to_string(k), std::to_string(i), true));
         ASSERT_TRUE((*n)->publish("in", std::move(batch)));
       }
     };
@@ -184,8 +188,9 @@ TEST(Node, AThrowingBehaviourFailsOnlyItsEventAndTheKeyKeepsItsState) {
   {
     auto n = node::start(two_stage(), reg, opts_for(dir));
     ASSERT_TRUE(n) << n.error().describe();
-    ASSERT_TRUE((*n)->publish("in", {make_event("k", "a"), make_event("k", "boom"),
-                                     make_event("k", "b"), make_event("other", "x")}));
+    ASSERT_TRUE(
+        (*n)->publish("in", {make_event("k", "a"), make_event("k", "boom"),
+                             make_event("k", "b"), make_event("other", "x")}));
     ASSERT_TRUE(wait_until([&] {
       auto s = (*n)->stats();
       return s && s->queued == 0;
@@ -200,12 +205,12 @@ TEST(Node, AThrowingBehaviourFailsOnlyItsEventAndTheKeyKeepsItsState) {
   auto st = store::open({dir, std::uint64_t{1} << 30, true, true});
   ASSERT_TRUE(st);
   int letters = 0;
-  ASSERT_TRUE((*st)->scan_dead_letters([&](std::uint32_t, std::uint64_t,
-                                           const std::string& bytes) {
-    ++letters;
-    EXPECT_NE(bytes.find("refusing payload boom"), std::string::npos);
-    return true;
-  }));
+  ASSERT_TRUE((*st)->scan_dead_letters(
+      [&](std::uint32_t, std::uint64_t, const std::string& bytes) {
+        ++letters;
+        EXPECT_NE(bytes.find("refusing payload boom"), std::string::npos);
+        return true;
+      }));
   EXPECT_EQ(letters, 1);
   fs::remove_all(dir);
 }
@@ -219,7 +224,8 @@ TEST(Node, KeepsEventsInFlightUnderTheCreditLimit) {
   for (int b = 0; b < 20; ++b) {
     std::vector<event> batch;
     for (int i = 0; i < 500; ++i)
-      batch.push_back(make_event("k" + std::to_string(i % 300), std::to_string(b), true));
+      batch.push_back(
+          make_event("k" + std::to_string(i % 300), std::to_string(b), true));
     ASSERT_TRUE((*n)->publish("in", std::move(batch)));
   }
   ASSERT_TRUE(wait_until([&] {
@@ -271,26 +277,30 @@ stages:
       batch.push_back(make_event("n" + std::to_string(b * 10000 + i), "x"));
     ASSERT_TRUE((*n)->publish("in", std::move(batch)));
   }
-  ASSERT_TRUE((*n)->publish("in", {make_event("urgent-key", "now", false,
-                                              priority::urgent)}));
-  ASSERT_TRUE(wait_until([&] {
-    auto s = (*n)->stats();
-    return s && s->queued == 0;
-  }, std::chrono::seconds(20))) << [&] {
-    auto s = (*n)->stats();
-    return "in " + std::to_string(s->stages[0].in) + " done "
-           + std::to_string(s->stages[0].done) + " in_flight "
-           + std::to_string(s->stages[0].in_flight) + " live "
-           + std::to_string(s->stages[0].live_keys) + " queued "
-           + std::to_string(s->queued) + "\n" + (*n)->metrics().render_prometheus();
-  }();
+  ASSERT_TRUE((*n)->publish(
+      "in", {make_event("urgent-key", "now", false, priority::urgent)}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = (*n)->stats();
+        return s && s->queued == 0;
+      },
+      std::chrono::seconds(20)))
+      << [&] {
+           auto s = (*n)->stats();
+           return "in " + std::to_string(s->stages[0].in) + " done "
+                  + std::to_string(s->stages[0].done) + " in_flight "
+                  + std::to_string(s->stages[0].in_flight) + " live "
+                  + std::to_string(s->stages[0].live_keys) + " queued "
+                  + std::to_string(s->queued) + "\n"
+                  + (*n)->metrics().render_prometheus();
+         }();
   (*n)->stop();
   auto states = export_map(dir, "only", reg);
   ASSERT_EQ(states.size(), static_cast<std::size_t>(backlog + 1));
   auto pos = std::stoull(states["urgent-key"].substr(1));
   // It finished before most of the backlog it was queued behind.
   EXPECT_LT(pos, static_cast<std::uint64_t>(backlog / 2))
-    << "urgent event processed at position " << pos;
+      << "urgent event processed at position " << pos;
   std::cout << "urgent event processed at position " << pos << " of "
             << backlog + 1 << "\n";
   fs::remove_all(dir);

@@ -68,7 +68,8 @@ caf::actor& key_actor_of(stage_actor* self, const std::string& key) {
   if (!e.actor) {
     // Monitored, not linked: CAF 0.17 keeps links in a list that every exit
     // scans, which is quadratic with tens of thousands of key actors.
-    e.actor = self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
+    e.actor =
+        self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
     s.key_of_actor.emplace(e.actor.id(), key);
     s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
   }
@@ -113,10 +114,11 @@ void dispatch_one(stage_actor* self, queued_event& q) {
     return;
   }
   auto key = ev->key;
-  auto& f = s.in_flight
-              .emplace(q.pos, flight{std::move(key), std::make_shared<const event>(
-                                                       std::move(*ev))})
-              .first->second;
+  auto& f =
+      s.in_flight
+          .emplace(q.pos, flight{std::move(key),
+                                 std::make_shared<const event>(std::move(*ev))})
+          .first->second;
   auto& e = s.keys[f.key];
   ++e.in_flight;
   s.dispatched->add();
@@ -133,10 +135,10 @@ void pump(stage_actor* self) {
     int p = s.more[0] ? 0 : (s.more[1] ? 1 : -1);
     if (p < 0)
       break;
-    auto want = std::min({read_chunk, budget,
-                          s.spec->max_in_flight - s.in_flight.size()});
+    auto want = std::min(
+        {read_chunk, budget, s.spec->max_in_flight - s.in_flight.size()});
     auto batch = s.env.st->read_queue(
-      s.stage_id, {static_cast<priority>(p), s.cursor[p]}, want);
+        s.stage_id, {static_cast<priority>(p), s.cursor[p]}, want);
     if (!batch) {
       s.log->error("reading the queue failed: {}", batch.error().describe());
       break;
@@ -212,19 +214,19 @@ void recover_key(stage_actor* self, const std::string& key) {
     i->second.actor = nullptr;
   }
   self->request(s.store, caf::infinite, msg::flush_atom::value)
-    .then([self, key]() {
-      auto& s = self->state;
-      auto k = s.keys.find(key);
-      if (k == s.keys.end())
-        return;
-      k->second.recovering = false;
-      if (k->second.in_flight == 0)
-        return;
-      auto& a = key_actor_of(self, key);
-      for (auto& [pos, f] : s.in_flight)
-        if (f.key == key)
-          send_to_key(self, a, pos, f.ev);
-    });
+      .then([self, key]() {
+        auto& s = self->state;
+        auto k = s.keys.find(key);
+        if (k == s.keys.end())
+          return;
+        k->second.recovering = false;
+        if (k->second.in_flight == 0)
+          return;
+        auto& a = key_actor_of(self, key);
+        for (auto& [pos, f] : s.in_flight)
+          if (f.key == key)
+            send_to_key(self, a, pos, f.ev);
+      });
 }
 
 caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
@@ -243,7 +245,8 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
   s.in_flight_gauge = &m.get_gauge("sluice_stage_in_flight", l,
                                    "Events dispatched and not yet committed");
   s.live_keys = &m.get_gauge("sluice_stage_live_keys", l, "Live key actors");
-  s.dispatched = &m.get_counter("sluice_stage_in_total", l, "Events dispatched");
+  s.dispatched =
+      &m.get_counter("sluice_stage_in_total", l, "Events dispatched");
   s.restarts = &m.get_counter("sluice_stage_key_restarts_total", l,
                               "Key actors restarted");
   s.passivated = &m.get_counter("sluice_stage_passivated_total", l,
@@ -271,34 +274,35 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
   });
   self->send(self, msg::pump_atom::value);
   return {
-    [self](msg::pump_atom) { pump(self); },
-    [self](msg::committed_atom, msg::stage_commit& sc) {
-      auto& s = self->state;
-      for (auto& ref : sc.consumed)
-        release(self, ref);
-      for (auto& ref : sc.rejected) {
-        auto i = s.in_flight.find(ref.pos);
-        if (i != s.in_flight.end() && !i->second.key.empty()) {
-          s.log->warn("commit of key {} rejected as stale; reloading it",
-                      i->second.key);
-          auto key = i->second.key;
-          recover_key(self, key);
+      [self](msg::pump_atom) { pump(self); },
+      [self](msg::committed_atom, msg::stage_commit& sc) {
+        auto& s = self->state;
+        for (auto& ref : sc.consumed)
+          release(self, ref);
+        for (auto& ref : sc.rejected) {
+          auto i = s.in_flight.find(ref.pos);
+          if (i != s.in_flight.end() && !i->second.key.empty()) {
+            s.log->warn("commit of key {} rejected as stale; reloading it",
+                        i->second.key);
+            auto key = i->second.key;
+            recover_key(self, key);
+          }
         }
-      }
-      if (sc.appended[0] > 0)
-        s.more[0] = true;
-      if (sc.appended[1] > 0)
-        s.more[1] = true;
-      passivate(self);
-      pump(self);
-    },
+        if (sc.appended[0] > 0)
+          s.more[0] = true;
+        if (sc.appended[1] > 0)
+          s.more[1] = true;
+        passivate(self);
+        pump(self);
+      },
   };
 }
 
 } // namespace
 
 caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
-                                  std::size_t stage_index, caf::actor store_actor) {
+                                  std::size_t stage_index,
+                                  caf::actor store_actor) {
   return parent->spawn<caf::linked>(stage_supervisor_impl, std::move(env),
                                     stage_index, std::move(store_actor),
                                     parent->address());

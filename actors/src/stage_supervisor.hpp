@@ -11,6 +11,7 @@ namespace sluice {
 
 /// Spawns the supervisor of stage `stage_index`, linked to `parent`.
 caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
-                                  std::size_t stage_index, caf::actor store_actor);
+                                  std::size_t stage_index,
+                                  caf::actor store_actor);
 
 } // namespace sluice

@@ -27,8 +27,8 @@ result<event> decode_event(std::string_view bytes, std::string_view where) {
   v1::Event pb;
   if (!pb.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return fail(errc::corrupt, std::string(where) + ": "
-                                 + std::to_string(bytes.size())
-                                 + " bytes are not a valid sluice.v1.Event");
+                                   + std::to_string(bytes.size())
+                                   + " bytes are not a valid sluice.v1.Event");
   event ev;
   ev.id = std::move(*pb.mutable_id());
   ev.topic = std::move(*pb.mutable_topic());

@@ -52,7 +52,8 @@ bool is_blank(std::string_view line) {
 
 std::string_view trim(std::string_view s) {
   const std::size_t first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
+  if (first == std::string_view::npos)
+    return {};
   const std::size_t last = s.find_last_not_of(" \t");
   return s.substr(first, last - first + 1);
 }
@@ -60,7 +61,8 @@ std::string_view trim(std::string_view s) {
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty())
+      out += ", ";
     out += p;
   }
   return out;
@@ -70,7 +72,8 @@ std::string join(const std::vector<std::string>& parts) {
 // record with odd bytes still goes through.
 std::string to_json(const std::map<std::string, std::string>& fields) {
   nlohmann::json obj = nlohmann::json::object();
-  for (const auto& [name, value] : fields) obj[name] = value;
+  for (const auto& [name, value] : fields)
+    obj[name] = value;
   return obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -82,7 +85,7 @@ feed_record failed(std::uint64_t line, std::string message) {
   return rec;
 }
 
-}  // namespace
+} // namespace
 
 result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
                                                        std::string topic) {
@@ -98,9 +101,11 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   r->path_ = path;
   r->topic_ = std::move(topic);
   r->in_.open(path, std::ios::binary);
-  if (!r->in_) return fail(errc::io, "cannot open feed file: " + path);
+  if (!r->in_)
+    return fail(errc::io, "cannot open feed file: " + path);
   r->size_ = std::filesystem::file_size(path, ec);
-  if (ec) return fail(errc::io, "cannot stat " + path + ": " + ec.message());
+  if (ec)
+    return fail(errc::io, "cannot stat " + path + ": " + ec.message());
 
   // Sniff on the first non-blank line.
   std::string first;
@@ -111,40 +116,43 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
       break;
     }
   }
-  if (!found) {  // empty or blank: no records
+  if (!found) { // empty or blank: no records
     r->header_end_ = r->offset_;
     return r;
   }
   if (first.rfind("Package:", 0) == 0) {
     r->kind_ = format::debian;
     r->header_end_ = 0;
-    if (auto ok = r->seek(0); !ok) return ok.error();
+    if (auto ok = r->seek(0); !ok)
+      return ok.error();
     return r;
   }
   const std::string at = where(path, r->line_);
   if (first.size() > max_record_bytes) {
-    return fail(errc::parse, at + "header longer than " +
-                                 std::to_string(max_record_bytes) + " bytes");
+    return fail(errc::parse, at + "header longer than "
+                                 + std::to_string(max_record_bytes) + " bytes");
   }
   if (first.find('\t') == std::string::npos) {
     return fail(errc::parse,
-                at + "not a feed: the first line is neither a tab-separated "
-                     "header nor a Debian 'Package:' field");
+                at
+                    + "not a feed: the first line is neither a tab-separated "
+                      "header nor a Debian 'Package:' field");
   }
   r->kind_ = format::tsv;
   r->columns_ = split_tabs(first);
   std::vector<std::string> seen;
   for (auto& c : r->columns_) {
     c = std::string(trim(c));
-    if (c.empty()) return fail(errc::parse, at + "empty column name in header");
+    if (c.empty())
+      return fail(errc::parse, at + "empty column name in header");
     if (std::find(seen.begin(), seen.end(), c) != seen.end()) {
       return fail(errc::parse, at + "duplicate column '" + c + "' in header");
     }
     seen.push_back(c);
   }
   if (std::find(seen.begin(), seen.end(), "name") == seen.end()) {
-    return fail(errc::parse, at + "header has no 'name' column (columns: " +
-                                 join(seen) + ")");
+    return fail(errc::parse, at + "header has no 'name' column (columns: "
+                                 + join(seen) + ")");
   }
   r->header_end_ = r->offset_;
   return r;
@@ -153,14 +161,14 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
 result<void> feed_reader::seek(std::uint64_t offset) {
   if (offset > size_) {
     return fail(errc::invalid_argument,
-                "offset " + std::to_string(offset) + " is past the end of " +
-                    path_ + " (" + std::to_string(size_) + " bytes)");
+                "offset " + std::to_string(offset) + " is past the end of "
+                    + path_ + " (" + std::to_string(size_) + " bytes)");
   }
   if (offset < header_end_) {
     if (offset != 0) {
-      return fail(errc::invalid_argument, "offset " + std::to_string(offset) +
-                                              " is inside the header of " +
-                                              path_);
+      return fail(errc::invalid_argument, "offset " + std::to_string(offset)
+                                              + " is inside the header of "
+                                              + path_);
     }
     offset = header_end_;
   }
@@ -178,8 +186,8 @@ result<void> feed_reader::seek(std::uint64_t offset) {
     in_.read(buf.data(), want);
     const std::streamsize got = in_.gcount();
     if (got <= 0) {
-      return fail(errc::io, "cannot read " + path_ + " while seeking to " +
-                                std::to_string(offset));
+      return fail(errc::io, "cannot read " + path_ + " while seeking to "
+                                + std::to_string(offset));
     }
     lines += static_cast<std::uint64_t>(
         std::count(buf.data(), buf.data() + got, '\n'));
@@ -187,9 +195,9 @@ result<void> feed_reader::seek(std::uint64_t offset) {
     pos += static_cast<std::uint64_t>(got);
   }
   if (last != '\n' && offset != size_) {
-    return fail(errc::invalid_argument, "offset " + std::to_string(offset) +
-                                            " in " + path_ +
-                                            " is not at the start of a line");
+    return fail(errc::invalid_argument, "offset " + std::to_string(offset)
+                                            + " in " + path_
+                                            + " is not at the start of a line");
   }
   in_.clear();
   in_.seekg(static_cast<std::streamoff>(offset));
@@ -206,19 +214,23 @@ bool feed_reader::next_line(std::string& line) {
   bool any = false;
   for (;;) {
     const int c = buf->sbumpc();
-    if (c == std::char_traits<char>::eof()) break;
+    if (c == std::char_traits<char>::eof())
+      break;
     any = true;
     ++offset_;
-    if (c == '\n') break;
-    if (line.size() <= max_record_bytes) line.push_back(static_cast<char>(c));
+    if (c == '\n')
+      break;
+    if (line.size() <= max_record_bytes)
+      line.push_back(static_cast<char>(c));
   }
-  if (!any) return false;
+  if (!any)
+    return false;
   if (!line.empty() && line.back() == '\r' && line.size() <= max_record_bytes) {
     line.pop_back();
   }
   ++line_;
   if (line_ == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0)
-    line.erase(0, 3);  // BOM
+    line.erase(0, 3); // BOM
   return true;
 }
 
@@ -226,9 +238,11 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
   std::vector<feed_record> out;
   std::string line;
   if (kind_ == format::tsv) {
-    if (columns_.empty()) return out;  // empty file
+    if (columns_.empty())
+      return out; // empty file
     while (out.size() < max && next_line(line)) {
-      if (is_blank(line)) continue;
+      if (is_blank(line))
+        continue;
       out.push_back(from_tsv(line, line_));
       out.back().end_offset = offset_;
       if (!out.back().ok && line.size() <= max_record_bytes)
@@ -244,26 +258,31 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
     bool too_long = false;
     while (next_line(line)) {
       if (is_blank(line)) {
-        if (lines.empty() && !too_long) continue;  // between stanzas
+        if (lines.empty() && !too_long)
+          continue; // between stanzas
         break;
       }
-      if (first_line == 0) first_line = line_;
+      if (first_line == 0)
+        first_line = line_;
       bytes += line.size() + 1;
       if (bytes > max_record_bytes) {
         too_long = true;
         lines.clear();
       }
-      if (!too_long) lines.push_back(line);
+      if (!too_long)
+        lines.push_back(line);
     }
-    if (first_line == 0) break;  // end of file
+    if (first_line == 0)
+      break; // end of file
     if (too_long) {
-      out.push_back(
-          failed(first_line, where(path_, first_line) + "stanza longer than " +
-                                 std::to_string(max_record_bytes) + " bytes"));
+      out.push_back(failed(first_line,
+                           where(path_, first_line) + "stanza longer than "
+                               + std::to_string(max_record_bytes) + " bytes"));
     } else {
       out.push_back(from_stanza(lines, first_line));
       if (!out.back().ok)
-        for (const auto& l : lines) out.back().raw += l + "\n";
+        for (const auto& l : lines)
+          out.back().raw += l + "\n";
     }
     out.back().end_offset = offset_;
   }
@@ -274,19 +293,21 @@ feed_record feed_reader::from_tsv(const std::string& line,
                                   std::uint64_t lineno) {
   const std::string at = where(path_, lineno);
   if (line.size() > max_record_bytes) {
-    return failed(lineno, at + "line longer than " +
-                              std::to_string(max_record_bytes) + " bytes");
+    return failed(lineno, at + "line longer than "
+                              + std::to_string(max_record_bytes) + " bytes");
   }
   const std::vector<std::string> cells = split_tabs(line);
   if (cells.size() != columns_.size()) {
-    return failed(lineno, at + "expected " + std::to_string(columns_.size()) +
-                              " tab-separated fields (" + join(columns_) +
-                              "), got " + std::to_string(cells.size()));
+    return failed(lineno, at + "expected " + std::to_string(columns_.size())
+                              + " tab-separated fields (" + join(columns_)
+                              + "), got " + std::to_string(cells.size()));
   }
   std::map<std::string, std::string> fields;
-  for (std::size_t i = 0; i < cells.size(); ++i) fields[columns_[i]] = cells[i];
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    fields[columns_[i]] = cells[i];
   const std::string& name = fields["name"];
-  if (trim(name).empty()) return failed(lineno, at + "empty name");
+  if (trim(name).empty())
+    return failed(lineno, at + "empty name");
 
   std::string ecosystem = file_stem(path_);
   if (auto it = fields.find("ecosystem");
@@ -309,14 +330,14 @@ feed_record feed_reader::from_tsv(const std::string& line,
 feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
                                      std::uint64_t first_line) {
   std::map<std::string, std::string> fields;
-  std::string current;  // the field that continuation lines extend
+  std::string current; // the field that continuation lines extend
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string& l = lines[i];
     const std::uint64_t lineno = first_line + i;
     if (l.front() == ' ' || l.front() == '\t') {
       if (current.empty()) {
-        return failed(first_line, where(path_, lineno) +
-                                      "continuation line without a field");
+        return failed(first_line, where(path_, lineno)
+                                      + "continuation line without a field");
       }
       // Drop the one marker character; deeper indentation is content.
       fields[current] += "\n" + l.substr(1);
@@ -327,8 +348,8 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
         colon == std::string::npos ? "" : l.substr(0, colon);
     if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
       return failed(first_line,
-                    where(path_, lineno) +
-                        "expected 'Field: value' or a continuation line");
+                    where(path_, lineno)
+                        + "expected 'Field: value' or a continuation line");
     }
     if (fields.count(name) != 0) {
       return failed(first_line,
@@ -355,4 +376,4 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
   return rec;
 }
 
-}  // namespace sluice
+} // namespace sluice

@@ -17,12 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 
 class FeedReader : public ::testing::Test {
- protected:
+protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("sluice_feed_reader_") + std::to_string(::getpid()) +
-            "_" + info->name());
+    dir_ = fs::temp_directory_path()
+           / (std::string("sluice_feed_reader_") + std::to_string(::getpid())
+              + "_" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -45,9 +45,11 @@ class FeedReader : public ::testing::Test {
     std::vector<feed_record> all;
     for (;;) {
       auto got = r.next(batch);
-      if (got.empty()) return all;
+      if (got.empty())
+        return all;
       EXPECT_LE(got.size(), batch);
-      for (auto& rec : got) all.push_back(std::move(rec));
+      for (auto& rec : got)
+        all.push_back(std::move(rec));
     }
   }
 
@@ -100,16 +102,15 @@ TEST_F(FeedReader, ReadsTsvRowsIntoEventsWithKeyIdAndPayload) {
 }
 
 TEST_F(FeedReader, TakesTheEcosystemFromAnEcosystemColumnWhenPresent) {
-  auto r = open_ok(write("mixed.feed.tsv",
-                         "ecosystem\tname\tversion\n"
-                         "pypi\trequests\t2.31.0\n"
-                         "\tbare\t1\n"));
+  auto r = open_ok(write("mixed.feed.tsv", "ecosystem\tname\tversion\n"
+                                           "pypi\trequests\t2.31.0\n"
+                                           "\tbare\t1\n"));
   ASSERT_TRUE(r);
   auto recs = read_all(*r);
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0].ev.key, "pypi/requests");
   EXPECT_EQ(recs[0].ev.attributes.at("ecosystem"), "pypi");
-  EXPECT_EQ(recs[1].ev.key, "mixed/bare");  // empty cell: the file stem
+  EXPECT_EQ(recs[1].ev.key, "mixed/bare"); // empty cell: the file stem
 }
 
 TEST_F(FeedReader, ReadsDebianStanzasWithContinuationLines) {
@@ -124,10 +125,9 @@ TEST_F(FeedReader, ReadsDebianStanzasWithContinuationLines) {
   EXPECT_EQ(recs[0].ev.attributes.at("ecosystem"), "debian");
   EXPECT_EQ(recs[0].ev.attributes.at("format"), "debian");
   const auto fields = nlohmann::json::parse(recs[0].ev.payload);
-  EXPECT_EQ(fields["Tag"],
-            "game::strategy, interface::graphical,\n"
-            "uitoolkit::sdl, use::gameplaying,\n"
-            "x11::application");
+  EXPECT_EQ(fields["Tag"], "game::strategy, interface::graphical,\n"
+                           "uitoolkit::sdl, use::gameplaying,\n"
+                           "x11::application");
   EXPECT_EQ(fields["Depends"],
             "0ad-data (>= 0.0.26), libc6 (>= 2.34) | libc6.1");
   EXPECT_EQ(fields.size(), 5u);
@@ -137,11 +137,11 @@ TEST_F(FeedReader, ReadsDebianStanzasWithContinuationLines) {
 }
 
 TEST_F(FeedReader, ReportsARowWithTheWrongNumberOfCellsAndReadsOn) {
-  auto r = open_ok(write("npm.tsv",
-                         "name\tversion\tdownloads_a_month\tsummary\n"
-                         "good\t1.0.0\t5\tfine\n"
-                         "short\t1.0.0\n"
-                         "after\t2.0.0\t7\tstill read\n"));
+  auto r =
+      open_ok(write("npm.tsv", "name\tversion\tdownloads_a_month\tsummary\n"
+                               "good\t1.0.0\t5\tfine\n"
+                               "short\t1.0.0\n"
+                               "after\t2.0.0\t7\tstill read\n"));
   ASSERT_TRUE(r);
   auto recs = read_all(*r);
   ASSERT_EQ(recs.size(), 3u);
@@ -156,9 +156,8 @@ TEST_F(FeedReader, ReportsARowWithTheWrongNumberOfCellsAndReadsOn) {
 }
 
 TEST_F(FeedReader, ReportsAnEmptyName) {
-  auto r = open_ok(write("pypi.tsv",
-                         "name\tversion\tmonth\trank\tsummary\n"
-                         "\t1.0\t2024-01\t\tno name\n"));
+  auto r = open_ok(write("pypi.tsv", "name\tversion\tmonth\trank\tsummary\n"
+                                     "\t1.0\t2024-01\t\tno name\n"));
   ASSERT_TRUE(r);
   auto recs = read_all(*r);
   ASSERT_EQ(recs.size(), 1u);
@@ -167,20 +166,19 @@ TEST_F(FeedReader, ReportsAnEmptyName) {
 }
 
 TEST_F(FeedReader, ReportsMalformedStanzasAndReadsOn) {
-  auto r = open_ok(write("debian.Packages",
-                         "Package: ok1\n"
-                         "Version: 1\n"
-                         "\n"
-                         "Version: 2\n"
-                         "Maintainer: nobody\n"
-                         "\n"
-                         "Package: bad-line\n"
-                         "this is not a field\n"
-                         "\n"
-                         "Package: dup\n"
-                         "Package: dup\n"
-                         "\n"
-                         "Package: ok2\n"));
+  auto r = open_ok(write("debian.Packages", "Package: ok1\n"
+                                            "Version: 1\n"
+                                            "\n"
+                                            "Version: 2\n"
+                                            "Maintainer: nobody\n"
+                                            "\n"
+                                            "Package: bad-line\n"
+                                            "this is not a field\n"
+                                            "\n"
+                                            "Package: dup\n"
+                                            "Package: dup\n"
+                                            "\n"
+                                            "Package: ok2\n"));
   ASSERT_TRUE(r);
   auto recs = read_all(*r);
   ASSERT_EQ(recs.size(), 5u);
@@ -291,10 +289,9 @@ TEST_F(FeedReader, RejectsAHeaderWithoutANameColumn) {
 }
 
 TEST_F(FeedReader, HandlesCrlfLineEndsAndALastLineWithoutNewline) {
-  auto tsv = open_ok(write("npm.tsv",
-                           "name\tversion\r\n"
-                           "a\t1\r\n"
-                           "b\t2"));
+  auto tsv = open_ok(write("npm.tsv", "name\tversion\r\n"
+                                      "a\t1\r\n"
+                                      "b\t2"));
   ASSERT_TRUE(tsv);
   auto recs = read_all(*tsv);
   ASSERT_EQ(recs.size(), 2u);
@@ -334,7 +331,8 @@ TEST_F(FeedReader, TurnsARecordOverOneMebibyteIntoAnErrorAndReadsOn) {
   EXPECT_EQ(recs[1].ev.id, "npm.tsv:3");
 
   std::string stanza = "Package: big\nDescription: long\n";
-  for (int i = 0; i < 40000; ++i) stanza += " " + std::string(40, 'y') + "\n";
+  for (int i = 0; i < 40000; ++i)
+    stanza += " " + std::string(40, 'y') + "\n";
   auto deb = open_ok(write("debian.Packages", stanza + "\nPackage: small\n"));
   ASSERT_TRUE(deb);
   recs = read_all(*deb);
@@ -354,5 +352,5 @@ TEST_F(FeedReader, PassesInvalidUtf8Through) {
   EXPECT_NO_THROW(nlohmann::json::parse(recs[0].ev.payload));
 }
 
-}  // namespace
-}  // namespace sluice
+} // namespace
+} // namespace sluice

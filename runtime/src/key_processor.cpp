@@ -17,11 +17,11 @@ namespace {
 /// The context handed to a behaviour for one event. Collects effects; the
 /// processor applies them only when the behaviour returns normally.
 class key_context final : public context {
- public:
+public:
   key_context(const std::string& stage, const std::string& key,
               const v1::KeyState& ks)
-    : stage_(stage), key_(key), has_(!ks.cleared() && ks.events_processed() > 0),
-      state_(ks.state()) {}
+      : stage_(stage), key_(key),
+        has_(!ks.cleared() && ks.events_processed() > 0), state_(ks.state()) {}
 
   const std::string& stage() const override { return stage_; }
   const std::string& key() const override { return key_; }
@@ -48,7 +48,7 @@ class key_context final : public context {
   std::map<std::string, std::uint64_t> counts;
   bool cleared_ = false;
 
- private:
+private:
   const std::string& stage_;
   const std::string& key_;
   bool has_;
@@ -67,8 +67,8 @@ struct key_processor::impl {
 
 key_processor::key_processor(const pipeline_plan& plan, std::size_t stage_index,
                              std::string key, std::unique_ptr<behaviour> b)
-  : impl_(std::make_unique<impl>()), plan_(plan), stage_(stage_index),
-    key_(std::move(key)) {
+    : impl_(std::make_unique<impl>()), plan_(plan), stage_(stage_index),
+      key_(std::move(key)) {
   impl_->b = std::move(b);
 }
 
@@ -84,10 +84,11 @@ result<void> key_processor::load(const store& st) {
   version_ = 0;
   if (*s) {
     if (!impl_->ks.ParseFromString((*s)->key_state)) {
-      impl_->load_error = "corrupt: state of key '" + key_ + "' in stage "
-                          + plan_.topo().stages[stage_].name
-                          + " is not a valid sluice.v1.KeyState";
-      return fail(errc::corrupt, impl_->load_error);
+      auto e = fail(errc::corrupt, "state of key '" + key_ + "' in stage "
+                                       + plan_.topo().stages[stage_].name
+                                       + " is not a valid sluice.v1.KeyState");
+      impl_->load_error = e.describe();
+      return e;
     }
     version_ = (*s)->version;
   }
@@ -143,7 +144,8 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
   try {
     impl_->b->on_event(ctx, ev);
   } catch (const std::exception& e) {
-    error_text = std::string("behaviour ") + spec.behaviour + " threw: " + e.what();
+    error_text =
+        std::string("behaviour ") + spec.behaviour + " threw: " + e.what();
   } catch (...) {
     error_text = std::string("behaviour ") + spec.behaviour
                  + " threw a non-standard exception";
@@ -157,7 +159,7 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
     for (auto& [topic, out] : ctx.emitted) {
       if (!spec.emits.empty()
           && std::find(spec.emits.begin(), spec.emits.end(), topic)
-               == spec.emits.end()) {
+                 == spec.emits.end()) {
         error_text = "stage " + spec.name + " emitted to undeclared topic '"
                      + topic + "'";
         break;
@@ -226,7 +228,8 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
   return c;
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> key_processor::take_counts() {
+std::vector<std::pair<std::string, std::uint64_t>>
+key_processor::take_counts() {
   std::vector<std::pair<std::string, std::uint64_t>> out(impl_->counts.begin(),
                                                          impl_->counts.end());
   impl_->counts.clear();

@@ -14,7 +14,8 @@ void gauge::set(std::int64_t v) noexcept {
 }
 
 void histogram::observe_us(std::uint64_t us) noexcept {
-  std::size_t i = us <= 1 ? 0 : static_cast<std::size_t>(std::bit_width(us - 1));
+  std::size_t i =
+      us <= 1 ? 0 : static_cast<std::size_t>(std::bit_width(us - 1));
   if (i > bucket_count)
     i = bucket_count;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
@@ -42,9 +43,8 @@ std::uint64_t histogram::quantile_us(double q) const noexcept {
 }
 
 template <class T>
-T& metrics::get(std::map<std::string, family<T>>& fams,
-                const std::string& name, const labels& l,
-                const std::string& help) {
+T& metrics::get(std::map<std::string, family<T>>& fams, const std::string& name,
+                const labels& l, const std::string& help) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& fam = fams[name];
   if (fam.help.empty())
@@ -135,11 +135,11 @@ std::string metrics::render_prometheus() const {
       for (std::size_t i = 0; i < histogram::bucket_count; ++i) {
         cum += h->bucket(i);
         os << name << "_bucket"
-           << render_labels(l, "le=\""
-                                 + std::to_string(
-                                   static_cast<double>(histogram::bound_us(i))
-                                   / 1e6)
-                                 + "\"")
+           << render_labels(
+                  l, "le=\""
+                         + std::to_string(
+                             static_cast<double>(histogram::bound_us(i)) / 1e6)
+                         + "\"")
            << ' ' << cum << '\n';
       }
       os << name << "_bucket" << render_labels(l, "le=\"+Inf\"") << ' '

@@ -49,9 +49,11 @@ TEST(Metrics, RendersPrometheusTextFormat) {
   m.get_counter("sluice_done_total", {{"stage", "a\"b"}}, "Events done").add(3);
   m.get_histogram("sluice_latency_seconds").observe_us(3);
   auto text = m.render_prometheus();
-  EXPECT_NE(text.find("# HELP sluice_done_total Events done\n"), std::string::npos);
+  EXPECT_NE(text.find("# HELP sluice_done_total Events done\n"),
+            std::string::npos);
   EXPECT_NE(text.find("# TYPE sluice_done_total counter\n"), std::string::npos);
-  EXPECT_NE(text.find("sluice_done_total{stage=\"a\\\"b\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("sluice_done_total{stage=\"a\\\"b\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(text.find("sluice_latency_seconds_bucket{le=\"+Inf\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("sluice_latency_seconds_count 1\n"), std::string::npos);

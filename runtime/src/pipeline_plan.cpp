@@ -11,9 +11,10 @@ result<pipeline_plan> pipeline_plan::bind(topology topo, const registry& reg,
   for (auto& s : topo.stages) {
     if (!reg.contains(s.behaviour)) {
       auto made = reg.create(s.behaviour); // for the message naming the known
-      return fail(errc::config, s.source_file + ":" + std::to_string(s.source_line)
-                                  + ": stages." + s.name + ".behaviour: "
-                                  + made.error().message);
+      return fail(errc::config, s.source_file + ":"
+                                    + std::to_string(s.source_line)
+                                    + ": stages." + s.name
+                                    + ".behaviour: " + made.error().message);
     }
     auto id = st.register_stage(s.name, s.behaviour);
     if (!id)

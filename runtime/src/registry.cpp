@@ -27,8 +27,8 @@ registry::create(const std::string& name) const {
     for (auto& [n, f] : factories_)
       known += (known.empty() ? "" : ", ") + n;
     return fail(errc::not_found, "unknown behaviour '" + name
-                                   + "' (registered: "
-                                   + (known.empty() ? "none" : known) + ")");
+                                     + "' (registered: "
+                                     + (known.empty() ? "none" : known) + ")");
   }
   try {
     auto b = i->second();

@@ -5,15 +5,24 @@ namespace sluice {
 
 const char* to_string(errc code) noexcept {
   switch (code) {
-    case errc::invalid_argument: return "invalid argument";
-    case errc::config: return "config";
-    case errc::parse: return "parse";
-    case errc::not_found: return "not found";
-    case errc::io: return "io";
-    case errc::storage: return "storage";
-    case errc::corrupt: return "corrupt";
-    case errc::behaviour: return "behaviour";
-    case errc::unavailable: return "unavailable";
+  case errc::invalid_argument:
+    return "invalid argument";
+  case errc::config:
+    return "config";
+  case errc::parse:
+    return "parse";
+  case errc::not_found:
+    return "not found";
+  case errc::io:
+    return "io";
+  case errc::storage:
+    return "storage";
+  case errc::corrupt:
+    return "corrupt";
+  case errc::behaviour:
+    return "behaviour";
+  case errc::unavailable:
+    return "unavailable";
   }
   return "unknown";
 }

@@ -42,12 +42,12 @@ stages:
 
 /// A fresh directory under the system temp dir, removed afterwards.
 class temp_dir {
- public:
+public:
   temp_dir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("sluice_topology_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++));
+    path_ = fs::temp_directory_path()
+            / ("sluice_topology_test_" + std::to_string(::getpid()) + "_"
+               + std::to_string(counter++));
     fs::create_directories(path_);
   }
   ~temp_dir() {
@@ -60,14 +60,15 @@ class temp_dir {
   const fs::path& path() const { return path_; }
 
   /// Writes `text` to `relative` (creating folders); returns the full path.
-  std::string write(const std::string& relative, const std::string& text) const {
+  std::string write(const std::string& relative,
+                    const std::string& text) const {
     const fs::path file = path_ / relative;
     fs::create_directories(file.parent_path());
     std::ofstream(file) << text;
     return file.string();
   }
 
- private:
+private:
   fs::path path_;
 };
 
@@ -92,8 +93,8 @@ std::string with_stage(const std::string& stage) {
   return "pipeline: p\n"
          "topics: [in, out]\n"
          "stages:\n"
-         "  - name: s\n" +
-         stage;
+         "  - name: s\n"
+         + stage;
 }
 
 event event_with(std::map<std::string, std::string> attributes,
@@ -104,14 +105,16 @@ event event_with(std::map<std::string, std::string> attributes,
   return ev;
 }
 
-// ---- a valid pipeline -----------------------------------------------------------
+// ---- a valid pipeline
+// -----------------------------------------------------------
 
 TEST(Topology, ParsesEveryFieldOfAFullExample) {
   auto parsed = parse_topology(full_example, "pipeline.yaml");
   ASSERT_TRUE(parsed) << parsed.error().message;
   const topology& topo = *parsed;
   EXPECT_EQ(topo.name, "package_trust");
-  EXPECT_EQ(topo.topics, (std::vector<std::string>{"registry", "parsed", "enriched"}));
+  EXPECT_EQ(topo.topics,
+            (std::vector<std::string>{"registry", "parsed", "enriched"}));
   EXPECT_EQ(topo.feed.topic, "registry");
   EXPECT_EQ(topo.max_payload_bytes, 4096u);
   ASSERT_EQ(topo.stages.size(), 2u);
@@ -122,7 +125,8 @@ TEST(Topology, ParsesEveryFieldOfAFullExample) {
   ASSERT_EQ(parse.subscribe.size(), 1u);
   const subscription& sub = parse.subscribe[0];
   EXPECT_EQ(sub.topic, "registry");
-  EXPECT_EQ(sub.filter.accept.at("ecosystem"), (std::set<std::string>{"npm", "pypi", "debian"}));
+  EXPECT_EQ(sub.filter.accept.at("ecosystem"),
+            (std::set<std::string>{"npm", "pypi", "debian"}));
   EXPECT_EQ(sub.filter.accept.at("kind"), (std::set<std::string>{"release"}));
   EXPECT_EQ(sub.priority.fixed, priority::urgent);
   EXPECT_EQ(parse.emits, (std::vector<std::string>{"parsed"}));
@@ -154,7 +158,7 @@ TEST(Topology, FillsDefaultsAndFeedsTheFirstTopic) {
   EXPECT_TRUE(s.emits.empty());
   EXPECT_FALSE(s.skip_unchanged);
   EXPECT_EQ(s.max_in_flight, 2048u);
-  EXPECT_EQ(s.max_live_keys, 20000u);
+  EXPECT_EQ(s.max_live_keys, 4096u);
   EXPECT_EQ(s.retry.max_attempts, 5u);
   EXPECT_EQ(s.retry.backoff_min, std::chrono::milliseconds(200));
   EXPECT_EQ(s.retry.backoff_max, std::chrono::milliseconds(30000));
@@ -167,16 +171,20 @@ TEST(Topology, ReadsBackoffDurationsInMillisecondsSecondsAndMinutes) {
   const auto backoff = [](const std::string& text) {
     auto parsed = parse_topology(with_stage("    behaviour: b\n"
                                             "    subscribe: [{topic: in}]\n"
-                                            "    retry: { backoff: \"" + text + "\" }\n"),
+                                            "    retry: { backoff: \""
+                                            + text + "\" }\n"),
                                  "pipeline.yaml");
     EXPECT_TRUE(parsed) << parsed.error().message;
     return parsed ? std::make_pair(parsed->stages[0].retry.backoff_min.count(),
                                    parsed->stages[0].retry.backoff_max.count())
                   : std::make_pair(std::int64_t{-1}, std::int64_t{-1});
   };
-  EXPECT_EQ(backoff("200ms..30s"), std::make_pair(std::int64_t{200}, std::int64_t{30000}));
-  EXPECT_EQ(backoff("1s..5m"), std::make_pair(std::int64_t{1000}, std::int64_t{300000}));
-  EXPECT_EQ(backoff("0ms..0ms"), std::make_pair(std::int64_t{0}, std::int64_t{0}));
+  EXPECT_EQ(backoff("200ms..30s"),
+            std::make_pair(std::int64_t{200}, std::int64_t{30000}));
+  EXPECT_EQ(backoff("1s..5m"),
+            std::make_pair(std::int64_t{1000}, std::int64_t{300000}));
+  EXPECT_EQ(backoff("0ms..0ms"),
+            std::make_pair(std::int64_t{0}, std::int64_t{0}));
 }
 
 TEST(Topology, FindsAStageByNameOrReturnsNull) {
@@ -187,7 +195,8 @@ TEST(Topology, FindsAStageByNameOrReturnsNull) {
   EXPECT_EQ(parsed->find_stage("absent"), nullptr);
 }
 
-// ---- loading files and includes ---------------------------------------------------
+// ---- loading files and includes
+// ---------------------------------------------------
 
 TEST(Topology, LoadsAFileAndRecordsWhereEachStageWasDefined) {
   temp_dir dir;
@@ -207,72 +216,77 @@ TEST(Topology, ReportsAMissingFileAsNotFoundNamingThePath) {
   EXPECT_EQ(loaded.error().message, path + ": no such file");
 }
 
-TEST(Topology, AppendsStagesAndTopicsOfIncludedFilesRelativeToTheIncludingFile) {
+TEST(Topology,
+     AppendsStagesAndTopicsOfIncludedFilesRelativeToTheIncludingFile) {
   temp_dir dir;
-  dir.write("stages/parse.yaml",
-            "topics: [parsed]\n"
-            "include: [more/enrich.yaml]\n"
-            "stages:\n"
-            "  - name: parse\n"
-            "    behaviour: package.parse\n"
-            "    subscribe: [{topic: registry}]\n"
-            "    emits: [parsed]\n");
-  dir.write("stages/more/enrich.yaml",
-            "stages:\n"
-            "  - name: enrich\n"
-            "    behaviour: package.enrich\n"
-            "    subscribe: [{topic: parsed}]\n");
-  const std::string root = dir.write("pipeline.yaml",
-                                     "pipeline: p\n"
-                                     "topics: [registry]\n"
-                                     "include: [stages/parse.yaml]\n"
-                                     "stages:\n"
-                                     "  - name: audit\n"
-                                     "    behaviour: audit\n"
-                                     "    subscribe: [{topic: parsed}]\n");
+  dir.write("stages/parse.yaml", "topics: [parsed]\n"
+                                 "include: [more/enrich.yaml]\n"
+                                 "stages:\n"
+                                 "  - name: parse\n"
+                                 "    behaviour: package.parse\n"
+                                 "    subscribe: [{topic: registry}]\n"
+                                 "    emits: [parsed]\n");
+  dir.write("stages/more/enrich.yaml", "stages:\n"
+                                       "  - name: enrich\n"
+                                       "    behaviour: package.enrich\n"
+                                       "    subscribe: [{topic: parsed}]\n");
+  const std::string root =
+      dir.write("pipeline.yaml", "pipeline: p\n"
+                                 "topics: [registry]\n"
+                                 "include: [stages/parse.yaml]\n"
+                                 "stages:\n"
+                                 "  - name: audit\n"
+                                 "    behaviour: audit\n"
+                                 "    subscribe: [{topic: parsed}]\n");
   auto loaded = load_topology(root);
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(loaded->topics, (std::vector<std::string>{"registry", "parsed"}));
   ASSERT_EQ(loaded->stages.size(), 3u);
   EXPECT_EQ(loaded->stages[0].name, "audit");
   EXPECT_EQ(loaded->stages[1].name, "parse");
-  EXPECT_EQ(loaded->stages[1].source_file, (dir.path() / "stages/parse.yaml").string());
+  EXPECT_EQ(loaded->stages[1].source_file,
+            (dir.path() / "stages/parse.yaml").string());
   EXPECT_EQ(loaded->stages[1].source_line, 4);
   EXPECT_EQ(loaded->stages[2].name, "enrich");
-  EXPECT_EQ(loaded->stages[2].source_file, (dir.path() / "stages/more/enrich.yaml").string());
+  EXPECT_EQ(loaded->stages[2].source_file,
+            (dir.path() / "stages/more/enrich.yaml").string());
   EXPECT_EQ(loaded->stages[2].source_line, 2);
 }
 
 TEST(Topology, ResolvesIncludesOfParsedTextAgainstTheBaseDir) {
   temp_dir dir;
   dir.write("extra.yaml", "topics: [out]\n");
-  auto parsed = parse_topology("pipeline: p\ntopics: [in]\ninclude: [extra.yaml]\n",
-                               "inline", dir.path().string());
+  auto parsed =
+      parse_topology("pipeline: p\ntopics: [in]\ninclude: [extra.yaml]\n",
+                     "inline", dir.path().string());
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->topics, (std::vector<std::string>{"in", "out"}));
 }
 
 TEST(Topology, NamesTheIncludingFileAndLineOfAMissingInclude) {
   temp_dir dir;
-  const std::string root = dir.write("pipeline.yaml",
-                                     "pipeline: p\n"
-                                     "topics: [in]\n"
-                                     "include:\n"
-                                     "  - a.yaml\n"
-                                     "  - stages/prase.yaml\n");
+  const std::string root =
+      dir.write("pipeline.yaml", "pipeline: p\n"
+                                 "topics: [in]\n"
+                                 "include:\n"
+                                 "  - a.yaml\n"
+                                 "  - stages/prase.yaml\n");
   dir.write("a.yaml", "topics: [a]\n");
   auto loaded = load_topology(root);
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error().code, errc::not_found);
   const std::string resolved = (dir.path() / "stages/prase.yaml").string();
   EXPECT_EQ(loaded.error().message,
-            root + ":5: include[1]: include file 'stages/prase.yaml' not found (resolved to '" +
-                resolved + "')");
+            root
+                + ":5: include[1]: include file 'stages/prase.yaml' not found "
+                  "(resolved to '"
+                + resolved + "')");
 }
 
 TEST(Topology, ReportsAnIncludeCycleWithItsChain) {
   temp_dir dir;
-  const std::string root = dir.write("pipeline.yaml", "pipeline: p\ntopics: [in]\ninclude: [a.yaml]\n");
+  const std::string root = dir.write(
+      "pipeline.yaml", "pipeline: p\ntopics: [in]\ninclude: [a.yaml]\n");
   dir.write("a.yaml", "include: [b.yaml]\n");
   dir.write("b.yaml", "topics: [b]\ninclude: [a.yaml]\n");
   auto loaded = load_topology(root);
@@ -280,61 +294,71 @@ TEST(Topology, ReportsAnIncludeCycleWithItsChain) {
   EXPECT_EQ(loaded.error().code, errc::config);
   const std::string a = (dir.path() / "a.yaml").string();
   const std::string b = (dir.path() / "b.yaml").string();
-  EXPECT_EQ(loaded.error().message,
-            b + ":2: include[0]: include cycle: " + a + " -> " + b + " -> " + a);
+  EXPECT_EQ(loaded.error().message, b + ":2: include[0]: include cycle: " + a
+                                        + " -> " + b + " -> " + a);
 }
 
 TEST(Topology, ReportsAFileThatIncludesTheRootPipeline) {
   temp_dir dir;
-  const std::string root = dir.write("pipeline.yaml", "pipeline: p\ntopics: [in]\ninclude: [a.yaml]\n");
+  const std::string root = dir.write(
+      "pipeline.yaml", "pipeline: p\ntopics: [in]\ninclude: [a.yaml]\n");
   dir.write("a.yaml", "include: [pipeline.yaml]\n");
   auto loaded = load_topology(root);
   ASSERT_FALSE(loaded);
-  EXPECT_NE(loaded.error().message.find("include cycle: " + root + " -> "), std::string::npos)
+  EXPECT_NE(loaded.error().message.find("include cycle: " + root + " -> "),
+            std::string::npos)
       << loaded.error().message;
 }
 
 TEST(Topology, RejectsAFileIncludedTwice) {
   temp_dir dir;
   dir.write("a.yaml", "topics: [a]\n");
-  const std::string root = dir.write("pipeline.yaml",
-                                     "pipeline: p\ntopics: [in]\ninclude: [a.yaml, ./a.yaml]\n");
+  const std::string root =
+      dir.write("pipeline.yaml",
+                "pipeline: p\ntopics: [in]\ninclude: [a.yaml, ./a.yaml]\n");
   auto loaded = load_topology(root);
   ASSERT_FALSE(loaded);
-  EXPECT_EQ(loaded.error().message, root + ":3: include[1]: '" + (dir.path() / "a.yaml").string() +
-                                        "' is already included at " + root + ":3");
+  EXPECT_EQ(loaded.error().message,
+            root + ":3: include[1]: '" + (dir.path() / "a.yaml").string()
+                + "' is already included at " + root + ":3");
 }
 
 TEST(Topology, NamesTheIncludedFileInErrorsFoundThere) {
   temp_dir dir;
-  dir.write("stages.yaml",
-            "stages:\n"
-            "  - name: s\n"
-            "    behavior: b\n");
-  const std::string root = dir.write("pipeline.yaml", "pipeline: p\ntopics: [in]\ninclude: [stages.yaml]\n");
+  dir.write("stages.yaml", "stages:\n"
+                           "  - name: s\n"
+                           "    behavior: b\n");
+  const std::string root = dir.write(
+      "pipeline.yaml", "pipeline: p\ntopics: [in]\ninclude: [stages.yaml]\n");
   auto loaded = load_topology(root);
   ASSERT_FALSE(loaded);
-  EXPECT_EQ(loaded.error().message, (dir.path() / "stages.yaml").string() +
-                                        ":3: stages[0].behavior: unknown field 'behavior' "
-                                        "(did you mean 'behaviour'?)");
+  EXPECT_EQ(loaded.error().message,
+            (dir.path() / "stages.yaml").string()
+                + ":3: stages[0].behavior: unknown field 'behavior' "
+                  "(did you mean 'behaviour'?)");
 }
 
 TEST(Topology, RejectsPipelineLevelFieldsInAnIncludedFile) {
   temp_dir dir;
   dir.write("stages.yaml", "pipeline: other\n");
-  auto parsed = parse_topology("pipeline: p\ntopics: [in]\ninclude: [stages.yaml]\n",
-                               "pipeline.yaml", dir.path().string());
+  auto parsed =
+      parse_topology("pipeline: p\ntopics: [in]\ninclude: [stages.yaml]\n",
+                     "pipeline.yaml", dir.path().string());
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().message,
-            (dir.path() / "stages.yaml").string() +
-                ":1: pipeline: unknown field 'pipeline' (known: include, stages, topics)");
+            (dir.path() / "stages.yaml").string()
+                + ":1: pipeline: unknown field 'pipeline' (known: include, "
+                  "stages, topics)");
 }
 
-// ---- validation errors ------------------------------------------------------------
+// ---- validation errors
+// ------------------------------------------------------------
 
 TEST(Topology, NamesFileAndLineOfAYamlSyntaxError) {
-  const std::string message = config_message("pipeline: p\ntopics: [a, b\nstages: []\n");
-  EXPECT_EQ(message.rfind("pipeline.yaml:3: YAML syntax error: ", 0), 0u) << message;
+  const std::string message =
+      config_message("pipeline: p\ntopics: [a, b\nstages: []\n");
+  EXPECT_EQ(message.rfind("pipeline.yaml:3: YAML syntax error: ", 0), 0u)
+      << message;
 }
 
 TEST(Topology, RejectsAnEmptyFile) {
@@ -352,7 +376,8 @@ TEST(Topology, NamesAMissingRequiredField) {
   EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
                                       "    subscribe:\n"
                                       "      - filter: {a: b}\n")),
-            "pipeline.yaml:7: stages[0].subscribe[0].topic: required field is missing");
+            "pipeline.yaml:7: stages[0].subscribe[0].topic: required field is "
+            "missing");
 }
 
 TEST(Topology, PointsAnEmptyValueAtItsOwnLine) {
@@ -361,12 +386,14 @@ TEST(Topology, PointsAnEmptyValueAtItsOwnLine) {
 }
 
 TEST(Topology, RejectsAPipelineWithoutTopics) {
-  EXPECT_EQ(config_message("pipeline: p\n"), "pipeline.yaml:1: topics: no topics declared");
+  EXPECT_EQ(config_message("pipeline: p\n"),
+            "pipeline.yaml:1: topics: no topics declared");
 }
 
 TEST(Topology, RejectsAnEmptySubscribeList) {
-  EXPECT_EQ(config_message(with_stage("    behaviour: b\n    subscribe: []\n")),
-            "pipeline.yaml:6: stages[0].subscribe: list at least one subscription");
+  EXPECT_EQ(
+      config_message(with_stage("    behaviour: b\n    subscribe: []\n")),
+      "pipeline.yaml:6: stages[0].subscribe: list at least one subscription");
 }
 
 TEST(Topology, RejectsAMapWhereAListIsExpected) {
@@ -381,71 +408,87 @@ TEST(Topology, RejectsAMapWhereAListIsExpected) {
 TEST(Topology, RejectsANonIntegerMaxInFlight) {
   const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
   EXPECT_EQ(config_message(with_stage(stage + "    max_in_flight: lots\n")),
-            "pipeline.yaml:7: stages[0].max_in_flight: expected an integer in 1..1000000, got 'lots'");
+            "pipeline.yaml:7: stages[0].max_in_flight: expected an integer in "
+            "1..1000000, got 'lots'");
   EXPECT_EQ(config_message(with_stage(stage + "    max_in_flight: 2.5\n")),
-            "pipeline.yaml:7: stages[0].max_in_flight: expected an integer in 1..1000000, got '2.5'");
+            "pipeline.yaml:7: stages[0].max_in_flight: expected an integer in "
+            "1..1000000, got '2.5'");
 }
 
 TEST(Topology, RejectsIntegersOutOfRange) {
   const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
   EXPECT_EQ(config_message(with_stage(stage + "    max_in_flight: 1000001\n")),
-            "pipeline.yaml:7: stages[0].max_in_flight: expected an integer in 1..1000000, got '1000001'");
+            "pipeline.yaml:7: stages[0].max_in_flight: expected an integer in "
+            "1..1000000, got '1000001'");
   EXPECT_EQ(config_message(with_stage(stage + "    max_live_keys: 0\n")),
-            "pipeline.yaml:7: stages[0].max_live_keys: expected an integer >= 1, got '0'");
-  EXPECT_EQ(config_message(with_stage(stage + "    retry: {max_attempts: -1}\n")),
-            "pipeline.yaml:7: stages[0].retry.max_attempts: expected an integer >= 1, got '-1'");
+            "pipeline.yaml:7: stages[0].max_live_keys: expected an integer >= "
+            "1, got '0'");
+  EXPECT_EQ(
+      config_message(with_stage(stage + "    retry: {max_attempts: -1}\n")),
+      "pipeline.yaml:7: stages[0].retry.max_attempts: expected an integer >= "
+      "1, got '-1'");
 }
 
 TEST(Topology, RejectsANonBoolSkipUnchanged) {
   EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
                                       "    subscribe: [{topic: in}]\n"
                                       "    skip_unchanged: maybe\n")),
-            "pipeline.yaml:7: stages[0].skip_unchanged: expected true or false, got 'maybe'");
+            "pipeline.yaml:7: stages[0].skip_unchanged: expected true or "
+            "false, got 'maybe'");
 }
 
 TEST(Topology, SuggestsTheClosestKnownFieldForATypo) {
-  EXPECT_EQ(config_message(with_stage("    behavior: b\n    subscribe: [{topic: in}]\n")),
-            "pipeline.yaml:5: stages[0].behavior: unknown field 'behavior' (did you mean 'behaviour'?)");
-  EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
-                                      "    subscribe: [{topic: in}]\n"
-                                      "    skip_unchaged: true\n")),
-            "pipeline.yaml:7: stages[0].skip_unchaged: unknown field 'skip_unchaged' "
-            "(did you mean 'skip_unchanged'?)");
+  EXPECT_EQ(config_message(
+                with_stage("    behavior: b\n    subscribe: [{topic: in}]\n")),
+            "pipeline.yaml:5: stages[0].behavior: unknown field 'behavior' "
+            "(did you mean 'behaviour'?)");
+  EXPECT_EQ(
+      config_message(with_stage("    behaviour: b\n"
+                                "    subscribe: [{topic: in}]\n"
+                                "    skip_unchaged: true\n")),
+      "pipeline.yaml:7: stages[0].skip_unchaged: unknown field 'skip_unchaged' "
+      "(did you mean 'skip_unchanged'?)");
 }
 
 TEST(Topology, ListsTheKnownFieldsWhenNoneIsClose) {
-  EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
-                                      "    subscribe: [{topic: in, colour: red}]\n")),
-            "pipeline.yaml:6: stages[0].subscribe[0].colour: unknown field 'colour' "
-            "(known: topic, filter, priority, priority_from)");
+  EXPECT_EQ(
+      config_message(with_stage("    behaviour: b\n"
+                                "    subscribe: [{topic: in, colour: red}]\n")),
+      "pipeline.yaml:6: stages[0].subscribe[0].colour: unknown field 'colour' "
+      "(known: topic, filter, priority, priority_from)");
 }
 
 TEST(Topology, RejectsAFieldGivenTwice) {
-  EXPECT_EQ(config_message("pipeline: p\ntopics: [in]\npipeline: q\n"),
-            "pipeline.yaml:3: pipeline: duplicate field (first at pipeline.yaml:1)");
+  EXPECT_EQ(
+      config_message("pipeline: p\ntopics: [in]\npipeline: q\n"),
+      "pipeline.yaml:3: pipeline: duplicate field (first at pipeline.yaml:1)");
 }
 
 TEST(Topology, RejectsADuplicateStageName) {
-  EXPECT_EQ(config_message("pipeline: p\n"
-                           "topics: [in]\n"
-                           "stages:\n"
-                           "  - {name: s, behaviour: b, subscribe: [{topic: in}]}\n"
-                           "  - name: s\n"
-                           "    behaviour: c\n"
-                           "    subscribe: [{topic: in}]\n"),
-            "pipeline.yaml:5: stages[1].name: duplicate stage name 's' "
-            "(first defined at pipeline.yaml:4)");
+  EXPECT_EQ(
+      config_message("pipeline: p\n"
+                     "topics: [in]\n"
+                     "stages:\n"
+                     "  - {name: s, behaviour: b, subscribe: [{topic: in}]}\n"
+                     "  - name: s\n"
+                     "    behaviour: c\n"
+                     "    subscribe: [{topic: in}]\n"),
+      "pipeline.yaml:5: stages[1].name: duplicate stage name 's' "
+      "(first defined at pipeline.yaml:4)");
 }
 
 TEST(Topology, RejectsBadStageNames) {
   const std::string rest = "    behaviour: b\n    subscribe: [{topic: in}]\n";
   const auto named = [&](const std::string& name) {
-    return "pipeline: p\ntopics: [in]\nstages:\n  - name: " + name + "\n" + rest;
+    return "pipeline: p\ntopics: [in]\nstages:\n  - name: " + name + "\n"
+           + rest;
   };
   EXPECT_EQ(config_message(named("Parse")),
-            "pipeline.yaml:4: stages[0].name: bad stage name 'Parse' (use only a-z, 0-9 and _)");
+            "pipeline.yaml:4: stages[0].name: bad stage name 'Parse' (use only "
+            "a-z, 0-9 and _)");
   EXPECT_EQ(config_message(named(std::string(65, 'a'))),
-            "pipeline.yaml:4: stages[0].name: stage name is 65 characters long (at most 64)");
+            "pipeline.yaml:4: stages[0].name: stage name is 65 characters long "
+            "(at most 64)");
   EXPECT_TRUE(parse_topology(named(std::string(64, 'a')), "pipeline.yaml"));
 }
 
@@ -460,57 +503,68 @@ TEST(Topology, RejectsADuplicateTopic) {
 }
 
 TEST(Topology, NamesFileLineAndFieldOfAnUnknownTopic) {
-  EXPECT_EQ(config_message("pipeline: package_trust\n"
-                           "topics: [registry, parsed, enriched]\n"
-                           "stages:\n"
-                           "  - name: parse\n"
-                           "    behaviour: package.parse\n"
-                           "    subscribe: [{topic: registry}]\n"
-                           "  - name: enrich\n"
-                           "    behaviour: package.enrich\n"
-                           "    subscribe:\n"
-                           "      - topic: parsd\n"),
-            "pipeline.yaml:10: stages[1].subscribe[0].topic: unknown topic 'parsd' "
-            "(declared: registry, parsed, enriched)");
+  EXPECT_EQ(
+      config_message("pipeline: package_trust\n"
+                     "topics: [registry, parsed, enriched]\n"
+                     "stages:\n"
+                     "  - name: parse\n"
+                     "    behaviour: package.parse\n"
+                     "    subscribe: [{topic: registry}]\n"
+                     "  - name: enrich\n"
+                     "    behaviour: package.enrich\n"
+                     "    subscribe:\n"
+                     "      - topic: parsd\n"),
+      "pipeline.yaml:10: stages[1].subscribe[0].topic: unknown topic 'parsd' "
+      "(declared: registry, parsed, enriched)");
 }
 
 TEST(Topology, RejectsAnUnknownEmittedOrFedTopic) {
   EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
                                       "    subscribe: [{topic: in}]\n"
                                       "    emits: [out, outt]\n")),
-            "pipeline.yaml:7: stages[0].emits[1]: unknown topic 'outt' (declared: in, out)");
+            "pipeline.yaml:7: stages[0].emits[1]: unknown topic 'outt' "
+            "(declared: in, out)");
   EXPECT_EQ(config_message("pipeline: p\ntopics: [in]\nfeed: {topic: inn}\n"),
             "pipeline.yaml:3: feed.topic: unknown topic 'inn' (declared: in)");
 }
 
 TEST(Topology, RejectsBadDurations) {
   const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
-  EXPECT_EQ(config_message(with_stage(stage + "    retry: {backoff: 200ms..30h}\n")),
-            "pipeline.yaml:7: stages[0].retry.backoff: bad duration in backoff '200ms..30h' "
-            "(expected MIN..MAX with ms, s or m units, e.g. 200ms..30s)");
+  EXPECT_EQ(
+      config_message(with_stage(stage + "    retry: {backoff: 200ms..30h}\n")),
+      "pipeline.yaml:7: stages[0].retry.backoff: bad duration in backoff "
+      "'200ms..30h' "
+      "(expected MIN..MAX with ms, s or m units, e.g. 200ms..30s)");
   EXPECT_EQ(config_message(with_stage(stage + "    retry: {backoff: 5s}\n")),
             "pipeline.yaml:7: stages[0].retry.backoff: bad backoff '5s' "
             "(expected MIN..MAX with ms, s or m units, e.g. 200ms..30s)");
-  EXPECT_EQ(config_message(with_stage(stage + "    retry: {backoff: 1.5s..2s}\n")),
-            "pipeline.yaml:7: stages[0].retry.backoff: bad duration in backoff '1.5s..2s' "
-            "(expected MIN..MAX with ms, s or m units, e.g. 200ms..30s)");
-  EXPECT_EQ(config_message(with_stage(stage + "    retry: {backoff: 1m..30s}\n")),
-            "pipeline.yaml:7: stages[0].retry.backoff: backoff minimum exceeds its maximum in '1m..30s'");
+  EXPECT_EQ(
+      config_message(with_stage(stage + "    retry: {backoff: 1.5s..2s}\n")),
+      "pipeline.yaml:7: stages[0].retry.backoff: bad duration in backoff "
+      "'1.5s..2s' "
+      "(expected MIN..MAX with ms, s or m units, e.g. 200ms..30s)");
+  EXPECT_EQ(
+      config_message(with_stage(stage + "    retry: {backoff: 1m..30s}\n")),
+      "pipeline.yaml:7: stages[0].retry.backoff: backoff minimum exceeds its "
+      "maximum in '1m..30s'");
 }
 
 TEST(Topology, RejectsBadPriorityValues) {
-  EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
-                                      "    subscribe:\n"
-                                      "      - topic: in\n"
-                                      "        priority: high\n")),
-            "pipeline.yaml:8: stages[0].subscribe[0].priority: bad priority 'high' "
-            "(expected urgent or normal)");
-  EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
-                                      "    subscribe:\n"
-                                      "      - topic: in\n"
-                                      "        priority: urgent\n"
-                                      "        priority_from: {attribute: a, urgent: [x]}\n")),
-            "pipeline.yaml:9: stages[0].subscribe[0].priority_from: cannot be combined with "
+  EXPECT_EQ(
+      config_message(with_stage("    behaviour: b\n"
+                                "    subscribe:\n"
+                                "      - topic: in\n"
+                                "        priority: high\n")),
+      "pipeline.yaml:8: stages[0].subscribe[0].priority: bad priority 'high' "
+      "(expected urgent or normal)");
+  EXPECT_EQ(config_message(with_stage(
+                "    behaviour: b\n"
+                "    subscribe:\n"
+                "      - topic: in\n"
+                "        priority: urgent\n"
+                "        priority_from: {attribute: a, urgent: [x]}\n")),
+            "pipeline.yaml:9: stages[0].subscribe[0].priority_from: cannot be "
+            "combined with "
             "priority; use one of them");
 }
 
@@ -519,7 +573,8 @@ TEST(Topology, RejectsAnEmptyFilterValueList) {
                                       "    subscribe:\n"
                                       "      - topic: in\n"
                                       "        filter: {ecosystem: []}\n")),
-            "pipeline.yaml:8: stages[0].subscribe[0].filter.ecosystem: an empty list accepts "
+            "pipeline.yaml:8: stages[0].subscribe[0].filter.ecosystem: an "
+            "empty list accepts "
             "nothing; list at least one value");
 }
 
@@ -535,18 +590,23 @@ TEST(Topology, ReportsACycleInTheStageGraph) {
                            "    behaviour: b\n"
                            "    subscribe: [{topic: parsed}]\n"
                            "    emits: [back]\n"),
-            "pipeline.yaml: stages form a cycle: parse -> enrich -> parse (via topics parsed, back)");
+            "pipeline.yaml: stages form a cycle: parse -> enrich -> parse (via "
+            "topics parsed, back)");
 }
 
 TEST(Topology, ReportsACycleFoundDeeperInTheGraph) {
-  EXPECT_EQ(config_message("pipeline: p\n"
-                           "topics: [t0, t1, t2, t3]\n"
-                           "stages:\n"
-                           "  - {name: a, behaviour: b, subscribe: [{topic: t0}], emits: [t1]}\n"
-                           "  - {name: b, behaviour: b, subscribe: [{topic: t1}], emits: [t2]}\n"
-                           "  - {name: c, behaviour: b, subscribe: [{topic: t2}], emits: [t3]}\n"
-                           "  - {name: d, behaviour: b, subscribe: [{topic: t3}], emits: [t1]}\n"),
-            "pipeline.yaml: stages form a cycle: b -> c -> d -> b (via topics t2, t3, t1)");
+  EXPECT_EQ(
+      config_message(
+          "pipeline: p\n"
+          "topics: [t0, t1, t2, t3]\n"
+          "stages:\n"
+          "  - {name: a, behaviour: b, subscribe: [{topic: t0}], emits: [t1]}\n"
+          "  - {name: b, behaviour: b, subscribe: [{topic: t1}], emits: [t2]}\n"
+          "  - {name: c, behaviour: b, subscribe: [{topic: t2}], emits: [t3]}\n"
+          "  - {name: d, behaviour: b, subscribe: [{topic: t3}], emits: "
+          "[t1]}\n"),
+      "pipeline.yaml: stages form a cycle: b -> c -> d -> b (via topics t2, "
+      "t3, t1)");
 }
 
 TEST(Topology, ReportsAStageThatFeedsItself) {
@@ -557,18 +617,20 @@ TEST(Topology, ReportsAStageThatFeedsItself) {
 }
 
 TEST(Topology, AcceptsADiamondShapedStageGraph) {
-  auto parsed = parse_topology("pipeline: p\n"
-                               "topics: [t0, t1, t2]\n"
-                               "stages:\n"
-                               "  - {name: a, behaviour: b, subscribe: [{topic: t0}], emits: [t1]}\n"
-                               "  - {name: b, behaviour: b, subscribe: [{topic: t1}], emits: [t2]}\n"
-                               "  - {name: c, behaviour: b, subscribe: [{topic: t1}], emits: [t2]}\n"
-                               "  - {name: d, behaviour: b, subscribe: [{topic: t2}]}\n",
-                               "pipeline.yaml");
+  auto parsed = parse_topology(
+      "pipeline: p\n"
+      "topics: [t0, t1, t2]\n"
+      "stages:\n"
+      "  - {name: a, behaviour: b, subscribe: [{topic: t0}], emits: [t1]}\n"
+      "  - {name: b, behaviour: b, subscribe: [{topic: t1}], emits: [t2]}\n"
+      "  - {name: c, behaviour: b, subscribe: [{topic: t1}], emits: [t2]}\n"
+      "  - {name: d, behaviour: b, subscribe: [{topic: t2}]}\n",
+      "pipeline.yaml");
   EXPECT_TRUE(parsed) << parsed.error().message;
 }
 
-// ---- routing ------------------------------------------------------------------------
+// ---- routing
+// ------------------------------------------------------------------------
 
 TEST(FilterPolicy, EmptyPolicyMatchesEverything) {
   const filter_policy policy;
@@ -580,7 +642,8 @@ TEST(FilterPolicy, MatchesWhenEveryAttributeHasAnAcceptedValue) {
   filter_policy policy;
   policy.accept["ecosystem"] = {"npm", "pypi"};
   policy.accept["kind"] = {"release"};
-  EXPECT_TRUE(policy.matches({{"ecosystem", "pypi"}, {"kind", "release"}, {"extra", "x"}}));
+  EXPECT_TRUE(policy.matches(
+      {{"ecosystem", "pypi"}, {"kind", "release"}, {"extra", "x"}}));
   EXPECT_FALSE(policy.matches({{"ecosystem", "cargo"}, {"kind", "release"}}));
   EXPECT_FALSE(policy.matches({{"ecosystem", "npm"}}));
   EXPECT_FALSE(policy.matches({}));
@@ -591,7 +654,8 @@ TEST(PriorityRule, FixedClassOverridesTheEvent) {
   rule.fixed = priority::normal;
   rule.attribute = "prio";
   rule.urgent_values = {"high"};
-  EXPECT_EQ(rule.apply(event_with({{"prio", "high"}}, priority::urgent)), priority::normal);
+  EXPECT_EQ(rule.apply(event_with({{"prio", "high"}}, priority::urgent)),
+            priority::normal);
 }
 
 TEST(PriorityRule, ListedAttributeValueMakesAnEventUrgent) {
@@ -600,7 +664,8 @@ TEST(PriorityRule, ListedAttributeValueMakesAnEventUrgent) {
   rule.urgent_values = {"1", "high"};
   EXPECT_EQ(rule.apply(event_with({{"prio", "high"}})), priority::urgent);
   EXPECT_EQ(rule.apply(event_with({{"prio", "low"}})), priority::normal);
-  EXPECT_EQ(rule.apply(event_with({{"prio", "low"}}, priority::urgent)), priority::urgent);
+  EXPECT_EQ(rule.apply(event_with({{"prio", "low"}}, priority::urgent)),
+            priority::urgent);
 }
 
 TEST(PriorityRule, WithoutARuleTheEventKeepsItsPriority) {
@@ -610,21 +675,22 @@ TEST(PriorityRule, WithoutARuleTheEventKeepsItsPriority) {
 }
 
 TEST(Topology, RoutesToEachMatchingStageOnceWithTheFirstMatchingSubscription) {
-  auto parsed = parse_topology("pipeline: p\n"
-                               "topics: [in, other]\n"
-                               "stages:\n"
-                               "  - name: npm_only\n"
-                               "    behaviour: b\n"
-                               "    subscribe:\n"
-                               "      - {topic: in, filter: {ecosystem: npm}, priority: urgent}\n"
-                               "      - {topic: in}\n"
-                               "  - name: elsewhere\n"
-                               "    behaviour: b\n"
-                               "    subscribe: [{topic: other}]\n"
-                               "  - name: pypi_only\n"
-                               "    behaviour: b\n"
-                               "    subscribe: [{topic: in, filter: {ecosystem: pypi}}]\n",
-                               "pipeline.yaml");
+  auto parsed = parse_topology(
+      "pipeline: p\n"
+      "topics: [in, other]\n"
+      "stages:\n"
+      "  - name: npm_only\n"
+      "    behaviour: b\n"
+      "    subscribe:\n"
+      "      - {topic: in, filter: {ecosystem: npm}, priority: urgent}\n"
+      "      - {topic: in}\n"
+      "  - name: elsewhere\n"
+      "    behaviour: b\n"
+      "    subscribe: [{topic: other}]\n"
+      "  - name: pypi_only\n"
+      "    behaviour: b\n"
+      "    subscribe: [{topic: in, filter: {ecosystem: pypi}}]\n",
+      "pipeline.yaml");
   ASSERT_TRUE(parsed) << parsed.error().message;
 
   const auto npm = parsed->routes("in", event_with({{"ecosystem", "npm"}}));

@@ -33,8 +33,9 @@ std::string location(const std::string& file, const YAML::Mark& mark);
 
 /// The candidate nearest to `word` by edit distance, if it is near enough to
 /// be a plausible typo.
-std::optional<std::string_view> closest_match(
-    std::string_view word, const std::vector<std::string_view>& candidates);
+std::optional<std::string_view>
+closest_match(std::string_view word,
+              const std::vector<std::string_view>& candidates);
 
 /// "200ms", "30s", "5m" -> milliseconds; nullopt when malformed.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
@@ -53,7 +54,7 @@ class strict_map;
 /// A YAML node plus where it came from: its file and its field path
 /// (e.g. "stages[1].subscribe[0].topic"). Readers fail with located errors.
 class field {
- public:
+public:
   field(YAML::Node node, std::string file, std::string path);
 
   const YAML::Node& node() const { return node_; }
@@ -86,16 +87,16 @@ class field {
   /// A map whose keys must all be in `known`.
   strict_map fields(std::vector<std::string_view> known) const;
 
- private:
+private:
   YAML::Node node_;
-  YAML::Mark mark_;  ///< where errors point; the key's for an empty value
+  YAML::Mark mark_; ///< where errors point; the key's for an empty value
   std::string file_;
   std::string path_;
 };
 
 /// A map read strictly: unknown keys fail (suggesting the closest known one).
 class strict_map {
- public:
+public:
   strict_map(const field& self, std::vector<std::string_view> known);
 
   const field& self() const { return self_; }
@@ -103,7 +104,7 @@ class strict_map {
   /// Fails with "path.key: required field is missing" when absent.
   field require(std::string_view key) const;
 
- private:
+private:
   field self_;
   std::vector<std::pair<std::string, field>> values_;
 };

@@ -8,10 +8,11 @@ namespace sluice::examples::package_trust {
 
 std::string dependency_name(std::string_view term) {
   std::string out;
-  char closer = 0;  // set while inside (), [] or <>
+  char closer = 0; // set while inside (), [] or <>
   for (char c : term) {
     if (closer != 0) {
-      if (c == closer) closer = 0;
+      if (c == closer)
+        closer = 0;
     } else if (c == '(') {
       closer = ')';
     } else if (c == '[') {
@@ -23,8 +24,8 @@ std::string dependency_name(std::string_view term) {
     }
   }
   std::string_view name = trim(out);
-  name = name.substr(0, name.find(':'));                     // python3:any
-  name = trim(name.substr(0, name.find_first_of(" \t\n")));  // stray text
+  name = name.substr(0, name.find(':'));                    // python3:any
+  name = trim(name.substr(0, name.find_first_of(" \t\n"))); // stray text
   return std::string(name);
 }
 
@@ -36,11 +37,13 @@ std::vector<Dependency> parse_dependencies(std::string_view field,
     dep.set_pre_depends(pre_depends);
     for (std::string_view alt : split(entry, '|')) {
       std::string name = dependency_name(alt);
-      if (!name.empty()) dep.add_alternatives(std::move(name));
+      if (!name.empty())
+        dep.add_alternatives(std::move(name));
     }
-    if (dep.alternatives_size() > 0) out.push_back(std::move(dep));
+    if (dep.alternatives_size() > 0)
+      out.push_back(std::move(dep));
   }
   return out;
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

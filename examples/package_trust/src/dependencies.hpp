@@ -19,4 +19,4 @@ std::string dependency_name(std::string_view term);
 std::vector<Dependency> parse_dependencies(std::string_view field,
                                            bool pre_depends);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

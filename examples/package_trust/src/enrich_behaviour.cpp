@@ -16,8 +16,8 @@ void enrich_behaviour::on_event(sluice::context& ctx, const sluice::event& ev) {
     from_bytes(ctx.state(), previous, "package.enrich: state of " + ctx.key());
   }
   const EnrichedPackage out = enrich(pkg, has_previous ? &previous : nullptr);
-  if (out.history().went_backwards() &&
-      !(has_previous && previous.history().went_backwards())) {
+  if (out.history().went_backwards()
+      && !(has_previous && previous.history().went_backwards())) {
     ctx.count("version_went_backwards");
   }
   std::string bytes = to_bytes(out);
@@ -30,4 +30,4 @@ std::string enrich_behaviour::state_to_json(const std::string& state) const {
   return state_json(state, msg);
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -8,7 +8,7 @@
 namespace sluice::examples::package_trust {
 
 class enrich_behaviour final : public sluice::behaviour {
- public:
+public:
   static constexpr const char* name = "package.enrich";
   static constexpr const char* output_topic = "enriched";
 
@@ -16,4 +16,4 @@ class enrich_behaviour final : public sluice::behaviour {
   std::string state_to_json(const std::string& state) const override;
 };
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -35,7 +35,8 @@ Repository find_repository(const ParsedPackage& pkg) {
     }
   }
   Repository r = parse_repository_url(pkg.homepage());
-  if (r.host() != HOST_NONE) r.set_source_field("homepage");
+  if (r.host() != HOST_NONE)
+    r.set_source_field("homepage");
   return r;
 }
 
@@ -43,11 +44,13 @@ DependencySurface dependency_surface(const ParsedPackage& pkg) {
   DependencySurface d;
   for (const Dependency& dep : pkg.depends()) {
     d.set_direct(d.direct() + 1);
-    if (dep.pre_depends()) d.set_pre_depends(d.pre_depends() + 1);
+    if (dep.pre_depends())
+      d.set_pre_depends(d.pre_depends() + 1);
     if (dep.alternatives_size() > 1) {
       d.set_with_alternatives(d.with_alternatives() + 1);
-      d.set_alternatives(d.alternatives() + static_cast<std::uint32_t>(
-                                                dep.alternatives_size() - 1));
+      d.set_alternatives(
+          d.alternatives()
+          + static_cast<std::uint32_t>(dep.alternatives_size() - 1));
     }
   }
   return d;
@@ -87,7 +90,7 @@ VersionHistory history(const ParsedPackage& pkg,
   return h;
 }
 
-}  // namespace
+} // namespace
 
 SummaryQuality summary_quality(const ParsedPackage& pkg) {
   const std::string_view text = trim(pkg.summary());
@@ -97,7 +100,8 @@ SummaryQuality summary_quality(const ParsedPackage& pkg) {
   std::uint32_t words = 0;
   bool in_word = false;
   for (char c : text) {
-    if (!is_space(c) && !in_word) ++words;
+    if (!is_space(c) && !in_word)
+      ++words;
     in_word = !is_space(c);
   }
   q.set_words(words);
@@ -125,4 +129,4 @@ EnrichedPackage enrich(const ParsedPackage& pkg,
   return e;
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

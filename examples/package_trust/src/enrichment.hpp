@@ -15,4 +15,4 @@ EnrichedPackage enrich(const ParsedPackage& pkg,
 /// Summary checks: length, words, missing, equal to the name, template text.
 SummaryQuality summary_quality(const ParsedPackage& pkg);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

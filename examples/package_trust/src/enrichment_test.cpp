@@ -105,5 +105,5 @@ TEST(PackageEnrich, ThrowsOnAPayloadThatIsNotAParsedPackage) {
   EXPECT_FALSE(ctx.has_state());
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

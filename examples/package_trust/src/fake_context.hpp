@@ -13,7 +13,7 @@
 namespace sluice::examples::package_trust::testing {
 
 class fake_context final : public sluice::context {
- public:
+public:
   fake_context(std::string stage, std::string key)
       : stage_(std::move(stage)), key_(std::move(key)) {}
 
@@ -32,7 +32,8 @@ class fake_context final : public sluice::context {
     has_state_ = false;
   }
   void emit(std::string topic, sluice::event ev) override {
-    if (ev.key.empty()) ev.key = key_;
+    if (ev.key.empty())
+      ev.key = key_;
     emitted.emplace_back(std::move(topic), std::move(ev));
   }
   void count(std::string_view name, std::uint64_t n) override {
@@ -42,7 +43,7 @@ class fake_context final : public sluice::context {
   std::vector<std::pair<std::string, sluice::event>> emitted;
   std::map<std::string, std::uint64_t> counters;
 
- private:
+private:
   std::string stage_;
   std::string key_;
   std::string state_;
@@ -64,4 +65,4 @@ inline sluice::event registry_event(const std::string& ecosystem,
   return ev;
 }
 
-}  // namespace sluice::examples::package_trust::testing
+} // namespace sluice::examples::package_trust::testing

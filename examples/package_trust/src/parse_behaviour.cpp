@@ -29,4 +29,4 @@ std::string parse_behaviour::state_to_json(const std::string& state) const {
   return state_json(state, msg);
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

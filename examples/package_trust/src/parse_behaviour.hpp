@@ -7,7 +7,7 @@
 namespace sluice::examples::package_trust {
 
 class parse_behaviour final : public sluice::behaviour {
- public:
+public:
   static constexpr const char* name = "package.parse";
   static constexpr const char* output_topic = "parsed";
 
@@ -15,4 +15,4 @@ class parse_behaviour final : public sluice::behaviour {
   std::string state_to_json(const std::string& state) const override;
 };
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -49,7 +49,8 @@ void deliver(const sluice::registry& reg, run_result& out,
   try {
     (*b)->on_event(ctx, ev);
   } catch (const std::exception& e) {
-    if (out.behaviour_errors++ == 0) out.first_error = e.what();
+    if (out.behaviour_errors++ == 0)
+      out.first_error = e.what();
     return;
   }
   states[ev.key] = ctx.state();
@@ -66,10 +67,12 @@ run_result run_sample() {
     auto reader = sluice::feed_reader::open(
         std::string(PACKAGE_TRUST_DATA_DIR) + "/" + file, "registry");
     EXPECT_TRUE(reader) << (reader ? "" : reader.error().describe());
-    if (!reader) continue;
+    if (!reader)
+      continue;
     for (;;) {
       auto batch = (*reader)->next(1024);
-      if (batch.empty()) break;
+      if (batch.empty())
+        break;
       for (const auto& rec : batch) {
         ++out.records;
         if (!rec.ok) {
@@ -128,5 +131,5 @@ TEST(PackageTrustPipeline, RegistersItsThreeBehavioursOnce) {
   EXPECT_FALSE(register_package_trust(reg));
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

@@ -25,17 +25,17 @@ std::string to_bytes(const google::protobuf::Message& msg) {
 void from_bytes(std::string_view bytes, google::protobuf::Message& msg,
                 std::string_view what) {
   if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    throw std::runtime_error(std::string(what) + ": bytes do not decode as " +
-                             msg.GetTypeName());
+    throw std::runtime_error(std::string(what) + ": bytes do not decode as "
+                             + msg.GetTypeName());
   }
 }
 
 std::string state_json(const std::string& state,
                        google::protobuf::Message& prototype) {
   if (!prototype.ParseFromString(state)) {
-    return "{\"error\":" +
-           json_quote("state does not decode as " + prototype.GetTypeName()) +
-           "}";
+    return "{\"error\":"
+           + json_quote("state does not decode as " + prototype.GetTypeName())
+           + "}";
   }
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -49,4 +49,4 @@ std::string state_json(const std::string& state,
   return out;
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

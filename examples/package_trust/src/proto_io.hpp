@@ -22,4 +22,4 @@ void from_bytes(std::string_view bytes, google::protobuf::Message& msg,
 std::string state_json(const std::string& state,
                        google::protobuf::Message& prototype);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -17,7 +17,7 @@ namespace sluice::examples::package_trust {
 namespace {
 
 class fields {
- public:
+public:
   fields(std::string_view payload, std::string_view origin) : origin_(origin) {
     json_ = nlohmann::json::parse(payload, nullptr, false);
     if (json_.is_discarded() || !json_.is_object()) {
@@ -29,7 +29,8 @@ class fields {
 
   std::string get(const char* name) const {
     const auto it = json_.find(name);
-    if (it == json_.end() || it->is_null()) return {};
+    if (it == json_.end() || it->is_null())
+      return {};
     if (!it->is_string())
       fail(std::string("field '") + name + "' is not a string");
     return std::string(trim(it->get_ref<const std::string&>()));
@@ -37,14 +38,16 @@ class fields {
 
   std::string required(const char* name) const {
     std::string v = get(name);
-    if (v.empty()) fail(std::string("missing required field '") + name + "'");
+    if (v.empty())
+      fail(std::string("missing required field '") + name + "'");
     return v;
   }
 
   std::uint64_t number(const char* name) const {
     const std::string v = get(name);
     std::uint64_t n = 0;
-    if (v.empty()) return 0;
+    if (v.empty())
+      return 0;
     const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc() || end != v.data() + v.size()) {
       fail(std::string("field '") + name + "' is not a number: '" + v + "'");
@@ -53,11 +56,11 @@ class fields {
   }
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("package.parse: " + std::string(origin_) + ": " +
-                             what);
+    throw std::runtime_error("package.parse: " + std::string(origin_) + ": "
+                             + what);
   }
 
- private:
+private:
   nlohmann::json json_;
   std::string_view origin_;
 };
@@ -68,7 +71,8 @@ void parse_debian(const fields& f, ParsedPackage& p) {
   const std::string description = f.get("Description");
   const auto nl = description.find('\n');
   p.set_summary(description.substr(0, nl));
-  if (nl != std::string::npos) p.set_description(description.substr(nl + 1));
+  if (nl != std::string::npos)
+    p.set_description(description.substr(nl + 1));
   p.set_homepage(f.get("Homepage"));
   p.set_vcs_url(f.has("Vcs-Git") ? f.get("Vcs-Git") : f.get("Vcs-Browser"));
   p.set_maintainer(f.get("Maintainer"));
@@ -110,12 +114,13 @@ void parse_tsv(std::string_view ecosystem, const fields& f, ParsedPackage& p) {
   }
 }
 
-}  // namespace
+} // namespace
 
 ParsedPackage parse_record(std::string_view ecosystem, std::string_view payload,
                            std::string_view origin) {
   const fields f(payload, origin);
-  if (ecosystem.empty()) f.fail("the record has no ecosystem");
+  if (ecosystem.empty())
+    f.fail("the record has no ecosystem");
   ParsedPackage p;
   p.set_ecosystem(std::string(ecosystem));
   if (ecosystem == "debian") {
@@ -126,4 +131,4 @@ ParsedPackage parse_record(std::string_view ecosystem, std::string_view payload,
   return p;
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

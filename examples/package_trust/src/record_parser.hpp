@@ -17,4 +17,4 @@ namespace sluice::examples::package_trust {
 ParsedPackage parse_record(std::string_view ecosystem, std::string_view payload,
                            std::string_view origin);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

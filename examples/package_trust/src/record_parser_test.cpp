@@ -163,5 +163,5 @@ TEST(PackageParse, SetsStateAndEmitsTheParsedRecord) {
   EXPECT_NE(json.find("\"essential\":false"), std::string::npos) << json;
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

@@ -8,9 +8,11 @@ namespace sluice::examples {
 
 sluice::result<void> register_package_trust(sluice::registry& reg) {
   using namespace package_trust;
-  if (auto r = reg.add<parse_behaviour>(parse_behaviour::name); !r) return r;
-  if (auto r = reg.add<enrich_behaviour>(enrich_behaviour::name); !r) return r;
+  if (auto r = reg.add<parse_behaviour>(parse_behaviour::name); !r)
+    return r;
+  if (auto r = reg.add<enrich_behaviour>(enrich_behaviour::name); !r)
+    return r;
   return reg.add<score_behaviour>(score_behaviour::name);
 }
 
-}  // namespace sluice::examples
+} // namespace sluice::examples

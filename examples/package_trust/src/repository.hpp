@@ -14,4 +14,4 @@ namespace sluice::examples::package_trust {
 /// throws; an empty or hostless URL gives HOST_NONE.
 Repository parse_repository_url(std::string_view url);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -63,5 +63,5 @@ TEST(PackageRepository, RecognisesForgesAndOwnersInManyUrlShapes) {
   }
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

@@ -14,7 +14,8 @@ void score_behaviour::on_event(sluice::context& ctx, const sluice::event& ev) {
   const PackageScore score = score_package(pkg, popular_names::bundled());
   ctx.set_state(to_bytes(score));
   ctx.count("verdict_" + score.verdict());
-  if (score.typosquatting() == 0) ctx.count("typosquat_suspects");
+  if (score.typosquatting() == 0)
+    ctx.count("typosquat_suspects");
 }
 
 std::string score_behaviour::state_to_json(const std::string& state) const {
@@ -22,4 +23,4 @@ std::string score_behaviour::state_to_json(const std::string& state) const {
   return state_json(state, msg);
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -7,11 +7,11 @@
 namespace sluice::examples::package_trust {
 
 class score_behaviour final : public sluice::behaviour {
- public:
+public:
   static constexpr const char* name = "package.score";
 
   void on_event(sluice::context& ctx, const sluice::event& ev) override;
   std::string state_to_json(const std::string& state) const override;
 };
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

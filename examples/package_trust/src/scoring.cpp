@@ -11,29 +11,33 @@
 namespace sluice::examples::package_trust {
 namespace {
 
-static_assert(score_weights::maturity + score_weights::popularity +
-                  score_weights::maintenance + score_weights::repository +
-                  score_weights::dependency_surface +
-                  score_weights::typosquatting ==
-              100);
+static_assert(score_weights::maturity + score_weights::popularity
+                  + score_weights::maintenance + score_weights::repository
+                  + score_weights::dependency_surface
+                  + score_weights::typosquatting
+              == 100);
 
 struct component {
   int score;
   std::string reason;
 };
 
-int clamp100(int v) { return std::clamp(v, 0, 100); }
+int clamp100(int v) {
+  return std::clamp(v, 0, 100);
+}
 
 component maturity(const EnrichedPackage& e) {
   const Version& v = e.package().version();
   const VersionHistory& h = e.history();
-  if (!e.maturity().has_version()) return {20, "no version"};
-  if (!v.parsed()) return {40, "version '" + v.raw() + "' has no number"};
+  if (!e.maturity().has_version())
+    return {20, "no version"};
+  if (!v.parsed())
+    return {40, "version '" + v.raw() + "' has no number"};
   int s = v.major() >= 1 ? 80 : (v.minor() == 0 ? 35 : 55);
   std::string why =
-      "version " + v.raw() +
-      (v.major() >= 1 ? " is 1.0 or later"
-                      : (v.minor() == 0 ? " is 0.0.x" : " is pre-1.0"));
+      "version " + v.raw()
+      + (v.major() >= 1 ? " is 1.0 or later"
+                        : (v.minor() == 0 ? " is 0.0.x" : " is pre-1.0"));
   if (v.prerelease()) {
     s -= 25;
     why += ", prerelease";
@@ -52,17 +56,23 @@ component maturity(const EnrichedPackage& e) {
 component popularity(const ParsedPackage& p) {
   if (p.ecosystem() == "debian") {
     const std::string& prio = p.priority();
-    if (p.essential()) return {100, "Essential package"};
-    if (prio == "required") return {100, "priority required"};
-    if (prio == "important") return {95, "priority important"};
-    if (prio == "standard") return {85, "priority standard"};
-    if (prio == "optional") return {50, "priority optional"};
+    if (p.essential())
+      return {100, "Essential package"};
+    if (prio == "required")
+      return {100, "priority required"};
+    if (prio == "important")
+      return {95, "priority important"};
+    if (prio == "standard")
+      return {85, "priority standard"};
+    if (prio == "optional")
+      return {50, "priority optional"};
     return {30, "priority " + (prio.empty() ? std::string("unset") : prio)};
   }
   if (p.rank() > 0) {
     // Rank 1 -> 100, rank 15000 -> 50, on a log scale.
-    const double s = 100.0 - 50.0 * std::log10(static_cast<double>(p.rank())) /
-                                 std::log10(15000.0);
+    const double s = 100.0
+                     - 50.0 * std::log10(static_cast<double>(p.rank()))
+                           / std::log10(15000.0);
     return {clamp100(static_cast<int>(std::lround(s))),
             "rank " + std::to_string(p.rank()) + " among the most downloaded"};
   }
@@ -73,27 +83,30 @@ component popularity(const ParsedPackage& p) {
     return {clamp100(static_cast<int>(std::lround(s))),
             std::to_string(p.downloads_a_month()) + " downloads a month"};
   }
-  if (p.ecosystem() == "pypi") return {15, "not among the most downloaded"};
+  if (p.ecosystem() == "pypi")
+    return {15, "not among the most downloaded"};
   return {10, "no download figures"};
 }
 
 int months_since(const std::string& yyyy_mm) {
-  if (yyyy_mm.size() != 7 || yyyy_mm[4] != '-') return -1;
+  if (yyyy_mm.size() != 7 || yyyy_mm[4] != '-')
+    return -1;
   for (std::size_t i : {0, 1, 2, 3, 5, 6}) {
-    if (!is_digit(yyyy_mm[i])) return -1;
+    if (!is_digit(yyyy_mm[i]))
+      return -1;
   }
   const int year = std::stoi(yyyy_mm.substr(0, 4));
   const int month = std::stoi(yyyy_mm.substr(5, 2));
-  return std::max(
-      0, (reference_year * 12 + reference_month) - (year * 12 + month));
+  return std::max(0, (reference_year * 12 + reference_month)
+                         - (year * 12 + month));
 }
 
 bool is_nmu_revision(const std::string& revision) {
   // "3.1": a non-maintainer upload. "3+b1" is a binary rebuild, not an NMU.
   const auto dot = revision.find('.');
-  return dot != std::string::npos && dot > 0 && dot + 1 < revision.size() &&
-         is_digit(revision[dot - 1]) && is_digit(revision[dot + 1]) &&
-         revision.find_first_not_of("0123456789.") == std::string::npos;
+  return dot != std::string::npos && dot > 0 && dot + 1 < revision.size()
+         && is_digit(revision[dot - 1]) && is_digit(revision[dot + 1])
+         && revision.find_first_not_of("0123456789.") == std::string::npos;
 }
 
 component maintenance(const EnrichedPackage& e) {
@@ -105,8 +118,8 @@ component maintenance(const EnrichedPackage& e) {
     if (contains(m, "debian qa group")) {
       s = 15;
       why = "orphaned (Debian QA Group)";
-    } else if (contains(m, "team") || contains(m, "maintainers") ||
-               contains(m, "lists.")) {
+    } else if (contains(m, "team") || contains(m, "maintainers")
+               || contains(m, "lists.")) {
       s = 90;
       why = "team-maintained";
     } else if (!m.empty()) {
@@ -152,20 +165,21 @@ component repository(const EnrichedPackage& e) {
   const Repository& r = e.repository();
   const bool has_repo = !r.owner().empty() && !r.repo().empty();
   switch (r.host()) {
-    case GITHUB:
-    case GITLAB:
-    case SALSA:
-    case BITBUCKET:
-      return has_repo ? component{100, "source at " + r.url()}
-                      : component{60, "forge account " + r.url()};
-    case SOURCEFORGE:
-      return {70, "SourceForge project " + r.url()};
-    case OTHER:
-      return {50, "homepage on " + r.host_name()};
-    default:
-      break;
+  case GITHUB:
+  case GITLAB:
+  case SALSA:
+  case BITBUCKET:
+    return has_repo ? component{100, "source at " + r.url()}
+                    : component{60, "forge account " + r.url()};
+  case SOURCEFORGE:
+    return {70, "SourceForge project " + r.url()};
+  case OTHER:
+    return {50, "homepage on " + r.host_name()};
+  default:
+    break;
   }
-  if (!e.package().urls_known()) return {50, "the feed carries no URLs"};
+  if (!e.package().urls_known())
+    return {50, "the feed carries no URLs"};
   return {10, "no homepage or repository"};
 }
 
@@ -184,12 +198,14 @@ component dependency_surface(const EnrichedPackage& e) {
 }
 
 std::string verdict(int score, bool typosquat) {
-  if (typosquat || score < 40) return "risky";
-  if (score < 60) return "caution";
+  if (typosquat || score < 40)
+    return "risky";
+  if (score < 60)
+    return "caution";
   return score < 80 ? "ok" : "trusted";
 }
 
-}  // namespace
+} // namespace
 
 PackageScore score_package(const EnrichedPackage& e,
                            const popular_names& popular) {
@@ -210,9 +226,10 @@ PackageScore score_package(const EnrichedPackage& e,
   if (squat) {
     const std::string like =
         "popular '" + squat->target + "' (" + squat->how + ")";
-    typ = suspect ? component{0, "looks like " + like}
-                  : component{
-                        70, "resembles " + like + " but is itself widely used"};
+    typ =
+        suspect
+            ? component{0, "looks like " + like}
+            : component{70, "resembles " + like + " but is itself widely used"};
   }
 
   out.set_maturity(static_cast<std::uint32_t>(mat.score));
@@ -221,15 +238,17 @@ PackageScore score_package(const EnrichedPackage& e,
   out.set_repository(static_cast<std::uint32_t>(rep.score));
   out.set_dependency_surface(static_cast<std::uint32_t>(dep.score));
   out.set_typosquatting(static_cast<std::uint32_t>(typ.score));
-  if (squat) out.set_typosquat_target(squat->target);
+  if (squat)
+    out.set_typosquat_target(squat->target);
 
   using w = score_weights;
-  const int weighted = mat.score * w::maturity + pop.score * w::popularity +
-                       mnt.score * w::maintenance + rep.score * w::repository +
-                       dep.score * w::dependency_surface +
-                       typ.score * w::typosquatting;
+  const int weighted = mat.score * w::maturity + pop.score * w::popularity
+                       + mnt.score * w::maintenance + rep.score * w::repository
+                       + dep.score * w::dependency_surface
+                       + typ.score * w::typosquatting;
   int total = (weighted + 50) / 100;
-  if (suspect) total = std::min(total, typosquat_cap);
+  if (suspect)
+    total = std::min(total, typosquat_cap);
   out.set_score(static_cast<std::uint32_t>(total));
   out.set_verdict(verdict(total, suspect));
 
@@ -239,10 +258,10 @@ PackageScore score_package(const EnrichedPackage& e,
         labelled{"maintenance", &mnt}, labelled{"repository", &rep},
         labelled{"dependency_surface", &dep},
         labelled{"typosquatting", &typ}}) {
-    out.add_reasons(std::string(label) + " " + std::to_string(c->score) + ": " +
-                    c->reason);
+    out.add_reasons(std::string(label) + " " + std::to_string(c->score) + ": "
+                    + c->reason);
   }
   return out;
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

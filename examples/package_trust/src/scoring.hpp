@@ -34,4 +34,4 @@ constexpr int reference_month = 11;
 PackageScore score_package(const EnrichedPackage& pkg,
                            const popular_names& popular);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

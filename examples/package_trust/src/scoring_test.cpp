@@ -16,9 +16,9 @@ namespace {
 
 EnrichedPackage npm(const std::string& name, const std::string& version,
                     const std::string& downloads, const std::string& summary) {
-  const std::string payload = R"({"downloads_a_month":")" + downloads +
-                              R"(","name":")" + name + R"(","summary":")" +
-                              summary + R"(","version":")" + version + "\"}";
+  const std::string payload = R"({"downloads_a_month":")" + downloads
+                              + R"(","name":")" + name + R"(","summary":")"
+                              + summary + R"(","version":")" + version + "\"}";
   return enrich(parse_record("npm", payload, "test"), nullptr);
 }
 
@@ -68,8 +68,8 @@ TEST(PackageScore, PenalisesOrphanedDebianPackagesAndTemplateSummaries) {
       "test");
   const PackageScore s =
       score_package(enrich(orphan, nullptr), popular_names::bundled());
-  EXPECT_EQ(s.maintenance(), 0u);  // 15 orphaned - 15 non-maintainer upload
-  EXPECT_EQ(s.repository(), 10u);  // no homepage
+  EXPECT_EQ(s.maintenance(), 0u); // 15 orphaned - 15 non-maintainer upload
+  EXPECT_EQ(s.repository(), 10u); // no homepage
   EXPECT_EQ(s.dependency_surface(), 100u);
 
   const PackageScore t = score_package(
@@ -86,11 +86,12 @@ TEST(PackageScore, GivesIdenticalStateBytesForIdenticalInput) {
   ev.payload = to_bytes(e);
   std::string first;
   for (int run = 0; run < 3; ++run) {
-    score_behaviour b;  // a fresh instance each time, as after a restart
+    score_behaviour b; // a fresh instance each time, as after a restart
     testing::fake_context ctx("score", "npm/left-pad");
     b.on_event(ctx, ev);
     EXPECT_TRUE(ctx.emitted.empty());
-    if (run == 0) first = ctx.state();
+    if (run == 0)
+      first = ctx.state();
     EXPECT_EQ(ctx.state(), first);
   }
   score_behaviour b;
@@ -99,5 +100,5 @@ TEST(PackageScore, GivesIdenticalStateBytesForIdenticalInput) {
   EXPECT_NE(json.find("\"verdict\":"), std::string::npos) << json;
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

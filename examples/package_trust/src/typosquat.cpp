@@ -12,14 +12,17 @@
 namespace sluice::examples::package_trust {
 namespace {
 
-bool is_separator(char c) { return c == '-' || c == '_' || c == '.'; }
+bool is_separator(char c) {
+  return c == '-' || c == '_' || c == '.';
+}
 
 // PEP 503: lower case, runs of '-', '_', '.' become one '-'.
 std::string pep503(std::string_view name) {
   std::string out;
   for (char c : to_lower(name)) {
     if (is_separator(c)) {
-      if (out.empty() || out.back() != '-') out.push_back('-');
+      if (out.empty() || out.back() != '-')
+        out.push_back('-');
     } else {
       out.push_back(c);
     }
@@ -35,7 +38,8 @@ std::string comparable(std::string_view ecosystem, std::string_view name) {
 std::string without_separators(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (!is_separator(c)) out.push_back(c);
+    if (!is_separator(c))
+      out.push_back(c);
   }
   return out;
 }
@@ -71,27 +75,31 @@ std::string look_alike(std::string_view s) {
 bool family_siblings(std::string_view a, std::string_view b) {
   const auto cut_a = a.find_last_of("-_.");
   const auto cut_b = b.find_last_of("-_.");
-  return cut_a != std::string_view::npos && cut_a >= 4 && cut_a == cut_b &&
-         a.substr(0, cut_a) == b.substr(0, cut_b);
+  return cut_a != std::string_view::npos && cut_a >= 4 && cut_a == cut_b
+         && a.substr(0, cut_a) == b.substr(0, cut_b);
 }
 
 std::size_t allowed_edits(std::size_t length) {
-  if (length < 5) return 0;
+  if (length < 5)
+    return 0;
   return length < 9 ? 1 : 2;
 }
 
-}  // namespace
+} // namespace
 
 popular_names popular_names::parse(std::string_view text) {
   popular_names out;
   for (std::string_view line : split(text, '\n')) {
     line = trim(line);
-    if (line.empty() || line.front() == '#') continue;
+    if (line.empty() || line.front() == '#')
+      continue;
     const auto space = line.find_first_of(" \t");
-    if (space == std::string_view::npos) continue;
+    if (space == std::string_view::npos)
+      continue;
     const std::string eco(line.substr(0, space));
     const std::string name(trim(line.substr(space + 1)));
-    if (name.empty() || !out.index_[eco].insert(name).second) continue;
+    if (name.empty() || !out.index_[eco].insert(name).second)
+      continue;
     entry e{name, comparable(eco, name), {}, {}};
     e.bare = without_separators(e.normal);
     e.folded = look_alike(e.bare);
@@ -115,8 +123,8 @@ bool popular_names::contains(std::string_view ecosystem,
   return it != index_.end() && it->second.count(name) != 0;
 }
 
-const std::vector<popular_names::entry>& popular_names::entries(
-    std::string_view ecosystem) const {
+const std::vector<popular_names::entry>&
+popular_names::entries(std::string_view ecosystem) const {
   static const std::vector<entry> none;
   const auto it = names_.find(ecosystem);
   return it == names_.end() ? none : it->second;
@@ -150,8 +158,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b,
     }
     // Distances only grow down the rows (bar one transposition step):
     // once two rows exceed the limit, the answer does too.
-    if (row_min > limit && i > 1 &&
-        *std::min_element(prev.begin(), prev.end()) > limit) {
+    if (row_min > limit && i > 1
+        && *std::min_element(prev.begin(), prev.end()) > limit) {
       return limit + 1;
     }
     std::swap(prev2, prev);
@@ -167,7 +175,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::optional<typosquat_match> find_typosquat(const popular_names& list,
                                               std::string_view ecosystem,
                                               std::string_view name) {
-  if (name.empty() || list.contains(ecosystem, name)) return std::nullopt;
+  if (name.empty() || list.contains(ecosystem, name))
+    return std::nullopt;
   const std::string mine = comparable(ecosystem, name);
   const std::string mine_bare = without_separators(mine);
   const std::string mine_folded = look_alike(mine_bare);
@@ -176,7 +185,8 @@ std::optional<typosquat_match> find_typosquat(const popular_names& list,
   for (const popular_names::entry& target : list.entries(ecosystem)) {
     if (target.normal == mine) {
       // Same project on PyPI; elsewhere a case variant of the name.
-      if (ecosystem == "pypi") return std::nullopt;
+      if (ecosystem == "pypi")
+        return std::nullopt;
       return typosquat_match{target.name, "case variant", 0};
     }
     if (target.bare == mine_bare) {
@@ -190,15 +200,19 @@ std::optional<typosquat_match> find_typosquat(const popular_names& list,
     const std::size_t gap = mine.size() > target.normal.size()
                                 ? mine.size() - target.normal.size()
                                 : target.normal.size() - mine.size();
-    if (limit == 0 || gap > limit) continue;
+    if (limit == 0 || gap > limit)
+      continue;
     const std::size_t d = edit_distance(mine, target.normal, limit);
-    if (d == 0 || d > limit || (best && d >= best->distance)) continue;
-    if (d == 2 && mine.front() != target.normal.front()) continue;
-    if (family_siblings(mine, target.normal)) continue;
+    if (d == 0 || d > limit || (best && d >= best->distance))
+      continue;
+    if (d == 2 && mine.front() != target.normal.front())
+      continue;
+    if (family_siblings(mine, target.normal))
+      continue;
     best = typosquat_match{
         target.name, std::to_string(d) + (d == 1 ? " edit" : " edits"), d};
   }
   return best;
 }
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

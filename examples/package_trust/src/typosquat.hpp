@@ -13,7 +13,7 @@ namespace sluice::examples::package_trust {
 
 /// Popular names per ecosystem. Immutable once built; safe to share.
 class popular_names {
- public:
+public:
   /// Parses lines "<ecosystem> <name>"; blank lines and '#' comments skipped.
   static popular_names parse(std::string_view text);
   /// The list bundled with the example (data/popular_names.txt).
@@ -23,16 +23,16 @@ class popular_names {
   /// A popular name with the forms it is compared in, computed once.
   struct entry {
     std::string name;
-    std::string normal;  ///< lower case; PEP 503 form for PyPI
-    std::string bare;    ///< `normal` without '-', '_' and '.'
-    std::string folded;  ///< `bare` with look-alike characters folded
+    std::string normal; ///< lower case; PEP 503 form for PyPI
+    std::string bare;   ///< `normal` without '-', '_' and '.'
+    std::string folded; ///< `bare` with look-alike characters folded
   };
 
   /// Entries of one ecosystem sorted by name; empty for an unknown one.
   const std::vector<entry>& entries(std::string_view ecosystem) const;
   std::size_t size() const;
 
- private:
+private:
   std::map<std::string, std::vector<entry>, std::less<>> names_;
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> index_;
 };
@@ -46,9 +46,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b,
                           std::size_t limit);
 
 struct typosquat_match {
-  std::string target;    ///< the popular name it resembles
-  std::string how;       ///< e.g. "1 edit", "separator swap"
-  std::size_t distance;  ///< edit distance (0 for look-alike tricks)
+  std::string target;   ///< the popular name it resembles
+  std::string how;      ///< e.g. "1 edit", "separator swap"
+  std::size_t distance; ///< edit distance (0 for look-alike tricks)
 };
 
 /// A popular name that `name` imitates, or nothing. A name on the list is
@@ -64,4 +64,4 @@ std::optional<typosquat_match> find_typosquat(const popular_names& list,
 /// Defined in a file CMake generates from data/popular_names.txt.
 std::string_view bundled_popular_names_text();
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

@@ -40,7 +40,7 @@ TEST(PackageTyposquat, DoesNotFlagThePopularNameItself) {
   const popular_names& list = popular_names::bundled();
   EXPECT_FALSE(find_typosquat(list, "npm", "lodash"));
   EXPECT_FALSE(find_typosquat(list, "pypi", "requests"));
-  EXPECT_FALSE(find_typosquat(list, "pypi", "Requests"));  // PEP 503: same
+  EXPECT_FALSE(find_typosquat(list, "pypi", "Requests")); // PEP 503: same
   EXPECT_FALSE(find_typosquat(list, "npm", "completely-unrelated-name"));
 }
 
@@ -51,13 +51,12 @@ TEST(PackageTyposquat, OnlyComparesWithinTheSameEcosystem) {
 }
 
 TEST(PackageTyposquat, FlagsSeparatorSwapsAndLookAlikeCharacters) {
-  const popular_names list = popular_names::parse(
-      "# test list\n"
-      "npm cross-spawn\n"
-      "npm lodash\n"
-      "npm Xyz-Case\n"
-      "pypi python-dateutil\n"
-      "\n");
+  const popular_names list = popular_names::parse("# test list\n"
+                                                  "npm cross-spawn\n"
+                                                  "npm lodash\n"
+                                                  "npm Xyz-Case\n"
+                                                  "pypi python-dateutil\n"
+                                                  "\n");
   EXPECT_EQ(list.size(), 4u);
   auto swap = find_typosquat(list, "npm", "cross_spawn");
   ASSERT_TRUE(swap);
@@ -70,17 +69,17 @@ TEST(PackageTyposquat, FlagsSeparatorSwapsAndLookAlikeCharacters) {
   EXPECT_EQ(find_typosquat(list, "npm", "xyz-case")->how, "case variant");
   EXPECT_EQ(find_typosquat(list, "pypi", "pythondateutil")->how,
             "separator swap");
-  EXPECT_FALSE(find_typosquat(list, "pypi", "python_dateutil"));  // PEP 503
+  EXPECT_FALSE(find_typosquat(list, "pypi", "python_dateutil")); // PEP 503
 }
 
 TEST(PackageTyposquat, AllowsMoreEditsForLongerNames) {
   const popular_names list =
       popular_names::parse("npm ms\nnpm chalk\nnpm typescript\n");
-  EXPECT_FALSE(find_typosquat(list, "npm", "mz"));      // too short
-  EXPECT_TRUE(find_typosquat(list, "npm", "chalks"));   // 1 edit
-  EXPECT_FALSE(find_typosquat(list, "npm", "chulks"));  // 2 edits, short
+  EXPECT_FALSE(find_typosquat(list, "npm", "mz"));     // too short
+  EXPECT_TRUE(find_typosquat(list, "npm", "chalks"));  // 1 edit
+  EXPECT_FALSE(find_typosquat(list, "npm", "chulks")); // 2 edits, short
   EXPECT_TRUE(find_typosquat(list, "npm", "typescirpt"));
-  EXPECT_TRUE(find_typosquat(list, "npm", "typescrpit2"));  // 2 edits
+  EXPECT_TRUE(find_typosquat(list, "npm", "typescrpit2")); // 2 edits
 }
 
 TEST(PackageTyposquat, DoesNotFlagSiblingsOfOnePackageFamily) {
@@ -92,5 +91,5 @@ TEST(PackageTyposquat, DoesNotFlagSiblingsOfOnePackageFamily) {
   EXPECT_TRUE(find_typosquat(list, "pypi", "pytset-cov"));
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

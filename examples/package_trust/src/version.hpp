@@ -19,4 +19,4 @@ Version parse_version(std::string_view ecosystem, std::string_view raw);
 int compare_versions(std::string_view ecosystem, std::string_view a,
                      std::string_view b);
 
-}  // namespace sluice::examples::package_trust
+} // namespace sluice::examples::package_trust

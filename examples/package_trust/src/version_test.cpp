@@ -54,5 +54,5 @@ TEST(PackageVersion, OrdersVersionsWithinAnEcosystem) {
   EXPECT_LT(compare_versions("debian", "1.2a-1", "1.2+dfsg-1"), 0);
 }
 
-}  // namespace
-}  // namespace sluice::examples::package_trust
+} // namespace
+} // namespace sluice::examples::package_trust

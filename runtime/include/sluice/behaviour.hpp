@@ -14,7 +14,7 @@ namespace sluice {
 /// What a behaviour sees and may do while it handles one event. Valid only
 /// during `behaviour::on_event`.
 class context {
- public:
+public:
   virtual ~context() = default;
 
   /// The stage this key actor belongs to.
@@ -50,7 +50,7 @@ class context {
 /// for the key's events in order. Throwing fails only the current event: the
 /// key keeps its last good state and goes on with its next events.
 class behaviour {
- public:
+public:
   virtual ~behaviour() = default;
 
   /// Handles one event for `ctx.key()`.

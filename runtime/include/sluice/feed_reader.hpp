@@ -16,19 +16,19 @@ namespace sluice {
 
 /// One record read from a feed, or the reason it could not be read.
 struct feed_record {
-  std::uint64_t line = 0;         ///< 1-based line where the record starts
-  std::uint64_t end_offset = 0;   ///< byte offset just past the record
+  std::uint64_t line = 0;       ///< 1-based line where the record starts
+  std::uint64_t end_offset = 0; ///< byte offset just past the record
   bool ok = true;
-  std::string error;              ///< set when !ok: names file, line, field
-  std::string raw;                ///< set when !ok: the record's text, if
-                                  ///< not over the record size cap
-  event ev;                       ///< set when ok
+  std::string error; ///< set when !ok: names file, line, field
+  std::string raw;   ///< set when !ok: the record's text, if
+                     ///< not over the record size cap
+  event ev;          ///< set when ok
 };
 
 /// Streams records from a feed file in bounded batches. Resumable at a byte
 /// offset that a previous batch returned.
 class feed_reader {
- public:
+public:
   enum class format { tsv, debian };
 
   /// Opens `path`, sniffs the format (a first line with tabs is TSV, a first
@@ -46,7 +46,7 @@ class feed_reader {
   std::uint64_t file_size() const noexcept { return size_; }
   const std::string& path() const noexcept { return path_; }
 
- private:
+private:
   feed_reader() = default;
   bool next_line(std::string& line);
   feed_record from_tsv(const std::string& line, std::uint64_t lineno);
@@ -59,8 +59,8 @@ class feed_reader {
   format kind_ = format::tsv;
   std::vector<std::string> columns_;
   std::uint64_t size_ = 0;
-  std::uint64_t offset_ = 0;       ///< byte offset of the next unread line
-  std::uint64_t line_ = 0;         ///< lines consumed so far
+  std::uint64_t offset_ = 0; ///< byte offset of the next unread line
+  std::uint64_t line_ = 0;   ///< lines consumed so far
   std::uint64_t header_end_ = 0;
 };
 

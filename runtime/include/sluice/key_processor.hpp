@@ -17,7 +17,7 @@ namespace sluice {
 enum class outcome : std::uint8_t { done, skipped, failed };
 
 class key_processor {
- public:
+public:
   key_processor(const pipeline_plan& plan, std::size_t stage_index,
                 std::string key, std::unique_ptr<behaviour> b);
   ~key_processor();
@@ -39,7 +39,7 @@ class key_processor {
   /// Counters a behaviour bumped via `context::count` since the last call.
   std::vector<std::pair<std::string, std::uint64_t>> take_counts();
 
- private:
+private:
   struct impl;
   std::unique_ptr<impl> impl_;
   const pipeline_plan& plan_;

@@ -16,7 +16,7 @@ namespace sluice {
 
 /// A monotonically increasing count.
 class counter {
- public:
+public:
   void add(std::uint64_t n = 1) noexcept {
     value_.fetch_add(n, std::memory_order_relaxed);
   }
@@ -24,19 +24,19 @@ class counter {
     return value_.load(std::memory_order_relaxed);
   }
 
- private:
+private:
   std::atomic<std::uint64_t> value_{0};
 };
 
 /// A value that goes up and down; also remembers its peak.
 class gauge {
- public:
+public:
   void set(std::int64_t v) noexcept;
   void add(std::int64_t d) noexcept { set(value_.fetch_add(d) + d); }
   std::int64_t value() const noexcept { return value_.load(); }
   std::int64_t peak() const noexcept { return peak_.load(); }
 
- private:
+private:
   std::atomic<std::int64_t> value_{0};
   std::atomic<std::int64_t> peak_{0};
 };
@@ -44,7 +44,7 @@ class gauge {
 /// A latency histogram in microseconds with fixed log-spaced buckets
 /// (1 us .. ~67 s). Quantiles are estimated from bucket bounds.
 class histogram {
- public:
+public:
   static constexpr std::size_t bucket_count = 27; // 2^0 .. 2^26 us, then +Inf
 
   void observe_us(std::uint64_t us) noexcept;
@@ -59,7 +59,7 @@ class histogram {
   }
   std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i]; }
 
- private:
+private:
   std::array<std::atomic<std::uint64_t>, bucket_count + 1> buckets_{};
   std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_{0};
@@ -72,7 +72,7 @@ using labels = std::map<std::string, std::string>;
 /// All metrics of one node. Metrics live as long as the registry; returned
 /// references stay valid.
 class metrics {
- public:
+public:
   counter& get_counter(const std::string& name, const labels& l = {},
                        const std::string& help = "");
   gauge& get_gauge(const std::string& name, const labels& l = {},
@@ -87,7 +87,7 @@ class metrics {
   std::uint64_t counter_value(const std::string& name,
                               const labels& l = {}) const;
 
- private:
+private:
   template <class T>
   struct family {
     std::string help;

@@ -16,7 +16,7 @@
 namespace sluice {
 
 class pipeline_plan {
- public:
+public:
   /// Checks that every behaviour exists in `reg` and records every stage in
   /// `st`. Errors name the stage and its YAML file and line.
   static result<pipeline_plan> bind(topology topo, const registry& reg,
@@ -33,7 +33,7 @@ class pipeline_plan {
   std::vector<queue_append> route(const std::string& topic, event ev,
                                   std::size_t* first_stage = nullptr) const;
 
- private:
+private:
   topology topo_;
   std::vector<std::uint32_t> ids_;
 };

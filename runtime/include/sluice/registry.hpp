@@ -18,7 +18,7 @@ using behaviour_factory = std::function<std::unique_ptr<behaviour>()>;
 
 /// Name -> factory. Names are dotted, e.g. "package.parse".
 class registry {
- public:
+public:
   /// Registers `factory` under `name`; a second registration of the same
   /// name is an error.
   result<void> add(const std::string& name, behaviour_factory factory);
@@ -37,7 +37,7 @@ class registry {
   /// All registered names, sorted.
   std::vector<std::string> names() const;
 
- private:
+private:
   std::map<std::string, behaviour_factory> factories_;
 };
 

@@ -37,7 +37,7 @@ struct error {
 /// Either a value or an error. A minimal `std::expected` for C++20.
 template <class T>
 class [[nodiscard]] result {
- public:
+public:
   result(T value) : v_(std::move(value)) {}
   result(sluice::error err) : v_(std::move(err)) {}
 
@@ -54,21 +54,21 @@ class [[nodiscard]] result {
 
   const sluice::error& error() const& { return std::get<1>(v_); }
 
- private:
+private:
   std::variant<T, sluice::error> v_;
 };
 
 /// A result with no value.
 template <>
 class [[nodiscard]] result<void> {
- public:
+public:
   result() = default;
   result(sluice::error err) : err_(std::move(err)), ok_(false) {}
   bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
   const sluice::error& error() const& { return err_; }
 
- private:
+private:
   sluice::error err_;
   bool ok_ = true;
 };

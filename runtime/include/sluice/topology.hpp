@@ -53,15 +53,16 @@ struct retry_policy {
 /// One named step of a pipeline.
 struct stage_spec {
   std::string name;
-  std::string behaviour;               ///< a name in the registry
+  std::string behaviour; ///< a name in the registry
   std::vector<subscription> subscribe;
-  std::vector<std::string> emits;      ///< topics it may emit to (declared)
+  std::vector<std::string> emits; ///< topics it may emit to (declared)
   retry_policy retry;
   bool skip_unchanged = false;
-  std::uint32_t max_in_flight = 2048;  ///< credit: events dispatched, not committed
-  std::uint32_t max_live_keys = 4096;  ///< key actors kept before passivation
-  std::string source_file;             ///< the YAML file that defined it
-  int source_line = 0;                 ///< 1-based line of its definition
+  std::uint32_t max_in_flight =
+      2048; ///< credit: events dispatched, not committed
+  std::uint32_t max_live_keys = 4096; ///< key actors kept before passivation
+  std::string source_file;            ///< the YAML file that defined it
+  int source_line = 0;                ///< 1-based line of its definition
 };
 
 /// Where the file feed (`--feed`) puts its events.

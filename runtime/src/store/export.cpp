@@ -19,9 +19,9 @@ result<std::size_t> export_stage(const store& st, const std::string& stage,
     known += (known.empty() ? "" : ", ") + s.name;
   }
   if (!rec)
-    return fail(errc::not_found, "no stage '" + stage + "' in " + st.dir()
-                                   + " (stages: "
-                                   + (known.empty() ? "none" : known) + ")");
+    return fail(errc::not_found,
+                "no stage '" + stage + "' in " + st.dir()
+                    + " (stages: " + (known.empty() ? "none" : known) + ")");
   std::unique_ptr<behaviour> b;
   if (auto made = reg.create(rec->behaviour))
     b = std::move(*made);
@@ -29,27 +29,27 @@ result<std::size_t> export_stage(const store& st, const std::string& stage,
   error failure;
   bool failed = false;
   auto scanned = st.scan_states(
-    rec->id, [&](const std::string& key, const stored_state& s) {
-      v1::KeyState ks;
-      if (!ks.ParseFromString(s.key_state)) {
-        failure = fail(errc::corrupt, st.dir() + ": state of key '" + key
-                                        + "' in stage " + stage
-                                        + " is not a valid KeyState");
-        failed = true;
-        return false;
-      }
-      if (ks.cleared() || (ks.state().empty() && ks.events_processed() == 0))
+      rec->id, [&](const std::string& key, const stored_state& s) {
+        v1::KeyState ks;
+        if (!ks.ParseFromString(s.key_state)) {
+          failure = fail(errc::corrupt, st.dir() + ": state of key '" + key
+                                            + "' in stage " + stage
+                                            + " is not a valid KeyState");
+          failed = true;
+          return false;
+        }
+        if (ks.cleared() || (ks.state().empty() && ks.events_processed() == 0))
+          return true;
+        std::string json;
+        try {
+          json = b ? b->state_to_json(ks.state()) : json_quote(ks.state());
+        } catch (const std::exception& e) {
+          json = json_quote(ks.state());
+        }
+        out << key << '\t' << json << '\n';
+        ++n;
         return true;
-      std::string json;
-      try {
-        json = b ? b->state_to_json(ks.state()) : json_quote(ks.state());
-      } catch (const std::exception& e) {
-        json = json_quote(ks.state());
-      }
-      out << key << '\t' << json << '\n';
-      ++n;
-      return true;
-    });
+      });
   if (!scanned)
     return scanned.error();
   if (failed)

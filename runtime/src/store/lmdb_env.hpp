@@ -26,7 +26,7 @@ inline std::string_view as_view(const MDB_val& v) {
 
 /// A transaction that aborts unless committed.
 class txn {
- public:
+public:
   txn(MDB_env* env, bool read_only, int& rc) {
     rc = mdb_txn_begin(env, nullptr, read_only ? MDB_RDONLY : 0, &t_);
     if (rc != 0)
@@ -45,14 +45,16 @@ class txn {
     return rc;
   }
 
- private:
+private:
   MDB_txn* t_ = nullptr;
 };
 
 /// A cursor closed on scope exit.
 class cursor {
- public:
-  cursor(MDB_txn* t, MDB_dbi dbi, int& rc) { rc = mdb_cursor_open(t, dbi, &c_); }
+public:
+  cursor(MDB_txn* t, MDB_dbi dbi, int& rc) {
+    rc = mdb_cursor_open(t, dbi, &c_);
+  }
   ~cursor() {
     if (c_)
       mdb_cursor_close(c_);
@@ -61,7 +63,7 @@ class cursor {
   cursor& operator=(const cursor&) = delete;
   MDB_cursor* get() const noexcept { return c_; }
 
- private:
+private:
   MDB_cursor* c_ = nullptr;
 };
 

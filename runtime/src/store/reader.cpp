@@ -11,7 +11,7 @@ namespace {
 /// Runs `fn(txn)` in a read-only transaction.
 template <class F>
 auto with_read_txn(const store::impl& p, const std::string& what, F fn)
-  -> decltype(fn(static_cast<MDB_txn*>(nullptr))) {
+    -> decltype(fn(static_cast<MDB_txn*>(nullptr))) {
   int rc = 0;
   txn t{p.env, true, rc};
   if (rc != 0)
@@ -24,60 +24,60 @@ auto with_read_txn(const store::impl& p, const std::string& what, F fn)
 result<std::vector<stage_record>> store::stages() const {
   auto& p = *impl_;
   return with_read_txn(
-    p, "list stages", [&](MDB_txn* t) -> result<std::vector<stage_record>> {
-      std::vector<stage_record> out;
-      int rc = 0;
-      cursor c{t, p.meta, rc};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": cursor on meta");
-      const std::string prefix = "stage/";
-      MDB_val k = as_val(prefix), v;
-      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-        if (!as_view(k).starts_with(prefix))
-          break;
-        v1::StageMeta sm;
-        if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
-          return fail(errc::corrupt, p.opts.dir + ": meta record "
-                                       + keys::printable(as_view(k))
-                                       + " is not a valid StageMeta");
-        out.push_back({sm.name(), sm.id(), sm.behaviour()});
-      }
-      return out;
-    });
+      p, "list stages", [&](MDB_txn* t) -> result<std::vector<stage_record>> {
+        std::vector<stage_record> out;
+        int rc = 0;
+        cursor c{t, p.meta, rc};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": cursor on meta");
+        const std::string prefix = "stage/";
+        MDB_val k = as_val(prefix), v;
+        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+          if (!as_view(k).starts_with(prefix))
+            break;
+          v1::StageMeta sm;
+          if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+            return fail(errc::corrupt, p.opts.dir + ": meta record "
+                                           + keys::printable(as_view(k))
+                                           + " is not a valid StageMeta");
+          out.push_back({sm.name(), sm.id(), sm.behaviour()});
+        }
+        return out;
+      });
 }
 
-result<std::vector<queued_event>>
-store::read_queue(std::uint32_t stage_id, keys::queue_pos from,
-                  std::size_t max) const {
+result<std::vector<queued_event>> store::read_queue(std::uint32_t stage_id,
+                                                    keys::queue_pos from,
+                                                    std::size_t max) const {
   auto& p = *impl_;
   auto dbi = p.queue_dbi(stage_id);
   if (!dbi)
     return dbi.error();
   return with_read_txn(
-    p, "read queue", [&](MDB_txn* t) -> result<std::vector<queued_event>> {
-      std::vector<queued_event> out;
-      int rc = 0;
-      cursor c{t, *dbi, rc};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": cursor on queue");
-      auto start = keys::queue_key(from);
-      MDB_val k = as_val(start), v;
-      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-           rc == 0 && out.size() < max;
-           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-        auto pos = keys::parse_queue_key(as_view(k));
-        if (!pos)
-          return fail(errc::corrupt, p.opts.dir + ": malformed queue key "
-                                       + keys::printable(as_view(k)));
-        if (pos->priority != from.priority)
-          break;
-        out.push_back({*pos, std::string(as_view(v))});
-      }
-      if (rc != 0 && rc != MDB_NOTFOUND)
-        return lmdb_error(rc, p.opts.dir + ": read queue");
-      return out;
-    });
+      p, "read queue", [&](MDB_txn* t) -> result<std::vector<queued_event>> {
+        std::vector<queued_event> out;
+        int rc = 0;
+        cursor c{t, *dbi, rc};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": cursor on queue");
+        auto start = keys::queue_key(from);
+        MDB_val k = as_val(start), v;
+        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+             rc == 0 && out.size() < max;
+             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+          auto pos = keys::parse_queue_key(as_view(k));
+          if (!pos)
+            return fail(errc::corrupt, p.opts.dir + ": malformed queue key "
+                                           + keys::printable(as_view(k)));
+          if (pos->priority != from.priority)
+            break;
+          out.push_back({*pos, std::string(as_view(v))});
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+          return lmdb_error(rc, p.opts.dir + ": read queue");
+        return out;
+      });
 }
 
 result<std::array<std::uint64_t, 2>>
@@ -87,25 +87,26 @@ store::queue_depth(std::uint32_t stage_id) const {
   if (!dbi)
     return dbi.error();
   return with_read_txn(
-    p, "queue depth",
-    [&](MDB_txn* t) -> result<std::array<std::uint64_t, 2>> {
-      MDB_stat st;
-      int rc = mdb_stat(t, *dbi, &st);
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": stat queue");
-      std::uint64_t urgent = 0;
-      cursor c{t, *dbi, rc};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": cursor on queue");
-      MDB_val k, v;
-      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-        if (k.mv_size == 0 || *static_cast<const unsigned char*>(k.mv_data) != 0)
-          break;
-        ++urgent;
-      }
-      return std::array<std::uint64_t, 2>{urgent, st.ms_entries - urgent};
-    });
+      p, "queue depth",
+      [&](MDB_txn* t) -> result<std::array<std::uint64_t, 2>> {
+        MDB_stat st;
+        int rc = mdb_stat(t, *dbi, &st);
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": stat queue");
+        std::uint64_t urgent = 0;
+        cursor c{t, *dbi, rc};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": cursor on queue");
+        MDB_val k, v;
+        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+          if (k.mv_size == 0
+              || *static_cast<const unsigned char*>(k.mv_data) != 0)
+            break;
+          ++urgent;
+        }
+        return std::array<std::uint64_t, 2>{urgent, st.ms_entries - urgent};
+      });
 }
 
 result<std::uint64_t> store::queued_total() const {
@@ -116,43 +117,45 @@ result<std::uint64_t> store::queued_total() const {
     for (auto& [id, dbi] : p.queues)
       dbis.push_back(dbi);
   }
-  return with_read_txn(p, "count queued", [&](MDB_txn* t) -> result<std::uint64_t> {
-    std::uint64_t total = 0;
-    for (auto dbi : dbis) {
-      MDB_stat st;
-      if (int rc = mdb_stat(t, dbi, &st); rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": stat queue");
-      total += st.ms_entries;
-    }
-    return total;
-  });
+  return with_read_txn(p, "count queued",
+                       [&](MDB_txn* t) -> result<std::uint64_t> {
+                         std::uint64_t total = 0;
+                         for (auto dbi : dbis) {
+                           MDB_stat st;
+                           if (int rc = mdb_stat(t, dbi, &st); rc != 0)
+                             return lmdb_error(rc, p.opts.dir + ": stat queue");
+                           total += st.ms_entries;
+                         }
+                         return total;
+                       });
 }
 
 result<std::optional<stored_state>>
 store::read_state(std::uint32_t stage_id, const std::string& key) const {
   auto& p = *impl_;
   return with_read_txn(
-    p, "read state", [&](MDB_txn* t) -> result<std::optional<stored_state>> {
-      auto skey = keys::state_key(stage_id, key);
-      MDB_val k = as_val(skey), v;
-      int rc = mdb_get(t, p.state, &k, &v);
-      if (rc == MDB_NOTFOUND)
-        return std::optional<stored_state>{};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": read state");
-      auto ver = keys::get_u64(as_view(v));
-      if (!ver)
-        return fail(errc::corrupt, p.opts.dir + ": state record of '"
-                                     + keys::printable(key)
-                                     + "' is shorter than its version header");
-      return std::optional<stored_state>{
-        stored_state{*ver, std::string(as_view(v).substr(8))}};
-    });
+      p, "read state", [&](MDB_txn* t) -> result<std::optional<stored_state>> {
+        auto skey = keys::state_key(stage_id, key);
+        MDB_val k = as_val(skey), v;
+        int rc = mdb_get(t, p.state, &k, &v);
+        if (rc == MDB_NOTFOUND)
+          return std::optional<stored_state>{};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": read state");
+        auto ver = keys::get_u64(as_view(v));
+        if (!ver)
+          return fail(errc::corrupt,
+                      p.opts.dir + ": state record of '" + keys::printable(key)
+                          + "' is shorter than its version header");
+        return std::optional<stored_state>{
+            stored_state{*ver, std::string(as_view(v).substr(8))}};
+      });
 }
 
 result<void> store::scan_states(
-  std::uint32_t stage_id,
-  const std::function<bool(const std::string&, const stored_state&)>& fn) const {
+    std::uint32_t stage_id,
+    const std::function<bool(const std::string&, const stored_state&)>& fn)
+    const {
   auto& p = *impl_;
   return with_read_txn(p, "scan states", [&](MDB_txn* t) -> result<void> {
     int rc = 0;
@@ -168,9 +171,10 @@ result<void> store::scan_states(
         break;
       auto ver = keys::get_u64(as_view(v));
       if (!ver)
-        return fail(errc::corrupt, p.opts.dir + ": state record of '"
-                                     + keys::printable(sk->second)
-                                     + "' is shorter than its version header");
+        return fail(errc::corrupt,
+                    p.opts.dir + ": state record of '"
+                        + keys::printable(sk->second)
+                        + "' is shorter than its version header");
       if (!fn(std::string(sk->second),
               stored_state{*ver, std::string(as_view(v).substr(8))}))
         break;
@@ -185,35 +189,35 @@ result<std::optional<std::string>>
 store::read_progress(const std::string& source) const {
   auto& p = *impl_;
   return with_read_txn(
-    p, "read offset", [&](MDB_txn* t) -> result<std::optional<std::string>> {
-      MDB_val k = as_val(source), v;
-      int rc = mdb_get(t, p.offsets, &k, &v);
-      if (rc == MDB_NOTFOUND)
-        return std::optional<std::string>{};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": read offset of " + source);
-      return std::optional<std::string>{std::string(as_view(v))};
-    });
+      p, "read offset", [&](MDB_txn* t) -> result<std::optional<std::string>> {
+        MDB_val k = as_val(source), v;
+        int rc = mdb_get(t, p.offsets, &k, &v);
+        if (rc == MDB_NOTFOUND)
+          return std::optional<std::string>{};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": read offset of " + source);
+        return std::optional<std::string>{std::string(as_view(v))};
+      });
 }
 
 result<std::optional<std::string>>
 store::read_status(const std::string& key) const {
   auto& p = *impl_;
   return with_read_txn(
-    p, "read status", [&](MDB_txn* t) -> result<std::optional<std::string>> {
-      MDB_val k = as_val(key), v;
-      int rc = mdb_get(t, p.status, &k, &v);
-      if (rc == MDB_NOTFOUND)
-        return std::optional<std::string>{};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": read status");
-      return std::optional<std::string>{std::string(as_view(v))};
-    });
+      p, "read status", [&](MDB_txn* t) -> result<std::optional<std::string>> {
+        MDB_val k = as_val(key), v;
+        int rc = mdb_get(t, p.status, &k, &v);
+        if (rc == MDB_NOTFOUND)
+          return std::optional<std::string>{};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": read status");
+        return std::optional<std::string>{std::string(as_view(v))};
+      });
 }
 
 result<void> store::scan_dead_letters(
-  const std::function<bool(std::uint32_t, std::uint64_t, const std::string&)>&
-    fn) const {
+    const std::function<bool(std::uint32_t, std::uint64_t, const std::string&)>&
+        fn) const {
   auto& p = *impl_;
   return with_read_txn(p, "scan dead letters", [&](MDB_txn* t) -> result<void> {
     int rc = 0;
@@ -228,7 +232,7 @@ result<void> store::scan_dead_letters(
       auto seq = keys::get_u64(kv, 4);
       if (!id || !seq)
         return fail(errc::corrupt, p.opts.dir + ": malformed dead-letter key "
-                                     + keys::printable(kv));
+                                       + keys::printable(kv));
       if (!fn(*id, *seq, std::string(as_view(v))))
         break;
     }

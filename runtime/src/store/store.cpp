@@ -4,10 +4,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "lmdb_env.hpp"
 #include "sluice/v1/store.pb.h"
@@ -21,13 +24,73 @@ const std::string seq_key = "seq";
 const std::string schema_key = "schema_version";
 const std::string stage_prefix = "stage/";
 
-std::string queue_db_name(const std::string& stage) { return "queue." + stage; }
+std::string queue_db_name(const std::string& stage) {
+  return "queue." + stage;
+}
+
+/// The greatest key of `dbi` below `end` (below no bound when `end` is
+/// empty), or nullopt when there is none.
+result<std::optional<std::string>> last_key_below(MDB_txn* t, MDB_dbi dbi,
+                                                  const std::string& end) {
+  int rc = 0;
+  cursor c{t, dbi, rc};
+  if (rc != 0)
+    return lmdb_error(rc, "open cursor");
+  MDB_val k = as_val(end), v;
+  rc = end.empty() ? MDB_NOTFOUND
+                   : mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);
+  else if (rc == MDB_NOTFOUND)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND)
+    return std::optional<std::string>{};
+  if (rc != 0)
+    return lmdb_error(rc, "read last key");
+  return std::optional<std::string>{std::string(as_view(k))};
+}
+
+/// The smallest sequence number above every queue entry and dead letter.
+/// Normally the stored counter already is; a damaged or hand-edited store
+/// may hold entries past it, and a router reads its queue forward from the
+/// last seq it saw, so an append below such an entry would never run.
+result<std::uint64_t> seq_past_entries(MDB_txn* t, const store::impl& p) {
+  std::uint64_t next = 0;
+  auto note = [&](std::uint64_t seq) { next = std::max(next, seq + 1); };
+  for (auto& [id, dbi] : p.queues) {
+    for (auto pr : {priority::urgent, priority::normal}) {
+      // The last entry of a class is the greatest key below the next class.
+      auto end = pr == priority::urgent ? keys::queue_key({priority::normal, 0})
+                                        : std::string();
+      auto last = last_key_below(t, dbi, end);
+      if (!last)
+        return last.error();
+      if (*last)
+        if (auto pos = keys::parse_queue_key(**last);
+            pos && pos->priority == pr)
+          note(pos->seq);
+    }
+  }
+  std::vector<std::uint32_t> ids{0}; // 0: input that never became an event
+  for (auto& [id, dbi] : p.queues)
+    ids.push_back(id);
+  for (auto id : ids) {
+    auto last =
+        last_key_below(t, p.dead_letters, keys::dead_letter_key(id + 1, 0));
+    if (!last)
+      return last.error();
+    if (*last && keys::get_u32(**last) == id)
+      if (auto seq = keys::get_u64(**last, 4))
+        note(*seq);
+  }
+  return next;
+}
 
 } // namespace
 
 error lmdb_error(int rc, const std::string& what) {
-  auto code = rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt
-                                                       : errc::storage;
+  auto code =
+      rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt : errc::storage;
   return fail(code, what + ": " + mdb_strerror(rc));
 }
 
@@ -57,7 +120,9 @@ result<MDB_dbi> store::impl::queue_dbi(std::uint32_t stage_id) const {
 store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 store::~store() = default;
 
-const std::string& store::dir() const noexcept { return impl_->opts.dir; }
+const std::string& store::dir() const noexcept {
+  return impl_->opts.dir;
+}
 
 result<std::unique_ptr<store>> store::open(const store_options& opts) {
   namespace fs = std::filesystem;
@@ -69,13 +134,13 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
                 "data directory " + opts.dir + " is not a directory");
   if (opts.read_only) {
     if (!fs::exists(fs::path(opts.dir) / "data.mdb", ec))
-      return fail(errc::not_found, "no Sluice data in " + opts.dir
-                                     + " (data.mdb is missing)");
+      return fail(errc::not_found,
+                  "no Sluice data in " + opts.dir + " (data.mdb is missing)");
   } else if (!fs::exists(opts.dir, ec)) {
     fs::create_directories(opts.dir, ec);
     if (ec)
       return fail(errc::io, "cannot create data directory " + opts.dir + ": "
-                              + ec.message());
+                                + ec.message());
   }
   auto p = std::make_unique<impl>();
   p->opts = opts;
@@ -97,7 +162,8 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (rc != 0)
     return lmdb_error(rc, opts.dir + ": begin transaction");
   bool create = !opts.read_only;
-  for (auto [name, dbi] : {std::pair{"meta", &p->meta}, {"state", &p->state},
+  for (auto [name, dbi] : {std::pair{"meta", &p->meta},
+                           {"state", &p->state},
                            {"status", &p->status},
                            {"dead_letters", &p->dead_letters},
                            {"offsets", &p->offsets}}) {
@@ -138,14 +204,18 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       v1::StageMeta sm;
       if (!sm.ParseFromArray(mv.mv_data, static_cast<int>(mv.mv_size)))
         return fail(errc::corrupt, opts.dir + ": meta record "
-                                     + keys::printable(as_view(mk))
-                                     + " is not a valid StageMeta");
+                                       + keys::printable(as_view(mk))
+                                       + " is not a valid StageMeta");
       auto d = p->open_db(t.get(), queue_db_name(sm.name()), create);
       if (!d)
         return d.error();
       p->queues[sm.id()] = *d;
     }
   }
+  auto past = seq_past_entries(t.get(), *p);
+  if (!past)
+    return fail(past.error().code, opts.dir + ": " + past.error().message);
+  p->next_seq = std::max(p->next_seq, *past);
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, opts.dir + ": commit open transaction");
   return std::unique_ptr<store>(new store(std::move(p)));
@@ -168,7 +238,7 @@ result<std::uint32_t> store::register_stage(const std::string& name,
   if (rc == 0) {
     if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
       return fail(errc::corrupt, p.opts.dir + ": meta record " + mkey
-                                   + " is not a valid StageMeta");
+                                     + " is not a valid StageMeta");
   } else {
     std::uint32_t max_id = 0;
     for (auto& [id, dbi] : p.queues)
@@ -196,7 +266,7 @@ namespace {
 
 /// Applies a batch inside an open write transaction.
 class batch_writer {
- public:
+public:
   batch_writer(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
 
   result<void> append(const queue_append& a) {
@@ -211,7 +281,7 @@ class batch_writer {
       rc = mdb_put(t_, *dbi, &kv, &vv, 0);
     if (rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": append to queue of stage "
-                              + std::to_string(a.stage_id));
+                                + std::to_string(a.stage_id));
     report.appended[a.stage_id][static_cast<int>(a.priority)]++;
     ++report.records;
     return {};
@@ -235,13 +305,13 @@ class batch_writer {
     if (rc == MDB_NOTFOUND)
       return std::uint64_t{0};
     if (rc != 0)
-      return lmdb_error(rc, p_.opts.dir + ": read state "
-                              + keys::printable(skey));
+      return lmdb_error(rc,
+                        p_.opts.dir + ": read state " + keys::printable(skey));
     auto ver = keys::get_u64(as_view(v));
     if (!ver)
       return fail(errc::corrupt, p_.opts.dir + ": state record "
-                                   + keys::printable(skey)
-                                   + " is shorter than its version header");
+                                     + keys::printable(skey)
+                                     + " is shorter than its version header");
     return *ver;
   }
 
@@ -308,8 +378,8 @@ class batch_writer {
     value += c.key_state;
     MDB_val sk = as_val(skey), sv = as_val(value);
     if ((rc = mdb_put(t_, p_.state, &sk, &sv, 0)) != 0)
-      return lmdb_error(rc, p_.opts.dir + ": write state "
-                              + keys::printable(skey));
+      return lmdb_error(rc,
+                        p_.opts.dir + ": write state " + keys::printable(skey));
     versions_[skey] = version;
     if (!c.key_status.empty()) {
       MDB_val k = as_val(c.key), v = as_val(c.key_status);
@@ -331,7 +401,7 @@ class batch_writer {
 
   commit_report report;
 
- private:
+private:
   store::impl& p_;
   MDB_txn* t_;
   std::unordered_map<std::string, std::uint64_t> versions_;

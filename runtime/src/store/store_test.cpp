@@ -21,9 +21,10 @@ struct StoreTest : ::testing::Test {
   std::uint32_t stage = 0;
 
   void SetUp() override {
-    dir = (fs::temp_directory_path()
-           / ("sluice_store_test_" + std::to_string(::getpid()) + "_"
-              + ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+    dir =
+        (fs::temp_directory_path()
+         / ("sluice_store_test_" + std::to_string(::getpid()) + "_"
+            + ::testing::UnitTest::GetInstance()->current_test_info()->name()))
             .string();
     fs::remove_all(dir);
     reopen();

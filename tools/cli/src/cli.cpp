@@ -2,9 +2,11 @@
 // exit codes.
 #include "sluice/cli.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <memory>
 #include <vector>
 
 #include "commands.hpp"
@@ -25,8 +27,8 @@ int main(int argc, char** argv, const registry& reg) {
   std::string log_level = "warn";
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off")
-    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error",
-                           "critical", "off"}));
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   std::vector<std::pair<CLI::App*, cli::action>> actions;
   auto add = [&](auto adder) {
     auto before = app.get_subcommands({}).size();
@@ -45,6 +47,9 @@ int main(int argc, char** argv, const registry& reg) {
     app.exit(e);
     return cli::usage;
   }
+  // Logs go to stderr: stdout is for data (`export` prints states there).
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "sluice", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   spdlog::set_level(spdlog::level::from_str(log_level));
   for (auto& [sub, act] : actions)
     if (sub->parsed())

@@ -36,8 +36,10 @@ int run_export(const export_args& a, const registry& reg) {
 action add_export_command(CLI::App& app, const registry& reg) {
   auto a = std::make_shared<export_args>();
   auto* cmd = app.add_subcommand(
-    "export", "Print every key of a stage as key<TAB>state-JSON, sorted by key");
-  cmd->add_option("--data", a->data_dir, "Data directory of a node")->required();
+      "export",
+      "Print every key of a stage as key<TAB>state-JSON, sorted by key");
+  cmd->add_option("--data", a->data_dir, "Data directory of a node")
+      ->required();
   cmd->add_option("--stage", a->stage, "Stage name")->required();
   return [a, &reg] { return run_export(*a, reg); };
 }

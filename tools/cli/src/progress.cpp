@@ -30,8 +30,8 @@ std::uint64_t total_done(const node_stats& s) {
 } // namespace
 
 progress::progress(std::ostream& out, bool tty)
-  : out_(out), tty_(tty), start_(std::chrono::steady_clock::now()),
-    last_print_(start_) {}
+    : out_(out), tty_(tty), start_(std::chrono::steady_clock::now()),
+      last_print_(start_) {}
 
 void progress::update(const node_stats& s) {
   auto now = std::chrono::steady_clock::now();
@@ -46,18 +46,21 @@ void progress::update(const node_stats& s) {
     recs += f.records;
     feeding = feeding || !f.finished;
   }
-  double frac = size ? static_cast<double>(off) / static_cast<double>(size) : 1.0;
+  double frac =
+      size ? static_cast<double>(off) / static_cast<double>(size) : 1.0;
   constexpr int width = 20;
   int filled = static_cast<int>(frac * width);
   std::ostringstream line;
   line << '[' << std::string(filled, '#') << std::string(width - filled, '.')
        << "] " << std::setw(3) << static_cast<int>(frac * 100) << "% "
-       << (feeding ? "feeding " : "draining ") << human(static_cast<double>(recs))
-       << " recs |";
+       << (feeding ? "feeding " : "draining ")
+       << human(static_cast<double>(recs)) << " recs |";
   for (auto& st : s.stages)
-    line << ' ' << st.name << ' ' << human(static_cast<double>(st.done + st.skipped));
+    line << ' ' << st.name << ' '
+         << human(static_cast<double>(st.done + st.skipped));
   double secs = std::chrono::duration<double>(now - start_).count();
-  line << " | " << human(static_cast<double>(total_done(s)) / std::max(secs, 1e-3))
+  line << " | "
+       << human(static_cast<double>(total_done(s)) / std::max(secs, 1e-3))
        << " ev/s | queued " << human(static_cast<double>(s.queued));
   if (tty_)
     out_ << '\r' << line.str() << "\x1b[K" << std::flush;
@@ -69,15 +72,15 @@ void progress::finish(const node_stats& s, const std::string& data_dir) {
   update(s);
   if (tty_)
     out_ << '\n';
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                              - start_)
-                  .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
   std::uint64_t recs = 0;
   for (auto& f : s.feeds)
     recs += f.records;
-  out_ << "\nsummary: " << recs << " feed records, "
-       << total_done(s) << " stage events in " << std::fixed
-       << std::setprecision(1) << secs << " s ("
+  out_ << "\nsummary: " << recs << " feed records, " << total_done(s)
+       << " stage events in " << std::fixed << std::setprecision(1) << secs
+       << " s ("
        << human(static_cast<double>(total_done(s)) / std::max(secs, 1e-3))
        << " stage events/s), " << s.commits << " commits\n";
   out_ << "  " << std::left << std::setw(12) << "stage" << std::right
@@ -89,9 +92,9 @@ void progress::finish(const node_stats& s, const std::string& data_dir) {
          << std::setw(10) << st.in << std::setw(10) << st.done << std::setw(10)
          << st.skipped << std::setw(10) << st.failed << std::setw(10)
          << st.queued_urgent + st.queued_normal << '\n';
-  out_ << "data: " << data_dir << "  (inspect: sluice export --data " << data_dir
-       << " --stage " << (s.stages.empty() ? "NAME" : s.stages.back().name)
-       << ")\n";
+  out_ << "data: " << data_dir << "  (inspect: sluice export --data "
+       << data_dir << " --stage "
+       << (s.stages.empty() ? "NAME" : s.stages.back().name) << ")\n";
 }
 
 } // namespace sluice::cli

@@ -9,14 +9,14 @@
 namespace sluice::cli {
 
 class progress {
- public:
+public:
   /// `tty`: redraw one line in place; otherwise print a line now and then.
   progress(std::ostream& out, bool tty);
 
   void update(const node_stats& s);
   void finish(const node_stats& s, const std::string& data_dir);
 
- private:
+private:
   std::ostream& out_;
   bool tty_;
   std::chrono::steady_clock::time_point start_;

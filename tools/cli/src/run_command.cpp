@@ -19,7 +19,9 @@ namespace {
 
 std::atomic<bool> interrupted{false};
 
-extern "C" void on_signal(int) { interrupted = true; }
+extern "C" void on_signal(int) {
+  interrupted = true;
+}
 
 struct run_args {
   std::string pipeline;
@@ -29,6 +31,7 @@ struct run_args {
   bool quiet = false;
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
+  unsigned commit_window_ms = 20;
 };
 
 int run(const run_args& a, const registry& reg) {
@@ -43,6 +46,7 @@ int run(const run_args& a, const registry& reg) {
   opts.sync = !a.no_sync;
   opts.threads = a.threads;
   opts.max_commit_batch = a.commit_batch;
+  opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
   auto n = node::start(std::move(*topo), reg, opts);
   if (!n) {
     print_error(n.error().describe());
@@ -85,22 +89,31 @@ int run(const run_args& a, const registry& reg) {
 action add_run_command(CLI::App& app, const registry& reg) {
   auto a = std::make_shared<run_args>();
   auto* cmd = app.add_subcommand(
-    "run", "Run a pipeline on one embedded node until every stage has drained");
+      "run",
+      "Run a pipeline on one embedded node until every stage has drained");
   cmd->add_option("pipeline", a->pipeline, "Pipeline topology (YAML)")
-    ->required()
-    ->check(CLI::ExistingFile);
-  cmd->add_option("--feed", a->feeds, "Feed file (TSV with header, or a Debian "
-                                      "package index); repeatable")
-    ->check(CLI::ExistingFile);
-  cmd->add_option("--data", a->data_dir,
-                  "Data directory; resumed if it holds a run (default var/PIPELINE)");
-  cmd->add_flag("--no-sync", a->no_sync,
-                "Do not fsync each commit: survives a process crash, not a power loss");
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--feed", a->feeds,
+                  "Feed file (TSV with header, or a Debian "
+                  "package index); repeatable")
+      ->check(CLI::ExistingFile);
+  cmd->add_option(
+      "--data", a->data_dir,
+      "Data directory; resumed if it holds a run (default var/PIPELINE)");
+  cmd->add_flag(
+      "--no-sync", a->no_sync,
+      "Do not fsync each commit: survives a process crash, not a power loss");
   cmd->add_flag("--quiet,-q", a->quiet, "No progress bar or summary");
-  cmd->add_option("--threads", a->threads, "Scheduler threads (default: cores)");
+  cmd->add_option("--threads", a->threads,
+                  "Scheduler threads (default: cores)");
   cmd->add_option("--commit-batch", a->commit_batch,
                   "Maximum records per LMDB transaction")
-    ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--commit-window", a->commit_window_ms,
+                  "Milliseconds normal work may wait to share a commit "
+                  "(urgent work commits at once)")
+      ->check(CLI::Range(0, 10000));
   return [a, &reg] { return run(*a, reg); };
 }
 

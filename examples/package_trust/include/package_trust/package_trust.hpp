@@ -11,4 +11,4 @@ namespace sluice::examples {
 /// Fails, naming the name, if one of them is already registered.
 sluice::result<void> register_package_trust(sluice::registry& reg);
 
-}  // namespace sluice::examples
+} // namespace sluice::examples

@@ -42,10 +42,10 @@ struct completion {
   std::string key_state;          ///< sluice.v1.KeyState, stored at base+1
   std::string key_status;         ///< sluice.v1.KeyStatus; empty: unchanged
   std::vector<queue_append> emits;
-  std::string dead_letter;        ///< sluice.v1.DeadLetter; empty: none
-  bool touch_state = true;        ///< false: no key (an undecodable event)
-  bool urgent = false;            ///< commit without waiting for more
-  std::int64_t ingest_ts_ns = 0;  ///< when the root event was accepted
+  std::string dead_letter;       ///< sluice.v1.DeadLetter; empty: none
+  bool touch_state = true;       ///< false: no key (an undecodable event)
+  bool urgent = false;           ///< commit without waiting for more
+  std::int64_t ingest_ts_ns = 0; ///< when the root event was accepted
 };
 
 /// A source's progress, committed with the events it produced.
@@ -112,7 +112,7 @@ struct stage_record {
 
 /// The LMDB environment of one data directory. Open once per process.
 class store {
- public:
+public:
   /// Opens (and with !read_only, creates) the data directory. Errors name
   /// the directory and what is wrong with it.
   static result<std::unique_ptr<store>> open(const store_options& opts);
@@ -151,7 +151,8 @@ class store {
   result<std::uint64_t> queued_total() const;
 
   /// Queued entries per priority class [urgent, normal].
-  result<std::array<std::uint64_t, 2>> queue_depth(std::uint32_t stage_id) const;
+  result<std::array<std::uint64_t, 2>>
+  queue_depth(std::uint32_t stage_id) const;
 
   /// The stored state of (stage, key), or nullopt when the key is new.
   result<std::optional<stored_state>> read_state(std::uint32_t stage_id,
@@ -160,19 +161,21 @@ class store {
   /// Calls `fn(key, state)` for every key of a stage in key order; stops
   /// early when fn returns false.
   result<void> scan_states(
-    std::uint32_t stage_id,
-    const std::function<bool(const std::string&, const stored_state&)>& fn) const;
+      std::uint32_t stage_id,
+      const std::function<bool(const std::string&, const stored_state&)>& fn)
+      const;
 
   /// A source's recorded progress (`sluice.v1.SourceOffset` bytes).
-  result<std::optional<std::string>> read_progress(const std::string& source) const;
+  result<std::optional<std::string>>
+  read_progress(const std::string& source) const;
 
   /// `sluice.v1.KeyStatus` bytes of a key, if any.
   result<std::optional<std::string>> read_status(const std::string& key) const;
 
   /// Calls `fn(stage_id, seq, DeadLetter bytes)` for every dead letter.
-  result<void> scan_dead_letters(
-    const std::function<bool(std::uint32_t, std::uint64_t, const std::string&)>&
-      fn) const;
+  result<void>
+  scan_dead_letters(const std::function<bool(std::uint32_t, std::uint64_t,
+                                             const std::string&)>& fn) const;
 
   /// Overwrites raw bytes in a named database. For fault-injection tests.
   result<void> put_raw(const std::string& db, const std::string& key,
@@ -180,7 +183,7 @@ class store {
 
   struct impl;
 
- private:
+private:
   explicit store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };
