@@ -13,19 +13,26 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                         std::size_t stage_index, std::string key,
                         caf::actor store_actor) {
   auto& spec = env.plan->topo().stages[stage_index];
-  auto made = env.reg->create(spec.behaviour);
-  if (!made) {
-    // Checked when the plan was bound; only a throwing factory gets here.
-    env.logger("stage." + spec.name)
-        ->error("key {}: {}", key, made.error().describe());
-    self->quit(
-        caf::make_error(caf::sec::runtime_error, made.error().describe()));
+  // The processor of the key this actor owns now; replaced on rebind.
+  auto proc = std::make_shared<std::unique_ptr<key_processor>>();
+  auto bind = [=, &spec](const std::string& k) {
+    auto made = env.reg->create(spec.behaviour);
+    if (!made) {
+      // Checked when the plan was bound; only a throwing factory gets here.
+      env.logger("stage." + spec.name)
+          ->error("key {}: {}", k, made.error().describe());
+      self->quit(
+          caf::make_error(caf::sec::runtime_error, made.error().describe()));
+      return;
+    }
+    *proc = std::make_unique<key_processor>(*env.plan, stage_index, k,
+                                            std::move(*made));
+    if (auto r = (*proc)->load(*env.st); !r)
+      env.logger("stage." + spec.name)->error("{}", r.error().describe());
+  };
+  bind(key);
+  if (!*proc)
     return {};
-  }
-  auto proc = std::make_shared<key_processor>(*env.plan, stage_index, key,
-                                              std::move(*made));
-  if (auto r = proc->load(*env.st); !r)
-    env.logger("stage." + spec.name)->error("{}", r.error().describe());
   auto& m = *env.metrics;
   labels l{{"stage", spec.name}};
   auto* done = &m.get_counter("sluice_stage_done_total", l, "Events processed");
@@ -37,9 +44,13 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                                   "Emitted events no subscription took");
   auto log = env.logger("stage." + spec.name);
   return {
+      // Reuse for another key whose previous key is idle and committed:
+      // cheaper than stopping one actor and spawning another.
+      [=](msg::rebind_atom, const std::string& k) { bind(k); },
       [=](msg::process_atom, msg::dispatch& d) {
-        auto c = proc->process(d.pos, *d.ev, now_ns());
-        switch (proc->last_outcome()) {
+        auto& p = **proc;
+        auto c = p.process(d.pos, *d.ev, now_ns());
+        switch (p.last_outcome()) {
         case outcome::done:
           done->add();
           break;
@@ -48,11 +59,11 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
           break;
         case outcome::failed:
           failed->add();
-          log->warn("key {} event {} failed: {}", proc->key(), d.ev->id,
-                    proc->last_error());
+          log->warn("key {} event {} failed: {}", p.key(), d.ev->id,
+                    p.last_error());
           break;
         }
-        for (auto& [name, n] : proc->take_counts()) {
+        for (auto& [name, n] : p.take_counts()) {
           if (name == "unrouted")
             unrouted->add(n);
           else

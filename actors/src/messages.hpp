@@ -33,6 +33,7 @@ using stats_atom =
 
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)
+using rebind_atom = caf::atom_constant<caf::atom("rebind")>;   // (key)
 
 // feed source
 using read_atom = caf::atom_constant<caf::atom("read")>;

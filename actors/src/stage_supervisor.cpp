@@ -26,6 +26,7 @@ struct key_entry {
   caf::actor actor;
   std::uint32_t in_flight = 0;
   bool recovering = false;
+  bool express = false; ///< runs on its own thread (urgent work)
 };
 
 struct flight {
@@ -53,6 +54,7 @@ struct stage_state {
   counter* dispatched = nullptr;
   counter* restarts = nullptr;
   counter* passivated = nullptr;
+  counter* rebound = nullptr;
   counter* corrupt = nullptr;
 
   static inline const char* name = "stage_supervisor";
@@ -62,14 +64,65 @@ using stage_actor = caf::stateful_actor<stage_state>;
 
 void pump(stage_actor* self);
 
-caf::actor& key_actor_of(stage_actor* self, const std::string& key) {
+/// Stops a key actor whose key has nothing in flight. Its DOWN message
+/// then comes from an unknown address and is ignored.
+void retire(stage_actor* self, key_entry& e) {
+  auto& s = self->state;
+  if (!e.actor)
+    return;
+  s.key_of_actor.erase(e.actor.id());
+  self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+  e.actor = nullptr;
+  e.express = false;
+}
+
+/// At the live-key limit, the actor of the oldest idle key is rebound to
+/// `key` instead of stopping one actor and spawning another (each costs
+/// CAF a clock-thread round trip). Null when no key is idle.
+caf::actor take_idle_actor(stage_actor* self, const std::string& key) {
+  auto& s = self->state;
+  while (!s.idle.empty()) {
+    auto victim = std::move(s.idle.front());
+    s.idle.pop_front();
+    auto i = s.keys.find(victim);
+    if (i == s.keys.end() || victim == key || i->second.in_flight > 0
+        || i->second.recovering || i->second.express || !i->second.actor)
+      continue;
+    auto a = std::move(i->second.actor);
+    s.keys.erase(i);
+    s.key_of_actor[a.id()] = key;
+    // High priority: ahead of anything sent to it after this. Nothing of
+    // the old key is left in its mailbox: all of it is committed.
+    self->send<caf::message_priority::high>(a, msg::rebind_atom::value, key);
+    s.rebound->add();
+    return a;
+  }
+  return nullptr;
+}
+
+/// The key's actor, spawned on demand. `express`: urgent work for a key
+/// with nothing in flight runs on an actor with its own thread, so it does
+/// not queue behind thousands of ready key actors in CAF's shared job
+/// queue (mailbox priority orders one mailbox, not the scheduler). It is
+/// retired as soon as its work is committed.
+caf::actor& key_actor_of(stage_actor* self, const std::string& key,
+                         bool express = false) {
   auto& s = self->state;
   auto& e = s.keys[key];
+  if (express && !e.express && e.in_flight <= 1)
+    retire(self, e); // idle: everything it did is committed
+  if (!e.actor && !express && s.keys.size() > s.spec->max_live_keys)
+    e.actor = take_idle_actor(self, key);
   if (!e.actor) {
     // Monitored, not linked: CAF 0.17 keeps links in a list that every exit
     // scans, which is quadratic with tens of thousands of key actors.
-    e.actor =
-        self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
+    if (express)
+      e.actor = self->spawn<caf::monitored + caf::detached>(
+          key_actor, s.env, s.index, key, s.store);
+    else
+      e.actor =
+          self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
+    e.express = express;
     s.key_of_actor.emplace(e.actor.id(), key);
     s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
   }
@@ -123,7 +176,9 @@ void dispatch_one(stage_actor* self, queued_event& q) {
   ++e.in_flight;
   s.dispatched->add();
   if (!e.recovering)
-    send_to_key(self, key_actor_of(self, f.key), q.pos, f.ev);
+    send_to_key(self,
+                key_actor_of(self, f.key, q.pos.priority == priority::urgent),
+                q.pos, f.ev);
 }
 
 /// Reads and dispatches while credits and budget last; urgent first.
@@ -194,8 +249,11 @@ void release(stage_actor* self, const queue_ref& ref) {
     return; // a corrupt entry
   auto k = s.keys.find(key);
   if (k != s.keys.end() && k->second.in_flight > 0
-      && --k->second.in_flight == 0)
+      && --k->second.in_flight == 0) {
+    if (k->second.express)
+      retire(self, k->second); // give its thread back at once
     s.idle.push_back(key);
+  }
 }
 
 /// A key actor died or its state diverged from the store: wait until every
@@ -249,6 +307,8 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
       &m.get_counter("sluice_stage_in_total", l, "Events dispatched");
   s.restarts = &m.get_counter("sluice_stage_key_restarts_total", l,
                               "Key actors restarted");
+  s.rebound = &m.get_counter("sluice_stage_rebound_total", l,
+                             "Idle key actors reused for another key");
   s.passivated = &m.get_counter("sluice_stage_passivated_total", l,
                                 "Idle key actors stopped");
   s.corrupt = &m.get_counter("sluice_stage_corrupt_events_total", l,

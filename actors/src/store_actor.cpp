@@ -7,7 +7,10 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <set>
 #include <unordered_map>
 
 #include "messages.hpp"
@@ -16,12 +19,23 @@ namespace sluice {
 
 namespace {
 
+/// Records waiting for one commit, with the requests answered by it.
+struct lane {
+  write_batch batch;
+  std::vector<caf::response_promise> promises;
+  /// Stage id and key of every completion in the lane.
+  std::set<std::pair<std::uint32_t, std::string>> keys;
+
+  bool empty() const { return batch.empty() && promises.empty(); }
+};
+
 struct store_state {
   node_env env;
   std::shared_ptr<spdlog::logger> log;
-  write_batch pending;
-  std::vector<caf::response_promise> promises;
-  bool urgent = false;
+  /// Urgent work commits alone and at once, ahead of the normal batch, so
+  /// its latency does not grow with the backlog's commit size.
+  lane urgent;
+  lane normal;
   std::chrono::steady_clock::time_point first_pending;
   bool timer_armed = false;
   std::unordered_map<std::uint32_t, caf::actor> routers;
@@ -48,44 +62,14 @@ histogram& latency_of(store_state& s, std::uint32_t stage, priority p) {
   return *h;
 }
 
-void commit(store_actor_t* self) {
+void update_gauge(store_state& s) {
+  s.pending_gauge->set(
+      static_cast<std::int64_t>(s.normal.batch.size() + s.urgent.batch.size()));
+}
+
+/// Tells every stage router what a commit consumed, rejected and appended.
+void notify_routers(store_actor_t* self, const commit_report& rep) {
   auto& s = self->state;
-  if (s.pending.empty() && s.promises.empty())
-    return;
-  auto t0 = std::chrono::steady_clock::now();
-  auto size = s.pending.size();
-  auto r = s.env.st->commit(std::move(s.pending));
-  s.pending = write_batch{};
-  s.urgent = false;
-  if (!r) {
-    s.log->critical("commit of {} records failed: {}; stopping the node", size,
-                    r.error().describe());
-    for (auto& rp : s.promises)
-      rp.deliver(
-          caf::make_error(caf::sec::runtime_error, r.error().describe()));
-    s.promises.clear();
-    self->quit(caf::make_error(caf::sec::runtime_error, r.error().describe()));
-    return;
-  }
-  auto t1 = std::chrono::steady_clock::now();
-  s.commit_latency->observe_us(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
-  s.commit_size->observe_us(size);
-  s.commits->add();
-  for (auto& rp : s.promises)
-    rp.deliver(caf::unit);
-  s.promises.clear();
-  auto& rep = *r;
-  s.log->debug("commit: {} records, {} consumed, {} rejected, {} deferred, "
-               "{} appended to {} stages",
-               size, rep.consumed.size(), rep.rejected.size(),
-               rep.deferred.size(), rep.records, rep.appended.size());
-  // Deferred completions wait for their predecessor in the next batch.
-  for (auto& c : rep.deferred)
-    s.pending.completions.push_back(std::move(c));
-  s.first_pending = std::chrono::steady_clock::now();
-  s.pending_gauge->set(static_cast<std::int64_t>(s.pending.size()));
-  // One notification per stage that this commit touched.
   std::unordered_map<std::uint32_t, msg::stage_commit> per_stage;
   auto now = now_ns();
   for (auto& ref : rep.consumed) {
@@ -116,24 +100,73 @@ void commit(store_actor_t* self) {
   }
 }
 
-/// Commits when the batch is full or holds urgent work, or when nothing
-/// else waits in the mailbox and the oldest record has waited the commit
-/// window; otherwise a one-shot timer wakes the store at the window's end.
-/// Every handler calls this last, so no record waits unseen.
+/// Commits one lane in one LMDB transaction. Deferred completions (their
+/// predecessor has not arrived yet) go back to the normal lane.
+void commit(store_actor_t* self, lane& l) {
+  auto& s = self->state;
+  if (l.empty())
+    return;
+  auto t0 = std::chrono::steady_clock::now();
+  auto size = l.batch.size();
+  auto promises = std::move(l.promises);
+  auto r = s.env.st->commit(std::move(l.batch));
+  l = lane{};
+  if (!r) {
+    s.log->critical("commit of {} records failed: {}; stopping the node", size,
+                    r.error().describe());
+    for (auto& rp : promises)
+      rp.deliver(
+          caf::make_error(caf::sec::runtime_error, r.error().describe()));
+    self->quit(caf::make_error(caf::sec::runtime_error, r.error().describe()));
+    return;
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  s.commit_latency->observe_us(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
+  s.commit_size->observe_us(size);
+  s.commits->add();
+  for (auto& rp : promises)
+    rp.deliver(caf::unit);
+  auto& rep = *r;
+  s.log->debug("commit: {} records, {} consumed, {} rejected, {} deferred",
+               size, rep.consumed.size(), rep.rejected.size(),
+               rep.deferred.size());
+  if (!rep.deferred.empty() && s.normal.empty())
+    s.first_pending = std::chrono::steady_clock::now();
+  for (auto& c : rep.deferred) {
+    s.normal.keys.emplace(c.stage_id, c.key);
+    s.normal.batch.completions.push_back(std::move(c));
+  }
+  update_gauge(s);
+  notify_routers(self, rep);
+}
+
+void commit_all(store_actor_t* self) {
+  commit(self, self->state.urgent);
+  commit(self, self->state.normal);
+}
+
+/// Urgent work commits at once. Normal work commits when its batch is
+/// full, or when nothing else waits in the mailbox and its oldest record
+/// has waited the commit window; otherwise a one-shot timer wakes the
+/// store at the window's end. Every handler calls this last, so no record
+/// waits unseen.
 void maybe_commit(store_actor_t* self) {
   auto& s = self->state;
-  s.pending_gauge->set(static_cast<std::int64_t>(s.pending.size()));
-  if (s.pending.empty() && s.promises.empty())
+  update_gauge(s);
+  if (!s.urgent.empty())
+    commit(self, s.urgent);
+  if (s.normal.empty())
     return;
-  if (s.urgent || s.pending.size() >= s.env.max_commit_batch) {
-    commit(self);
+  if (s.normal.batch.size() >= s.env.max_commit_batch) {
+    commit(self, s.normal);
     return;
   }
   if (!self->mailbox().empty())
     return;
   auto waited = std::chrono::steady_clock::now() - s.first_pending;
   if (waited >= s.env.commit_window) {
-    commit(self);
+    commit(self, s.normal);
   } else if (!s.timer_armed) {
     s.timer_armed = true;
     self->delayed_send(self, s.env.commit_window - waited,
@@ -141,11 +174,28 @@ void maybe_commit(store_actor_t* self) {
   }
 }
 
-/// Notes when the batch's oldest record arrived.
-void note_pending(store_actor_t* self) {
-  auto& s = self->state;
-  if (s.pending.empty() && s.promises.empty())
+/// The lane for new normal work; notes when the normal batch began.
+lane& normal_lane(store_state& s) {
+  if (s.normal.empty())
     s.first_pending = std::chrono::steady_clock::now();
+  return s.normal;
+}
+
+/// Moves the normal lane's completions of (stage, key) to the urgent lane,
+/// so an urgent completion never commits ahead of its key's predecessors.
+void pull_key_into_urgent(store_state& s, std::uint32_t stage,
+                          const std::string& key) {
+  if (!s.normal.keys.count({stage, key}))
+    return;
+  auto& from = s.normal.batch.completions;
+  auto& to = s.urgent.batch.completions;
+  auto keep = std::stable_partition(from.begin(), from.end(), [&](auto& c) {
+    return !(c.stage_id == stage && c.key == key);
+  });
+  std::move(keep, from.end(), std::back_inserter(to));
+  from.erase(keep, from.end());
+  s.normal.keys.erase({stage, key});
+  s.urgent.keys.emplace(stage, key);
 }
 
 caf::behavior store_actor(store_actor_t* self, node_env env) {
@@ -164,37 +214,43 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)
     s.stage_names[env.plan->stage_id(i)] = env.plan->topo().stages[i].name;
   self->set_exit_handler([self](caf::exit_msg& em) {
-    commit(self); // what arrived before the exit is committed, not dropped
+    commit_all(self); // what arrived before the exit is committed
     self->quit(em.reason);
   });
   return {
       [self](msg::append_atom, write_batch& b) -> caf::result<void> {
         auto& s = self->state;
-        note_pending(self);
+        bool urgent = false;
+        for (auto& a : b.appends)
+          urgent = urgent || a.priority == priority::urgent;
+        auto& l = urgent ? s.urgent : normal_lane(s);
         auto rp = self->make_response_promise();
-        for (auto& a : b.appends) {
-          s.urgent = s.urgent || a.priority == priority::urgent;
-          s.pending.appends.push_back(std::move(a));
-        }
+        for (auto& a : b.appends)
+          l.batch.appends.push_back(std::move(a));
         for (auto& p : b.progress)
-          s.pending.progress.push_back(std::move(p));
+          l.batch.progress.push_back(std::move(p));
         for (auto& d : b.dead_letters)
-          s.pending.dead_letters.push_back(std::move(d));
-        s.promises.push_back(rp);
+          l.batch.dead_letters.push_back(std::move(d));
+        l.promises.push_back(rp);
         maybe_commit(self);
         return rp;
       },
       [self](msg::complete_atom, completion& c) {
         auto& s = self->state;
-        note_pending(self);
-        s.urgent = s.urgent || c.urgent;
-        s.pending.completions.push_back(std::move(c));
+        // A key with work in the urgent lane keeps all its work there, in
+        // order; an urgent completion pulls its key's earlier ones along.
+        if (c.urgent)
+          pull_key_into_urgent(s, c.stage_id, c.key);
+        bool to_urgent = c.urgent || s.urgent.keys.count({c.stage_id, c.key});
+        auto& l = to_urgent ? s.urgent : normal_lane(s);
+        l.keys.emplace(c.stage_id, c.key);
+        l.batch.completions.push_back(std::move(c));
         maybe_commit(self);
       },
       [self](msg::flush_atom) -> caf::result<void> {
         auto rp = self->make_response_promise();
-        self->state.promises.push_back(rp);
-        commit(self);
+        self->state.normal.promises.push_back(rp);
+        commit_all(self);
         return rp;
       },
       [self](msg::tick_atom) {
@@ -204,12 +260,12 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       [self](msg::routers_atom, msg::router_table& t) {
         for (auto& [id, r] : t.routers) {
           self->state.routers[id] = r;
-          // A commit may have appended before this router was known: wake it.
+          // A commit may have appended before this router was known.
           msg::stage_commit wake;
           wake.appended[0] = wake.appended[1] = 1;
           self->send(r, msg::committed_atom::value, std::move(wake));
         }
-        maybe_commit(self); // every handler ends here: nothing waits unseen
+        maybe_commit(self); // every handler ends here
       },
   };
 }
