@@ -6,6 +6,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <unordered_map>
@@ -21,6 +22,8 @@ namespace {
 
 constexpr std::size_t read_chunk = 256;   // entries per LMDB read
 constexpr std::size_t pump_budget = 1024; // dispatches per handler run
+constexpr std::chrono::seconds urgent_mode_span{2};
+constexpr std::size_t urgent_mode_min_in_flight = 64;
 
 struct key_entry {
   caf::actor actor;
@@ -49,6 +52,7 @@ struct stage_state {
   std::unordered_map<caf::actor_id, std::string> key_of_actor; // live ones
   std::deque<std::string> idle; // keys that went idle, oldest first
   bool pump_scheduled = false;
+  std::chrono::steady_clock::time_point last_urgent; ///< last urgent dispatch
   gauge* in_flight_gauge = nullptr;
   gauge* live_keys = nullptr;
   counter* dispatched = nullptr;
@@ -186,12 +190,22 @@ void pump(stage_actor* self) {
   auto& s = self->state;
   s.pump_scheduled = false;
   std::size_t budget = pump_budget;
+  // While urgent work flows, fewer normal events are let out at once: each
+  // is a ready key actor that urgent work would queue behind in CAF's
+  // shared job queue.
+  auto now = std::chrono::steady_clock::now();
+  std::size_t normal_cap = s.spec->max_in_flight;
+  if (now - s.last_urgent < urgent_mode_span)
+    normal_cap = std::max<std::size_t>(urgent_mode_min_in_flight,
+                                       s.spec->max_in_flight / 8);
   while (budget > 0 && s.in_flight.size() < s.spec->max_in_flight) {
     int p = s.more[0] ? 0 : (s.more[1] ? 1 : -1);
     if (p < 0)
       break;
-    auto want = std::min(
-        {read_chunk, budget, s.spec->max_in_flight - s.in_flight.size()});
+    auto cap = p == 0 ? s.spec->max_in_flight : normal_cap;
+    if (s.in_flight.size() >= cap)
+      break;
+    auto want = std::min({read_chunk, budget, cap - s.in_flight.size()});
     auto batch = s.env.st->read_queue(
         s.stage_id, {static_cast<priority>(p), s.cursor[p]}, want);
     if (!batch) {
@@ -204,6 +218,8 @@ void pump(stage_actor* self) {
       s.cursor[p] = q.pos.seq + 1;
       if (s.in_flight.count(q.pos))
         continue; // dispatched already, its commit not yet seen
+      if (p == 0)
+        s.last_urgent = now;
       dispatch_one(self, q);
       --budget;
     }

@@ -37,6 +37,9 @@ struct store_state {
   lane urgent;
   lane normal;
   std::chrono::steady_clock::time_point first_pending;
+  /// When urgent work last arrived. For a while after, normal commits are
+  /// kept small, so urgent work never waits long behind one.
+  std::chrono::steady_clock::time_point last_urgent;
   bool timer_armed = false;
   std::unordered_map<std::uint32_t, caf::actor> routers;
   histogram* commit_latency = nullptr;
@@ -61,6 +64,11 @@ histogram& latency_of(store_state& s, std::uint32_t stage, priority p) {
         "From ingest to the commit of this stage, per priority");
   return *h;
 }
+
+/// While urgent work flows, normal commits hold at most this many records
+/// (a few milliseconds of LMDB work), and for this long after the last one.
+constexpr std::size_t urgent_mode_batch = 256;
+constexpr std::chrono::seconds urgent_mode_span{2};
 
 void update_gauge(store_state& s) {
   s.pending_gauge->set(
@@ -158,13 +166,17 @@ void maybe_commit(store_actor_t* self) {
     commit(self, s.urgent);
   if (s.normal.empty())
     return;
-  if (s.normal.batch.size() >= s.env.max_commit_batch) {
+  auto now = std::chrono::steady_clock::now();
+  bool urgent_mode = now - s.last_urgent < urgent_mode_span;
+  auto limit = urgent_mode ? std::min(s.env.max_commit_batch, urgent_mode_batch)
+                           : s.env.max_commit_batch;
+  if (s.normal.batch.size() >= limit) {
     commit(self, s.normal);
     return;
   }
   if (!self->mailbox().empty())
     return;
-  auto waited = std::chrono::steady_clock::now() - s.first_pending;
+  auto waited = now - s.first_pending;
   if (waited >= s.env.commit_window) {
     commit(self, s.normal);
   } else if (!s.timer_armed) {
@@ -223,6 +235,8 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         bool urgent = false;
         for (auto& a : b.appends)
           urgent = urgent || a.priority == priority::urgent;
+        if (urgent)
+          s.last_urgent = std::chrono::steady_clock::now();
         auto& l = urgent ? s.urgent : normal_lane(s);
         auto rp = self->make_response_promise();
         for (auto& a : b.appends)
@@ -239,8 +253,10 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         auto& s = self->state;
         // A key with work in the urgent lane keeps all its work there, in
         // order; an urgent completion pulls its key's earlier ones along.
-        if (c.urgent)
+        if (c.urgent) {
+          s.last_urgent = std::chrono::steady_clock::now();
           pull_key_into_urgent(s, c.stage_id, c.key);
+        }
         bool to_urgent = c.urgent || s.urgent.keys.count({c.stage_id, c.key});
         auto& l = to_urgent ? s.urgent : normal_lane(s);
         l.keys.emplace(c.stage_id, c.key);
