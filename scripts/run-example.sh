@@ -4,7 +4,7 @@
 # a few of the results. Run it again to see a finished run resume at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build.sh
+./scripts/build.sh sluice
 data="${SLUICE_DATA:-var/package_trust}"
 rm -rf "$data"
 ex=examples/package_trust
@@ -16,4 +16,4 @@ echo "Lowest trust scores (sluice export --data $data --stage score):"
   | awk -F'\t' '{ match($2, /"score":[0-9]+/); s = substr($2, RSTART + 8, RLENGTH - 8);
                   match($2, /"typosquat_target":"[^"]*"/); t = substr($2, RSTART, RLENGTH);
                   print s "\t" $1 "\t" t }' \
-  | sort -n | head -8
+  | sort -n | awk 'NR <= 8'
