@@ -31,6 +31,6 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 # (docs/BENCHMARKS.md). Linked into executables only.
 pkg_check_modules(TCMALLOC IMPORTED_TARGET libtcmalloc_minimal)
 add_library(sluice_allocator INTERFACE)
-if(TCMALLOC_FOUND)
+if(TCMALLOC_FOUND AND NOT SLUICE_SANITIZE) # ASan brings its own allocator
   target_link_libraries(sluice_allocator INTERFACE PkgConfig::TCMALLOC)
 endif()
