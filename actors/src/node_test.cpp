@@ -9,47 +9,15 @@
 #include <iostream>
 #include <thread>
 
-#include <spdlog/cfg/env.h>
-
 #include "sluice/store/export.hpp"
 #include "sluice/store/store.hpp"
+#include "sluice_test/node_fixture.hpp"
 
 using namespace sluice;
+using namespace sluice_test;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// Appends "<payload>," to its state; emits to `out` when configured.
-class append_behaviour : public behaviour {
-public:
-  void on_event(context& ctx, const event& ev) override {
-    if (ev.payload == "boom")
-      throw std::runtime_error("refusing payload boom");
-    ctx.set_state(ctx.state() + ev.payload + ",");
-    if (ev.attributes.count("forward"))
-      ctx.emit("out", ev.payload);
-  }
-};
-
-/// Counts events; the state is the count as text.
-class count_behaviour : public behaviour {
-public:
-  void on_event(context& ctx, const event&) override {
-    auto n = ctx.has_state() ? std::stoull(ctx.state()) : 0;
-    ctx.set_state(std::to_string(n + 1));
-  }
-};
-
-node_options opts_for(const std::string& dir) {
-  node_options o;
-  o.data_dir = dir;
-  return o;
-}
-
-struct env_log_levels : ::testing::Environment {
-  void SetUp() override { spdlog::cfg::load_env_levels(); }
-};
-const auto* log_env = ::testing::AddGlobalTestEnvironment(new env_log_levels);
 
 std::atomic<std::uint64_t> processed_order{0};
 
@@ -61,82 +29,6 @@ public:
   }
 };
 
-std::string temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path()
-           / ("sluice_node_test_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(d);
-  return d.string();
-}
-
-template <class Pred>
-bool wait_until(Pred pred,
-                std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-topology two_stage(std::uint32_t max_in_flight = 2048) {
-  auto t = parse_topology(R"(
-pipeline: test
-topics: [in, out]
-stages:
-  - name: first
-    behaviour: test.append
-    subscribe: [{ topic: in }]
-    emits: [out]
-    max_in_flight: )" + std::to_string(max_in_flight)
-                              + R"(
-  - name: second
-    behaviour: test.count
-    subscribe: [{ topic: out }]
-    max_in_flight: )" + std::to_string(max_in_flight)
-                              + "\n",
-                          "test.yaml");
-  EXPECT_TRUE(t) << t.error().describe();
-  return *t;
-}
-
-registry test_registry() {
-  registry reg;
-  EXPECT_TRUE(reg.add<append_behaviour>("test.append"));
-  EXPECT_TRUE(reg.add<count_behaviour>("test.count"));
-  return reg;
-}
-
-event make_event(const std::string& key, const std::string& payload,
-                 bool forward = false, priority p = priority::normal) {
-  event ev;
-  ev.key = key;
-  ev.id = key + ":" + payload;
-  ev.payload = payload;
-  ev.priority = p;
-  if (forward)
-    ev.attributes["forward"] = "1";
-  return ev;
-}
-
-std::map<std::string, std::string> export_map(const std::string& dir,
-                                              const std::string& stage,
-                                              const registry& reg) {
-  auto st = store::open({dir, std::uint64_t{1} << 30, true, true});
-  EXPECT_TRUE(st);
-  std::ostringstream os;
-  EXPECT_TRUE(export_stage(**st, stage, reg, os));
-  std::map<std::string, std::string> out;
-  std::istringstream is(os.str());
-  std::string line;
-  while (std::getline(is, line)) {
-    auto tab = line.find('\t');
-    out[line.substr(0, tab)] = line.substr(tab + 1);
-  }
-  return out;
-}
-
 } // namespace
 
 TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
@@ -144,7 +36,7 @@ TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
   auto reg = test_registry();
   constexpr int keys = 64, per_key = 60;
   {
-    auto n = node::start(two_stage(128), reg, opts_for(dir));
+    auto n = node::start(two_stage(128), reg, options_for(dir));
     ASSERT_TRUE(n) << n.error().describe();
     // Interleave keys and publish in several batches from two threads.
     auto publish_range = [&](int from, int to) {
@@ -152,7 +44,7 @@ TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
         std::vector<event> batch;
         for (int k = 0; k < keys; ++k)
           batch.push_back(
-              make_event("k" + std::to_string(k), std::to_string(i), true));
+              make_event("k" + std::to_string(k), std::to_string(i)));
         ASSERT_TRUE((*n)->publish("in", std::move(batch)));
       }
     };
@@ -186,7 +78,7 @@ TEST(Node, AThrowingBehaviourFailsOnlyItsEventAndTheKeyKeepsItsState) {
   auto dir = temp_dir("throw");
   auto reg = test_registry();
   {
-    auto n = node::start(two_stage(), reg, opts_for(dir));
+    auto n = node::start(two_stage(), reg, options_for(dir));
     ASSERT_TRUE(n) << n.error().describe();
     ASSERT_TRUE(
         (*n)->publish("in", {make_event("k", "a"), make_event("k", "boom"),
@@ -219,13 +111,13 @@ TEST(Node, KeepsEventsInFlightUnderTheCreditLimit) {
   auto dir = temp_dir("credit");
   auto reg = test_registry();
   constexpr std::uint32_t cap = 64;
-  auto n = node::start(two_stage(cap), reg, opts_for(dir));
+  auto n = node::start(two_stage(cap), reg, options_for(dir));
   ASSERT_TRUE(n);
   for (int b = 0; b < 20; ++b) {
     std::vector<event> batch;
     for (int i = 0; i < 500; ++i)
       batch.push_back(
-          make_event("k" + std::to_string(i % 300), std::to_string(b), true));
+          make_event("k" + std::to_string(i % 300), std::to_string(b)));
     ASSERT_TRUE((*n)->publish("in", std::move(batch)));
   }
   ASSERT_TRUE(wait_until([&] {
@@ -245,7 +137,7 @@ TEST(Node, KeepsEventsInFlightUnderTheCreditLimit) {
 TEST(Node, RefusesAnUnknownBehaviourNamingTheStage) {
   auto dir = temp_dir("unknown");
   registry reg;
-  auto n = node::start(two_stage(), reg, opts_for(dir));
+  auto n = node::start(two_stage(), reg, options_for(dir));
   ASSERT_FALSE(n);
   EXPECT_NE(n.error().message.find("test.yaml"), std::string::npos);
   EXPECT_NE(n.error().message.find("unknown behaviour 'test.append'"),
@@ -268,7 +160,7 @@ stages:
                              "urgent.yaml");
   ASSERT_TRUE(topo);
   processed_order = 0;
-  auto n = node::start(*topo, reg, opts_for(dir));
+  auto n = node::start(*topo, reg, options_for(dir));
   ASSERT_TRUE(n);
   constexpr int backlog = 100000;
   for (int b = 0; b < backlog / 10000; ++b) {
@@ -277,8 +169,8 @@ stages:
       batch.push_back(make_event("n" + std::to_string(b * 10000 + i), "x"));
     ASSERT_TRUE((*n)->publish("in", std::move(batch)));
   }
-  ASSERT_TRUE((*n)->publish(
-      "in", {make_event("urgent-key", "now", false, priority::urgent)}));
+  ASSERT_TRUE(
+      (*n)->publish("in", {make_event("urgent-key", "now", priority::urgent)}));
   ASSERT_TRUE(wait_until(
       [&] {
         auto s = (*n)->stats();

@@ -12,144 +12,27 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/cfg/env.h>
-
 #include "sluice/node.hpp"
 #include "sluice/store/keys.hpp"
 #include "sluice/store/store.hpp"
 #include "sluice/v1/event.pb.h"
 #include "sluice/v1/store.pb.h"
+#include "sluice_test/node_fixture.hpp"
 
 using namespace sluice;
+using namespace sluice_test;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct env_log_levels : ::testing::Environment {
-  void SetUp() override { spdlog::cfg::load_env_levels(); }
-};
-const auto* log_env = ::testing::AddGlobalTestEnvironment(new env_log_levels);
-
-/// Milliseconds each `test.append` event sleeps: lets a test stop a node
-/// while events are in flight and a backlog is queued.
-std::atomic<int> append_delay_ms{0};
-
-/// Appends "<payload>," to its state and forwards the payload to `out`.
-class append_behaviour : public behaviour {
-public:
-  void on_event(context& ctx, const event& ev) override {
-    if (auto ms = append_delay_ms.load(); ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-    ctx.set_state(ctx.state() + ev.payload + ",");
-    ctx.emit("out", ev.payload);
-  }
-};
-
-/// Counts events; the state is the count as text.
-class count_behaviour : public behaviour {
-public:
-  void on_event(context& ctx, const event&) override {
-    auto n = ctx.has_state() ? std::stoull(ctx.state()) : 0;
-    ctx.set_state(std::to_string(n + 1));
-  }
-};
-
-registry test_registry() {
-  registry reg;
-  EXPECT_TRUE(reg.add<append_behaviour>("test.append"));
-  EXPECT_TRUE(reg.add<count_behaviour>("test.count"));
-  return reg;
-}
-
-/// first (append, forwards to `out`) -> second (count).
-topology two_stage(std::uint32_t max_in_flight = 2048) {
-  auto t = parse_topology(R"(
-pipeline: corrupt
-topics: [in, out]
-stages:
-  - name: first
-    behaviour: test.append
-    subscribe: [{ topic: in }]
-    emits: [out]
-    max_in_flight: )" + std::to_string(max_in_flight)
-                              + R"(
-  - name: second
-    behaviour: test.count
-    subscribe: [{ topic: out }]
-)",
-                          "corrupt.yaml");
-  EXPECT_TRUE(t) << t.error().describe();
-  return *t;
-}
-
-std::string temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path()
-           / ("sluice_integration_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(d);
-  return d.string();
-}
-
 std::unique_ptr<node> start_node(const std::string& dir, const registry& reg,
                                  std::uint32_t max_in_flight = 2048) {
-  node_options o;
-  o.data_dir = dir;
+  node_options o = options_for(dir);
   o.threads = 2;
   auto n = node::start(two_stage(max_in_flight), reg, o);
   EXPECT_TRUE(n) << n.error().describe();
   return n ? std::move(*n) : nullptr;
-}
-
-event make_event(const std::string& key, const std::string& payload) {
-  event ev;
-  ev.key = key;
-  ev.id = key + ":" + payload;
-  ev.payload = payload;
-  return ev;
-}
-
-/// Waits until nothing is queued in any stage; false on timeout or when the
-/// node stopped on an error.
-bool wait_drained(node& n, std::chrono::seconds timeout = 60s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto s = n.stats();
-    if (!s || s->failed)
-      return false;
-    if (s->queued == 0)
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
-std::unique_ptr<store> open_store(const std::string& dir, bool read_only) {
-  auto st = store::open({dir, std::uint64_t{1} << 30, true, read_only});
-  EXPECT_TRUE(st) << st.error().describe();
-  return st ? std::move(*st) : nullptr;
-}
-
-std::uint32_t stage_id(const store& st, const std::string& name) {
-  auto stages = st.stages();
-  EXPECT_TRUE(stages) << stages.error().describe();
-  for (auto& s : *stages)
-    if (s.name == name)
-      return s.id;
-  ADD_FAILURE() << "no stage " << name << " in " << st.dir();
-  return 0;
-}
-
-std::vector<v1::DeadLetter> dead_letters(const store& st) {
-  std::vector<v1::DeadLetter> out;
-  auto r = st.scan_dead_letters([&](std::uint32_t, std::uint64_t,
-                                    const std::string& bytes) {
-    v1::DeadLetter dl;
-    EXPECT_TRUE(dl.ParseFromString(bytes)) << "a dead letter does not parse";
-    out.push_back(std::move(dl));
-    return true;
-  });
-  EXPECT_TRUE(r) << r.error().describe();
-  return out;
 }
 
 /// The decoded key state of (stage, key); nullopt when absent or unreadable.
