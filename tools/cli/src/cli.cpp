@@ -37,6 +37,7 @@ int main(int argc, char** argv, const registry& reg) {
   };
   add(cli::add_run_command);
   add(cli::add_export_command);
+  add(cli::add_dlq_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

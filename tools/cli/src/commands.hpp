@@ -17,6 +17,7 @@ using action = std::function<int()>;
 
 action add_run_command(CLI::App& app, const registry& reg);
 action add_export_command(CLI::App& app, const registry& reg);
+action add_dlq_command(CLI::App& app, const registry& reg);
 
 /// Prints "sluice: <message>" to stderr.
 void print_error(const std::string& message);

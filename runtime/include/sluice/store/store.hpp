@@ -133,6 +133,22 @@ public:
   /// deferred; those behind it, or whose queue entry is gone, are rejected.
   result<commit_report> commit(write_batch batch);
 
+  /// A dead letter's address: its stage id (0 for ingest) and seq.
+  using dead_letter_ref = std::pair<std::uint32_t, std::uint64_t>;
+
+  /// Moves dead letters back into their stage's queue, as new entries at
+  /// their event's priority with the attempt count raised by one, and
+  /// deletes them, in one transaction. An unknown id, or one that holds no
+  /// event (input that never decoded), is an error naming it, and nothing
+  /// moves. Safe beside a running node (LMDB serializes writers).
+  result<std::size_t>
+  redrive_dead_letters(const std::vector<dead_letter_ref>& ids);
+
+  /// Deletes dead letters in one transaction; an unknown id is an error and
+  /// nothing is deleted.
+  result<std::size_t>
+  drop_dead_letters(const std::vector<dead_letter_ref>& ids);
+
   /// Deletes every queue entry of `stage_id`. For tests and tools.
   result<void> clear_queue(std::uint32_t stage_id);
 
