@@ -110,9 +110,19 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
   if (auto prev = env.st->read_progress(s.source_name); prev && *prev)
     s.progress.ParseFromString(**prev);
   s.progress.set_source(s.source_name);
-  if (s.progress.finished()) {
+  if (s.progress.finished() && !env.refeed) {
     self->quit();
     return {};
+  }
+  if (s.progress.finished()) {
+    // --refeed after a finished pass: a new pass from the start, recorded
+    // with the first batch it commits.
+    s.progress.set_pass(s.progress.pass() + 1);
+    s.progress.set_byte_offset(0);
+    s.progress.set_records(0);
+    s.progress.set_finished(false);
+  } else if (s.progress.pass() == 0) {
+    s.progress.set_pass(1); // the first pass (or one from before passes)
   }
   auto r = feed_reader::open(path, env.plan->topo().feed.topic);
   if (!r) {

@@ -30,6 +30,9 @@ struct node::impl {
   caf::actor store_actor;
   caf::actor supervisor;
   std::vector<std::string> feeds;
+  /// With --refeed, the pass each finished feed must get past before the
+  /// node counts as drained; 0 when nothing is awaited.
+  std::vector<std::uint32_t> awaited_pass;
   bool stopped = false;
   mutable std::mutex failure_mtx;
   std::string failure;
@@ -70,6 +73,16 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   p->plan = std::make_unique<pipeline_plan>(std::move(*plan));
   p->opts = opts;
   p->feeds = opts.feeds;
+  for (auto& f : opts.feeds) {
+    std::uint32_t awaited = 0;
+    if (opts.refeed)
+      if (auto rec = p->st->read_progress(feed_source_name(f)); rec && *rec) {
+        v1::SourceOffset so;
+        if (so.ParseFromString(**rec) && so.finished())
+          awaited = std::max(so.pass(), 1u);
+      }
+    p->awaited_pass.push_back(awaited);
+  }
 
   p->cfg = std::make_unique<caf::actor_system_config>();
   auto threads = opts.threads
@@ -91,6 +104,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.max_commit_batch = opts.max_commit_batch;
   env.commit_window = opts.commit_window;
   env.feed_batch = opts.feed_batch;
+  env.refeed = opts.refeed;
   p->store_actor = spawn_store_actor(*p->sys, env);
   p->supervisor =
       spawn_node_supervisor(*p->sys, env, p->store_actor, opts.feeds);
@@ -177,7 +191,8 @@ result<node_stats> node::stats() const {
     out.stages.push_back(std::move(s));
   }
   bool feeds_done = true;
-  for (auto& f : p.feeds) {
+  for (std::size_t i = 0; i < p.feeds.size(); ++i) {
+    auto& f = p.feeds[i];
     feed_progress fp;
     fp.source = f;
     auto rec = p.st->read_progress(feed_source_name(f));
@@ -189,7 +204,13 @@ result<node_stats> node::stats() const {
       fp.records = so.records();
       fp.offset = so.byte_offset();
       fp.size = so.file_size();
-      fp.finished = so.finished();
+      fp.finished =
+          so.finished()
+          && (p.awaited_pass[i] == 0 || so.pass() > p.awaited_pass[i]);
+      if (!fp.finished && so.finished()) { // the new pass has not begun
+        fp.records = 0;
+        fp.offset = 0;
+      }
     }
     feeds_done = feeds_done && fp.finished;
     out.feeds.push_back(std::move(fp));

@@ -23,7 +23,8 @@ struct node_env {
   sluice::metrics* metrics = nullptr;
   std::size_t max_commit_batch = 4096;
   std::chrono::milliseconds commit_window{20};
-  std::size_t feed_batch = 512;
+  std::size_t feed_batch = 2048;
+  bool refeed = false;
 
   /// The logger of a component, e.g. "store" or "stage.parse".
   std::shared_ptr<spdlog::logger> logger(const std::string& component) const;

@@ -40,6 +40,9 @@ struct store_state {
   /// When urgent work last arrived. For a while after, normal commits are
   /// kept small, so urgent work never waits long behind one.
   std::chrono::steady_clock::time_point last_urgent;
+  /// How long the last normal commit took: the window never exceeds it,
+  /// so a lightly loaded store commits almost at once.
+  std::chrono::steady_clock::duration last_commit_took{};
   bool timer_armed = false;
   std::unordered_map<std::uint32_t, caf::actor> routers;
   histogram* commit_latency = nullptr;
@@ -129,6 +132,8 @@ void commit(store_actor_t* self, lane& l) {
     return;
   }
   auto t1 = std::chrono::steady_clock::now();
+  if (&l == &s.normal)
+    s.last_commit_took = t1 - t0;
   s.commit_latency->observe_us(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
   s.commit_size->observe_us(size);
@@ -176,13 +181,19 @@ void maybe_commit(store_actor_t* self) {
   }
   if (!self->mailbox().empty())
     return;
+  // Wait for company about as long as a commit takes (group commit), at
+  // most the configured window.
+  auto window = std::min<std::chrono::steady_clock::duration>(
+      s.env.commit_window, s.last_commit_took);
   auto waited = now - s.first_pending;
-  if (waited >= s.env.commit_window) {
+  if (waited >= window) {
     commit(self, s.normal);
   } else if (!s.timer_armed) {
     s.timer_armed = true;
-    self->delayed_send(self, s.env.commit_window - waited,
-                       msg::tick_atom::value);
+    self->delayed_send(
+        self,
+        std::chrono::duration_cast<std::chrono::microseconds>(window - waited),
+        msg::tick_atom::value);
   }
 }
 

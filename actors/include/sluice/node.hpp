@@ -20,15 +20,16 @@ namespace sluice {
 /// How to run a node.
 struct node_options {
   std::string data_dir = "var/sluice";
-  bool sync = true;                    ///< fsync every commit
-  std::vector<std::string> feeds;      ///< files fed into the feed topic
-  std::size_t threads = 0;             ///< scheduler threads; 0 = cores
+  bool sync = true;               ///< fsync every commit
+  std::vector<std::string> feeds; ///< files fed into the feed topic
+  bool refeed = false;     ///< feed files that were fed completely once more
+  std::size_t threads = 0; ///< scheduler threads; 0 = cores
   std::size_t max_commit_batch = 4096; ///< records per LMDB transaction
   /// How long normal work may wait for more records to share its commit.
   /// Larger batches rewrite fewer LMDB pages per record; urgent work
   /// commits at once regardless.
   std::chrono::milliseconds commit_window{20};
-  std::size_t feed_batch = 512;      ///< records per feed read
+  std::size_t feed_batch = 2048;     ///< records per feed read
   std::string scheduler = "sharing"; ///< CAF policy: sharing or stealing
 };
 

@@ -35,7 +35,8 @@ progress::progress(std::ostream& out, bool tty)
 
 void progress::update(const node_stats& s) {
   auto now = std::chrono::steady_clock::now();
-  if (!tty_ && now - last_print_ < std::chrono::seconds(2))
+  auto every = tty_ ? std::chrono::milliseconds(100) : std::chrono::seconds(2);
+  if (now - last_print_ < every && !final_)
     return;
   last_print_ = now;
   std::uint64_t off = 0, size = 0, recs = 0;
@@ -69,6 +70,7 @@ void progress::update(const node_stats& s) {
 }
 
 void progress::finish(const node_stats& s, const std::string& data_dir) {
+  final_ = true;
   update(s);
   if (tty_)
     out_ << '\n';
@@ -79,7 +81,7 @@ void progress::finish(const node_stats& s, const std::string& data_dir) {
   for (auto& f : s.feeds)
     recs += f.records;
   out_ << "\nsummary: " << recs << " feed records, " << total_done(s)
-       << " stage events in " << std::fixed << std::setprecision(1) << secs
+       << " stage events in " << std::fixed << std::setprecision(2) << secs
        << " s ("
        << human(static_cast<double>(total_done(s)) / std::max(secs, 1e-3))
        << " stage events/s), " << s.commits << " commits\n";

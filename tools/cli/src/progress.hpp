@@ -21,7 +21,7 @@ private:
   bool tty_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_print_;
-  std::uint64_t first_done_ = UINT64_MAX;
+  bool final_ = false;
 };
 
 } // namespace sluice::cli

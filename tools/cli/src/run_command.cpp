@@ -28,6 +28,7 @@ struct run_args {
   std::vector<std::string> feeds;
   std::string data_dir;
   bool no_sync = false;
+  bool refeed = false;
   bool quiet = false;
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
@@ -44,6 +45,7 @@ int run(const run_args& a, const registry& reg) {
   opts.data_dir = a.data_dir.empty() ? "var/" + topo->name : a.data_dir;
   opts.feeds = a.feeds;
   opts.sync = !a.no_sync;
+  opts.refeed = a.refeed;
   opts.threads = a.threads;
   opts.max_commit_batch = a.commit_batch;
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
@@ -57,7 +59,7 @@ int run(const run_args& a, const registry& reg) {
   progress bar{std::cerr, ::isatty(STDERR_FILENO) != 0};
   node_stats last;
   while (true) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     auto s = (*n)->stats();
     if (!s) {
       print_error(s.error().describe());
@@ -105,6 +107,9 @@ action add_run_command(CLI::App& app, const registry& reg) {
       "--no-sync", a->no_sync,
       "Do not fsync each commit: survives a process crash, not a power loss");
   cmd->add_flag("--quiet,-q", a->quiet, "No progress bar or summary");
+  cmd->add_flag("--refeed", a->refeed,
+                "Feed files that DIR has fed completely once more (stages "
+                "with skip_unchanged skip what did not change)");
   cmd->add_option("--threads", a->threads,
                   "Scheduler threads (default: cores)");
   cmd->add_option("--commit-batch", a->commit_batch,
