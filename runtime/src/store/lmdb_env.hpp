@@ -14,6 +14,13 @@
 
 namespace sluice {
 
+/// The `meta` key of the global sequence counter.
+inline constexpr std::string_view seq_key_name = "seq";
+
+/// Raises `p.next_seq` past the counter stored in `meta`: another process
+/// may have written since this one's last commit.
+result<void> refresh_seq(MDB_txn* t, struct store::impl& p);
+
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
 
