@@ -1,6 +1,7 @@
 // The package_trust workload generator and the small measuring helpers the
 // benchmarks share.
 #include "bench_common.hpp"
+#include <iostream>
 
 #include <algorithm>
 #include <cmath>
@@ -304,6 +305,16 @@ std::uint64_t dir_bytes(const std::string& dir) {
     if (e.is_regular_file(ec))
       total += e.file_size(ec);
   return total;
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::cerr << program << ": " << what << "\n";
+  std::exit(1);
+}
+
+void check(result<void> r, const std::string& what) {
+  if (!r)
+    die(what + ": " + r.error().describe());
 }
 
 } // namespace sluice::bench

@@ -19,6 +19,23 @@
 
 namespace sluice::bench {
 
+/// The benchmark's name, set first thing in main(); prefixes fatal errors.
+inline const char* program = "bench";
+
+/// Prints "<program>: <what>" and exits 1.
+[[noreturn]] void die(const std::string& what);
+
+/// The value of `r`, or die naming `what` and the error.
+template <class T>
+T check(result<T> r, const std::string& what) {
+  if (!r)
+    die(what + ": " + r.error().describe());
+  return std::move(*r);
+}
+
+/// Dies naming `what` when `r` failed.
+void check(result<void> r, const std::string& what);
+
 /// One real registry record, split around its name and version so that
 /// renamed, re-versioned copies are built by concatenation. `segments` are
 /// the compact JSON payload with the two values cut out: segments[0],

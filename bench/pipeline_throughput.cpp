@@ -59,23 +59,6 @@ struct mode_result {
   cpu_usage cpu; ///< of the process during the measurement
 };
 
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "bench_throughput: " << what << "\n";
-  std::exit(1);
-}
-
-template <class T>
-T check(result<T> r, const std::string& what) {
-  if (!r)
-    die(what + ": " + r.error().describe());
-  return std::move(*r);
-}
-
-void check(result<void> r, const std::string& what) {
-  if (!r)
-    die(what + ": " + r.error().describe());
-}
-
 std::string config_line(const config& c) {
   std::ostringstream os;
   os << "config events=" << c.events << " keys=" << c.keys
@@ -648,6 +631,7 @@ void usage() {
 } // namespace
 
 int main(int argc, char** argv) {
+  sluice::bench::program = "bench_throughput";
   config c;
   try {
     flags f{argc,

@@ -39,23 +39,6 @@ struct config {
   std::string pipeline; ///< default: <example>/pipeline.yaml
 };
 
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "bench_urgent: " << what << "\n";
-  std::exit(1);
-}
-
-template <class T>
-T check(result<T> r, const std::string& what) {
-  if (!r)
-    die(what + ": " + r.error().describe());
-  return std::move(*r);
-}
-
-void check(result<void> r, const std::string& what) {
-  if (!r)
-    die(what + ": " + r.error().describe());
-}
-
 const char* stage_names[] = {"parse", "enrich", "score"};
 
 /// Exact commit latencies recovered from the score/urgent histogram: its
@@ -130,6 +113,7 @@ void usage() {
 } // namespace
 
 int main(int argc, char** argv) {
+  sluice::bench::program = "bench_urgent";
   config c;
   try {
     flags f{argc,
