@@ -15,6 +15,7 @@
 #include "messages.hpp"
 #include "sluice/dead_letter.hpp"
 #include "sluice/event_codec.hpp"
+#include "sluice/v1/store.pb.h"
 
 namespace sluice {
 
@@ -30,6 +31,10 @@ struct key_entry {
   std::uint32_t in_flight = 0;
   bool recovering = false;
   bool express = false; ///< runs on its own thread (urgent work)
+  /// A skip decided here, without a key actor, waits for its commit; the
+  /// key's later events are held until then.
+  bool skip_pending = false;
+  keys::queue_pos skip_pos;
 };
 
 struct flight {
@@ -59,6 +64,7 @@ struct stage_state {
   counter* restarts = nullptr;
   counter* passivated = nullptr;
   counter* rebound = nullptr;
+  counter* skipped = nullptr;
   counter* corrupt = nullptr;
 
   static inline const char* name = "stage_supervisor";
@@ -161,6 +167,49 @@ void dead_letter_corrupt(stage_actor* self, const queued_event& q,
   self->send(s.store, msg::complete_atom::value, std::move(c));
 }
 
+/// Skip-unchanged without a key actor, for a key with nothing in flight and
+/// no live actor: when the stored content hash equals the event's, the
+/// acknowledgement goes straight to the store. Saves waking (or spawning)
+/// an actor per unchanged event, which dominates a re-fed unchanged input.
+bool skip_here(stage_actor* self, const flight& f, keys::queue_pos pos) {
+  auto& s = self->state;
+  auto st = s.env.st->read_state(s.stage_id, f.key);
+  if (!st || !*st)
+    return false; // a new key, or a read error the key actor will report
+  v1::KeyState ks;
+  if (!ks.ParseFromString((*st)->key_state) || ks.cleared()
+      || ks.events_processed() == 0 || ks.content_hash() != f.ev->content_hash)
+    return false;
+  ks.set_last_event_id(f.ev->id);
+  completion c;
+  c.stage_id = s.stage_id;
+  c.key = f.key;
+  c.consumed = pos;
+  c.base_version = (*st)->version;
+  c.key_state = ks.SerializeAsString();
+  c.urgent = pos.priority == priority::urgent;
+  c.ingest_ts_ns = f.ev->ingest_ts_ns;
+  if (c.urgent)
+    self->send<caf::message_priority::high>(s.store, msg::complete_atom::value,
+                                            std::move(c));
+  else
+    self->send(s.store, msg::complete_atom::value, std::move(c));
+  s.skipped->add();
+  return true;
+}
+
+/// Sends the key's held in-flight events to its actor, in queue order.
+void send_held(stage_actor* self, const std::string& key) {
+  auto& s = self->state;
+  caf::actor* a = nullptr;
+  for (auto& [pos, f] : s.in_flight)
+    if (f.key == key) {
+      if (!a)
+        a = &key_actor_of(self, key);
+      send_to_key(self, *a, pos, f.ev);
+    }
+}
+
 void dispatch_one(stage_actor* self, queued_event& q) {
   auto& s = self->state;
   auto where = "queue." + s.spec->name + "[" + to_string(q.pos.priority) + ":"
@@ -179,10 +228,17 @@ void dispatch_one(stage_actor* self, queued_event& q) {
   auto& e = s.keys[f.key];
   ++e.in_flight;
   s.dispatched->add();
-  if (!e.recovering)
-    send_to_key(self,
-                key_actor_of(self, f.key, q.pos.priority == priority::urgent),
-                q.pos, f.ev);
+  if (e.recovering || e.skip_pending)
+    return; // held: sent once the store has answered
+  if (e.in_flight == 1 && !e.actor && s.spec->skip_unchanged
+      && skip_here(self, f, q.pos)) {
+    e.skip_pending = true;
+    e.skip_pos = q.pos;
+    return;
+  }
+  send_to_key(self,
+              key_actor_of(self, f.key, q.pos.priority == priority::urgent),
+              q.pos, f.ev);
 }
 
 /// Reads and dispatches while credits and budget last; urgent first.
@@ -264,8 +320,15 @@ void release(stage_actor* self, const queue_ref& ref) {
   if (key.empty())
     return; // a corrupt entry
   auto k = s.keys.find(key);
-  if (k != s.keys.end() && k->second.in_flight > 0
-      && --k->second.in_flight == 0) {
+  if (k == s.keys.end() || k->second.in_flight == 0)
+    return;
+  --k->second.in_flight;
+  if (k->second.skip_pending && k->second.skip_pos == ref.pos) {
+    k->second.skip_pending = false;
+    if (k->second.in_flight > 0 && !k->second.recovering)
+      send_held(self, key);
+  }
+  if (k->second.in_flight == 0) {
     if (k->second.express)
       retire(self, k->second); // give its thread back at once
     s.idle.push_back(key);
@@ -294,6 +357,7 @@ void recover_key(stage_actor* self, const std::string& key) {
         if (k == s.keys.end())
           return;
         k->second.recovering = false;
+        k->second.skip_pending = false;
         if (k->second.in_flight == 0)
           return;
         auto& a = key_actor_of(self, key);
@@ -323,6 +387,8 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
       &m.get_counter("sluice_stage_in_total", l, "Events dispatched");
   s.restarts = &m.get_counter("sluice_stage_key_restarts_total", l,
                               "Key actors restarted");
+  s.skipped = &m.get_counter("sluice_stage_skipped_total", l,
+                             "Events skipped as unchanged");
   s.rebound = &m.get_counter("sluice_stage_rebound_total", l,
                              "Idle key actors reused for another key");
   s.passivated = &m.get_counter("sluice_stage_passivated_total", l,
