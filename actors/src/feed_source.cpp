@@ -44,21 +44,20 @@ void read_batch(feed_actor* self) {
   auto now = now_ns();
   auto& topic = s.env.plan->topo().feed.topic;
   for (auto& r : recs) {
+    auto where = [&] {
+      return s.reader->path() + ":" + std::to_string(r.line);
+    };
     if (!r.ok) {
       s.rejected->add();
       s.log->warn("{}", r.error);
-      b.dead_letters.push_back(raw_dead_letter_record(
-          s.reader->path() + ":" + std::to_string(r.line), r.raw, now,
-          r.error));
-    } else if (r.ev.payload.size() > s.env.plan->topo().max_payload_bytes) {
+      b.dead_letters.push_back(
+          raw_dead_letter_record(where(), r.raw, now, r.error));
+    } else if (auto big = s.env.plan->payload_too_large(r.ev.payload.size())) {
       s.rejected->add();
-      auto why = s.reader->path() + ":" + std::to_string(r.line)
-                 + ": payload of " + std::to_string(r.ev.payload.size())
-                 + " bytes exceeds max_payload_bytes";
+      auto why = where() + ": " + *big;
       s.log->warn("{}", why);
-      b.dead_letters.push_back(raw_dead_letter_record(
-          s.reader->path() + ":" + std::to_string(r.line), r.ev.payload, now,
-          why));
+      b.dead_letters.push_back(
+          raw_dead_letter_record(where(), r.ev.payload, now, why));
     } else {
       r.ev.ingest_ts_ns = now;
       auto appends = s.env.plan->route(topic, std::move(r.ev));

@@ -129,11 +129,8 @@ result<void> node::publish(const std::string& topic,
   bool urgent = false;
   for (auto& ev : events) {
     urgent = urgent || ev.priority == priority::urgent;
-    if (ev.payload.size() > p.plan->topo().max_payload_bytes)
-      return fail(errc::invalid_argument,
-                  "event " + ev.id + ": payload of "
-                      + std::to_string(ev.payload.size())
-                      + " bytes exceeds max_payload_bytes");
+    if (auto big = p.plan->payload_too_large(ev.payload.size()))
+      return fail(errc::invalid_argument, "event " + ev.id + ": " + *big);
     if (ev.ingest_ts_ns == 0)
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)

@@ -239,3 +239,25 @@ stages:
   EXPECT_EQ(export_map(dir, "second", reg)["k"], "\"3\"");
   fs::remove_all(dir);
 }
+
+TEST(Node, RefusesAnOversizedPublishedPayloadNamingTheEventAndTheLimit) {
+  auto dir = temp_dir("oversized");
+  auto reg = test_registry();
+  auto topo = two_stage();
+  topo.max_payload_bytes = 8;
+  auto n = node::start(topo, reg, options_for(dir));
+  ASSERT_TRUE(n) << n.error().describe();
+  auto r = (*n)->publish(
+      "in", {make_event("k", "fits"), make_event("k", "far-too-long-payload")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::invalid_argument);
+  EXPECT_NE(r.error().message.find("event k:far-too-long-payload: payload of "
+                                   "20 bytes exceeds max_payload_bytes 8"),
+            std::string::npos)
+      << r.error().message;
+  // Nothing of the refused batch was accepted.
+  auto s = (*n)->stats();
+  EXPECT_EQ(s->queued, 0u);
+  (*n)->stop();
+  fs::remove_all(dir);
+}

@@ -74,14 +74,16 @@ using stage_actor = caf::stateful_actor<stage_state>;
 
 void pump(stage_actor* self);
 
-/// Stops a key actor whose key has nothing in flight. Its DOWN message
-/// then comes from an unknown address and is ignored.
-void retire(stage_actor* self, key_entry& e) {
+/// Stops a key's actor: one whose key has nothing in flight (`user_shutdown`)
+/// or one being replaced after a crash or a stale commit (`kill`). Its DOWN
+/// message then comes from an unknown address and is ignored.
+void retire(stage_actor* self, key_entry& e,
+            caf::exit_reason reason = caf::exit_reason::user_shutdown) {
   auto& s = self->state;
   if (!e.actor)
     return;
   s.key_of_actor.erase(e.actor.id());
-  self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+  self->send_exit(e.actor, reason);
   e.actor = nullptr;
   e.express = false;
 }
@@ -198,7 +200,8 @@ bool skip_here(stage_actor* self, const flight& f, keys::queue_pos pos) {
   return true;
 }
 
-/// Sends the key's held in-flight events to its actor, in queue order.
+/// Sends the key's in-flight events to its actor (spawned if need be), in
+/// queue order: once a skip decided here has committed, or after recovery.
 void send_held(stage_actor* self, const std::string& key) {
   auto& s = self->state;
   caf::actor* a = nullptr;
@@ -345,11 +348,7 @@ void recover_key(stage_actor* self, const std::string& key) {
     return;
   s.restarts->add();
   i->second.recovering = true;
-  if (i->second.actor) {
-    s.key_of_actor.erase(i->second.actor.id());
-    self->send_exit(i->second.actor, caf::exit_reason::kill);
-    i->second.actor = nullptr;
-  }
+  retire(self, i->second, caf::exit_reason::kill);
   self->request(s.store, caf::infinite, msg::flush_atom::value)
       .then([self, key]() {
         auto& s = self->state;
@@ -358,12 +357,7 @@ void recover_key(stage_actor* self, const std::string& key) {
           return;
         k->second.recovering = false;
         k->second.skip_pending = false;
-        if (k->second.in_flight == 0)
-          return;
-        auto& a = key_actor_of(self, key);
-        for (auto& [pos, f] : s.in_flight)
-          if (f.key == key)
-            send_to_key(self, a, pos, f.ev);
+        send_held(self, key);
       });
 }
 

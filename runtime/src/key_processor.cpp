@@ -164,11 +164,9 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
                      + topic + "'";
         break;
       }
-      if (out.payload.size() > plan_.topo().max_payload_bytes) {
-        error_text = "stage " + spec.name + " emitted a payload of "
-                     + std::to_string(out.payload.size())
-                     + " bytes, over max_payload_bytes "
-                     + std::to_string(plan_.topo().max_payload_bytes);
+      if (auto big = plan_.payload_too_large(out.payload.size())) {
+        error_text =
+            "stage " + spec.name + ", emit to '" + topic + "': " + *big;
         break;
       }
       if (out.key.empty())

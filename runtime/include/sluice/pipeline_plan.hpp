@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ public:
   const topology& topo() const noexcept { return topo_; }
   std::uint32_t stage_id(std::size_t index) const { return ids_.at(index); }
   std::size_t stage_count() const noexcept { return ids_.size(); }
+
+  /// "payload of N bytes exceeds max_payload_bytes M" when `size` is over
+  /// the topology's limit; nullopt otherwise. Every way in (feeds, publish,
+  /// emits) checks with this, and prefixes where the payload came from.
+  std::optional<std::string> payload_too_large(std::size_t size) const;
 
   /// The queue appends for `ev` published on `topic`, one per subscribing
   /// stage whose filter matches, with the subscription's priority class.
