@@ -15,7 +15,11 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   auto& spec = env.plan->topo().stages[stage_index];
   // The processor of the key this actor owns now; replaced on rebind.
   auto proc = std::make_shared<std::unique_ptr<key_processor>>();
+  // After a failure that will be retried, the key's later events must not
+  // run before it: they are dropped here and sent again by the supervisor.
+  auto waiting = std::make_shared<bool>(false);
   auto bind = [=, &spec](const std::string& k) {
+    *waiting = false;
     auto made = env.reg->create(spec.behaviour);
     if (!made) {
       // Checked when the plan was bound; only a throwing factory gets here.
@@ -39,15 +43,32 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   auto* skipped = &m.get_counter("sluice_stage_skipped_total", l,
                                  "Events skipped as unchanged");
   auto* failed = &m.get_counter("sluice_stage_failed_total", l,
-                                "Events whose behaviour failed");
+                                "Events dead-lettered after their last try");
+  auto* retrying = &m.get_counter("sluice_stage_failed_attempts_total", l,
+                                  "Tries that failed and will be retried");
   auto* unrouted = &m.get_counter("sluice_stage_unrouted_total", l,
                                   "Emitted events no subscription took");
   auto log = env.logger("stage." + spec.name);
+  // A fatal_error (or any exception outside the behaviour's call) crashes
+  // the actor; the reason carries the message to the supervisor's log.
+  self->set_exception_handler(
+      [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+        try {
+          std::rethrow_exception(eptr);
+        } catch (const std::exception& e) {
+          return caf::make_error(caf::sec::runtime_error, e.what());
+        } catch (...) {
+          return caf::make_error(caf::sec::runtime_error,
+                                 "a non-standard exception");
+        }
+      });
   return {
       // Reuse for another key whose previous key is idle and committed:
       // cheaper than stopping one actor and spawning another.
       [=](msg::rebind_atom, const std::string& k) { bind(k); },
       [=](msg::process_atom, msg::dispatch& d) {
+        if (*waiting)
+          return; // parked by the supervisor; it comes again after the retry
         auto& p = **proc;
         auto c = p.process(d.pos, *d.ev, now_ns());
         switch (p.last_outcome()) {
@@ -59,7 +80,13 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
           break;
         case outcome::failed:
           failed->add();
-          log->warn("key {} event {} failed: {}", p.key(), d.ev->id,
+          log->warn("key {} event {} failed for good (dead-lettered): {}",
+                    p.key(), d.ev->id, p.last_error());
+          break;
+        case outcome::retrying:
+          retrying->add();
+          *waiting = true;
+          log->info("key {} event {} failed, will retry: {}", p.key(), d.ev->id,
                     p.last_error());
           break;
         }

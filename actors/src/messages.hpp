@@ -30,6 +30,7 @@ using committed_atom =
 using pump_atom = caf::atom_constant<caf::atom("pump")>; // ()
 using stats_atom =
     caf::atom_constant<caf::atom("stats")>; // () -> stage_snapshot
+using retry_atom = caf::atom_constant<caf::atom("retry")>; // () retries due
 
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)
@@ -42,6 +43,8 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 struct stage_commit {
   std::vector<queue_ref> consumed;
   std::vector<queue_ref> rejected;
+  std::vector<queue_ref> duplicates;
+  std::vector<retry_ref> retried;
   std::uint64_t appended[2] = {0, 0}; ///< by priority
 };
 

@@ -1,4 +1,5 @@
-// One-for-one supervision of the stage supervisors with an intensity limit.
+// Supervision of the stage supervisors by the topology's policy (OTP
+// strategies and an intensity limit). Beyond it the node stops, loudly.
 #include "node_supervisor.hpp"
 
 #include <caf/actor_system.hpp>
@@ -6,7 +7,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
-#include <deque>
+#include <optional>
+#include <set>
 
 #include "feed_source.hpp"
 #include "messages.hpp"
@@ -16,15 +18,15 @@ namespace sluice {
 
 namespace {
 
-constexpr std::size_t max_restarts = 5;
-constexpr std::chrono::seconds restart_window{10};
-
 struct node_state {
   node_env env;
   caf::actor store;
   std::vector<caf::actor> stages; // by stage index
   std::vector<std::pair<caf::actor_addr, std::string>> feeds;
-  std::deque<std::chrono::steady_clock::time_point> restarts;
+  std::optional<restart_window> restarts;
+  /// Stage supervisors stopped on purpose (one_for_all, rest_for_one):
+  /// their exit is expected.
+  std::set<caf::actor_addr> replaced;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "node_supervisor";
 };
@@ -39,24 +41,32 @@ void announce_routers(node_actor* self) {
   self->send(s.store, msg::routers_atom::value, std::move(t));
 }
 
-/// Restarts stage `i` unless the intensity limit is exceeded.
+/// Restarts stage `i` (and, by the node's strategy, others) unless the
+/// intensity limit is exceeded; then the node stops with the reason.
 void restart_stage(node_actor* self, std::size_t i, const caf::error& why) {
   auto& s = self->state;
-  auto now = std::chrono::steady_clock::now();
-  while (!s.restarts.empty() && now - s.restarts.front() > restart_window)
-    s.restarts.pop_front();
+  auto& w = *s.restarts;
   auto& name = s.env.plan->topo().stages[i].name;
-  if (s.restarts.size() >= max_restarts) {
-    s.log->critical("stage {} crashed ({}); {} restarts within {}s exceed the "
-                    "intensity limit: stopping the node",
-                    name, to_string(why), s.restarts.size(),
-                    restart_window.count());
-    self->quit(why);
+  if (!w.allow(std::chrono::steady_clock::now())) {
+    auto msg = "stage " + name + " stopped (" + to_string(why)
+               + "); node: " + w.exceeded_message() + "; stopping the node";
+    s.log->critical("{}", msg);
+    self->quit(caf::make_error(caf::sec::runtime_error, msg));
     return;
   }
-  s.restarts.push_back(now);
-  s.log->error("stage {} crashed ({}); restarting it", name, to_string(why));
-  s.stages[i] = spawn_stage_supervisor(self, s.env, i, s.store);
+  std::vector<std::size_t> restart{i};
+  if (w.policy().strategy != restart_strategy::one_for_one)
+    for (std::size_t j = 0; j < s.stages.size(); ++j)
+      if (j != i
+          && (w.policy().strategy == restart_strategy::one_for_all || j > i)) {
+        s.replaced.insert(s.stages[j].address());
+        self->send_exit(s.stages[j], caf::exit_reason::user_shutdown);
+        restart.push_back(j);
+      }
+  s.log->error("stage {} stopped ({}); restarting {} stage(s) ({})", name,
+               to_string(why), restart.size(), to_string(w.policy().strategy));
+  for (auto j : restart)
+    s.stages[j] = spawn_stage_supervisor(self, s.env, j, s.store);
   announce_routers(self);
 }
 
@@ -66,6 +76,7 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   s.env = env;
   s.store = std::move(store);
   s.log = env.logger("node");
+  s.restarts.emplace(env.plan->topo().supervision);
   self->monitor(s.store);
   self->set_down_handler([self](caf::down_msg& dm) {
     if (dm.source == self->state.store.address()) {
@@ -77,6 +88,8 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   });
   self->set_exit_handler([self](caf::exit_msg& em) {
     auto& s = self->state;
+    if (s.replaced.erase(em.source) > 0)
+      return; // stopped on purpose and already replaced
     for (std::size_t i = 0; i < s.stages.size(); ++i)
       if (s.stages[i].address() == em.source) {
         restart_stage(self, i, em.reason);
@@ -100,7 +113,7 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   return {
       // Restarts of stage supervisors within the current window.
       [self](msg::stats_atom) {
-        return static_cast<std::uint64_t>(self->state.restarts.size());
+        return static_cast<std::uint64_t>(self->state.restarts->recent());
       },
   };
 }

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "key_actor.hpp"
 #include "messages.hpp"
 #include "sluice/dead_letter.hpp"
 #include "sluice/event_codec.hpp"
+#include "sluice/key_processor.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -35,6 +37,13 @@ struct key_entry {
   /// key's later events are held until then.
   bool skip_pending = false;
   keys::queue_pos skip_pos;
+  /// A failed event of the key waits for its retry; the key's events read
+  /// meanwhile are parked (positions only, the events stay in LMDB).
+  bool blocked = false;
+  /// Parked positions, oldest first: sent again, in order, once the retry
+  /// is due. While any are left, newly read events of the key park too.
+  std::deque<keys::queue_pos> parked;
+  std::uint64_t started = 0; ///< spawn order of its actor (rest_for_one)
 };
 
 struct flight {
@@ -56,8 +65,13 @@ struct stage_state {
   std::unordered_map<std::string, key_entry> keys;
   std::unordered_map<caf::actor_id, std::string> key_of_actor; // live ones
   std::deque<std::string> idle; // keys that went idle, oldest first
+  std::uint64_t spawned = 0;    // key actors started, for their order
   bool pump_scheduled = false;
   std::chrono::steady_clock::time_point last_urgent; ///< last urgent dispatch
+  /// Blocked keys by the time their retry is due; one timer, for the first.
+  std::multimap<std::int64_t, std::string> retry_due;
+  std::int64_t timer_due = INT64_MAX;
+  std::deque<std::string> draining; ///< unblocked keys with parked events
   gauge* in_flight_gauge = nullptr;
   gauge* live_keys = nullptr;
   counter* dispatched = nullptr;
@@ -66,6 +80,10 @@ struct stage_state {
   counter* rebound = nullptr;
   counter* skipped = nullptr;
   counter* corrupt = nullptr;
+  counter* retries = nullptr;
+  counter* duplicates = nullptr;
+  gauge* blocked_keys = nullptr;
+  std::optional<restart_window> restarts_window; ///< key-actor crashes
 
   static inline const char* name = "stage_supervisor";
 };
@@ -98,7 +116,8 @@ caf::actor take_idle_actor(stage_actor* self, const std::string& key) {
     s.idle.pop_front();
     auto i = s.keys.find(victim);
     if (i == s.keys.end() || victim == key || i->second.in_flight > 0
-        || i->second.recovering || i->second.express || !i->second.actor)
+        || i->second.recovering || i->second.express || !i->second.actor
+        || i->second.blocked || !i->second.parked.empty())
       continue;
     auto a = std::move(i->second.actor);
     s.keys.erase(i);
@@ -135,6 +154,7 @@ caf::actor& key_actor_of(stage_actor* self, const std::string& key,
       e.actor =
           self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
     e.express = express;
+    e.started = ++s.spawned;
     s.key_of_actor.emplace(e.actor.id(), key);
     s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
   }
@@ -163,8 +183,8 @@ void dead_letter_corrupt(stage_actor* self, const queued_event& q,
   c.consumed = q.pos;
   c.touch_state = false;
   c.urgent = q.pos.priority == priority::urgent;
-  c.dead_letter = dead_letter_record(s.spec->name, "", q.bytes, 0, now_ns(),
-                                     why.describe());
+  c.dead_letter = dead_letter_record(s.spec->name, "", q.bytes,
+                                     {{1, now_ns(), why.describe()}});
   s.in_flight.emplace(q.pos, flight{});
   self->send(s.store, msg::complete_atom::value, std::move(c));
 }
@@ -178,24 +198,15 @@ bool skip_here(stage_actor* self, const flight& f, keys::queue_pos pos) {
   auto st = s.env.st->read_state(s.stage_id, f.key);
   if (!st || !*st)
     return false; // a new key, or a read error the key actor will report
-  v1::KeyState ks;
-  if (!ks.ParseFromString((*st)->key_state) || ks.cleared()
-      || ks.events_processed() == 0 || ks.content_hash() != f.ev->content_hash)
+  auto c = skip_if_unchanged(*s.env.plan, s.index, f.key, **st, pos, *f.ev,
+                             now_ns());
+  if (!c)
     return false;
-  ks.set_last_event_id(f.ev->id);
-  completion c;
-  c.stage_id = s.stage_id;
-  c.key = f.key;
-  c.consumed = pos;
-  c.base_version = (*st)->version;
-  c.key_state = ks.SerializeAsString();
-  c.urgent = pos.priority == priority::urgent;
-  c.ingest_ts_ns = f.ev->ingest_ts_ns;
-  if (c.urgent)
+  if (c->urgent)
     self->send<caf::message_priority::high>(s.store, msg::complete_atom::value,
-                                            std::move(c));
+                                            std::move(*c));
   else
-    self->send(s.store, msg::complete_atom::value, std::move(c));
+    self->send(s.store, msg::complete_atom::value, std::move(*c));
   s.skipped->add();
   return true;
 }
@@ -213,7 +224,9 @@ void send_held(stage_actor* self, const std::string& key) {
     }
 }
 
-void dispatch_one(stage_actor* self, queued_event& q) {
+/// Hands one queue entry to its key. `unparked`: it comes from the key's
+/// parked list (its retry is due), not from the queue cursor.
+void dispatch_one(stage_actor* self, queued_event& q, bool unparked = false) {
   auto& s = self->state;
   auto where = "queue." + s.spec->name + "[" + to_string(q.pos.priority) + ":"
                + std::to_string(q.pos.seq) + "]";
@@ -223,6 +236,12 @@ void dispatch_one(stage_actor* self, queued_event& q) {
     return;
   }
   auto key = ev->key;
+  if (auto k = s.keys.find(key);
+      !unparked && k != s.keys.end()
+      && (k->second.blocked || !k->second.parked.empty())) {
+    k->second.parked.push_back(q.pos); // behind the key's failed event
+    return;
+  }
   auto& f =
       s.in_flight
           .emplace(q.pos, flight{std::move(key),
@@ -244,6 +263,32 @@ void dispatch_one(stage_actor* self, queued_event& q) {
               q.pos, f.ev);
 }
 
+/// Sends parked events of keys whose retry is due, in order, while credits
+/// and budget last. They are older than anything the cursor reads now.
+void drain(stage_actor* self, std::size_t& budget, std::size_t cap) {
+  auto& s = self->state;
+  while (!s.draining.empty() && budget > 0 && s.in_flight.size() < cap) {
+    auto i = s.keys.find(s.draining.front());
+    if (i == s.keys.end() || i->second.blocked || i->second.parked.empty()) {
+      s.draining.pop_front();
+      continue;
+    }
+    auto pos = i->second.parked.front();
+    auto bytes = s.env.st->read_entry(s.stage_id, pos);
+    if (!bytes) {
+      s.log->error("reading a parked event failed: {}",
+                   bytes.error().describe());
+      return;
+    }
+    i->second.parked.pop_front();
+    if (!*bytes)
+      continue; // gone meanwhile (dropped by an operator)
+    queued_event q{pos, std::move(**bytes)};
+    dispatch_one(self, q, true);
+    --budget;
+  }
+}
+
 /// Reads and dispatches while credits and budget last; urgent first.
 void pump(stage_actor* self) {
   auto& s = self->state;
@@ -257,6 +302,7 @@ void pump(stage_actor* self) {
   if (now - s.last_urgent < urgent_mode_span)
     normal_cap = std::max<std::size_t>(urgent_mode_min_in_flight,
                                        s.spec->max_in_flight / 8);
+  drain(self, budget, normal_cap);
   while (budget > 0 && s.in_flight.size() < s.spec->max_in_flight) {
     int p = s.more[0] ? 0 : (s.more[1] ? 1 : -1);
     if (p < 0)
@@ -299,7 +345,8 @@ void passivate(stage_actor* self) {
     auto key = std::move(s.idle.front());
     s.idle.pop_front();
     auto i = s.keys.find(key);
-    if (i == s.keys.end() || i->second.in_flight > 0 || i->second.recovering)
+    if (i == s.keys.end() || i->second.in_flight > 0 || i->second.recovering
+        || i->second.blocked || !i->second.parked.empty())
       continue;
     auto a = std::move(i->second.actor);
     s.keys.erase(i);
@@ -361,6 +408,134 @@ void recover_key(stage_actor* self, const std::string& key) {
       });
 }
 
+/// One timer, for the earliest due retry.
+void arm_retry_timer(stage_actor* self) {
+  auto& s = self->state;
+  s.blocked_keys->set(static_cast<std::int64_t>(s.retry_due.size()));
+  if (s.retry_due.empty() || s.retry_due.begin()->first >= s.timer_due)
+    return;
+  s.timer_due = s.retry_due.begin()->first;
+  auto wait = std::max<std::int64_t>(0, s.timer_due - now_ns());
+  self->delayed_send(self, std::chrono::microseconds(wait / 1000 + 1),
+                     msg::retry_atom::value);
+}
+
+/// Unblocks the keys whose retry is due: their parked events, the failed
+/// one first, go out again in order.
+void retries_due(stage_actor* self) {
+  auto& s = self->state;
+  s.timer_due = INT64_MAX;
+  auto now = now_ns();
+  while (!s.retry_due.empty() && s.retry_due.begin()->first <= now) {
+    auto key = std::move(s.retry_due.begin()->second);
+    s.retry_due.erase(s.retry_due.begin());
+    auto i = s.keys.find(key);
+    if (i == s.keys.end() || !i->second.blocked)
+      continue;
+    i->second.blocked = false;
+    if (!i->second.parked.empty())
+      s.draining.push_back(std::move(key));
+  }
+  arm_retry_timer(self);
+  pump(self);
+}
+
+/// The event at `r.ref.pos` failed and stays queued until `r.due_ns`. Its
+/// key actor dropped every later event of the key; they are parked behind
+/// it (back to LMDB only), and the actor is replaced, so nothing it still
+/// holds can run. Other keys go on.
+void block_key(stage_actor* self, const retry_ref& r) {
+  auto& s = self->state;
+  auto f = s.in_flight.find(r.ref.pos);
+  if (f == s.in_flight.end() || f->second.key.empty())
+    return;
+  auto key = f->second.key;
+  auto& e = s.keys[key];
+  std::deque<keys::queue_pos> parked{r.ref.pos};
+  for (auto j = s.in_flight.begin(); j != s.in_flight.end();) {
+    if (j->second.key == key) {
+      if (j->first != r.ref.pos)
+        parked.push_back(j->first);
+      j = s.in_flight.erase(j);
+    } else {
+      ++j;
+    }
+  }
+  for (auto& p : e.parked)
+    parked.push_back(p);
+  e.parked = std::move(parked);
+  e.in_flight = 0;
+  e.skip_pending = false;
+  e.blocked = true;
+  retire(self, e, caf::exit_reason::kill);
+  s.retry_due.emplace(r.due_ns, key);
+  s.retries->add();
+  arm_retry_timer(self);
+}
+
+/// Keys with a retry pending in LMDB start blocked (after a restart).
+void load_retries(stage_actor* self) {
+  auto& s = self->state;
+  auto pending = s.env.st->scan_retries(s.stage_id);
+  if (!pending) {
+    s.log->error("reading pending retries failed: {}",
+                 pending.error().describe());
+    return;
+  }
+  for (auto& r : *pending) {
+    s.keys[r.key].blocked = true;
+    s.retry_due.emplace(r.due_ns, r.key);
+  }
+  if (!pending->empty())
+    s.log->info("{} keys wait for a retry", pending->size());
+  arm_retry_timer(self);
+}
+
+/// Stops every key actor of the stage, with the stage.
+void stop_key_actors(stage_actor* self, const caf::error& reason) {
+  for (auto& [key, e] : self->state.keys)
+    if (e.actor)
+      self->send_exit(e.actor, reason);
+}
+
+/// A key actor crashed: restart it (and, by the stage's strategy, its
+/// siblings) from committed state, or stop the stage when the restarts
+/// exceed its intensity. The node supervisor then decides (escalation).
+void on_key_crash(stage_actor* self, const std::string& key,
+                  const caf::error& reason) {
+  auto& s = self->state;
+  auto& w = *s.restarts_window;
+  if (!w.allow(std::chrono::steady_clock::now())) {
+    auto why = "stage " + s.spec->name + ": " + w.exceeded_message()
+               + "; last crash: key " + key + " (" + to_string(reason) + ")";
+    s.log->critical("{}; stopping the stage", why);
+    stop_key_actors(self, caf::exit_reason::user_shutdown);
+    self->quit(caf::make_error(caf::sec::runtime_error, why));
+    return;
+  }
+  auto crashed = s.keys.find(key);
+  auto started = crashed == s.keys.end() ? 0 : crashed->second.started;
+  std::vector<std::string> restart;
+  switch (w.policy().strategy) {
+  case restart_strategy::one_for_one:
+    restart.push_back(key);
+    break;
+  case restart_strategy::one_for_all:
+  case restart_strategy::rest_for_one:
+    for (auto& [k, e] : s.keys)
+      if ((e.actor || e.in_flight > 0 || k == key)
+          && (w.policy().strategy == restart_strategy::one_for_all
+              || e.started >= started))
+        restart.push_back(k);
+    break;
+  }
+  s.log->error("key actor {} crashed: {}; restarting {} key actor(s) ({})", key,
+               to_string(reason), restart.size(),
+               to_string(w.policy().strategy));
+  for (auto& k : restart)
+    recover_key(self, k);
+}
+
 caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
                                     std::size_t index, caf::actor store,
                                     caf::actor_addr parent) {
@@ -372,6 +547,7 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
   s.spec = &env.plan->topo().stages[index];
   s.store = std::move(store);
   s.log = env.logger("stage." + s.spec->name);
+  s.restarts_window.emplace(s.spec->supervision);
   auto& m = *env.metrics;
   labels l{{"stage", s.spec->name}};
   s.in_flight_gauge = &m.get_gauge("sluice_stage_in_flight", l,
@@ -389,32 +565,52 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
                                 "Idle key actors stopped");
   s.corrupt = &m.get_counter("sluice_stage_corrupt_events_total", l,
                              "Queued events that did not decode");
+  s.retries = &m.get_counter("sluice_stage_retries_total", l,
+                             "Failed events scheduled for another try");
+  s.duplicates = &m.get_counter("sluice_stage_duplicates_total", l,
+                                "Completions whose event was consumed already");
+  s.blocked_keys = &m.get_gauge("sluice_stage_retrying_keys", l,
+                                "Keys whose failed event waits for a retry");
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& s = self->state;
     auto i = s.key_of_actor.find(dm.source.id());
     if (i == s.key_of_actor.end())
       return; // a passivated or replaced key actor
     auto key = i->second;
-    s.log->error("key actor {} stopped: {}; restarting it", key,
-                 to_string(dm.reason));
-    recover_key(self, key);
+    on_key_crash(self, key, dm.reason);
   });
   self->set_exit_handler([self](caf::exit_msg& em) {
     auto& s = self->state;
     if (em.source != s.parent)
       return;
-    for (auto& [key, e] : s.keys) // stop with the node
-      if (e.actor)
-        self->send_exit(e.actor, em.reason);
+    stop_key_actors(self, em.reason); // stop with the node
     self->quit(em.reason);
   });
+  load_retries(self);
   self->send(self, msg::pump_atom::value);
   return {
       [self](msg::pump_atom) { pump(self); },
+      [self](msg::retry_atom) { retries_due(self); },
       [self](msg::committed_atom, msg::stage_commit& sc) {
         auto& s = self->state;
         for (auto& ref : sc.consumed)
           release(self, ref);
+        for (auto& r : sc.retried)
+          block_key(self, r);
+        for (auto& ref : sc.duplicates) {
+          // Someone else consumed it: nothing to redo, but the actor's
+          // state ran ahead of the store's.
+          auto i = s.in_flight.find(ref.pos);
+          if (i == s.in_flight.end() || i->second.key.empty())
+            continue;
+          auto key = i->second.key;
+          s.duplicates->add();
+          s.log->warn("event {} of key {} was consumed already; reloading "
+                      "the key",
+                      ref.pos.seq, key);
+          release(self, ref);
+          recover_key(self, key);
+        }
         for (auto& ref : sc.rejected) {
           auto i = s.in_flight.find(ref.pos);
           if (i != s.in_flight.end() && !i->second.key.empty()) {

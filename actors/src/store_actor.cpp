@@ -92,6 +92,10 @@ void notify_routers(store_actor_t* self, const commit_report& rep) {
   }
   for (auto& ref : rep.rejected)
     per_stage[ref.stage_id].rejected.push_back(ref);
+  for (auto& ref : rep.duplicates)
+    per_stage[ref.stage_id].duplicates.push_back(ref);
+  for (auto& r : rep.retried)
+    per_stage[r.ref.stage_id].retried.push_back(r);
   for (auto& [id, counts] : rep.appended) {
     per_stage[id].appended[0] += counts[0];
     per_stage[id].appended[1] += counts[1];
@@ -103,6 +107,8 @@ void notify_routers(store_actor_t* self, const commit_report& rep) {
     bool urgent = sc.appended[0] > 0;
     for (auto& ref : sc.consumed)
       urgent = urgent || ref.pos.priority == priority::urgent;
+    for (auto& r : sc.retried)
+      urgent = urgent || r.ref.pos.priority == priority::urgent;
     if (urgent)
       self->send<caf::message_priority::high>(
           i->second, msg::committed_atom::value, std::move(sc));
@@ -138,12 +144,11 @@ void commit(store_actor_t* self, lane& l) {
       std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
   s.commit_size->observe_us(size);
   s.commits->add();
-  for (auto& rp : promises)
-    rp.deliver(caf::unit);
   auto& rep = *r;
-  s.log->debug("commit: {} records, {} consumed, {} rejected, {} deferred",
+  s.log->debug("commit: {} records, {} consumed, {} rejected, {} duplicates, "
+               "{} retried, {} deferred",
                size, rep.consumed.size(), rep.rejected.size(),
-               rep.deferred.size());
+               rep.duplicates.size(), rep.retried.size(), rep.deferred.size());
   if (!rep.deferred.empty() && s.normal.empty())
     s.first_pending = std::chrono::steady_clock::now();
   for (auto& c : rep.deferred) {
@@ -151,7 +156,11 @@ void commit(store_actor_t* self, lane& l) {
     s.normal.batch.completions.push_back(std::move(c));
   }
   update_gauge(s);
+  // Routers learn what the commit did before any flush is answered: a
+  // supervisor recovering a key must not resend what was just consumed.
   notify_routers(self, rep);
+  for (auto& rp : promises)
+    rp.deliver(caf::unit);
 }
 
 void commit_all(store_actor_t* self) {
@@ -256,6 +265,8 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
           l.batch.progress.push_back(std::move(p));
         for (auto& d : b.dead_letters)
           l.batch.dead_letters.push_back(std::move(d));
+        for (auto& r : b.redrives)
+          l.batch.redrives.push_back(std::move(r));
         l.promises.push_back(rp);
         maybe_commit(self);
         return rp;

@@ -5,6 +5,10 @@
 
 namespace sluice {
 
+bool behaviour::reconcile(context&) {
+  return false;
+}
+
 std::string behaviour::state_to_json(const std::string& state) const {
   return json_quote(state);
 }

@@ -7,8 +7,7 @@ namespace sluice {
 
 std::string dead_letter_record(const std::string& stage, const std::string& key,
                                const std::string& event_bytes,
-                               std::uint32_t attempt, std::int64_t at_ns,
-                               const std::string& error) {
+                               const std::vector<attempt_record>& attempts) {
   v1::DeadLetter dl;
   dl.set_stage(stage);
   dl.set_key(key);
@@ -16,10 +15,12 @@ std::string dead_letter_record(const std::string& stage, const std::string& key,
     dl.clear_event();
     dl.set_raw(event_bytes);
   }
-  auto* at = dl.add_attempts();
-  at->set_attempt(attempt);
-  at->set_at_ts_ns(at_ns);
-  at->set_error(error);
+  for (auto& a : attempts) {
+    auto* at = dl.add_attempts();
+    at->set_attempt(a.attempt);
+    at->set_at_ts_ns(a.at_ns);
+    at->set_error(a.error);
+  }
   return dl.SerializeAsString();
 }
 
@@ -31,6 +32,7 @@ std::string raw_dead_letter_record(const std::string& source,
   dl.set_source(source);
   dl.set_raw(raw);
   auto* at = dl.add_attempts();
+  at->set_attempt(1);
   at->set_at_ts_ns(at_ns);
   at->set_error(error);
   return dl.SerializeAsString();

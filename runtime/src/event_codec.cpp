@@ -20,6 +20,7 @@ std::string encode_event(const event& ev) {
   pb.set_attempt(ev.attempt);
   pb.set_origin_ts_ns(ev.origin_ts_ns);
   pb.set_ingest_ts_ns(ev.ingest_ts_ns);
+  pb.set_reconcile(ev.reconcile);
   return pb.SerializeAsString();
 }
 
@@ -43,6 +44,7 @@ result<event> decode_event(std::string_view bytes, std::string_view where) {
   ev.attempt = pb.attempt();
   ev.origin_ts_ns = pb.origin_ts_ns();
   ev.ingest_ts_ns = pb.ingest_ts_ns();
+  ev.reconcile = pb.reconcile();
   return ev;
 }
 

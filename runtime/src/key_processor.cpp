@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <random>
 
+#include "sluice/backoff.hpp"
 #include "sluice/dead_letter.hpp"
 #include "sluice/event_codec.hpp"
 #include "sluice/v1/store.pb.h"
@@ -55,7 +58,54 @@ private:
   std::string state_;
 };
 
+/// True when `ev` carries the payload the key's state was last built from.
+bool unchanged(const v1::KeyState& ks, const event& ev) {
+  return !ev.reconcile && !ks.cleared() && ks.events_processed() > 0
+         && ks.content_hash() == ev.content_hash;
+}
+
+/// Fills `c` to acknowledge an unchanged event: the state is kept and the
+/// key is done with this stage.
+void acknowledge_unchanged(const std::string& stage, v1::KeyState& ks,
+                           const event& ev, completion& c,
+                           std::int64_t now_ns) {
+  ks.set_last_event_id(ev.id);
+  c.key_state = ks.SerializeAsString();
+  v1::KeyStatus status;
+  status.set_stage(stage);
+  status.set_phase(v1::PHASE_DONE);
+  status.set_since_ts_ns(now_ns);
+  status.set_last_event_id(ev.id);
+  c.key_status = status.SerializeAsString();
+}
+
 } // namespace
+
+std::optional<completion>
+skip_if_unchanged(const pipeline_plan& plan, std::size_t stage_index,
+                  const std::string& key, const stored_state& stored,
+                  keys::queue_pos pos, const event& ev, std::int64_t now_ns) {
+  v1::KeyState ks;
+  if (!plan.topo().stages[stage_index].skip_unchanged
+      || !ks.ParseFromString(stored.key_state) || !unchanged(ks, ev))
+    return std::nullopt;
+  completion c;
+  c.stage_id = plan.stage_id(stage_index);
+  c.key = key;
+  c.consumed = pos;
+  c.base_version = stored.version;
+  c.urgent = pos.priority == priority::urgent;
+  c.ingest_ts_ns = ev.ingest_ts_ns;
+  acknowledge_unchanged(plan.topo().stages[stage_index].name, ks, ev, c,
+                        now_ns);
+  return c;
+}
+
+/// Random bits for retry jitter, one generator per thread.
+std::uint64_t jitter_bits() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
 
 struct key_processor::impl {
   std::unique_ptr<behaviour> b;
@@ -63,6 +113,8 @@ struct key_processor::impl {
   bool loaded = false;
   std::string load_error;
   std::map<std::string, std::uint64_t> counts;
+  /// The key's event that failed and waits for another try, if any.
+  std::optional<v1::RetryRecord> pending;
 };
 
 key_processor::key_processor(const pipeline_plan& plan, std::size_t stage_index,
@@ -92,12 +144,23 @@ result<void> key_processor::load(const store& st) {
     }
     version_ = (*s)->version;
   }
+  impl_->pending.reset();
+  auto r = st.read_retry(plan_.stage_id(stage_), key_);
+  if (!r) {
+    impl_->load_error = r.error().describe();
+    return r.error();
+  }
+  if (*r) {
+    v1::RetryRecord rec;
+    rec.ParseFromString((*r)->record); // parsed once already by the store
+    impl_->pending = std::move(rec);
+  }
   impl_->loaded = true;
   impl_->load_error.clear();
   return {};
 }
 
-completion key_processor::process(keys::queue_pos pos, const event& ev,
+completion key_processor::process(keys::queue_pos pos, const event& in,
                                   std::int64_t now_ns) {
   auto& spec = plan_.topo().stages[stage_];
   auto& ks = impl_->ks;
@@ -106,43 +169,105 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
   c.key = key_;
   c.consumed = pos;
   c.base_version = version_;
-  c.urgent = ev.priority == priority::urgent;
-  c.ingest_ts_ns = ev.ingest_ts_ns;
+  c.urgent = in.priority == priority::urgent;
+  c.ingest_ts_ns = in.ingest_ts_ns;
+
+  // A retry: the behaviour sees how many tries came before.
+  auto& pending = impl_->pending;
+  const bool is_retry =
+      pending && pending->seq() == pos.seq
+      && pending->priority() == static_cast<std::uint32_t>(pos.priority);
+  std::optional<event> retried;
+  if (is_retry) {
+    retried = in;
+    retried->attempt = static_cast<std::uint32_t>(pending->attempts_size());
+  }
+  const event& ev = retried ? *retried : in;
+  // Whatever happens now settles the pending retry, unless it is renewed.
+  c.clear_retry = pending.has_value();
 
   v1::KeyStatus status;
   status.set_last_event_id(ev.id);
   status.set_since_ts_ns(now_ns);
-  auto fail_event = [&](std::string why) {
-    last_ = outcome::failed;
+  status.set_stage(spec.name);
+  // Fails the event: another try after a backoff, or dead letters.
+  auto fail_event = [&](std::string why, bool permanent) {
     last_error_ = std::move(why);
-    c.dead_letter = dead_letter_record(spec.name, key_, encode_event(ev),
-                                       ev.attempt, now_ns, last_error_);
-    status.set_stage(spec.name);
-    status.set_phase(v1::PHASE_FAILED);
+    std::vector<attempt_record> attempts;
+    if (is_retry)
+      for (auto& a : pending->attempts())
+        attempts.push_back({a.attempt(), a.at_ts_ns(), a.error()});
+    attempts.push_back(
+        {static_cast<std::uint32_t>(attempts.size() + 1), now_ns, last_error_});
+    if (!permanent && attempts.size() < spec.retry.max_attempts) {
+      last_ = outcome::retrying;
+      auto delay =
+          retry_delay(spec.retry, static_cast<std::uint32_t>(attempts.size()),
+                      jitter_bits());
+      v1::RetryRecord rec;
+      rec.set_priority(static_cast<std::uint32_t>(pos.priority));
+      rec.set_seq(pos.seq);
+      rec.set_due_ts_ns(
+          now_ns
+          + std::chrono::duration_cast<std::chrono::nanoseconds>(delay)
+                .count());
+      rec.set_event_id(ev.id);
+      for (auto& a : attempts) {
+        auto* at = rec.add_attempts();
+        at->set_attempt(a.attempt);
+        at->set_at_ts_ns(a.at_ns);
+        at->set_error(a.error);
+      }
+      c.retry = rec.SerializeAsString();
+      c.retry_due_ns = rec.due_ts_ns();
+      c.clear_retry = false;
+      pending = std::move(rec);
+      status.set_phase(v1::PHASE_RETRYING);
+    } else {
+      last_ = outcome::failed;
+      c.dead_letter =
+          dead_letter_record(spec.name, key_, encode_event(in), attempts);
+      pending.reset();
+      status.set_phase(v1::PHASE_FAILED);
+    }
   };
 
   if (!impl_->loaded) {
     // The state could not be read: fail the event, touch nothing else.
     fail_event(impl_->load_error.empty() ? "state not loaded"
-                                         : impl_->load_error);
+                                         : impl_->load_error,
+               true);
     c.touch_state = false;
+    c.clear_retry = false;
     c.key_status = status.SerializeAsString();
     return c;
   }
 
-  if (spec.skip_unchanged && ks.events_processed() > 0
-      && ks.content_hash() == ev.content_hash) {
+  if (spec.skip_unchanged && unchanged(ks, ev)) {
     last_ = outcome::skipped;
-    ks.set_last_event_id(ev.id);
-    c.key_state = ks.SerializeAsString();
+    pending.reset();
+    acknowledge_unchanged(spec.name, ks, ev, c, now_ns);
     ++version_;
-    return c; // status unchanged: the key did not move
+    return c;
   }
 
   key_context ctx{spec.name, key_, ks};
   std::string error_text;
+  bool permanent = false;
   try {
-    impl_->b->on_event(ctx, ev);
+    if (!ev.reconcile) {
+      impl_->b->on_event(ctx, ev);
+    } else if (!impl_->b->reconcile(ctx)) {
+      permanent = true;
+      error_text = "stage " + spec.name + " (behaviour " + spec.behaviour
+                   + ") cannot reconcile: its behaviour has no reconcile()";
+    }
+  } catch (const fatal_error&) {
+    throw; // crash the key actor: its stage supervisor restarts it
+  } catch (const permanent_error& e) {
+    permanent = true;
+    error_text = std::string("behaviour ") + spec.behaviour
+                 + " failed permanently: " + e.what();
   } catch (const std::exception& e) {
     error_text =
         std::string("behaviour ") + spec.behaviour + " threw: " + e.what();
@@ -162,11 +287,13 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
                  == spec.emits.end()) {
         error_text = "stage " + spec.name + " emitted to undeclared topic '"
                      + topic + "'";
+        permanent = true;
         break;
       }
       if (auto big = plan_.payload_too_large(out.payload.size())) {
         error_text =
             "stage " + spec.name + ", emit to '" + topic + "': " + *big;
+        permanent = true;
         break;
       }
       if (out.key.empty())
@@ -180,35 +307,41 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
       out.id = ev.id + ">" + spec.name + "." + std::to_string(n++);
       out.content_hash = content_hash(out.payload);
       out.attempt = 0;
+      out.reconcile = false;
       out.origin_ts_ns = ev.origin_ts_ns;
       out.ingest_ts_ns = ev.ingest_ts_ns;
       std::size_t first = SIZE_MAX;
       auto appends = plan_.route(topic, std::move(out), &first);
-      if (appends.empty())
+      if (appends.empty()) {
         impl_->counts["unrouted"] += 1;
-      else if (next_stage == SIZE_MAX)
+      } else if (next_stage == SIZE_MAX) {
         next_stage = first;
+        c.status_emit = static_cast<int>(emits.size());
+      }
       for (auto& a : appends)
         emits.push_back(std::move(a));
     }
   }
   if (!error_text.empty()) {
-    fail_event(std::move(error_text));
+    fail_event(std::move(error_text), permanent);
     ks.set_events_failed(ks.events_failed() + 1);
     ks.set_last_error(last_error_);
     ks.set_last_event_id(ev.id);
     c.key_state = ks.SerializeAsString();
     c.key_status = status.SerializeAsString();
+    c.status_emit = -1;
     ++version_;
     return c;
   }
   last_ = outcome::done;
   last_error_.clear();
+  pending.reset();
   for (auto& [name, n] : ctx.counts)
     impl_->counts[name] += n;
   ks.set_state(ctx.state());
   ks.set_cleared(ctx.cleared_);
-  ks.set_content_hash(ev.content_hash);
+  if (!ev.reconcile) // a reconcile carries no payload to compare with
+    ks.set_content_hash(ev.content_hash);
   ks.set_updated_ts_ns(now_ns);
   ks.set_last_event_id(ev.id);
   ks.set_events_processed(ks.events_processed() + 1);
@@ -216,8 +349,8 @@ completion key_processor::process(keys::queue_pos pos, const event& ev,
   if (next_stage != SIZE_MAX) {
     status.set_stage(plan_.topo().stages[next_stage].name);
     status.set_phase(v1::PHASE_QUEUED);
+    status.set_from_stage(spec.name);
   } else {
-    status.set_stage(spec.name);
     status.set_phase(v1::PHASE_DONE);
   }
   c.key_status = status.SerializeAsString();

@@ -69,10 +69,12 @@ using topology_yaml::check_stage_name;
 using topology_yaml::check_topic_name;
 using topology_yaml::config_failure;
 using topology_yaml::field;
+using topology_yaml::parse_duration_field;
 using topology_yaml::parse_filter;
 using topology_yaml::parse_priority;
 using topology_yaml::parse_priority_from;
 using topology_yaml::parse_retry;
+using topology_yaml::parse_supervision;
 using topology_yaml::strict_map;
 
 constexpr std::uint64_t max_in_flight_limit = 1'000'000;
@@ -130,7 +132,7 @@ void loader::load_document(const field& doc, const fs::path& base_dir,
                            bool root) {
   const strict_map m =
       root ? doc.fields({"pipeline", "topics", "feed", "max_payload_bytes",
-                         "include", "stages"})
+                         "include", "stages", "supervision", "reconciler"})
            : doc.fields({"include", "stages", "topics"});
   if (root)
     topo_.name = m.require("pipeline").text();
@@ -155,6 +157,11 @@ void loader::load_root_fields(const strict_map& m) {
     topo_.max_payload_bytes =
         v->integer(1, std::numeric_limits<std::uint64_t>::max());
   }
+  if (auto v = m.get("supervision"))
+    topo_.supervision = parse_supervision(*v, topo_.supervision);
+  if (auto v = m.get("reconciler"))
+    topo_.reconcile_every =
+        parse_duration_field(v->fields({"interval"}).require("interval"));
 }
 
 void loader::add_topics(const field& f) {
@@ -176,9 +183,9 @@ void loader::add_stages(const field& f) {
 }
 
 stage_spec loader::parse_stage(const field& f) {
-  const strict_map m =
-      f.fields({"name", "behaviour", "subscribe", "emits", "retry",
-                "skip_unchanged", "max_in_flight", "max_live_keys"});
+  const strict_map m = f.fields(
+      {"name", "behaviour", "subscribe", "emits", "retry", "skip_unchanged",
+       "max_in_flight", "max_live_keys", "supervision", "stuck_after"});
   stage_spec stage;
   const field name = m.require("name");
   stage.name = check_stage_name(name);
@@ -197,6 +204,10 @@ stage_spec loader::parse_stage(const field& f) {
     stage.emits = parse_emits(*v);
   if (auto v = m.get("retry"))
     stage.retry = parse_retry(*v);
+  if (auto v = m.get("supervision"))
+    stage.supervision = parse_supervision(*v, stage.supervision);
+  if (auto v = m.get("stuck_after"))
+    stage.stuck_after = parse_duration_field(*v);
   if (auto v = m.get("skip_unchanged"))
     stage.skip_unchanged = v->boolean();
   if (auto v = m.get("max_in_flight")) {

@@ -373,6 +373,30 @@ void parse_priority_from(const field& f, priority_rule& rule) {
   rule.urgent_values = parse_value_set(m.require("urgent"));
 }
 
+std::chrono::milliseconds parse_duration_field(const field& f) {
+  auto d = parse_duration(f.text());
+  if (!d || d->count() == 0)
+    f.fail("bad duration '" + f.text()
+           + "' (expected a positive number with ms, s or m, e.g. 30s)");
+  return *d;
+}
+
+supervision_policy parse_supervision(const field& f, supervision_policy base) {
+  const strict_map m = f.fields({"strategy", "max_restarts", "within"});
+  if (auto v = m.get("strategy")) {
+    auto s = parse_restart_strategy(v->text());
+    if (!s)
+      v->fail("unknown strategy '" + v->text()
+              + "' (expected one_for_one, one_for_all or rest_for_one)");
+    base.strategy = *s;
+  }
+  if (auto v = m.get("max_restarts"))
+    base.max_restarts = static_cast<std::uint32_t>(v->integer(0, u32_max));
+  if (auto v = m.get("within"))
+    base.within = parse_duration_field(*v);
+  return base;
+}
+
 retry_policy parse_retry(const field& f) {
   retry_policy retry;
   const strict_map m = f.fields({"max_attempts", "backoff"});

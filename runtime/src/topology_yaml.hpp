@@ -123,5 +123,9 @@ filter_policy parse_filter(const field& f);
 void parse_priority_from(const field& f, priority_rule& rule);
 /// `{ max_attempts: n, backoff: MIN..MAX }`.
 retry_policy parse_retry(const field& f);
+/// `{ strategy: one_for_one, max_restarts: n, within: 10s }` over `base`.
+supervision_policy parse_supervision(const field& f, supervision_policy base);
+/// A duration such as 500ms, 30s or 10m.
+std::chrono::milliseconds parse_duration_field(const field& f);
 
 } // namespace sluice::topology_yaml

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -46,15 +47,41 @@ public:
   virtual void count(std::string_view name, std::uint64_t n = 1) = 0;
 };
 
+/// Thrown by a behaviour for an event that can never succeed (malformed
+/// input, a violated invariant): it goes to dead letters at once, without
+/// the retries that any other exception gets.
+class permanent_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown by a behaviour whose in-memory state can no longer be trusted:
+/// the key actor crashes and its stage supervisor restarts it from the
+/// key's committed state, counting against the stage's restart intensity.
+/// The event is then delivered again.
+class fatal_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 /// User code for one stage. One instance per key actor; `on_event` is called
-/// for the key's events in order. Throwing fails only the current event: the
-/// key keeps its last good state and goes on with its next events.
+/// for the key's events in order. Throwing fails only the current event: it
+/// is retried with backoff (see the stage's `retry`), then dead-lettered.
+/// The key keeps its last good state; its later events wait for the retries
+/// and then go on.
 class behaviour {
 public:
   virtual ~behaviour() = default;
 
   /// Handles one event for `ctx.key()`.
   virtual void on_event(context& ctx, const event& ev) = 0;
+
+  /// Called by the reconciler when the key's output from this stage was
+  /// lost downstream: re-emit it from the key's state (`ctx.state()`), as
+  /// on_event would have. Return false when this stage cannot re-derive its
+  /// output; the reconcile request then goes to dead letters, naming the
+  /// stage. The default returns false.
+  virtual bool reconcile(context& ctx);
 
   /// Renders a state as JSON for `sluice export` and the console. The
   /// default renders the bytes as a JSON string.

@@ -4,15 +4,22 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sluice {
 
-/// A `sluice.v1.DeadLetter` for an event of `stage`. `event_bytes` that do
-/// not decode as an Event are kept raw.
+/// One failed try of an event, as kept in retry records and dead letters.
+struct attempt_record {
+  std::uint32_t attempt = 0; ///< 1-based within the round of retries
+  std::int64_t at_ns = 0;
+  std::string error;
+};
+
+/// A `sluice.v1.DeadLetter` for an event of `stage` with every try it had.
+/// `event_bytes` that do not decode as an Event are kept raw.
 std::string dead_letter_record(const std::string& stage, const std::string& key,
                                const std::string& event_bytes,
-                               std::uint32_t attempt, std::int64_t at_ns,
-                               const std::string& error);
+                               const std::vector<attempt_record>& attempts);
 
 /// A `sluice.v1.DeadLetter` for input that never became an event, e.g. a
 /// malformed feed line; `source` says where it came from ("npm.tsv:17").

@@ -24,9 +24,12 @@ struct event {
   std::map<std::string, std::string> attributes;
   std::string payload;
   std::uint64_t content_hash = 0; ///< xxh3-64 of `payload`
-  std::uint32_t attempt = 0;      ///< 0 on first delivery
+  std::uint32_t attempt = 0;      ///< tries before this one (0: first)
   std::int64_t origin_ts_ns = 0;
   std::int64_t ingest_ts_ns = 0;
+  /// Sent by the reconciler: the stage re-derives its output for the key
+  /// from the key's state (`behaviour::reconcile`); there is no payload.
+  bool reconcile = false;
 };
 
 /// xxh3-64 of a byte string, the content hash used by skip-unchanged.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "sluice/behaviour.hpp"
@@ -13,8 +14,17 @@
 
 namespace sluice {
 
-/// How one event ended.
-enum class outcome : std::uint8_t { done, skipped, failed };
+/// How one event ended. `retrying`: it failed and waits, still queued, for
+/// another try; the key's later events wait behind it.
+enum class outcome : std::uint8_t { done, skipped, failed, retrying };
+
+/// Skip-unchanged decided without a key actor: when `stored` (the key's
+/// committed state) already has `ev`'s content hash, the completion that
+/// acknowledges `ev` at `pos`; nullopt when the event must run.
+std::optional<completion>
+skip_if_unchanged(const pipeline_plan& plan, std::size_t stage_index,
+                  const std::string& key, const stored_state& stored,
+                  keys::queue_pos pos, const event& ev, std::int64_t now_ns);
 
 class key_processor {
 public:
@@ -22,13 +32,17 @@ public:
                 std::string key, std::unique_ptr<behaviour> b);
   ~key_processor();
 
-  /// Reads the key's committed state. A corrupt record is an error; every
-  /// event then fails with that error until the record is repaired.
+  /// Reads the key's committed state and its pending retry. A corrupt
+  /// record is an error; every event then fails with that error until the
+  /// record is repaired.
   result<void> load(const store& st);
 
   /// Processes `ev`, consumed from queue position `pos`, and returns the
-  /// completion to commit. Never throws: behaviour exceptions become a
-  /// failed event, and the key keeps its last good state.
+  /// completion to commit. A behaviour exception fails the event: it is
+  /// retried after a backoff (the completion then keeps it queued) until
+  /// the stage's max_attempts, then dead-lettered with every attempt; the
+  /// key keeps its last good state. Only `fatal_error` propagates: the key
+  /// actor crashes and is restarted from committed state.
   completion process(keys::queue_pos pos, const event& ev, std::int64_t now_ns);
 
   outcome last_outcome() const noexcept { return last_; }

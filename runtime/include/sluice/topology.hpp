@@ -12,6 +12,7 @@
 
 #include "sluice/event.hpp"
 #include "sluice/result.hpp"
+#include "sluice/supervision.hpp"
 
 namespace sluice {
 
@@ -57,6 +58,12 @@ struct stage_spec {
   std::vector<subscription> subscribe;
   std::vector<std::string> emits; ///< topics it may emit to (declared)
   retry_policy retry;
+  /// How the stage supervisor restarts crashed key actors, and how many
+  /// restarts it tolerates before the stage stops and escalates.
+  supervision_policy supervision;
+  /// The reconciler re-drives a key that waits longer than this for an
+  /// event of this stage that is no longer queued.
+  std::chrono::milliseconds stuck_after{std::chrono::minutes(5)};
   bool skip_unchanged = false;
   std::uint32_t max_in_flight =
       2048; ///< credit: events dispatched, not committed
@@ -77,6 +84,11 @@ struct topology {
   std::vector<stage_spec> stages;
   feed_spec feed;
   std::uint64_t max_payload_bytes = 1 << 20;
+  /// The node supervisor's policy over its stage supervisors.
+  supervision_policy supervision{restart_strategy::one_for_one, 3,
+                                 std::chrono::milliseconds(60000)};
+  /// How often the reconciler scans key status for stuck keys.
+  std::chrono::milliseconds reconcile_every{std::chrono::seconds(30)};
 
   /// The stage named `name`, or nullptr.
   const stage_spec* find_stage(const std::string& name) const;

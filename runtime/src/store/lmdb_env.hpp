@@ -78,6 +78,8 @@ struct store::impl {
   store_options opts;
   MDB_env* env = nullptr;
   MDB_dbi meta = 0, state = 0, status = 0, dead_letters = 0, offsets = 0;
+  MDB_dbi retries = 0;
+  bool has_retries = false; ///< false: a read-only store from before them
   std::uint64_t next_seq = 1;
 
   // Stage id -> queue dbi. Written by the writer, read by readers.

@@ -1,6 +1,8 @@
 // The reader side of the store: queue, state, status, offsets and dead
 // letters, each in its own read-only transaction (MVCC: never blocks the
 // writer, sees only committed data).
+#include <map>
+
 #include "lmdb_env.hpp"
 #include "sluice/v1/store.pb.h"
 
@@ -19,32 +21,37 @@ auto with_read_txn(const store::impl& p, const std::string& what, F fn)
   return fn(t.get());
 }
 
+/// The stages recorded in `meta`, read in transaction `t`.
+result<std::vector<stage_record>> stages_in(const store::impl& p, MDB_txn* t) {
+  std::vector<stage_record> out;
+  int rc = 0;
+  cursor c{t, p.meta, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on meta");
+  const std::string prefix = "stage/";
+  MDB_val k = as_val(prefix), v;
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    if (!as_view(k).starts_with(prefix))
+      break;
+    v1::StageMeta sm;
+    if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+      return fail(errc::corrupt, p.opts.dir + ": meta record "
+                                     + keys::printable(as_view(k))
+                                     + " is not a valid StageMeta");
+    out.push_back({sm.name(), sm.id(), sm.behaviour()});
+  }
+  return out;
+}
+
 } // namespace
 
 result<std::vector<stage_record>> store::stages() const {
   auto& p = *impl_;
-  return with_read_txn(
-      p, "list stages", [&](MDB_txn* t) -> result<std::vector<stage_record>> {
-        std::vector<stage_record> out;
-        int rc = 0;
-        cursor c{t, p.meta, rc};
-        if (rc != 0)
-          return lmdb_error(rc, p.opts.dir + ": cursor on meta");
-        const std::string prefix = "stage/";
-        MDB_val k = as_val(prefix), v;
-        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-          if (!as_view(k).starts_with(prefix))
-            break;
-          v1::StageMeta sm;
-          if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
-            return fail(errc::corrupt, p.opts.dir + ": meta record "
-                                           + keys::printable(as_view(k))
-                                           + " is not a valid StageMeta");
-          out.push_back({sm.name(), sm.id(), sm.behaviour()});
-        }
-        return out;
-      });
+  return with_read_txn(p, "list stages",
+                       [&](MDB_txn* t) -> result<std::vector<stage_record>> {
+                         return stages_in(p, t);
+                       });
 }
 
 result<std::vector<queued_event>> store::read_queue(std::uint32_t stage_id,
@@ -238,6 +245,135 @@ result<void> store::scan_dead_letters(
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
       return lmdb_error(rc, p.opts.dir + ": scan dead letters");
+    return {};
+  });
+}
+
+namespace {
+
+result<std::optional<stored_retry>> parse_retry(const store::impl& p,
+                                                std::string_view key,
+                                                std::string_view bytes) {
+  v1::RetryRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return fail(errc::corrupt, p.opts.dir + ": retry record of '"
+                                   + keys::printable(key)
+                                   + "' is not a valid sluice.v1.RetryRecord");
+  stored_retry out;
+  out.key = std::string(key);
+  out.pos = {r.priority() == 0 ? priority::urgent : priority::normal, r.seq()};
+  out.due_ns = r.due_ts_ns();
+  out.record = std::string(bytes);
+  return std::optional<stored_retry>{std::move(out)};
+}
+
+} // namespace
+
+result<std::optional<std::string>>
+store::read_entry(std::uint32_t stage_id, keys::queue_pos pos) const {
+  auto& p = *impl_;
+  auto dbi = p.queue_dbi(stage_id);
+  if (!dbi)
+    return dbi.error();
+  return with_read_txn(
+      p, "read queue entry",
+      [&](MDB_txn* t) -> result<std::optional<std::string>> {
+        auto qk = keys::queue_key(pos);
+        MDB_val k = as_val(qk), v;
+        int rc = mdb_get(t, *dbi, &k, &v);
+        if (rc == MDB_NOTFOUND)
+          return std::optional<std::string>{};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": read queue entry");
+        return std::optional<std::string>{std::string(as_view(v))};
+      });
+}
+
+result<std::optional<stored_retry>>
+store::read_retry(std::uint32_t stage_id, const std::string& key) const {
+  auto& p = *impl_;
+  if (!p.has_retries)
+    return std::optional<stored_retry>{};
+  return with_read_txn(p, "read retry",
+                       [&](MDB_txn* t) -> result<std::optional<stored_retry>> {
+                         auto skey = keys::state_key(stage_id, key);
+                         MDB_val k = as_val(skey), v;
+                         int rc = mdb_get(t, p.retries, &k, &v);
+                         if (rc == MDB_NOTFOUND)
+                           return std::optional<stored_retry>{};
+                         if (rc != 0)
+                           return lmdb_error(rc, p.opts.dir + ": read retry");
+                         return parse_retry(p, key, as_view(v));
+                       });
+}
+
+result<std::vector<stored_retry>>
+store::scan_retries(std::uint32_t stage_id) const {
+  auto& p = *impl_;
+  if (!p.has_retries)
+    return std::vector<stored_retry>{};
+  return with_read_txn(
+      p, "scan retries", [&](MDB_txn* t) -> result<std::vector<stored_retry>> {
+        std::vector<stored_retry> out;
+        int rc = 0;
+        cursor c{t, p.retries, rc};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": cursor on retries");
+        auto start = keys::state_key(stage_id, "");
+        MDB_val k = as_val(start), v;
+        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+          auto sk = keys::parse_state_key(as_view(k));
+          if (!sk || sk->first != stage_id)
+            break;
+          auto r = parse_retry(p, sk->second, as_view(v));
+          if (!r)
+            return r.error();
+          out.push_back(std::move(**r));
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+          return lmdb_error(rc, p.opts.dir + ": scan retries");
+        return out;
+      });
+}
+
+result<void> store::scan_status(
+    const std::function<bool(const std::string&, const std::string&, bool)>& fn)
+    const {
+  auto& p = *impl_;
+  return with_read_txn(p, "scan status", [&](MDB_txn* t) -> result<void> {
+    auto stages = stages_in(p, t);
+    if (!stages)
+      return stages.error();
+    std::map<std::string, MDB_dbi, std::less<>> queue_of;
+    for (auto& sr : *stages)
+      if (auto d = p.queue_dbi(sr.id))
+        queue_of.emplace(sr.name, *d);
+    int rc = 0;
+    cursor c{t, p.status, rc};
+    if (rc != 0)
+      return lmdb_error(rc, p.opts.dir + ": cursor on status");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      bool waits = false;
+      v1::KeyStatus st;
+      if (st.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))
+          && st.phase() == v1::PHASE_QUEUED && st.queued_known()) {
+        auto q = queue_of.find(st.stage());
+        if (q != queue_of.end()) {
+          auto qk = keys::queue_key(
+              {st.queued_priority() == 0 ? priority::urgent : priority::normal,
+               st.queued_seq()});
+          MDB_val qkv = as_val(qk), qv;
+          waits = mdb_get(t, q->second, &qkv, &qv) == 0;
+        }
+      }
+      if (!fn(std::string(as_view(k)), std::string(as_view(v)), waits))
+        break;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p.opts.dir + ": scan status");
     return {};
   });
 }

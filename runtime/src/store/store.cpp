@@ -172,6 +172,12 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       return d.error();
     *dbi = *d;
   }
+  if (auto d = p->open_db(t.get(), "retries", create)) {
+    p->retries = *d;
+    p->has_retries = true;
+  } else if (create) {
+    return d.error();
+  }
   // Schema version check, and the global sequence counter.
   MDB_val k = as_val(schema_key), v;
   rc = mdb_get(t.get(), p->meta, &k, &v);
@@ -264,6 +270,9 @@ result<std::uint32_t> store::register_stage(const std::string& name,
 
 namespace {
 
+/// Times a completion may wait for its key's earlier version.
+constexpr std::uint32_t max_deferrals = 50;
+
 /// Applies a batch inside an open write transaction.
 class batch_writer {
 public:
@@ -334,7 +343,13 @@ public:
       if (!cur)
         return cur.error();
       if (c.base_version > *cur) {
-        report.deferred.push_back(std::move(c));
+        // Its predecessor has not arrived. One that never does (its actor
+        // was replaced) must not circle forever: give up and let the stage
+        // reload the key.
+        if (++c.deferrals > max_deferrals)
+          report.rejected.push_back(ref);
+        else
+          report.deferred.push_back(std::move(c));
         return {};
       }
       if (c.base_version < *cur) {
@@ -347,10 +362,12 @@ public:
     if (!dbi)
       return dbi.error();
     auto qk = keys::queue_key(c.consumed);
-    MDB_val qkv = as_val(qk);
-    int rc = mdb_del(t_, *dbi, &qkv, nullptr);
+    MDB_val qkv = as_val(qk), qv;
+    // A retry keeps the entry queued; everything else consumes it.
+    int rc = c.retry.empty() ? mdb_del(t_, *dbi, &qkv, nullptr)
+                             : mdb_get(t_, *dbi, &qkv, &qv);
     if (rc == MDB_NOTFOUND) { // consumed already: a duplicate
-      report.rejected.push_back(ref);
+      report.duplicates.push_back(ref);
       return {};
     }
     if (rc != 0)
@@ -358,14 +375,89 @@ public:
     if (c.touch_state)
       if (auto r = put_state(skey, cur_version + 1, c); !r)
         return r;
-    for (auto& e : c.emits)
-      if (auto r = append(e); !r)
+    std::optional<keys::queue_pos> waits_for;
+    for (std::size_t i = 0; i < c.emits.size(); ++i) {
+      if (auto r = append(c.emits[i]); !r)
+        return r;
+      if (static_cast<int>(i) == c.status_emit)
+        waits_for = keys::queue_pos{c.emits[i].priority, p_.next_seq - 1};
+    }
+    if (c.touch_state && !c.key_status.empty())
+      if (auto r = put_status(c.key, c.key_status, waits_for); !r)
         return r;
     if (!c.dead_letter.empty())
       if (auto r = dead_letter(c.stage_id, c.dead_letter); !r)
         return r;
+    if (!c.retry.empty()) {
+      MDB_val k = as_val(skey), v = as_val(c.retry);
+      if ((rc = mdb_put(t_, p_.retries, &k, &v, 0)) != 0)
+        return lmdb_error(rc, p_.opts.dir + ": write retry");
+      report.retried.push_back({ref, c.retry_due_ns});
+      ++report.records;
+      return {};
+    }
+    if (c.clear_retry) {
+      MDB_val k = as_val(skey);
+      rc = mdb_del(t_, p_.retries, &k, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_error(rc, p_.opts.dir + ": delete retry");
+    }
     report.consumed.push_back(ref);
     ++report.records;
+    return {};
+  }
+
+  /// Writes a key's status; `waits_for` is the queue entry it waits for.
+  /// Protobuf merges concatenated messages, so the position is appended
+  /// to the status bytes the processor built.
+  result<void> put_status(const std::string& key, const std::string& status,
+                          std::optional<keys::queue_pos> waits_for) {
+    std::string bytes = status;
+    if (waits_for) {
+      v1::KeyStatus pos;
+      pos.set_queued_known(true);
+      pos.set_queued_priority(static_cast<std::uint32_t>(waits_for->priority));
+      pos.set_queued_seq(waits_for->seq);
+      bytes += pos.SerializeAsString();
+    }
+    MDB_val k = as_val(key), v = as_val(bytes);
+    if (int rc = mdb_put(t_, p_.status, &k, &v, 0); rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write status");
+    return {};
+  }
+
+  /// A reconciler re-drive, applied only if the key is still stuck.
+  result<void> apply(const redrive& r) {
+    MDB_val k = as_val(r.key), v;
+    int rc = mdb_get(t_, p_.status, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return {};
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": read status");
+    if (as_view(v) != r.seen_status)
+      return {}; // the key moved since the scan
+    v1::KeyStatus st;
+    if (st.ParseFromString(r.seen_status) && st.queued_known()) {
+      auto dbi = p_.queue_dbi(r.waits_stage_id);
+      if (!dbi)
+        return dbi.error();
+      auto qk = keys::queue_key(
+          {static_cast<priority>(st.queued_priority()), st.queued_seq()});
+      MDB_val qkv = as_val(qk), qv;
+      rc = mdb_get(t_, *dbi, &qkv, &qv);
+      if (rc == 0)
+        return {}; // still queued: waiting, not stuck
+      if (rc != MDB_NOTFOUND)
+        return lmdb_error(rc, p_.opts.dir + ": read queue entry");
+    }
+    if (auto a = append(r.append); !a)
+      return a;
+    if (auto a =
+            put_status(r.key, r.new_status,
+                       keys::queue_pos{r.append.priority, p_.next_seq - 1});
+        !a)
+      return a;
+    ++report.redriven;
     return {};
   }
 
@@ -381,11 +473,6 @@ public:
       return lmdb_error(rc,
                         p_.opts.dir + ": write state " + keys::printable(skey));
     versions_[skey] = version;
-    if (!c.key_status.empty()) {
-      MDB_val k = as_val(c.key), v = as_val(c.key_status);
-      if ((rc = mdb_put(t_, p_.status, &k, &v, 0)) != 0)
-        return lmdb_error(rc, p_.opts.dir + ": write status");
-    }
     return {};
   }
 
@@ -451,6 +538,9 @@ result<commit_report> store::commit(write_batch batch) {
   for (auto& d : batch.dead_letters)
     if (auto r = w.dead_letter(0, d); !r)
       return undo(r.error());
+  for (auto& rd : batch.redrives)
+    if (auto r = w.apply(rd); !r)
+      return undo(r.error());
   if (p.next_seq != seq_before)
     if (auto r = w.save_seq(); !r)
       return undo(r.error());
@@ -472,6 +562,25 @@ result<void> store::clear_queue(std::uint32_t stage_id) {
   if (rc != 0)
     return lmdb_error(rc, impl_->opts.dir + ": clear queue");
   return {};
+}
+
+result<bool> store::delete_entry(std::uint32_t stage_id, keys::queue_pos pos) {
+  auto dbi = impl_->queue_dbi(stage_id);
+  if (!dbi)
+    return dbi.error();
+  int rc = 0;
+  txn t{impl_->env, false, rc};
+  auto qk = keys::queue_key(pos);
+  MDB_val k = as_val(qk);
+  if (rc == 0)
+    rc = mdb_del(t.get(), *dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc == 0)
+    rc = t.commit();
+  if (rc != 0)
+    return lmdb_error(rc, impl_->opts.dir + ": delete queue entry");
+  return true;
 }
 
 result<void> store::put_raw(const std::string& db, const std::string& key,

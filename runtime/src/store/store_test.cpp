@@ -134,8 +134,101 @@ TEST_F(StoreTest, ADuplicateCompletionIsRejectedAndChangesNothing) {
   b2.completions.push_back(complete("k", pos, 1, "twice"));
   auto r = st->commit(std::move(b2));
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->rejected.size(), 1u);
+  EXPECT_EQ(r->duplicates.size(), 1u);
+  EXPECT_TRUE(r->consumed.empty());
   EXPECT_EQ(state_of("k"), "once@1");
+}
+
+TEST_F(StoreTest, ARetryKeepsTheEventQueuedAndARecordUntilItIsSettled) {
+  write_batch b;
+  b.appends.push_back(append("k", priority::normal));
+  ASSERT_TRUE(st->commit(std::move(b)));
+  auto pos = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
+  v1::RetryRecord rec;
+  rec.set_priority(1);
+  rec.set_seq(pos.seq);
+  rec.set_due_ts_ns(12345);
+  rec.add_attempts()->set_error("first try failed");
+  write_batch b1;
+  auto c = complete("k", pos, 0, "failed-once");
+  c.retry = rec.SerializeAsString();
+  c.retry_due_ns = 12345;
+  b1.completions.push_back(std::move(c));
+  auto r = st->commit(std::move(b1));
+  ASSERT_TRUE(r) << r.error().describe();
+  ASSERT_EQ(r->retried.size(), 1u);
+  EXPECT_EQ(r->retried[0].due_ns, 12345);
+  EXPECT_TRUE(r->consumed.empty());
+  EXPECT_EQ(*st->queue_depth(stage), (std::array<std::uint64_t, 2>{0, 1}));
+  auto pending = st->read_retry(stage, "k");
+  ASSERT_TRUE(pending && *pending);
+  EXPECT_EQ((*pending)->pos, pos);
+  EXPECT_EQ(st->scan_retries(stage)->size(), 1u);
+  // The next try succeeds: the entry is consumed, the record goes.
+  write_batch b2;
+  auto ok = complete("k", pos, 1, "done");
+  ok.clear_retry = true;
+  b2.completions.push_back(std::move(ok));
+  ASSERT_TRUE(st->commit(std::move(b2)));
+  EXPECT_FALSE(*st->read_retry(stage, "k"));
+  EXPECT_EQ(*st->queue_depth(stage), (std::array<std::uint64_t, 2>{0, 0}));
+  EXPECT_EQ(state_of("k"), "done@2");
+}
+
+TEST_F(StoreTest, AStatusRecordsTheQueueEntryItWaitsForAndARedriveChecksIt) {
+  auto next = st->register_stage("score", "package.score");
+  ASSERT_TRUE(next);
+  write_batch b;
+  b.appends.push_back(append("k", priority::normal));
+  ASSERT_TRUE(st->commit(std::move(b)));
+  auto pos = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
+  v1::KeyStatus status;
+  status.set_stage("score");
+  status.set_phase(v1::PHASE_QUEUED);
+  write_batch b1;
+  auto c = complete("k", pos, 0, "parsed");
+  c.key_status = status.SerializeAsString();
+  event out;
+  out.key = "k";
+  c.emits.push_back({*next, priority::normal, encode_event(out)});
+  c.status_emit = 0;
+  b1.completions.push_back(std::move(c));
+  ASSERT_TRUE(st->commit(std::move(b1)));
+  auto emitted = st->read_queue(*next, {priority::normal, 0}, 1)->front().pos;
+  std::string seen;
+  bool waits = false;
+  ASSERT_TRUE(st->scan_status([&](auto&, const std::string& bytes, bool w) {
+    seen = bytes;
+    waits = w;
+    return true;
+  }));
+  v1::KeyStatus got;
+  ASSERT_TRUE(got.ParseFromString(seen));
+  EXPECT_TRUE(got.queued_known());
+  EXPECT_EQ(got.queued_seq(), emitted.seq);
+  EXPECT_TRUE(waits);
+  // While the entry is queued, a re-drive changes nothing.
+  redrive rd{"k", seen, *next, append("k", priority::normal), seen};
+  write_batch b2;
+  b2.redrives.push_back(rd);
+  auto r2 = st->commit(std::move(b2));
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->redriven, 0u);
+  // Lost behind the runtime's back: now the re-drive applies, once.
+  ASSERT_TRUE(*st->delete_entry(*next, emitted));
+  ASSERT_TRUE(st->scan_status([&](auto&, const std::string&, bool w) {
+    waits = w;
+    return true;
+  }));
+  EXPECT_FALSE(waits);
+  write_batch b3;
+  b3.redrives.push_back(rd);
+  auto r3 = st->commit(std::move(b3));
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->redriven, 1u);
+  write_batch b4;
+  b4.redrives.push_back(rd); // the status moved on: no second re-drive
+  EXPECT_EQ(st->commit(std::move(b4))->redriven, 0u);
 }
 
 TEST_F(StoreTest, ACompletionAheadOfItsPredecessorIsDeferred) {

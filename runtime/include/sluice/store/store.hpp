@@ -42,10 +42,32 @@ struct completion {
   std::string key_state;          ///< sluice.v1.KeyState, stored at base+1
   std::string key_status;         ///< sluice.v1.KeyStatus; empty: unchanged
   std::vector<queue_append> emits;
-  std::string dead_letter;       ///< sluice.v1.DeadLetter; empty: none
+  std::string dead_letter; ///< sluice.v1.DeadLetter; empty: none
+  /// sluice.v1.RetryRecord: the event failed and waits for another try.
+  /// Its queue entry stays; the record goes into `retries`.
+  std::string retry;
+  std::int64_t retry_due_ns = 0; ///< when the retry is due
+  bool clear_retry = false;      ///< the key's pending retry is settled
+  /// Index into `emits` of the entry `key_status` waits for (-1: none);
+  /// the store records that entry's queue position in the status.
+  int status_emit = -1;
   bool touch_state = true;       ///< false: no key (an undecodable event)
   bool urgent = false;           ///< commit without waiting for more
   std::int64_t ingest_ts_ns = 0; ///< when the root event was accepted
+  std::uint32_t deferrals = 0;   ///< times the store put it back
+};
+
+/// A stuck key the reconciler re-drives: `event_bytes` (a reconcile
+/// event) is appended to `stage_id`'s queue and the key's status replaced
+/// by `new_status`, but only if its status still is `seen_status` and the
+/// queue entry that status waits for is still missing. Checked and written
+/// in the commit's transaction, so a key that moved meanwhile is left be.
+struct redrive {
+  std::string key;
+  std::string seen_status;          ///< sluice.v1.KeyStatus as the scan read it
+  std::uint32_t waits_stage_id = 0; ///< the stage the status waits in
+  queue_append append;
+  std::string new_status;
 };
 
 /// A source's progress, committed with the events it produced.
@@ -62,14 +84,15 @@ struct write_batch {
   /// sluice.v1.DeadLetter records of input that never became an event,
   /// stored under stage id 0.
   std::vector<std::string> dead_letters;
+  std::vector<redrive> redrives;
 
   bool empty() const noexcept {
     return appends.empty() && progress.empty() && completions.empty()
-           && dead_letters.empty();
+           && dead_letters.empty() && redrives.empty();
   }
   std::size_t size() const noexcept {
     return appends.size() + progress.size() + completions.size()
-           + dead_letters.size();
+           + dead_letters.size() + redrives.size();
   }
 };
 
@@ -80,15 +103,36 @@ struct queue_ref {
   std::int64_t ingest_ts_ns = 0;
 };
 
+/// A failed event that stays queued until `due_ns`.
+struct retry_ref {
+  queue_ref ref;
+  std::int64_t due_ns = 0;
+};
+
 /// What a commit did, for waking routers and releasing credits.
 struct commit_report {
   /// Events appended per stage id, indexed by priority.
   std::map<std::uint32_t, std::array<std::uint64_t, 2>> appended;
-  std::vector<queue_ref> consumed;  ///< completions that were applied
-  std::vector<queue_ref> rejected;  ///< stale or duplicate completions
+  std::vector<queue_ref> consumed; ///< completions that were applied
+  /// Completions from a state version behind the stored one: the key's
+  /// actor is out of date; its queue entry is still there.
+  std::vector<queue_ref> rejected;
+  /// Completions whose queue entry is gone (consumed by someone else, or
+  /// dropped): nothing to redo.
+  std::vector<queue_ref> duplicates;
+  std::vector<retry_ref> retried;   ///< failed; stay queued until due
   std::vector<completion> deferred; ///< wait for an earlier version; resend
   std::size_t dead_letters = 0;
+  std::size_t redriven = 0; ///< reconciler re-drives applied
   std::size_t records = 0;
+};
+
+/// A pending retry as stored in `retries`.
+struct stored_retry {
+  std::string key;
+  keys::queue_pos pos;
+  std::int64_t due_ns = 0;
+  std::string record; ///< sluice.v1.RetryRecord
 };
 
 /// A stored key state: its version and `sluice.v1.KeyState` bytes.
@@ -152,6 +196,10 @@ public:
   /// Deletes every queue entry of `stage_id`. For tests and tools.
   result<void> clear_queue(std::uint32_t stage_id);
 
+  /// Deletes one queue entry behind the runtime's back. For fault-injection
+  /// tests (a lost message); false when it was not there.
+  result<bool> delete_entry(std::uint32_t stage_id, keys::queue_pos pos);
+
   // -- any thread -----------------------------------------------------------
 
   /// All stages recorded in this directory.
@@ -187,6 +235,25 @@ public:
 
   /// `sluice.v1.KeyStatus` bytes of a key, if any.
   result<std::optional<std::string>> read_status(const std::string& key) const;
+
+  /// Calls `fn(key, KeyStatus bytes, waits)` for every key with a status, in
+  /// key order, in one snapshot. `waits` tells whether the queue entry a
+  /// PHASE_QUEUED status points at is still queued (false for others).
+  /// Stops early when fn returns false.
+  result<void> scan_status(
+      const std::function<bool(const std::string&, const std::string&, bool)>&
+          fn) const;
+
+  /// The queued event at `pos` of a stage, if it is still queued.
+  result<std::optional<std::string>> read_entry(std::uint32_t stage_id,
+                                                keys::queue_pos pos) const;
+
+  /// The pending retry of (stage, key), if any.
+  result<std::optional<stored_retry>> read_retry(std::uint32_t stage_id,
+                                                 const std::string& key) const;
+
+  /// Every pending retry of a stage.
+  result<std::vector<stored_retry>> scan_retries(std::uint32_t stage_id) const;
 
   /// Calls `fn(stage_id, seq, DeadLetter bytes)` for every dead letter.
   result<void>
