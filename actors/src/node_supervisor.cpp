@@ -12,6 +12,7 @@
 
 #include "feed_source.hpp"
 #include "messages.hpp"
+#include "reconciler.hpp"
 #include "stage_supervisor.hpp"
 
 namespace sluice {
@@ -23,6 +24,7 @@ struct node_state {
   caf::actor store;
   std::vector<caf::actor> stages; // by stage index
   std::vector<std::pair<caf::actor_addr, std::string>> feeds;
+  caf::actor reconciler;
   std::optional<restart_window> restarts;
   /// Stage supervisors stopped on purpose (one_for_all, rest_for_one):
   /// their exit is expected.
@@ -95,6 +97,12 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
         restart_stage(self, i, em.reason);
         return;
       }
+    if (em.source == s.reconciler.address()) {
+      s.log->error("reconciler stopped: {}; restarting it",
+                   to_string(em.reason));
+      s.reconciler = spawn_reconciler(self, s.env, s.store);
+      return;
+    }
     for (auto& [addr, path] : s.feeds)
       if (addr == em.source) {
         if (em.reason)
@@ -106,6 +114,7 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)
     s.stages.push_back(spawn_stage_supervisor(self, env, i, s.store));
   announce_routers(self);
+  s.reconciler = spawn_reconciler(self, env, s.store);
   for (auto& f : feeds) {
     auto a = spawn_feed_source(self, env, f, s.store);
     s.feeds.emplace_back(a.address(), f);

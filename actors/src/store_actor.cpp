@@ -48,6 +48,7 @@ struct store_state {
   histogram* commit_latency = nullptr;
   histogram* commit_size = nullptr;
   counter* commits = nullptr;
+  counter* redriven = nullptr;
   gauge* pending_gauge = nullptr;
   std::unordered_map<std::uint64_t, histogram*> stage_latency; // (id<<1)|prio
   std::unordered_map<std::uint32_t, std::string> stage_names;
@@ -145,6 +146,7 @@ void commit(store_actor_t* self, lane& l) {
   s.commit_size->observe_us(size);
   s.commits->add();
   auto& rep = *r;
+  s.redriven->add(rep.redriven);
   s.log->debug("commit: {} records, {} consumed, {} rejected, {} duplicates, "
                "{} retried, {} deferred",
                size, rep.consumed.size(), rep.rejected.size(),
@@ -241,6 +243,8 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       &m.get_histogram("sluice_store_commit_records", {},
                        "Records per commit (bucket bounds are counts)");
   s.commits = &m.get_counter("sluice_store_commits_total", {}, "LMDB commits");
+  s.redriven = &m.get_counter("sluice_reconciler_redriven_total", {},
+                              "Stuck keys re-driven (applied at commit)");
   s.pending_gauge = &m.get_gauge("sluice_store_pending_records", {},
                                  "Records waiting for the next commit");
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)

@@ -32,7 +32,7 @@ check "the table lists both dead letters" grep -q "^2 dead letters" out.txt
 exits 0 "list --json" "$sluice" dlq list --data d --json
 check "one JSON object per dead letter" test "$(wc -l < out.txt)" -eq 2
 check "the ingest one names file and line" grep -q '"source":"npm.tsv:3".*\|"redrivable":false' out.txt
-check "the parse one names key and error" grep -q '"key":"npm/nover".*"last_error":"behaviour package.parse threw' out.txt
+check "the parse one names key and error" grep -q '"key":"npm/nover".*"last_error":"behaviour package.parse failed permanently' out.txt
 raw=$(grep '"redrivable":false' out.txt | sed 's/.*"id":"\([^"]*\)".*/\1/')
 ev=$(grep '"redrivable":true' out.txt | sed 's/.*"id":"\([^"]*\)".*/\1/')
 exits 0 "list --stage parse" "$sluice" dlq list --data d --stage parse --json

@@ -25,6 +25,13 @@ void enrich_behaviour::on_event(sluice::context& ctx, const sluice::event& ev) {
   ctx.emit(output_topic, std::move(bytes));
 }
 
+bool enrich_behaviour::reconcile(sluice::context& ctx) {
+  if (!ctx.has_state())
+    return false;
+  ctx.emit(output_topic, ctx.state());
+  return true;
+}
+
 std::string enrich_behaviour::state_to_json(const std::string& state) const {
   EnrichedPackage msg;
   return state_json(state, msg);

@@ -13,6 +13,8 @@ public:
   static constexpr const char* output_topic = "enriched";
 
   void on_event(sluice::context& ctx, const sluice::event& ev) override;
+  /// The state is what the stage emitted last: emit it again.
+  bool reconcile(sluice::context& ctx) override;
   std::string state_to_json(const std::string& state) const override;
 };
 

@@ -24,6 +24,13 @@ void parse_behaviour::on_event(sluice::context& ctx, const sluice::event& ev) {
   ctx.count("parsed_" + ecosystem);
 }
 
+bool parse_behaviour::reconcile(sluice::context& ctx) {
+  if (!ctx.has_state())
+    return false;
+  ctx.emit(output_topic, ctx.state());
+  return true;
+}
+
 std::string parse_behaviour::state_to_json(const std::string& state) const {
   ParsedPackage msg;
   return state_json(state, msg);

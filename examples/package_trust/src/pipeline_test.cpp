@@ -131,5 +131,28 @@ TEST(PackageTrustPipeline, RegistersItsThreeBehavioursOnce) {
   EXPECT_FALSE(register_package_trust(reg));
 }
 
+TEST(PackageTrustPipeline, ParseAndEnrichReEmitTheirStateWhenReconciled) {
+  sluice::registry reg;
+  ASSERT_TRUE(register_package_trust(reg));
+  for (auto [stage, topic] : {std::pair{"package.parse", "parsed"},
+                              std::pair{"package.enrich", "enriched"}}) {
+    auto b = reg.create(stage);
+    ASSERT_TRUE(b);
+    testing::fake_context empty{stage, "npm/x"};
+    EXPECT_FALSE((*b)->reconcile(empty)) << stage << " has nothing to re-emit";
+    EXPECT_TRUE(empty.emitted.empty());
+    testing::fake_context ctx{stage, "npm/x"};
+    ctx.set_state("last output");
+    ASSERT_TRUE((*b)->reconcile(ctx)) << stage;
+    ASSERT_EQ(ctx.emitted.size(), 1u);
+    EXPECT_EQ(ctx.emitted[0].first, topic);
+    EXPECT_EQ(ctx.emitted[0].second.payload, "last output");
+  }
+  auto score = reg.create("package.score");
+  ASSERT_TRUE(score);
+  testing::fake_context ctx{"package.score", "npm/x"};
+  EXPECT_FALSE((*score)->reconcile(ctx)); // the last stage emits nothing
+}
+
 } // namespace
 } // namespace sluice::examples::package_trust

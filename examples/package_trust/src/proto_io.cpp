@@ -25,8 +25,8 @@ std::string to_bytes(const google::protobuf::Message& msg) {
 void from_bytes(std::string_view bytes, google::protobuf::Message& msg,
                 std::string_view what) {
   if (!msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    throw std::runtime_error(std::string(what) + ": bytes do not decode as "
-                             + msg.GetTypeName());
+    throw sluice::permanent_error(
+        std::string(what) + ": bytes do not decode as " + msg.GetTypeName());
   }
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dependencies.hpp"
+#include "sluice/behaviour.hpp"
 #include "text.hpp"
 #include "version.hpp"
 
@@ -56,8 +57,8 @@ public:
   }
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("package.parse: " + std::string(origin_) + ": "
-                             + what);
+    throw sluice::permanent_error("package.parse: " + std::string(origin_)
+                                  + ": " + what);
   }
 
 private:
