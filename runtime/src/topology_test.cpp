@@ -709,3 +709,67 @@ TEST(Topology, RoutesToEachMatchingStageOnceWithTheFirstMatchingSubscription) {
 
 } // namespace
 } // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(Topology, ReadsSupervisionStuckAfterAndTheReconcilerInterval) {
+  auto parsed = parse_topology(
+      "pipeline: p\n"
+      "topics: [in]\n"
+      "supervision: { strategy: rest_for_one, max_restarts: 2, within: 30s }\n"
+      "reconciler: { interval: 250ms }\n"
+      "stages:\n"
+      "  - name: s\n"
+      "    behaviour: b\n"
+      "    subscribe: [{topic: in}]\n"
+      "    supervision: { strategy: one_for_all, max_restarts: 7 }\n"
+      "    stuck_after: 2m\n",
+      "pipeline.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  EXPECT_EQ(parsed->supervision.strategy, restart_strategy::rest_for_one);
+  EXPECT_EQ(parsed->supervision.max_restarts, 2u);
+  EXPECT_EQ(parsed->supervision.within, std::chrono::seconds(30));
+  EXPECT_EQ(parsed->reconcile_every, std::chrono::milliseconds(250));
+  auto& s = parsed->stages.at(0);
+  EXPECT_EQ(s.supervision.strategy, restart_strategy::one_for_all);
+  EXPECT_EQ(s.supervision.max_restarts, 7u);
+  EXPECT_EQ(s.supervision.within, std::chrono::seconds(10)); // the default
+  EXPECT_EQ(s.stuck_after, std::chrono::minutes(2));
+}
+
+TEST(Topology, DefaultsAreOneForOneAndFiveMinutesStuckAfter) {
+  auto parsed = parse_topology("pipeline: p\ntopics: [in]\nstages:\n"
+                               "  - name: s\n    behaviour: b\n"
+                               "    subscribe: [{topic: in}]\n",
+                               "pipeline.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  auto& s = parsed->stages.at(0);
+  EXPECT_EQ(s.supervision.strategy, restart_strategy::one_for_one);
+  EXPECT_EQ(s.retry.max_attempts, 5u);
+  EXPECT_EQ(s.stuck_after, std::chrono::minutes(5));
+  EXPECT_EQ(parsed->reconcile_every, std::chrono::seconds(30));
+}
+
+TEST(Topology, RejectsABadStrategyIntensityOrStuckAfter) {
+  const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
+  EXPECT_EQ(config_message(with_stage(
+                stage + "    supervision: { strategy: simple_one_for_one }\n")),
+            "pipeline.yaml:7: stages[0].supervision.strategy: unknown "
+            "strategy 'simple_one_for_one' (expected one_for_one, "
+            "one_for_all or rest_for_one)");
+  EXPECT_EQ(config_message(with_stage(stage + "    stuck_after: soon\n")),
+            "pipeline.yaml:7: stages[0].stuck_after: bad duration 'soon' "
+            "(expected a positive number with ms, s or m, e.g. 30s)");
+  EXPECT_NE(config_message(
+                with_stage(stage + "    supervision: { max_restarts: -1 }\n"))
+                .find("stages[0].supervision.max_restarts"),
+            std::string::npos);
+  EXPECT_NE(
+      config_message(with_stage(stage + "    supervision: { wtihin: 5s }\n"))
+          .find("wtihin"),
+      std::string::npos);
+}
+
+} // namespace
+} // namespace sluice

@@ -67,6 +67,10 @@ public:
 };
 
 registry scripted_registry() {
+  {
+    std::lock_guard<std::mutex> g{crashed_mtx};
+    crashed_once.clear(); // each test crashes afresh
+  }
   registry reg;
   EXPECT_TRUE(reg.add<scripted_behaviour>("test.scripted"));
   EXPECT_TRUE(reg.add<count_behaviour>("test.count"));
@@ -326,4 +330,27 @@ TEST(Supervision, AStageBeyondItsIntensityEscalatesAndTheNodeStopsLoudly) {
   auto depth = st->queue_depth(stage_id(*st, "first"));
   ASSERT_TRUE(depth);
   EXPECT_EQ((*depth)[1], 1u);
+}
+
+TEST(Supervision, RestForOneRestartsTheCrashedKeyActorAndThoseStartedAfterIt) {
+  auto dir = temp_dir("sup_rest");
+  auto reg = scripted_registry();
+  auto n = node::start(
+      scripted("    supervision: { strategy: rest_for_one, max_restarts: 5, "
+               "within: 10s }\n"),
+      reg, options_for(dir));
+  ASSERT_TRUE(n) << n.error().describe();
+  // Key actors start in queue order: a, then b, then c.
+  ASSERT_TRUE((*n)->publish("in", {make_event("a", "1"), make_event("b", "1"),
+                                   make_event("c", "1")}));
+  ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
+  auto before = metric(**n, "sluice_stage_key_restarts_total", "first");
+  ASSERT_TRUE((*n)->publish("in", {make_event("b", "crash1:2")}));
+  ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
+  // b and c (started after b) restart; a does not.
+  EXPECT_EQ(metric(**n, "sluice_stage_key_restarts_total", "first") - before,
+            2u);
+  (*n)->stop();
+  auto st = open_store(dir, true);
+  EXPECT_EQ(key_state(*st, "first", "b").state(), "1@0,2@0,");
 }
