@@ -64,13 +64,11 @@ bool unchanged(const v1::KeyState& ks, const event& ev) {
          && ks.content_hash() == ev.content_hash;
 }
 
-/// Fills `c` to acknowledge an unchanged event: the state is kept and the
-/// key is done with this stage.
-void acknowledge_unchanged(const std::string& stage, v1::KeyState& ks,
-                           const event& ev, completion& c,
-                           std::int64_t now_ns) {
-  ks.set_last_event_id(ev.id);
-  c.key_state = ks.SerializeAsString();
+/// Fills `c` to acknowledge an unchanged event: the state (and its version)
+/// is kept, and the key is done with this stage if it waited for this event.
+void acknowledge_unchanged(const std::string& stage, const event& ev,
+                           completion& c, std::int64_t now_ns) {
+  c.ack_only = true;
   v1::KeyStatus status;
   status.set_stage(stage);
   status.set_phase(v1::PHASE_DONE);
@@ -96,8 +94,7 @@ skip_if_unchanged(const pipeline_plan& plan, std::size_t stage_index,
   c.base_version = stored.version;
   c.urgent = pos.priority == priority::urgent;
   c.ingest_ts_ns = ev.ingest_ts_ns;
-  acknowledge_unchanged(plan.topo().stages[stage_index].name, ks, ev, c,
-                        now_ns);
+  acknowledge_unchanged(plan.topo().stages[stage_index].name, ev, c, now_ns);
   return c;
 }
 
@@ -246,9 +243,8 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
   if (spec.skip_unchanged && unchanged(ks, ev)) {
     last_ = outcome::skipped;
     pending.reset();
-    acknowledge_unchanged(spec.name, ks, ev, c, now_ns);
-    ++version_;
-    return c;
+    acknowledge_unchanged(spec.name, ev, c, now_ns);
+    return c; // the version does not move: nothing was written
   }
 
   key_context ctx{spec.name, key_, ks};

@@ -372,7 +372,7 @@ public:
     }
     if (rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": remove consumed event");
-    if (c.touch_state)
+    if (c.touch_state && !c.ack_only)
       if (auto r = put_state(skey, cur_version + 1, c); !r)
         return r;
     std::optional<keys::queue_pos> waits_for;
@@ -382,9 +382,16 @@ public:
       if (static_cast<int>(i) == c.status_emit)
         waits_for = keys::queue_pos{c.emits[i].priority, p_.next_seq - 1};
     }
-    if (c.touch_state && !c.key_status.empty())
-      if (auto r = put_status(c.key, c.key_status, waits_for); !r)
-        return r;
+    if (c.touch_state && !c.key_status.empty()) {
+      result<bool> awaited = true;
+      if (c.ack_only)
+        awaited = status_awaits(c.key, c.stage_id, c.consumed);
+      if (!awaited)
+        return awaited.error();
+      if (*awaited)
+        if (auto r = put_status(c.key, c.key_status, waits_for); !r)
+          return r;
+    }
     if (!c.dead_letter.empty())
       if (auto r = dead_letter(c.stage_id, c.dead_letter); !r)
         return r;
@@ -405,6 +412,26 @@ public:
     report.consumed.push_back(ref);
     ++report.records;
     return {};
+  }
+
+  /// True when the key's stored status waits for entry `pos` of stage
+  /// `stage_id`. Reading is cheaper than rewriting the status each time.
+  result<bool> status_awaits(const std::string& key, std::uint32_t stage_id,
+                             keys::queue_pos pos) {
+    MDB_val k = as_val(key), v;
+    int rc = mdb_get(t_, p_.status, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return false;
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": read status");
+    v1::KeyStatus st;
+    if (!st.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+      return true; // unreadable: replace it
+    // Seqs are unique across all queues, so the position names the entry.
+    (void)stage_id;
+    return st.phase() == v1::PHASE_QUEUED && st.queued_known()
+           && st.queued_seq() == pos.seq
+           && st.queued_priority() == static_cast<std::uint32_t>(pos.priority);
   }
 
   /// Writes a key's status; `waits_for` is the queue entry it waits for.

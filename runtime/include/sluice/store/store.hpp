@@ -51,7 +51,11 @@ struct completion {
   /// Index into `emits` of the entry `key_status` waits for (-1: none);
   /// the store records that entry's queue position in the status.
   int status_emit = -1;
-  bool touch_state = true;       ///< false: no key (an undecodable event)
+  bool touch_state = true; ///< false: no key (an undecodable event)
+  /// An unchanged event's acknowledgement: the version is checked, but the
+  /// state is not rewritten, and `key_status` is written only if the key's
+  /// status waits for this very entry (so it moves on); else it is left.
+  bool ack_only = false;
   bool urgent = false;           ///< commit without waiting for more
   std::int64_t ingest_ts_ns = 0; ///< when the root event was accepted
   std::uint32_t deferrals = 0;   ///< times the store put it back
