@@ -44,6 +44,35 @@ result<std::vector<stage_record>> stages_in(const store::impl& p, MDB_txn* t) {
   return out;
 }
 
+/// Calls `fn(key, value)` for every entry of a (stage id, key) database
+/// (`state`, `retries`) that belongs to `stage_id`, in key order, until fn
+/// returns false or an error.
+template <class F>
+result<void> scan_stage_keys(const store::impl& p, MDB_txn* t, MDB_dbi dbi,
+                             std::uint32_t stage_id, const std::string& what,
+                             F fn) {
+  int rc = 0;
+  cursor c{t, dbi, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on " + what);
+  auto start = keys::state_key(stage_id, "");
+  MDB_val k = as_val(start), v;
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto sk = keys::parse_state_key(as_view(k));
+    if (!sk || sk->first != stage_id)
+      break;
+    result<bool> more = fn(sk->second, as_view(v));
+    if (!more)
+      return more.error();
+    if (!*more)
+      break;
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": scan " + what);
+  return {};
+}
+
 } // namespace
 
 result<std::vector<stage_record>> store::stages() const {
@@ -165,30 +194,18 @@ result<void> store::scan_states(
     const {
   auto& p = *impl_;
   return with_read_txn(p, "scan states", [&](MDB_txn* t) -> result<void> {
-    int rc = 0;
-    cursor c{t, p.state, rc};
-    if (rc != 0)
-      return lmdb_error(rc, p.opts.dir + ": cursor on state");
-    auto start = keys::state_key(stage_id, "");
-    MDB_val k = as_val(start), v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-      auto sk = keys::parse_state_key(as_view(k));
-      if (!sk || sk->first != stage_id)
-        break;
-      auto ver = keys::get_u64(as_view(v));
-      if (!ver)
-        return fail(errc::corrupt,
-                    p.opts.dir + ": state record of '"
-                        + keys::printable(sk->second)
-                        + "' is shorter than its version header");
-      if (!fn(std::string(sk->second),
-              stored_state{*ver, std::string(as_view(v).substr(8))}))
-        break;
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return lmdb_error(rc, p.opts.dir + ": scan states");
-    return {};
+    return scan_stage_keys(
+        p, t, p.state, stage_id, "state",
+        [&](std::string_view key, std::string_view value) -> result<bool> {
+          auto ver = keys::get_u64(value);
+          if (!ver)
+            return fail(errc::corrupt,
+                        p.opts.dir + ": state record of '"
+                            + keys::printable(key)
+                            + "' is shorter than its version header");
+          return fn(std::string(key),
+                    stored_state{*ver, std::string(value.substr(8))});
+        });
   });
 }
 
@@ -315,24 +332,17 @@ store::scan_retries(std::uint32_t stage_id) const {
   return with_read_txn(
       p, "scan retries", [&](MDB_txn* t) -> result<std::vector<stored_retry>> {
         std::vector<stored_retry> out;
-        int rc = 0;
-        cursor c{t, p.retries, rc};
-        if (rc != 0)
-          return lmdb_error(rc, p.opts.dir + ": cursor on retries");
-        auto start = keys::state_key(stage_id, "");
-        MDB_val k = as_val(start), v;
-        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-          auto sk = keys::parse_state_key(as_view(k));
-          if (!sk || sk->first != stage_id)
-            break;
-          auto r = parse_retry(p, sk->second, as_view(v));
-          if (!r)
-            return r.error();
-          out.push_back(std::move(**r));
-        }
-        if (rc != 0 && rc != MDB_NOTFOUND)
-          return lmdb_error(rc, p.opts.dir + ": scan retries");
+        auto r = scan_stage_keys(
+            p, t, p.retries, stage_id, "retries",
+            [&](std::string_view key, std::string_view value) -> result<bool> {
+              auto rec = parse_retry(p, key, value);
+              if (!rec)
+                return rec.error();
+              out.push_back(std::move(**rec));
+              return true;
+            });
+        if (!r)
+          return r.error();
         return out;
       });
 }
