@@ -4,18 +4,7 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
-find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
-find_library(CAF_CORE_LIB caf_core REQUIRED)
-find_library(CAF_IO_LIB caf_io REQUIRED)
-if(NOT TARGET CAF::core)
-  add_library(CAF::core UNKNOWN IMPORTED)
-  set_target_properties(CAF::core PROPERTIES IMPORTED_LOCATION ${CAF_CORE_LIB}
-    INTERFACE_INCLUDE_DIRECTORIES ${CAF_INCLUDE_DIR}
-    INTERFACE_LINK_LIBRARIES Threads::Threads)
-  add_library(CAF::io UNKNOWN IMPORTED)
-  set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION ${CAF_IO_LIB}
-    INTERFACE_LINK_LIBRARIES CAF::core)
-endif()
+include(SluiceFindCAF)
 
 find_package(Protobuf REQUIRED)
 find_package(spdlog REQUIRED)

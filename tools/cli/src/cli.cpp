@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "sluice/plugin.hpp"
 
 namespace sluice {
 
@@ -21,9 +22,16 @@ void print_error(const std::string& message) {
 
 } // namespace cli
 
-int main(int argc, char** argv, const registry& reg) {
+int main(int argc, char** argv, const registry& linked) {
   CLI::App app{"Sluice: an actor runtime for event-driven data pipelines"};
   app.require_subcommand(1);
+  // The linked behaviours, plus those of --plugin libraries (loaded once
+  // the command line has parsed; the commands read this registry).
+  registry reg = linked;
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins,
+                 "a shared library of behaviours (SLUICE_PLUGIN); repeatable")
+      ->type_name("LIB.so");
   std::string log_level = "warn";
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off")
@@ -52,6 +60,11 @@ int main(int argc, char** argv, const registry& reg) {
   spdlog::set_default_logger(std::make_shared<spdlog::logger>(
       "sluice", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   spdlog::set_level(spdlog::level::from_str(log_level));
+  for (auto& p : plugins)
+    if (auto r = load_plugin(p, reg); !r) {
+      cli::print_error(r.error().message);
+      return cli::usage;
+    }
   for (auto& [sub, act] : actions)
     if (sub->parsed())
       return act();
