@@ -90,6 +90,13 @@ struct stage_state {
 
 using stage_actor = caf::stateful_actor<stage_state>;
 
+/// True when a key's entry holds nothing that LMDB does not: no event in
+/// flight, no recovery under way, no retry pending and nothing parked. Only
+/// such an entry may be dropped (passivation) or its actor reused.
+bool forgettable(const key_entry& e) {
+  return e.in_flight == 0 && !e.recovering && !e.blocked && e.parked.empty();
+}
+
 void pump(stage_actor* self);
 
 /// Stops a key's actor: one whose key has nothing in flight (`user_shutdown`)
@@ -115,9 +122,8 @@ caf::actor take_idle_actor(stage_actor* self, const std::string& key) {
     auto victim = std::move(s.idle.front());
     s.idle.pop_front();
     auto i = s.keys.find(victim);
-    if (i == s.keys.end() || victim == key || i->second.in_flight > 0
-        || i->second.recovering || i->second.express || !i->second.actor
-        || i->second.blocked || !i->second.parked.empty())
+    if (i == s.keys.end() || victim == key || !forgettable(i->second)
+        || i->second.express || !i->second.actor)
       continue;
     auto a = std::move(i->second.actor);
     s.keys.erase(i);
@@ -345,8 +351,7 @@ void passivate(stage_actor* self) {
     auto key = std::move(s.idle.front());
     s.idle.pop_front();
     auto i = s.keys.find(key);
-    if (i == s.keys.end() || i->second.in_flight > 0 || i->second.recovering
-        || i->second.blocked || !i->second.parked.empty())
+    if (i == s.keys.end() || !forgettable(i->second))
       continue;
     auto a = std::move(i->second.actor);
     s.keys.erase(i);

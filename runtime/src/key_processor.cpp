@@ -12,6 +12,7 @@
 #include "sluice/dead_letter.hpp"
 #include "sluice/event_codec.hpp"
 #include "sluice/v1/store.pb.h"
+#include "store/positions.hpp"
 
 namespace sluice {
 
@@ -171,9 +172,7 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
 
   // A retry: the behaviour sees how many tries came before.
   auto& pending = impl_->pending;
-  const bool is_retry =
-      pending && pending->seq() == pos.seq
-      && pending->priority() == static_cast<std::uint32_t>(pos.priority);
+  const bool is_retry = pending && positions::of_retry(*pending) == pos;
   std::optional<event> retried;
   if (is_retry) {
     retried = in;
@@ -202,8 +201,7 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
           retry_delay(spec.retry, static_cast<std::uint32_t>(attempts.size()),
                       jitter_bits());
       v1::RetryRecord rec;
-      rec.set_priority(static_cast<std::uint32_t>(pos.priority));
-      rec.set_seq(pos.seq);
+      positions::set_retry(rec, pos);
       rec.set_due_ts_ns(
           now_ns
           + std::chrono::duration_cast<std::chrono::nanoseconds>(delay)

@@ -274,24 +274,35 @@ TEST(Supervision, ACrashedKeyActorRestartsFromCommittedStateAndRedoesItsEvent) {
   EXPECT_TRUE(dead_letters(*st).empty());
 }
 
-TEST(Supervision, OneForAllRestartsEveryKeyActorOfTheStage) {
-  auto dir = temp_dir("sup_all");
+/// Under `strategy`, keys a, b and c each process one event (their actors
+/// start in that order and stay alive); then `crashing` crashes once on its
+/// second event. `restarts` is how many key actors that restarted.
+void crash_one_of_three(const std::string& strategy,
+                        const std::string& crashing, std::string& dir,
+                        std::uint64_t& restarts) {
+  dir = temp_dir("sup_" + strategy);
   auto reg = scripted_registry();
-  auto n = node::start(
-      scripted("    supervision: { strategy: one_for_all, max_restarts: 5, "
-               "within: 10s }\n"),
-      reg, options_for(dir));
+  auto n = node::start(scripted("    supervision: { strategy: " + strategy
+                                + ", max_restarts: 5, within: 10s }\n"),
+                       reg, options_for(dir));
   ASSERT_TRUE(n) << n.error().describe();
   ASSERT_TRUE((*n)->publish("in", {make_event("a", "1"), make_event("b", "1"),
                                    make_event("c", "1")}));
   ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
   auto before = metric(**n, "sluice_stage_key_restarts_total", "first");
-  ASSERT_TRUE((*n)->publish("in", {make_event("a", "crash1:2")}));
+  ASSERT_TRUE((*n)->publish("in", {make_event(crashing, "crash1:2")}));
   ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
-  // a crashed; b and c, alive and idle, were restarted with it.
-  EXPECT_GE(metric(**n, "sluice_stage_key_restarts_total", "first") - before,
-            3u);
+  restarts = metric(**n, "sluice_stage_key_restarts_total", "first") - before;
   (*n)->stop();
+}
+
+TEST(Supervision, OneForAllRestartsEveryKeyActorOfTheStage) {
+  std::string dir;
+  std::uint64_t restarts = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      crash_one_of_three("one_for_all", "a", dir, restarts));
+  // a crashed; b and c, alive and idle, were restarted with it.
+  EXPECT_GE(restarts, 3u);
   auto st = open_store(dir, true);
   EXPECT_EQ(key_state(*st, "first", "a").state(), "1@0,2@0,");
   EXPECT_EQ(key_state(*st, "first", "b").state(), "1@0,");
@@ -333,24 +344,12 @@ TEST(Supervision, AStageBeyondItsIntensityEscalatesAndTheNodeStopsLoudly) {
 }
 
 TEST(Supervision, RestForOneRestartsTheCrashedKeyActorAndThoseStartedAfterIt) {
-  auto dir = temp_dir("sup_rest");
-  auto reg = scripted_registry();
-  auto n = node::start(
-      scripted("    supervision: { strategy: rest_for_one, max_restarts: 5, "
-               "within: 10s }\n"),
-      reg, options_for(dir));
-  ASSERT_TRUE(n) << n.error().describe();
-  // Key actors start in queue order: a, then b, then c.
-  ASSERT_TRUE((*n)->publish("in", {make_event("a", "1"), make_event("b", "1"),
-                                   make_event("c", "1")}));
-  ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
-  auto before = metric(**n, "sluice_stage_key_restarts_total", "first");
-  ASSERT_TRUE((*n)->publish("in", {make_event("b", "crash1:2")}));
-  ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
+  std::string dir;
+  std::uint64_t restarts = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      crash_one_of_three("rest_for_one", "b", dir, restarts));
   // b and c (started after b) restart; a does not.
-  EXPECT_EQ(metric(**n, "sluice_stage_key_restarts_total", "first") - before,
-            2u);
-  (*n)->stop();
+  EXPECT_EQ(restarts, 2u);
   auto st = open_store(dir, true);
   EXPECT_EQ(key_state(*st, "first", "b").state(), "1@0,2@0,");
 }

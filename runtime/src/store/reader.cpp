@@ -4,6 +4,7 @@
 #include <map>
 
 #include "lmdb_env.hpp"
+#include "positions.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -278,7 +279,7 @@ result<std::optional<stored_retry>> parse_retry(const store::impl& p,
                                    + "' is not a valid sluice.v1.RetryRecord");
   stored_retry out;
   out.key = std::string(key);
-  out.pos = {r.priority() == 0 ? priority::urgent : priority::normal, r.seq()};
+  out.pos = positions::of_retry(r);
   out.due_ns = r.due_ts_ns();
   out.record = std::string(bytes);
   return std::optional<stored_retry>{std::move(out)};
@@ -368,13 +369,12 @@ result<void> store::scan_status(
          rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       bool waits = false;
       v1::KeyStatus st;
+      std::optional<keys::queue_pos> pos;
       if (st.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))
-          && st.phase() == v1::PHASE_QUEUED && st.queued_known()) {
+          && (pos = positions::awaited(st))) {
         auto q = queue_of.find(st.stage());
         if (q != queue_of.end()) {
-          auto qk = keys::queue_key(
-              {st.queued_priority() == 0 ? priority::urgent : priority::normal,
-               st.queued_seq()});
+          auto qk = keys::queue_key(*pos);
           MDB_val qkv = as_val(qk), qv;
           waits = mdb_get(t, q->second, &qkv, &qv) == 0;
         }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lmdb_env.hpp"
+#include "positions.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -385,7 +386,7 @@ public:
     if (c.touch_state && !c.key_status.empty()) {
       result<bool> awaited = true;
       if (c.ack_only)
-        awaited = status_awaits(c.key, c.stage_id, c.consumed);
+        awaited = status_awaits(c.key, c.consumed);
       if (!awaited)
         return awaited.error();
       if (*awaited)
@@ -414,10 +415,10 @@ public:
     return {};
   }
 
-  /// True when the key's stored status waits for entry `pos` of stage
-  /// `stage_id`. Reading is cheaper than rewriting the status each time.
-  result<bool> status_awaits(const std::string& key, std::uint32_t stage_id,
-                             keys::queue_pos pos) {
+  /// True when the key's stored status waits for the queue entry at `pos`
+  /// (seqs are unique across all queues, so the position names the entry).
+  /// Reading is cheaper than rewriting the status each time.
+  result<bool> status_awaits(const std::string& key, keys::queue_pos pos) {
     MDB_val k = as_val(key), v;
     int rc = mdb_get(t_, p_.status, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -427,11 +428,7 @@ public:
     v1::KeyStatus st;
     if (!st.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
       return true; // unreadable: replace it
-    // Seqs are unique across all queues, so the position names the entry.
-    (void)stage_id;
-    return st.phase() == v1::PHASE_QUEUED && st.queued_known()
-           && st.queued_seq() == pos.seq
-           && st.queued_priority() == static_cast<std::uint32_t>(pos.priority);
+    return positions::awaited(st) == pos;
   }
 
   /// Writes a key's status; `waits_for` is the queue entry it waits for.
@@ -442,9 +439,7 @@ public:
     std::string bytes = status;
     if (waits_for) {
       v1::KeyStatus pos;
-      pos.set_queued_known(true);
-      pos.set_queued_priority(static_cast<std::uint32_t>(waits_for->priority));
-      pos.set_queued_seq(waits_for->seq);
+      positions::set_awaited(pos, *waits_for);
       bytes += pos.SerializeAsString();
     }
     MDB_val k = as_val(key), v = as_val(bytes);
@@ -464,12 +459,12 @@ public:
     if (as_view(v) != r.seen_status)
       return {}; // the key moved since the scan
     v1::KeyStatus st;
-    if (st.ParseFromString(r.seen_status) && st.queued_known()) {
+    std::optional<keys::queue_pos> pos;
+    if (st.ParseFromString(r.seen_status) && (pos = positions::awaited(st))) {
       auto dbi = p_.queue_dbi(r.waits_stage_id);
       if (!dbi)
         return dbi.error();
-      auto qk = keys::queue_key(
-          {static_cast<priority>(st.queued_priority()), st.queued_seq()});
+      auto qk = keys::queue_key(*pos);
       MDB_val qkv = as_val(qk), qv;
       rc = mdb_get(t_, *dbi, &qkv, &qv);
       if (rc == 0)
