@@ -11,8 +11,8 @@ namespace sluice {
 /// One failed try of an event, as kept in retry records and dead letters.
 struct attempt_record {
   std::uint32_t attempt = 0; ///< 1-based within the round of retries
-  std::int64_t at_ns = 0;
-  std::string error;
+  std::int64_t at_ns = 0;    ///< when it failed: wall clock, ns since epoch
+  std::string error;         ///< the failure's message
 };
 
 /// A `sluice.v1.DeadLetter` for an event of `stage` with every try it had.

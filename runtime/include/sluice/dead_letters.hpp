@@ -15,27 +15,28 @@ namespace sluice {
 
 /// One dead letter, decoded.
 struct dead_letter_view {
-  store::dead_letter_ref ref;
-  std::string id;    ///< "stage_id:seq", what the commands take
-  std::string stage; ///< "(ingest)" for input that never became an event
-  std::string key;
-  std::string event_id;
-  std::string topic;
-  std::string source; ///< for raw input: file and line
-  std::uint32_t attempts = 0;
-  std::string last_error;
-  std::int64_t last_at_ns = 0;
-  bool redrivable = false; ///< holds an event (raw input does not)
-  std::string payload;     ///< event payload, or the raw input
+  store::dead_letter_ref ref; ///< (stage id, seq): redrive and drop take it
+  std::string id;             ///< "stage_id:seq", what the commands take
+  std::string stage;    ///< "(ingest)" for input that never became an event
+  std::string key;      ///< the event's key; empty for raw input
+  std::string event_id; ///< the event's id; empty for raw input
+  std::string topic;    ///< the event's topic; empty for raw input
+  std::string source;   ///< for raw input: file and line
+  std::uint32_t attempts = 0;  ///< tries it had (1 for raw input)
+  std::string last_error;      ///< the error of the last try
+  std::int64_t last_at_ns = 0; ///< when the last try failed, ns since epoch
+  bool redrivable = false;     ///< holds an event (raw input does not)
+  std::string payload;         ///< event payload, or the raw input
   std::vector<std::pair<std::int64_t, std::string>> errors; ///< every attempt
 };
 
 /// Which dead letters to list; empty fields match everything.
 struct dead_letter_filter {
-  std::string stage;
-  std::string key;
-  std::string error_contains;
+  std::string stage;          ///< this stage only ("(ingest)": raw input)
+  std::string key;            ///< this key only
+  std::string error_contains; ///< the last error contains this text
 
+  /// True when `v` passes every non-empty field.
   bool matches(const dead_letter_view& v) const;
 };
 

@@ -18,18 +18,22 @@ namespace sluice {
 struct feed_record {
   std::uint64_t line = 0;       ///< 1-based line where the record starts
   std::uint64_t end_offset = 0; ///< byte offset just past the record
-  bool ok = true;
-  std::string error; ///< set when !ok: names file, line, field
-  std::string raw;   ///< set when !ok: the record's text, if
-                     ///< not over the record size cap
-  event ev;          ///< set when ok
+  bool ok = true;               ///< false: unreadable, see `error`
+  std::string error;            ///< set when !ok: names file, line, field
+  std::string raw;              ///< set when !ok: the record's text, if
+                                ///< not over the record size cap
+  event ev;                     ///< set when ok
 };
 
 /// Streams records from a feed file in bounded batches. Resumable at a byte
 /// offset that a previous batch returned.
 class feed_reader {
 public:
-  enum class format { tsv, debian };
+  /// The feed formats `open` recognises.
+  enum class format {
+    tsv,   ///< tab-separated, with a header row that has a `name` column
+    debian ///< Debian package index: RFC 822 stanzas, "Package: ..." first
+  };
 
   /// Opens `path`, sniffs the format (a first line with tabs is TSV, a first
   /// line "Package: ..." is Debian) and, for TSV, reads the header.
@@ -42,8 +46,11 @@ public:
   /// Reads up to `max` records. An empty vector means end of file.
   std::vector<feed_record> next(std::size_t max);
 
+  /// The format sniffed by `open`.
   format kind() const noexcept { return kind_; }
+  /// The file's size in bytes when it was opened.
   std::uint64_t file_size() const noexcept { return size_; }
+  /// The path given to `open`.
   const std::string& path() const noexcept { return path_; }
 
 private:

@@ -16,6 +16,8 @@
 
 namespace sluice {
 
+/// A topology bound to a store: each stage's store id, and the routing of
+/// published events into queue appends. Immutable once bound.
 class pipeline_plan {
 public:
   /// Checks that every behaviour exists in `reg` and records every stage in
@@ -23,8 +25,12 @@ public:
   static result<pipeline_plan> bind(topology topo, const registry& reg,
                                     store& st);
 
+  /// The topology it was bound from.
   const topology& topo() const noexcept { return topo_; }
+  /// The store id of stage `index` (into `topo().stages`); throws
+  /// std::out_of_range past the end.
   std::uint32_t stage_id(std::size_t index) const { return ids_.at(index); }
+  /// The number of stages.
   std::size_t stage_count() const noexcept { return ids_.size(); }
 
   /// "payload of N bytes exceeds max_payload_bytes M" when `size` is over

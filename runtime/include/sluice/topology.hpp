@@ -20,8 +20,11 @@ namespace sluice {
 /// event matches when every listed attribute is present with one of the
 /// listed values. An empty policy matches everything.
 struct filter_policy {
+  /// Attribute name -> the values it accepts.
   std::map<std::string, std::set<std::string>> accept;
 
+  /// True when `attributes` has every attribute of `accept` with one of its
+  /// values; always true for an empty policy.
   bool matches(const std::map<std::string, std::string>& attributes) const;
 };
 
@@ -30,40 +33,48 @@ struct priority_rule {
   /// When set, events whose attribute `attribute` has one of `urgent_values`
   /// become urgent; all others keep their own priority.
   std::string attribute;
+  /// The values of `attribute` that make an event urgent.
   std::set<std::string> urgent_values;
   /// When set, every event taken by this subscription gets this class.
   std::optional<sluice::priority> fixed;
 
+  /// The class `ev` gets: `fixed` when set; else urgent when its
+  /// `attribute` has one of `urgent_values`; else the event's own.
   sluice::priority apply(const event& ev) const;
 };
 
 /// A stage's interest in one topic.
 struct subscription {
-  std::string topic;
-  filter_policy filter;
-  priority_rule priority;
+  std::string topic;      ///< a declared topic
+  filter_policy filter;   ///< which of the topic's events the stage takes
+  priority_rule priority; ///< sets the class of the events it takes
 };
 
 /// Retry policy for failed events (exponential backoff with jitter).
 struct retry_policy {
+  /// Tries in all, the first included; then the event is dead-lettered.
   std::uint32_t max_attempts = 5;
+  /// The delay after the first failure, and the floor of every delay.
   std::chrono::milliseconds backoff_min{200};
+  /// The cap of every delay (see `retry_delay`).
   std::chrono::milliseconds backoff_max{30000};
 };
 
 /// One named step of a pipeline.
 struct stage_spec {
-  std::string name;
+  std::string name;      ///< unique in the pipeline; keys its store id
   std::string behaviour; ///< a name in the registry
-  std::vector<subscription> subscribe;
-  std::vector<std::string> emits; ///< topics it may emit to (declared)
-  retry_policy retry;
+  std::vector<subscription> subscribe; ///< what it takes; at least one
+  std::vector<std::string> emits;      ///< topics it may emit to (declared)
+  retry_policy retry;                  ///< how its failed events are retried
   /// How the stage supervisor restarts crashed key actors, and how many
   /// restarts it tolerates before the stage stops and escalates.
   supervision_policy supervision;
   /// The reconciler re-drives a key that waits longer than this for an
   /// event of this stage that is no longer queued.
   std::chrono::milliseconds stuck_after{std::chrono::minutes(5)};
+  /// Acknowledge, without running the behaviour, an event whose payload
+  /// hash equals that of the last event applied to its key (`--refeed`).
   bool skip_unchanged = false;
   std::uint32_t max_in_flight =
       2048; ///< credit: events dispatched, not committed
@@ -74,15 +85,20 @@ struct stage_spec {
 
 /// Where the file feed (`--feed`) puts its events.
 struct feed_spec {
+  /// `feed.topic`, or the first declared topic when there is none.
   std::string topic;
 };
 
 /// A whole pipeline.
 struct topology {
-  std::string name;
-  std::vector<std::string> topics;
+  std::string name;                ///< `pipeline:`, the pipeline's name
+  std::vector<std::string> topics; ///< every declared topic, in order
+  /// Every stage, a file's own before those of its includes. An index
+  /// into this vector is the "stage index" of `route` and `pipeline_plan`.
   std::vector<stage_spec> stages;
-  feed_spec feed;
+  feed_spec feed; ///< where `--feed` records go
+  /// The largest payload accepted anywhere (feeds, publish, emits), in
+  /// bytes.
   std::uint64_t max_payload_bytes = 1 << 20;
   /// The node supervisor's policy over its stage supervisors.
   supervision_policy supervision{restart_strategy::one_for_one, 3,
@@ -93,11 +109,14 @@ struct topology {
   /// The stage named `name`, or nullptr.
   const stage_spec* find_stage(const std::string& name) const;
 
-  /// Every (stage index, priority) that takes `ev` published on `topic`.
+  /// A stage that takes an event, and the class the event gets there.
   struct route {
-    std::size_t stage;
-    sluice::priority priority;
+    std::size_t stage;         ///< an index into `stages`
+    sluice::priority priority; ///< by the subscription's `priority_rule`
   };
+  /// Every (stage index, priority) that takes `ev` published on `topic`, in
+  /// stage order: at most one per stage, from its first subscription to
+  /// `topic` whose filter matches.
   std::vector<route> routes(const std::string& topic, const event& ev) const;
 };
 
