@@ -126,6 +126,12 @@ public:
   void count(std::string_view name, std::uint64_t n) override {
     counts_[std::string(name)] += n;
   }
+  // The example's behaviours set no timers and record no histograms.
+  void observe(std::string_view, std::chrono::microseconds) override {}
+  void log(log_level, std::string_view) override {}
+  void set_timer(std::string, std::chrono::milliseconds, std::string,
+                 timer_kind) override {}
+  void cancel_timer(std::string) override {}
 
   std::vector<std::pair<std::string, event>> emitted;
 

@@ -4,15 +4,45 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <chrono>
+
+#include "actor_stage.hpp"
+#include "exception_reason.hpp"
 #include "messages.hpp"
 #include "sluice/key_processor.hpp"
 
 namespace sluice {
 
+namespace {
+
+/// How long an actor stage's actor may take to answer one event.
+constexpr std::chrono::seconds actor_stage_timeout{30};
+
+spdlog::level::level_enum to_spdlog(log_level l) {
+  switch (l) {
+  case log_level::debug:
+    return spdlog::level::debug;
+  case log_level::info:
+    return spdlog::level::info;
+  case log_level::warn:
+    return spdlog::level::warn;
+  case log_level::error:
+    break;
+  }
+  return spdlog::level::err;
+}
+
+} // namespace
+
 caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                         std::size_t stage_index, std::string key,
-                        caf::actor store_actor) {
+                        caf::actor store_actor, caf::actor stage_actor) {
   auto& spec = env.plan->topo().stages[stage_index];
+  // An actor stage: the stage's raw CAF actor handles each event, and
+  // `bridge` turns its reply into the processor's effects.
+  const bool actor_stage = env.reg->actor_stage(spec.behaviour) != nullptr;
+  auto raw = std::make_shared<caf::actor>(std::move(stage_actor));
+  auto bridge = std::make_shared<reply_behaviour*>(nullptr);
   // The processor of the key this actor owns now; replaced on rebind.
   auto proc = std::make_shared<std::unique_ptr<key_processor>>();
   // After a failure that will be retried, the key's later events must not
@@ -20,7 +50,14 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   auto waiting = std::make_shared<bool>(false);
   auto bind = [=, &spec](const std::string& k) {
     *waiting = false;
-    auto made = env.reg->create(spec.behaviour);
+    result<std::unique_ptr<behaviour>> made{std::unique_ptr<behaviour>()};
+    if (actor_stage) {
+      auto b = std::make_unique<reply_behaviour>();
+      *bridge = b.get();
+      made = std::unique_ptr<behaviour>(std::move(b));
+    } else {
+      made = env.reg->create(spec.behaviour);
+    }
     if (!made) {
       // Checked when the plan was bound; only a throwing factory gets here.
       env.logger("stage." + spec.name)
@@ -33,6 +70,10 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                                             std::move(*made));
     if (auto r = (*proc)->load(*env.st); !r)
       env.logger("stage." + spec.name)->error("{}", r.error().describe());
+    (*proc)->set_log_sink([log = env.logger("stage." + spec.name),
+                           k](log_level level, std::string_view line) {
+      log->log(to_spdlog(level), "key {}: {}", k, line);
+    });
   };
   bind(key);
   if (!*proc)
@@ -51,59 +92,84 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   auto log = env.logger("stage." + spec.name);
   // A fatal_error (or any exception outside the behaviour's call) crashes
   // the actor; the reason carries the message to the supervisor's log.
-  self->set_exception_handler(
-      [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
-        try {
-          std::rethrow_exception(eptr);
-        } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::runtime_error, e.what());
-        } catch (...) {
-          return caf::make_error(caf::sec::runtime_error,
-                                 "a non-standard exception");
-        }
-      });
+  self->set_exception_handler(exception_reason);
+  // Processes `d` and sends the completion to the store.
+  auto finish = [=](const msg::dispatch& d) {
+    auto& p = **proc;
+    auto c = p.process(d.pos, *d.ev, now_ns());
+    switch (p.last_outcome()) {
+    case outcome::done:
+      done->add();
+      break;
+    case outcome::skipped:
+      skipped->add();
+      break;
+    case outcome::failed:
+      failed->add();
+      log->warn("key {} event {} failed for good (dead-lettered): {}", p.key(),
+                d.ev->id, p.last_error());
+      break;
+    case outcome::retrying:
+      retrying->add();
+      *waiting = true;
+      log->info("key {} event {} failed, will retry: {}", p.key(), d.ev->id,
+                p.last_error());
+      break;
+    }
+    for (auto& [name, us] : p.take_observations())
+      env.metrics
+          ->get_histogram("sluice_behaviour_" + name + "_seconds",
+                          {{"stage", spec.name}})
+          .observe_us(us);
+    for (auto& [name, n] : p.take_counts()) {
+      if (name == "unrouted")
+        unrouted->add(n);
+      else
+        env.metrics
+            ->get_counter("sluice_behaviour_" + name + "_total",
+                          {{"stage", spec.name}})
+            .add(n);
+    }
+    if (c.urgent)
+      self->send<caf::message_priority::high>(
+          store_actor, msg::complete_atom::value, std::move(c));
+    else
+      self->send(store_actor, msg::complete_atom::value, std::move(c));
+  };
   return {
       // Reuse for another key whose previous key is idle and committed:
       // cheaper than stopping one actor and spawning another.
       [=](msg::rebind_atom, const std::string& k) { bind(k); },
+      // The stage's actor was restarted.
+      [=](msg::stage_actor_atom, caf::actor& a) { *raw = std::move(a); },
       [=](msg::process_atom, msg::dispatch& d) {
         if (*waiting)
           return; // parked by the supervisor; it comes again after the retry
+        if (!actor_stage || (*proc)->unchanged(*d.ev)) {
+          finish(d);
+          return;
+        }
+        if (!*raw) {
+          (*bridge)->expect_failure("actor stage " + spec.behaviour
+                                    + " is not running");
+          finish(d);
+          return;
+        }
         auto& p = **proc;
-        auto c = p.process(d.pos, *d.ev, now_ns());
-        switch (p.last_outcome()) {
-        case outcome::done:
-          done->add();
-          break;
-        case outcome::skipped:
-          skipped->add();
-          break;
-        case outcome::failed:
-          failed->add();
-          log->warn("key {} event {} failed for good (dead-lettered): {}",
-                    p.key(), d.ev->id, p.last_error());
-          break;
-        case outcome::retrying:
-          retrying->add();
-          *waiting = true;
-          log->info("key {} event {} failed, will retry: {}", p.key(), d.ev->id,
-                    p.last_error());
-          break;
-        }
-        for (auto& [name, n] : p.take_counts()) {
-          if (name == "unrouted")
-            unrouted->add(n);
-          else
-            env.metrics
-                ->get_counter("sluice_behaviour_" + name + "_total",
-                              {{"stage", spec.name}})
-                .add(n);
-        }
-        if (c.urgent)
-          self->send<caf::message_priority::high>(
-              store_actor, msg::complete_atom::value, std::move(c));
-        else
-          self->send(store_actor, msg::complete_atom::value, std::move(c));
+        actor_request rq{spec.name, p.key(), *d.ev, p.has_state(), p.state()};
+        // await: the key's next event waits until this one is answered.
+        self->request(*raw, actor_stage_timeout, actor_event_atom::value,
+                      std::move(rq))
+            .await(
+                [=](actor_reply& r) {
+                  (*bridge)->expect(std::move(r));
+                  finish(d);
+                },
+                [=](caf::error& err) {
+                  (*bridge)->expect_failure("actor stage " + spec.behaviour
+                                            + ": " + to_string(err));
+                  finish(d);
+                });
       },
   };
 }

@@ -30,11 +30,14 @@ using committed_atom =
 using pump_atom = caf::atom_constant<caf::atom("pump")>; // ()
 using stats_atom =
     caf::atom_constant<caf::atom("stats")>; // () -> stage_snapshot
-using retry_atom = caf::atom_constant<caf::atom("retry")>; // () retries due
+using wake_atom =
+    caf::atom_constant<caf::atom("wake")>; // () retries or timers due
 
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)
 using rebind_atom = caf::atom_constant<caf::atom("rebind")>;   // (key)
+using stage_actor_atom =
+    caf::atom_constant<caf::atom("stageactor")>; // (actor) restarted
 
 // feed source
 using read_atom = caf::atom_constant<caf::atom("read")>;
@@ -45,6 +48,7 @@ struct stage_commit {
   std::vector<queue_ref> rejected;
   std::vector<queue_ref> duplicates;
   std::vector<retry_ref> retried;
+  std::vector<timer_change> timers;   ///< timers set or cancelled
   std::uint64_t appended[2] = {0, 0}; ///< by priority
 };
 

@@ -216,8 +216,12 @@ result<node_stats> node::stats() const {
   if (!q)
     return q.error();
   out.queued = *q;
+  auto timers = p.st->timers_pending();
+  if (!timers)
+    return timers.error();
+  out.timers_pending = *timers;
   out.commits = m.counter_value("sluice_store_commits_total");
-  out.drained = feeds_done && out.queued == 0;
+  out.drained = feeds_done && out.queued == 0 && out.timers_pending == 0;
   {
     std::lock_guard<std::mutex> guard{p.failure_mtx};
     out.failed = !p.failure.empty();

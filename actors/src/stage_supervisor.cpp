@@ -12,6 +12,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "actor_stage.hpp"
 #include "key_actor.hpp"
 #include "messages.hpp"
 #include "sluice/dead_letter.hpp"
@@ -51,6 +52,17 @@ struct flight {
   std::shared_ptr<const event> ev;
 };
 
+/// An in-memory timer (`timer_kind::in_memory`): lost with the node; once
+/// due, appended to the stage's queue like any event.
+struct mem_timer {
+  std::int64_t due_ns = 0;
+  priority prio = priority::normal;
+  std::string event_bytes;
+};
+
+/// (key, timer name)
+using timer_id = std::pair<std::string, std::string>;
+
 struct stage_state {
   node_env env;
   std::size_t index = 0;
@@ -58,6 +70,8 @@ struct stage_state {
   const stage_spec* spec = nullptr;
   caf::actor store;
   caf::actor_addr parent;
+  /// An actor stage's raw CAF actor (null for a behaviour stage).
+  caf::actor stage_actor;
   std::shared_ptr<spdlog::logger> log;
   std::uint64_t cursor[2] = {0, 0}; // next seq to read, per priority
   bool more[2] = {true, true};      // the queue may hold unread entries
@@ -68,8 +82,16 @@ struct stage_state {
   std::uint64_t spawned = 0;    // key actors started, for their order
   bool pump_scheduled = false;
   std::chrono::steady_clock::time_point last_urgent; ///< last urgent dispatch
-  /// Blocked keys by the time their retry is due; one timer, for the first.
+  /// Blocked keys by the time their retry is due.
   std::multimap<std::int64_t, std::string> retry_due;
+  /// In-memory timers, and their due times (entries of replaced timers stay
+  /// behind and are skipped).
+  std::map<timer_id, mem_timer> mem_timers;
+  std::multimap<std::int64_t, timer_id> mem_due;
+  /// The earliest durable timer (in LMDB) as last read or reported.
+  std::int64_t durable_due = INT64_MAX;
+  bool firing = false; ///< a durable fire is at the store
+  /// One CAF timer, for the first of retries and timers due.
   std::int64_t timer_due = INT64_MAX;
   std::deque<std::string> draining; ///< unblocked keys with parked events
   gauge* in_flight_gauge = nullptr;
@@ -83,6 +105,8 @@ struct stage_state {
   counter* retries = nullptr;
   counter* duplicates = nullptr;
   gauge* blocked_keys = nullptr;
+  gauge* mem_timer_gauge = nullptr;
+  counter* timers_fired = nullptr;
   std::optional<restart_window> restarts_window; ///< key-actor crashes
 
   static inline const char* name = "stage_supervisor";
@@ -155,10 +179,10 @@ caf::actor& key_actor_of(stage_actor* self, const std::string& key,
     // scans, which is quadratic with tens of thousands of key actors.
     if (express)
       e.actor = self->spawn<caf::monitored + caf::detached>(
-          key_actor, s.env, s.index, key, s.store);
+          key_actor, s.env, s.index, key, s.store, s.stage_actor);
     else
-      e.actor =
-          self->spawn<caf::monitored>(key_actor, s.env, s.index, key, s.store);
+      e.actor = self->spawn<caf::monitored>(key_actor, s.env, s.index, key,
+                                            s.store, s.stage_actor);
     e.express = express;
     e.started = ++s.spawned;
     s.key_of_actor.emplace(e.actor.id(), key);
@@ -413,21 +437,88 @@ void recover_key(stage_actor* self, const std::string& key) {
       });
 }
 
-/// One timer, for the earliest due retry.
-void arm_retry_timer(stage_actor* self) {
+/// One CAF timer, for the earliest of due retries and timers.
+void arm_timer(stage_actor* self) {
   auto& s = self->state;
   s.blocked_keys->set(static_cast<std::int64_t>(s.retry_due.size()));
-  if (s.retry_due.empty() || s.retry_due.begin()->first >= s.timer_due)
+  s.mem_timer_gauge->set(static_cast<std::int64_t>(s.mem_timers.size()));
+  auto next = s.durable_due;
+  if (!s.retry_due.empty())
+    next = std::min(next, s.retry_due.begin()->first);
+  if (!s.mem_due.empty())
+    next = std::min(next, s.mem_due.begin()->first);
+  if (next == INT64_MAX || next >= s.timer_due)
     return;
-  s.timer_due = s.retry_due.begin()->first;
+  s.timer_due = next;
   auto wait = std::max<std::int64_t>(0, s.timer_due - now_ns());
   self->delayed_send(self, std::chrono::microseconds(wait / 1000 + 1),
-                     msg::retry_atom::value);
+                     msg::wake_atom::value);
 }
 
-/// Unblocks the keys whose retry is due: their parked events, the failed
-/// one first, go out again in order.
-void retries_due(stage_actor* self) {
+/// Re-reads when the stage's next durable timer is due.
+void read_durable_due(stage_actor* self) {
+  auto& s = self->state;
+  auto next = s.env.st->next_timer_due(s.stage_id);
+  if (!next) {
+    s.log->error("reading timers failed: {}", next.error().describe());
+    return;
+  }
+  if (*next)
+    s.durable_due = std::min(s.durable_due, **next);
+}
+
+/// Fires the timers that are due: in-memory ones are appended to the
+/// stage's queue, durable ones moved there by the store, in one commit.
+/// The fired events then flow like any other.
+void fire_timers(stage_actor* self) {
+  auto& s = self->state;
+  auto now = now_ns();
+  write_batch b;
+  bool durable = false;
+  if (s.durable_due <= now && !s.firing) {
+    b.timer_fires.push_back({s.stage_id, now});
+    s.durable_due = INT64_MAX; // read again once this commit is done
+    durable = true;
+  }
+  while (!s.mem_due.empty() && s.mem_due.begin()->first <= now) {
+    auto node = s.mem_due.extract(s.mem_due.begin());
+    auto t = s.mem_timers.find(node.mapped());
+    if (t == s.mem_timers.end() || t->second.due_ns != node.key())
+      continue; // replaced or cancelled since
+    b.appends.push_back(
+        {s.stage_id, t->second.prio, std::move(t->second.event_bytes)});
+    s.mem_timers.erase(t);
+  }
+  if (b.empty())
+    return;
+  auto fired = b.appends.size();
+  s.firing = s.firing || durable;
+  self->request(s.store, caf::infinite, msg::append_atom::value, std::move(b))
+      .then(
+          [self, durable, fired]() {
+            auto& s = self->state;
+            s.timers_fired->add(fired);
+            if (durable) {
+              s.firing = false;
+              read_durable_due(self);
+              arm_timer(self);
+            }
+          },
+          [self, durable](caf::error& err) {
+            auto& s = self->state;
+            s.log->error("firing timers failed: {}; trying again in 1 s",
+                         to_string(err));
+            if (durable) {
+              s.firing = false;
+              s.durable_due = std::min(s.durable_due, now_ns() + 1000000000);
+              arm_timer(self);
+            }
+          });
+}
+
+/// Unblocks the keys whose retry is due (their parked events, the failed
+/// one first, go out again in order) and fires the timers that are due.
+void wake(stage_actor* self) {
   auto& s = self->state;
   s.timer_due = INT64_MAX;
   auto now = now_ns();
@@ -441,8 +532,30 @@ void retries_due(stage_actor* self) {
     if (!i->second.parked.empty())
       s.draining.push_back(std::move(key));
   }
-  arm_retry_timer(self);
+  fire_timers(self);
+  arm_timer(self);
   pump(self);
+}
+
+/// Timers set or cancelled by committed events: every op replaces the
+/// key's timer of that name; in-memory sets are kept here, durable ones
+/// are in LMDB and only move the next due time.
+void apply_timers(stage_actor* self, std::vector<timer_change>& changes) {
+  auto& s = self->state;
+  for (auto& c : changes) {
+    timer_id id{std::move(c.key), c.op.name};
+    s.mem_timers.erase(id);
+    if (c.op.cancel)
+      continue;
+    if (c.op.durable) {
+      s.durable_due = std::min(s.durable_due, c.op.due_ns);
+      continue;
+    }
+    s.mem_due.emplace(c.op.due_ns, id);
+    s.mem_timers[std::move(id)] = {c.op.due_ns, c.op.priority,
+                                   std::move(c.op.event_bytes)};
+  }
+  arm_timer(self);
 }
 
 /// The event at `r.ref.pos` failed and stays queued until `r.due_ns`. Its
@@ -475,7 +588,7 @@ void block_key(stage_actor* self, const retry_ref& r) {
   retire(self, e, caf::exit_reason::kill);
   s.retry_due.emplace(r.due_ns, key);
   s.retries->add();
-  arm_retry_timer(self);
+  arm_timer(self);
 }
 
 /// Keys with a retry pending in LMDB start blocked (after a restart).
@@ -493,14 +606,50 @@ void load_retries(stage_actor* self) {
   }
   if (!pending->empty())
     s.log->info("{} keys wait for a retry", pending->size());
-  arm_retry_timer(self);
+  arm_timer(self);
 }
 
-/// Stops every key actor of the stage, with the stage.
+/// Stops every key actor of the stage (and its raw actor), with the stage.
 void stop_key_actors(stage_actor* self, const caf::error& reason) {
   for (auto& [key, e] : self->state.keys)
     if (e.actor)
       self->send_exit(e.actor, reason);
+  if (self->state.stage_actor)
+    self->send_exit(self->state.stage_actor, reason);
+}
+
+/// Beyond the stage's restart intensity: stop it, loudly; the node
+/// supervisor then decides (escalation).
+void exceed_intensity(stage_actor* self, const std::string& last_crash) {
+  auto& s = self->state;
+  auto why = "stage " + s.spec->name + ": "
+             + s.restarts_window->exceeded_message()
+             + "; last crash: " + last_crash;
+  s.log->critical("{}; stopping the stage", why);
+  stop_key_actors(self, caf::exit_reason::user_shutdown);
+  self->quit(caf::make_error(caf::sec::runtime_error, why));
+}
+
+/// An actor stage's actor died: start a new one and tell the live key
+/// actors, within the stage's restart intensity. The events it held fail
+/// (their requests return an error) and are retried with backoff.
+void on_stage_actor_down(stage_actor* self, const caf::error& reason) {
+  auto& s = self->state;
+  s.stage_actor = nullptr;
+  if (!s.restarts_window->allow(std::chrono::steady_clock::now())) {
+    exceed_intensity(self, "actor stage " + s.spec->behaviour + " ("
+                               + to_string(reason) + ")");
+    return;
+  }
+  s.restarts->add();
+  s.stage_actor =
+      spawn_actor_stage(self, *s.env.reg->actor_stage(s.spec->behaviour));
+  s.log->error("actor stage {} stopped ({}); restarted it", s.spec->behaviour,
+               to_string(reason));
+  for (auto& [key, e] : s.keys)
+    if (e.actor)
+      self->send<caf::message_priority::high>(
+          e.actor, msg::stage_actor_atom::value, s.stage_actor);
 }
 
 /// A key actor crashed: restart it (and, by the stage's strategy, its
@@ -511,11 +660,7 @@ void on_key_crash(stage_actor* self, const std::string& key,
   auto& s = self->state;
   auto& w = *s.restarts_window;
   if (!w.allow(std::chrono::steady_clock::now())) {
-    auto why = "stage " + s.spec->name + ": " + w.exceeded_message()
-               + "; last crash: key " + key + " (" + to_string(reason) + ")";
-    s.log->critical("{}; stopping the stage", why);
-    stop_key_actors(self, caf::exit_reason::user_shutdown);
-    self->quit(caf::make_error(caf::sec::runtime_error, why));
+    exceed_intensity(self, "key " + key + " (" + to_string(reason) + ")");
     return;
   }
   auto crashed = s.keys.find(key);
@@ -576,8 +721,19 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
                                 "Completions whose event was consumed already");
   s.blocked_keys = &m.get_gauge("sluice_stage_retrying_keys", l,
                                 "Keys whose failed event waits for a retry");
+  s.mem_timer_gauge =
+      &m.get_gauge("sluice_stage_memory_timers", l, "In-memory timers pending");
+  s.timers_fired = &m.get_counter("sluice_stage_timers_fired_total", l,
+                                  "In-memory timers fired (durable ones: "
+                                  "sluice_store_timers_fired_total)");
+  if (auto* f = env.reg->actor_stage(s.spec->behaviour))
+    s.stage_actor = spawn_actor_stage(self, *f);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& s = self->state;
+    if (s.stage_actor && dm.source == s.stage_actor.address()) {
+      on_stage_actor_down(self, dm.reason);
+      return;
+    }
     auto i = s.key_of_actor.find(dm.source.id());
     if (i == s.key_of_actor.end())
       return; // a passivated or replaced key actor
@@ -591,17 +747,20 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
     stop_key_actors(self, em.reason); // stop with the node
     self->quit(em.reason);
   });
+  read_durable_due(self);
   load_retries(self);
   self->send(self, msg::pump_atom::value);
   return {
       [self](msg::pump_atom) { pump(self); },
-      [self](msg::retry_atom) { retries_due(self); },
+      [self](msg::wake_atom) { wake(self); },
       [self](msg::committed_atom, msg::stage_commit& sc) {
         auto& s = self->state;
         for (auto& ref : sc.consumed)
           release(self, ref);
         for (auto& r : sc.retried)
           block_key(self, r);
+        if (!sc.timers.empty())
+          apply_timers(self, sc.timers);
         for (auto& ref : sc.duplicates) {
           // Someone else consumed it: nothing to redo, but the actor's
           // state ran ahead of the store's.

@@ -49,6 +49,7 @@ struct store_state {
   histogram* commit_size = nullptr;
   counter* commits = nullptr;
   counter* redriven = nullptr;
+  counter* timers_fired = nullptr;
   gauge* pending_gauge = nullptr;
   std::unordered_map<std::uint64_t, histogram*> stage_latency; // (id<<1)|prio
   std::unordered_map<std::uint32_t, std::string> stage_names;
@@ -97,6 +98,8 @@ void notify_routers(store_actor_t* self, const commit_report& rep) {
     per_stage[ref.stage_id].duplicates.push_back(ref);
   for (auto& r : rep.retried)
     per_stage[r.ref.stage_id].retried.push_back(r);
+  for (auto& t : rep.timers)
+    per_stage[t.stage_id].timers.push_back(t);
   for (auto& [id, counts] : rep.appended) {
     per_stage[id].appended[0] += counts[0];
     per_stage[id].appended[1] += counts[1];
@@ -147,6 +150,7 @@ void commit(store_actor_t* self, lane& l) {
   s.commits->add();
   auto& rep = *r;
   s.redriven->add(rep.redriven);
+  s.timers_fired->add(rep.timers_fired);
   s.log->debug("commit: {} records, {} consumed, {} rejected, {} duplicates, "
                "{} retried, {} deferred",
                size, rep.consumed.size(), rep.rejected.size(),
@@ -243,6 +247,8 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       &m.get_histogram("sluice_store_commit_records", {},
                        "Records per commit (bucket bounds are counts)");
   s.commits = &m.get_counter("sluice_store_commits_total", {}, "LMDB commits");
+  s.timers_fired = &m.get_counter("sluice_store_timers_fired_total", {},
+                                  "Durable timers moved into their queue");
   s.redriven = &m.get_counter("sluice_reconciler_redriven_total", {},
                               "Stuck keys re-driven (applied at commit)");
   s.pending_gauge = &m.get_gauge("sluice_store_pending_records", {},
@@ -271,6 +277,8 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
           l.batch.dead_letters.push_back(std::move(d));
         for (auto& r : b.redrives)
           l.batch.redrives.push_back(std::move(r));
+        for (auto& f : b.timer_fires)
+          l.batch.timer_fires.push_back(f);
         l.promises.push_back(rp);
         maybe_commit(self);
         return rp;

@@ -1,8 +1,8 @@
-// The same behaviour as a plugin: `sluice run --plugin libtally_plugin.so`.
+// The same behaviour and actor stage as a plugin for any `sluice` binary:
+// `sluice --plugin libtally_plugin.so run ...`.
 #include "sluice/plugin.hpp"
-#include "tally_behaviour.hpp"
+#include "register.hpp"
 
 SLUICE_PLUGIN(reg) {
-  return static_cast<bool>(
-      reg.add<tally::sum_behaviour>(tally::sum_behaviour::name));
+  return tally::register_all(reg);
 }

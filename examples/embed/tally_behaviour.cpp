@@ -2,8 +2,6 @@
 
 #include <string>
 
-#include "tally.pb.h"
-
 namespace tally {
 
 namespace {
@@ -20,29 +18,28 @@ std::string field(const std::string& json, const std::string& name) {
 
 } // namespace
 
-void sum_behaviour::on_event(sluice::context& ctx, const sluice::event& ev) {
-  Tally t;
-  if (ctx.has_state() && !t.ParseFromString(ctx.state()))
-    throw sluice::permanent_error("state of " + ctx.key() + " is not a Tally");
+void sum_behaviour::on_event(sluice::context& ctx, const sluice::event& ev,
+                             Tally& t) {
   auto cents = field(ev.payload, "cents");
-  if (cents.empty()
+  if (cents.empty() || cents.size() > 9
       || cents.find_first_not_of("0123456789") != std::string::npos)
     throw sluice::permanent_error(ev.id + ": 'cents' is not a number: '" + cents
                                   + "'");
   t.set_orders(t.orders() + 1);
-  t.set_cents(t.cents() + std::stoull(cents));
+  t.set_cents(t.cents() + static_cast<std::uint32_t>(std::stoul(cents)));
   t.set_last_order(field(ev.payload, "order"));
-  ctx.set_state(t.SerializeAsString());
+  t.set_settled(false);
+  // Replaces the customer's pending timer: it settles once orders pause.
+  ctx.set_timer("settle", settle_delay, sluice::timer_kind::durable);
   ctx.count("orders");
 }
 
-std::string sum_behaviour::state_to_json(const std::string& state) const {
-  Tally t;
-  if (!t.ParseFromString(state))
-    return "null";
-  return "{\"orders\":" + std::to_string(t.orders())
-         + ",\"cents\":" + std::to_string(t.cents())
-         + ",\"last_order\":" + sluice::json_quote(t.last_order()) + "}";
+void sum_behaviour::on_timer(sluice::context& ctx, const sluice::event&,
+                             Tally& t) {
+  t.set_settled(true);
+  ctx.log(sluice::log_level::debug, "settled");
+  ctx.emit("settled", std::to_string(t.orders()) + " orders, "
+                          + std::to_string(t.cents()) + " cents");
 }
 
 } // namespace tally

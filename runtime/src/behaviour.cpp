@@ -9,6 +9,11 @@ bool behaviour::reconcile(context&) {
   return false;
 }
 
+void behaviour::on_timer(context& ctx, const event& ev) {
+  throw permanent_error("stage " + ctx.stage() + " got timer '" + ev.timer
+                        + "' but its behaviour has no on_timer()");
+}
+
 std::string behaviour::state_to_json(const std::string& state) const {
   return json_quote(state);
 }

@@ -21,6 +21,7 @@ std::string encode_event(const event& ev) {
   pb.set_origin_ts_ns(ev.origin_ts_ns);
   pb.set_ingest_ts_ns(ev.ingest_ts_ns);
   pb.set_reconcile(ev.reconcile);
+  pb.set_timer(ev.timer);
   return pb.SerializeAsString();
 }
 
@@ -45,6 +46,7 @@ result<event> decode_event(std::string_view bytes, std::string_view where) {
   ev.origin_ts_ns = pb.origin_ts_ns();
   ev.ingest_ts_ns = pb.ingest_ts_ns();
   ev.reconcile = pb.reconcile();
+  ev.timer = std::move(*pb.mutable_timer());
   return ev;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <utility>
 
 #include "sluice/backoff.hpp"
 #include "sluice/dead_letter.hpp"
@@ -23,9 +24,10 @@ namespace {
 class key_context final : public context {
 public:
   key_context(const std::string& stage, const std::string& key,
-              const v1::KeyState& ks)
+              const v1::KeyState& ks, const key_processor::log_sink& log)
       : stage_(stage), key_(key),
-        has_(!ks.cleared() && ks.events_processed() > 0), state_(ks.state()) {}
+        has_(!ks.cleared() && ks.events_processed() > 0), state_(ks.state()),
+        log_(log) {}
 
   const std::string& stage() const override { return stage_; }
   const std::string& key() const override { return key_; }
@@ -47,9 +49,44 @@ public:
   void count(std::string_view name, std::uint64_t n) override {
     counts[std::string(name)] += n;
   }
+  void observe(std::string_view name,
+               std::chrono::microseconds value) override {
+    observed.emplace_back(std::string(name),
+                          static_cast<std::uint64_t>(std::max<std::int64_t>(
+                              0, static_cast<std::int64_t>(value.count()))));
+  }
+  void log(log_level level, std::string_view message) override {
+    if (log_)
+      log_(level, message);
+  }
+  void set_timer(std::string name, std::chrono::milliseconds delay,
+                 std::string payload, timer_kind kind) override {
+    timer_request t;
+    t.name = std::move(name);
+    t.delay = std::max(delay, std::chrono::milliseconds::zero());
+    t.payload = std::move(payload);
+    t.kind = kind;
+    timers.push_back(std::move(t));
+  }
+  void cancel_timer(std::string name) override {
+    timer_request t;
+    t.name = std::move(name);
+    t.cancel = true;
+    timers.push_back(std::move(t));
+  }
+
+  struct timer_request {
+    std::string name;
+    bool cancel = false;
+    std::chrono::milliseconds delay{0};
+    std::string payload;
+    timer_kind kind = timer_kind::in_memory;
+  };
 
   std::vector<std::pair<std::string, event>> emitted;
   std::map<std::string, std::uint64_t> counts;
+  std::vector<std::pair<std::string, std::uint64_t>> observed;
+  std::vector<timer_request> timers;
   bool cleared_ = false;
 
 private:
@@ -57,12 +94,13 @@ private:
   const std::string& key_;
   bool has_;
   std::string state_;
+  const key_processor::log_sink& log_;
 };
 
 /// True when `ev` carries the payload the key's state was last built from.
-bool unchanged(const v1::KeyState& ks, const event& ev) {
-  return !ev.reconcile && !ks.cleared() && ks.events_processed() > 0
-         && ks.content_hash() == ev.content_hash;
+bool payload_unchanged(const v1::KeyState& ks, const event& ev) {
+  return !ev.reconcile && ev.timer.empty() && !ks.cleared()
+         && ks.events_processed() > 0 && ks.content_hash() == ev.content_hash;
 }
 
 /// Fills `c` to acknowledge an unchanged event: the state (and its version)
@@ -78,6 +116,38 @@ void acknowledge_unchanged(const std::string& stage, const event& ev,
   c.key_status = status.SerializeAsString();
 }
 
+/// The store's form of a timer the behaviour set or cancelled while
+/// handling `ev`: a set carries the event it fires, under an id unique to
+/// (stage, key, name, due time), at `ev`'s priority.
+template <class Request>
+timer_op timer_op_of(const std::string& stage, const std::string& key,
+                     const event& ev, std::int64_t now_ns, const Request& t) {
+  timer_op op;
+  op.name = t.name;
+  op.cancel = t.cancel;
+  if (t.cancel)
+    return op;
+  op.durable = t.kind == timer_kind::durable;
+  op.due_ns =
+      now_ns
+      + std::chrono::duration_cast<std::chrono::nanoseconds>(t.delay).count();
+  op.priority = ev.priority;
+  event fired;
+  fired.id = "timer/" + stage + "/" + key + "/" + t.name + "@"
+             + std::to_string(op.due_ns);
+  fired.key = key;
+  fired.tenant = ev.tenant;
+  fired.priority = ev.priority;
+  fired.attributes = ev.attributes;
+  fired.payload = t.payload;
+  fired.content_hash = content_hash(fired.payload);
+  fired.origin_ts_ns = now_ns;
+  fired.ingest_ts_ns = op.due_ns; // its latency counts from when it fires
+  fired.timer = t.name;
+  op.event_bytes = encode_event(fired);
+  return op;
+}
+
 } // namespace
 
 std::optional<completion>
@@ -86,7 +156,7 @@ skip_if_unchanged(const pipeline_plan& plan, std::size_t stage_index,
                   keys::queue_pos pos, const event& ev, std::int64_t now_ns) {
   v1::KeyState ks;
   if (!plan.topo().stages[stage_index].skip_unchanged
-      || !ks.ParseFromString(stored.key_state) || !unchanged(ks, ev))
+      || !ks.ParseFromString(stored.key_state) || !payload_unchanged(ks, ev))
     return std::nullopt;
   completion c;
   c.stage_id = plan.stage_id(stage_index);
@@ -111,6 +181,8 @@ struct key_processor::impl {
   bool loaded = false;
   std::string load_error;
   std::map<std::string, std::uint64_t> counts;
+  std::vector<std::pair<std::string, std::uint64_t>> observed;
+  log_sink log;
   /// The key's event that failed and waits for another try, if any.
   std::optional<v1::RetryRecord> pending;
 };
@@ -238,18 +310,20 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
     return c;
   }
 
-  if (spec.skip_unchanged && unchanged(ks, ev)) {
+  if (spec.skip_unchanged && payload_unchanged(ks, ev)) {
     last_ = outcome::skipped;
     pending.reset();
     acknowledge_unchanged(spec.name, ev, c, now_ns);
     return c; // the version does not move: nothing was written
   }
 
-  key_context ctx{spec.name, key_, ks};
+  key_context ctx{spec.name, key_, ks, impl_->log};
   std::string error_text;
   bool permanent = false;
   try {
-    if (!ev.reconcile) {
+    if (!ev.timer.empty()) {
+      impl_->b->on_timer(ctx, ev);
+    } else if (!ev.reconcile) {
       impl_->b->on_event(ctx, ev);
     } else if (!impl_->b->reconcile(ctx)) {
       permanent = true;
@@ -332,6 +406,10 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
   pending.reset();
   for (auto& [name, n] : ctx.counts)
     impl_->counts[name] += n;
+  for (auto& o : ctx.observed)
+    impl_->observed.push_back(std::move(o));
+  for (auto& t : ctx.timers)
+    c.timers.push_back(timer_op_of(spec.name, key_, ev, now_ns, t));
   ks.set_state(ctx.state());
   ks.set_cleared(ctx.cleared_);
   if (!ev.reconcile) // a reconcile carries no payload to compare with
@@ -351,6 +429,28 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
   c.emits = std::move(emits);
   ++version_;
   return c;
+}
+
+bool key_processor::has_state() const {
+  return !impl_->ks.cleared() && impl_->ks.events_processed() > 0;
+}
+
+const std::string& key_processor::state() const {
+  return impl_->ks.state();
+}
+
+bool key_processor::unchanged(const event& ev) const {
+  return impl_->loaded && plan_.topo().stages[stage_].skip_unchanged
+         && payload_unchanged(impl_->ks, ev);
+}
+
+std::vector<std::pair<std::string, std::uint64_t>>
+key_processor::take_observations() {
+  return std::exchange(impl_->observed, {});
+}
+
+void key_processor::set_log_sink(log_sink sink) {
+  impl_->log = std::move(sink);
 }
 
 std::vector<std::pair<std::string, std::uint64_t>>

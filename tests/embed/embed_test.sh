@@ -41,12 +41,18 @@ if [[ $? -ne 0 ]] && grep -q "0.1" "$work/out"; then passed=$((passed + 1)); els
   echo "FAIL: find_package(Sluice 9.0) should fail naming 0.1"; failed=$((failed + 1)); fi
 
 cd "$src/examples/embed"
-expected=$'orders/alice\t{"orders":3,"cents":1301,"last_order":"o-6"}\norders/bob\t{"orders":2,"cents":1000,"last_order":"o-5"}\norders/carol\t{"orders":1,"cents":999,"last_order":"o-4"}'
+expected=$'orders/alice\t{"orders":3,"cents":1301,"last_order":"o-6","settled":true}\norders/bob\t{"orders":2,"cents":1000,"last_order":"o-5","settled":true}\norders/carol\t{"orders":1,"cents":999,"last_order":"o-4","settled":true}'
+# The raw CAF actor stage's state, once every customer's settle timer fired.
+audited=$'orders/alice\t"audit: 3 orders, 1301 cents"\norders/bob\t"audit: 2 orders, 1000 cents"\norders/carol\t"audit: 1 orders, 999 cents"'
+
+check "the team's behaviour unit test passes" "$work/b/tally_behaviour_test"
 
 # Linked path: the team's binary, with the whole command line.
 check "linked: run" "$work/b/tally" run pipeline.yaml --feed data/orders.tsv --data "$work/linked" -q
 check "linked: export" "$work/b/tally" export --data "$work/linked" --stage sum
 check "linked: the tallies are right" test "$(cat "$work/out")" == "$expected"
+check "linked: export audit" "$work/b/tally" export --data "$work/linked" --stage audit
+check "linked: the actor stage audited every customer" test "$(cat "$work/out")" == "$audited"
 
 # Plugin path: the installed sluice loads the behaviour from the module.
 plugin="$work/b/libtally_plugin.so"
@@ -56,6 +62,8 @@ refuses "without the plugin the behaviour is unknown" "tally.sum" \
 check "plugin: run" "$sluice" --plugin "$plugin" run pipeline.yaml --feed data/orders.tsv --data "$work/plugged" -q
 check "plugin: export" "$sluice" --plugin "$plugin" export --data "$work/plugged" --stage sum
 check "plugin: the tallies are right" test "$(cat "$work/out")" == "$expected"
+check "plugin: export audit" "$sluice" --plugin "$plugin" export --data "$work/plugged" --stage audit
+check "plugin: the actor stage audited every customer" test "$(cat "$work/out")" == "$audited"
 
 # Bad plugins: each a clear error and exit 2.
 refuses "a missing plugin file" "no such file" "$sluice" --plugin "$work/nope.so" export --data "$work/plugged" --stage sum

@@ -19,6 +19,8 @@ namespace sluice {
 
 /// How to run a node.
 struct node_options {
+  /// The directory of the node's LMDB store, created with its parents if
+  /// missing; relative to the working directory.
   std::string data_dir = "var/sluice";
   bool sync = true;               ///< fsync every commit
   std::vector<std::string> feeds; ///< files fed into the feed topic
@@ -35,33 +37,46 @@ struct node_options {
 
 /// Progress of one feed file.
 struct feed_progress {
-  std::string source;
-  std::uint64_t records = 0;
-  std::uint64_t offset = 0;
-  std::uint64_t size = 0;
+  std::string source;        ///< the file, as named in `node_options::feeds`
+  std::uint64_t records = 0; ///< records committed in the current pass
+  std::uint64_t offset = 0;  ///< bytes read, up to the last committed record
+  std::uint64_t size = 0;    ///< the file's size in bytes when it was opened
+  /// All of it is committed (with `refeed`: in this node's pass).
   bool finished = false;
 };
 
 /// Counters of one stage.
 struct stage_stats {
-  std::string name;
-  std::uint64_t in = 0, done = 0, skipped = 0, failed = 0;
-  std::uint64_t queued_urgent = 0, queued_normal = 0;
-  std::int64_t in_flight = 0, in_flight_peak = 0;
-  std::int64_t live_keys = 0, live_keys_peak = 0;
+  std::string name;     ///< the stage's name in the topology
+  std::uint64_t in = 0, ///< events dispatched from its queue to keys
+      done = 0,         ///< events the behaviour handled without error
+      skipped = 0,      ///< events skipped as unchanged
+      failed = 0;       ///< events dead-lettered after their last try
+  std::uint64_t queued_urgent = 0, ///< entries in its urgent queue
+      queued_normal = 0;           ///< entries in its normal queue
+  std::int64_t in_flight = 0,      ///< events dispatched and not yet committed
+      in_flight_peak = 0;          ///< the most in flight at once
+  std::int64_t live_keys = 0,      ///< keys held in memory (key actors)
+      live_keys_peak = 0;          ///< the most live keys at once
 };
 
 /// A snapshot of a node.
 struct node_stats {
-  std::vector<stage_stats> stages;
-  std::vector<feed_progress> feeds;
-  std::uint64_t queued = 0; ///< all stages, one consistent snapshot
-  std::uint64_t commits = 0;
-  bool drained = false; ///< feeds finished and nothing queued
-  bool failed = false;  ///< the node stopped on an error
-  std::string failure;
+  std::vector<stage_stats> stages;  ///< one per stage, in topology order
+  std::vector<feed_progress> feeds; ///< one per feed, in the options' order
+  std::uint64_t queued = 0;         ///< all stages, one consistent snapshot
+  std::uint64_t commits = 0;        ///< LMDB write transactions since start
+  /// Durable timers not yet fired (in-memory ones do not hold a node up).
+  std::uint64_t timers_pending = 0;
+  /// Feeds finished, nothing queued and no durable timer pending.
+  bool drained = false;
+  bool failed = false; ///< the node stopped on an error
+  std::string failure; ///< why it stopped; empty unless `failed`
 };
 
+/// An embedded node running one pipeline: owns its actor system, its store
+/// and its metrics. Made by `start`; destroying it stops it. Drive it from
+/// one thread (start, publish, stats, stop).
 class node {
 public:
   /// Opens the data directory, checks the topology against `reg` and the
@@ -76,6 +91,9 @@ public:
   /// A snapshot of counters, queue depths and feed progress.
   result<node_stats> stats() const;
 
+  /// The node's metrics registry, which its actors update. The reference
+  /// stays valid for the node's lifetime, after `stop` too; its metrics
+  /// are safe to read from any thread.
   sluice::metrics& metrics() noexcept;
 
   /// Stops every actor and closes the store. Idempotent.

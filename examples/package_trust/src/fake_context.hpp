@@ -1,5 +1,5 @@
-// Test double for sluice::context: holds one key's state in memory and
-// records emits and counters, so behaviours can be tested without a runtime.
+// Test helpers for the example's behaviours: Sluice's test_context, and
+// events as the feed reader makes them.
 #pragma once
 
 #include <cstdint>
@@ -8,47 +8,12 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/behaviour.hpp"
+#include "sluice/test_context.hpp"
 
 namespace sluice::examples::package_trust::testing {
 
-class fake_context final : public sluice::context {
-public:
-  fake_context(std::string stage, std::string key)
-      : stage_(std::move(stage)), key_(std::move(key)) {}
-
-  using sluice::context::emit;
-
-  const std::string& stage() const override { return stage_; }
-  const std::string& key() const override { return key_; }
-  bool has_state() const override { return has_state_; }
-  const std::string& state() const override { return state_; }
-  void set_state(std::string bytes) override {
-    state_ = std::move(bytes);
-    has_state_ = true;
-  }
-  void clear_state() override {
-    state_.clear();
-    has_state_ = false;
-  }
-  void emit(std::string topic, sluice::event ev) override {
-    if (ev.key.empty())
-      ev.key = key_;
-    emitted.emplace_back(std::move(topic), std::move(ev));
-  }
-  void count(std::string_view name, std::uint64_t n) override {
-    counters[std::string(name)] += n;
-  }
-
-  std::vector<std::pair<std::string, sluice::event>> emitted;
-  std::map<std::string, std::uint64_t> counters;
-
-private:
-  std::string stage_;
-  std::string key_;
-  std::string state_;
-  bool has_state_ = false;
-};
+/// Sluice's own behaviour test double.
+using fake_context = sluice::test_context;
 
 /// An event as the feed reader makes it.
 inline sluice::event registry_event(const std::string& ecosystem,

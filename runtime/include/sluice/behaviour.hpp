@@ -3,6 +3,8 @@
 // A context is used by one thread at a time (the key actor's).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -11,6 +13,19 @@
 #include "sluice/event.hpp"
 
 namespace sluice {
+
+/// Where a pending timer is kept until it fires.
+enum class timer_kind : std::uint8_t {
+  /// In the stage supervisor's memory: cheap, and lost if the node stops
+  /// before it fires. The default.
+  in_memory,
+  /// In LMDB, written with the key's state in the event's transaction: it
+  /// survives a crash or a restart and fires exactly once.
+  durable,
+};
+
+/// Severity of a behaviour's log line (`context::log`).
+enum class log_level : std::uint8_t { debug, info, warn, error };
 
 /// What a behaviour sees and may do while it handles one event. Valid only
 /// during `behaviour::on_event`.
@@ -43,8 +58,39 @@ public:
     emit(std::move(topic), std::move(ev));
   }
 
-  /// Adds `n` to the per-stage counter `name` (exported as a metric).
+  /// Adds `n` to the per-stage counter `name`, exported as the metric
+  /// `sluice_behaviour_NAME_total{stage="STAGE"}`.
   virtual void count(std::string_view name, std::uint64_t n = 1) = 0;
+
+  /// Records `value` in the per-stage histogram `name`, exported as
+  /// `sluice_behaviour_NAME_seconds{stage="STAGE"}` (buckets from 1 us to
+  /// about 67 s). Like `count`, applied only when the event succeeds.
+  virtual void observe(std::string_view name,
+                       std::chrono::microseconds value) = 0;
+
+  /// Writes a line to the stage's log (logger `stage.STAGE`), prefixed
+  /// with the key. Logged at once, so a retried event logs again: logs,
+  /// like every effect outside the store, are at-least-once.
+  virtual void log(log_level level, std::string_view message) = 0;
+
+  /// Sets this key's timer `name` to fire `delay` from now. When it fires,
+  /// `behaviour::on_timer` runs for the key with `ev.timer == name` and
+  /// `ev.payload == payload`, in order with the key's other events. A
+  /// pending timer of the same name (of either kind) is replaced. Takes
+  /// effect when the event's effects commit; if the event fails, the timer
+  /// is not set. A fired timer is queued like any event: it runs once,
+  /// with retries and dead letters as usual, at the priority of the event
+  /// that set it.
+  virtual void set_timer(std::string name, std::chrono::milliseconds delay,
+                         std::string payload, timer_kind kind) = 0;
+  /// `set_timer` with an empty payload.
+  void set_timer(std::string name, std::chrono::milliseconds delay,
+                 timer_kind kind = timer_kind::in_memory) {
+    set_timer(std::move(name), delay, std::string(), kind);
+  }
+  /// Cancels this key's pending timer `name`, if any (either kind); like
+  /// `set_timer`, when the event's effects commit.
+  virtual void cancel_timer(std::string name) = 0;
 };
 
 /// Thrown by a behaviour for an event that can never succeed (malformed
@@ -82,6 +128,12 @@ public:
   /// output; the reconcile request then goes to dead letters, naming the
   /// stage. The default returns false.
   virtual bool reconcile(context& ctx);
+
+  /// Handles a timer this stage set for `ctx.key()` (`context::set_timer`):
+  /// `ev.timer` is its name and `ev.payload` its payload. It may read and
+  /// write state, emit and set timers, as on_event does. The default throws
+  /// permanent_error: a stage that sets timers must handle them.
+  virtual void on_timer(context& ctx, const event& ev);
 
   /// Renders a state as JSON for `sluice export` and the console. The
   /// default renders the bytes as a JSON string.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,8 +27,15 @@ skip_if_unchanged(const pipeline_plan& plan, std::size_t stage_index,
                   const std::string& key, const stored_state& stored,
                   keys::queue_pos pos, const event& ev, std::int64_t now_ns);
 
+/// Runs the behaviour of one stage for one key: loads the key's committed
+/// state, processes its events in order and turns each outcome into a
+/// completion for the store. It writes nothing itself. Not thread-safe:
+/// used by one thread at a time (its key actor's).
 class key_processor {
 public:
+  /// A processor for `key` in stage `stage_index` of `plan`, running `b`,
+  /// which it owns. `plan` must outlive it. Until `load` succeeds, every
+  /// event fails.
   key_processor(const pipeline_plan& plan, std::size_t stage_index,
                 std::string key, std::unique_ptr<behaviour> b);
   ~key_processor();
@@ -45,13 +53,38 @@ public:
   /// actor crashes and is restarted from committed state.
   completion process(keys::queue_pos pos, const event& ev, std::int64_t now_ns);
 
+  /// True when the key has committed state.
+  bool has_state() const;
+  /// The key's committed state bytes (empty without state).
+  const std::string& state() const;
+  /// True when `process(ev)` would skip `ev` as unchanged (skip_unchanged
+  /// stages only), without running the behaviour.
+  bool unchanged(const event& ev) const;
+
+  /// How the last `process` call ended (`done` before the first).
   outcome last_outcome() const noexcept { return last_; }
+  /// Why the last failed or retrying event failed; cleared when an event
+  /// is done.
   const std::string& last_error() const noexcept { return last_error_; }
+  /// The key's state version as this processor sees it: the committed one
+  /// after `load`, plus one for every `process` whose completion writes
+  /// the state (committed as its base version + 1). The base version of
+  /// the next completion.
   std::uint64_t version() const noexcept { return version_; }
+  /// The key it runs for.
   const std::string& key() const noexcept { return key_; }
 
   /// Counters a behaviour bumped via `context::count` since the last call.
   std::vector<std::pair<std::string, std::uint64_t>> take_counts();
+
+  /// Values a behaviour recorded via `context::observe` (microseconds)
+  /// since the last call, in order.
+  std::vector<std::pair<std::string, std::uint64_t>> take_observations();
+
+  /// Where `context::log` lines go; none are written without one.
+  using log_sink = std::function<void(log_level, std::string_view)>;
+  /// Sets the sink for this key's behaviour log lines.
+  void set_log_sink(log_sink sink);
 
 private:
   struct impl;

@@ -16,7 +16,16 @@ namespace sluice {
 /// Creates a fresh behaviour instance for one key actor.
 using behaviour_factory = std::function<std::unique_ptr<behaviour>()>;
 
-/// Name -> factory. Names are dotted, e.g. "package.parse".
+/// A raw CAF actor that implements a stage, registered by name like a
+/// behaviour. Opaque here, so this header stays free of CAF: the one
+/// implementation is in `<sluice/actor_stage.hpp>` (`add_actor_stage`).
+class actor_stage_factory {
+public:
+  virtual ~actor_stage_factory() = default;
+};
+
+/// Name -> factory. Names are dotted, e.g. "package.parse". A name is
+/// either a behaviour or an actor stage.
 class registry {
 public:
   /// Registers `factory` under `name`; a second registration of the same
@@ -29,16 +38,28 @@ public:
     return add(name, [] { return std::make_unique<T>(); });
   }
 
+  /// Registers an actor stage under `name` (see `<sluice/actor_stage.hpp>`);
+  /// a name registered before, of either kind, is an error.
+  result<void> add_actor_stage(const std::string& name,
+                               std::shared_ptr<const actor_stage_factory> f);
+
+  /// The actor stage registered under `name`, or null.
+  const actor_stage_factory* actor_stage(const std::string& name) const;
+
+  /// True when `name` is a behaviour or an actor stage.
   bool contains(const std::string& name) const;
 
   /// A new instance, or `errc::not_found` naming the known behaviours.
   result<std::unique_ptr<behaviour>> create(const std::string& name) const;
 
-  /// All registered names, sorted.
+  /// All registered names (behaviours and actor stages), sorted.
   std::vector<std::string> names() const;
 
 private:
+  result<void> check_new(const std::string& name) const;
+
   std::map<std::string, behaviour_factory> factories_;
+  std::map<std::string, std::shared_ptr<const actor_stage_factory>> actors_;
 };
 
 } // namespace sluice

@@ -1,6 +1,7 @@
 // Big-endian tuple encoding.
 #include "sluice/store/keys.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace sluice::keys {
@@ -70,6 +71,36 @@ std::string dead_letter_key(std::uint32_t stage_id, std::uint64_t seq) {
   std::string out;
   put_u32(out, stage_id);
   put_u64(out, seq);
+  return out;
+}
+
+std::string timer_key(std::uint32_t stage_id, std::string_view key,
+                      std::string_view name) {
+  std::string out;
+  out.reserve(8 + key.size() + name.size());
+  put_u32(out, stage_id);
+  put_u32(out, static_cast<std::uint32_t>(key.size()));
+  out.append(key);
+  out.append(name);
+  return out;
+}
+
+std::optional<std::pair<std::string_view, std::string_view>>
+parse_timer_key(std::string_view k) {
+  auto len = get_u32(k, 4);
+  if (!len || k.size() < 8 + std::size_t{*len})
+    return std::nullopt;
+  return std::make_pair(k.substr(8, *len), k.substr(8 + *len));
+}
+
+std::string timer_due_key(std::uint32_t stage_id, std::int64_t due_ns,
+                          std::string_view timer_key) {
+  std::string out;
+  out.reserve(12 + timer_key.size());
+  put_u32(out, stage_id);
+  // Due times are after the epoch, so the unsigned order is the time order.
+  put_u64(out, static_cast<std::uint64_t>(std::max<std::int64_t>(due_ns, 0)));
+  out.append(timer_key);
   return out;
 }
 

@@ -80,6 +80,8 @@ struct store::impl {
   MDB_dbi meta = 0, state = 0, status = 0, dead_letters = 0, offsets = 0;
   MDB_dbi retries = 0;
   bool has_retries = false; ///< false: a read-only store from before them
+  MDB_dbi timers = 0, timers_due = 0;
+  bool has_timers = false; ///< false: a read-only store from before them
   std::uint64_t next_seq = 1;
 
   // Stage id -> queue dbi. Written by the writer, read by readers.

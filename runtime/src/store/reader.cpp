@@ -348,6 +348,76 @@ store::scan_retries(std::uint32_t stage_id) const {
       });
 }
 
+result<std::optional<std::int64_t>>
+store::next_timer_due(std::uint32_t stage_id) const {
+  auto& p = *impl_;
+  using out_t = std::optional<std::int64_t>;
+  if (!p.has_timers)
+    return out_t{};
+  return with_read_txn(p, "read timers", [&](MDB_txn* t) -> result<out_t> {
+    int rc = 0;
+    cursor c{t, p.timers_due, rc};
+    if (rc != 0)
+      return lmdb_error(rc, p.opts.dir + ": cursor on timers_due");
+    auto from = keys::timer_due_key(stage_id, 0, "");
+    MDB_val k = as_val(from), v;
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+      return out_t{};
+    if (rc != 0)
+      return lmdb_error(rc, p.opts.dir + ": read timers_due");
+    if (keys::get_u32(as_view(k)) != stage_id)
+      return out_t{};
+    return out_t{
+        static_cast<std::int64_t>(keys::get_u64(as_view(k), 4).value_or(0))};
+  });
+}
+
+result<std::uint64_t> store::timers_pending() const {
+  auto& p = *impl_;
+  if (!p.has_timers)
+    return std::uint64_t{0};
+  return with_read_txn(p, "count timers",
+                       [&](MDB_txn* t) -> result<std::uint64_t> {
+                         MDB_stat st;
+                         if (int rc = mdb_stat(t, p.timers, &st); rc != 0)
+                           return lmdb_error(rc, p.opts.dir + ": count timers");
+                         return std::uint64_t{st.ms_entries};
+                       });
+}
+
+result<std::vector<stored_timer>>
+store::read_timers(std::uint32_t stage_id, const std::string& key) const {
+  auto& p = *impl_;
+  if (!p.has_timers)
+    return std::vector<stored_timer>{};
+  return with_read_txn(
+      p, "read timers", [&](MDB_txn* t) -> result<std::vector<stored_timer>> {
+        std::vector<stored_timer> out;
+        int rc = 0;
+        cursor c{t, p.timers, rc};
+        if (rc != 0)
+          return lmdb_error(rc, p.opts.dir + ": cursor on timers");
+        auto from = keys::timer_key(stage_id, key, "");
+        MDB_val k = as_val(from), v;
+        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+          auto tk = as_view(k);
+          if (!tk.starts_with(from))
+            break;
+          v1::TimerRecord rec;
+          if (!rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+            return fail(errc::corrupt, p.opts.dir + ": timer "
+                                           + keys::printable(tk)
+                                           + " is not a valid TimerRecord");
+          out.push_back({key, rec.name(), rec.due_ts_ns(), rec.event()});
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+          return lmdb_error(rc, p.opts.dir + ": read timers");
+        return out;
+      });
+}
+
 result<void> store::scan_status(
     const std::function<bool(const std::string&, const std::string&, bool)>& fn)
     const {

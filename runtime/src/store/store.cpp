@@ -179,6 +179,17 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   } else if (create) {
     return d.error();
   }
+  {
+    auto tm = p->open_db(t.get(), "timers", create);
+    auto td = tm ? p->open_db(t.get(), "timers_due", create) : tm;
+    if (tm && td) {
+      p->timers = *tm;
+      p->timers_due = *td;
+      p->has_timers = true;
+    } else if (create) {
+      return tm ? td.error() : tm.error();
+    }
+  }
   // Schema version check, and the global sequence counter.
   MDB_val k = as_val(schema_key), v;
   rc = mdb_get(t.get(), p->meta, &k, &v);
@@ -376,6 +387,8 @@ public:
     if (c.touch_state && !c.ack_only)
       if (auto r = put_state(skey, cur_version + 1, c); !r)
         return r;
+    if (auto r = timers(c); !r)
+      return r;
     std::optional<keys::queue_pos> waits_for;
     for (std::size_t i = 0; i < c.emits.size(); ++i) {
       if (auto r = append(c.emits[i]); !r)
@@ -483,6 +496,113 @@ public:
     return {};
   }
 
+  /// Applies a completion's timer ops in order: each replaces the durable
+  /// timer of its name, and a durable set writes the new one. Every op is
+  /// reported, for the router's in-memory timers.
+  result<void> timers(completion& c) {
+    for (auto& op : c.timers) {
+      auto tk = keys::timer_key(c.stage_id, c.key, op.name);
+      if (auto r = drop_timer(c.stage_id, tk); !r)
+        return r;
+      if (!op.cancel && op.durable) {
+        v1::TimerRecord rec;
+        rec.set_name(op.name);
+        rec.set_due_ts_ns(op.due_ns);
+        rec.set_event(op.event_bytes);
+        rec.set_priority(static_cast<std::uint32_t>(op.priority));
+        auto bytes = rec.SerializeAsString();
+        auto dk = keys::timer_due_key(c.stage_id, op.due_ns, tk);
+        MDB_val k = as_val(tk), v = as_val(bytes), dkv = as_val(dk), dv{};
+        int rc = mdb_put(t_, p_.timers, &k, &v, 0);
+        if (rc == 0)
+          rc = mdb_put(t_, p_.timers_due, &dkv, &dv, 0);
+        if (rc != 0)
+          return lmdb_error(rc, p_.opts.dir + ": write timer " + op.name
+                                    + " of key " + keys::printable(c.key));
+        op.event_bytes.clear(); // stored; the router needs only the time
+      }
+      ++report.records;
+      report.timers.push_back({c.stage_id, c.key, std::move(op)});
+    }
+    return {};
+  }
+
+  /// Deletes the durable timer at timers-db key `tk`, if there is one.
+  result<void> drop_timer(std::uint32_t stage_id, const std::string& tk) {
+    MDB_val k = as_val(tk), v;
+    int rc = mdb_get(t_, p_.timers, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return {};
+    if (rc == 0) {
+      v1::TimerRecord rec;
+      rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size));
+      auto dk = keys::timer_due_key(stage_id, rec.due_ts_ns(), tk);
+      MDB_val dkv = as_val(dk);
+      rc = mdb_del(t_, p_.timers_due, &dkv, nullptr);
+      if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = mdb_del(t_, p_.timers, &k, nullptr);
+    }
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": delete timer");
+    return {};
+  }
+
+  /// Moves the stage's durable timers due by `f.up_to_ns` into its queue.
+  /// A record that does not parse is dead-lettered, naming the timer.
+  result<void> fire(const timer_fire& f) {
+    std::vector<std::string> due; // timers_due keys, collected first
+    {
+      int rc = 0;
+      cursor c{t_, p_.timers_due, rc};
+      if (rc != 0)
+        return lmdb_error(rc, p_.opts.dir + ": cursor on timers_due");
+      auto from = keys::timer_due_key(f.stage_id, 0, "");
+      MDB_val k = as_val(from), v;
+      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+        auto key = as_view(k);
+        if (keys::get_u32(key) != f.stage_id)
+          break;
+        auto at = keys::get_u64(key, 4);
+        if (!at || static_cast<std::int64_t>(*at) > f.up_to_ns)
+          break;
+        due.emplace_back(key);
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_error(rc, p_.opts.dir + ": scan timers_due");
+    }
+    for (auto& dk : due) {
+      auto tk = dk.substr(12);
+      MDB_val k = as_val(tk), v, dkv = as_val(dk);
+      int rc = mdb_get(t_, p_.timers, &k, &v);
+      if (rc == 0) {
+        v1::TimerRecord rec;
+        if (rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {
+          queue_append a{f.stage_id,
+                         rec.priority() == 0 ? priority::urgent
+                                             : priority::normal,
+                         rec.event()};
+          if (auto r = append(a); !r)
+            return r;
+        } else {
+          v1::DeadLetter dl;
+          dl.set_raw(std::string(as_view(v)));
+          dl.set_source("timers:" + keys::printable(tk));
+          if (auto r = dead_letter(f.stage_id, dl.SerializeAsString()); !r)
+            return r;
+        }
+        if ((rc = mdb_del(t_, p_.timers, &k, nullptr)) != 0)
+          return lmdb_error(rc, p_.opts.dir + ": delete fired timer");
+        ++report.timers_fired;
+      } else if (rc != MDB_NOTFOUND) {
+        return lmdb_error(rc, p_.opts.dir + ": read timer");
+      }
+      if ((rc = mdb_del(t_, p_.timers_due, &dkv, nullptr)) != 0)
+        return lmdb_error(rc, p_.opts.dir + ": delete fired timer's due entry");
+    }
+    return {};
+  }
+
   result<void> put_state(const std::string& skey, std::uint64_t version,
                          const completion& c) {
     int rc = 0;
@@ -562,6 +682,9 @@ result<commit_report> store::commit(write_batch batch) {
       return undo(r.error());
   for (auto& rd : batch.redrives)
     if (auto r = w.apply(rd); !r)
+      return undo(r.error());
+  for (auto& f : batch.timer_fires)
+    if (auto r = w.fire(f); !r)
       return undo(r.error());
   if (p.next_seq != seq_before)
     if (auto r = w.save_seq(); !r)

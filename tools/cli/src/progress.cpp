@@ -63,6 +63,8 @@ void progress::update(const node_stats& s) {
   line << " | "
        << human(static_cast<double>(total_done(s)) / std::max(secs, 1e-3))
        << " ev/s | queued " << human(static_cast<double>(s.queued));
+  if (s.timers_pending > 0)
+    line << " | timers " << human(static_cast<double>(s.timers_pending));
   if (tty_)
     out_ << '\r' << line.str() << "\x1b[K" << std::flush;
   else

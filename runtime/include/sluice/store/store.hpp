@@ -20,6 +20,8 @@ namespace sluice {
 
 /// How a data directory is opened.
 struct store_options {
+  /// The data directory, holding LMDB's data.mdb and lock.mdb. Must not be
+  /// empty; created (with its parents) unless `read_only`.
   std::string dir;
   std::uint64_t map_size = std::uint64_t{64} << 30; ///< virtual; file grows
   bool sync = true;       ///< fsync every commit (false: the OS decides)
@@ -28,19 +30,38 @@ struct store_options {
 
 /// One event for a stage's durable queue; the store assigns its seq.
 struct queue_append {
-  std::uint32_t stage_id = 0;
+  std::uint32_t stage_id = 0; ///< the stage whose queue gets the event
+  /// The priority class it is queued under; the event carries the same.
   sluice::priority priority = priority::normal;
   std::string event_bytes; ///< sluice.v1.Event
 };
 
+/// A timer a behaviour set or cancelled (`context::set_timer`), applied
+/// with the completion of the event that asked for it.
+struct timer_op {
+  /// The timer's name within its key: an op replaces the pending timer of
+  /// this name, whichever its kind.
+  std::string name;
+  bool cancel = false;  ///< cancel a pending timer of this name
+  bool durable = false; ///< a set that is kept in LMDB (`timers`)
+  /// When it fires (sets only): wall-clock ns since the Unix epoch.
+  std::int64_t due_ns = 0;
+  /// The class its event is queued under when it fires (sets only): that
+  /// of the event that set it.
+  sluice::priority priority = priority::normal;
+  std::string event_bytes; ///< the sluice.v1.Event it fires (sets only)
+};
+
 /// Everything one processed event changes, committed all or nothing.
 struct completion {
-  std::uint32_t stage_id = 0;
-  std::string key;
+  std::uint32_t stage_id = 0;     ///< the stage that processed the event
+  std::string key;                ///< the key it was processed for
   keys::queue_pos consumed;       ///< the queue entry it removes
   std::uint64_t base_version = 0; ///< state version the actor started from
   std::string key_state;          ///< sluice.v1.KeyState, stored at base+1
   std::string key_status;         ///< sluice.v1.KeyStatus; empty: unchanged
+  /// The emitted events, routed: one append per subscribing stage, in
+  /// emit order.
   std::vector<queue_append> emits;
   std::string dead_letter; ///< sluice.v1.DeadLetter; empty: none
   /// sluice.v1.RetryRecord: the event failed and waits for another try.
@@ -56,6 +77,10 @@ struct completion {
   /// state is not rewritten, and `key_status` is written only if the key's
   /// status waits for this very entry (so it moves on); else it is left.
   bool ack_only = false;
+  /// Timers set or cancelled by the event, in call order. Durable sets are
+  /// written to LMDB; every op is reported to the stage's router, which
+  /// keeps in-memory timers.
+  std::vector<timer_op> timers;
   bool urgent = false;           ///< commit without waiting for more
   std::int64_t ingest_ts_ns = 0; ///< when the root event was accepted
   std::uint32_t deferrals = 0;   ///< times the store put it back
@@ -67,50 +92,81 @@ struct completion {
 /// queue entry that status waits for is still missing. Checked and written
 /// in the commit's transaction, so a key that moved meanwhile is left be.
 struct redrive {
-  std::string key;
+  std::string key;                  ///< the stuck key
   std::string seen_status;          ///< sluice.v1.KeyStatus as the scan read it
   std::uint32_t waits_stage_id = 0; ///< the stage the status waits in
+  /// The reconcile event, for the queue of the stage whose output was
+  /// lost.
   queue_append append;
+  /// sluice.v1.KeyStatus to store once it applies; the store adds the
+  /// position of the appended entry, which the status then waits for.
   std::string new_status;
 };
 
 /// A source's progress, committed with the events it produced.
 struct source_progress {
-  std::string source;
+  std::string source; ///< the source's name, its key in `offsets`
   std::string record; ///< sluice.v1.SourceOffset
+};
+
+/// Fires the durable timers of `stage_id` due at or before `up_to_ns`: each
+/// moves from `timers` into the stage's queue as an event.
+struct timer_fire {
+  std::uint32_t stage_id = 0; ///< the stage whose timers fire
+  /// Fire those due at or before this time (ns since the Unix epoch).
+  std::int64_t up_to_ns = 0;
 };
 
 /// The contents of one write transaction.
 struct write_batch {
+  /// New events (published or fed), each for one stage's queue.
   std::vector<queue_append> appends;
+  /// Source offsets, committed with the events they cover.
   std::vector<source_progress> progress;
+  /// Processed events; each is applied, deferred or rejected on its own
+  /// (see `store::commit`).
   std::vector<completion> completions;
   /// sluice.v1.DeadLetter records of input that never became an event,
   /// stored under stage id 0.
   std::vector<std::string> dead_letters;
-  std::vector<redrive> redrives;
+  std::vector<redrive> redrives;       ///< reconciler re-drives
+  std::vector<timer_fire> timer_fires; ///< due durable timers to queue
 
+  /// True when the batch holds nothing to write.
   bool empty() const noexcept {
     return appends.empty() && progress.empty() && completions.empty()
-           && dead_letters.empty() && redrives.empty();
+           && dead_letters.empty() && redrives.empty() && timer_fires.empty();
   }
+  /// The number of items in all lists together: the batch's size in
+  /// records, as the node's commit batch limit counts it.
   std::size_t size() const noexcept {
     return appends.size() + progress.size() + completions.size()
-           + dead_letters.size() + redrives.size();
+           + dead_letters.size() + redrives.size() + timer_fires.size();
   }
 };
 
 /// A queue entry identified by stage.
 struct queue_ref {
-  std::uint32_t stage_id = 0;
-  keys::queue_pos pos;
+  std::uint32_t stage_id = 0; ///< the stage whose queue holds the entry
+  keys::queue_pos pos;        ///< the entry's position in that queue
+  /// When its root event was accepted (ns since the Unix epoch; 0 when
+  /// unknown), for the end-to-end latency.
   std::int64_t ingest_ts_ns = 0;
 };
 
 /// A failed event that stays queued until `due_ns`.
 struct retry_ref {
-  queue_ref ref;
-  std::int64_t due_ns = 0;
+  queue_ref ref;           ///< the failed event's queue entry
+  std::int64_t due_ns = 0; ///< when it is tried again (ns since the epoch)
+};
+
+/// A timer op of an applied completion, for the stage's router.
+struct timer_change {
+  std::uint32_t stage_id = 0; ///< the stage the timer belongs to
+  std::string key;            ///< the key that set or cancelled it
+  /// The op as applied. A durable set's `event_bytes` is cleared: the
+  /// event is stored, and the router needs only the due time.
+  timer_op op;
 };
 
 /// What a commit did, for waking routers and releasing credits.
@@ -126,36 +182,55 @@ struct commit_report {
   std::vector<queue_ref> duplicates;
   std::vector<retry_ref> retried;   ///< failed; stay queued until due
   std::vector<completion> deferred; ///< wait for an earlier version; resend
+  /// Dead letters written: a completion's, the batch's own, and those of
+  /// timer records that did not parse.
   std::size_t dead_letters = 0;
   std::size_t redriven = 0; ///< reconciler re-drives applied
+  /// Timer ops of the applied completions, in commit order.
+  std::vector<timer_change> timers;
+  std::size_t timers_fired = 0; ///< durable timers moved into queues
+  /// Records written: appends, source offsets, dead letters, timer ops
+  /// and applied completions (rejected, duplicate and deferred ones are
+  /// not).
   std::size_t records = 0;
+};
+
+/// A pending durable timer as stored in `timers`.
+struct stored_timer {
+  std::string key;         ///< the key that set it
+  std::string name;        ///< its name within the key
+  std::int64_t due_ns = 0; ///< when it fires (ns since the Unix epoch)
+  std::string event_bytes; ///< the sluice.v1.Event it fires
 };
 
 /// A pending retry as stored in `retries`.
 struct stored_retry {
-  std::string key;
-  keys::queue_pos pos;
-  std::int64_t due_ns = 0;
-  std::string record; ///< sluice.v1.RetryRecord
+  std::string key;         ///< the key whose event failed
+  keys::queue_pos pos;     ///< the failed event's entry; it stays queued
+  std::int64_t due_ns = 0; ///< when the next try is due (ns since epoch)
+  std::string record;      ///< sluice.v1.RetryRecord
 };
 
 /// A stored key state: its version and `sluice.v1.KeyState` bytes.
 struct stored_state {
+  /// The state version: one more with every completion that wrote it.
   std::uint64_t version = 0;
-  std::string key_state;
+  std::string key_state; ///< sluice.v1.KeyState
 };
 
 /// A queued event as read from a stage queue.
 struct queued_event {
-  keys::queue_pos pos;
-  std::string bytes;
+  keys::queue_pos pos; ///< its position in the stage's queue
+  std::string bytes;   ///< sluice.v1.Event
 };
 
 /// A stage's name, id and behaviour as recorded in `meta`.
 struct stage_record {
-  std::string name;
+  std::string name; ///< the stage's name in the topology
+  /// Its id, given on first registration and kept after (from 1; stage id
+  /// 0 stands for ingest).
   std::uint32_t id = 0;
-  std::string behaviour;
+  std::string behaviour; ///< the behaviour it was last registered with
 };
 
 /// The LMDB environment of one data directory. Open once per process.
@@ -168,6 +243,7 @@ public:
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
+  /// The data directory it was opened with (`store_options::dir`).
   const std::string& dir() const noexcept;
 
   // -- writer thread only ---------------------------------------------------
@@ -258,6 +334,18 @@ public:
 
   /// Every pending retry of a stage.
   result<std::vector<stored_retry>> scan_retries(std::uint32_t stage_id) const;
+
+  /// When the stage's earliest pending durable timer is due; nullopt when
+  /// it has none.
+  result<std::optional<std::int64_t>>
+  next_timer_due(std::uint32_t stage_id) const;
+
+  /// Durable timers pending in all stages together.
+  result<std::uint64_t> timers_pending() const;
+
+  /// The pending durable timers of (stage, key), by name.
+  result<std::vector<stored_timer>> read_timers(std::uint32_t stage_id,
+                                                const std::string& key) const;
 
   /// Calls `fn(stage_id, seq, DeadLetter bytes)` for every dead letter.
   result<void>
