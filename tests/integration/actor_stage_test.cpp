@@ -77,16 +77,6 @@ topology actor_topology(const std::string& first_extra = "") {
   return *t;
 }
 
-std::string state_of(store& st, const std::string& stage,
-                     const std::string& key) {
-  auto s = st.read_state(stage_id(st, stage), key);
-  if (!s || !*s)
-    return "";
-  v1::KeyState ks;
-  ks.ParseFromString((*s)->key_state);
-  return ks.state();
-}
-
 } // namespace
 
 TEST(ActorStages, ARawActorHandlesEachKeysEventsInOrderAndItsEffectsCommit) {
@@ -109,8 +99,8 @@ TEST(ActorStages, ARawActorHandlesEachKeysEventsInOrderAndItsEffectsCommit) {
     want += (i == 20 ? "later" : std::to_string(i)) + ";";
   for (int k = 0; k < 16; ++k) {
     auto key = "k" + std::to_string(k);
-    EXPECT_EQ(state_of(*st, "first", key), want) << key;
-    EXPECT_EQ(state_of(*st, "second", key), "40") << key;
+    EXPECT_EQ(committed_state(*st, "first", key), want) << key;
+    EXPECT_EQ(committed_state(*st, "second", key), "40") << key;
   }
 }
 
@@ -126,7 +116,7 @@ TEST(ActorStages, AnErrorReplyIsRetriedThenDeadLetteredAndTheKeyGoesOn) {
   ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
   (*n)->stop();
   auto st = open_store(dir, true);
-  EXPECT_EQ(state_of(*st, "first", "k"), "a;b;");
+  EXPECT_EQ(committed_state(*st, "first", "k"), "a;b;");
   auto dls = dead_letters(*st);
   ASSERT_EQ(dls.size(), 1u);
   EXPECT_EQ(dls[0].key(), "k");
@@ -154,8 +144,8 @@ TEST(ActorStages, ACrashedActorIsRestartedAndTheEventItHeldIsRetried) {
             1u);
   (*n)->stop();
   auto st = open_store(dir, true);
-  EXPECT_EQ(state_of(*st, "first", "k"), "a;crash;b;");
-  EXPECT_EQ(state_of(*st, "first", "m"), "x;");
+  EXPECT_EQ(committed_state(*st, "first", "k"), "a;crash;b;");
+  EXPECT_EQ(committed_state(*st, "first", "m"), "x;");
   EXPECT_TRUE(dead_letters(*st).empty());
 }
 

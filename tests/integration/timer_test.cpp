@@ -86,17 +86,6 @@ topology timer_topology() {
   return *t;
 }
 
-/// The committed state of (stage, key) as the behaviour wrote it.
-std::string state_of(store& st, const std::string& stage,
-                     const std::string& key) {
-  auto s = st.read_state(stage_id(st, stage), key);
-  if (!s || !*s)
-    return "";
-  v1::KeyState ks;
-  ks.ParseFromString((*s)->key_state);
-  return ks.state();
-}
-
 std::size_t occurrences(const std::string& s, const std::string& part) {
   std::size_t n = 0;
   for (auto at = s.find(part); at != std::string::npos;
@@ -108,7 +97,7 @@ std::size_t occurrences(const std::string& s, const std::string& part) {
 /// Reads the node's own store (readers may run beside the writer).
 std::string live_state(const std::string& dir, const std::string& key) {
   auto st = store::open({dir, std::uint64_t{1} << 30, true, true});
-  return st ? state_of(**st, "first", key) : "";
+  return st ? committed_state(**st, "first", key) : "";
 }
 
 } // namespace
@@ -138,8 +127,8 @@ TEST(Timers,
             1u);
   (*n)->stop();
   auto st = open_store(dir, true);
-  EXPECT_EQ(state_of(*st, "first", "k"), "e:set:a:300,e:after,t:a:p-a,");
-  EXPECT_EQ(state_of(*st, "second", "k"), "1");
+  EXPECT_EQ(committed_state(*st, "first", "k"), "e:set:a:300,e:after,t:a:p-a,");
+  EXPECT_EQ(committed_state(*st, "second", "k"), "1");
 }
 
 TEST(Timers, ASetReplacesTheTimerOfItsNameAndACancelStopsIt) {
@@ -170,7 +159,7 @@ TEST(Timers, ASetReplacesTheTimerOfItsNameAndACancelStopsIt) {
   EXPECT_LT(std::chrono::steady_clock::now() - stop_at,
             std::chrono::seconds(5));
   auto st = open_store(dir, true);
-  auto s = state_of(*st, "first", "k");
+  auto s = committed_state(*st, "first", "k");
   EXPECT_EQ(occurrences(s, ",t:a:"), 1u) << s;
   EXPECT_EQ(occurrences(s, ",t:b:"), 0u) << s;
   EXPECT_EQ(occurrences(s, ",t:chain:p-chain,"), 1u) << s;
@@ -229,7 +218,7 @@ TEST(Timers, ADurableTimerSurvivesKillDashNineAndFiresOnceAfterTheRestart) {
             1u);
   (*n)->stop();
   auto st = open_store(dir, true);
-  EXPECT_EQ(state_of(*st, "first", "k"),
+  EXPECT_EQ(committed_state(*st, "first", "k"),
             "e:set:d:1500:durable,e:set:m:1500,t:d:p-d,");
   auto pending = st->read_timers(stage_id(*st, "first"), "k");
   ASSERT_TRUE(pending);
@@ -242,7 +231,7 @@ TEST(Timers, ADurableTimerSurvivesKillDashNineAndFiresOnceAfterTheRestart) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*again)->stop();
   auto st2 = open_store(dir, true);
-  EXPECT_EQ(occurrences(state_of(*st2, "first", "k"), ",t:d:"), 1u);
+  EXPECT_EQ(occurrences(committed_state(*st2, "first", "k"), ",t:d:"), 1u);
 }
 
 TEST(Timers, AStageThatSetsTimersWithoutOnTimerDeadLettersTheFiredTimer) {

@@ -173,6 +173,17 @@ inline std::vector<v1::DeadLetter> dead_letters(const store& st) {
   return out;
 }
 
+/// The behaviour's state bytes of (stage, key); empty when it has none.
+inline std::string committed_state(const store& st, const std::string& stage,
+                                   const std::string& key) {
+  auto s = st.read_state(stage_id(st, stage), key);
+  if (!s || !*s)
+    return "";
+  v1::KeyState ks;
+  EXPECT_TRUE(ks.ParseFromString((*s)->key_state)) << "state of " << key;
+  return ks.state();
+}
+
 /// `sluice export` of a stage as key -> JSON.
 inline std::map<std::string, std::string> export_map(const std::string& dir,
                                                      const std::string& stage,
