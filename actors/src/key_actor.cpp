@@ -4,8 +4,6 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include <chrono>
-
 #include "actor_stage.hpp"
 #include "exception_reason.hpp"
 #include "messages.hpp"
@@ -14,9 +12,6 @@
 namespace sluice {
 
 namespace {
-
-/// How long an actor stage's actor may take to answer one event.
-constexpr std::chrono::seconds actor_stage_timeout{30};
 
 spdlog::level::level_enum to_spdlog(log_level l) {
   switch (l) {
@@ -158,7 +153,10 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
         auto& p = **proc;
         actor_request rq{spec.name, p.key(), *d.ev, p.has_state(), p.state()};
         // await: the key's next event waits until this one is answered.
-        self->request(*raw, actor_stage_timeout, actor_event_atom::value,
+        // No request timeout: a pending one held CAF 0.17's clock at
+        // shutdown (an intermittent 30 s stall). A dead actor's requests
+        // come back as errors; a live one must answer.
+        self->request(*raw, caf::infinite, actor_event_atom::value,
                       std::move(rq))
             .await(
                 [=](actor_reply& r) {

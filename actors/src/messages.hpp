@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sluice/event.hpp"
@@ -42,6 +43,19 @@ using stage_actor_atom =
 // feed source
 using read_atom = caf::atom_constant<caf::atom("read")>;
 
+// admin (the console's questions, asked of the node supervisor and stages)
+using stages_atom =
+    caf::atom_constant<caf::atom("stages")>; // () -> std::vector<caf::actor>
+using pause_atom =
+    caf::atom_constant<caf::atom("pause")>; // (index, bool) / (bool) -> ok
+using drain_atom = caf::atom_constant<caf::atom("drain")>; // () -> ok
+using poke_atom =
+    caf::atom_constant<caf::atom("poke")>; // () queues changed outside
+using actors_atom =
+    caf::atom_constant<caf::atom("actors")>; // () -> stage_snapshot
+using inspect_atom =
+    caf::atom_constant<caf::atom("inspect")>; // (key) -> key_snapshot
+
 /// What one commit means for one stage.
 struct stage_commit {
   std::vector<queue_ref> consumed;
@@ -59,6 +73,26 @@ struct dispatch {
   std::shared_ptr<const sluice::event> ev;
 };
 
+/// What a stage supervisor knows of one live key that LMDB does not.
+struct key_snapshot {
+  std::string key;
+  bool live = false;    ///< it has an entry (an actor, or work in flight)
+  bool actor = false;   ///< a key actor is running for it
+  bool express = false; ///< that actor has its own thread (urgent work)
+  std::uint32_t in_flight[2] = {0, 0}; ///< dispatched, by priority
+  std::uint32_t parked = 0;            ///< waiting behind a retry
+  bool retrying = false;               ///< its failed event waits
+  std::uint32_t restarts = 0;          ///< its actor's restarts
+};
+
+/// A stage supervisor's live view, for `actors` and `stages`.
+struct stage_snapshot {
+  bool paused = false;
+  std::size_t live_keys = 0;
+  std::size_t in_flight = 0;
+  std::vector<key_snapshot> keys; ///< the busiest first, at most `limit`
+};
+
 /// Stage id -> router, sent to the store actor once the stages run.
 struct router_table {
   std::vector<std::pair<std::uint32_t, caf::actor>> routers;
@@ -71,3 +105,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::completion)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::stage_commit)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::dispatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::router_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::key_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::stage_snapshot)

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "feed_source.hpp"
+#include "node_impl.hpp"
 #include "messages.hpp"
 #include "node_env.hpp"
 #include "node_supervisor.hpp"
@@ -20,23 +21,6 @@
 
 namespace sluice {
 
-struct node::impl {
-  node_options opts;
-  sluice::metrics metrics;
-  std::unique_ptr<store> st;
-  std::unique_ptr<pipeline_plan> plan;
-  std::unique_ptr<caf::actor_system_config> cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::actor store_actor;
-  caf::actor supervisor;
-  std::vector<std::string> feeds;
-  /// With --refeed, the pass each finished feed must get past before the
-  /// node counts as drained; 0 when nothing is awaited.
-  std::vector<std::uint32_t> awaited_pass;
-  bool stopped = false;
-  mutable std::mutex failure_mtx;
-  std::string failure;
-};
 
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
@@ -72,6 +56,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     return plan.error();
   p->plan = std::make_unique<pipeline_plan>(std::move(*plan));
   p->opts = opts;
+  p->reg = &reg;
   p->feeds = opts.feeds;
   for (auto& f : opts.feeds) {
     std::uint32_t awaited = 0;

@@ -29,6 +29,8 @@ struct node_state {
   /// Stage supervisors stopped on purpose (one_for_all, rest_for_one):
   /// their exit is expected.
   std::set<caf::actor_addr> replaced;
+  std::set<std::size_t> paused; ///< stages paused by an operator
+  bool draining = false;        ///< `drain`: the feeds were stopped
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "node_supervisor";
 };
@@ -68,7 +70,8 @@ void restart_stage(node_actor* self, std::size_t i, const caf::error& why) {
   s.log->error("stage {} stopped ({}); restarting {} stage(s) ({})", name,
                to_string(why), restart.size(), to_string(w.policy().strategy));
   for (auto j : restart)
-    s.stages[j] = spawn_stage_supervisor(self, s.env, j, s.store);
+    s.stages[j] =
+        spawn_stage_supervisor(self, s.env, j, s.store, s.paused.count(j) > 0);
   announce_routers(self);
 }
 
@@ -105,7 +108,7 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
     }
     for (auto& [addr, path] : s.feeds)
       if (addr == em.source) {
-        if (em.reason)
+        if (em.reason && !s.draining)
           s.log->error("feed {} stopped: {}", path, to_string(em.reason));
         return;
       }
@@ -123,6 +126,32 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
       // Restarts of stage supervisors within the current window.
       [self](msg::stats_atom) {
         return static_cast<std::uint64_t>(self->state.restarts->recent());
+      },
+      // The stage supervisors by stage index, for the admin's questions.
+      [self](msg::stages_atom) { return self->state.stages; },
+      [self](msg::pause_atom, std::size_t i, bool paused) {
+        auto& s = self->state;
+        if (i >= s.stages.size())
+          return;
+        if (paused)
+          s.paused.insert(i);
+        else
+          s.paused.erase(i);
+        self->send(s.stages[i], msg::pause_atom::value, paused);
+      },
+      // Stop taking input: the feeds stop (their offsets are committed
+      // with what they read); the stages drain what is queued.
+      [self](msg::drain_atom) {
+        auto& s = self->state;
+        s.draining = true;
+        for (auto& [addr, path] : s.feeds) {
+          s.log->info("draining: stopping feed {}", path);
+          self->send_exit(addr, caf::exit_reason::user_shutdown);
+        }
+      },
+      [self](msg::poke_atom) {
+        for (auto& st : self->state.stages)
+          self->send(st, msg::poke_atom::value);
       },
   };
 }

@@ -6,6 +6,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -45,6 +47,7 @@ struct key_entry {
   /// is due. While any are left, newly read events of the key park too.
   std::deque<keys::queue_pos> parked;
   std::uint64_t started = 0; ///< spawn order of its actor (rest_for_one)
+  std::uint32_t restarts = 0; ///< times its actor was restarted
 };
 
 struct flight {
@@ -81,6 +84,7 @@ struct stage_state {
   std::deque<std::string> idle; // keys that went idle, oldest first
   std::uint64_t spawned = 0;    // key actors started, for their order
   bool pump_scheduled = false;
+  bool paused = false; ///< `pause STAGE`: nothing new is dispatched
   std::chrono::steady_clock::time_point last_urgent; ///< last urgent dispatch
   /// Blocked keys by the time their retry is due.
   std::multimap<std::int64_t, std::string> retry_due;
@@ -323,6 +327,8 @@ void drain(stage_actor* self, std::size_t& budget, std::size_t cap) {
 void pump(stage_actor* self) {
   auto& s = self->state;
   s.pump_scheduled = false;
+  if (s.paused)
+    return; // what is in flight finishes; the rest waits in LMDB
   std::size_t budget = pump_budget;
   // While urgent work flows, fewer normal events are let out at once: each
   // is a ready key actor that urgent work would queue behind in CAF's
@@ -423,6 +429,7 @@ void recover_key(stage_actor* self, const std::string& key) {
   if (i == s.keys.end() || i->second.recovering)
     return;
   s.restarts->add();
+  ++i->second.restarts;
   i->second.recovering = true;
   retire(self, i->second, caf::exit_reason::kill);
   self->request(s.store, caf::infinite, msg::flush_atom::value)
@@ -686,9 +693,65 @@ void on_key_crash(stage_actor* self, const std::string& key,
     recover_key(self, k);
 }
 
+/// What the stage knows of `key` beyond LMDB.
+msg::key_snapshot key_view(const stage_state& s, const std::string& key) {
+  msg::key_snapshot k;
+  k.key = key;
+  auto i = s.keys.find(key);
+  if (i == s.keys.end())
+    return k;
+  auto& e = i->second;
+  k.live = true;
+  k.actor = static_cast<bool>(e.actor);
+  k.express = e.express;
+  k.parked = static_cast<std::uint32_t>(e.parked.size());
+  k.retrying = e.blocked;
+  k.restarts = e.restarts;
+  for (auto& [pos, f] : s.in_flight)
+    if (f.key == key)
+      ++k.in_flight[static_cast<int>(pos.priority)];
+  return k;
+}
+
+/// The stage's live keys, the busiest first, at most `limit` of them.
+msg::stage_snapshot snapshot(const stage_state& s, std::size_t limit) {
+  msg::stage_snapshot out;
+  out.paused = s.paused;
+  out.live_keys = s.keys.size();
+  out.in_flight = s.in_flight.size();
+  std::unordered_map<std::string, std::array<std::uint32_t, 2>> counts;
+  for (auto& [pos, f] : s.in_flight)
+    if (!f.key.empty())
+      ++counts[f.key][static_cast<int>(pos.priority)];
+  for (auto& [key, e] : s.keys) {
+    msg::key_snapshot k;
+    k.key = key;
+    k.live = true;
+    k.actor = static_cast<bool>(e.actor);
+    k.express = e.express;
+    k.parked = static_cast<std::uint32_t>(e.parked.size());
+    k.retrying = e.blocked;
+    k.restarts = e.restarts;
+    if (auto c = counts.find(key); c != counts.end()) {
+      k.in_flight[0] = c->second[0];
+      k.in_flight[1] = c->second[1];
+    }
+    out.keys.push_back(std::move(k));
+  }
+  auto load = [](const msg::key_snapshot& k) {
+    return k.in_flight[0] + k.in_flight[1] + k.parked;
+  };
+  std::sort(out.keys.begin(), out.keys.end(), [&](auto& a, auto& b) {
+    return load(a) != load(b) ? load(a) > load(b) : a.key < b.key;
+  });
+  if (out.keys.size() > limit)
+    out.keys.resize(limit);
+  return out;
+}
+
 caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
                                     std::size_t index, caf::actor store,
-                                    caf::actor_addr parent) {
+                                    caf::actor_addr parent, bool paused) {
   auto& s = self->state;
   s.parent = std::move(parent);
   s.env = env;
@@ -747,12 +810,31 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
     stop_key_actors(self, em.reason); // stop with the node
     self->quit(em.reason);
   });
+  s.paused = paused;
   read_durable_due(self);
   load_retries(self);
   self->send(self, msg::pump_atom::value);
   return {
       [self](msg::pump_atom) { pump(self); },
       [self](msg::wake_atom) { wake(self); },
+      [self](msg::pause_atom, bool paused) {
+        self->state.paused = paused;
+        if (!paused)
+          pump(self);
+      },
+      // Entries were appended outside the store actor (a dead-letter
+      // redrive): their seqs are past the cursors, so read on from there.
+      [self](msg::poke_atom) {
+        auto& s = self->state;
+        s.more[0] = s.more[1] = true;
+        pump(self);
+      },
+      [self](msg::actors_atom, std::size_t limit) {
+        return snapshot(self->state, limit);
+      },
+      [self](msg::inspect_atom, const std::string& key) {
+        return key_view(self->state, key);
+      },
       [self](msg::committed_atom, msg::stage_commit& sc) {
         auto& s = self->state;
         for (auto& ref : sc.consumed)
@@ -798,10 +880,10 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
 
 caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
                                   std::size_t stage_index,
-                                  caf::actor store_actor) {
+                                  caf::actor store_actor, bool paused) {
   return parent->spawn<caf::linked>(stage_supervisor_impl, std::move(env),
                                     stage_index, std::move(store_actor),
-                                    parent->address());
+                                    parent->address(), paused);
 }
 
 } // namespace sluice

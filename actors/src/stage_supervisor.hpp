@@ -9,9 +9,10 @@
 
 namespace sluice {
 
-/// Spawns the supervisor of stage `stage_index`, linked to `parent`.
+/// Spawns the supervisor of stage `stage_index`, linked to `parent`;
+/// `paused`: it dispatches nothing until resumed (`pause_atom`).
 caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
                                   std::size_t stage_index,
-                                  caf::actor store_actor);
+                                  caf::actor store_actor, bool paused = false);
 
 } // namespace sluice

@@ -161,6 +161,15 @@ void commit(store_actor_t* self, lane& l) {
     s.normal.keys.emplace(c.stage_id, c.key);
     s.normal.batch.completions.push_back(std::move(c));
   }
+  // Deferred completions wait for their predecessor, which may never come
+  // by mail (its actor was replaced): a tick makes sure they are tried
+  // again even if nothing else arrives.
+  if (!rep.deferred.empty() && !s.timer_armed) {
+    s.timer_armed = true;
+    self->delayed_send(
+        self, std::max(s.env.commit_window, std::chrono::milliseconds(1)),
+        msg::tick_atom::value);
+  }
   update_gauge(s);
   // Routers learn what the commit did before any flush is answered: a
   // supervisor recovering a key must not resend what was just consumed.

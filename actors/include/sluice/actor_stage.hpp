@@ -94,13 +94,14 @@ using actor_stage_init = std::function<caf::behavior(caf::event_based_actor*)>;
 ///
 /// The stage's supervisor spawns one such actor (monitored) and sends it
 /// every event as a request. A reply commits its effects. An error reply
-/// (`caf::make_error(...)`), a thrown exception, no reply within 30 s, or
-/// the actor's death fails the event: it is retried with the stage's
-/// backoff up to `retry.max_attempts`, then dead-lettered, as a
-/// behaviour's failure is. A dead actor is restarted at once, counted
-/// against the stage's restart intensity (`supervision:`); beyond it the
-/// stage stops and the node supervisor decides. The actor may answer later
-/// through `self->make_response_promise()`. It must not block.
+/// (`caf::make_error(...)`), a thrown exception or the actor's death fails
+/// the event: it is retried with the stage's backoff up to
+/// `retry.max_attempts`, then dead-lettered, as a behaviour's failure is.
+/// A dead actor is restarted at once, counted against the stage's restart
+/// intensity (`supervision:`); beyond it the stage stops and the node
+/// supervisor decides. The actor may answer later through
+/// `self->make_response_promise()`, but must answer every request: the
+/// key's next event waits for it. It must not block.
 result<void> add_actor_stage(registry& reg, const std::string& name,
                              actor_stage_init init);
 

@@ -1,0 +1,50 @@
+// Private: what a sluice::node owns, shared by node.cpp (start, publish,
+// stats, stop) and admin.cpp (the console's commands). Driven from the
+// thread that owns the node; `failure` is written by an actor's exit hook.
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sluice/node.hpp"
+#include "sluice/pipeline_plan.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice {
+
+struct node::impl {
+  node_options opts;
+  const registry* reg = nullptr;
+  sluice::metrics metrics;
+  std::unique_ptr<store> st;
+  std::unique_ptr<pipeline_plan> plan;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor store_actor;
+  caf::actor supervisor;
+  std::vector<std::string> feeds;
+  /// With --refeed, the pass each finished feed must get past before the
+  /// node counts as drained; 0 when nothing is awaited.
+  std::vector<std::uint32_t> awaited_pass;
+  bool stopped = false;
+  mutable std::mutex failure_mtx;
+  std::string failure;
+  std::chrono::steady_clock::time_point started_at =
+      std::chrono::steady_clock::now();
+  /// `drain`: the feeds were stopped; drained once nothing is queued.
+  bool draining = false;
+  /// Per stage: (when, done count) at the last `stages`, for events/s.
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point,
+                                  std::uint64_t>>
+      rate_base;
+};
+
+} // namespace sluice
