@@ -1,10 +1,12 @@
 # Finds every third-party dependency. All come from Debian bookworm packages.
-# CAF 0.17.6 ships no CMake package, so it is located by hand.
+# CAF 0.17.6 and cpp-httplib 0.11 ship no CMake package, so they are located
+# by hand.
 
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
 include(SluiceFindCAF)
+include(SluiceFindHttplib) # httplib::httplib, for `sluice run --http`
 
 find_package(Protobuf REQUIRED)
 find_package(spdlog REQUIRED)

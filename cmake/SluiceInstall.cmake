@@ -36,4 +36,5 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/SluiceConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/SluiceConfig.cmake
               ${PROJECT_BINARY_DIR}/SluiceConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SluiceFindCAF.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/SluiceFindHttplib.cmake
   DESTINATION ${SLUICE_CMAKE_DIR})

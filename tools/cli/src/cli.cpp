@@ -2,14 +2,12 @@
 // exit codes.
 #include "sluice/cli.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
+#include <cstdio>
 #include <iostream>
-#include <memory>
 #include <vector>
 
 #include "commands.hpp"
+#include "log_format.hpp"
 #include "sluice/plugin.hpp"
 
 namespace sluice {
@@ -17,7 +15,13 @@ namespace sluice {
 namespace cli {
 
 void print_error(const std::string& message) {
-  std::cerr << "sluice: " << message << std::endl;
+  if (current_log_format() == log_format::json) {
+    auto line = json_log_line("error", "sluice", message);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+  } else {
+    std::cerr << "sluice: " << message << std::endl;
+  }
 }
 
 } // namespace cli
@@ -37,6 +41,11 @@ int main(int argc, char** argv, const registry& linked) {
                  "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember(
           {"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  std::string log_format_name = "human";
+  app.add_option("--log-format", log_format_name,
+                 "human, or json: one JSON object per line on stderr, "
+                 "{\"ts\",\"level\",\"logger\",\"msg\"}")
+      ->check(CLI::IsMember({"human", "json"}));
   std::vector<std::pair<CLI::App*, cli::action>> actions;
   auto add = [&](auto adder) {
     auto before = app.get_subcommands({}).size();
@@ -57,9 +66,9 @@ int main(int argc, char** argv, const registry& linked) {
     return cli::usage;
   }
   // Logs go to stderr: stdout is for data (`export` prints states there).
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "sluice", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  cli::setup_logging(log_format_name == "json" ? cli::log_format::json
+                                               : cli::log_format::human,
+                     log_level);
   for (auto& p : plugins)
     if (auto r = load_plugin(p, reg); !r) {
       cli::print_error(r.error().message);

@@ -1,6 +1,8 @@
 // `sluice run PIPELINE.yaml --feed FILE [--data DIR]`: one embedded node
-// that runs until every stage has drained, then exits 0. Resumes a run
-// that DIR already holds.
+// that runs until every stage has drained, then exits 0 (with --serve: keeps
+// serving until SIGINT or SIGTERM). Resumes a run that DIR already holds.
+// --http HOST:PORT serves /healthz, /readyz and /metrics meanwhile.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +11,8 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "http_endpoint.hpp"
+#include "log_format.hpp"
 #include "progress.hpp"
 #include "sluice/node.hpp"
 #include "sluice/topology.hpp"
@@ -30,6 +34,8 @@ struct run_args {
   bool no_sync = false;
   bool refeed = false;
   bool quiet = false;
+  bool serve = false;
+  std::string http;
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
   unsigned commit_window_ms = 20;
@@ -49,36 +55,80 @@ int run(const run_args& a, const registry& reg) {
   opts.threads = a.threads;
   opts.max_commit_batch = a.commit_batch;
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
+  // The endpoint answers before the node starts: /healthz at once, /readyz
+  // "the store is opening" while node::start waits for LMDB.
+  readiness state;
+  std::unique_ptr<http_endpoint> http;
+  if (!a.http.empty()) {
+    auto h = http_endpoint::start(a.http, state);
+    if (!h) {
+      print_error("--http " + h.error().message);
+      return usage;
+    }
+    http = std::move(*h);
+  }
   auto n = node::start(std::move(*topo), reg, opts);
   if (!n) {
+    state.stopped(n.error().describe());
     print_error(n.error().describe());
     return usage;
   }
+  state.started((*n)->metrics());
+  // Stops the node and its endpoint; `state.detach()` before the node (and
+  // its metrics) goes away.
+  auto shut_down = [&](const std::string& why) {
+    state.stopped(why);
+    (*n)->stop();
+    if (http)
+      http->stop();
+    state.detach();
+  };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // With json logs stderr is for machines: no progress line nor summary.
+  bool quiet = a.quiet || current_log_format() == log_format::json;
   progress bar{std::cerr, ::isatty(STDERR_FILENO) != 0};
   node_stats last;
+  bool drained = false;
   while (true) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Once drained (--serve), only failures and signals are left to see.
+    std::this_thread::sleep_for(std::chrono::milliseconds(drained ? 100 : 20));
     auto s = (*n)->stats();
     if (!s) {
+      shut_down(s.error().describe());
       print_error(s.error().describe());
       return failed;
     }
     last = std::move(*s);
-    if (!a.quiet)
-      bar.update(last);
     if (last.failed) {
-      (*n)->stop();
+      shut_down(last.failure);
       print_error("the node stopped: " + last.failure);
       return failed;
     }
-    if (last.drained || interrupted)
+    if (interrupted)
       break;
+    if (last.drained && !drained) {
+      drained = true;
+      if (!a.serve)
+        break;
+      // --serve: the summary now, then keep the node up until a signal.
+      if (!quiet)
+        bar.finish(last, opts.data_dir);
+      spdlog::info("drained; serving until SIGINT or SIGTERM");
+    }
+    if (!quiet && !drained)
+      bar.update(last);
   }
-  (*n)->stop();
-  if (!a.quiet)
+  shut_down(interrupted ? "interrupted by a signal" : "drained");
+  if (!quiet && !(a.serve && drained))
     bar.finish(last, opts.data_dir);
+  if (a.serve) {
+    // A signal is how a serving node is meant to stop.
+    if (!drained)
+      print_error("stopped before draining; run the same command again to "
+                  "resume");
+    return ok;
+  }
   if (interrupted) {
     print_error("interrupted; run the same command again to resume");
     return failed;
@@ -107,6 +157,13 @@ action add_run_command(CLI::App& app, const registry& reg) {
       "--no-sync", a->no_sync,
       "Do not fsync each commit: survives a process crash, not a power loss");
   cmd->add_flag("--quiet,-q", a->quiet, "No progress bar or summary");
+  cmd->add_option("--http", a->http,
+                  "Serve GET /healthz, /readyz and /metrics (Prometheus) on "
+                  "this address, e.g. 127.0.0.1:9464")
+      ->type_name("HOST:PORT");
+  cmd->add_flag("--serve", a->serve,
+                "Keep the node up once drained, until SIGINT or SIGTERM "
+                "(then stop cleanly and exit 0)");
   cmd->add_flag("--refeed", a->refeed,
                 "Feed files that DIR has fed completely once more (stages "
                 "with skip_unchanged skip what did not change)");

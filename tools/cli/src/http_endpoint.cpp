@@ -1,0 +1,211 @@
+// The HTTP listener of `sluice run --http`: cpp-httplib's server on its own
+// thread, with a small pool for requests, answering from a `readiness`.
+#include "http_endpoint.hpp"
+
+#include <httplib.h>
+#include <netdb.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <thread>
+
+#include "log_format.hpp"
+
+namespace sluice::cli {
+
+// -- readiness ------------------------------------------------------------
+
+void readiness::started(const sluice::metrics& m) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ready_ = true;
+  reason_.clear();
+  metrics_ = &m;
+}
+
+void readiness::stopped(const std::string& why) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ready_ = false;
+  reason_ = "the node stopped: " + why;
+}
+
+void readiness::detach() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  metrics_ = nullptr;
+}
+
+readiness::answer readiness::check() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return {ready_, reason_};
+}
+
+std::optional<std::string> readiness::render_metrics() const {
+  // Under the lock, so `detach` waits for a rendering in progress.
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (metrics_ == nullptr)
+    return std::nullopt;
+  return metrics_->render_prometheus();
+}
+
+// -- the endpoint ---------------------------------------------------------
+
+namespace {
+
+constexpr const char* json_type = "application/json";
+constexpr const char* example = "expected HOST:PORT, e.g. 127.0.0.1:9464";
+
+struct address {
+  std::string host;
+  int port = 0;
+};
+
+result<address> parse_address(const std::string& value) {
+  auto bad = [&](const std::string& why) {
+    return error{errc::invalid_argument, "'" + value + "': " + why};
+  };
+  address a;
+  std::string_view port;
+  if (value.starts_with('[')) { // [IPv6]:PORT
+    auto close = value.find(']');
+    if (close == std::string::npos || close + 1 >= value.size()
+        || value[close + 1] != ':')
+      return bad(std::string{example} + " ([ADDRESS]:PORT for IPv6)");
+    a.host = value.substr(1, close - 1);
+    port = std::string_view{value}.substr(close + 2);
+  } else {
+    auto colon = value.rfind(':');
+    if (colon == std::string::npos)
+      return bad(std::string{"no port; "} + example);
+    a.host = value.substr(0, colon);
+    if (a.host.find(':') != std::string::npos)
+      return bad("an IPv6 address needs brackets: [ADDRESS]:PORT");
+    port = std::string_view{value}.substr(colon + 1);
+  }
+  if (a.host.empty())
+    return bad(std::string{"no host; "} + example
+               + " (0.0.0.0 for every interface)");
+  if (port.empty())
+    return bad(std::string{"no port; "} + example);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != port.npos)
+    return bad("the port '" + std::string{port}
+               + "' is not a number in 1..65535");
+  a.port = std::stoi(std::string{port});
+  if (a.port < 1 || a.port > 65535)
+    return bad("the port " + std::string{port} + " is out of range 1..65535");
+  return a;
+}
+
+std::string json_error(const std::string& message) {
+  return "{\"error\":" + json_string(message) + "}";
+}
+
+} // namespace
+
+struct http_endpoint::impl {
+  explicit impl(const readiness& s) : state(s) {}
+  const readiness& state;
+  httplib::Server svr;
+  std::thread thread;
+};
+
+http_endpoint::http_endpoint(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+http_endpoint::~http_endpoint() {
+  stop();
+}
+
+void http_endpoint::stop() {
+  if (!impl_->thread.joinable())
+    return;
+  impl_->svr.stop();
+  impl_->thread.join();
+}
+
+result<std::unique_ptr<http_endpoint>>
+http_endpoint::start(const std::string& host_port, const readiness& state) {
+  auto addr = parse_address(host_port);
+  if (!addr)
+    return addr.error();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(addr->host.c_str(), nullptr, &hints, &found);
+      rc != 0)
+    return error{errc::invalid_argument, "'" + host_port + "': unknown host '"
+                                             + addr->host
+                                             + "': " + ::gai_strerror(rc)};
+  ::freeaddrinfo(found);
+
+  auto p = std::make_unique<impl>(state);
+  auto& svr = p->svr;
+  // Requests are rare and short: two threads, not one per core.
+  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // SO_REUSEADDR (a restart binds despite TIME_WAIT) but not httplib's
+  // default SO_REUSEPORT, which would let two nodes share one port.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  svr.set_keep_alive_timeout(1);
+  svr.set_read_timeout(5);
+  svr.set_write_timeout(5);
+
+  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"alive"})", json_type);
+  });
+  svr.Get("/readyz", [&state](const httplib::Request&, httplib::Response& res) {
+    auto a = state.check();
+    if (a.ready) {
+      res.set_content(R"({"ready":true})", json_type);
+      return;
+    }
+    res.status = 503;
+    res.set_content(R"({"ready":false,"reason":)" + json_string(a.reason) + "}",
+                    json_type);
+  });
+  svr.Get(
+      "/metrics", [&state](const httplib::Request&, httplib::Response& res) {
+        if (auto text = state.render_metrics()) {
+          res.set_content(*text, "text/plain; version=0.0.4");
+          return;
+        }
+        auto a = state.check();
+        res.status = 503;
+        res.set_content(
+            json_error("no metrics: "
+                       + (a.reason.empty() ? "the node stopped" : a.reason)),
+            json_type);
+      });
+  // Unknown paths (and methods): httplib answers 404 with no body.
+  svr.set_error_handler(httplib::Server::HandlerWithResponse{
+      [](const httplib::Request& req, httplib::Response& res) {
+        if (res.status != 404 || !res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(json_error("no such endpoint: " + req.path), json_type);
+        return httplib::Server::HandlerResponse::Handled;
+      }});
+  svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    spdlog::debug("http: {} {} -> {}", req.method, req.path, res.status);
+  });
+
+  errno = 0;
+  if (!svr.bind_to_port(addr->host, addr->port)) {
+    int err = errno;
+    return error{errc::invalid_argument,
+                 "'" + host_port + "': cannot listen"
+                     + (err != 0 ? std::string{": "} + std::strerror(err)
+                                 : std::string{})};
+  }
+  auto* raw = &svr;
+  p->thread = std::thread{[raw] { raw->listen_after_bind(); }};
+  // stop() only closes a server that is running: wait until it is.
+  for (int i = 0; i < 5000 && !svr.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  spdlog::info("http: serving /healthz, /readyz and /metrics on {}", host_port);
+  return std::unique_ptr<http_endpoint>{new http_endpoint(std::move(p))};
+}
+
+} // namespace sluice::cli

@@ -1,0 +1,75 @@
+// Private: the HTTP listener of `sluice run --http HOST:PORT`. GET /healthz
+// (the process runs), /readyz (the node is started and not failed) and
+// /metrics (Prometheus text), served on a background thread. This header
+// does not include httplib.h.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "sluice/metrics.hpp"
+#include "sluice/result.hpp"
+
+namespace sluice::cli {
+
+/// What /readyz and /metrics answer. The run command moves it along
+/// (opening -> started -> stopped); the endpoint's threads read it. All
+/// members are safe from any thread.
+class readiness {
+public:
+  /// The node is started (its store is open): ready, and /metrics renders
+  /// `m`. `m` must stay valid until `stopped` or `detach` is called.
+  void started(const sluice::metrics& m);
+  /// The node stopped or failed: not ready, with the reason "the node
+  /// stopped: `why`". /metrics still renders the node's metrics until
+  /// `detach`.
+  void stopped(const std::string& why);
+  /// Forgets the metrics: call it before the node they belong to is
+  /// destroyed. /metrics answers 503 afterwards.
+  void detach();
+
+  /// Ready, or why not.
+  struct answer {
+    bool ready = false;
+    std::string reason; ///< empty when ready
+  };
+  /// The current state; before `started`, "the store is opening".
+  answer check() const;
+  /// The node's metrics in the Prometheus text format, or nothing before
+  /// `started` and after `detach`.
+  std::optional<std::string> render_metrics() const;
+
+private:
+  mutable std::mutex mtx_;
+  bool ready_ = false;
+  std::string reason_ = "the store is opening";
+  const sluice::metrics* metrics_ = nullptr;
+};
+
+/// An HTTP server on a background thread, answering from a `readiness`.
+/// Stopped by `stop` or its destructor.
+class http_endpoint {
+public:
+  /// Binds `host_port` ("HOST:PORT"; "[::1]:PORT" for IPv6) and starts
+  /// serving. `state` must outlive the endpoint. A bad value (no port, a
+  /// port out of 1..65535, an unknown host, an address in use) is an
+  /// `invalid_argument` error that names it.
+  static result<std::unique_ptr<http_endpoint>>
+  start(const std::string& host_port, const readiness& state);
+  ~http_endpoint();
+  http_endpoint(const http_endpoint&) = delete;
+  http_endpoint& operator=(const http_endpoint&) = delete;
+
+  /// Closes the listening socket and joins the server's threads. Idempotent.
+  void stop();
+
+  struct impl;
+
+private:
+  explicit http_endpoint(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace sluice::cli
