@@ -7,6 +7,7 @@ find_package(PkgConfig REQUIRED)
 
 include(SluiceFindCAF)
 include(SluiceFindHttplib) # httplib::httplib, for `sluice run --http`
+include(SluiceFindReadline) # Readline::Readline, for `sluice console`
 
 find_package(Protobuf REQUIRED)
 find_package(spdlog REQUIRED)

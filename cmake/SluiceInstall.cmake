@@ -37,4 +37,5 @@ install(FILES ${PROJECT_BINARY_DIR}/SluiceConfig.cmake
               ${PROJECT_BINARY_DIR}/SluiceConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SluiceFindCAF.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SluiceFindHttplib.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/SluiceFindReadline.cmake
   DESTINATION ${SLUICE_CMAKE_DIR})

@@ -4,23 +4,24 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "admin_actor.hpp"
 #include "feed_source.hpp"
-#include "node_impl.hpp"
 #include "messages.hpp"
 #include "node_env.hpp"
+#include "node_impl.hpp"
 #include "node_supervisor.hpp"
 #include "sluice/feed_reader.hpp"
 #include "sluice/v1/store.pb.h"
 #include "store_actor.hpp"
 
 namespace sluice {
-
 
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
@@ -70,6 +71,18 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
 
   p->cfg = std::make_unique<caf::actor_system_config>();
+  if (!opts.listen.empty()) {
+    if (auto hp = parse_host_port(opts.listen); !hp)
+      return fail(errc::invalid_argument, "--listen: " + hp.error().message);
+    if (opts.admin_token.empty())
+      return fail(errc::invalid_argument,
+                  "--listen needs an admin token: set SLUICE_TOKEN or give "
+                  "--token-file");
+    p->cfg->load<caf::io::middleman>();
+    // A console that froze (SIGSTOP) is noticed, not waited for.
+    p->cfg->set("middleman.heartbeat-interval", caf::timespan{500000000});
+    p->cfg->set("middleman.connection-timeout", caf::timespan{5000000000});
+  }
   auto threads = opts.threads
                      ? opts.threads
                      : std::max(2u, std::thread::hardware_concurrency());
@@ -100,7 +113,43 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
       raw->failure = to_string(reason);
     }
   });
-  return std::unique_ptr<node>(new node(std::move(p)));
+  auto n = std::unique_ptr<node>(new node(std::move(p)));
+  if (!opts.listen.empty()) {
+    auto& q = *n->impl_;
+    auto port =
+        publish_admin(*q.sys, *n, opts.listen, opts.admin_token, q.admin_actor);
+    if (!port)
+      return port.error(); // ~node stops what started
+    q.admin_port = *port;
+  }
+  return n;
+}
+
+std::string node::prometheus() {
+  auto& p = *impl_;
+  if (!p.stopped) {
+    for (std::size_t i = 0; i < p.plan->stage_count(); ++i) {
+      auto& name = p.plan->topo().stages[i].name;
+      if (auto d = p.st->queue_depth(p.plan->stage_id(i)))
+        for (int prio : {0, 1})
+          p.metrics
+              .get_gauge("sluice_stage_queue_depth",
+                         {{"stage", name},
+                          {"priority", to_string(static_cast<priority>(prio))}},
+                         "Events waiting in the stage's durable queue")
+              .set(static_cast<std::int64_t>((*d)[prio]));
+    }
+    if (auto t = p.st->timers_pending())
+      p.metrics
+          .get_gauge("sluice_timers_pending", {},
+                     "Durable behaviour timers not yet fired")
+          .set(static_cast<std::int64_t>(*t));
+  }
+  return p.metrics.render_prometheus();
+}
+
+std::uint16_t node::admin_port() const noexcept {
+  return impl_->admin_port;
 }
 
 result<void> node::publish(const std::string& topic,
@@ -206,7 +255,9 @@ result<node_stats> node::stats() const {
     return timers.error();
   out.timers_pending = *timers;
   out.commits = m.counter_value("sluice_store_commits_total");
-  out.drained = feeds_done && out.queued == 0 && out.timers_pending == 0;
+  // A drained node (`drain`) stopped its feeds: they count as done.
+  out.drained =
+      (feeds_done || p.draining) && out.queued == 0 && out.timers_pending == 0;
   {
     std::lock_guard<std::mutex> guard{p.failure_mtx};
     out.failed = !p.failure.empty();
@@ -222,6 +273,11 @@ void node::stop() {
   p.stopped = true;
   {
     caf::scoped_actor self{*p.sys};
+    if (p.admin_actor) {
+      self->send_exit(p.admin_actor, caf::exit_reason::user_shutdown);
+      self->wait_for(p.admin_actor);
+      p.admin_actor = nullptr;
+    }
     self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
     self->wait_for(p.supervisor);
     self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);

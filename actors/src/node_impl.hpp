@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -34,16 +35,21 @@ struct node::impl {
   /// With --refeed, the pass each finished feed must get past before the
   /// node counts as drained; 0 when nothing is awaited.
   std::vector<std::uint32_t> awaited_pass;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
   mutable std::mutex failure_mtx;
   std::string failure;
   std::chrono::steady_clock::time_point started_at =
       std::chrono::steady_clock::now();
   /// `drain`: the feeds were stopped; drained once nothing is queued.
-  bool draining = false;
+  std::atomic<bool> draining{false};
+  /// One admin command at a time (the admin actor and embedders).
+  std::mutex admin_mtx;
+  /// The port the admin actor is published on; 0 without `listen`.
+  std::uint16_t admin_port = 0;
+  caf::actor admin_actor;
   /// Per stage: (when, done count) at the last `stages`, for events/s.
-  std::map<std::string, std::pair<std::chrono::steady_clock::time_point,
-                                  std::uint64_t>>
+  std::map<std::string,
+           std::pair<std::chrono::steady_clock::time_point, std::uint64_t>>
       rate_base;
 };
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sluice/admin.hpp"
 #include "sluice/event.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/registry.hpp"
@@ -33,6 +34,13 @@ struct node_options {
   std::chrono::milliseconds commit_window{20};
   std::size_t feed_batch = 2048;     ///< records per feed read
   std::string scheduler = "sharing"; ///< CAF policy: sharing or stealing
+  /// The node's name, as the console's `nodes` and `drain` show it.
+  std::string name = "local";
+  /// HOST:PORT where the admin actor is published for `sluice console`
+  /// (CAF networking); empty: no console access. Port 0 picks a free one.
+  std::string listen;
+  /// The token a console must present; required with `listen`.
+  std::string admin_token;
 };
 
 /// Progress of one feed file.
@@ -95,6 +103,21 @@ public:
   /// stays valid for the node's lifetime, after `stop` too; its metrics
   /// are safe to read from any thread.
   sluice::metrics& metrics() noexcept;
+
+  /// Every metric in the Prometheus text format, with the gauges read
+  /// from LMDB (queue depth per stage and priority, durable timers
+  /// pending) refreshed first. What `GET /metrics` serves.
+  std::string prometheus();
+
+  /// Runs one console command (see `admin_commands()`) and returns its
+  /// answer as JSON, or why it failed. Safe from any thread while the node
+  /// runs; what `sluice console` and the admin actor call.
+  admin_answer admin(const std::string& command,
+                     const std::vector<std::string>& args);
+
+  /// The port the admin actor listens on (useful with port 0); 0 when the
+  /// node was started without `listen`.
+  std::uint16_t admin_port() const noexcept;
 
   /// Stops every actor and closes the store. Idempotent.
   void stop();

@@ -3,6 +3,8 @@
 #include "sluice/cli.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <vector>
 
@@ -13,6 +15,25 @@
 namespace sluice {
 
 namespace cli {
+
+result<std::string> read_admin_token(const std::string& token_file) {
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::string t;
+    if (!in || !std::getline(in, t))
+      return fail(errc::io, "cannot read --token-file " + token_file);
+    while (!t.empty() && (t.back() == '\r' || t.back() == ' '))
+      t.pop_back();
+    if (t.empty())
+      return fail(errc::invalid_argument,
+                  "--token-file " + token_file + " holds no token");
+    return t;
+  }
+  if (const char* env = std::getenv("SLUICE_TOKEN"); env && *env)
+    return std::string(env);
+  return fail(errc::invalid_argument,
+              "no token: set SLUICE_TOKEN or give --token-file FILE");
+}
 
 void print_error(const std::string& message) {
   if (current_log_format() == log_format::json) {
@@ -55,6 +76,7 @@ int main(int argc, char** argv, const registry& linked) {
   add(cli::add_run_command);
   add(cli::add_export_command);
   add(cli::add_dlq_command);
+  add(cli::add_console_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

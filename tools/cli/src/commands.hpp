@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "sluice/registry.hpp"
+#include "sluice/result.hpp"
 
 namespace sluice::cli {
 
@@ -18,6 +19,11 @@ using action = std::function<int()>;
 action add_run_command(CLI::App& app, const registry& reg);
 action add_export_command(CLI::App& app, const registry& reg);
 action add_dlq_command(CLI::App& app, const registry& reg);
+action add_console_command(CLI::App& app, const registry& reg);
+
+/// The admin token from `token_file` (first line), else $SLUICE_TOKEN;
+/// an error says how to give one.
+result<std::string> read_admin_token(const std::string& token_file);
 
 /// Prints "sluice: <message>" to stderr.
 void print_error(const std::string& message);

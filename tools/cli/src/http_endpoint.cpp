@@ -18,11 +18,11 @@ namespace sluice::cli {
 
 // -- readiness ------------------------------------------------------------
 
-void readiness::started(const sluice::metrics& m) {
+void readiness::started(sluice::node& n) {
   std::lock_guard<std::mutex> guard{mtx_};
   ready_ = true;
   reason_.clear();
-  metrics_ = &m;
+  node_ = &n;
 }
 
 void readiness::stopped(const std::string& why) {
@@ -33,7 +33,7 @@ void readiness::stopped(const std::string& why) {
 
 void readiness::detach() {
   std::lock_guard<std::mutex> guard{mtx_};
-  metrics_ = nullptr;
+  node_ = nullptr;
 }
 
 readiness::answer readiness::check() const {
@@ -44,9 +44,9 @@ readiness::answer readiness::check() const {
 std::optional<std::string> readiness::render_metrics() const {
   // Under the lock, so `detach` waits for a rendering in progress.
   std::lock_guard<std::mutex> guard{mtx_};
-  if (metrics_ == nullptr)
+  if (node_ == nullptr)
     return std::nullopt;
-  return metrics_->render_prometheus();
+  return node_->prometheus(); // with the queue depths read from LMDB
 }
 
 // -- the endpoint ---------------------------------------------------------

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "sluice/metrics.hpp"
+#include "sluice/node.hpp"
 #include "sluice/result.hpp"
 
 namespace sluice::cli {
@@ -21,7 +21,7 @@ class readiness {
 public:
   /// The node is started (its store is open): ready, and /metrics renders
   /// `m`. `m` must stay valid until `stopped` or `detach` is called.
-  void started(const sluice::metrics& m);
+  void started(sluice::node& n);
   /// The node stopped or failed: not ready, with the reason "the node
   /// stopped: `why`". /metrics still renders the node's metrics until
   /// `detach`.
@@ -45,7 +45,7 @@ private:
   mutable std::mutex mtx_;
   bool ready_ = false;
   std::string reason_ = "the store is opening";
-  const sluice::metrics* metrics_ = nullptr;
+  sluice::node* node_ = nullptr;
 };
 
 /// An HTTP server on a background thread, answering from a `readiness`.

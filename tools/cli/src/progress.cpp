@@ -1,6 +1,8 @@
 // Rendering of the progress bar and the run summary.
 #include "progress.hpp"
 
+#include "table.hpp"
+
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -8,17 +10,6 @@
 namespace sluice::cli {
 
 namespace {
-
-std::string human(double v) {
-  char buf[32];
-  if (v >= 1e6)
-    std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
-  else if (v >= 1e4)
-    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
-  else
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  return buf;
-}
 
 std::uint64_t total_done(const node_stats& s) {
   std::uint64_t n = 0;

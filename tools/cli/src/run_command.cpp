@@ -36,6 +36,9 @@ struct run_args {
   bool quiet = false;
   bool serve = false;
   std::string http;
+  std::string listen;
+  std::string token_file;
+  std::string name = "local";
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
   unsigned commit_window_ms = 20;
@@ -55,6 +58,16 @@ int run(const run_args& a, const registry& reg) {
   opts.threads = a.threads;
   opts.max_commit_batch = a.commit_batch;
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
+  opts.name = a.name;
+  opts.listen = a.listen;
+  if (!a.listen.empty()) {
+    auto token = read_admin_token(a.token_file);
+    if (!token) {
+      print_error(token.error().message);
+      return usage;
+    }
+    opts.admin_token = std::move(*token);
+  }
   // The endpoint answers before the node starts: /healthz at once, /readyz
   // "the store is opening" while node::start waits for LMDB.
   readiness state;
@@ -73,7 +86,7 @@ int run(const run_args& a, const registry& reg) {
     print_error(n.error().describe());
     return usage;
   }
-  state.started((*n)->metrics());
+  state.started(**n);
   // Stops the node and its endpoint; `state.detach()` before the node (and
   // its metrics) goes away.
   auto shut_down = [&](const std::string& why) {
@@ -161,6 +174,14 @@ action add_run_command(CLI::App& app, const registry& reg) {
                   "Serve GET /healthz, /readyz and /metrics (Prometheus) on "
                   "this address, e.g. 127.0.0.1:9464")
       ->type_name("HOST:PORT");
+  cmd->add_option("--listen", a->listen,
+                  "Let `sluice console` in on this address (CAF networking), "
+                  "e.g. 127.0.0.1:7400; needs a token")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--token-file", a->token_file,
+                  "File holding the console token (default: $SLUICE_TOKEN)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--name", a->name, "The node's name (default: local)");
   cmd->add_flag("--serve", a->serve,
                 "Keep the node up once drained, until SIGINT or SIGTERM "
                 "(then stop cleanly and exit 0)");

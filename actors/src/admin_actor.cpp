@@ -1,0 +1,101 @@
+// The published admin actor and HOST:PORT parsing.
+#include "admin_actor.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "sluice/v1/admin.pb.h"
+
+namespace sluice {
+
+namespace {
+
+/// Compares without leaking where the first difference is.
+bool same_token(const std::string& given, const std::string& want) {
+  if (want.empty() || given.size() != want.size())
+    return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i] ^ want[i]);
+  return diff == 0;
+}
+
+caf::behavior admin_actor(caf::event_based_actor*, node* n, std::string token,
+                          std::shared_ptr<spdlog::logger> log) {
+  return {
+      [=](admin_atom, const std::string& bytes) -> std::string {
+        v1::AdminRequest rq;
+        v1::AdminResponse rs;
+        if (!rq.ParseFromString(bytes)) {
+          rs.set_code(v1::AdminResponse::BAD_USAGE);
+          rs.set_error("malformed admin request ("
+                       + std::to_string(bytes.size())
+                       + " bytes are not a sluice.v1.AdminRequest)");
+          return rs.SerializeAsString();
+        }
+        if (!same_token(rq.token(), token)) {
+          log->warn("refused console command '{}': {} token", rq.command(),
+                    rq.token().empty() ? "no" : "wrong");
+          rs.set_code(v1::AdminResponse::REFUSED);
+          rs.set_error("refused: wrong or missing token (set SLUICE_TOKEN or "
+                       "--token-file to the node's token)");
+          return rs.SerializeAsString();
+        }
+        std::vector<std::string> args(rq.args().begin(), rq.args().end());
+        auto a = n->admin(rq.command(), args);
+        rs.set_code(static_cast<v1::AdminResponse::Code>(a.code));
+        rs.set_json(std::move(a.json));
+        rs.set_error(std::move(a.error));
+        return rs.SerializeAsString();
+      },
+  };
+}
+
+} // namespace
+
+result<std::pair<std::string, std::uint16_t>>
+parse_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return fail(errc::invalid_argument,
+                "'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:7400)");
+  auto port_text = text.substr(colon + 1);
+  if (port_text.find_first_not_of("0123456789") != std::string::npos
+      || port_text.size() > 5 || std::stoul(port_text) > 65535)
+    return fail(errc::invalid_argument,
+                "'" + text + "': the port must be a number from 0 to 65535");
+  return std::make_pair(text.substr(0, colon),
+                        static_cast<std::uint16_t>(std::stoul(port_text)));
+}
+
+result<std::uint16_t> publish_admin(caf::actor_system& sys, node& n,
+                                    const std::string& listen,
+                                    const std::string& token, caf::actor& out) {
+  auto hp = parse_host_port(listen);
+  if (!hp)
+    return fail(errc::invalid_argument, "--listen: " + hp.error().message);
+  if (token.empty())
+    return fail(errc::invalid_argument,
+                "--listen needs an admin token: set SLUICE_TOKEN or give "
+                "--token-file");
+  auto log = spdlog::get("sluice.admin");
+  if (!log) {
+    auto def = spdlog::default_logger();
+    log = std::make_shared<spdlog::logger>("sluice.admin", def->sinks().begin(),
+                                           def->sinks().end());
+    log->set_level(def->level());
+    spdlog::register_logger(log);
+  }
+  out = sys.spawn<caf::detached>(admin_actor, &n, token, log);
+  auto port = sys.middleman().publish(out, hp->second, hp->first.c_str(), true);
+  if (!port)
+    return fail(errc::unavailable,
+                "cannot listen on " + listen + ": " + sys.render(port.error()));
+  log->info("console access on {}:{}", hp->first, *port);
+  return *port;
+}
+
+} // namespace sluice

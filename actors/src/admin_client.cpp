@@ -1,0 +1,84 @@
+// admin_client: its own small actor system with the middleman, a remote
+// handle to the node's admin actor, and blocking requests.
+#include "sluice/admin_client.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "admin_actor.hpp"
+#include "sluice/v1/admin.pb.h"
+
+namespace sluice {
+
+struct admin_client::impl {
+  std::string address;
+  std::string token;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor remote;
+};
+
+admin_client::admin_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+admin_client::~admin_client() = default;
+
+const std::string& admin_client::address() const noexcept {
+  return impl_->address;
+}
+
+result<std::unique_ptr<admin_client>>
+admin_client::connect(const std::string& host_port, std::string token) {
+  auto hp = parse_host_port(host_port);
+  if (!hp)
+    return hp.error();
+  auto p = std::make_unique<impl>();
+  p->address = host_port;
+  p->token = std::move(token);
+  p->cfg = std::make_unique<caf::actor_system_config>();
+  p->cfg->load<caf::io::middleman>();
+  p->cfg->set("scheduler.max-threads", 1);
+  p->cfg->set("middleman.heartbeat-interval", caf::timespan{500000000});
+  p->cfg->set("middleman.connection-timeout", caf::timespan{5000000000});
+  p->sys = std::make_unique<caf::actor_system>(*p->cfg);
+  auto remote = p->sys->middleman().remote_actor(hp->first, hp->second);
+  if (!remote)
+    return fail(errc::unavailable, "no Sluice node answers at " + host_port
+                                       + ": " + p->sys->render(remote.error()));
+  p->remote = std::move(*remote);
+  return std::unique_ptr<admin_client>(new admin_client(std::move(p)));
+}
+
+admin_answer admin_client::call(const std::string& command,
+                                const std::vector<std::string>& args) {
+  auto& p = *impl_;
+  v1::AdminRequest rq;
+  rq.set_token(p.token);
+  rq.set_command(command);
+  for (auto& a : args)
+    rq.add_args(a);
+  admin_answer out;
+  caf::scoped_actor self{*p.sys};
+  self->request(p.remote, caf::infinite, admin_atom::value,
+                rq.SerializeAsString())
+      .receive(
+          [&](const std::string& bytes) {
+            v1::AdminResponse rs;
+            if (!rs.ParseFromString(bytes)) {
+              out.code = admin_code::failed;
+              out.error = "the node's answer is not a sluice.v1.AdminResponse";
+              return;
+            }
+            out.code = static_cast<admin_code>(rs.code());
+            out.json = rs.json();
+            out.error = rs.error();
+          },
+          [&](caf::error& e) {
+            out.code = admin_code::unreachable;
+            out.error =
+                "lost the node at " + p.address + ": " + p.sys->render(e);
+          });
+  return out;
+}
+
+} // namespace sluice

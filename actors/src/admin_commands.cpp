@@ -1,0 +1,60 @@
+// The console's command table: names, arguments and help text.
+#include "sluice/admin.hpp"
+
+namespace sluice {
+
+const std::vector<admin_command>& admin_commands() {
+  static const std::vector<admin_command> table = {
+      {"nodes", "", "the nodes and their health",
+       "Each node: name, console address, status (up, draining, drained, "
+       "failed), uptime, events queued and durable timers pending."},
+      {"shards", "[NODE]", "shard owners and epochs",
+       "Which node owns which shard, with its ownership epoch. A single "
+       "node owns every key."},
+      {"stages", "", "per stage: counts, queues, rate, latency",
+       "For each stage: events in, done, skipped, retried and "
+       "dead-lettered; queued urgent/normal; in flight; events/s since the "
+       "last `stages`; p50 and p99 latency from ingest to this stage's "
+       "commit (upper bounds of log-spaced buckets)."},
+      {"actors", "[STAGE]", "live key actors, the busiest first",
+       "The keys with a live entry in each stage (or STAGE): events in "
+       "flight per priority (the key actor's mailbox), parked behind a "
+       "retry, restarts, and whether an express actor runs it."},
+      {"inspect", "STAGE KEY", "one key: state, status, mailbox, errors",
+       "The key's state as JSON, its version and counts, last event and "
+       "last error, its pipeline status, its live mailbox per priority, "
+       "restarts, a pending retry with its attempts, pending durable "
+       "timers and its dead letters."},
+      {"trace", "KEY", "a key's path through the stages",
+       "For each stage the key reached: when it was last processed, by "
+       "which event, with what result; then where it waits now."},
+      {"dlq", "list|show|redrive|drop ...", "dead letters",
+       "dlq list [--stage S] [--key K] [--grep TEXT]; dlq show ID; "
+       "dlq redrive ID...|--all; dlq drop ID...|--all. Redrive puts events "
+       "back in their stage's queue."},
+      {"pause", "STAGE", "stop dispatching a stage",
+       "The stage dispatches nothing new; events in flight finish, the "
+       "rest waits in LMDB. Survives a restart of the stage supervisor, "
+       "not of the node."},
+      {"resume", "STAGE", "dispatch a paused stage again", "Undoes pause."},
+      {"drain", "NODE", "stop taking input; finish what is queued",
+       "The node's feeds stop (their offsets are committed); the stages "
+       "work off their queues. `nodes` shows draining, then drained."},
+      {"metrics", "[FILTER]", "the Prometheus metrics",
+       "Every series in the Prometheus text format, or those whose line "
+       "contains FILTER."},
+      {"log-level", "LEVEL", "change the log level at runtime",
+       "trace, debug, info, warn, error, critical or off; for every "
+       "component of the node."},
+  };
+  return table;
+}
+
+const admin_command* find_admin_command(std::string_view name) {
+  for (auto& c : admin_commands())
+    if (c.name == name)
+      return &c;
+  return nullptr;
+}
+
+} // namespace sluice

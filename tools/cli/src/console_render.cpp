@@ -1,0 +1,270 @@
+// The console's human output: each command's JSON answer as an aligned
+// table (or a short list) that fits 80 columns.
+#include "console_render.hpp"
+
+#include <cstdio>
+
+#include "table.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string str(const json& j, const char* field) {
+  if (!j.contains(field) || j[field].is_null())
+    return "";
+  auto& v = j[field];
+  if (v.is_string())
+    return v.get<std::string>();
+  if (v.is_boolean())
+    return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v.get<double>());
+    return buf;
+  }
+  return v.dump();
+}
+
+std::string num(const json& j, const char* field) {
+  if (!j.contains(field) || !j[field].is_number())
+    return "";
+  return human(j[field].get<double>());
+}
+
+std::string ms(const json& j) {
+  if (!j.is_object() || j.value("count", 0) == 0)
+    return "-";
+  char buf[32];
+  double v = j.value("p50_ms", 0.0);
+  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f" : "%.0f", v);
+  return buf;
+}
+
+std::string p99(const json& j) {
+  if (!j.is_object() || j.value("count", 0) == 0)
+    return "-";
+  char buf[32];
+  double v = j.value("p99_ms", 0.0);
+  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f" : "%.0f", v);
+  return buf;
+}
+
+/// "2026-12-02T01:35:12.123Z" -> "01:35:12.123" (the date is mostly today).
+std::string clock_of(const std::string& iso) {
+  auto t = iso.find('T');
+  return t == std::string::npos ? iso : iso.substr(t + 1, 12);
+}
+
+void nodes(const json& a, std::ostream& out) {
+  table t;
+  t.column("NODE")
+      .column("STATUS")
+      .column("UPTIME", true)
+      .column("QUEUED", true)
+      .column("TIMERS", true)
+      .column("COMMITS", true)
+      .column("CONSOLE");
+  for (auto& n : a["nodes"])
+    t.row({str(n, "name"), str(n, "status"), str(n, "uptime_s") + "s",
+           num(n, "queued"), num(n, "timers_pending"), num(n, "commits"),
+           str(n, "listen")});
+  t.print(out);
+  for (auto& n : a["nodes"])
+    if (n.contains("failure"))
+      out << str(n, "name") << ": " << str(n, "failure") << '\n';
+}
+
+void shards(const json& a, std::ostream& out) {
+  table t;
+  t.column("SHARD").column("OWNER").column("EPOCH", true);
+  for (auto& s : a["shards"])
+    t.row({str(s, "shard"), str(s, "owner"), str(s, "epoch")});
+  t.print(out);
+  if (a.contains("note"))
+    out << str(a, "note") << '\n';
+}
+
+void stages(const json& a, std::ostream& out) {
+  table t;
+  t.column("STAGE")
+      .column("IN", true)
+      .column("DONE", true)
+      .column("SKIP", true)
+      .column("RETRY", true)
+      .column("DLQ", true)
+      .column("Q-URG", true)
+      .column("Q-NORM", true)
+      .column("EV/S", true)
+      .column("P50ms", true)
+      .column("P99ms", true);
+  for (auto& s : a["stages"]) {
+    auto name = str(s, "name") + (s.value("paused", false) ? " (paused)" : "");
+    t.row({name, num(s, "in"), num(s, "done"), num(s, "skipped"),
+           num(s, "retried"), num(s, "dead_lettered"), num(s, "queued_urgent"),
+           num(s, "queued_normal"), num(s, "events_per_s"),
+           ms(s["latency"]["normal"]), p99(s["latency"]["normal"])});
+  }
+  t.print(out);
+}
+
+void actors(const json& a, std::ostream& out) {
+  table t;
+  t.column("STAGE")
+      .column("KEY")
+      .column("URG", true)
+      .column("NORM", true)
+      .column("PARKED", true)
+      .column("RESTARTS", true)
+      .column("STATE");
+  for (auto& k : a["actors"]) {
+    std::string state = k.value("retrying", false) ? "retrying"
+                        : k.value("actor", false)  ? "live"
+                                                   : "idle";
+    if (k.value("express", false))
+      state += ",express";
+    auto& mb = k["mailbox"];
+    t.row({str(k, "stage"), str(k, "key"), num(mb, "urgent"), num(mb, "normal"),
+           num(mb, "parked"), num(k, "restarts"), state});
+  }
+  t.print(out);
+  out << num(a, "live_keys") << " live keys";
+  if (a["actors"].size() < a.value("live_keys", 0u))
+    out << " (the " << a["actors"].size() << " busiest shown)";
+  out << '\n';
+}
+
+void field(std::ostream& out, const char* label, const std::string& value) {
+  if (value.empty())
+    return;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%-12s", label);
+  out << buf << value << '\n';
+}
+
+void inspect(const json& a, std::ostream& out) {
+  field(out, "key", str(a, "key") + "  (stage " + str(a, "stage") + ")");
+  if (a.contains("version"))
+    field(out, "version",
+          str(a, "version") + "  (" + str(a, "events_processed")
+              + " events processed, " + str(a, "events_failed") + " failed)");
+  field(out, "last event", str(a, "last_event_id"));
+  field(out, "updated", str(a, "updated"));
+  field(out, "last error", str(a, "last_error"));
+  if (a.contains("status")) {
+    auto& s = a["status"];
+    auto from = str(s, "from_stage");
+    field(out, "status",
+          str(s, "phase") + " in " + str(s, "stage") + " since "
+              + clock_of(str(s, "since"))
+              + (from.empty() ? "" : " (from " + from + ")"));
+  }
+  if (a.contains("mailbox")) {
+    auto& mb = a["mailbox"];
+    field(out, "mailbox",
+          "urgent " + str(mb, "urgent") + ", normal " + str(mb, "normal")
+              + ", parked " + str(mb, "parked")
+              + (a.value("actor", false) ? "  (actor live)" : "  (no actor)"));
+  }
+  field(out, "restarts", str(a, "restarts"));
+  if (a.contains("retry")) {
+    auto& r = a["retry"];
+    field(out, "retry",
+          "due " + clock_of(str(r, "due")) + " after "
+              + std::to_string(r["attempts"].size()) + " failed tries");
+    for (auto& at : r["attempts"])
+      out << "              " << str(at, "attempt") << ". "
+          << clock_of(str(at, "at")) << " " << str(at, "error") << '\n';
+  }
+  for (auto& t : a["timers"])
+    field(out, "timer", str(t, "name") + " due " + clock_of(str(t, "due")));
+  if (!a["dead_letters"].empty()) {
+    std::string ids;
+    for (auto& d : a["dead_letters"])
+      ids += (ids.empty() ? "" : " ") + d.get<std::string>();
+    field(out, "dead letters", ids);
+  }
+  if (a.contains("state"))
+    out << "state\n" << a["state"].dump(2) << '\n';
+}
+
+void trace(const json& a, std::ostream& out) {
+  table t;
+  t.column("STAGE")
+      .column("AT")
+      .column("EVENT")
+      .column("DONE", true)
+      .column("FAILED", true);
+  for (auto& p : a["path"])
+    t.row({str(p, "stage"), clock_of(str(p, "at")), str(p, "last_event_id"),
+           num(p, "events_processed"), num(p, "events_failed")});
+  t.print(out);
+  if (a.contains("now")) {
+    auto& n = a["now"];
+    out << "now: " << str(n, "phase") << " in " << str(n, "stage") << " since "
+        << clock_of(str(n, "since")) << '\n';
+  }
+  for (auto& d : a["dead_letters"])
+    out << "dead letter " << str(d, "id") << " (" << str(d, "stage")
+        << "): " << str(d, "error") << '\n';
+}
+
+void dlq(const std::vector<std::string>& args, const json& a,
+         std::ostream& out) {
+  auto sub = args.empty() ? "" : args[0];
+  if (sub == "list") {
+    table t;
+    t.column("ID")
+        .column("STAGE")
+        .column("KEY")
+        .column("TRIES", true)
+        .column("LAST ERROR");
+    for (auto& d : a["dead_letters"])
+      t.row({str(d, "id"), str(d, "stage"), str(d, "key"), str(d, "attempts"),
+             str(d, "last_error")});
+    t.print(out);
+    out << a["dead_letters"].size() << " dead letters\n";
+  } else if (sub == "redrive") {
+    out << "redriven " << str(a, "redriven")
+        << " (back in their stage's queue)\n";
+  } else if (sub == "drop") {
+    out << "dropped " << str(a, "dropped") << '\n';
+  } else {
+    out << a.dump(2) << '\n';
+  }
+}
+
+} // namespace
+
+void render(const std::string& command, const std::vector<std::string>& args,
+            const json& a, std::ostream& out) {
+  if (command == "nodes")
+    nodes(a, out);
+  else if (command == "shards")
+    shards(a, out);
+  else if (command == "stages")
+    stages(a, out);
+  else if (command == "actors")
+    actors(a, out);
+  else if (command == "inspect")
+    inspect(a, out);
+  else if (command == "trace")
+    trace(a, out);
+  else if (command == "dlq")
+    dlq(args, a, out);
+  else if (command == "metrics")
+    out << str(a, "text");
+  else if (command == "pause" || command == "resume")
+    out << "stage " << str(a, "stage")
+        << (a.value("paused", false) ? " paused\n" : " resumed\n");
+  else if (command == "drain")
+    out << "node " << str(a, "node") << " draining\n";
+  else if (command == "log-level")
+    out << "log level " << str(a, "level") << '\n';
+  else
+    out << a.dump(2) << '\n';
+}
+
+} // namespace sluice::cli
