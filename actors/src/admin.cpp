@@ -211,14 +211,21 @@ private:
       msg::stage_snapshot snap;
       if (i < actors.size())
         snap = snapshot(actors[i], 0);
-      // events/s: since this stage's last `stages`, or since the start.
-      auto& base = p_.rate_base[spec.name];
-      if (base.first == std::chrono::steady_clock::time_point{})
-        base = {p_.started_at, 0};
+      // events/s: against the oldest sample of the last minute that is at
+      // least a second old, else since the start.
+      auto& samples = p_.rate_samples[spec.name];
+      while (!samples.empty()
+             && now - samples.front().first > std::chrono::minutes(1))
+        samples.pop_front();
+      std::pair<std::chrono::steady_clock::time_point, std::uint64_t> base{
+          p_.started_at, 0};
+      if (!samples.empty()
+          && now - samples.front().first >= std::chrono::seconds(1))
+        base = samples.front();
       double secs = std::chrono::duration<double>(now - base.first).count();
       double rate =
           secs > 0 ? static_cast<double>(done - base.second) / secs : 0.0;
-      base = {now, done};
+      samples.emplace_back(now, done);
       out.push_back(
           {{"name", spec.name},
            {"behaviour", spec.behaviour},

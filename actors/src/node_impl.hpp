@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,10 +48,13 @@ struct node::impl {
   /// The port the admin actor is published on; 0 without `listen`.
   std::uint16_t admin_port = 0;
   caf::actor admin_actor;
-  /// Per stage: (when, done count) at the last `stages`, for events/s.
+  /// Per stage: (when, done count) samples taken by `stages`, the last
+  /// minute's, for a recent events/s that does not depend on how often
+  /// someone asks.
   std::map<std::string,
-           std::pair<std::chrono::steady_clock::time_point, std::uint64_t>>
-      rate_base;
+           std::deque<
+               std::pair<std::chrono::steady_clock::time_point, std::uint64_t>>>
+      rate_samples;
 };
 
 } // namespace sluice

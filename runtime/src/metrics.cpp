@@ -130,22 +130,25 @@ std::string metrics::render_prometheus() const {
   }
   for (auto& [name, fam] : histograms_) {
     header(os, name, fam.help, "histogram");
+    // Durations are kept in microseconds and shown in seconds; any other
+    // histogram (a commit's record count) shows its values as they are.
+    const double scale = name.ends_with("_seconds") ? 1e6 : 1.0;
+    auto bound = [&](std::uint64_t v) {
+      auto x = static_cast<double>(v) / scale;
+      return scale == 1.0 ? std::to_string(v) : std::to_string(x);
+    };
     for (auto& [l, h] : fam.series) {
       std::uint64_t cum = 0;
       for (std::size_t i = 0; i < histogram::bucket_count; ++i) {
         cum += h->bucket(i);
         os << name << "_bucket"
-           << render_labels(
-                  l, "le=\""
-                         + std::to_string(
-                             static_cast<double>(histogram::bound_us(i)) / 1e6)
-                         + "\"")
+           << render_labels(l, "le=\"" + bound(histogram::bound_us(i)) + "\"")
            << ' ' << cum << '\n';
       }
       os << name << "_bucket" << render_labels(l, "le=\"+Inf\"") << ' '
          << h->count() << '\n';
       os << name << "_sum" << render_labels(l) << ' '
-         << static_cast<double>(h->sum_us()) / 1e6 << '\n';
+         << static_cast<double>(h->sum_us()) / scale << '\n';
       os << name << "_count" << render_labels(l) << ' ' << h->count() << '\n';
     }
   }

@@ -58,3 +58,19 @@ TEST(Metrics, RendersPrometheusTextFormat) {
             std::string::npos);
   EXPECT_NE(text.find("sluice_latency_seconds_count 1\n"), std::string::npos);
 }
+
+TEST(Metrics, ACountHistogramRendersItsBoundsAsCountsAndADurationInSeconds) {
+  metrics m;
+  m.get_histogram("sluice_commit_records").observe_us(200);    // (128, 256]
+  m.get_histogram("sluice_commit_seconds").observe_us(200000); // 0.2 s
+  auto text = m.render_prometheus();
+  EXPECT_NE(text.find("sluice_commit_records_bucket{le=\"128\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sluice_commit_records_bucket{le=\"256\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("sluice_commit_records_sum 200\n"), std::string::npos);
+  EXPECT_NE(text.find("sluice_commit_seconds_bucket{le=\"0.262144\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("sluice_commit_seconds_sum 0.2\n"), std::string::npos);
+}

@@ -47,8 +47,10 @@ private:
   std::atomic<std::int64_t> peak_{0};
 };
 
-/// A latency histogram in microseconds with fixed log-spaced buckets
-/// (1 us .. ~67 s). Quantiles are estimated from bucket bounds.
+/// A histogram with fixed log-spaced buckets (powers of two, 1 .. 2^26),
+/// for durations in microseconds (1 us .. ~67 s) or for counts. A family
+/// whose name ends in `_seconds` is rendered in seconds; any other renders
+/// its values as they are. Quantiles are estimated from bucket bounds.
 class histogram {
 public:
   /// The number of bounded buckets, 2^0 .. 2^26 us; then +Inf. Bucket `i`

@@ -100,14 +100,18 @@ void stages(const json& a, std::ostream& out) {
       .column("EV/S", true)
       .column("P50ms", true)
       .column("P99ms", true);
+  std::string paused;
   for (auto& s : a["stages"]) {
-    auto name = str(s, "name") + (s.value("paused", false) ? " (paused)" : "");
-    t.row({name, num(s, "in"), num(s, "done"), num(s, "skipped"),
+    if (s.value("paused", false))
+      paused += (paused.empty() ? "" : ", ") + str(s, "name");
+    t.row({str(s, "name"), num(s, "in"), num(s, "done"), num(s, "skipped"),
            num(s, "retried"), num(s, "dead_lettered"), num(s, "queued_urgent"),
            num(s, "queued_normal"), num(s, "events_per_s"),
            ms(s["latency"]["normal"]), p99(s["latency"]["normal"])});
   }
   t.print(out);
+  if (!paused.empty())
+    out << "paused: " << paused << '\n';
 }
 
 void actors(const json& a, std::ostream& out) {
@@ -119,20 +123,29 @@ void actors(const json& a, std::ostream& out) {
       .column("PARKED", true)
       .column("RESTARTS", true)
       .column("STATE");
+  std::size_t shown = 0;
   for (auto& k : a["actors"]) {
+    auto& mb = k["mailbox"];
+    auto load =
+        mb.value("urgent", 0) + mb.value("normal", 0) + mb.value("parked", 0);
+    // Idle keys are many and alike: show those with work or a history.
+    if (load == 0 && !k.value("retrying", false) && k.value("restarts", 0) == 0)
+      continue;
+    ++shown;
     std::string state = k.value("retrying", false) ? "retrying"
                         : k.value("actor", false)  ? "live"
                                                    : "idle";
     if (k.value("express", false))
       state += ",express";
-    auto& mb = k["mailbox"];
     t.row({str(k, "stage"), str(k, "key"), num(mb, "urgent"), num(mb, "normal"),
            num(mb, "parked"), num(k, "restarts"), state});
   }
-  t.print(out);
-  out << num(a, "live_keys") << " live keys";
+  if (shown > 0)
+    t.print(out);
+  out << num(a, "live_keys") << " live keys, " << shown
+      << " with work in flight, a retry or restarts";
   if (a["actors"].size() < a.value("live_keys", 0u))
-    out << " (the " << a["actors"].size() << " busiest shown)";
+    out << " (of the " << a["actors"].size() << " busiest)";
   out << '\n';
 }
 
