@@ -8,12 +8,12 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "messages.hpp"
 #include "node_impl.hpp"
 #include "sluice/dead_letters.hpp"
+#include "sluice/utc_time.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -30,20 +30,6 @@ struct bad_usage {
 struct command_failed {
   std::string why;
 };
-
-std::string iso_time(std::int64_t ns) {
-  if (ns <= 0)
-    return "";
-  std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf,
-                static_cast<int>((ns / 1000000) % 1000));
-  return out;
-}
 
 const char* phase_name(int phase) {
   switch (phase) {
@@ -310,14 +296,14 @@ private:
       out["events_failed"] = ks.events_failed();
       out["last_event_id"] = ks.last_event_id();
       out["last_error"] = ks.last_error();
-      out["updated"] = iso_time(ks.updated_ts_ns());
+      out["updated"] = utc_time(ks.updated_ts_ns());
     }
     if (auto st = ok_or_fail(p_.st->read_status(key))) {
       v1::KeyStatus ks;
       if (ks.ParseFromString(*st))
         out["status"] = {{"stage", ks.stage()},
                          {"phase", phase_name(ks.phase())},
-                         {"since", iso_time(ks.since_ts_ns())},
+                         {"since", utc_time(ks.since_ts_ns())},
                          {"from_stage", ks.from_stage()},
                          {"last_event_id", ks.last_event_id()}};
     }
@@ -343,15 +329,15 @@ private:
         json attempts = json::array();
         for (auto& a : rec.attempts())
           attempts.push_back({{"attempt", a.attempt()},
-                              {"at", iso_time(a.at_ts_ns())},
+                              {"at", utc_time(a.at_ts_ns())},
                               {"error", a.error()}});
-        out["retry"] = {{"due", iso_time(rec.due_ts_ns())},
+        out["retry"] = {{"due", utc_time(rec.due_ts_ns())},
                         {"attempts", attempts}};
       }
     }
     json timers = json::array();
     for (auto& t : ok_or_fail(p_.st->read_timers(id, key)))
-      timers.push_back({{"name", t.name}, {"due", iso_time(t.due_ns)}});
+      timers.push_back({{"name", t.name}, {"due", utc_time(t.due_ns)}});
     out["timers"] = timers;
     dead_letter_filter f;
     f.stage = spec.name;
@@ -378,7 +364,7 @@ private:
       v1::KeyState ks;
       ks.ParseFromString(stored->key_state);
       path.push_back({{"stage", spec.name},
-                      {"at", iso_time(ks.updated_ts_ns())},
+                      {"at", utc_time(ks.updated_ts_ns())},
                       {"last_event_id", ks.last_event_id()},
                       {"events_processed", ks.events_processed()},
                       {"events_failed", ks.events_failed()},
@@ -391,7 +377,7 @@ private:
       if (ks.ParseFromString(*st))
         out["now"] = {{"stage", ks.stage()},
                       {"phase", phase_name(ks.phase())},
-                      {"since", iso_time(ks.since_ts_ns())}};
+                      {"since", utc_time(ks.since_ts_ns())}};
     }
     dead_letter_filter f;
     f.key = key;

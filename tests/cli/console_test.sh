@@ -118,11 +118,15 @@ type_line "dlq redrive $dl_id"
 check "shell: redrive" wait_for "redriven 1"
 type_line "frobnicate"
 check "shell: an unknown command is one line" wait_for "error: unknown command 'frobnicate'"
-# Tab completion: a command, then a stage name.
+# Tab completion: a command, then a stage name, then a node name; each
+# completed line is submitted, so the pane shows exactly what it became.
 tmux send-keys -t "$session" -l "insp"; tmux send-keys -t "$session" Tab
-tmux send-keys -t "$session" -l "sco"; tmux send-keys -t "$session" Tab
-check "shell: tab completes command and stage" wait_for "> inspect score "
-tmux send-keys -t "$session" C-u
+tmux send-keys -t "$session" -l "enr"; tmux send-keys -t "$session" Tab
+tmux send-keys -t "$session" -l "npm/1up"; tmux send-keys -t "$session" Enter
+check "shell: tab completes a command and a stage" wait_for "npm/1up  (stage enrich)"
+tmux send-keys -t "$session" -l "shards lo"; tmux send-keys -t "$session" Tab
+tmux send-keys -t "$session" Enter
+check "shell: tab completes a node" wait_for "> shards local"
 type_line "help inspect"
 check "shell: help CMD" wait_for "inspect STAGE KEY"
 type_line "quit"

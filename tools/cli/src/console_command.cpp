@@ -154,12 +154,18 @@ char** complete(const char* text, int start, int) {
 void learn_names(admin_client& c) {
   stage_names.clear();
   node_names.clear();
-  if (auto a = c.call("stages", {}); a.code == admin_code::ok)
-    for (auto& s : json::parse(a.json)["stages"])
+  // (The parsed answer is kept in a variable: a range-for over a member of
+  // a temporary would dangle.)
+  if (auto a = c.call("stages", {}); a.code == admin_code::ok) {
+    auto j = json::parse(a.json);
+    for (auto& s : j["stages"])
       stage_names.push_back(s["name"]);
-  if (auto a = c.call("nodes", {}); a.code == admin_code::ok)
-    for (auto& n : json::parse(a.json)["nodes"])
+  }
+  if (auto a = c.call("nodes", {}); a.code == admin_code::ok) {
+    auto j = json::parse(a.json);
+    for (auto& n : j["nodes"])
       node_names.push_back(n["name"]);
+  }
 }
 
 std::string history_path(const console_args& a) {

@@ -2,8 +2,11 @@
 // table (or a short list) that fits 80 columns.
 #include "console_render.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <sstream>
 
+#include "sluice/utc_time.hpp"
 #include "table.hpp"
 
 namespace sluice::cli {
@@ -149,12 +152,33 @@ void actors(const json& a, std::ostream& out) {
   out << '\n';
 }
 
+/// Writes `text` wrapped at 78 columns, each line after `indent`; breaks
+/// at a space where there is one.
+void wrap(std::ostream& out, const std::string& text,
+          const std::string& indent) {
+  const std::size_t width = 78 - indent.size();
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto len = std::min(width, text.size() - at);
+    if (at + len < text.size())
+      if (auto sp = text.rfind(' ', at + len);
+          sp != std::string::npos && sp > at + width / 2)
+        len = sp - at + 1;
+    out << indent << text.substr(at, len) << '\n';
+    at += len;
+  }
+}
+
+/// "label         value", the value wrapped under itself when long.
 void field(std::ostream& out, const char* label, const std::string& value) {
   if (value.empty())
     return;
   char buf[24];
-  std::snprintf(buf, sizeof buf, "%-12s", label);
-  out << buf << value << '\n';
+  std::snprintf(buf, sizeof buf, "%-14s", label);
+  std::ostringstream wrapped;
+  wrap(wrapped, value, std::string(14, ' '));
+  auto text = wrapped.str();
+  out << buf << text.substr(14);
 }
 
 void inspect(const json& a, std::ostream& out) {
@@ -239,6 +263,23 @@ void dlq(const std::vector<std::string>& args, const json& a,
              str(d, "last_error")});
     t.print(out);
     out << a["dead_letters"].size() << " dead letters\n";
+  } else if (sub == "show") {
+    field(out, "id", str(a, "id"));
+    field(out, "stage", str(a, "stage"));
+    field(out, "key", str(a, "key"));
+    field(out, "event",
+          str(a, "event_id") + "  (topic " + str(a, "topic") + ")");
+    field(out, "source", str(a, "source"));
+    field(out, "redrivable", str(a, "redrivable"));
+    std::size_t n = 0;
+    for (auto& e : a["errors"]) {
+      auto at = e.value("at_ns", std::int64_t{0});
+      auto label = "try " + std::to_string(++n);
+      field(out, label.c_str(), clock_of(utc_time(at)));
+      wrap(out, str(e, "error"), "  ");
+    }
+    out << "payload\n";
+    wrap(out, str(a, "payload"), "  ");
   } else if (sub == "redrive") {
     out << "redriven " << str(a, "redriven")
         << " (back in their stage's queue)\n";
