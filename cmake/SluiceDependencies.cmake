@@ -10,6 +10,7 @@ include(SluiceFindHttplib) # httplib::httplib, for `sluice run --http`
 include(SluiceFindReadline) # Readline::Readline, for `sluice console`
 
 find_package(Protobuf REQUIRED)
+find_package(OpenSSL REQUIRED) # HMAC-SHA256 of webhook bodies
 find_package(spdlog REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)

@@ -515,11 +515,16 @@ admin_answer node::admin(const std::string& command,
     a.error = "the node is stopped";
     return a;
   }
-  std::lock_guard<std::mutex> guard{p.admin_mtx};
   try {
-    admin_session session{p};
-    session.owner = this;
-    a.json = session.run(command, args).dump();
+    a.json = p.callers->run([&] {
+      std::lock_guard<std::mutex> guard{p.admin_mtx};
+      admin_session session{p};
+      session.owner = this;
+      return session.run(command, args).dump();
+    });
+  } catch (const caller_pool::stopped&) {
+    a.code = admin_code::failed;
+    a.error = "the node is stopping";
   } catch (const bad_usage& e) {
     a.code = admin_code::bad_usage;
     a.error = e.why;

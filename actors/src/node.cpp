@@ -148,15 +148,37 @@ std::string node::prometheus() {
   return p.metrics.render_prometheus();
 }
 
+const sluice::topology& node::pipeline() const noexcept {
+  return impl_->plan->topo();
+}
+
 std::uint16_t node::admin_port() const noexcept {
   return impl_->admin_port;
 }
+
+namespace {
+result<void> publish_here(node::impl& p, const std::string& topic,
+                          std::vector<event> events);
+} // namespace
 
 result<void> node::publish(const std::string& topic,
                            std::vector<event> events) {
   auto& p = *impl_;
   if (p.stopped)
     return fail(errc::unavailable, "the node is stopped");
+  try {
+    return p.callers->run(
+        [&] { return publish_here(p, topic, std::move(events)); });
+  } catch (const caller_pool::stopped&) {
+    return fail(errc::unavailable, "the node is stopping");
+  }
+}
+
+namespace {
+
+/// node::publish, on a caller-pool thread.
+result<void> publish_here(node::impl& p, const std::string& topic,
+                          std::vector<event> events) {
   write_batch b;
   auto now = now_ns();
   std::size_t unrouted = 0;
@@ -195,6 +217,8 @@ result<void> node::publish(const std::string& topic,
         .receive([]() {}, on_error);
   return out;
 }
+
+} // namespace
 
 result<node_stats> node::stats() const {
   auto& p = *impl_;
@@ -278,6 +302,8 @@ void node::stop() {
       self->wait_for(p.admin_actor);
       p.admin_actor = nullptr;
     }
+    // No thread of the pool may outlive the actor system (caller_pool.hpp).
+    p.callers->stop();
     self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
     self->wait_for(p.supervisor);
     self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "caller_pool.hpp"
 #include "sluice/node.hpp"
 #include "sluice/pipeline_plan.hpp"
 #include "sluice/store/store.hpp"
@@ -30,6 +31,8 @@ struct node::impl {
   std::unique_ptr<pipeline_plan> plan;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
+  /// Makes the blocking calls of publish and admin (see caller_pool.hpp).
+  std::unique_ptr<caller_pool> callers = std::make_unique<caller_pool>(4);
   caf::actor store_actor;
   caf::actor supervisor;
   std::vector<std::string> feeds;

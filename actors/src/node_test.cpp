@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "sluice/store/export.hpp"
@@ -260,4 +263,48 @@ TEST(Node, RefusesAnOversizedPublishedPayloadNamingTheEventAndTheLimit) {
   EXPECT_EQ(s->queued, 0u);
   (*n)->stop();
   fs::remove_all(dir);
+}
+
+TEST(Node, StopsWhileAThreadThatPublishedAndAskedIsStillAlive) {
+  // Embedders publish from threads of their own that outlive the call
+  // (HTTP handlers do). Such a thread never becomes a CAF actor: the node's
+  // caller pool makes the call. Before it, stop() hung in ~actor_system.
+  auto dir = temp_dir("stop_other_thread");
+  auto reg = test_registry();
+  auto n = node::start(two_stage(), reg, options_for(dir));
+  ASSERT_TRUE(n) << n.error().describe();
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool done = false, release = false;
+  std::thread other([&] {
+    EXPECT_TRUE((*n)->publish("in", {make_event("k", "a")}));
+    EXPECT_EQ((*n)->admin("inspect", {"first", "nope"}).code,
+              admin_code::failed);
+    std::unique_lock lock{mtx};
+    done = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; }); // alive until stop returned
+  });
+  {
+    std::unique_lock lock{mtx};
+    cv.wait(lock, [&] { return done; });
+  }
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 200 && !finished; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!finished) {
+      std::fprintf(stderr, "node::stop hung while another thread lives\n");
+      std::_Exit(3);
+    }
+  });
+  (*n)->stop();
+  finished = true;
+  watchdog.join();
+  {
+    std::lock_guard lock{mtx};
+    release = true;
+  }
+  cv.notify_all();
+  other.join();
 }

@@ -25,12 +25,9 @@ std::string encode_event(const event& ev) {
   return pb.SerializeAsString();
 }
 
-result<event> decode_event(std::string_view bytes, std::string_view where) {
-  v1::Event pb;
-  if (!pb.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return fail(errc::corrupt, std::string(where) + ": "
-                                   + std::to_string(bytes.size())
-                                   + " bytes are not a valid sluice.v1.Event");
+namespace {
+
+event from_pb(v1::Event& pb) {
   event ev;
   ev.id = std::move(*pb.mutable_id());
   ev.topic = std::move(*pb.mutable_topic());
@@ -48,6 +45,38 @@ result<event> decode_event(std::string_view bytes, std::string_view where) {
   ev.reconcile = pb.reconcile();
   ev.timer = std::move(*pb.mutable_timer());
   return ev;
+}
+
+} // namespace
+
+result<event> decode_event(std::string_view bytes, std::string_view where) {
+  v1::Event pb;
+  if (!pb.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return fail(errc::corrupt, std::string(where) + ": "
+                                   + std::to_string(bytes.size())
+                                   + " bytes are not a valid sluice.v1.Event");
+  return from_pb(pb);
+}
+
+result<std::vector<event>> decode_event_batch(std::string_view bytes,
+                                              std::string_view where) {
+  v1::EventBatch pb;
+  if (!pb.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return fail(errc::corrupt,
+                std::string(where) + ": " + std::to_string(bytes.size())
+                    + " bytes are not a valid sluice.v1.EventBatch");
+  std::vector<event> out;
+  out.reserve(static_cast<std::size_t>(pb.events_size()));
+  for (auto& e : *pb.mutable_events())
+    out.push_back(from_pb(e));
+  return out;
+}
+
+std::string encode_event_batch(const std::vector<event>& events) {
+  v1::EventBatch pb;
+  for (auto& ev : events)
+    pb.add_events()->ParseFromString(encode_event(ev));
+  return pb.SerializeAsString();
 }
 
 } // namespace sluice

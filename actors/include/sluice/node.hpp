@@ -1,6 +1,7 @@
 // An embedded Sluice node: one CAF actor system and one LMDB environment,
-// running one pipeline. This header does not include CAF. A node is driven
-// from one thread (start, publish, stats, stop).
+// running one pipeline. This header does not include CAF. Start and stop a
+// node from one thread; publish, stats, admin and prometheus are safe from
+// any thread while it runs.
 #pragma once
 
 #include <chrono>
@@ -93,7 +94,11 @@ public:
                                              node_options opts);
   ~node();
 
+  /// The topology the node runs.
+  const sluice::topology& pipeline() const noexcept;
+
   /// Publishes events on `topic` and returns once they are committed.
+  /// Safe from several threads at once (each call waits for its commit).
   result<void> publish(const std::string& topic, std::vector<event> events);
 
   /// A snapshot of counters, queue depths and feed progress.

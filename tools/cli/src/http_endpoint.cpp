@@ -12,6 +12,7 @@
 #include <string_view>
 #include <thread>
 
+#include "http_ingest_routes.hpp"
 #include "log_format.hpp"
 
 namespace sluice::cli {
@@ -19,34 +20,42 @@ namespace sluice::cli {
 // -- readiness ------------------------------------------------------------
 
 void readiness::started(sluice::node& n) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::unique_lock guard{mtx_};
   ready_ = true;
   reason_.clear();
   node_ = &n;
 }
 
 void readiness::stopped(const std::string& why) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::unique_lock guard{mtx_};
   ready_ = false;
   reason_ = "the node stopped: " + why;
 }
 
 void readiness::detach() {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::unique_lock guard{mtx_};
   node_ = nullptr;
 }
 
 readiness::answer readiness::check() const {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::shared_lock guard{mtx_};
   return {ready_, reason_};
 }
 
 std::optional<std::string> readiness::render_metrics() const {
   // Under the lock, so `detach` waits for a rendering in progress.
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::shared_lock guard{mtx_};
   if (node_ == nullptr)
     return std::nullopt;
   return node_->prometheus(); // with the queue depths read from LMDB
+}
+
+bool readiness::with_node(const std::function<void(sluice::node&)>& fn) const {
+  std::shared_lock guard{mtx_};
+  if (node_ == nullptr || !ready_)
+    return false;
+  fn(*node_);
+  return true;
 }
 
 // -- the endpoint ---------------------------------------------------------
@@ -124,7 +133,8 @@ void http_endpoint::stop() {
 }
 
 result<std::unique_ptr<http_endpoint>>
-http_endpoint::start(const std::string& host_port, const readiness& state) {
+http_endpoint::start(const std::string& host_port, const readiness& state,
+                     std::optional<ingest_options> ingest) {
   auto addr = parse_address(host_port);
   if (!addr)
     return addr.error();
@@ -141,8 +151,14 @@ http_endpoint::start(const std::string& host_port, const readiness& state) {
 
   auto p = std::make_unique<impl>(state);
   auto& svr = p->svr;
-  // Requests are rare and short: two threads, not one per core.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // Health checks are rare and short: two threads. The event API waits
+  // for commits, so it gets more, to let concurrent posts share them.
+  std::size_t threads = ingest ? 8 : 2;
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  if (ingest) {
+    svr.set_payload_max_length(ingest->max_body_bytes);
+    add_event_routes(svr, state, *ingest);
+  }
   // SO_REUSEADDR (a restart binds despite TIME_WAIT) but not httplib's
   // default SO_REUSEPORT, which would let two nodes share one port.
   svr.set_socket_options([](socket_t sock) {
@@ -182,9 +198,13 @@ http_endpoint::start(const std::string& host_port, const readiness& state) {
   // Unknown paths (and methods): httplib answers 404 with no body.
   svr.set_error_handler(httplib::Server::HandlerWithResponse{
       [](const httplib::Request& req, httplib::Response& res) {
-        if (res.status != 404 || !res.body.empty())
+        if (!res.body.empty() || (res.status != 404 && res.status != 413))
           return httplib::Server::HandlerResponse::Unhandled;
-        res.set_content(json_error("no such endpoint: " + req.path), json_type);
+        res.set_content(json_error(res.status == 404
+                                       ? "no such endpoint: " + req.path
+                                       : "the body is larger than the "
+                                         "server takes"),
+                        json_type);
         return httplib::Server::HandlerResponse::Handled;
       }});
   svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
@@ -205,6 +225,11 @@ http_endpoint::start(const std::string& host_port, const readiness& state) {
   for (int i = 0; i < 5000 && !svr.is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   spdlog::info("http: serving /healthz, /readyz and /metrics on {}", host_port);
+  if (ingest)
+    spdlog::info(
+        "http: events on {}/v1/events ({}), keys on {}/v1/keys", host_port,
+        ingest->hmac_key.empty() ? "off: no --hmac-key-file" : "HMAC-signed",
+        host_port);
   return std::unique_ptr<http_endpoint>{new http_endpoint(std::move(p))};
 }
 

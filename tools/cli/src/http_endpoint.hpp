@@ -4,11 +4,14 @@
 // does not include httplib.h.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 
+#include "http_ingest.hpp"
 #include "sluice/node.hpp"
 #include "sluice/result.hpp"
 
@@ -40,9 +43,12 @@ public:
   /// The node's metrics in the Prometheus text format, or nothing before
   /// `started` and after `detach`.
   std::optional<std::string> render_metrics() const;
+  /// Runs `fn` with the node while it is started (and keeps it from being
+  /// detached meanwhile); false when there is no node.
+  bool with_node(const std::function<void(sluice::node&)>& fn) const;
 
 private:
-  mutable std::mutex mtx_;
+  mutable std::shared_mutex mtx_;
   bool ready_ = false;
   std::string reason_ = "the store is opening";
   sluice::node* node_ = nullptr;
@@ -56,8 +62,11 @@ public:
   /// serving. `state` must outlive the endpoint. A bad value (no port, a
   /// port out of 1..65535, an unknown host, an address in use) is an
   /// `invalid_argument` error that names it.
+  /// With `ingest`, it also serves the event API (POST /v1/events, GET
+  /// /v1/keys/STAGE/KEY; see http_ingest.hpp).
   static result<std::unique_ptr<http_endpoint>>
-  start(const std::string& host_port, const readiness& state);
+  start(const std::string& host_port, const readiness& state,
+        std::optional<ingest_options> ingest = std::nullopt);
   ~http_endpoint();
   http_endpoint(const http_endpoint&) = delete;
   http_endpoint& operator=(const http_endpoint&) = delete;

@@ -1,0 +1,293 @@
+// The event API: signature check, body parsing, admission (overload gives
+// 503 or 429 with Retry-After, never an accepted event that is lost), and
+// publish, which returns once the events are committed in LMDB.
+#include "http_ingest.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "http_ingest_routes.hpp"
+#include "sluice/event_codec.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* json_type = "application/json";
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 15]);
+  }
+  return out;
+}
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), json_type);
+}
+
+void refuse(httplib::Response& res, int status, const std::string& why) {
+  reply(res, status, {{"error", why}});
+}
+
+/// Builds one event from a JSON object; `where` names it in errors.
+result<event> event_from(const json& j, const std::string& where,
+                         std::uint64_t body_hash, std::size_t index) {
+  auto bad = [&](const std::string& why) {
+    return fail(errc::invalid_argument, where + ": " + why);
+  };
+  if (!j.is_object())
+    return bad("is not a JSON object");
+  event ev;
+  auto text = [&](const char* field, std::string& out,
+                  bool required) -> std::optional<error> {
+    if (!j.contains(field)) {
+      if (required)
+        return error{errc::invalid_argument, where + ": no \"" + field + "\""};
+      return std::nullopt;
+    }
+    if (!j[field].is_string())
+      return error{errc::invalid_argument,
+                   where + ": \"" + field + "\" must be a string"};
+    out = j[field].get<std::string>();
+    if (required && out.empty())
+      return error{errc::invalid_argument,
+                   where + ": \"" + field + "\" is empty"};
+    return std::nullopt;
+  };
+  if (auto e = text("topic", ev.topic, true))
+    return *e;
+  if (auto e = text("key", ev.key, true))
+    return *e;
+  if (auto e = text("id", ev.id, false))
+    return *e;
+  if (auto e = text("tenant", ev.tenant, false))
+    return *e;
+  if (j.contains("payload"))
+    ev.payload = j["payload"].is_string() ? j["payload"].get<std::string>()
+                                          : j["payload"].dump();
+  if (j.contains("attributes")) {
+    if (!j["attributes"].is_object())
+      return bad("\"attributes\" must be an object of strings");
+    for (auto& [k, v] : j["attributes"].items()) {
+      if (!v.is_string())
+        return bad("attribute \"" + k + "\" must be a string");
+      ev.attributes[k] = v.get<std::string>();
+    }
+  }
+  if (j.contains("priority")) {
+    auto p = j["priority"].is_string() ? j["priority"].get<std::string>() : "";
+    if (p == "urgent")
+      ev.priority = priority::urgent;
+    else if (p != "normal")
+      return bad("\"priority\" must be \"urgent\" or \"normal\"");
+  }
+  if (ev.id.empty()) // the same body sent again gets the same ids
+    ev.id = "http:"
+            + hex(reinterpret_cast<const unsigned char*>(&body_hash),
+                  sizeof body_hash)
+            + ":" + std::to_string(index);
+  return ev;
+}
+
+/// Requests being handled; beyond the limit, new ones get 503.
+std::atomic<std::size_t> in_flight{0};
+
+struct in_flight_slot {
+  bool taken;
+  explicit in_flight_slot(std::size_t limit)
+      : taken(in_flight.fetch_add(1) < limit) {}
+  ~in_flight_slot() { in_flight.fetch_sub(1); }
+};
+
+void post_events(const httplib::Request& req, httplib::Response& res,
+                 const readiness& state, const ingest_options& opts) {
+  if (opts.hmac_key.empty())
+    return refuse(res, 403,
+                  "the webhook is off: start the node with --hmac-key-file");
+  if (!req.has_header("X-Sluice-Signature"))
+    return refuse(res, 401,
+                  "no X-Sluice-Signature header (sha256=<hex HMAC-SHA256 of "
+                  "the body>)");
+  auto sig = req.get_header_value("X-Sluice-Signature");
+  if (!sig.starts_with("sha256=") || sig.size() != 7 + 64)
+    return refuse(res, 400,
+                  "X-Sluice-Signature must be sha256=<64 hex digits>");
+  if (!signature_matches(opts.hmac_key, req.body, sig))
+    return refuse(res, 401, "X-Sluice-Signature does not match the body");
+  auto type = req.get_header_value("Content-Type");
+  result<std::vector<event>> events = std::vector<event>{};
+  if (type.starts_with("application/json"))
+    events = events_from_json(req.body);
+  else if (type.starts_with("application/x-protobuf"))
+    events = decode_event_batch(req.body, "the body");
+  else
+    return refuse(res, 415,
+                  "Content-Type must be application/json or "
+                  "application/x-protobuf (sluice.v1.EventBatch), not '"
+                      + type + "'");
+  if (!events)
+    return refuse(res, 400, events.error().message);
+  if (events->empty())
+    return refuse(res, 422, "the body holds no event");
+  if (events->size() > opts.max_events)
+    return refuse(res, 413,
+                  std::to_string(events->size()) + " events in one request; "
+                      + "at most " + std::to_string(opts.max_events));
+  in_flight_slot slot{opts.max_in_flight};
+  if (!slot.taken) {
+    res.set_header("Retry-After", "1");
+    return refuse(res, 503,
+                  "overloaded: " + std::to_string(opts.max_in_flight)
+                      + " requests are being committed; retry after 1 s");
+  }
+  json answer;
+  bool served = state.with_node([&](node& n) {
+    auto& topics = n.pipeline().topics;
+    std::map<std::string, std::vector<event>> by_topic;
+    std::size_t i = 0;
+    for (auto& ev : *events) {
+      ++i;
+      if (std::find(topics.begin(), topics.end(), ev.topic) == topics.end()) {
+        refuse(res, 422,
+               "event " + std::to_string(i) + ": no topic '" + ev.topic
+                   + "' in the topology");
+        return;
+      }
+      if (ev.key.empty()) {
+        refuse(res, 422, "event " + std::to_string(i) + ": no key");
+        return;
+      }
+      if (ev.id.empty()) {
+        refuse(res, 422, "event " + std::to_string(i) + ": no id");
+        return;
+      }
+      auto t = ev.topic;
+      by_topic[t].push_back(std::move(ev));
+    }
+    auto stats = n.stats();
+    if (stats && stats->queued > opts.max_backlog) {
+      res.set_header("Retry-After", "5");
+      refuse(res, 429,
+             "the backlog is " + std::to_string(stats->queued)
+                 + " events (more than " + std::to_string(opts.max_backlog)
+                 + "); retry after 5 s");
+      return;
+    }
+    json ids = json::array();
+    std::size_t accepted = 0;
+    for (auto& [topic, evs] : by_topic) {
+      std::vector<std::string> these;
+      for (auto& e : evs)
+        these.push_back(e.id);
+      auto n_evs = evs.size();
+      if (auto r = n.publish(topic, std::move(evs)); !r) {
+        // What was committed before stays; the rest was not accepted.
+        int status = r.error().code == errc::invalid_argument ? 413 : 503;
+        if (status == 503)
+          res.set_header("Retry-After", "1");
+        reply(res, status,
+              {{"error", r.error().message},
+               {"accepted", accepted},
+               {"ids", ids}});
+        return;
+      }
+      accepted += n_evs;
+      for (auto& id : these)
+        ids.push_back(id);
+    }
+    reply(res, 200, {{"accepted", accepted}, {"ids", ids}});
+  });
+  if (!served) {
+    res.set_header("Retry-After", "1");
+    refuse(res, 503, "the node is not ready: " + state.check().reason);
+  }
+}
+
+void get_key(const httplib::Request& req, httplib::Response& res,
+             const readiness& state) {
+  auto stage = req.matches[1].str();
+  auto key = req.matches[2].str();
+  bool served = state.with_node([&](node& n) {
+    auto a = n.admin("inspect", {stage, key});
+    if (a.code == admin_code::ok) {
+      res.status = 200;
+      res.set_content(a.json, json_type);
+      return;
+    }
+    refuse(res, a.code == admin_code::failed ? 404 : 400, a.error);
+  });
+  if (!served) {
+    res.set_header("Retry-After", "1");
+    refuse(res, 503, "the node is not ready: " + state.check().reason);
+  }
+}
+
+} // namespace
+
+std::string sign_body(const std::string& key, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
+       &len);
+  return "sha256=" + hex(mac, len);
+}
+
+bool signature_matches(const std::string& key, const std::string& body,
+                       const std::string& header) {
+  auto want = sign_body(key, body);
+  return header.size() == want.size()
+         && CRYPTO_memcmp(header.data(), want.data(), want.size()) == 0;
+}
+
+result<std::vector<event>> events_from_json(const std::string& body) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    return fail(errc::invalid_argument, "the body is not JSON (at byte "
+                                            + std::to_string(e.byte)
+                                            + "): " + e.what());
+  }
+  auto hash = content_hash(body);
+  std::vector<event> out;
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      auto ev = event_from(j[i], "event " + std::to_string(i + 1), hash, i);
+      if (!ev)
+        return ev.error();
+      out.push_back(std::move(*ev));
+    }
+  } else {
+    auto ev = event_from(j, "the event", hash, 0);
+    if (!ev)
+      return ev.error();
+    out.push_back(std::move(*ev));
+  }
+  return out;
+}
+
+void add_event_routes(httplib::Server& svr, const readiness& state,
+                      const ingest_options& opts) {
+  svr.Post("/v1/events",
+           [&state, opts](const httplib::Request& req, httplib::Response& res) {
+             post_events(req, res, state, opts);
+           });
+  svr.Get(R"(/v1/keys/([^/]+)/(.+))",
+          [&state](const httplib::Request& req, httplib::Response& res) {
+            get_key(req, res, state);
+          });
+}
+
+} // namespace sluice::cli

@@ -1,0 +1,15 @@
+// Private to the HTTP endpoint: adds the event API's routes to its server.
+#pragma once
+
+#include <httplib.h>
+
+#include "http_endpoint.hpp"
+
+namespace sluice::cli {
+
+/// POST /v1/events and GET /v1/keys/STAGE/KEY on `svr`, answering through
+/// `state`'s node.
+void add_event_routes(httplib::Server& svr, const readiness& state,
+                      const ingest_options& opts);
+
+} // namespace sluice::cli
