@@ -693,20 +693,28 @@ void on_key_crash(stage_actor* self, const std::string& key,
     recover_key(self, k);
 }
 
-/// What the stage knows of `key` beyond LMDB.
-msg::key_snapshot key_view(const stage_state& s, const std::string& key) {
+/// A live key's entry as the console sees it (in-flight counts apart).
+msg::key_snapshot entry_view(const std::string& key, const key_entry& e) {
   msg::key_snapshot k;
   k.key = key;
-  auto i = s.keys.find(key);
-  if (i == s.keys.end())
-    return k;
-  auto& e = i->second;
   k.live = true;
   k.actor = static_cast<bool>(e.actor);
   k.express = e.express;
   k.parked = static_cast<std::uint32_t>(e.parked.size());
   k.retrying = e.blocked;
   k.restarts = e.restarts;
+  return k;
+}
+
+/// What the stage knows of `key` beyond LMDB.
+msg::key_snapshot key_view(const stage_state& s, const std::string& key) {
+  auto i = s.keys.find(key);
+  if (i == s.keys.end()) {
+    msg::key_snapshot k;
+    k.key = key;
+    return k;
+  }
+  auto k = entry_view(key, i->second);
   for (auto& [pos, f] : s.in_flight)
     if (f.key == key)
       ++k.in_flight[static_cast<int>(pos.priority)];
@@ -724,14 +732,7 @@ msg::stage_snapshot snapshot(const stage_state& s, std::size_t limit) {
     if (!f.key.empty())
       ++counts[f.key][static_cast<int>(pos.priority)];
   for (auto& [key, e] : s.keys) {
-    msg::key_snapshot k;
-    k.key = key;
-    k.live = true;
-    k.actor = static_cast<bool>(e.actor);
-    k.express = e.express;
-    k.parked = static_cast<std::uint32_t>(e.parked.size());
-    k.retrying = e.blocked;
-    k.restarts = e.restarts;
+    auto k = entry_view(key, e);
     if (auto c = counts.find(key); c != counts.end()) {
       k.in_flight[0] = c->second[0];
       k.in_flight[1] = c->second[1];

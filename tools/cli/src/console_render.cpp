@@ -37,20 +37,13 @@ std::string num(const json& j, const char* field) {
   return human(j[field].get<double>());
 }
 
-std::string ms(const json& j) {
+/// A latency quantile (`p50_ms`, `p99_ms`) of a histogram answer; "-" when
+/// nothing was measured.
+std::string quantile_ms(const json& j, const char* field) {
   if (!j.is_object() || j.value("count", 0) == 0)
     return "-";
   char buf[32];
-  double v = j.value("p50_ms", 0.0);
-  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f" : "%.0f", v);
-  return buf;
-}
-
-std::string p99(const json& j) {
-  if (!j.is_object() || j.value("count", 0) == 0)
-    return "-";
-  char buf[32];
-  double v = j.value("p99_ms", 0.0);
+  double v = j.value(field, 0.0);
   std::snprintf(buf, sizeof buf, v < 10 ? "%.1f" : "%.0f", v);
   return buf;
 }
@@ -110,7 +103,8 @@ void stages(const json& a, std::ostream& out) {
     t.row({str(s, "name"), num(s, "in"), num(s, "done"), num(s, "skipped"),
            num(s, "retried"), num(s, "dead_lettered"), num(s, "queued_urgent"),
            num(s, "queued_normal"), num(s, "events_per_s"),
-           ms(s["latency"]["normal"]), p99(s["latency"]["normal"])});
+           quantile_ms(s["latency"]["normal"], "p50_ms"),
+           quantile_ms(s["latency"]["normal"], "p99_ms")});
   }
   t.print(out);
   if (!paused.empty())
