@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <nlohmann/json.hpp>
+
 #include "sluice_test/node_fixture.hpp"
 
 using namespace sluice;
@@ -94,10 +96,25 @@ std::size_t occurrences(const std::string& s, const std::string& part) {
   return n;
 }
 
-/// Reads the node's own store (readers may run beside the writer).
-std::string live_state(const std::string& dir, const std::string& key) {
+/// The state of `key` in stage first, read through another process's
+/// store: for a node running in a child process. (A second LMDB
+/// environment on the same files in the node's own process would break
+/// LMDB's locks.)
+std::string child_state(const std::string& dir, const std::string& key) {
   auto st = store::open({dir, std::uint64_t{1} << 30, true, true});
   return st ? committed_state(**st, "first", key) : "";
+}
+
+/// The state of `key` in stage first of a node in this process, asked of
+/// the node itself (the console's inspect).
+std::string live_state(node& n, const std::string& key) {
+  auto a = n.admin("inspect", {"first", key});
+  if (a.code != admin_code::ok)
+    return "";
+  auto j = nlohmann::json::parse(a.json);
+  return j.contains("state") && j["state"].is_string()
+             ? j["state"].get<std::string>()
+             : "";
 }
 
 } // namespace
@@ -112,7 +129,7 @@ TEST(Timers,
   ASSERT_TRUE((*n)->publish(
       "in", {make_event("k", "set:a:300"), make_event("k", "after")}));
   ASSERT_TRUE(wait_until(
-      [&] { return live_state(dir, "k").find(",t:a:") != std::string::npos; },
+      [&] { return live_state(**n, "k").find(",t:a:") != std::string::npos; },
       std::chrono::seconds(20)));
   auto fired_after = std::chrono::steady_clock::now() - set_at;
   ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(20)));
@@ -146,7 +163,7 @@ TEST(Timers, ASetReplacesTheTimerOfItsNameAndACancelStopsIt) {
        make_event("k", "set:chain:50"), make_event("k", "set:h:3600000")}));
   ASSERT_TRUE(wait_until(
       [&] {
-        auto s = live_state(dir, "k");
+        auto s = live_state(**n, "k");
         return s.find(",t:a:") != std::string::npos
                && s.find(",t:chained:") != std::string::npos;
       },
@@ -190,7 +207,7 @@ TEST(Timers, ADurableTimerSurvivesKillDashNineAndFiresOnceAfterTheRestart) {
   // Wait until both sets are committed, then kill before they are due.
   bool committed = wait_until(
       [&] {
-        return live_state(dir, "k") == "e:set:d:1500:durable,e:set:m:1500,";
+        return child_state(dir, "k") == "e:set:d:1500:durable,e:set:m:1500,";
       },
       std::chrono::seconds(30));
   ::kill(child, SIGKILL);
@@ -209,7 +226,7 @@ TEST(Timers, ADurableTimerSurvivesKillDashNineAndFiresOnceAfterTheRestart) {
   auto n = node::start(topo, reg, options_for(dir));
   ASSERT_TRUE(n) << n.error().describe();
   ASSERT_TRUE(wait_until(
-      [&] { return live_state(dir, "k").find(",t:d:") != std::string::npos; },
+      [&] { return live_state(**n, "k").find(",t:d:") != std::string::npos; },
       std::chrono::seconds(20)));
   // Long enough for the in-memory one to have fired had it survived.
   std::this_thread::sleep_for(std::chrono::milliseconds(1700));
