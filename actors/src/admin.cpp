@@ -113,29 +113,29 @@ private:
     return std::move(*r);
   }
 
-  /// The stage supervisors, by stage index (they change on restarts).
-  std::vector<caf::actor> stage_actors() {
-    std::vector<caf::actor> out;
+  /// Asks `who` (named `what` in the error) and waits for its `T` answer.
+  template <class T, class... Ts>
+  T ask(const caf::actor& who, const char* what, Ts&&... xs) {
+    T out;
     caf::scoped_actor self{*p_.sys};
-    self->request(p_.supervisor, caf::infinite, msg::stages_atom::value)
-        .receive([&](std::vector<caf::actor>& v) { out = std::move(v); },
+    self->request(who, caf::infinite, std::forward<Ts>(xs)...)
+        .receive([&](T& v) { out = std::move(v); },
                  [&](caf::error& e) {
-                   throw command_failed{"the node does not answer: "
-                                        + to_string(e)};
+                   throw command_failed{std::string(what)
+                                        + " does not answer: " + to_string(e)};
                  });
     return out;
   }
 
+  /// The stage supervisors, by stage index (they change on restarts).
+  std::vector<caf::actor> stage_actors() {
+    return ask<std::vector<caf::actor>>(p_.supervisor, "the node",
+                                        msg::stages_atom::value);
+  }
+
   msg::stage_snapshot snapshot(const caf::actor& stage, std::size_t limit) {
-    msg::stage_snapshot out;
-    caf::scoped_actor self{*p_.sys};
-    self->request(stage, caf::infinite, msg::actors_atom::value, limit)
-        .receive([&](msg::stage_snapshot& s) { out = std::move(s); },
-                 [&](caf::error& e) {
-                   throw command_failed{"the stage does not answer: "
-                                        + to_string(e)};
-                 });
-    return out;
+    return ask<msg::stage_snapshot>(stage, "the stage", msg::actors_atom::value,
+                                    limit);
   }
 
   std::string status_text(const node_stats& s) const {
@@ -309,14 +309,8 @@ private:
     }
     auto stages = stage_actors();
     if (i < stages.size()) {
-      msg::key_snapshot k;
-      caf::scoped_actor self{*p_.sys};
-      self->request(stages[i], caf::infinite, msg::inspect_atom::value, key)
-          .receive([&](msg::key_snapshot& v) { k = std::move(v); },
-                   [&](caf::error& e) {
-                     throw command_failed{"the stage does not answer: "
-                                          + to_string(e)};
-                   });
+      auto k = ask<msg::key_snapshot>(stages[i], "the stage",
+                                      msg::inspect_atom::value, key);
       known = known || k.live;
       auto kj = key_json(spec.name, k);
       for (auto f :

@@ -73,22 +73,12 @@ parse_host_port(const std::string& text) {
 
 result<std::uint16_t> publish_admin(caf::actor_system& sys, node& n,
                                     const std::string& listen,
-                                    const std::string& token, caf::actor& out) {
+                                    const std::string& token,
+                                    std::shared_ptr<spdlog::logger> log,
+                                    caf::actor& out) {
   auto hp = parse_host_port(listen);
   if (!hp)
     return fail(errc::invalid_argument, "--listen: " + hp.error().message);
-  if (token.empty())
-    return fail(errc::invalid_argument,
-                "--listen needs an admin token: set SLUICE_TOKEN or give "
-                "--token-file");
-  auto log = spdlog::get("sluice.admin");
-  if (!log) {
-    auto def = spdlog::default_logger();
-    log = std::make_shared<spdlog::logger>("sluice.admin", def->sinks().begin(),
-                                           def->sinks().end());
-    log->set_level(def->level());
-    spdlog::register_logger(log);
-  }
   out = sys.spawn<caf::detached>(admin_actor, &n, token, log);
   auto port = sys.middleman().publish(out, hp->second, hp->first.c_str(), true);
   if (!port)

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <caf/fwd.hpp>
+#include <spdlog/logger.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "sluice/node.hpp"
@@ -19,10 +21,14 @@ namespace sluice {
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
 
 /// Spawns the admin actor for `n` and publishes it on `listen` (HOST:PORT;
-/// port 0 picks one). Returns the port, or an error naming the address.
+/// port 0 picks one), logging to `log`. `token` is not empty (node::start
+/// checked both before loading the middleman). Returns the port, or an
+/// error naming the address.
 result<std::uint16_t> publish_admin(caf::actor_system& sys, node& n,
                                     const std::string& listen,
-                                    const std::string& token, caf::actor& out);
+                                    const std::string& token,
+                                    std::shared_ptr<spdlog::logger> log,
+                                    caf::actor& out);
 
 /// Splits "HOST:PORT"; an error names the text when it is not that.
 result<std::pair<std::string, std::uint16_t>>

@@ -43,6 +43,7 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   // After a failure that will be retried, the key's later events must not
   // run before it: they are dropped here and sent again by the supervisor.
   auto waiting = std::make_shared<bool>(false);
+  auto log = env.logger("stage." + spec.name);
   auto bind = [=, &spec](const std::string& k) {
     *waiting = false;
     result<std::unique_ptr<behaviour>> made{std::unique_ptr<behaviour>()};
@@ -55,8 +56,7 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
     }
     if (!made) {
       // Checked when the plan was bound; only a throwing factory gets here.
-      env.logger("stage." + spec.name)
-          ->error("key {}: {}", k, made.error().describe());
+      log->error("key {}: {}", k, made.error().describe());
       self->quit(
           caf::make_error(caf::sec::runtime_error, made.error().describe()));
       return;
@@ -64,9 +64,8 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
     *proc = std::make_unique<key_processor>(*env.plan, stage_index, k,
                                             std::move(*made));
     if (auto r = (*proc)->load(*env.st); !r)
-      env.logger("stage." + spec.name)->error("{}", r.error().describe());
-    (*proc)->set_log_sink([log = env.logger("stage." + spec.name),
-                           k](log_level level, std::string_view line) {
+      log->error("{}", r.error().describe());
+    (*proc)->set_log_sink([log, k](log_level level, std::string_view line) {
       log->log(to_spdlog(level), "key {}: {}", k, line);
     });
   };
@@ -84,7 +83,6 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                                   "Tries that failed and will be retried");
   auto* unrouted = &m.get_counter("sluice_stage_unrouted_total", l,
                                   "Emitted events no subscription took");
-  auto log = env.logger("stage." + spec.name);
   // A fatal_error (or any exception outside the behaviour's call) crashes
   // the actor; the reason carries the message to the supervisor's log.
   self->set_exception_handler(exception_reason);

@@ -116,8 +116,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   auto n = std::unique_ptr<node>(new node(std::move(p)));
   if (!opts.listen.empty()) {
     auto& q = *n->impl_;
-    auto port =
-        publish_admin(*q.sys, *n, opts.listen, opts.admin_token, q.admin_actor);
+    auto port = publish_admin(*q.sys, *n, opts.listen, opts.admin_token,
+                              env.logger("admin"), q.admin_actor);
     if (!port)
       return port.error(); // ~node stops what started
     q.admin_port = *port;
