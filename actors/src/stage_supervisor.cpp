@@ -449,7 +449,9 @@ void arm_timer(stage_actor* self) {
   auto& s = self->state;
   s.blocked_keys->set(static_cast<std::int64_t>(s.retry_due.size()));
   s.mem_timer_gauge->set(static_cast<std::int64_t>(s.mem_timers.size()));
-  auto next = s.durable_due;
+  // While a durable fire is at the store its answer re-arms; counting the
+  // (past) due time now would wake this actor in a loop until then.
+  auto next = s.firing ? INT64_MAX : s.durable_due;
   if (!s.retry_due.empty())
     next = std::min(next, s.retry_due.begin()->first);
   if (!s.mem_due.empty())
