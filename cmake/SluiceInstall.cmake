@@ -1,16 +1,16 @@
 # `cmake --install`: public headers, the libraries, the `sluice` executable
 # and a CMake package (SluiceConfig.cmake, its version file and the exported
-# targets sluice::protocols, ::runtime, ::actors, ::cli), so that
+# targets sluice::protocols, ::runtime, ::actors, ::cluster, ::cli), so that
 # find_package(Sluice 0.1 REQUIRED) works from an unrelated project.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(SLUICE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sluice)
-foreach(c protocols runtime actors cli warnings)
+foreach(c protocols runtime actors cluster cli warnings)
   set_target_properties(sluice_${c} PROPERTIES EXPORT_NAME ${c})
 endforeach()
 
-install(TARGETS sluice_protocols sluice_runtime sluice_actors sluice_cli
+install(TARGETS sluice_protocols sluice_runtime sluice_actors sluice_cluster sluice_cli
                 sluice_warnings
   EXPORT SluiceTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -19,6 +19,7 @@ install(TARGETS sluice_protocols sluice_runtime sluice_actors sluice_cli
 install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/
                   ${PROJECT_SOURCE_DIR}/actors/include/
+                  ${PROJECT_SOURCE_DIR}/cluster/include/
                   ${PROJECT_SOURCE_DIR}/tools/cli/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The wire and store schemas, and their generated headers.

@@ -509,6 +509,10 @@ admin_answer node::admin(const std::string& command,
     a.error = "the node is stopped";
     return a;
   }
+  // The cluster answers what only it knows (members, shard owners).
+  if (p.extension_started)
+    if (auto theirs = p.extension->admin(command, args))
+      return *theirs;
   try {
     a.json = p.callers->run([&] {
       std::lock_guard<std::mutex> guard{p.admin_mtx};

@@ -71,6 +71,12 @@ parse_host_port(const std::string& text) {
                         static_cast<std::uint16_t>(std::stoul(port_text)));
 }
 
+caf::actor spawn_admin(caf::actor_system& sys, node& n,
+                       const std::string& token,
+                       std::shared_ptr<spdlog::logger> log) {
+  return sys.spawn<caf::detached>(admin_actor, &n, token, std::move(log));
+}
+
 result<std::uint16_t> publish_admin(caf::actor_system& sys, node& n,
                                     const std::string& listen,
                                     const std::string& token,
@@ -79,7 +85,7 @@ result<std::uint16_t> publish_admin(caf::actor_system& sys, node& n,
   auto hp = parse_host_port(listen);
   if (!hp)
     return fail(errc::invalid_argument, "--listen: " + hp.error().message);
-  out = sys.spawn<caf::detached>(admin_actor, &n, token, log);
+  out = spawn_admin(sys, n, token, log);
   auto port = sys.middleman().publish(out, hp->second, hp->first.c_str(), true);
   if (!port)
     return fail(errc::unavailable,

@@ -20,6 +20,12 @@ namespace sluice {
 /// AdminResponse bytes.
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
 
+/// Spawns the admin actor for `n`, unpublished (a cluster's endpoint
+/// passes console requests on to it).
+caf::actor spawn_admin(caf::actor_system& sys, node& n,
+                       const std::string& token,
+                       std::shared_ptr<spdlog::logger> log);
+
 /// Spawns the admin actor for `n` and publishes it on `listen` (HOST:PORT;
 /// port 0 picks one), logging to `log`. `token` is not empty (node::start
 /// checked both before loading the middleman). Returns the port, or an

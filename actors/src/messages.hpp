@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sluice/event.hpp"
+#include "sluice/node_extension.hpp"
 #include "sluice/store/store.hpp"
 
 namespace sluice::msg {
@@ -33,6 +34,10 @@ using stats_atom =
     caf::atom_constant<caf::atom("stats")>; // () -> stage_snapshot
 using wake_atom =
     caf::atom_constant<caf::atom("wake")>; // () retries or timers due
+
+using let_go_atom = ext::let_go_atom; // (shards) -> in flight; forget them
+using rewind_atom =
+    caf::atom_constant<caf::atom("rewind")>; // () shards arrived: reread
 
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)

@@ -47,11 +47,15 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
   if (!opts.feeds.empty() && topo.feed.topic.empty())
     return fail(errc::config, "the topology names no feed topic");
-  auto st =
-      store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync, false});
+  auto st = store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync,
+                         false, opts.place});
   if (!st)
     return st.error();
   p->st = std::move(*st);
+  p->extension = opts.extension;
+  if (p->extension)
+    if (auto r = p->extension->prepare(*p->st); !r)
+      return r.error();
   auto plan = pipeline_plan::bind(std::move(topo), reg, *p->st);
   if (!plan)
     return plan.error();
@@ -71,7 +75,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
 
   p->cfg = std::make_unique<caf::actor_system_config>();
-  if (!opts.listen.empty()) {
+  if (p->extension) {
+    p->extension->configure(*p->cfg);
+  } else if (!opts.listen.empty()) {
     if (auto hp = parse_host_port(opts.listen); !hp)
       return fail(errc::invalid_argument, "--listen: " + hp.error().message);
     if (opts.admin_token.empty())
@@ -99,6 +105,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.plan = p->plan.get();
   env.reg = &reg;
   env.metrics = &p->metrics;
+  env.place = opts.place.get();
   env.max_commit_batch = opts.max_commit_batch;
   env.commit_window = opts.commit_window;
   env.feed_batch = opts.feed_batch;
@@ -114,7 +121,24 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     }
   });
   auto n = std::unique_ptr<node>(new node(std::move(p)));
-  if (!opts.listen.empty()) {
+  if (auto& q = *n->impl_; q.extension) {
+    if (!opts.admin_token.empty())
+      q.admin_actor = spawn_admin(*q.sys, *n, opts.admin_token,
+                                  env.logger("admin"));
+    node_context ctx;
+    ctx.system = q.sys.get();
+    ctx.store_actor = q.store_actor;
+    ctx.supervisor = q.supervisor;
+    ctx.admin = q.admin_actor;
+    ctx.st = q.st.get();
+    ctx.plan = q.plan.get();
+    ctx.metrics = &q.metrics;
+    ctx.owner = n.get();
+    ctx.logger = [env](const std::string& c) { return env.logger(c); };
+    if (auto r = q.extension->start(ctx); !r)
+      return r.error(); // ~node stops what started
+    q.extension_started = true;
+  } else if (!opts.listen.empty()) {
     auto& q = *n->impl_;
     auto port = publish_admin(*q.sys, *n, opts.listen, opts.admin_token,
                               env.logger("admin"), q.admin_actor);
@@ -274,14 +298,19 @@ result<node_stats> node::stats() const {
   if (!q)
     return q.error();
   out.queued = *q;
+  auto outbox = p.st->outbox_depth();
+  if (!outbox)
+    return outbox.error();
+  out.outbox = *outbox;
   auto timers = p.st->timers_pending();
   if (!timers)
     return timers.error();
   out.timers_pending = *timers;
   out.commits = m.counter_value("sluice_store_commits_total");
   // A drained node (`drain`) stopped its feeds: they count as done.
-  out.drained =
-      (feeds_done || p.draining) && out.queued == 0 && out.timers_pending == 0;
+  out.drained = (feeds_done || p.draining) && out.queued == 0
+                && out.outbox == 0 && out.timers_pending == 0
+                && !(p.extension_started && p.extension->busy());
   {
     std::lock_guard<std::mutex> guard{p.failure_mtx};
     out.failed = !p.failure.empty();
@@ -295,6 +324,10 @@ void node::stop() {
   if (p.stopped || !p.sys)
     return;
   p.stopped = true;
+  if (p.extension_started) {
+    p.extension->stop(); // its actors go before the node's
+    p.extension_started = false;
+  }
   {
     caf::scoped_actor self{*p.sys};
     if (p.admin_actor) {

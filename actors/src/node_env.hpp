@@ -11,6 +11,7 @@
 
 #include "sluice/metrics.hpp"
 #include "sluice/pipeline_plan.hpp"
+#include "sluice/placement.hpp"
 #include "sluice/registry.hpp"
 #include "sluice/store/store.hpp"
 
@@ -21,6 +22,8 @@ struct node_env {
   const pipeline_plan* plan = nullptr;
   const registry* reg = nullptr;
   sluice::metrics* metrics = nullptr;
+  /// Shard ownership in a cluster (null on a single node: all is local).
+  const sluice::placement* place = nullptr;
   std::size_t max_commit_batch = 4096;
   std::chrono::milliseconds commit_window{20};
   std::size_t feed_batch = 2048;

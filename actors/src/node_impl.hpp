@@ -18,6 +18,7 @@
 
 #include "caller_pool.hpp"
 #include "sluice/node.hpp"
+#include "sluice/node_extension.hpp"
 #include "sluice/pipeline_plan.hpp"
 #include "sluice/store/store.hpp"
 
@@ -51,6 +52,9 @@ struct node::impl {
   /// The port the admin actor is published on; 0 without `listen`.
   std::uint16_t admin_port = 0;
   caf::actor admin_actor;
+  /// The cluster, when the node is a member (node_options::extension).
+  std::shared_ptr<node_extension> extension;
+  bool extension_started = false;
   /// Per stage: (when, done count) samples taken by `stages`, the last
   /// minute's, for a recent events/s that does not depend on how often
   /// someone asks.

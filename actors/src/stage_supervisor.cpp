@@ -270,10 +270,16 @@ void dispatch_one(stage_actor* self, queued_event& q, bool unparked = false) {
     return;
   }
   auto key = ev->key;
+  // A shard being handed off (or owned elsewhere) is not dispatched: its
+  // events stay in LMDB and move with it.
+  if (!dispatches_here(s.env.place, key))
+    return;
   if (auto k = s.keys.find(key);
       !unparked && k != s.keys.end()
       && (k->second.blocked || !k->second.parked.empty())) {
-    k->second.parked.push_back(q.pos); // behind the key's failed event
+    auto& parked = k->second.parked; // behind the key's failed event
+    if (std::find(parked.begin(), parked.end(), q.pos) == parked.end())
+      parked.push_back(q.pos); // (a rewind reads parked entries again)
     return;
   }
   auto& f =
@@ -600,7 +606,8 @@ void block_key(stage_actor* self, const retry_ref& r) {
   arm_timer(self);
 }
 
-/// Keys with a retry pending in LMDB start blocked (after a restart).
+/// Keys with a retry pending in LMDB start blocked (after a restart, and
+/// when shards arrive by hand-off). Keys blocked already stay as they are.
 void load_retries(stage_actor* self) {
   auto& s = self->state;
   auto pending = s.env.st->scan_retries(s.stage_id);
@@ -609,13 +616,64 @@ void load_retries(stage_actor* self) {
                  pending.error().describe());
     return;
   }
+  std::size_t loaded = 0;
   for (auto& r : *pending) {
-    s.keys[r.key].blocked = true;
+    if (!dispatches_here(s.env.place, r.key))
+      continue;
+    auto& e = s.keys[r.key];
+    if (e.blocked)
+      continue;
+    e.blocked = true;
     s.retry_due.emplace(r.due_ns, r.key);
+    ++loaded;
   }
-  if (!pending->empty())
-    s.log->info("{} keys wait for a retry", pending->size());
+  if (loaded > 0)
+    s.log->info("{} keys wait for a retry", loaded);
   arm_timer(self);
+}
+
+/// Shards are being handed off: forgets what the stage holds of their
+/// keys (their events, retries and timers are in LMDB and move with
+/// them), except events in flight, and returns how many those are. The
+/// hand-off asks again until none are left.
+std::uint64_t let_go(stage_actor* self,
+                     const std::vector<std::uint32_t>& shards) {
+  auto& s = self->state;
+  std::vector<bool> in(shard_count, false);
+  for (auto sh : shards)
+    if (sh < shard_count)
+      in[sh] = true;
+  std::uint64_t busy = 0;
+  for (auto& [pos, f] : s.in_flight)
+    if (!f.key.empty() && in[shard_of(f.key)])
+      ++busy;
+  std::vector<std::string> gone;
+  for (auto& [key, e] : s.keys)
+    if (in[shard_of(key)] && e.in_flight == 0 && !e.recovering
+        && !e.skip_pending)
+      gone.push_back(key);
+  for (auto& key : gone) {
+    auto i = s.keys.find(key);
+    if (i->second.actor) {
+      s.key_of_actor.erase(i->second.actor.id());
+      self->send_exit(i->second.actor, caf::exit_reason::user_shutdown);
+    }
+    s.keys.erase(i);
+  }
+  s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
+  return busy;
+}
+
+/// Shards became dispatchable here (a hand-off brought them, or one was
+/// called off): read the queues again from the start, and pick up their
+/// pending retries and durable timers.
+void rewind(stage_actor* self) {
+  auto& s = self->state;
+  s.cursor[0] = s.cursor[1] = 0;
+  s.more[0] = s.more[1] = true;
+  load_retries(self);
+  read_durable_due(self);
+  pump(self);
 }
 
 /// Stops every key actor of the stage (and its raw actor), with the stage.
@@ -832,6 +890,10 @@ caf::behavior stage_supervisor_impl(stage_actor* self, node_env env,
         s.more[0] = s.more[1] = true;
         pump(self);
       },
+      [self](msg::let_go_atom, const std::vector<std::uint32_t>& shards) {
+        return let_go(self, shards);
+      },
+      [self](msg::rewind_atom) { rewind(self); },
       [self](msg::actors_atom, std::size_t limit) {
         return snapshot(self->state, limit);
       },

@@ -45,6 +45,9 @@ struct store_state {
   std::chrono::steady_clock::duration last_commit_took{};
   bool timer_armed = false;
   std::unordered_map<std::uint32_t, caf::actor> routers;
+  /// Told after every commit that put events into the outbox (the
+  /// cluster's forwarder).
+  caf::actor outbox_watcher;
   histogram* commit_latency = nullptr;
   histogram* commit_size = nullptr;
   counter* commits = nullptr;
@@ -104,6 +107,11 @@ void notify_routers(store_actor_t* self, const commit_report& rep) {
     per_stage[id].appended[0] += counts[0];
     per_stage[id].appended[1] += counts[1];
   }
+  if (rep.outboxed > 0 && s.outbox_watcher)
+    self->send(s.outbox_watcher, ext::outbox_atom::value);
+  if (rep.rewind)
+    for (auto& [id, r] : s.routers)
+      self->send<caf::message_priority::high>(r, msg::rewind_atom::value);
   for (auto& [id, sc] : per_stage) {
     auto i = s.routers.find(id);
     if (i == s.routers.end())
@@ -311,6 +319,23 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         self->state.normal.promises.push_back(rp);
         commit_all(self);
         return rp;
+      },
+      // Cluster work (forwarded events, outbox deletes, hand-offs) runs
+      // here, the one writer, after what is pending has committed.
+      [self](ext::store_call_atom, store_call& fn) -> std::string {
+        commit_all(self);
+        auto r = fn(*self->state.env.st);
+        if (!r) {
+          maybe_commit(self);
+          return r.error().describe();
+        }
+        notify_routers(self, *r);
+        maybe_commit(self);
+        return {};
+      },
+      [self](ext::outbox_watch_atom, caf::actor& watcher) {
+        self->state.outbox_watcher = std::move(watcher);
+        maybe_commit(self);
       },
       [self](msg::tick_atom) {
         self->state.timer_armed = false;

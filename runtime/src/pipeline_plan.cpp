@@ -44,7 +44,7 @@ std::vector<queue_append> pipeline_plan::route(const std::string& topic,
     *first_stage = routes.front().stage;
   for (auto& r : routes) {
     ev.priority = r.priority;
-    out.push_back({ids_[r.stage], r.priority, encode_event(ev)});
+    out.push_back({ids_[r.stage], r.priority, encode_event(ev), ev.key});
   }
   return out;
 }

@@ -19,6 +19,9 @@
 
 namespace sluice {
 
+class node_extension;
+class placement;
+
 /// How to run a node.
 struct node_options {
   /// The directory of the node's LMDB store, created with its parents if
@@ -42,6 +45,14 @@ struct node_options {
   std::string listen;
   /// The token a console must present; required with `listen`.
   std::string admin_token;
+  /// A cluster member's shard ownership (see `sluice/placement.hpp`):
+  /// events for shards owned elsewhere go to the outbox, and only owned
+  /// shards are dispatched. Null: a single node, every key is local.
+  std::shared_ptr<sluice::placement> place{};
+  /// A component run beside the node's actors (the cluster; see
+  /// `sluice/node_extension.hpp`). With one, `listen` is the extension's
+  /// to publish; the admin actor is handed to it instead.
+  std::shared_ptr<node_extension> extension{};
 };
 
 /// Progress of one feed file.
@@ -74,10 +85,13 @@ struct node_stats {
   std::vector<stage_stats> stages;  ///< one per stage, in topology order
   std::vector<feed_progress> feeds; ///< one per feed, in the options' order
   std::uint64_t queued = 0;         ///< all stages, one consistent snapshot
+  /// Events in the outbox, waiting for the nodes that own their keys.
+  std::uint64_t outbox = 0;
   std::uint64_t commits = 0;        ///< LMDB write transactions since start
   /// Durable timers not yet fired (in-memory ones do not hold a node up).
   std::uint64_t timers_pending = 0;
-  /// Feeds finished, nothing queued and no durable timer pending.
+  /// Feeds finished, nothing queued, nothing in the outbox, no durable
+  /// timer pending, and the extension (the cluster) idle.
   bool drained = false;
   bool failed = false; ///< the node stopped on an error
   std::string failure; ///< why it stopped; empty unless `failed`

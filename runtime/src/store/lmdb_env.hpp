@@ -21,6 +21,11 @@ inline constexpr std::string_view seq_key_name = "seq";
 /// may have written since this one's last commit.
 result<void> refresh_seq(MDB_txn* t, struct store::impl& p);
 
+/// Sets `place` from the `shards` database: owned, or leaving when a
+/// hand-off was under way; every other shard is remote.
+result<void> load_placement(MDB_txn* t, const struct store::impl& p,
+                            placement& place);
+
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
 
@@ -83,6 +88,18 @@ struct store::impl {
   MDB_dbi timers = 0, timers_due = 0;
   bool has_timers = false; ///< false: a read-only store from before them
   std::uint64_t next_seq = 1;
+  /// Cluster databases: `outbox` (priority, seq) -> stage id, shard, Event;
+  /// `inbox` (sender, shard) -> watermark seq; `shards` shard -> record;
+  /// `handoff_in` (shard, stage id, queue key) -> empty: queued events a
+  /// hand-off brought in, not yet owned.
+  MDB_dbi outbox = 0, inbox = 0, shards = 0, handoff_in = 0;
+  bool has_cluster = false; ///< false: a read-only store from before them
+  /// While hand-offs come in: (shard, old position) -> new position, to
+  /// point transferred statuses and retries at their new entries. By
+  /// shard: transfers from several members may come in at once, and
+  /// their seqs are each member's own.
+  std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos>
+      import_remap;
 
   // Stage id -> queue dbi. Written by the writer, read by readers.
   mutable std::mutex dbi_mtx;

@@ -14,6 +14,7 @@
 
 #include "lmdb_env.hpp"
 #include "positions.hpp"
+#include "sluice/event_codec.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -64,6 +65,19 @@ result<std::uint64_t> seq_past_entries(MDB_txn* t, const store::impl& p) {
       auto end = pr == priority::urgent ? keys::queue_key({priority::normal, 0})
                                         : std::string();
       auto last = last_key_below(t, dbi, end);
+      if (!last)
+        return last.error();
+      if (*last)
+        if (auto pos = keys::parse_queue_key(**last);
+            pos && pos->priority == pr)
+          note(pos->seq);
+    }
+  }
+  if (p.has_cluster) {
+    for (auto pr : {priority::urgent, priority::normal}) {
+      auto end = pr == priority::urgent ? keys::queue_key({priority::normal, 0})
+                                        : std::string();
+      auto last = last_key_below(t, p.outbox, end);
       if (!last)
         return last.error();
       if (*last)
@@ -190,6 +204,23 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       return tm ? td.error() : tm.error();
     }
   }
+  {
+    bool all = true;
+    for (auto [name, dbi] : {std::pair{"outbox", &p->outbox},
+                             {"inbox", &p->inbox},
+                             {"shards", &p->shards},
+                             {"handoff_in", &p->handoff_in}}) {
+      auto d = p->open_db(t.get(), name, create);
+      if (!d) {
+        if (create)
+          return d.error();
+        all = false;
+        break;
+      }
+      *dbi = *d;
+    }
+    p->has_cluster = all;
+  }
   // Schema version check, and the global sequence counter.
   MDB_val k = as_val(schema_key), v;
   rc = mdb_get(t.get(), p->meta, &k, &v);
@@ -234,6 +265,9 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (!past)
     return fail(past.error().code, opts.dir + ": " + past.error().message);
   p->next_seq = std::max(p->next_seq, *past);
+  if (opts.place && p->has_cluster)
+    if (auto r = load_placement(t.get(), *p, *opts.place); !r)
+      return r.error();
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, opts.dir + ": commit open transaction");
   return std::unique_ptr<store>(new store(std::move(p)));
@@ -291,6 +325,16 @@ public:
   batch_writer(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
 
   result<void> append(const queue_append& a) {
+    last_outboxed_ = false;
+    if (p_.opts.place) {
+      auto shard = shard_of_append(a);
+      if (!shard)
+        return shard.error();
+      if (!p_.opts.place->queues_here(*shard)) {
+        last_outboxed_ = true;
+        return to_outbox(a, *shard);
+      }
+    }
     auto dbi = p_.queue_dbi(a.stage_id);
     if (!dbi)
       return dbi.error();
@@ -304,6 +348,34 @@ public:
       return lmdb_error(rc, p_.opts.dir + ": append to queue of stage "
                                 + std::to_string(a.stage_id));
     report.appended[a.stage_id][static_cast<int>(a.priority)]++;
+    ++report.records;
+    return {};
+  }
+
+  /// The shard of an append's key (read from the event when not given).
+  result<std::uint32_t> shard_of_append(const queue_append& a) {
+    if (!a.key.empty())
+      return shard_of(a.key);
+    auto ev = decode_event(a.event_bytes, "append to stage "
+                                              + std::to_string(a.stage_id));
+    if (!ev)
+      return ev.error();
+    return shard_of(ev->key);
+  }
+
+  /// Queues an event for the node that owns its shard: the forwarder
+  /// ships it, and deletes it once the owner acknowledged it.
+  result<void> to_outbox(const queue_append& a, std::uint32_t shard) {
+    auto k = keys::queue_key({a.priority, p_.next_seq++});
+    std::string value;
+    value.reserve(8 + a.event_bytes.size());
+    keys::put_u32(value, a.stage_id);
+    keys::put_u32(value, shard);
+    value += a.event_bytes;
+    MDB_val kv = as_val(k), vv = as_val(value);
+    if (int rc = mdb_put(t_, p_.outbox, &kv, &vv, 0); rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": append to the outbox");
+    ++report.outboxed;
     ++report.records;
     return {};
   }
@@ -349,6 +421,12 @@ public:
   result<void> complete(completion& c) {
     auto skey = keys::state_key(c.stage_id, c.key);
     queue_ref ref{c.stage_id, c.consumed, c.ingest_ts_ns};
+    // Fencing: a node that lost the key's shard no longer commits for it.
+    if (p_.opts.place && c.touch_state
+        && !p_.opts.place->commits_here(shard_of(c.key))) {
+      report.duplicates.push_back(ref);
+      return {};
+    }
     std::uint64_t cur_version = 0;
     if (c.touch_state) {
       auto cur = version_of(skey);
@@ -393,7 +471,8 @@ public:
     for (std::size_t i = 0; i < c.emits.size(); ++i) {
       if (auto r = append(c.emits[i]); !r)
         return r;
-      if (static_cast<int>(i) == c.status_emit)
+      // An emit that went to the outbox waits in another node's queue.
+      if (static_cast<int>(i) == c.status_emit && !last_outboxed_)
         waits_for = keys::queue_pos{c.emits[i].priority, p_.next_seq - 1};
     }
     if (c.touch_state && !c.key_status.empty()) {
@@ -463,6 +542,8 @@ public:
 
   /// A reconciler re-drive, applied only if the key is still stuck.
   result<void> apply(const redrive& r) {
+    if (!dispatches_here(p_.opts.place.get(), r.key))
+      return {}; // its shard is handed off, or owned elsewhere
     MDB_val k = as_val(r.key), v;
     int rc = mdb_get(t_, p_.status, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -566,6 +647,11 @@ public:
         auto at = keys::get_u64(key, 4);
         if (!at || static_cast<std::int64_t>(*at) > f.up_to_ns)
           break;
+        // A timer of a shard being handed off moves with it, unfired.
+        if (p_.opts.place)
+          if (auto tk = keys::parse_timer_key(key.substr(12));
+              tk && !p_.opts.place->dispatches_here(shard_of(tk->first)))
+            continue;
         due.emplace_back(key);
       }
       if (rc != 0 && rc != MDB_NOTFOUND)
@@ -578,10 +664,12 @@ public:
       if (rc == 0) {
         v1::TimerRecord rec;
         if (rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {
+          auto tkey = keys::parse_timer_key(tk);
           queue_append a{f.stage_id,
                          rec.priority() == 0 ? priority::urgent
                                              : priority::normal,
-                         rec.event()};
+                         rec.event(),
+                         tkey ? std::string(tkey->first) : std::string()};
           if (auto r = append(a); !r)
             return r;
         } else {
@@ -633,6 +721,7 @@ public:
 private:
   store::impl& p_;
   MDB_txn* t_;
+  bool last_outboxed_ = false; ///< the last append went to the outbox
   std::unordered_map<std::string, std::uint64_t> versions_;
 };
 

@@ -74,6 +74,7 @@ int main(int argc, char** argv, const registry& linked) {
     actions.emplace_back(app.get_subcommands({})[before], std::move(act));
   };
   add(cli::add_run_command);
+  add(cli::add_node_command);
   add(cli::add_export_command);
   add(cli::add_dlq_command);
   add(cli::add_console_command);

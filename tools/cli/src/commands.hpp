@@ -17,6 +17,7 @@ enum exit_code : int { ok = 0, failed = 1, usage = 2 };
 using action = std::function<int()>;
 
 action add_run_command(CLI::App& app, const registry& reg);
+action add_node_command(CLI::App& app, const registry& reg);
 action add_export_command(CLI::App& app, const registry& reg);
 action add_dlq_command(CLI::App& app, const registry& reg);
 action add_console_command(CLI::App& app, const registry& reg);

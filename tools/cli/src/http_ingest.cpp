@@ -3,8 +3,6 @@
 // publish, which returns once the events are committed in LMDB.
 #include "http_ingest.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/hmac.h>
 
 #include <atomic>
 #include <map>
@@ -12,6 +10,7 @@
 
 #include "http_ingest_routes.hpp"
 #include "sluice/event_codec.hpp"
+#include "sluice/secret.hpp"
 
 namespace sluice::cli {
 
@@ -19,17 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 constexpr const char* json_type = "application/json";
-
-std::string hex(const unsigned char* p, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 15]);
-  }
-  return out;
-}
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -94,8 +82,8 @@ result<event> event_from(const json& j, const std::string& where,
   }
   if (ev.id.empty()) // the same body sent again gets the same ids
     ev.id = "http:"
-            + hex(reinterpret_cast<const unsigned char*>(&body_hash),
-                  sizeof body_hash)
+            + to_hex(std::string_view(
+                reinterpret_cast<const char*>(&body_hash), sizeof body_hash))
             + ":" + std::to_string(index);
   return ev;
 }
@@ -236,19 +224,12 @@ void get_key(const httplib::Request& req, httplib::Response& res,
 } // namespace
 
 std::string sign_body(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-       &len);
-  return "sha256=" + hex(mac, len);
+  return "sha256=" + to_hex(hmac_sha256(key, body));
 }
 
 bool signature_matches(const std::string& key, const std::string& body,
                        const std::string& header) {
-  auto want = sign_body(key, body);
-  return header.size() == want.size()
-         && CRYPTO_memcmp(header.data(), want.data(), want.size()) == 0;
+  return same_secret(header, sign_body(key, body));
 }
 
 result<std::vector<event>> events_from_json(const std::string& body) {

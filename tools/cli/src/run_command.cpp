@@ -16,6 +16,7 @@
 #include "http_endpoint.hpp"
 #include "log_format.hpp"
 #include "progress.hpp"
+#include "run_pipeline.hpp"
 #include "sluice/node.hpp"
 #include "sluice/topology.hpp"
 
@@ -29,25 +30,10 @@ extern "C" void on_signal(int) {
   interrupted = true;
 }
 
-struct run_args {
-  std::string pipeline;
-  std::vector<std::string> feeds;
-  std::string data_dir;
-  bool no_sync = false;
-  bool refeed = false;
-  bool quiet = false;
-  bool serve = false;
-  std::string http;
-  std::string listen;
-  std::string hmac_key_file;
-  std::string token_file;
-  std::string name = "local";
-  std::size_t threads = 0;
-  std::size_t commit_batch = 4096;
-  unsigned commit_window_ms = 20;
-};
+} // namespace
 
-int run(const run_args& a, const registry& reg) {
+int run_pipeline(const run_args& a, const registry& reg,
+                 const member_hooks* member) {
   auto topo = load_topology(a.pipeline);
   if (!topo) {
     print_error(topo.error().describe());
@@ -63,6 +49,11 @@ int run(const run_args& a, const registry& reg) {
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
   opts.name = a.name;
   opts.listen = a.listen;
+  if (member)
+    if (auto r = member->extend(opts); !r) {
+      print_error(r.error().message);
+      return usage;
+    }
   if (!a.listen.empty()) {
     auto token = read_admin_token(a.token_file);
     if (!token) {
@@ -140,7 +131,13 @@ int run(const run_args& a, const registry& reg) {
       print_error("the node stopped: " + last.failure);
       return failed;
     }
-    if (interrupted)
+    if (member)
+      if (auto why = member->failure(); !why.empty()) {
+        shut_down(why);
+        print_error(why);
+        return failed;
+      }
+    if (interrupted || (member && member->finished()))
       break;
     if (last.drained && !drained) {
       drained = true;
@@ -154,12 +151,14 @@ int run(const run_args& a, const registry& reg) {
     if (!quiet && !drained)
       bar.update(last);
   }
-  shut_down(interrupted ? "interrupted by a signal" : "drained");
+  bool left = member && member->finished();
+  shut_down(interrupted ? "interrupted by a signal"
+                        : (left ? "left the cluster" : "drained"));
   if (!quiet && !(a.serve && drained))
     bar.finish(last, opts.data_dir);
   if (a.serve) {
     // A signal is how a serving node is meant to stop.
-    if (!drained)
+    if (!drained && !left)
       print_error("stopped before draining; run the same command again to "
                   "resume");
     return ok;
@@ -170,8 +169,6 @@ int run(const run_args& a, const registry& reg) {
   }
   return ok;
 }
-
-} // namespace
 
 action add_run_command(CLI::App& app, const registry& reg) {
   auto a = std::make_shared<run_args>();
@@ -223,7 +220,7 @@ action add_run_command(CLI::App& app, const registry& reg) {
                   "Milliseconds normal work may wait to share a commit "
                   "(urgent work commits at once)")
       ->check(CLI::Range(0, 10000));
-  return [a, &reg] { return run(*a, reg); };
+  return [a, &reg] { return run_pipeline(*a, reg); };
 }
 
 } // namespace sluice::cli

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "sluice/event.hpp"
+#include "sluice/placement.hpp"
 #include "sluice/result.hpp"
+#include "sluice/store/cluster_records.hpp"
 #include "sluice/store/keys.hpp"
 
 namespace sluice {
@@ -26,6 +28,11 @@ struct store_options {
   std::uint64_t map_size = std::uint64_t{64} << 30; ///< virtual; file grows
   bool sync = true;       ///< fsync every commit (false: the OS decides)
   bool read_only = false; ///< for export and inspection beside a writer
+  /// A cluster member's shard ownership: loaded from the `shards`
+  /// database at open, consulted by every append (events for shards owned
+  /// elsewhere go to the `outbox`) and completion (a shard owned elsewhere
+  /// is fenced). Null: a single node, every key is local.
+  std::shared_ptr<sluice::placement> place{};
 };
 
 /// One event for a stage's durable queue; the store assigns its seq.
@@ -34,6 +41,9 @@ struct queue_append {
   /// The priority class it is queued under; the event carries the same.
   sluice::priority priority = priority::normal;
   std::string event_bytes; ///< sluice.v1.Event
+  /// The event's key, for placement; empty: read from `event_bytes` when
+  /// a placement needs it.
+  std::string key{};
 };
 
 /// A timer a behaviour set or cancelled (`context::set_timer`), applied
@@ -189,6 +199,12 @@ struct commit_report {
   /// Timer ops of the applied completions, in commit order.
   std::vector<timer_change> timers;
   std::size_t timers_fired = 0; ///< durable timers moved into queues
+  /// Appends that went to the outbox: their key's shard is owned by
+  /// another node.
+  std::size_t outboxed = 0;
+  /// Shards became dispatchable here (acquired or reclaimed): routers
+  /// read their queues again from the start.
+  bool rewind = false;
   /// Records written: appends, source offsets, dead letters, timer ops
   /// and applied completions (rejected, duplicate and deferred ones are
   /// not).
@@ -355,6 +371,73 @@ public:
   /// Overwrites raw bytes in a named database. For fault-injection tests.
   result<void> put_raw(const std::string& db, const std::string& key,
                        const std::string& value);
+
+  // -- cluster: outbox, forwarded events, shard ownership, hand-off -------
+  // Writers: the store actor's thread only. Readers: any thread.
+
+  /// This data directory's shard records (`shards`), by shard.
+  result<std::vector<shard_record>> shard_records() const;
+
+  /// Raises and returns the node's incarnation (`meta`): one more at every
+  /// start, so the cluster tells a restarted node from its former self.
+  result<std::uint64_t> next_incarnation();
+
+  /// Makes a new cluster's first node own every shard at epoch 1. Refused
+  /// (errc::invalid_argument) when the directory already records shards.
+  result<void> claim_all_shards();
+
+  /// Up to `max` outbox entries from `from` on, urgent before normal.
+  result<std::vector<outbox_entry>> read_outbox(keys::queue_pos from,
+                                                std::size_t max) const;
+
+  /// Outbox entries waiting to be forwarded.
+  result<std::uint64_t> outbox_depth() const;
+
+  /// Deletes acknowledged outbox entries.
+  result<void> delete_outbox(const std::vector<keys::queue_pos>& done);
+
+  /// Appends events another node forwarded, in one transaction: those of
+  /// shards not owned here are refused (the sender retries), those at or
+  /// below the sender's watermark for their shard are dropped as
+  /// duplicates, the rest are queued and raise the watermark.
+  result<forward_receipt> receive_forwarded(const std::string& sender,
+                                            std::vector<forwarded_event> evs);
+
+  /// Starts handing `shards` off to `target` under `transfer`: persisted,
+  /// so a restart resumes it; the shards stop being dispatched, and new
+  /// events for them go to the outbox.
+  result<void> mark_leaving(const std::vector<std::uint32_t>& shards,
+                            const std::string& target, std::uint64_t transfer);
+
+  /// Calls `fn` for every record of `shards` in one read snapshot: queued
+  /// events first (every stage, queue order), then states, statuses,
+  /// retries, durable timers and forwarding watermarks. Stops early when
+  /// fn returns false.
+  result<void>
+  scan_handoff(const std::vector<std::uint32_t>& shards,
+               const std::function<bool(handoff_record&)>& fn) const;
+
+  /// Receiving side: deletes whatever an interrupted transfer of `shards`
+  /// left here (they must not be owned here), before a transfer starts.
+  result<void> begin_import(const std::vector<std::uint32_t>& shards);
+
+  /// Writes transferred records (of shards not owned here yet). Queued
+  /// events get fresh seqs in their original order; statuses and retries
+  /// are pointed at the new positions.
+  result<void> import_handoff(std::vector<handoff_record> recs);
+
+  /// Receiving side: the transfer is complete; the shards are owned here
+  /// at `epoch` from now on. The report asks routers to rewind.
+  result<commit_report> acquire_shards(const std::vector<std::uint32_t>& shards,
+                                       std::uint64_t epoch);
+
+  /// Sending side, once the receiver owns them: deletes every record of
+  /// `shards` and their shard records; they become remote.
+  result<void> release_shards(const std::vector<std::uint32_t>& shards);
+
+  /// Sending side, when the receiver refused: the shards are owned and
+  /// dispatched here again. The report asks routers to rewind.
+  result<commit_report> reclaim_shards(const std::vector<std::uint32_t>& shards);
 
   struct impl;
 

@@ -1,0 +1,104 @@
+// Opt-in, with CAF: how a component beside the node (the cluster) plugs
+// into it. The node calls the extension at three points of its start and
+// once at its stop, and hands it the node's actors and store. Like
+// `actor_stage.hpp`, this header includes CAF; `node.hpp` does not.
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/admin.hpp"
+#include "sluice/pipeline_plan.hpp"
+#include "sluice/placement.hpp"
+#include "sluice/result.hpp"
+#include "sluice/store/store.hpp"
+
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
+namespace sluice {
+
+class node;
+class metrics;
+
+/// Work for the store actor's thread, the node's single LMDB writer. It
+/// runs after the pending batch commits; the report it returns reaches the
+/// stages as a commit's would (appended events, a rewind).
+using store_call = std::function<result<commit_report>(store&)>;
+
+/// Messages an extension may send to the node's actors.
+namespace ext {
+/// To the store actor: (store_call_atom, store_call) -> std::string, empty
+/// on success, else the error.
+using store_call_atom = caf::atom_constant<caf::atom("storecall")>;
+/// To the store actor: (outbox_watch_atom, caf::actor) -> the actor gets
+/// (outbox_atom) after every commit that put events into the outbox.
+using outbox_watch_atom = caf::atom_constant<caf::atom("outboxto")>;
+using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
+/// To a stage supervisor: (let_go_atom, std::vector<std::uint32_t> shards)
+/// -> std::uint64_t: forget the shards' keys, and tell how many of their
+/// events are still in flight.
+using let_go_atom = caf::atom_constant<caf::atom("letgo")>;
+/// To the node supervisor: (stages_atom) -> std::vector<caf::actor>.
+using stages_atom = caf::atom_constant<caf::atom("stages")>;
+/// To the admin actor: (admin_atom, std::string AdminRequest) ->
+/// std::string AdminResponse.
+using admin_atom = caf::atom_constant<caf::atom("admin")>;
+} // namespace ext
+
+/// What a node hands its extension once its actors run. Valid until the
+/// extension's `stop` returns.
+struct node_context {
+  caf::actor_system* system = nullptr;
+  caf::actor store_actor; ///< accepts ext::store_call_atom, outbox_watch
+  caf::actor supervisor;  ///< the node supervisor (ext::stages_atom)
+  caf::actor admin;       ///< the console's commands; null without a token
+  store* st = nullptr;    ///< for reads from any thread
+  const pipeline_plan* plan = nullptr;
+  sluice::metrics* metrics = nullptr;
+  node* owner = nullptr;
+  /// The logger of a component, e.g. "cluster".
+  std::function<std::shared_ptr<spdlog::logger>(const std::string&)> logger;
+};
+
+/// A component that runs beside a node's actors (the cluster). Made by the
+/// caller, passed in `node_options::extension`; the node calls it from the
+/// thread that starts and stops the node.
+class node_extension {
+public:
+  virtual ~node_extension() = default;
+
+  /// Before the actor system exists: load CAF modules, set options.
+  virtual void configure(caf::actor_system_config& cfg) = 0;
+
+  /// After the store opened, before any actor runs: e.g. claim shards.
+  virtual result<void> prepare(store& st) = 0;
+
+  /// Once the node's actors run. An error stops the node's start.
+  virtual result<void> start(const node_context& ctx) = 0;
+
+  /// True while the extension still has work that keeps the node from
+  /// being drained (events in the outbox, a hand-off under way).
+  virtual bool busy() const = 0;
+
+  /// Answers console commands the node does not know (`nodes`, `shards`);
+  /// nullopt for a command it does not know either.
+  virtual std::optional<admin_answer>
+  admin(const std::string& command, const std::vector<std::string>& args) = 0;
+
+  /// Before the node's actors stop: stop the extension's actors.
+  virtual void stop() = 0;
+};
+
+} // namespace sluice
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::store_call)

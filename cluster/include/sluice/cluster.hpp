@@ -1,0 +1,60 @@
+// Makes a node a cluster member: membership over CAF networking, the shard
+// map, forwarding of events to the owners of their keys, and hand-off of
+// shards when the map changes. This header does not include CAF.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/result.hpp"
+
+namespace sluice {
+
+class node_extension;
+class placement;
+
+/// How a node takes part in a cluster.
+struct cluster_options {
+  /// The node's name: unique in the cluster, and tied to its data
+  /// directory (a restarted node comes back with the same name and data).
+  std::string name;
+  /// HOST:PORT to listen on for members (and consoles). Port 0 picks one.
+  std::string listen;
+  /// HOST:PORT of members to join through. Empty: this node starts a new
+  /// cluster (and, with a new data directory, owns every shard).
+  std::vector<std::string> seeds;
+  /// The shared secret every member must prove it knows (never sent).
+  std::string secret;
+  /// How often members gossip their member table (heartbeats).
+  std::chrono::milliseconds heartbeat{200};
+  /// Silence before a member is suspected.
+  std::chrono::milliseconds suspect_after{800};
+  /// Silence before a member is down (it keeps its shards; others hold
+  /// its events in their outboxes until it is back).
+  std::chrono::milliseconds down_after{1500};
+  /// Events per forwarded batch (one CAF message).
+  std::size_t forward_batch = 2048;
+};
+
+/// A running cluster member's extension; pass both to node::start through
+/// node_options::extension and node_options::place.
+struct cluster_member {
+  std::shared_ptr<node_extension> extension;
+  std::shared_ptr<sluice::placement> place;
+};
+
+/// Checks `opts` (name, addresses, secret) and makes the extension and the
+/// placement it drives. Errors name the option that is wrong.
+result<cluster_member> make_cluster_member(cluster_options opts);
+
+/// Why a member gave up (e.g. the cluster refused its secret); empty while
+/// it runs. Safe from any thread.
+std::string cluster_failure(const node_extension& ext);
+
+/// True once a member left the cluster (`leave` from the console): every
+/// shard handed off, its outbox empty. The node may stop then.
+bool cluster_left(const node_extension& ext);
+
+} // namespace sluice

@@ -1,0 +1,206 @@
+// The node extension that makes a node a cluster member: loads CAF's
+// middleman with heartbeats on, claims every shard when it starts a new
+// cluster, publishes the cluster actor on the member's address, and
+// answers the console's `nodes` and `shards`.
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "cluster_actor.hpp"
+#include "cluster_messages.hpp"
+#include "sluice/cluster.hpp"
+#include "sluice/node.hpp"
+
+namespace sluice {
+
+namespace cluster {
+namespace {
+
+result<std::pair<std::string, std::uint16_t>>
+host_port(const std::string& what, const std::string& text) {
+  auto colon = text.rfind(':');
+  auto port = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+  if (colon == std::string::npos || colon == 0 || port.empty()
+      || port.find_first_not_of("0123456789") != std::string::npos
+      || port.size() > 5 || std::stoul(port) > 65535)
+    return fail(errc::invalid_argument,
+                what + ": '" + text
+                    + "' is not HOST:PORT with a port from 0 to 65535 (e.g. "
+                      "127.0.0.1:7400)");
+  return std::make_pair(text.substr(0, colon),
+                        static_cast<std::uint16_t>(std::stoul(port)));
+}
+
+class member_extension final : public node_extension {
+public:
+  member_extension(cluster_options opts, std::shared_ptr<placement> place)
+      : opts_(std::move(opts)), place_(std::move(place)) {}
+
+  void configure(caf::actor_system_config& cfg) override {
+    cfg.load<caf::io::middleman>();
+    // CAF's own keep-alive notices a frozen peer's connection; the member
+    // table's failure detector works from gossip on top of it.
+    cfg.set("middleman.heartbeat-interval",
+            caf::timespan{std::chrono::nanoseconds(opts_.heartbeat)});
+    cfg.set("middleman.connection-timeout",
+            caf::timespan{std::chrono::nanoseconds(opts_.down_after)});
+  }
+
+  result<void> prepare(store& st) override {
+    auto inc = st.next_incarnation();
+    if (!inc)
+      return inc.error();
+    incarnation_ = *inc;
+    auto records = st.shard_records();
+    if (!records)
+      return records.error();
+    if (records->empty() && opts_.seeds.empty()) {
+      // The first member of a new cluster owns every shard; members that
+      // join later get theirs by hand-off.
+      if (auto r = st.claim_all_shards(); !r)
+        return r.error();
+      spdlog::info("starting a new cluster: {} owns all {} shards",
+                   opts_.name, shard_count);
+    }
+    return {};
+  }
+
+  result<void> start(const node_context& ctx) override {
+    auto hp = host_port("--listen", opts_.listen);
+    if (!hp)
+      return hp.error();
+    sys_ = ctx.system;
+    owner_ = ctx.owner;
+    cluster_start cs;
+    cs.opts = opts_;
+    cs.ctx = ctx;
+    cs.place = place_;
+    cs.view = view_;
+    cs.incarnation = incarnation_;
+    cs.address = hp->first + ":" + std::to_string(hp->second);
+    if (hp->second == 0)
+      return fail(errc::invalid_argument,
+                  "--listen: a member needs a fixed port (the others reach "
+                  "it there, also after a restart)");
+    actor_ = spawn_cluster_actor(*sys_, std::move(cs));
+    auto port =
+        sys_->middleman().publish(actor_, hp->second, hp->first.c_str(), true);
+    if (!port) {
+      stop();
+      return fail(errc::unavailable, "cannot listen on " + opts_.listen + ": "
+                                         + sys_->render(port.error()));
+    }
+    caf::anon_send(ctx.store_actor, ext::outbox_watch_atom::value, actor_);
+    spdlog::info("member {} listening on {}", opts_.name, opts_.listen);
+    return {};
+  }
+
+  bool busy() const override {
+    std::lock_guard<std::mutex> guard{view_->mtx};
+    return view_->busy;
+  }
+
+  std::optional<admin_answer>
+  admin(const std::string& command,
+        const std::vector<std::string>& args) override {
+    if (command != "nodes" && command != "shards" && command != "leave")
+      return std::nullopt;
+    admin_answer a;
+    if (!args.empty()) {
+      a.code = admin_code::bad_usage;
+      a.error = command + " takes no arguments";
+      return a;
+    }
+    if (command == "leave") {
+      caf::anon_send(actor_, leave_atom::value);
+      a.json = R"({"leaving":true})";
+      return a;
+    }
+    nlohmann::json j;
+    {
+      std::lock_guard<std::mutex> guard{view_->mtx};
+      j = command == "nodes" ? view_->nodes : view_->shards;
+    }
+    if (command == "nodes" && owner_) {
+      // This member's own work, so a script can tell a quiet cluster.
+      if (auto st = owner_->stats(); st)
+        j["local"] = {{"queued", st->queued},
+                      {"outbox", st->outbox},
+                      {"timers_pending", st->timers_pending},
+                      {"drained", st->drained}};
+    }
+    a.json = j.dump();
+    return a;
+  }
+
+  void stop() override {
+    if (!actor_ || !sys_)
+      return;
+    caf::scoped_actor self{*sys_};
+    self->send_exit(actor_, caf::exit_reason::user_shutdown);
+    self->wait_for(actor_);
+    actor_ = nullptr;
+  }
+
+  std::string failure() const {
+    std::lock_guard<std::mutex> guard{view_->mtx};
+    return view_->fatal;
+  }
+
+  bool left() const {
+    std::lock_guard<std::mutex> guard{view_->mtx};
+    return view_->left;
+  }
+
+private:
+  cluster_options opts_;
+  std::shared_ptr<placement> place_;
+  std::shared_ptr<cluster_view> view_ = std::make_shared<cluster_view>();
+  caf::actor_system* sys_ = nullptr;
+  node* owner_ = nullptr;
+  caf::actor actor_;
+  std::uint64_t incarnation_ = 0;
+};
+
+} // namespace
+} // namespace cluster
+
+result<cluster_member> make_cluster_member(cluster_options opts) {
+  if (opts.name.empty())
+    return fail(errc::invalid_argument, "--name: a member needs a name");
+  if (opts.name.find_first_of(" \t\n") != std::string::npos)
+    return fail(errc::invalid_argument,
+                "--name: '" + opts.name + "' must not contain whitespace");
+  if (auto hp = cluster::host_port("--listen", opts.listen); !hp)
+    return hp.error();
+  for (auto& s : opts.seeds)
+    if (auto hp = cluster::host_port("--join", s); !hp)
+      return hp.error();
+  if (opts.secret.empty())
+    return fail(errc::invalid_argument,
+                "no cluster secret: give --secret-file FILE or set "
+                "SLUICE_CLUSTER_SECRET");
+  if (opts.heartbeat.count() <= 0 || opts.suspect_after <= opts.heartbeat
+      || opts.down_after <= opts.suspect_after)
+    return fail(errc::invalid_argument,
+                "failure detection needs 0 < heartbeat < suspect-after < "
+                "down-after");
+  auto place = std::make_shared<placement>();
+  auto ext = std::make_shared<cluster::member_extension>(std::move(opts), place);
+  return cluster_member{ext, place};
+}
+
+std::string cluster_failure(const node_extension& ext) {
+  auto* m = dynamic_cast<const cluster::member_extension*>(&ext);
+  return m ? m->failure() : std::string();
+}
+
+bool cluster_left(const node_extension& ext) {
+  auto* m = dynamic_cast<const cluster::member_extension*>(&ext);
+  return m && m->left();
+}
+
+} // namespace sluice

@@ -1,0 +1,136 @@
+// Private: the state of the cluster actor, the one actor of a member that
+// owns the member table, the links to other members, the forwarder's
+// bookkeeping and the hand-offs. Shared by the files that implement its
+// parts (cluster_actor.cpp, forwarder.cpp, handoff_receiver.cpp); only the
+// cluster actor touches it.
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/node_id.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cluster_view.hpp"
+#include "membership.hpp"
+#include "shard_map.hpp"
+#include "sluice/cluster.hpp"
+#include "sluice/metrics.hpp"
+#include "sluice/node_extension.hpp"
+#include "sluice/v1/cluster.pb.h"
+
+namespace sluice::cluster {
+
+using clock = std::chrono::steady_clock;
+
+/// This member's connection to another, by the address it listens on.
+struct link {
+  enum class phase { idle, connecting, handshaking, ready, refused };
+  std::string address;
+  std::string name; ///< once the handshake told it
+  caf::actor handle;
+  phase at = phase::idle;
+  clock::time_point next_try{};
+  std::chrono::milliseconds backoff{100};
+};
+
+/// A server-side handshake under way, by the peer's CAF node.
+struct pending_hello {
+  std::string nonce; ///< ours, for the client's proof
+  member who;
+};
+
+/// A hand-off coming in, by transfer id.
+struct incoming_transfer {
+  std::string from;
+  std::vector<std::uint32_t> shards;
+  std::uint64_t epoch = 0;
+};
+
+struct cluster_state {
+  cluster_options opts;
+  node_context ctx;
+  std::shared_ptr<placement> place;
+  std::shared_ptr<cluster_view> view;
+  std::shared_ptr<spdlog::logger> log;
+  std::optional<membership> table;
+  /// Our address as others reach it (HOST:actual port).
+  std::string address;
+  /// Links by address: seeds first, then every member learned.
+  std::map<std::string, link> links;
+  /// Nodes that proved the secret to us (server side), by CAF node.
+  std::map<caf::node_id, std::string> trusted;
+  std::map<caf::node_id, pending_hello> pending;
+  shard_map desired;
+  /// We know the cluster: started it, or were welcomed by a member.
+  bool joined = false;
+  bool stopping = false;
+
+  // -- forwarder --
+  std::set<keys::queue_pos> sending; ///< outbox entries on their way
+  std::set<std::string> busy_targets; ///< one batch in flight per target
+  std::map<std::uint32_t, clock::time_point> refused_until;
+  bool outbox_dirty = true;
+
+  // -- hand-off --
+  caf::actor handoff; ///< the outgoing transfer, when one runs
+  std::uint64_t handoff_transfer = 0;
+  clock::time_point handoff_started{};
+  clock::time_point handoff_retry{};
+  std::map<std::uint64_t, incoming_transfer> incoming;
+  std::map<std::string, std::uint32_t> stage_ids; ///< by name
+  std::map<std::uint32_t, std::string> stage_names;
+
+  counter* forwarded = nullptr;
+  counter* received = nullptr;
+  counter* duplicates = nullptr;
+  counter* refusals = nullptr;
+  counter* handoffs_out = nullptr;
+  counter* handoffs_in = nullptr;
+  counter* shards_moved = nullptr;
+  histogram* handoff_time = nullptr;
+  gauge* members_up = nullptr;
+  gauge* owned_shards = nullptr;
+
+  static inline const char* name = "cluster";
+};
+
+using cluster_actor = caf::stateful_actor<cluster_state>;
+
+// -- cluster_actor.cpp --
+/// Recomputes the shard map from the member table, publishes the view.
+void recompute(cluster_actor* self);
+/// The ready link to member `name`, or nullptr.
+link* ready_link(cluster_state& s, const std::string& name);
+
+// -- forwarder.cpp --
+/// Sends outbox entries to the owners of their shards, a batch at a time
+/// per owner; deletes them once acknowledged.
+void pump_outbox(cluster_actor* self);
+/// Another member forwarded events: queue them here (or refuse shards not
+/// owned here), answer with a ForwardAck.
+caf::result<std::string> receive_forward(cluster_actor* self,
+                                         const std::string& from,
+                                         const v1::ForwardBatch& batch);
+
+// -- handoff_receiver.cpp --
+caf::result<std::string> receive_handoff(cluster_actor* self,
+                                         const std::string& from,
+                                         v1::ClusterMessage& m);
+/// Starts the next outgoing hand-off when one is due.
+void maybe_hand_off(cluster_actor* self);
+
+/// Runs `fn` on the node's store actor; `then(err)` gets "" on success.
+void call_store(cluster_actor* self, store_call fn,
+                std::function<void(const std::string&)> then,
+                bool urgent = false);
+
+} // namespace sluice::cluster

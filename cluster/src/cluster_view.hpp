@@ -1,0 +1,22 @@
+// Private: what the cluster actor publishes for other threads (the
+// console's `nodes` and `shards`, the node's drained check, a fatal
+// refusal). Guarded by its mutex.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <string>
+
+namespace sluice::cluster {
+
+struct cluster_view {
+  mutable std::mutex mtx;
+  nlohmann::json nodes = nlohmann::json::object();
+  nlohmann::json shards = nlohmann::json::object();
+  bool busy = true;  ///< a hand-off runs, or the node has not joined yet
+  std::string fatal; ///< why the member gave up; empty while it runs
+  bool left = false;  ///< it left the cluster gracefully (`leave`)
+};
+
+} // namespace sluice::cluster

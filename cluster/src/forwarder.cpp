@@ -1,0 +1,281 @@
+// The forwarder: events for keys that another member owns wait in the
+// outbox (written in the same transaction as the rest of their batch). They
+// go to the owner in batches, one batch in flight per owner, urgent ones
+// first; the owner queues them, drops duplicates by (sender, shard, seq)
+// and acknowledges, and only then are they deleted here. At-least-once
+// transport plus idempotent receipt: exactly once into the owner's queue.
+#include <caf/event_based_actor.hpp>
+
+#include "cluster_messages.hpp"
+#include "cluster_state.hpp"
+#include "wire.hpp"
+
+namespace sluice::cluster {
+
+namespace {
+
+constexpr std::size_t outbox_window = 8192; ///< entries looked at per pump
+constexpr std::size_t batch_bytes = 4 << 20;
+constexpr auto refused_backoff = std::chrono::milliseconds(100);
+constexpr auto forward_timeout = std::chrono::seconds(30);
+
+struct batch {
+  std::vector<keys::queue_pos> positions;
+  std::vector<forwarded_event> events; ///< for ourselves (local ids)
+  v1::ClusterMessage wire;             ///< for another member
+  std::size_t bytes = 0;
+  bool urgent = false;
+};
+
+/// A batch was acknowledged (or refused in part): delete what was taken.
+void settle(cluster_actor* self, const std::string& target, batch& b,
+            const std::vector<std::uint32_t>& refused,
+            std::uint64_t duplicates) {
+  auto& s = self->state;
+  std::vector<bool> no(shard_count, false);
+  for (auto sh : refused)
+    if (sh < shard_count) {
+      no[sh] = true;
+      s.refused_until[sh] = clock::now() + refused_backoff;
+    }
+  std::vector<keys::queue_pos> done;
+  std::size_t refused_events = 0;
+  for (std::size_t i = 0; i < b.positions.size(); ++i) {
+    auto shard = b.events.empty()
+                     ? b.wire.forward().events(static_cast<int>(i)).shard()
+                     : b.events[i].shard;
+    if (no[shard])
+      ++refused_events;
+    else
+      done.push_back(b.positions[i]);
+  }
+  s.refusals->add(refused_events);
+  s.duplicates->add(duplicates);
+  auto positions = std::move(b.positions);
+  auto fn = [done](store& st) -> result<commit_report> {
+    if (auto r = st.delete_outbox(done); !r)
+      return r.error();
+    return commit_report{};
+  };
+  auto n = done.size();
+  call_store(self, fn, [self, target, positions, n](const std::string& err) {
+    auto& s = self->state;
+    for (auto& p : positions)
+      s.sending.erase(p);
+    s.busy_targets.erase(target);
+    if (!err.empty())
+      s.log->error("deleting {} forwarded events from the outbox failed: {}",
+                   n, err);
+    else
+      s.forwarded->add(n);
+    s.outbox_dirty = true;
+    pump_outbox(self);
+  });
+}
+
+/// The batch could not be delivered: its entries stay for a later pump.
+void unsend(cluster_actor* self, const std::string& target, batch& b) {
+  auto& s = self->state;
+  for (auto& p : b.positions)
+    s.sending.erase(p);
+  s.busy_targets.erase(target);
+}
+
+void send_batch(cluster_actor* self, const std::string& target,
+                std::shared_ptr<batch> b) {
+  auto& s = self->state;
+  s.busy_targets.insert(target);
+  for (auto& p : b->positions)
+    s.sending.insert(p);
+  if (target == s.opts.name) {
+    // Events for shards this member is about to own (or owns again): the
+    // same receipt as a forward, without the network.
+    auto receipt = std::make_shared<forward_receipt>();
+    auto fn = [evs = b->events, from = s.opts.name,
+               receipt](store& st) -> result<commit_report> {
+      auto r = st.receive_forwarded(from, evs);
+      if (!r)
+        return r.error();
+      *receipt = std::move(*r);
+      commit_report rep;
+      for (auto& [id, c] : receipt->appended)
+        rep.appended[id] = c;
+      return rep;
+    };
+    call_store(
+        self, fn,
+        [self, target, b, receipt](const std::string& err) {
+          if (!err.empty()) {
+            self->state.log->error("queueing outbox events here failed: {}",
+                                   err);
+            unsend(self, target, *b);
+            return;
+          }
+          settle(self, target, *b, receipt->refused_shards,
+                 receipt->duplicates);
+        },
+        b->urgent);
+    return;
+  }
+  auto* l = ready_link(s, target);
+  if (!l) {
+    unsend(self, target, *b);
+    return;
+  }
+  auto bytes = b->wire.SerializeAsString();
+  auto on_answer = [self, target, b](const std::string& answer) {
+    v1::ClusterMessage r;
+    if (!r.ParseFromString(answer) || !r.has_forward_ack()) {
+      self->state.log->warn("{} did not take a forwarded batch: {}", target,
+                            r.has_reply() ? r.reply().error()
+                                          : std::string("malformed answer"));
+      unsend(self, target, *b);
+      return;
+    }
+    auto& ack = r.forward_ack();
+    std::vector<std::uint32_t> refused(ack.refused_shards().begin(),
+                                       ack.refused_shards().end());
+    settle(self, target, *b, refused, ack.duplicates());
+  };
+  auto on_error = [self, target, b](caf::error& e) {
+    self->state.log->debug("forwarding to {} failed: {}", target,
+                           to_string(e));
+    unsend(self, target, *b);
+  };
+  // The priority is lost on the wire (BASP); the receiver restores it.
+  if (b->urgent)
+    self
+        ->request<caf::message_priority::high>(l->handle, forward_timeout,
+                                               cluster_atom::value, bytes)
+        .then(on_answer, on_error);
+  else
+    self->request(l->handle, forward_timeout, cluster_atom::value, bytes)
+        .then(on_answer, on_error);
+}
+
+} // namespace
+
+void pump_outbox(cluster_actor* self) {
+  auto& s = self->state;
+  if (!s.joined || s.stopping || !s.outbox_dirty)
+    return;
+  auto entries =
+      s.ctx.st->read_outbox({priority::urgent, 0}, outbox_window);
+  if (!entries) {
+    s.log->error("reading the outbox failed: {}", entries.error().describe());
+    return;
+  }
+  // Nothing left to look at: wait for the next commit into the outbox (or
+  // an acknowledgement, a hand-off, a member coming back).
+  s.outbox_dirty = entries->size() == outbox_window;
+  auto now = clock::now();
+  std::map<std::string, std::shared_ptr<batch>> batches;
+  std::vector<bool> held(shard_count, false); // keep each shard in order
+  for (auto& e : *entries) {
+    if (s.sending.count(e.pos) || e.shard >= shard_count || held[e.shard])
+      continue;
+    if (auto r = s.refused_until.find(e.shard);
+        r != s.refused_until.end()) {
+      if (r->second > now) {
+        held[e.shard] = true;
+        s.outbox_dirty = true; // look again once the backoff is over
+        continue;
+      }
+      s.refused_until.erase(r);
+    }
+    auto& target = s.desired.owner(e.shard);
+    if (target.empty() || s.busy_targets.count(target)) {
+      held[e.shard] = true;
+      continue;
+    }
+    if (target != s.opts.name && !ready_link(s, target)) {
+      held[e.shard] = true; // down: its events wait here until it is back
+      continue;
+    }
+    auto& b = batches[target];
+    if (!b) {
+      b = std::make_shared<batch>();
+      b->wire.mutable_forward()->set_from(s.opts.name);
+    }
+    if (b->positions.size() >= s.opts.forward_batch
+        || b->bytes >= batch_bytes) {
+      held[e.shard] = true;
+      s.outbox_dirty = true;
+      continue;
+    }
+    b->positions.push_back(e.pos);
+    b->bytes += e.event_bytes.size();
+    b->urgent = b->urgent || e.pos.priority == priority::urgent;
+    if (target == s.opts.name) {
+      b->events.push_back({e.shard, e.pos.seq, e.stage_id, e.pos.priority, {},
+                           std::move(e.event_bytes)});
+    } else {
+      auto* w = b->wire.mutable_forward()->add_events();
+      auto n = s.stage_names.find(e.stage_id);
+      w->set_stage(n != s.stage_names.end() ? n->second : std::string());
+      w->set_shard(e.shard);
+      w->set_seq(e.pos.seq);
+      w->set_priority(static_cast<std::uint32_t>(e.pos.priority));
+      w->set_event(std::move(e.event_bytes));
+    }
+  }
+  for (auto& [target, b] : batches)
+    if (!b->positions.empty())
+      send_batch(self, target, b);
+}
+
+caf::result<std::string> receive_forward(cluster_actor* self,
+                                         const std::string& from,
+                                         const v1::ForwardBatch& batch) {
+  auto& s = self->state;
+  std::vector<forwarded_event> evs;
+  evs.reserve(static_cast<std::size_t>(batch.events_size()));
+  bool urgent = false;
+  for (auto& w : batch.events()) {
+    auto id = s.stage_ids.find(w.stage());
+    if (id == s.stage_ids.end())
+      return reply_error("stage '" + w.stage()
+                         + "' is not in this member's topology (members must "
+                           "run the same pipeline)");
+    if (w.shard() >= shard_count || w.priority() > 1)
+      return reply_error("malformed forwarded event (shard "
+                         + std::to_string(w.shard()) + ", priority "
+                         + std::to_string(w.priority()) + ")");
+    auto prio = w.priority() == 0 ? priority::urgent : priority::normal;
+    urgent = urgent || prio == priority::urgent;
+    evs.push_back({w.shard(), w.seq(), id->second, prio, {}, w.event()});
+  }
+  auto receipt = std::make_shared<forward_receipt>();
+  auto fn = [evs = std::move(evs), from,
+             receipt](store& st) -> result<commit_report> {
+    auto r = st.receive_forwarded(from, evs);
+    if (!r)
+      return r.error();
+    *receipt = std::move(*r);
+    commit_report rep;
+    for (auto& [id, c] : receipt->appended)
+      rep.appended[id] = c;
+    return rep;
+  };
+  auto rp = self->make_response_promise<std::string>();
+  call_store(
+      self, fn,
+      [self, rp, receipt](const std::string& err) mutable {
+        if (!err.empty()) {
+          rp.deliver(reply_error("queueing forwarded events failed: " + err));
+          return;
+        }
+        self->state.received->add(receipt->accepted);
+        v1::ClusterMessage m;
+        auto* ack = m.mutable_forward_ack();
+        for (auto sh : receipt->refused_shards)
+          ack->add_refused_shards(sh);
+        ack->set_accepted(receipt->accepted);
+        ack->set_duplicates(receipt->duplicates);
+        rp.deliver(m.SerializeAsString());
+      },
+      urgent);
+  return rp;
+}
+
+} // namespace sluice::cluster

@@ -1,0 +1,215 @@
+// One outgoing hand-off (see handoff_sender.hpp). A crash of either side
+// at any step resumes or rolls forward: the leaving mark is durable, the
+// receiver wipes a partial transfer at the next begin, and answers a begin
+// for shards it already committed with `already_owned`, after which only
+// the local delete is left. Ownership never overlaps: the receiver
+// dispatches only after its commit, and this member stopped dispatching
+// before the first record left.
+#include "handoff_sender.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/blocking_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <thread>
+
+#include "cluster_messages.hpp"
+#include "sluice/v1/cluster.pb.h"
+
+namespace sluice::cluster {
+
+namespace {
+
+constexpr auto answer_timeout = std::chrono::seconds(30);
+constexpr auto drain_timeout = std::chrono::seconds(120);
+constexpr std::size_t chunk_bytes = 1 << 20;
+constexpr std::size_t window = 4; ///< chunks sent and not yet answered
+
+void run(caf::blocking_actor* self, handoff_job job) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto done = [&](bool ok, const std::string& why) {
+    self->send(job.parent, handoff_atom::value, job.transfer, ok, why);
+  };
+  auto call_store = [&](store_call fn) -> std::string {
+    std::string err;
+    self
+        ->request(job.ctx.store_actor, caf::infinite,
+                  ext::store_call_atom::value, std::move(fn))
+        .receive([&](std::string& e) { err = std::move(e); },
+                 [&](caf::error& e) { err = to_string(e); });
+    return err;
+  };
+  // The receiver's answer to one message: "" or why not.
+  auto ask = [&](const v1::ClusterMessage& m, bool* already) -> std::string {
+    std::string err;
+    self
+        ->request(job.target, answer_timeout, cluster_atom::value,
+                  m.SerializeAsString())
+        .receive(
+            [&](std::string& bytes) {
+              v1::ClusterMessage r;
+              if (!r.ParseFromString(bytes) || !r.has_reply())
+                err = "a malformed answer";
+              else if (!r.reply().ok())
+                err = r.reply().error();
+              else if (already)
+                *already = r.reply().already_owned();
+            },
+            [&](caf::error& e) { err = to_string(e); });
+    return err;
+  };
+
+  // 1. Stop dispatching the shards; their new events go to the outbox.
+  if (!job.resuming) {
+    auto shards = job.shards;
+    auto target = job.target_name;
+    auto transfer = job.transfer;
+    auto err = call_store([=](store& st) -> result<commit_report> {
+      if (auto r = st.mark_leaving(shards, target, transfer); !r)
+        return r.error();
+      return commit_report{};
+    });
+    if (!err.empty())
+      return done(false, "marking shards leaving: " + err);
+  }
+
+  // 2. Wait until none of their events is in flight; the stages forget
+  //    their keys meanwhile.
+  std::vector<caf::actor> stages;
+  self->request(job.ctx.supervisor, answer_timeout, ext::stages_atom::value)
+      .receive([&](std::vector<caf::actor>& v) { stages = std::move(v); },
+               [&](caf::error&) {});
+  auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+  while (true) {
+    std::uint64_t busy = 0;
+    bool asked = true;
+    for (auto& st : stages)
+      self->request(st, answer_timeout, ext::let_go_atom::value, job.shards)
+          .receive([&](std::uint64_t n) { busy += n; },
+                   [&](caf::error&) { asked = false; });
+    if (asked && busy == 0)
+      break;
+    if (std::chrono::steady_clock::now() > deadline)
+      return done(false, std::to_string(busy)
+                             + " events of the shards are still in flight");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  // 3. Begin: the receiver wipes what an interrupted transfer left, or
+  //    says it owns the shards already (it committed; we did not hear).
+  v1::ClusterMessage begin;
+  auto* b = begin.mutable_handoff_begin();
+  b->set_from(job.from);
+  b->set_transfer(job.transfer);
+  b->set_epoch(job.epoch);
+  for (auto sh : job.shards)
+    b->add_shards(sh);
+  bool already = false;
+  if (auto err = ask(begin, &already); !err.empty())
+    return done(false, "begin: " + err);
+
+  std::size_t records = 0;
+  if (!already) {
+    // 4. Stream the records from one snapshot, a window of chunks at once.
+    using handle = decltype(self->request(job.target, answer_timeout,
+                                          cluster_atom::value,
+                                          std::string{}));
+    std::deque<handle> waiting;
+    std::string failed;
+    auto settle_one = [&] {
+      waiting.front().receive(
+          [&](std::string& bytes) {
+            v1::ClusterMessage r;
+            if (!r.ParseFromString(bytes) || !r.has_reply())
+              failed = "a malformed answer";
+            else if (!r.reply().ok())
+              failed = r.reply().error();
+          },
+          [&](caf::error& e) { failed = to_string(e); });
+      waiting.pop_front();
+    };
+    v1::ClusterMessage chunk;
+    std::size_t bytes = 0;
+    auto flush = [&] {
+      if (chunk.handoff_chunk().records_size() == 0)
+        return;
+      chunk.mutable_handoff_chunk()->set_from(job.from);
+      chunk.mutable_handoff_chunk()->set_transfer(job.transfer);
+      if (waiting.size() >= window)
+        settle_one();
+      waiting.push_back(self->request(job.target, answer_timeout,
+                                      cluster_atom::value,
+                                      chunk.SerializeAsString()));
+      chunk.Clear();
+      bytes = 0;
+    };
+    auto scanned = job.ctx.st->scan_handoff(job.shards, [&](handoff_record& r) {
+      auto* w = chunk.mutable_handoff_chunk()->add_records();
+      w->set_kind(static_cast<std::uint32_t>(r.what));
+      if (r.what != handoff_record::kind::status
+          && r.what != handoff_record::kind::inbox) {
+        auto n = job.stage_names.find(r.stage_id);
+        if (n != job.stage_names.end())
+          w->set_stage(n->second);
+      }
+      w->set_shard(r.shard);
+      w->set_key(std::move(r.key));
+      w->set_name(std::move(r.name));
+      w->set_priority(static_cast<std::uint32_t>(r.pos.priority));
+      w->set_seq(r.pos.seq);
+      bytes += r.value.size() + 64;
+      w->set_value(std::move(r.value));
+      ++records;
+      if (bytes >= chunk_bytes)
+        flush();
+      return failed.empty();
+    });
+    flush();
+    while (!waiting.empty())
+      settle_one();
+    if (!scanned)
+      return done(false, "reading the shards: " + scanned.error().describe());
+    if (!failed.empty())
+      return done(false, "streaming: " + failed);
+
+    // 5. The receiver owns them from now on.
+    v1::ClusterMessage commit;
+    auto* c = commit.mutable_handoff_commit();
+    c->set_from(job.from);
+    c->set_transfer(job.transfer);
+    c->set_epoch(job.epoch);
+    for (auto sh : job.shards)
+      c->add_shards(sh);
+    if (auto err = ask(commit, nullptr); !err.empty())
+      return done(false, "commit: " + err);
+  }
+
+  // 6. Delete our copy; later events for the shards go to their owner.
+  auto shards = job.shards;
+  if (auto err = call_store([=](store& st) -> result<commit_report> {
+        if (auto r = st.release_shards(shards); !r)
+          return r.error();
+        return commit_report{};
+      });
+      !err.empty())
+    return done(false, "deleting the handed-off copy: " + err);
+  if (job.shards_moved)
+    job.shards_moved->add(job.shards.size());
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  job.log->info("handed off {} shards ({} records) to {} in {} ms",
+                job.shards.size(), records, job.target_name, ms);
+  done(true, {});
+}
+
+} // namespace
+
+caf::actor spawn_handoff_sender(caf::actor_system& sys, handoff_job job) {
+  return sys.spawn(run, std::move(job));
+}
+
+} // namespace sluice::cluster

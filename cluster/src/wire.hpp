@@ -1,0 +1,34 @@
+// Private: building and reading the cluster's protobuf messages, and the
+// handshake's proofs of the shared secret.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "membership.hpp"
+#include "sluice/v1/cluster.pb.h"
+
+namespace sluice::cluster {
+
+/// The handshake protocol version this build speaks.
+inline constexpr std::uint32_t protocol_version = 1;
+
+/// Serialized `Reply{ok}` or `Reply{error}`.
+std::string reply_ok();
+std::string reply_error(const std::string& why);
+
+/// Proof that the sender knows `secret`: HMAC-SHA256 over the role
+/// ("server" or "client"), the other side's nonce and the sender's name.
+std::string proof_of(std::string_view secret, std::string_view role,
+                     std::string_view nonce, std::string_view name);
+
+void to_wire(const std::vector<member>& in,
+             google::protobuf::RepeatedPtrField<v1::Member>& out);
+std::vector<member>
+from_wire(const google::protobuf::RepeatedPtrField<v1::Member>& in);
+
+/// The name of a message's body, for logs ("hello", "forward", ...).
+std::string body_name(const v1::ClusterMessage& m);
+
+} // namespace sluice::cluster

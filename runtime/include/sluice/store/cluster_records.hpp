@@ -1,0 +1,73 @@
+// The store's records for a cluster member: outbox entries, events other
+// nodes forwarded, shard ownership, and the records a hand-off streams.
+// Plain values; stage ids are this data directory's (the cluster layer
+// names stages on the wire).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sluice/store/keys.hpp"
+
+namespace sluice {
+
+/// An event waiting in the outbox for the node that owns its key.
+struct outbox_entry {
+  keys::queue_pos pos;       ///< its position in the outbox (urgent first)
+  std::uint32_t stage_id = 0; ///< the stage whose queue it is for
+  std::uint32_t shard = 0;    ///< its key's shard
+  std::string event_bytes;    ///< sluice.v1.Event
+};
+
+/// An event another node forwarded from its outbox.
+struct forwarded_event {
+  std::uint32_t shard = 0;    ///< its key's shard
+  std::uint64_t seq = 0;      ///< its outbox seq at the sender: dedupe
+  std::uint32_t stage_id = 0; ///< the stage whose queue it goes to, here
+  sluice::priority priority = priority::normal; ///< its queue class
+  std::string key;                              ///< the event's key
+  std::string event_bytes;                      ///< sluice.v1.Event
+};
+
+/// What `store::receive_forwarded` did.
+struct forward_receipt {
+  /// Shards not owned here: none of their events were taken.
+  std::vector<std::uint32_t> refused_shards;
+  std::uint64_t accepted = 0;   ///< queued
+  std::uint64_t duplicates = 0; ///< dropped: received before
+  /// Events queued per stage id, indexed by priority (for the routers).
+  std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, 2>>>
+      appended;
+};
+
+/// A shard this data directory owns, or is handing off.
+struct shard_record {
+  std::uint32_t shard = 0;
+  std::uint64_t epoch = 0;   ///< grows by one with every hand-off
+  bool leaving = false;      ///< being handed off to `target`
+  std::string target;        ///< the node it goes to (when leaving)
+  std::uint64_t transfer = 0; ///< the hand-off's id (when leaving)
+};
+
+/// One record a hand-off streams from the old owner to the new.
+struct handoff_record {
+  enum class kind : std::uint8_t {
+    queued, ///< a queued event: stage_id, pos, value = Event
+    state,  ///< stage_id, key, value = version (u64 BE) + KeyState
+    status, ///< key, value = KeyStatus
+    retry,  ///< stage_id, key, value = RetryRecord
+    timer,  ///< stage_id, key, name, value = TimerRecord
+    inbox,  ///< name = sender, shard, value = watermark seq (u64 BE)
+  };
+  kind what = kind::queued;
+  std::uint32_t stage_id = 0;
+  std::uint32_t shard = 0;
+  std::string key;
+  std::string name;
+  keys::queue_pos pos;
+  std::string value;
+};
+
+} // namespace sluice

@@ -1,0 +1,161 @@
+// `sluice node --config PIPELINE.yaml --name N --listen HOST:PORT
+// [--join HOST:PORT ...] --data DIR`: a cluster member. It runs until
+// SIGINT or SIGTERM (a clean stop: it keeps its shards and resumes them
+// when started again), or until it has left the cluster (`leave` from the
+// console). The cluster secret comes from --secret-file or
+// $SLUICE_CLUSTER_SECRET, never from the command line.
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "commands.hpp"
+#include "run_pipeline.hpp"
+#include "sluice/cluster.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+struct node_args {
+  run_args run;
+  std::vector<std::string> join;
+  std::string secret_file;
+  unsigned heartbeat_ms = 200;
+  unsigned suspect_after_ms = 800;
+  unsigned down_after_ms = 1500;
+  std::size_t forward_batch = 2048;
+};
+
+result<std::string> read_secret(const std::string& file) {
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+      return fail(errc::not_found, "cannot read --secret-file " + file);
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+      s.pop_back();
+    if (s.empty())
+      return fail(errc::invalid_argument,
+                  "--secret-file " + file + " holds no secret");
+    return s;
+  }
+  if (const char* env = std::getenv("SLUICE_CLUSTER_SECRET"); env && *env)
+    return std::string(env);
+  return fail(errc::invalid_argument,
+              "no cluster secret: give --secret-file FILE or set "
+              "SLUICE_CLUSTER_SECRET (never on the command line)");
+}
+
+int run_member(node_args& a, const registry& reg) {
+  auto secret = read_secret(a.secret_file);
+  if (!secret) {
+    print_error(secret.error().message);
+    return usage;
+  }
+  cluster_options co;
+  co.name = a.run.name;
+  co.listen = a.run.listen;
+  co.seeds = a.join;
+  co.secret = std::move(*secret);
+  co.heartbeat = std::chrono::milliseconds(a.heartbeat_ms);
+  co.suspect_after = std::chrono::milliseconds(a.suspect_after_ms);
+  co.down_after = std::chrono::milliseconds(a.down_after_ms);
+  co.forward_batch = a.forward_batch;
+  auto member = make_cluster_member(std::move(co));
+  if (!member) {
+    print_error(member.error().message);
+    return usage;
+  }
+  // The console reaches a member on its cluster address; it needs a token.
+  std::string token;
+  if (!a.run.token_file.empty() || std::getenv("SLUICE_TOKEN")) {
+    auto t = read_admin_token(a.run.token_file);
+    if (!t) {
+      print_error(t.error().message);
+      return usage;
+    }
+    token = std::move(*t);
+  }
+  member_hooks hooks;
+  hooks.extend = [&](node_options& opts) -> result<void> {
+    opts.listen.clear(); // the cluster publishes on it
+    opts.admin_token = token;
+    opts.place = member->place;
+    opts.extension = member->extension;
+    return {};
+  };
+  auto ext = member->extension;
+  hooks.failure = [ext] { return cluster_failure(*ext); };
+  hooks.finished = [ext] { return cluster_left(*ext); };
+  auto run = a.run;
+  run.serve = true;
+  run.quiet = true;
+  return run_pipeline(run, reg, &hooks);
+}
+
+} // namespace
+
+action add_node_command(CLI::App& app, const registry& reg) {
+  auto a = std::make_shared<node_args>();
+  auto* cmd = app.add_subcommand(
+      "node", "Run a cluster member (until SIGINT or SIGTERM)");
+  cmd->add_option("--config", a->run.pipeline, "Pipeline topology (YAML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--name", a->run.name,
+                  "The member's name: unique, and kept with its data "
+                  "directory")
+      ->required();
+  cmd->add_option("--listen", a->run.listen,
+                  "Address for the other members and consoles, e.g. "
+                  "127.0.0.1:7401 (a fixed port)")
+      ->required()
+      ->type_name("HOST:PORT");
+  cmd->add_option("--join", a->join,
+                  "A member to join through; repeatable. None: start a new "
+                  "cluster")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--data", a->run.data_dir, "Data directory")->required();
+  cmd->add_option("--secret-file", a->secret_file,
+                  "File holding the cluster secret (default: "
+                  "$SLUICE_CLUSTER_SECRET)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--feed", a->run.feeds,
+                  "Feed a file into the cluster through this member; "
+                  "repeatable")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--http", a->run.http,
+                  "Serve /healthz, /readyz, /metrics (and the event API with "
+                  "--hmac-key-file) on this address")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--hmac-key-file", a->run.hmac_key_file,
+                  "Key that signs webhook bodies")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--token-file", a->run.token_file,
+                  "File holding the console token (default: $SLUICE_TOKEN)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--no-sync", a->run.no_sync, "Do not fsync each commit");
+  cmd->add_option("--heartbeat", a->heartbeat_ms,
+                  "Milliseconds between heartbeats (gossip)")
+      ->check(CLI::Range(10, 60000));
+  cmd->add_option("--suspect-after", a->suspect_after_ms,
+                  "Milliseconds of silence before a member is suspected")
+      ->check(CLI::Range(20, 600000));
+  cmd->add_option("--down-after", a->down_after_ms,
+                  "Milliseconds of silence before a member is down")
+      ->check(CLI::Range(30, 600000));
+  cmd->add_option("--forward-batch", a->forward_batch,
+                  "Events per forwarded batch")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--threads", a->run.threads,
+                  "Scheduler threads (default: cores)");
+  cmd->add_option("--commit-batch", a->run.commit_batch,
+                  "Maximum records per LMDB transaction")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--commit-window", a->run.commit_window_ms,
+                  "Milliseconds normal work may wait to share a commit")
+      ->check(CLI::Range(0, 10000));
+  return [a, &reg] { return run_member(*a, reg); };
+}
+
+} // namespace sluice::cli

@@ -1,0 +1,49 @@
+// Private: the loop behind `sluice run` and `sluice node`: start the node
+// (and its HTTP endpoint), show progress, stop on drain (run) or on a
+// signal (--serve, node), and exit with the shared codes.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sluice/node.hpp"
+#include "sluice/registry.hpp"
+#include "sluice/result.hpp"
+
+namespace sluice::cli {
+
+struct run_args {
+  std::string pipeline;
+  std::vector<std::string> feeds;
+  std::string data_dir;
+  bool no_sync = false;
+  bool refeed = false;
+  bool quiet = false;
+  bool serve = false;
+  std::string http;
+  std::string listen;
+  std::string hmac_key_file;
+  std::string token_file;
+  std::string name = "local";
+  std::size_t threads = 0;
+  std::size_t commit_batch = 4096;
+  unsigned commit_window_ms = 20;
+};
+
+/// What `sluice node` adds to the loop: its options (the cluster
+/// extension), a check for a member that gave up (exit 1), and one for a
+/// member that left the cluster (a clean stop, exit 0).
+struct member_hooks {
+  std::function<result<void>(node_options&)> extend;
+  std::function<std::string()> failure;
+  std::function<bool()> finished;
+};
+
+/// Runs a pipeline as `sluice run` does; with `member`, as a cluster
+/// member. Returns the exit code.
+int run_pipeline(const run_args& a, const registry& reg,
+                 const member_hooks* member = nullptr);
+
+} // namespace sluice::cli
