@@ -62,6 +62,9 @@ public:
       return nodes();
     if (cmd == "shards")
       return shards();
+    if (cmd == "leave")
+      throw command_failed{"leave: this node is not a cluster member (a "
+                           "member runs as `sluice node`)"};
     if (cmd == "stages")
       return stages();
     if (cmd == "actors")

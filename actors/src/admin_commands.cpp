@@ -7,10 +7,18 @@ const std::vector<admin_command>& admin_commands() {
   static const std::vector<admin_command> table = {
       {"nodes", "", "the nodes and their health",
        "Each node: name, console address, status (up, draining, drained, "
-       "failed), uptime, events queued and durable timers pending."},
-      {"shards", "[NODE]", "shard owners and epochs",
-       "Which node owns which shard, with its ownership epoch. A single "
-       "node owns every key."},
+       "failed), uptime, events queued and durable timers pending. On a "
+       "cluster member: every member with its address, status (up, "
+       "suspect, down, leaving, left), incarnation and shards, then this "
+       "member's queued and outbox events."},
+      {"shards", "", "shard owners",
+       "How many of the shards each member owns by the shard map, and this "
+       "member's own: owned, leaving (being handed off), still to hand off, "
+       "transfers coming in. A single node owns every key."},
+      {"leave", "", "hand every shard off and leave the cluster",
+       "Cluster members only: the member hands all its shards to the "
+       "others, forwards what its outbox holds, tells every member it "
+       "left, and its `sluice node` process exits 0."},
       {"stages", "", "per stage: counts, queues, rate, latency",
        "For each stage: events in, done, skipped, retried and "
        "dead-lettered; queued urgent/normal; in flight; events/s since the "

@@ -163,6 +163,12 @@ std::string node::prometheus() {
                          "Events waiting in the stage's durable queue")
               .set(static_cast<std::int64_t>((*d)[prio]));
     }
+    if (auto o = p.st->outbox_depth())
+      p.metrics
+          .get_gauge("sluice_outbox_depth", {},
+                     "Events waiting in the outbox for the members that own "
+                     "their keys")
+          .set(static_cast<std::int64_t>(*o));
     if (auto t = p.st->timers_pending())
       p.metrics
           .get_gauge("sluice_timers_pending", {},

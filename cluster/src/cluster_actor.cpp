@@ -39,6 +39,7 @@ void publish_view(cluster_actor* self) {
            {"status", std::string(to_string(m.status))},
            {"incarnation", m.incarnation},
            {"self", m.name == s.opts.name},
+           {"proxy", !m.hosts_shards},
            {"shards", s.desired.shards_of(m.name).size()}};
     if (m.name != s.opts.name) {
       auto* l = ready_link(s, m.name);
@@ -198,6 +199,7 @@ void connect(cluster_actor* self, const std::string& address) {
             h->set_incarnation(s.table->self().incarnation);
             h->set_nonce(nonce);
             h->set_shard_count(shard_count);
+            h->set_proxy(!s.opts.hosts_shards);
             self
                 ->request(l.handle, request_timeout, cluster_atom::value,
                           m.SerializeAsString())
@@ -246,7 +248,8 @@ std::string on_hello(cluster_actor* self, const caf::node_id& from,
                        + "'");
   pending_hello p;
   p.nonce = random_bytes(32);
-  p.who = {h.name(), h.address(), h.incarnation(), member_status::up};
+  p.who = {h.name(), h.address(), h.incarnation(), member_status::up,
+           !h.proxy()};
   v1::ClusterMessage m;
   auto* c = m.mutable_challenge();
   c->set_name(s.opts.name);
@@ -460,7 +463,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
   detection_options d{s.opts.heartbeat, s.opts.suspect_after,
                       s.opts.down_after};
   s.table.emplace(member{s.opts.name, s.address, start.incarnation,
-                         member_status::up},
+                         member_status::up, s.opts.hosts_shards},
                   d, clock::now());
   for (std::size_t i = 0; i < s.ctx.plan->stage_count(); ++i) {
     auto& name = s.ctx.plan->topo().stages[i].name;
@@ -470,6 +473,9 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
   auto& m = *s.ctx.metrics;
   s.forwarded = &m.get_counter("sluice_cluster_forwarded_total", {},
                                "Outbox events acknowledged by their owner");
+  s.forwarded_bytes =
+      &m.get_counter("sluice_cluster_forwarded_bytes_total", {},
+                     "Event bytes acknowledged by their owner");
   s.received = &m.get_counter("sluice_cluster_received_total", {},
                               "Events other members forwarded here");
   s.duplicates =

@@ -57,6 +57,15 @@ public:
     auto records = st.shard_records();
     if (!records)
       return records.error();
+    if (!opts_.hosts_shards && !records->empty())
+      return fail(errc::invalid_argument,
+                  "--no-shards: " + st.dir() + " still owns "
+                      + std::to_string(records->size())
+                      + " shards; start it as a full member and `leave` "
+                        "first");
+    if (!opts_.hosts_shards && opts_.seeds.empty())
+      return fail(errc::invalid_argument,
+                  "--no-shards needs --join: a proxy cannot start a cluster");
     if (records->empty() && opts_.seeds.empty()) {
       // The first member of a new cluster owns every shard; members that
       // join later get theirs by hand-off.

@@ -90,6 +90,7 @@ struct cluster_state {
   std::map<std::uint32_t, std::string> stage_names;
 
   counter* forwarded = nullptr;
+  counter* forwarded_bytes = nullptr;
   counter* received = nullptr;
   counter* duplicates = nullptr;
   counter* refusals = nullptr;

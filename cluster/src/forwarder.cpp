@@ -21,6 +21,7 @@ constexpr auto forward_timeout = std::chrono::seconds(30);
 
 struct batch {
   std::vector<keys::queue_pos> positions;
+  std::vector<std::uint32_t> sizes;    ///< event bytes, per position
   std::vector<forwarded_event> events; ///< for ourselves (local ids)
   v1::ClusterMessage wire;             ///< for another member
   std::size_t bytes = 0;
@@ -40,14 +41,17 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
     }
   std::vector<keys::queue_pos> done;
   std::size_t refused_events = 0;
+  std::uint64_t done_bytes = 0;
   for (std::size_t i = 0; i < b.positions.size(); ++i) {
     auto shard = b.events.empty()
                      ? b.wire.forward().events(static_cast<int>(i)).shard()
                      : b.events[i].shard;
-    if (no[shard])
+    if (no[shard]) {
       ++refused_events;
-    else
+    } else {
       done.push_back(b.positions[i]);
+      done_bytes += b.sizes[i];
+    }
   }
   s.refusals->add(refused_events);
   s.duplicates->add(duplicates);
@@ -58,7 +62,8 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
     return commit_report{};
   };
   auto n = done.size();
-  call_store(self, fn, [self, target, positions, n](const std::string& err) {
+  call_store(self, fn, [self, target, positions, n,
+                        done_bytes](const std::string& err) {
     auto& s = self->state;
     for (auto& p : positions)
       s.sending.erase(p);
@@ -66,8 +71,10 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
     if (!err.empty())
       s.log->error("deleting {} forwarded events from the outbox failed: {}",
                    n, err);
-    else
+    else {
       s.forwarded->add(n);
+      s.forwarded_bytes->add(done_bytes);
+    }
     s.outbox_dirty = true;
     pump_outbox(self);
   });
@@ -204,6 +211,7 @@ void pump_outbox(cluster_actor* self) {
       continue;
     }
     b->positions.push_back(e.pos);
+    b->sizes.push_back(static_cast<std::uint32_t>(e.event_bytes.size()));
     b->bytes += e.event_bytes.size();
     b->urgent = b->urgent || e.pos.priority == priority::urgent;
     if (target == s.opts.name) {

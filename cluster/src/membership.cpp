@@ -207,7 +207,7 @@ bool membership::mark_left(std::string_view name) {
 std::vector<std::string> membership::shard_owners() const {
   std::vector<std::string> result;
   for (const auto& m : members_)
-    if (!is_gone(m.status))
+    if (!is_gone(m.status) && m.hosts_shards)
       result.push_back(m.name);
   return result;
 }

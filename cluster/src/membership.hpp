@@ -32,6 +32,9 @@ struct member {
   /// Raised by the member itself: at each start, and to refute suspicion.
   std::uint64_t incarnation = 0;
   member_status status = member_status::up; ///< as this table knows it
+  /// False for a proxy member (`sluice node --no-shards`): it takes input
+  /// and forwards it, but owns no shard. Set by the member itself.
+  bool hosts_shards = true;
 
   bool operator==(const member&) const = default;
 };
@@ -133,7 +136,7 @@ public:
 
   /// The names that own shards: members that are up, suspect or down (a down
   /// node keeps its shards: its data is on its disk and it comes back with
-  /// the same name), not leaving or left. Sorted.
+  /// the same name), not leaving or left, and not proxies. Sorted.
   std::vector<std::string> shard_owners() const;
 
   /// The members to gossip with: every other member not left, sorted by

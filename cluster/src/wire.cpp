@@ -38,6 +38,7 @@ void to_wire(const std::vector<member>& in,
     w->set_address(m.address);
     w->set_incarnation(m.incarnation);
     w->set_status(static_cast<std::uint32_t>(m.status));
+    w->set_proxy(!m.hosts_shards);
   }
 }
 
@@ -48,7 +49,7 @@ from_wire(const google::protobuf::RepeatedPtrField<v1::Member>& in) {
     if (w.name().empty() || w.status() > 4)
       continue; // malformed: ignored, the sender's next gossip may be better
     out.push_back({w.name(), w.address(), w.incarnation(),
-                   static_cast<member_status>(w.status())});
+                   static_cast<member_status>(w.status()), !w.proxy()});
   }
   return out;
 }

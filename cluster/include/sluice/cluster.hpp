@@ -27,6 +27,9 @@ struct cluster_options {
   std::vector<std::string> seeds;
   /// The shared secret every member must prove it knows (never sent).
   std::string secret;
+  /// False: a proxy member, which takes input (feeds, HTTP) and forwards
+  /// it to the owners but owns no shard itself.
+  bool hosts_shards = true;
   /// How often members gossip their member table (heartbeats).
   std::chrono::milliseconds heartbeat{200};
   /// Silence before a member is suspected.

@@ -54,7 +54,36 @@ std::string clock_of(const std::string& iso) {
   return t == std::string::npos ? iso : iso.substr(t + 1, 12);
 }
 
+/// A cluster member's view: every member, then this node's own work.
+void members(const json& a, std::ostream& out) {
+  table t;
+  t.column("NODE")
+      .column("ADDRESS")
+      .column("STATUS")
+      .column("INCARNATION", true)
+      .column("SHARDS", true)
+      .column("LINK");
+  for (auto& n : a["nodes"])
+    t.row({str(n, "name") + (n.value("self", false) ? " *" : ""),
+           str(n, "address"), str(n, "status"), num(n, "incarnation"),
+           num(n, "shards"),
+           n.value("self", false)
+               ? "-"
+               : (n.value("connected", false) ? "connected" : "none")});
+  t.print(out);
+  out << "member table epoch " << num(a, "epoch");
+  if (a.contains("local")) {
+    auto& l = a["local"];
+    out << "; here: " << num(l, "queued") << " queued, " << num(l, "outbox")
+        << " in the outbox, "
+        << (l.value("drained", false) ? "drained" : "working");
+  }
+  out << '\n';
+}
+
 void nodes(const json& a, std::ostream& out) {
+  if (a.value("cluster", false))
+    return members(a, out);
   table t;
   t.column("NODE")
       .column("STATUS")
@@ -74,6 +103,18 @@ void nodes(const json& a, std::ostream& out) {
 }
 
 void shards(const json& a, std::ostream& out) {
+  if (a.contains("owners")) { // a cluster member's summary
+    table t;
+    t.column("OWNER").column("SHARDS", true);
+    for (auto& [name, count] : a["owners"].items())
+      t.row({name, std::to_string(count.get<std::int64_t>())});
+    t.print(out);
+    out << num(a, "count") << " shards; here: " << num(a, "owned_here")
+        << " owned, " << num(a, "leaving") << " leaving, "
+        << num(a, "to_hand_off") << " to hand off, " << num(a, "incoming")
+        << " transfers coming in\n";
+    return;
+  }
   table t;
   t.column("SHARD").column("OWNER").column("EPOCH", true);
   for (auto& s : a["shards"])

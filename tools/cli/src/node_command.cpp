@@ -24,6 +24,7 @@ struct node_args {
   unsigned suspect_after_ms = 800;
   unsigned down_after_ms = 1500;
   std::size_t forward_batch = 2048;
+  bool no_shards = false;
 };
 
 result<std::string> read_secret(const std::string& file) {
@@ -61,6 +62,7 @@ int run_member(node_args& a, const registry& reg) {
   co.suspect_after = std::chrono::milliseconds(a.suspect_after_ms);
   co.down_after = std::chrono::milliseconds(a.down_after_ms);
   co.forward_batch = a.forward_batch;
+  co.hosts_shards = !a.no_shards;
   auto member = make_cluster_member(std::move(co));
   if (!member) {
     print_error(member.error().message);
@@ -120,6 +122,9 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "File holding the cluster secret (default: "
                   "$SLUICE_CLUSTER_SECRET)")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--no-shards", a->no_shards,
+                "A proxy member: takes input (feeds, HTTP) and forwards it, "
+                "owns no shard");
   cmd->add_option("--feed", a->run.feeds,
                   "Feed a file into the cluster through this member; "
                   "repeatable")
