@@ -19,6 +19,7 @@ endif()
 set(SLUICE_DOCS_PUBLIC_INCLUDES
   ${PROJECT_SOURCE_DIR}/runtime/include
   ${PROJECT_SOURCE_DIR}/actors/include
+  ${PROJECT_SOURCE_DIR}/cluster/include
   ${PROJECT_SOURCE_DIR}/tools/cli/include)
 set(SLUICE_DOCS_DIR ${PROJECT_BINARY_DIR}/docs)
 set(SLUICE_DOCS_DOXYFILE ${SLUICE_DOCS_DIR}/Doxyfile)

@@ -47,8 +47,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
   if (!opts.feeds.empty() && topo.feed.topic.empty())
     return fail(errc::config, "the topology names no feed topic");
-  auto st = store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync,
-                         false, opts.place});
+  auto st = store::open(
+      {opts.data_dir, std::uint64_t{64} << 30, opts.sync, false, opts.place});
   if (!st)
     return st.error();
   p->st = std::move(*st);
@@ -123,8 +123,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   auto n = std::unique_ptr<node>(new node(std::move(p)));
   if (auto& q = *n->impl_; q.extension) {
     if (!opts.admin_token.empty())
-      q.admin_actor = spawn_admin(*q.sys, *n, opts.admin_token,
-                                  env.logger("admin"));
+      q.admin_actor =
+          spawn_admin(*q.sys, *n, opts.admin_token, env.logger("admin"));
     node_context ctx;
     ctx.system = q.sys.get();
     ctx.store_actor = q.store_actor;
@@ -314,8 +314,8 @@ result<node_stats> node::stats() const {
   out.timers_pending = *timers;
   out.commits = m.counter_value("sluice_store_commits_total");
   // A drained node (`drain`) stopped its feeds: they count as done.
-  out.drained = (feeds_done || p.draining) && out.queued == 0
-                && out.outbox == 0 && out.timers_pending == 0
+  out.drained = (feeds_done || p.draining) && out.queued == 0 && out.outbox == 0
+                && out.timers_pending == 0
                 && !(p.extension_started && p.extension->busy());
   {
     std::lock_guard<std::mutex> guard{p.failure_mtx};

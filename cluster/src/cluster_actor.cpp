@@ -75,6 +75,9 @@ void publish_view(cluster_actor* self) {
                    {"nodes", std::move(members)}};
   s.view->shards = std::move(shards);
   s.view->busy = busy;
+  s.view->joined = s.joined;
+  s.view->owned = owned.size();
+  s.view->hosts_shards = s.opts.hosts_shards;
 }
 
 void give_up(cluster_actor* self, const std::string& why) {
@@ -110,8 +113,8 @@ void on_welcome(cluster_actor* self, const std::string& address,
   s.table->merge(from_wire(w.members()), w.epoch(), now);
   s.table->heard_from(name, now);
   if (!s.joined)
-    s.log->info("joined the cluster through {} ({}): {} members", name,
-                address, s.table->members().size());
+    s.log->info("joined the cluster through {} ({}): {} members", name, address,
+                s.table->members().size());
   else
     s.log->info("connected to {} ({})", name, address);
   s.joined = true;
@@ -135,8 +138,7 @@ void on_challenge(cluster_actor* self, const std::string& address,
   p->set_name(s.opts.name);
   p->set_proof(proof_of(s.opts.secret, "client", c.nonce(), s.opts.name));
   auto name = c.name();
-  self
-      ->request(l.handle, request_timeout, cluster_atom::value,
+  self->request(l.handle, request_timeout, cluster_atom::value,
                 m.SerializeAsString())
       .then(
           [=](const std::string& bytes) {
@@ -153,8 +155,7 @@ void on_challenge(cluster_actor* self, const std::string& address,
             if (!r.ParseFromString(bytes) || r.has_reply()) {
               auto why = r.has_reply() ? r.reply().error()
                                        : std::string("a malformed answer");
-              s.log->error("{} ({}) refused this node: {}", address, name,
-                           why);
+              s.log->error("{} ({}) refused this node: {}", address, name, why);
               link_to(s, address).at = link::phase::refused;
               if (!s.joined)
                 give_up(self, "cannot join through " + address + ": " + why);
@@ -176,8 +177,7 @@ void connect(cluster_actor* self, const std::string& address) {
   l.at = link::phase::connecting;
   auto [host, port] = split(address);
   auto mm = self->system().middleman().actor_handle();
-  self
-      ->request(mm, request_timeout, caf::connect_atom::value, host, port)
+  self->request(mm, request_timeout, caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
               const std::set<std::string>&) {
@@ -200,8 +200,7 @@ void connect(cluster_actor* self, const std::string& address) {
             h->set_nonce(nonce);
             h->set_shard_count(shard_count);
             h->set_proxy(!s.opts.hosts_shards);
-            self
-                ->request(l.handle, request_timeout, cluster_atom::value,
+            self->request(l.handle, request_timeout, cluster_atom::value,
                           m.SerializeAsString())
                 .then(
                     [=](const std::string& bytes) {
@@ -211,11 +210,10 @@ void connect(cluster_actor* self, const std::string& address) {
                                                  : std::string("no challenge");
                         self->state.log->error("{} refused this node: {}",
                                                address, why);
-                        link_to(self->state, address).at =
-                            link::phase::refused;
+                        link_to(self->state, address).at = link::phase::refused;
                         if (!self->state.joined)
-                          give_up(self, "cannot join through " + address
-                                            + ": " + why);
+                          give_up(self, "cannot join through " + address + ": "
+                                            + why);
                         return;
                       }
                       on_challenge(self, address, nonce, r.challenge());
@@ -246,6 +244,18 @@ std::string on_hello(cluster_actor* self, const caf::node_id& from,
   if (h.name().empty() || h.name() == s.opts.name)
     return reply_error("a member needs a name of its own, not '" + h.name()
                        + "'");
+  // A name belongs to one data directory: another process that claims
+  // the name of a live member at another address is a misconfiguration.
+  if (auto* known = s.table->find(h.name());
+      known && known->address != h.address()
+      && (known->status == member_status::up
+          || known->status == member_status::suspect)) {
+    s.log->error("refused a member that calls itself {} from {}: {} is up at "
+                 "{}",
+                 h.name(), h.address(), h.name(), known->address);
+    return reply_error("the name '" + h.name() + "' belongs to the member at "
+                       + known->address);
+  }
   pending_hello p;
   p.nonce = random_bytes(32);
   p.who = {h.name(), h.address(), h.incarnation(), member_status::up,
@@ -389,23 +399,23 @@ caf::result<std::string> on_request(cluster_actor* self,
   }
   s.table->heard_from(t->second, clock::now());
   switch (m.body_case()) {
-    case v1::ClusterMessage::kGossip:
-      on_gossip(self, m.gossip());
-      return reply_ok();
-    case v1::ClusterMessage::kForward:
-      return receive_forward(self, t->second, m.forward());
-    case v1::ClusterMessage::kHandoffBegin:
-    case v1::ClusterMessage::kHandoffChunk:
-    case v1::ClusterMessage::kHandoffCommit:
-      return receive_handoff(self, t->second, m);
-    case v1::ClusterMessage::kLeave:
-      if (s.table->mark_left(m.leave().name())) {
-        s.log->info("member {} left the cluster", m.leave().name());
-        recompute(self);
-      }
-      return reply_ok();
-    default:
-      return reply_error("unexpected " + body_name(m) + " message");
+  case v1::ClusterMessage::kGossip:
+    on_gossip(self, m.gossip());
+    return reply_ok();
+  case v1::ClusterMessage::kForward:
+    return receive_forward(self, t->second, m.forward());
+  case v1::ClusterMessage::kHandoffBegin:
+  case v1::ClusterMessage::kHandoffChunk:
+  case v1::ClusterMessage::kHandoffCommit:
+    return receive_handoff(self, t->second, m);
+  case v1::ClusterMessage::kLeave:
+    if (s.table->mark_left(m.leave().name())) {
+      s.log->info("member {} left the cluster", m.leave().name());
+      recompute(self);
+    }
+    return reply_ok();
+  default:
+    return reply_error("unexpected " + body_name(m) + " message");
   }
 }
 
@@ -440,13 +450,11 @@ void call_store(cluster_actor* self, store_call fn,
   auto on_error = [then](caf::error& e) { then(to_string(e)); };
   auto on_done = [then](const std::string& err) { then(err); };
   if (urgent)
-    self
-        ->request<caf::message_priority::high>(
+    self->request<caf::message_priority::high>(
             store, caf::infinite, ext::store_call_atom::value, std::move(fn))
         .then(on_done, on_error);
   else
-    self
-        ->request(store, caf::infinite, ext::store_call_atom::value,
+    self->request(store, caf::infinite, ext::store_call_atom::value,
                   std::move(fn))
         .then(on_done, on_error);
 }
@@ -473,14 +481,12 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
   auto& m = *s.ctx.metrics;
   s.forwarded = &m.get_counter("sluice_cluster_forwarded_total", {},
                                "Outbox events acknowledged by their owner");
-  s.forwarded_bytes =
-      &m.get_counter("sluice_cluster_forwarded_bytes_total", {},
-                     "Event bytes acknowledged by their owner");
+  s.forwarded_bytes = &m.get_counter("sluice_cluster_forwarded_bytes_total", {},
+                                     "Event bytes acknowledged by their owner");
   s.received = &m.get_counter("sluice_cluster_received_total", {},
                               "Events other members forwarded here");
-  s.duplicates =
-      &m.get_counter("sluice_cluster_duplicates_total", {},
-                     "Forwarded events dropped as received before");
+  s.duplicates = &m.get_counter("sluice_cluster_duplicates_total", {},
+                                "Forwarded events dropped as received before");
   s.refusals = &m.get_counter("sluice_cluster_refused_total", {},
                               "Forwarded events refused: shard not owned");
   s.handoffs_out = &m.get_counter("sluice_cluster_handoffs_out_total", {},
@@ -546,8 +552,8 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
           s.handoffs_out->add();
           s.outbox_dirty = true;
         } else {
-          s.log->warn("hand-off {} did not finish: {}; trying again",
-                      transfer, why);
+          s.log->warn("hand-off {} did not finish: {}; trying again", transfer,
+                      why);
           s.handoff_retry = clock::now() + std::chrono::seconds(1);
         }
         publish_view(self);
@@ -561,8 +567,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         if (!s.ctx.admin)
           return caf::make_error(caf::sec::unexpected_message);
         auto rp = self->make_response_promise<std::string>();
-        self
-            ->request(s.ctx.admin, caf::infinite, ext::admin_atom::value,
+        self->request(s.ctx.admin, caf::infinite, ext::admin_atom::value,
                       std::move(bytes))
             .then([rp](std::string& r) mutable { rp.deliver(std::move(r)); },
                   [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });

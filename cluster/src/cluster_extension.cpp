@@ -22,7 +22,8 @@ namespace {
 result<std::pair<std::string, std::uint16_t>>
 host_port(const std::string& what, const std::string& text) {
   auto colon = text.rfind(':');
-  auto port = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+  auto port =
+      colon == std::string::npos ? std::string() : text.substr(colon + 1);
   if (colon == std::string::npos || colon == 0 || port.empty()
       || port.find_first_not_of("0123456789") != std::string::npos
       || port.size() > 5 || std::stoul(port) > 65535)
@@ -71,8 +72,8 @@ public:
       // join later get theirs by hand-off.
       if (auto r = st.claim_all_shards(); !r)
         return r.error();
-      spdlog::info("starting a new cluster: {} owns all {} shards",
-                   opts_.name, shard_count);
+      spdlog::info("starting a new cluster: {} owns all {} shards", opts_.name,
+                   shard_count);
     }
     return {};
   }
@@ -164,6 +165,19 @@ public:
     return view_->left;
   }
 
+  std::string not_ready() const {
+    std::lock_guard<std::mutex> guard{view_->mtx};
+    if (!view_->fatal.empty())
+      return view_->fatal;
+    if (view_->left)
+      return "it left the cluster";
+    if (!view_->joined)
+      return "not joined to the cluster yet";
+    if (view_->hosts_shards && view_->owned == 0)
+      return "no shards assigned yet";
+    return {};
+  }
+
 private:
   cluster_options opts_;
   std::shared_ptr<placement> place_;
@@ -198,7 +212,8 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
                 "failure detection needs 0 < heartbeat < suspect-after < "
                 "down-after");
   auto place = std::make_shared<placement>();
-  auto ext = std::make_shared<cluster::member_extension>(std::move(opts), place);
+  auto ext =
+      std::make_shared<cluster::member_extension>(std::move(opts), place);
   return cluster_member{ext, place};
 }
 
@@ -210,6 +225,11 @@ std::string cluster_failure(const node_extension& ext) {
 bool cluster_left(const node_extension& ext) {
   auto* m = dynamic_cast<const cluster::member_extension*>(&ext);
   return m && m->left();
+}
+
+std::string cluster_not_ready(const node_extension& ext) {
+  auto* m = dynamic_cast<const cluster::member_extension*>(&ext);
+  return m ? m->not_ready() : std::string();
 }
 
 } // namespace sluice

@@ -75,7 +75,7 @@ struct cluster_state {
   bool stopping = false;
 
   // -- forwarder --
-  std::set<keys::queue_pos> sending; ///< outbox entries on their way
+  std::set<keys::queue_pos> sending;  ///< outbox entries on their way
   std::set<std::string> busy_targets; ///< one batch in flight per target
   std::map<std::uint32_t, clock::time_point> refused_until;
   bool outbox_dirty = true;

@@ -14,9 +14,12 @@ struct cluster_view {
   mutable std::mutex mtx;
   nlohmann::json nodes = nlohmann::json::object();
   nlohmann::json shards = nlohmann::json::object();
-  bool busy = true;  ///< a hand-off runs, or the node has not joined yet
-  std::string fatal; ///< why the member gave up; empty while it runs
-  bool left = false;  ///< it left the cluster gracefully (`leave`)
+  bool busy = true;         ///< a hand-off runs, or the node has not joined yet
+  std::string fatal;        ///< why the member gave up; empty while it runs
+  bool left = false;        ///< it left the cluster gracefully (`leave`)
+  bool joined = false;      ///< it knows the cluster
+  std::size_t owned = 0;    ///< shards it owns
+  bool hosts_shards = true; ///< false: a proxy
 };
 
 } // namespace sluice::cluster

@@ -1,9 +1,10 @@
 // The forwarder: events for keys that another member owns wait in the
 // outbox (written in the same transaction as the rest of their batch). They
 // go to the owner in batches, one batch in flight per owner, urgent ones
-// first; the owner queues them, drops duplicates by (sender, shard, seq)
-// and acknowledges, and only then are they deleted here. At-least-once
-// transport plus idempotent receipt: exactly once into the owner's queue.
+// first; the owner queues them, drops duplicates by (sender, shard,
+// priority, seq) and acknowledges, and only then are they deleted here.
+// At-least-once transport plus idempotent receipt: exactly once into the
+// owner's queue.
 #include <caf/event_based_actor.hpp>
 
 #include "cluster_messages.hpp"
@@ -62,22 +63,23 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
     return commit_report{};
   };
   auto n = done.size();
-  call_store(self, fn, [self, target, positions, n,
-                        done_bytes](const std::string& err) {
-    auto& s = self->state;
-    for (auto& p : positions)
-      s.sending.erase(p);
-    s.busy_targets.erase(target);
-    if (!err.empty())
-      s.log->error("deleting {} forwarded events from the outbox failed: {}",
-                   n, err);
-    else {
-      s.forwarded->add(n);
-      s.forwarded_bytes->add(done_bytes);
-    }
-    s.outbox_dirty = true;
-    pump_outbox(self);
-  });
+  call_store(self, fn,
+             [self, target, positions, n, done_bytes](const std::string& err) {
+               auto& s = self->state;
+               for (auto& p : positions)
+                 s.sending.erase(p);
+               s.busy_targets.erase(target);
+               if (!err.empty())
+                 s.log->error(
+                     "deleting {} forwarded events from the outbox failed: {}",
+                     n, err);
+               else {
+                 s.forwarded->add(n);
+                 s.forwarded_bytes->add(done_bytes);
+               }
+               s.outbox_dirty = true;
+               pump_outbox(self);
+             });
 }
 
 /// The batch could not be delivered: its entries stay for a later pump.
@@ -145,14 +147,12 @@ void send_batch(cluster_actor* self, const std::string& target,
     settle(self, target, *b, refused, ack.duplicates());
   };
   auto on_error = [self, target, b](caf::error& e) {
-    self->state.log->debug("forwarding to {} failed: {}", target,
-                           to_string(e));
+    self->state.log->debug("forwarding to {} failed: {}", target, to_string(e));
     unsend(self, target, *b);
   };
   // The priority is lost on the wire (BASP); the receiver restores it.
   if (b->urgent)
-    self
-        ->request<caf::message_priority::high>(l->handle, forward_timeout,
+    self->request<caf::message_priority::high>(l->handle, forward_timeout,
                                                cluster_atom::value, bytes)
         .then(on_answer, on_error);
   else
@@ -166,8 +166,7 @@ void pump_outbox(cluster_actor* self) {
   auto& s = self->state;
   if (!s.joined || s.stopping || !s.outbox_dirty)
     return;
-  auto entries =
-      s.ctx.st->read_outbox({priority::urgent, 0}, outbox_window);
+  auto entries = s.ctx.st->read_outbox({priority::urgent, 0}, outbox_window);
   if (!entries) {
     s.log->error("reading the outbox failed: {}", entries.error().describe());
     return;
@@ -181,8 +180,7 @@ void pump_outbox(cluster_actor* self) {
   for (auto& e : *entries) {
     if (s.sending.count(e.pos) || e.shard >= shard_count || held[e.shard])
       continue;
-    if (auto r = s.refused_until.find(e.shard);
-        r != s.refused_until.end()) {
+    if (auto r = s.refused_until.find(e.shard); r != s.refused_until.end()) {
       if (r->second > now) {
         held[e.shard] = true;
         s.outbox_dirty = true; // look again once the backoff is over
@@ -215,7 +213,11 @@ void pump_outbox(cluster_actor* self) {
     b->bytes += e.event_bytes.size();
     b->urgent = b->urgent || e.pos.priority == priority::urgent;
     if (target == s.opts.name) {
-      b->events.push_back({e.shard, e.pos.seq, e.stage_id, e.pos.priority, {},
+      b->events.push_back({e.shard,
+                           e.pos.seq,
+                           e.stage_id,
+                           e.pos.priority,
+                           {},
                            std::move(e.event_bytes)});
     } else {
       auto* w = b->wire.mutable_forward()->add_events();

@@ -189,8 +189,8 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
       [shards, epoch](store& st) -> result<commit_report> {
         return st.acquire_shards(shards, epoch);
       },
-      [self, rp, shards, from, transfer = c.transfer()](
-          const std::string& err) mutable {
+      [self, rp, shards, from,
+       transfer = c.transfer()](const std::string& err) mutable {
         auto& s = self->state;
         s.incoming.erase(transfer);
         if (err.empty()) {

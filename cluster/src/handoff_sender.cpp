@@ -35,8 +35,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
   };
   auto call_store = [&](store_call fn) -> std::string {
     std::string err;
-    self
-        ->request(job.ctx.store_actor, caf::infinite,
+    self->request(job.ctx.store_actor, caf::infinite,
                   ext::store_call_atom::value, std::move(fn))
         .receive([&](std::string& e) { err = std::move(e); },
                  [&](caf::error& e) { err = to_string(e); });
@@ -45,8 +44,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
   // The receiver's answer to one message: "" or why not.
   auto ask = [&](const v1::ClusterMessage& m, bool* already) -> std::string {
     std::string err;
-    self
-        ->request(job.target, answer_timeout, cluster_atom::value,
+    self->request(job.target, answer_timeout, cluster_atom::value,
                   m.SerializeAsString())
         .receive(
             [&](std::string& bytes) {
@@ -115,8 +113,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
   if (!already) {
     // 4. Stream the records from one snapshot, a window of chunks at once.
     using handle = decltype(self->request(job.target, answer_timeout,
-                                          cluster_atom::value,
-                                          std::string{}));
+                                          cluster_atom::value, std::string{}));
     std::deque<handle> waiting;
     std::string failed;
     auto settle_one = [&] {

@@ -26,7 +26,6 @@ const std::string no_owner;
 
 } // namespace
 
-
 shard_map shard_map::compute(std::vector<std::string> owners) {
   shard_map result;
   std::sort(owners.begin(), owners.end());

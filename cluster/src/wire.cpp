@@ -56,32 +56,32 @@ from_wire(const google::protobuf::RepeatedPtrField<v1::Member>& in) {
 
 std::string body_name(const v1::ClusterMessage& m) {
   switch (m.body_case()) {
-    case v1::ClusterMessage::kHello:
-      return "hello";
-    case v1::ClusterMessage::kChallenge:
-      return "challenge";
-    case v1::ClusterMessage::kProof:
-      return "proof";
-    case v1::ClusterMessage::kWelcome:
-      return "welcome";
-    case v1::ClusterMessage::kGossip:
-      return "gossip";
-    case v1::ClusterMessage::kForward:
-      return "forward";
-    case v1::ClusterMessage::kForwardAck:
-      return "forward-ack";
-    case v1::ClusterMessage::kHandoffBegin:
-      return "handoff-begin";
-    case v1::ClusterMessage::kHandoffChunk:
-      return "handoff-chunk";
-    case v1::ClusterMessage::kHandoffCommit:
-      return "handoff-commit";
-    case v1::ClusterMessage::kLeave:
-      return "leave";
-    case v1::ClusterMessage::kReply:
-      return "reply";
-    case v1::ClusterMessage::BODY_NOT_SET:
-      break;
+  case v1::ClusterMessage::kHello:
+    return "hello";
+  case v1::ClusterMessage::kChallenge:
+    return "challenge";
+  case v1::ClusterMessage::kProof:
+    return "proof";
+  case v1::ClusterMessage::kWelcome:
+    return "welcome";
+  case v1::ClusterMessage::kGossip:
+    return "gossip";
+  case v1::ClusterMessage::kForward:
+    return "forward";
+  case v1::ClusterMessage::kForwardAck:
+    return "forward-ack";
+  case v1::ClusterMessage::kHandoffBegin:
+    return "handoff-begin";
+  case v1::ClusterMessage::kHandoffChunk:
+    return "handoff-chunk";
+  case v1::ClusterMessage::kHandoffCommit:
+    return "handoff-commit";
+  case v1::ClusterMessage::kLeave:
+    return "leave";
+  case v1::ClusterMessage::kReply:
+    return "reply";
+  case v1::ClusterMessage::BODY_NOT_SET:
+    break;
   }
   return "empty";
 }

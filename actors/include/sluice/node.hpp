@@ -87,7 +87,7 @@ struct node_stats {
   std::uint64_t queued = 0;         ///< all stages, one consistent snapshot
   /// Events in the outbox, waiting for the nodes that own their keys.
   std::uint64_t outbox = 0;
-  std::uint64_t commits = 0;        ///< LMDB write transactions since start
+  std::uint64_t commits = 0; ///< LMDB write transactions since start
   /// Durable timers not yet fired (in-memory ones do not hold a node up).
   std::uint64_t timers_pending = 0;
   /// Feeds finished, nothing queued, nothing in the outbox, no durable

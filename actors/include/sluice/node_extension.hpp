@@ -43,6 +43,7 @@ using store_call_atom = caf::atom_constant<caf::atom("storecall")>;
 /// To the store actor: (outbox_watch_atom, caf::actor) -> the actor gets
 /// (outbox_atom) after every commit that put events into the outbox.
 using outbox_watch_atom = caf::atom_constant<caf::atom("outboxto")>;
+/// From the store actor to the outbox watcher: the outbox grew.
 using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
 /// To a stage supervisor: (let_go_atom, std::vector<std::uint32_t> shards)
 /// -> std::uint64_t: forget the shards' keys, and tell how many of their
@@ -58,14 +59,14 @@ using admin_atom = caf::atom_constant<caf::atom("admin")>;
 /// What a node hands its extension once its actors run. Valid until the
 /// extension's `stop` returns.
 struct node_context {
-  caf::actor_system* system = nullptr;
+  caf::actor_system* system = nullptr; ///< the node's actor system
   caf::actor store_actor; ///< accepts ext::store_call_atom, outbox_watch
   caf::actor supervisor;  ///< the node supervisor (ext::stages_atom)
   caf::actor admin;       ///< the console's commands; null without a token
   store* st = nullptr;    ///< for reads from any thread
-  const pipeline_plan* plan = nullptr;
-  sluice::metrics* metrics = nullptr;
-  node* owner = nullptr;
+  const pipeline_plan* plan = nullptr; ///< the topology, bound to the store
+  sluice::metrics* metrics = nullptr;  ///< the node's metrics
+  node* owner = nullptr;               ///< the node (stats from any thread)
   /// The logger of a component, e.g. "cluster".
   std::function<std::shared_ptr<spdlog::logger>(const std::string&)> logger;
 };

@@ -44,7 +44,10 @@ struct cluster_options {
 /// A running cluster member's extension; pass both to node::start through
 /// node_options::extension and node_options::place.
 struct cluster_member {
+  /// For node_options::extension: membership, forwarding, hand-off.
   std::shared_ptr<node_extension> extension;
+  /// For node_options::place: the shards this member owns, as the
+  /// extension changes them.
   std::shared_ptr<sluice::placement> place;
 };
 
@@ -59,5 +62,10 @@ std::string cluster_failure(const node_extension& ext);
 /// True once a member left the cluster (`leave` from the console): every
 /// shard handed off, its outbox empty. The node may stop then.
 bool cluster_left(const node_extension& ext);
+
+/// Why a member is not ready to serve ("not joined to the cluster yet",
+/// "no shards assigned yet"), or "" when it is: joined, and owning shards
+/// (a proxy: joined). For /readyz. Safe from any thread.
+std::string cluster_not_ready(const node_extension& ext);
 
 } // namespace sluice

@@ -27,10 +27,14 @@ std::string shard_key(std::uint32_t shard) {
   return k;
 }
 
-/// inbox db key: shard, then the sender's name.
-std::string inbox_key(std::uint32_t shard, std::string_view sender) {
+/// inbox db key: shard, priority, then the sender's name. One watermark
+/// per priority class: the outbox sends urgent entries first, so seqs rise
+/// within a class, not across the two.
+std::string inbox_key(std::uint32_t shard, priority prio,
+                      std::string_view sender) {
   std::string k;
   keys::put_u32(k, shard);
+  k.push_back(static_cast<char>(prio));
   k += sender;
   return k;
 }
@@ -121,10 +125,10 @@ std::vector<bool> shard_set(const std::vector<std::uint32_t>& shards) {
 /// Calls `fn(record, dbi, db key)` for every record of the shards in `in`,
 /// read in `t`: queued events, states, statuses, retries, timers, inbox
 /// watermarks.
-result<void> scan_records(
-    const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
-    const std::function<result<bool>(handoff_record&, MDB_dbi,
-                                     std::string_view)>& fn) {
+result<void>
+scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
+             const std::function<result<bool>(handoff_record&, MDB_dbi,
+                                              std::string_view)>& fn) {
   using kind = handoff_record::kind;
   // One pass over a whole database; `make` fills a record from an entry,
   // or returns false for an entry of another shard.
@@ -191,9 +195,8 @@ result<void> scan_records(
       return true;
     };
   };
-  for (auto [dbi, what, k] :
-       {std::tuple{p.state, "state", kind::state},
-        std::tuple{p.retries, "retries", kind::retry}}) {
+  for (auto [dbi, what, k] : {std::tuple{p.state, "state", kind::state},
+                              std::tuple{p.retries, "retries", kind::retry}}) {
     if (what == std::string("retries") && !p.has_retries)
       continue;
     auto go = pass(dbi, what, stage_keyed(k));
@@ -234,11 +237,12 @@ result<void> scan_records(
             [](std::string_view k, std::string_view v,
                handoff_record& r) -> result<bool> {
               auto shard = keys::get_u32(k);
-              if (!shard)
+              if (!shard || k.size() < 5)
                 return false;
               r.what = kind::inbox;
               r.shard = *shard;
-              r.name = std::string(k.substr(4));
+              r.pos.priority = k[4] == 0 ? priority::urgent : priority::normal;
+              r.name = std::string(k.substr(5));
               r.value = std::string(v);
               return true;
             });
@@ -259,9 +263,9 @@ result<void> erase_records(store::impl& p, writer& w,
         if (rec.what == handoff_record::kind::timer) {
           v1::TimerRecord tr;
           if (tr.ParseFromString(rec.value))
-            doomed.emplace_back(p.timers_due,
-                                keys::timer_due_key(rec.stage_id,
-                                                    tr.due_ts_ns(), k));
+            doomed.emplace_back(
+                p.timers_due,
+                keys::timer_due_key(rec.stage_id, tr.due_ts_ns(), k));
         }
         return true;
       });
@@ -307,6 +311,44 @@ result<void> load_placement(MDB_txn* t, const store::impl& p,
   }
   if (rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read shards");
+  return {};
+}
+
+result<bool> queues_here(MDB_txn* t, const store::impl& p,
+                         std::uint32_t shard) {
+  if (p.opts.place)
+    return p.opts.place->queues_here(shard);
+  if (!p.has_cluster)
+    return true;
+  MDB_stat st;
+  if (int rc = mdb_stat(t, p.shards, &st); rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": stat shards");
+  if (st.ms_entries == 0)
+    return true; // not a cluster member
+  auto sk = shard_key(shard);
+  MDB_val k = as_val(sk), v;
+  int rc = mdb_get(t, p.shards, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read shard record");
+  v1::ShardRecord sr;
+  return sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))
+         && !sr.leaving();
+}
+
+result<void> put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
+                        std::uint32_t shard, priority prio,
+                        std::string_view event_bytes) {
+  auto k = keys::queue_key({prio, p.next_seq++});
+  std::string value;
+  value.reserve(8 + event_bytes.size());
+  keys::put_u32(value, stage_id);
+  keys::put_u32(value, shard);
+  value += event_bytes;
+  MDB_val kv = as_val(k), vv = as_val(value);
+  if (int rc = mdb_put(t, p.outbox, &kv, &vv, 0); rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": append to the outbox");
   return {};
 }
 
@@ -363,15 +405,14 @@ result<void> store::claim_all_shards() {
   if (int rc = mdb_stat(w.get(), p.shards, &st); rc != 0)
     return lmdb_error(rc, p.opts.dir + ": stat shards");
   if (st.ms_entries > 0)
-    return fail(errc::invalid_argument,
-                p.opts.dir + " already records " + std::to_string(st.ms_entries)
-                    + " shards of a cluster");
+    return fail(errc::invalid_argument, p.opts.dir + " already records "
+                                            + std::to_string(st.ms_entries)
+                                            + " shards of a cluster");
   v1::ShardRecord sr;
   sr.set_epoch(1);
   auto value = sr.SerializeAsString();
   for (std::uint32_t s = 0; s < shard_count; ++s)
-    if (auto r = w.put(p.shards, shard_key(s), value, "write shard record");
-        !r)
+    if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)
       return r;
   if (auto r = w.finish(); !r)
     return r;
@@ -448,7 +489,8 @@ store::receive_forwarded(const std::string& sender,
   writer w{p, "receive forwarded events"};
   if (w.failed())
     return *w.failed();
-  std::map<std::uint32_t, std::uint64_t> marks; // shard -> watermark
+  // (shard, priority) -> watermark
+  std::map<std::pair<std::uint32_t, priority>, std::uint64_t> marks;
   std::set<std::uint32_t> refused;
   std::map<std::uint32_t, std::array<std::uint64_t, 2>> appended;
   for (auto& ev : evs) {
@@ -457,14 +499,14 @@ store::receive_forwarded(const std::string& sender,
       refused.insert(ev.shard);
       continue;
     }
-    auto m = marks.find(ev.shard);
+    auto m = marks.find({ev.shard, ev.priority});
     if (m == marks.end()) {
-      auto ik = inbox_key(ev.shard, sender);
+      auto ik = inbox_key(ev.shard, ev.priority, sender);
       MDB_val k = as_val(ik), v;
       std::uint64_t mark = 0;
       if (mdb_get(w.get(), p.inbox, &k, &v) == 0)
         mark = keys::get_u64(as_view(v)).value_or(0);
-      m = marks.emplace(ev.shard, mark).first;
+      m = marks.emplace(std::pair{ev.shard, ev.priority}, mark).first;
     }
     if (ev.seq <= m->second) {
       ++out.duplicates;
@@ -482,11 +524,11 @@ store::receive_forwarded(const std::string& sender,
     ++out.accepted;
     appended[ev.stage_id][static_cast<int>(ev.priority)]++;
   }
-  for (auto& [shard, mark] : marks) {
+  for (auto& [at, mark] : marks) {
     std::string buf;
     keys::put_u64(buf, mark);
-    if (auto r =
-            w.put(p.inbox, inbox_key(shard, sender), buf, "write watermark");
+    if (auto r = w.put(p.inbox, inbox_key(at.first, at.second, sender), buf,
+                       "write watermark");
         !r)
       return w.undo(r.error());
   }
@@ -515,8 +557,8 @@ result<void> store::mark_leaving(const std::vector<std::uint32_t>& shards,
     sr.set_leaving(true);
     sr.set_target(target);
     sr.set_transfer(transfer);
-    if (auto r = w.put(p.shards, sk, sr.SerializeAsString(),
-                       "write shard record");
+    if (auto r =
+            w.put(p.shards, sk, sr.SerializeAsString(), "write shard record");
         !r)
       return r;
   }
@@ -588,8 +630,7 @@ result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
       if (stage && *stage != import_marker) {
         auto dbi = p.queue_dbi(*stage);
         if (dbi)
-          if (auto r = w.del(*dbi, k.substr(8), "delete a partial import");
-              !r)
+          if (auto r = w.del(*dbi, k.substr(8), "delete a partial import"); !r)
             return r;
       }
       if (auto r = w.del(p.handoff_in, k, "delete a partial import"); !r)
@@ -623,94 +664,91 @@ result<void> store::import_handoff(std::vector<handoff_record> recs) {
   std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos> added;
   for (auto& r : recs) {
     switch (r.what) {
-      case kind::queued: {
-        auto dbi = p.queue_dbi(r.stage_id);
-        if (!dbi)
-          return w.undo(dbi.error());
-        keys::queue_pos now{r.pos.priority, p.next_seq++};
-        if (auto x = w.put(*dbi, keys::queue_key(now), r.value,
-                           "queue a handed-off event");
-            !x)
-          return w.undo(x.error());
-        if (auto x = w.put(p.handoff_in,
-                           handoff_in_key(r.shard, r.stage_id, now), "",
-                           "index a handed-off event");
-            !x)
-          return w.undo(x.error());
-        // Seqs are unique across the sender's queues: with the shard, the
-        // old position names the entry.
-        added[{r.shard, r.pos}] = now;
-        break;
+    case kind::queued: {
+      auto dbi = p.queue_dbi(r.stage_id);
+      if (!dbi)
+        return w.undo(dbi.error());
+      keys::queue_pos now{r.pos.priority, p.next_seq++};
+      if (auto x = w.put(*dbi, keys::queue_key(now), r.value,
+                         "queue a handed-off event");
+          !x)
+        return w.undo(x.error());
+      if (auto x = w.put(p.handoff_in, handoff_in_key(r.shard, r.stage_id, now),
+                         "", "index a handed-off event");
+          !x)
+        return w.undo(x.error());
+      // Seqs are unique across the sender's queues: with the shard, the
+      // old position names the entry.
+      added[{r.shard, r.pos}] = now;
+      break;
+    }
+    case kind::state:
+      if (auto x = w.put(p.state, keys::state_key(r.stage_id, r.key), r.value,
+                         "write a handed-off state");
+          !x)
+        return w.undo(x.error());
+      break;
+    case kind::status: {
+      v1::KeyStatus st;
+      if (!st.ParseFromString(r.value))
+        break; // unreadable: the key's next event writes a new one
+      if (auto old = positions::awaited(st)) {
+        auto i = added.find({r.shard, *old});
+        auto now =
+            i != added.end() ? std::optional{i->second} : remap(r.shard, *old);
+        if (now)
+          positions::set_awaited(st, *now);
+        else
+          st.set_queued_known(false);
       }
-      case kind::state:
-        if (auto x = w.put(p.state, keys::state_key(r.stage_id, r.key),
-                           r.value, "write a handed-off state");
-            !x)
-          return w.undo(x.error());
+      if (auto x = w.put(p.status, r.key, st.SerializeAsString(),
+                         "write a handed-off status");
+          !x)
+        return w.undo(x.error());
+      break;
+    }
+    case kind::retry: {
+      v1::RetryRecord rr;
+      if (!rr.ParseFromString(r.value) || !p.has_retries)
         break;
-      case kind::status: {
-        v1::KeyStatus st;
-        if (!st.ParseFromString(r.value))
-          break; // unreadable: the key's next event writes a new one
-        if (auto old = positions::awaited(st)) {
-          auto i = added.find({r.shard, *old});
-          auto now = i != added.end() ? std::optional{i->second}
-                                      : remap(r.shard, *old);
-          if (now)
-            positions::set_awaited(st, *now);
-          else
-            st.set_queued_known(false);
-        }
-        if (auto x = w.put(p.status, r.key, st.SerializeAsString(),
-                           "write a handed-off status");
-            !x)
-          return w.undo(x.error());
+      auto old = positions::of_retry(rr);
+      auto i = added.find({r.shard, old});
+      auto now =
+          i != added.end() ? std::optional{i->second} : remap(r.shard, old);
+      if (!now)
+        break; // its failed event is gone: nothing to retry
+      positions::set_retry(rr, *now);
+      if (auto x = w.put(p.retries, keys::state_key(r.stage_id, r.key),
+                         rr.SerializeAsString(), "write a handed-off retry");
+          !x)
+        return w.undo(x.error());
+      break;
+    }
+    case kind::timer: {
+      v1::TimerRecord tr;
+      if (!p.has_timers || !tr.ParseFromString(r.value))
         break;
-      }
-      case kind::retry: {
-        v1::RetryRecord rr;
-        if (!rr.ParseFromString(r.value) || !p.has_retries)
-          break;
-        auto old = positions::of_retry(rr);
-        auto i = added.find({r.shard, old});
-        auto now = i != added.end() ? std::optional{i->second}
-                                    : remap(r.shard, old);
-        if (!now)
-          break; // its failed event is gone: nothing to retry
-        positions::set_retry(rr, *now);
-        if (auto x = w.put(p.retries, keys::state_key(r.stage_id, r.key),
-                           rr.SerializeAsString(), "write a handed-off retry");
-            !x)
-          return w.undo(x.error());
+      auto tk = keys::timer_key(r.stage_id, r.key, r.name);
+      if (auto x = w.put(p.timers, tk, r.value, "write a handed-off timer"); !x)
+        return w.undo(x.error());
+      if (auto x = w.put(p.timers_due,
+                         keys::timer_due_key(r.stage_id, tr.due_ts_ns(), tk),
+                         "", "index a handed-off timer");
+          !x)
+        return w.undo(x.error());
+      break;
+    }
+    case kind::inbox: {
+      auto ik = inbox_key(r.shard, r.pos.priority, r.name);
+      MDB_val k = as_val(ik), v;
+      auto theirs = keys::get_u64(r.value).value_or(0);
+      if (mdb_get(w.get(), p.inbox, &k, &v) == 0
+          && keys::get_u64(as_view(v)).value_or(0) >= theirs)
         break;
-      }
-      case kind::timer: {
-        v1::TimerRecord tr;
-        if (!p.has_timers || !tr.ParseFromString(r.value))
-          break;
-        auto tk = keys::timer_key(r.stage_id, r.key, r.name);
-        if (auto x = w.put(p.timers, tk, r.value, "write a handed-off timer");
-            !x)
-          return w.undo(x.error());
-        if (auto x =
-                w.put(p.timers_due,
-                      keys::timer_due_key(r.stage_id, tr.due_ts_ns(), tk), "",
-                      "index a handed-off timer");
-            !x)
-          return w.undo(x.error());
-        break;
-      }
-      case kind::inbox: {
-        auto ik = inbox_key(r.shard, r.name);
-        MDB_val k = as_val(ik), v;
-        auto theirs = keys::get_u64(r.value).value_or(0);
-        if (mdb_get(w.get(), p.inbox, &k, &v) == 0
-            && keys::get_u64(as_view(v)).value_or(0) >= theirs)
-          break;
-        if (auto x = w.put(p.inbox, ik, r.value, "write a watermark"); !x)
-          return w.undo(x.error());
-        break;
-      }
+      if (auto x = w.put(p.inbox, ik, r.value, "write a watermark"); !x)
+        return w.undo(x.error());
+      break;
+    }
     }
   }
   if (auto r = w.finish(); !r)
@@ -749,8 +787,7 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
     if (auto r = w.del(p.handoff_in, k, "clear the import index"); !r)
       return r.error();
   for (auto s : shards)
-    if (auto r = w.put(p.shards, shard_key(s), value, "write shard record");
-        !r)
+    if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)
       return r.error();
   if (auto r = w.finish(); !r)
     return r.error();
@@ -800,8 +837,8 @@ store::reclaim_shards(const std::vector<std::uint32_t>& shards) {
     sr.set_leaving(false);
     sr.clear_target();
     sr.set_transfer(0);
-    if (auto r = w.put(p.shards, sk, sr.SerializeAsString(),
-                       "write shard record");
+    if (auto r =
+            w.put(p.shards, sk, sr.SerializeAsString(), "write shard record");
         !r)
       return r.error();
   }

@@ -91,8 +91,16 @@ store::redrive_dead_letters(const std::vector<dead_letter_ref>& ids) {
         ev->set_attempt(ev->attempt() + 1);
         auto prio = ev->priority() == v1::PRIORITY_URGENT ? priority::urgent
                                                           : priority::normal;
-        auto qk = keys::queue_key({prio, p.next_seq++});
         auto bytes = ev->SerializeAsString();
+        // A cluster member's event goes to the key's owner, which may be
+        // another member by now.
+        auto shard = shard_of(ev->key());
+        auto here = queues_here(t, p, shard);
+        if (!here)
+          return here.error();
+        if (!*here)
+          return put_outbox(t, p, id.first, shard, prio, bytes);
+        auto qk = keys::queue_key({prio, p.next_seq++});
         MDB_val k = as_val(qk), v = as_val(bytes);
         if (int rc = mdb_put(t, *dbi, &k, &v, 0); rc != 0)
           return lmdb_error(rc, p.opts.dir + ": requeue " + ref_name(id));

@@ -26,6 +26,18 @@ result<void> refresh_seq(MDB_txn* t, struct store::impl& p);
 result<void> load_placement(MDB_txn* t, const struct store::impl& p,
                             placement& place);
 
+/// Whether a new event of `shard` is queued here (else it goes to the
+/// outbox): the placement says, when the store has one; a store opened by
+/// another process (`sluice dlq`) reads the `shards` database instead,
+/// where no record at all means a single node.
+result<bool> queues_here(MDB_txn* t, const struct store::impl& p,
+                         std::uint32_t shard);
+
+/// Puts an event into the outbox at (priority, next seq).
+result<void> put_outbox(MDB_txn* t, struct store::impl& p,
+                        std::uint32_t stage_id, std::uint32_t shard,
+                        priority prio, std::string_view event_bytes);
+
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
 

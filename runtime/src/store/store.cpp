@@ -356,8 +356,8 @@ public:
   result<std::uint32_t> shard_of_append(const queue_append& a) {
     if (!a.key.empty())
       return shard_of(a.key);
-    auto ev = decode_event(a.event_bytes, "append to stage "
-                                              + std::to_string(a.stage_id));
+    auto ev = decode_event(a.event_bytes,
+                           "append to stage " + std::to_string(a.stage_id));
     if (!ev)
       return ev.error();
     return shard_of(ev->key);
@@ -366,15 +366,10 @@ public:
   /// Queues an event for the node that owns its shard: the forwarder
   /// ships it, and deletes it once the owner acknowledged it.
   result<void> to_outbox(const queue_append& a, std::uint32_t shard) {
-    auto k = keys::queue_key({a.priority, p_.next_seq++});
-    std::string value;
-    value.reserve(8 + a.event_bytes.size());
-    keys::put_u32(value, a.stage_id);
-    keys::put_u32(value, shard);
-    value += a.event_bytes;
-    MDB_val kv = as_val(k), vv = as_val(value);
-    if (int rc = mdb_put(t_, p_.outbox, &kv, &vv, 0); rc != 0)
-      return lmdb_error(rc, p_.opts.dir + ": append to the outbox");
+    if (auto r =
+            put_outbox(t_, p_, a.stage_id, shard, a.priority, a.event_bytes);
+        !r)
+      return r;
     ++report.outboxed;
     ++report.records;
     return {};
@@ -665,11 +660,10 @@ public:
         v1::TimerRecord rec;
         if (rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {
           auto tkey = keys::parse_timer_key(tk);
-          queue_append a{f.stage_id,
-                         rec.priority() == 0 ? priority::urgent
-                                             : priority::normal,
-                         rec.event(),
-                         tkey ? std::string(tkey->first) : std::string()};
+          queue_append a{
+              f.stage_id,
+              rec.priority() == 0 ? priority::urgent : priority::normal,
+              rec.event(), tkey ? std::string(tkey->first) : std::string()};
           if (auto r = append(a); !r)
             return r;
         } else {

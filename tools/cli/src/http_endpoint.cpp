@@ -37,8 +37,16 @@ void readiness::detach() {
   node_ = nullptr;
 }
 
+void readiness::gate(std::function<std::string()> fn) {
+  std::unique_lock guard{mtx_};
+  gate_ = std::move(fn);
+}
+
 readiness::answer readiness::check() const {
   std::shared_lock guard{mtx_};
+  if (ready_ && gate_)
+    if (auto why = gate_(); !why.empty())
+      return {false, why};
   return {ready_, reason_};
 }
 

@@ -33,6 +33,11 @@ public:
   /// destroyed. /metrics answers 503 afterwards.
   void detach();
 
+  /// Adds a condition to readiness once started (a cluster member: joined,
+  /// shards assigned): `fn` returns why it is not ready, or "" when it is.
+  /// Set before `started`; called from HTTP threads.
+  void gate(std::function<std::string()> fn);
+
   /// Ready, or why not.
   struct answer {
     bool ready = false;
@@ -52,6 +57,7 @@ private:
   bool ready_ = false;
   std::string reason_ = "the store is opening";
   sluice::node* node_ = nullptr;
+  std::function<std::string()> gate_;
 };
 
 /// An HTTP server on a background thread, answering from a `readiness`.

@@ -3,7 +3,6 @@
 // publish, which returns once the events are committed in LMDB.
 #include "http_ingest.hpp"
 
-
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -82,8 +81,8 @@ result<event> event_from(const json& j, const std::string& where,
   }
   if (ev.id.empty()) // the same body sent again gets the same ids
     ev.id = "http:"
-            + to_hex(std::string_view(
-                reinterpret_cast<const char*>(&body_hash), sizeof body_hash))
+            + to_hex(std::string_view(reinterpret_cast<const char*>(&body_hash),
+                                      sizeof body_hash))
             + ":" + std::to_string(index);
   return ev;
 }

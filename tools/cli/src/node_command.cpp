@@ -89,6 +89,7 @@ int run_member(node_args& a, const registry& reg) {
   auto ext = member->extension;
   hooks.failure = [ext] { return cluster_failure(*ext); };
   hooks.finished = [ext] { return cluster_left(*ext); };
+  hooks.not_ready = [ext] { return cluster_not_ready(*ext); };
   auto run = a.run;
   run.serve = true;
   run.quiet = true;

@@ -65,6 +65,8 @@ int run_pipeline(const run_args& a, const registry& reg,
   // The endpoint answers before the node starts: /healthz at once, /readyz
   // "the store is opening" while node::start waits for LMDB.
   readiness state;
+  if (member && member->not_ready)
+    state.gate(member->not_ready);
   std::unique_ptr<http_endpoint> http;
   if (!a.http.empty()) {
     ingest_options ingest;

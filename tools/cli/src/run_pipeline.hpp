@@ -39,6 +39,8 @@ struct member_hooks {
   std::function<result<void>(node_options&)> extend;
   std::function<std::string()> failure;
   std::function<bool()> finished;
+  /// Why /readyz should say no although the node runs ("" when ready).
+  std::function<std::string()> not_ready;
 };
 
 /// Runs a pipeline as `sluice run` does; with `member`, as a cluster

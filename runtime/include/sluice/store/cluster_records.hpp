@@ -15,7 +15,7 @@ namespace sluice {
 
 /// An event waiting in the outbox for the node that owns its key.
 struct outbox_entry {
-  keys::queue_pos pos;       ///< its position in the outbox (urgent first)
+  keys::queue_pos pos;        ///< its position in the outbox (urgent first)
   std::uint32_t stage_id = 0; ///< the stage whose queue it is for
   std::uint32_t shard = 0;    ///< its key's shard
   std::string event_bytes;    ///< sluice.v1.Event
@@ -38,36 +38,37 @@ struct forward_receipt {
   std::uint64_t accepted = 0;   ///< queued
   std::uint64_t duplicates = 0; ///< dropped: received before
   /// Events queued per stage id, indexed by priority (for the routers).
-  std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, 2>>>
-      appended;
+  std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, 2>>> appended;
 };
 
 /// A shard this data directory owns, or is handing off.
 struct shard_record {
-  std::uint32_t shard = 0;
-  std::uint64_t epoch = 0;   ///< grows by one with every hand-off
-  bool leaving = false;      ///< being handed off to `target`
-  std::string target;        ///< the node it goes to (when leaving)
+  std::uint32_t shard = 0;    ///< the shard's number (< shard_count)
+  std::uint64_t epoch = 0;    ///< grows by one with every hand-off
+  bool leaving = false;       ///< being handed off to `target`
+  std::string target;         ///< the node it goes to (when leaving)
   std::uint64_t transfer = 0; ///< the hand-off's id (when leaving)
 };
 
 /// One record a hand-off streams from the old owner to the new.
 struct handoff_record {
+  /// What a record holds, and which of its fields are used.
   enum class kind : std::uint8_t {
     queued, ///< a queued event: stage_id, pos, value = Event
     state,  ///< stage_id, key, value = version (u64 BE) + KeyState
     status, ///< key, value = KeyStatus
     retry,  ///< stage_id, key, value = RetryRecord
     timer,  ///< stage_id, key, name, value = TimerRecord
-    inbox,  ///< name = sender, shard, value = watermark seq (u64 BE)
+    inbox,  ///< name = sender, shard, pos.priority, value = watermark
+            ///< seq (u64 BE)
   };
-  kind what = kind::queued;
-  std::uint32_t stage_id = 0;
-  std::uint32_t shard = 0;
-  std::string key;
-  std::string name;
-  keys::queue_pos pos;
-  std::string value;
+  kind what = kind::queued;   ///< which record it is
+  std::uint32_t stage_id = 0; ///< its stage (queued, state, retry, timer)
+  std::uint32_t shard = 0;    ///< the shard of its key
+  std::string key;            ///< the key (all but inbox)
+  std::string name;           ///< the timer's name, or the inbox's sender
+  keys::queue_pos pos;        ///< a queued event's position at the sender
+  std::string value;          ///< the record's bytes, as stored
 };
 
 } // namespace sluice

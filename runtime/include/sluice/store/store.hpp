@@ -398,8 +398,9 @@ public:
 
   /// Appends events another node forwarded, in one transaction: those of
   /// shards not owned here are refused (the sender retries), those at or
-  /// below the sender's watermark for their shard are dropped as
-  /// duplicates, the rest are queued and raise the watermark.
+  /// below the sender's watermark for their shard and priority class are
+  /// dropped as duplicates (the outbox sends urgent entries first, so seqs
+  /// rise within a class), the rest are queued and raise the watermark.
   result<forward_receipt> receive_forwarded(const std::string& sender,
                                             std::vector<forwarded_event> evs);
 
@@ -410,8 +411,8 @@ public:
                             const std::string& target, std::uint64_t transfer);
 
   /// Calls `fn` for every record of `shards` in one read snapshot: queued
-  /// events first (every stage, queue order), then states, statuses,
-  /// retries, durable timers and forwarding watermarks. Stops early when
+  /// events first (every stage, queue order), then states, retries,
+  /// statuses, durable timers and forwarding watermarks. Stops early when
   /// fn returns false.
   result<void>
   scan_handoff(const std::vector<std::uint32_t>& shards,
@@ -437,7 +438,8 @@ public:
 
   /// Sending side, when the receiver refused: the shards are owned and
   /// dispatched here again. The report asks routers to rewind.
-  result<commit_report> reclaim_shards(const std::vector<std::uint32_t>& shards);
+  result<commit_report>
+  reclaim_shards(const std::vector<std::uint32_t>& shards);
 
   struct impl;
 
