@@ -17,6 +17,7 @@
 #include "node_env.hpp"
 #include "node_impl.hpp"
 #include "node_supervisor.hpp"
+#include "on_demand.hpp"
 #include "sluice/feed_reader.hpp"
 #include "sluice/v1/store.pb.h"
 #include "store_actor.hpp"
@@ -60,6 +61,15 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   if (!plan)
     return plan.error();
   p->plan = std::make_unique<pipeline_plan>(std::move(*plan));
+  if (!opts.catalog.empty()) {
+    if (p->plan->topo().feed.topic.empty())
+      return fail(errc::config, "--catalog: the topology names no feed topic "
+                                "for the catalog's records");
+    if (auto r = index_catalog_file(*p->st, opts.catalog,
+                                    p->plan->topo().feed.topic);
+        !r)
+      return r.error();
+  }
   p->opts = opts;
   p->reg = &reg;
   p->feeds = opts.feeds;

@@ -52,6 +52,14 @@ struct node::impl {
   /// The port the admin actor is published on; 0 without `listen`.
   std::uint16_t admin_port = 0;
   caf::actor admin_actor;
+  /// On-demand ingestions under way, by key: later queries for the key
+  /// join them instead of publishing again.
+  struct ingestion {
+    std::string id; ///< the on-demand event's id
+    std::chrono::steady_clock::time_point started;
+  };
+  std::mutex ingestions_mtx;
+  std::map<std::string, ingestion> ingestions;
   /// The cluster, when the node is a member (node_options::extension).
   std::shared_ptr<node_extension> extension;
   bool extension_started = false;

@@ -510,8 +510,11 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         continue;
       s.log->warn("lost the connection to {} ({})",
                   l.name.empty() ? "?" : l.name, address);
-      if (!l.name.empty() && s.table->lost_contact(l.name, clock::now()))
-        recompute(self);
+      if (!l.name.empty()) {
+        if (s.table->lost_contact(l.name, clock::now()))
+          recompute(self);
+        forget_batch(self, l.name);
+      }
       retry_later(l);
     }
     // Its node is no longer trusted until it proves the secret again.
@@ -568,6 +571,18 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
           return caf::make_error(caf::sec::unexpected_message);
         auto rp = self->make_response_promise<std::string>();
         self->request(s.ctx.admin, caf::infinite, ext::admin_atom::value,
+                      std::move(bytes))
+            .then([rp](std::string& r) mutable { rp.deliver(std::move(r)); },
+                  [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
+      [self](relay_atom, const std::string& target,
+             std::string& bytes) -> caf::result<std::string> {
+        auto* l = ready_link(self->state, target);
+        if (!l)
+          return reply_error("no link to " + target);
+        auto rp = self->make_response_promise<std::string>();
+        self->request(l->handle, std::chrono::seconds(15), cluster_atom::value,
                       std::move(bytes))
             .then([rp](std::string& r) mutable { rp.deliver(std::move(r)); },
                   [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });

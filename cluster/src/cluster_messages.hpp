@@ -15,6 +15,11 @@ using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 /// Hand-off sender -> cluster actor: (handoff_atom, transfer id, ok, why).
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+/// Hand-off sender -> cluster actor: (relay_atom, member name, bytes) ->
+/// the member's answer. Requests to other members go through the actor
+/// that holds the links (measured: a blocking actor's remote requests
+/// were lost after a peer restarted).
+using relay_atom = caf::atom_constant<caf::atom("relay")>;
 /// Cluster actor -> itself: a graceful leave begins.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 

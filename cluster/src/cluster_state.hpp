@@ -85,7 +85,15 @@ struct cluster_state {
   std::uint64_t handoff_transfer = 0;
   clock::time_point handoff_started{};
   clock::time_point handoff_retry{};
-  std::map<std::uint64_t, incoming_transfer> incoming;
+  /// Incoming hand-offs by (sender, transfer id).
+  std::map<std::pair<std::string, std::uint64_t>, incoming_transfer> incoming;
+  /// Outbox positions of the batch in flight, per target member: given
+  /// back at once when the link to it drops.
+  /// (batch number, positions); a late answer to a forgotten batch does
+  /// not release the target's next one.
+  std::map<std::string, std::pair<std::uint64_t, std::vector<keys::queue_pos>>>
+      in_flight_batches;
+  std::uint64_t batches_sent = 0;
   std::map<std::string, std::uint32_t> stage_ids; ///< by name
   std::map<std::uint32_t, std::string> stage_names;
 
@@ -113,6 +121,9 @@ void recompute(cluster_actor* self);
 link* ready_link(cluster_state& s, const std::string& name);
 
 // -- forwarder.cpp --
+/// The link to `target` dropped: its batch in flight will never be
+/// answered; its entries are sent again once it is back.
+void forget_batch(cluster_actor* self, const std::string& target);
 /// Sends outbox entries to the owners of their shards, a batch at a time
 /// per owner; deletes them once acknowledged.
 void pump_outbox(cluster_actor* self);

@@ -27,7 +27,19 @@ struct batch {
   v1::ClusterMessage wire;             ///< for another member
   std::size_t bytes = 0;
   bool urgent = false;
+  std::uint64_t number = 0; ///< tells it from the target's next batch
 };
+
+/// Releases `target` for its next batch, if `number` is the batch in
+/// flight to it (not one forgotten when its link dropped).
+void release_target(cluster_state& s, const std::string& target,
+                    std::uint64_t number) {
+  auto i = s.in_flight_batches.find(target);
+  if (i == s.in_flight_batches.end() || i->second.first != number)
+    return;
+  s.in_flight_batches.erase(i);
+  s.busy_targets.erase(target);
+}
 
 /// A batch was acknowledged (or refused in part): delete what was taken.
 void settle(cluster_actor* self, const std::string& target, batch& b,
@@ -64,11 +76,12 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
   };
   auto n = done.size();
   call_store(self, fn,
-             [self, target, positions, n, done_bytes](const std::string& err) {
+             [self, target, positions, n, done_bytes,
+              number = b.number](const std::string& err) {
                auto& s = self->state;
                for (auto& p : positions)
                  s.sending.erase(p);
-               s.busy_targets.erase(target);
+               release_target(s, target, number);
                if (!err.empty())
                  s.log->error(
                      "deleting {} forwarded events from the outbox failed: {}",
@@ -87,7 +100,7 @@ void unsend(cluster_actor* self, const std::string& target, batch& b) {
   auto& s = self->state;
   for (auto& p : b.positions)
     s.sending.erase(p);
-  s.busy_targets.erase(target);
+  release_target(s, target, b.number);
 }
 
 void send_batch(cluster_actor* self, const std::string& target,
@@ -96,6 +109,8 @@ void send_batch(cluster_actor* self, const std::string& target,
   s.busy_targets.insert(target);
   for (auto& p : b->positions)
     s.sending.insert(p);
+  b->number = ++s.batches_sent;
+  s.in_flight_batches[target] = {b->number, b->positions};
   if (target == s.opts.name) {
     // Events for shards this member is about to own (or owns again): the
     // same receipt as a forward, without the network.
@@ -161,6 +176,20 @@ void send_batch(cluster_actor* self, const std::string& target,
 }
 
 } // namespace
+
+void forget_batch(cluster_actor* self, const std::string& target) {
+  auto& s = self->state;
+  auto i = s.in_flight_batches.find(target);
+  if (i == s.in_flight_batches.end())
+    return;
+  // If an answer still comes, its entries are deleted then; if not, they
+  // go again (the owner's watermarks drop what it queued already).
+  for (auto& p : i->second.second)
+    s.sending.erase(p);
+  s.in_flight_batches.erase(i);
+  s.busy_targets.erase(target);
+  s.outbox_dirty = true;
+}
 
 void pump_outbox(cluster_actor* self) {
   auto& s = self->state;

@@ -6,9 +6,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include <cstring>
+
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
 #include "handoff_sender.hpp"
+#include "sluice/secret.hpp"
 #include "wire.hpp"
 
 namespace sluice::cluster {
@@ -70,8 +73,10 @@ void maybe_hand_off(cluster_actor* self) {
       shards.push_back(r->shard);
       epoch = std::max(epoch, r->epoch);
     }
-    transfer = (static_cast<std::uint64_t>(s.table->self().incarnation) << 32)
-               | ++s.handoff_transfer;
+    // Unique across members and restarts: receivers tell transfers apart
+    // by (sender, id), and a restarted sender resumes its recorded id.
+    auto bytes = random_bytes(8);
+    std::memcpy(&transfer, bytes.data(), sizeof transfer);
   }
   if (shards.empty())
     return;
@@ -121,7 +126,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
     // A member runs one transfer at a time: an older one from it was cut.
     for (auto i = s.incoming.begin(); i != s.incoming.end();)
       i = i->second.from == from ? s.incoming.erase(i) : std::next(i);
-    s.incoming[b.transfer()] = {from, shards, b.epoch()};
+    s.incoming[{from, b.transfer()}] = {from, shards, b.epoch()};
     call_store(
         self,
         [shards](store& st) -> result<commit_report> {
@@ -139,7 +144,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
   }
   if (m.has_handoff_chunk()) {
     auto& c = *m.mutable_handoff_chunk();
-    if (!s.incoming.count(c.transfer()))
+    if (!s.incoming.count({from, c.transfer()}))
       return reply_error("unknown transfer " + std::to_string(c.transfer())
                          + " (begin it again)");
     std::vector<handoff_record> recs;
@@ -178,7 +183,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
     return rp;
   }
   auto& c = m.handoff_commit();
-  auto i = s.incoming.find(c.transfer());
+  auto i = s.incoming.find({from, c.transfer()});
   if (i == s.incoming.end())
     return reply_error("unknown transfer " + std::to_string(c.transfer())
                        + " (begin it again)");
@@ -192,7 +197,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
       [self, rp, shards, from,
        transfer = c.transfer()](const std::string& err) mutable {
         auto& s = self->state;
-        s.incoming.erase(transfer);
+        s.incoming.erase({from, transfer});
         if (err.empty()) {
           s.handoffs_in->add();
           s.log->info("took over {} shards from {}", shards.size(), from);

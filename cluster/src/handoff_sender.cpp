@@ -23,7 +23,7 @@ namespace sluice::cluster {
 
 namespace {
 
-constexpr auto answer_timeout = std::chrono::seconds(30);
+constexpr auto answer_timeout = std::chrono::seconds(20);
 constexpr auto drain_timeout = std::chrono::seconds(120);
 constexpr std::size_t chunk_bytes = 1 << 20;
 constexpr std::size_t window = 4; ///< chunks sent and not yet answered
@@ -44,8 +44,8 @@ void run(caf::blocking_actor* self, handoff_job job) {
   // The receiver's answer to one message: "" or why not.
   auto ask = [&](const v1::ClusterMessage& m, bool* already) -> std::string {
     std::string err;
-    self->request(job.target, answer_timeout, cluster_atom::value,
-                  m.SerializeAsString())
+    self->request(job.parent, answer_timeout, relay_atom::value,
+                  job.target_name, m.SerializeAsString())
         .receive(
             [&](std::string& bytes) {
               v1::ClusterMessage r;
@@ -112,8 +112,9 @@ void run(caf::blocking_actor* self, handoff_job job) {
   std::size_t records = 0;
   if (!already) {
     // 4. Stream the records from one snapshot, a window of chunks at once.
-    using handle = decltype(self->request(job.target, answer_timeout,
-                                          cluster_atom::value, std::string{}));
+    using handle =
+        decltype(self->request(job.parent, answer_timeout, relay_atom::value,
+                               std::string{}, std::string{}));
     std::deque<handle> waiting;
     std::string failed;
     auto settle_one = [&] {
@@ -137,8 +138,8 @@ void run(caf::blocking_actor* self, handoff_job job) {
       chunk.mutable_handoff_chunk()->set_transfer(job.transfer);
       if (waiting.size() >= window)
         settle_one();
-      waiting.push_back(self->request(job.target, answer_timeout,
-                                      cluster_atom::value,
+      waiting.push_back(self->request(job.parent, answer_timeout,
+                                      relay_atom::value, job.target_name,
                                       chunk.SerializeAsString()));
       chunk.Clear();
       bytes = 0;

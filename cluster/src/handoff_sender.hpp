@@ -34,7 +34,9 @@ struct handoff_job {
   /// Resuming after a restart: the shards are leaving already.
   bool resuming = false;
   node_context ctx;
-  caf::actor parent; ///< the cluster actor
+  /// The cluster actor: gets the outcome, and relays every request to the
+  /// new owner over its link.
+  caf::actor parent;
   std::map<std::uint32_t, std::string> stage_names;
   std::shared_ptr<spdlog::logger> log;
   counter* shards_moved = nullptr;

@@ -21,6 +21,7 @@ std::string encode_event(const event& ev) {
   pb.set_origin_ts_ns(ev.origin_ts_ns);
   pb.set_ingest_ts_ns(ev.ingest_ts_ns);
   pb.set_reconcile(ev.reconcile);
+  pb.set_refresh(ev.refresh);
   pb.set_timer(ev.timer);
   return pb.SerializeAsString();
 }
@@ -43,6 +44,7 @@ event from_pb(v1::Event& pb) {
   ev.origin_ts_ns = pb.origin_ts_ns();
   ev.ingest_ts_ns = pb.ingest_ts_ns();
   ev.reconcile = pb.reconcile();
+  ev.refresh = pb.refresh();
   ev.timer = std::move(*pb.mutable_timer());
   return ev;
 }

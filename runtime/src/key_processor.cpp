@@ -99,7 +99,7 @@ private:
 
 /// True when `ev` carries the payload the key's state was last built from.
 bool payload_unchanged(const v1::KeyState& ks, const event& ev) {
-  return !ev.reconcile && ev.timer.empty() && !ks.cleared()
+  return !ev.reconcile && !ev.refresh && ev.timer.empty() && !ks.cleared()
          && ks.events_processed() > 0 && ks.content_hash() == ev.content_hash;
 }
 
@@ -376,6 +376,7 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
       out.content_hash = content_hash(out.payload);
       out.attempt = 0;
       out.reconcile = false;
+      out.refresh = false;
       out.origin_ts_ns = ev.origin_ts_ns;
       out.ingest_ts_ns = ev.ingest_ts_ns;
       std::size_t first = SIZE_MAX;

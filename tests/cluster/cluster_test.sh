@@ -12,11 +12,15 @@
 #      without a secret exits 2 naming SLUICE_CLUSTER_SECRET, and --secret
 #      on the command line is not accepted.
 #
-# Every node stops on SIGTERM with exit 0 at the end of its scenario.
+# Every node stops on SIGTERM with exit 0 at the end of its scenario. A
+# cluster is quiet when every node is drained with an empty outbox, has no
+# hand-off under way either way, and sees exactly the expected members up,
+# in 3 polls in a row over at least 1 s. Nodes log at info level to
+# NAME.log in the work directory; a failure prints their tails.
 #
 # usage: cluster_test.sh SLUICE_BINARY SOURCE_DIR
 # env:   SLUICE_CLUSTER_SCENARIOS="1 4"  only these scenarios (default all)
-#        SLUICE_CLUSTER_WAIT=SECONDS     limit of each wait (default 180)
+#        SLUICE_CLUSTER_WAIT=SECONDS     limit of each wait (default 120)
 #        SLUICE_CLUSTER_KEEP=1           keep the work directory
 set -euo pipefail
 
@@ -43,7 +47,7 @@ have_jq=0
 if command -v jq >/dev/null; then have_jq=1; fi
 
 scenarios=${SLUICE_CLUSTER_SCENARIOS:-1 2 3 4}
-wait_limit=${SLUICE_CLUSTER_WAIT:-180} # seconds any single wait may take
+wait_limit=${SLUICE_CLUSTER_WAIT:-120} # seconds any single wait may take
 stages=(parse enrich score)
 records=20985
 shards_total=1024
@@ -158,7 +162,7 @@ launch() {
   local n=$1 args
   eval "args=(${extra[$n]})"
   echo "---- $(date +%T.%3N) start: node $n ${args[*]}" >>"${logf[$n]}"
-  "$sluice" node --config "$pipeline" --name "$n" \
+  "$sluice" --log-level info node --config "$pipeline" --name "$n" \
     --listen "127.0.0.1:${port[$n]}" --data "${datad[$n]}" \
     --secret-file "$secret_file" "${args[@]}" >>"${logf[$n]}" 2>&1 &
   pid[$n]=$!
@@ -216,7 +220,7 @@ wait_answers() {
       return 1
     fi
     if con "$n" nodes >/dev/null; then return 0; fi
-    sleep 0.2
+    sleep 0.1
   done
   fail "$scenario: node $n did not answer the console within ${wait_limit} s"
   show_logs "$n"
@@ -388,6 +392,7 @@ compare_exports() {
     else
       fail "$scenario: stage $s: the merged export differs from the single node's"
       explain_diff "$work/ref/$s.tsv" "$dir/$s.tsv" "$counts"
+      if [[ $s == "${stages[0]}" ]]; then show_logs "$@"; fi
     fi
   done
 }
@@ -426,8 +431,32 @@ drained_now() {
   con "$1" nodes | jqr .local.drained 2>/dev/null || echo unknown
 }
 
+# drained_at_once NAME... -- COMMAND...: asks each NAME for its
+# .local.drained while COMMAND runs, so the answers describe the moment of
+# COMMAND (a join, a kill) without delaying it; sets drained_at[NAME].
+declare -A drained_at=()
+drained_at_once() {
+  local names=() n qpids=()
+  while [[ $1 != -- ]]; do names+=("$1"); shift; done
+  shift
+  for n in "${names[@]}"; do
+    drained_now "$n" >"$work/drained.$n" &
+    qpids+=($!)
+  done
+  "$@" || true
+  for n in "${qpids[@]}"; do wait "$n" || true; done
+  for n in "${names[@]}"; do drained_at[$n]=$(cat "$work/drained.$n"); done
+}
+
+# sleep_until MS: sleeps until now_ms reaches MS (not at all if past).
+sleep_until() {
+  local left=$(($1 - $(now_ms)))
+  if [[ $left -gt 0 ]]; then sleep "$(awk -v ms="$left" 'BEGIN {printf "%.3f", ms / 1000}')"; fi
+}
+
 # start_three: a (new cluster), b --join a, waits for 2 up at a, then c
-# --join a with the feeds. Sets feed_started (ms).
+# --join a with the feeds; c feeds from its start on. Sets feed_started
+# (ms): when c first answers the console, about when it started feeding.
 start_three() {
   start_node a
   wait_answers a || return 1
@@ -435,8 +464,10 @@ start_three() {
   wait_answers b || return 1
   wait_members_up a 2 || return 1
   start_node c --join "127.0.0.1:${port[a]}" "${feeds[@]}"
-  feed_started=$(now_ms)
+  c_launched=$(now_ms)
   wait_answers c || return 1
+  feed_started=$(now_ms)
+  note "$scenario: c answers $(secs $((feed_started - c_launched))) s after its start"
 }
 
 # -- scenarios ----------------------------------------------------------------
@@ -449,7 +480,7 @@ scenario_1() {
   start_three || { kill_all "${live[@]}"; return; }
   t0=$feed_started
   wait_quiet a b c || { kill_all "${live[@]}"; return; }
-  note "$scenario: fed and quiet $(secs $(($(now_ms) - t0))) s after c started"
+  note "$scenario: fed and quiet $(secs $(($(now_ms) - t0))) s after c answered"
   check_shards a b c
   compare_exports "$work/s1/export" a b c
   stop_nodes a b c
@@ -460,14 +491,13 @@ scenario_2() {
   echo "== 2. $scenario"
   setup_nodes "$work/s2" a b c d
   start_three || { kill_all "${live[@]}"; return; }
-  local since=$(($(now_ms) - feed_started)) pause
-  pause=$(awk -v ms=$((700 - since)) 'BEGIN {printf "%.3f", (ms > 0 ? ms : 0) / 1000}')
-  sleep "$pause"
-  local da dc
-  da=$(drained_now a)
-  dc=$(drained_now c)
-  note "$scenario: d joins $(secs $(($(now_ms) - feed_started))) s after c started feeding; drained then: a=$da c=$dc"
-  start_node d --join "127.0.0.1:${port[b]}"
+  sleep_until $((feed_started + 600))
+  local at da dc
+  at=$(now_ms)
+  drained_at_once a c -- start_node d --join "127.0.0.1:${port[b]}"
+  da=${drained_at[a]}
+  dc=${drained_at[c]}
+  note "$scenario: d started $(secs $((at - feed_started))) s after c answered (feeding); drained then: a=$da c=$dc"
   if [[ $da == false || $dc == false ]]; then
     pass "$scenario: d joined while the work was in progress (a or c not drained)"
   else
@@ -475,7 +505,7 @@ scenario_2() {
   fi
   wait_answers d || { kill_all "${live[@]}"; return; }
   wait_quiet a b c d || { kill_all "${live[@]}"; return; }
-  note "$scenario: quiet $(secs $(($(now_ms) - feed_started))) s after c started"
+  note "$scenario: quiet $(secs $(($(now_ms) - feed_started))) s after c answered"
   check_shards a b c d
   compare_exports "$work/s2/export" a b c d
   stop_nodes a b c d
@@ -486,19 +516,16 @@ scenario_3() {
   echo "== 3. $scenario"
   setup_nodes "$work/s3" a b c
   start_three || { kill_all "${live[@]}"; return; }
-  local since=$(($(now_ms) - feed_started)) pause
-  pause=$(awk -v ms=$((1000 - since)) 'BEGIN {printf "%.3f", (ms > 0 ? ms : 0) / 1000}')
-  sleep "$pause"
-  local dc inc_before
-  dc=$(drained_now c)
+  local dc inc_before killed_at
   inc_before=$(con a nodes | pyj '[m["incarnation"] for m in d["nodes"] if m["name"] == "b"][0]' 2>/dev/null || echo "?")
-  kill -9 "${pid[b]}" 2>/dev/null || true
-  local killed_at
+  sleep_until $((feed_started + 1000))
   killed_at=$(now_ms)
+  drained_at_once c -- kill -9 "${pid[b]}"
+  dc=${drained_at[c]}
   local rc
   reap "${pid[b]}"
   rc=$reaped
-  note "$scenario: b killed (exit $rc) $(secs $((killed_at - feed_started))) s after c started feeding; c drained then: $dc"
+  note "$scenario: b killed (exit $rc) $(secs $((killed_at - feed_started))) s after c answered (feeding); c drained then: $dc"
   if [[ $dc == true ]]; then
     note "WARNING: c was already drained when b was killed: not mid-run"
   fi

@@ -45,6 +45,11 @@ struct node_options {
   std::string listen;
   /// The token a console must present; required with `listen`.
   std::string admin_token;
+  /// The on-demand source: a registry list (TSV with a `name` column) or a
+  /// Debian package index, read like a feed and indexed by key into LMDB
+  /// once (again only when the file changed). `query` ingests an unknown
+  /// key from it. Empty: no on-demand source.
+  std::string catalog;
   /// A cluster member's shard ownership (see `sluice/placement.hpp`):
   /// events for shards owned elsewhere go to the outbox, and only owned
   /// shards are dispatched. Null: a single node, every key is local.
@@ -97,6 +102,32 @@ struct node_stats {
   std::string failure; ///< why it stopped; empty unless `failed`
 };
 
+/// How `node::query` treats a key.
+struct query_options {
+  /// Ingest the key again from the catalog even if the stage has its state
+  /// (a refresh the user asked for: skip_unchanged does not skip it).
+  bool refresh = false;
+  /// How long to wait for the pipeline to finish the ingested key.
+  std::chrono::milliseconds wait{2000};
+};
+
+/// What `node::query` did.
+enum class query_outcome {
+  known,     ///< the stage has the key's state; nothing was ingested
+  ingested,  ///< ingested on demand, and finished within the wait
+  pending,   ///< ingested (or an ingestion under way joined), not finished
+  not_found, ///< no state in the stage, and no catalog record for the key
+};
+
+/// The answer of `node::query`.
+struct query_answer {
+  query_outcome outcome = query_outcome::known; ///< what happened
+  /// The id of the on-demand event (its emits' ids start with it); empty
+  /// when nothing was ingested.
+  std::string ingestion;
+  std::chrono::microseconds took{0}; ///< from the call to the answer
+};
+
 /// An embedded node running one pipeline: owns its actor system, its store
 /// and its metrics. Made by `start`; destroying it stops it. Drive it from
 /// one thread (start, publish, stats, stop).
@@ -114,6 +145,15 @@ public:
   /// Publishes events on `topic` and returns once they are committed.
   /// Safe from several threads at once (each call waits for its commit).
   result<void> publish(const std::string& topic, std::vector<event> events);
+
+  /// Makes sure `stage` knows `key`: if it has no state for the key (or
+  /// `opts.refresh`), the key's catalog record is published as an urgent
+  /// event, and the call waits up to `opts.wait` until the pipeline has
+  /// finished with it (the key's status is done or failed, for this
+  /// event). Concurrent calls for one key share one ingestion. An unknown
+  /// stage is an error naming the stages. Safe from any thread.
+  result<query_answer> query(const std::string& stage, const std::string& key,
+                             query_options opts = {});
 
   /// A snapshot of counters, queue depths and feed progress.
   result<node_stats> stats() const;

@@ -51,6 +51,10 @@ struct event {
   /// A fired timer: the name it was set under (`context::set_timer`); the
   /// payload is the one given there. Empty for every other event.
   std::string timer;
+  /// Processed even if its payload is unchanged: `skip_unchanged` does not
+  /// skip it (an on-demand refresh a user asked for). Emits do not inherit
+  /// it.
+  bool refresh = false;
 };
 
 /// xxh3-64 of a byte string, the content hash used by skip-unchanged.

@@ -396,6 +396,21 @@ result<std::uint64_t> store::next_incarnation() {
   return n;
 }
 
+result<std::uint64_t> store::incarnation() const {
+  auto& p = *impl_;
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read incarnation");
+  MDB_val k = as_val(incarnation_key), v;
+  rc = mdb_get(t.get(), p.meta, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read incarnation");
+  return keys::get_u64(as_view(v)).value_or(0);
+}
+
 result<void> store::claim_all_shards() {
   auto& p = *impl_;
   writer w{p, "claim shards"};

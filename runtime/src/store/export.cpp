@@ -25,11 +25,26 @@ result<std::size_t> export_stage(const store& st, const std::string& stage,
   std::unique_ptr<behaviour> b;
   if (auto made = reg.create(rec->behaviour))
     b = std::move(*made);
+  // A cluster member exports the shards it owns (or is handing off), not
+  // what a hand-off under way brought in but did not commit yet: so the
+  // members' exports add up to the cluster's, also while shards move.
+  auto owned = st.shard_records();
+  if (!owned)
+    return owned.error();
+  auto member = st.incarnation();
+  if (!member)
+    return member.error();
+  std::vector<bool> mine(shard_count, *member == 0); // 0: a single node
+  for (auto& r : *owned)
+    if (r.shard < shard_count)
+      mine[r.shard] = true;
   std::size_t n = 0;
   error failure;
   bool failed = false;
   auto scanned = st.scan_states(
       rec->id, [&](const std::string& key, const stored_state& s) {
+        if (!mine[shard_of(key)])
+          return true;
         v1::KeyState ks;
         if (!ks.ParseFromString(s.key_state)) {
           failure = fail(errc::corrupt, st.dir() + ": state of key '" + key

@@ -106,6 +106,9 @@ struct store::impl {
   /// hand-off brought in, not yet owned.
   MDB_dbi outbox = 0, inbox = 0, shards = 0, handoff_in = 0;
   bool has_cluster = false; ///< false: a read-only store from before them
+  /// `catalog`: key -> Event, the on-demand source's index.
+  MDB_dbi catalog = 0;
+  bool has_catalog = false; ///< false: a read-only store from before it
   /// While hand-offs come in: (shard, old position) -> new position, to
   /// point transferred statuses and retries at their new entries. By
   /// shard: transfers from several members may come in at once, and

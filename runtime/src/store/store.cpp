@@ -221,6 +221,12 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
     }
     p->has_cluster = all;
   }
+  if (auto d = p->open_db(t.get(), "catalog", create)) {
+    p->catalog = *d;
+    p->has_catalog = true;
+  } else if (create) {
+    return d.error();
+  }
   // Schema version check, and the global sequence counter.
   MDB_val k = as_val(schema_key), v;
   rc = mdb_get(t.get(), p->meta, &k, &v);

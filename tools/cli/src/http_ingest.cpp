@@ -201,25 +201,6 @@ void post_events(const httplib::Request& req, httplib::Response& res,
   }
 }
 
-void get_key(const httplib::Request& req, httplib::Response& res,
-             const readiness& state) {
-  auto stage = req.matches[1].str();
-  auto key = req.matches[2].str();
-  bool served = state.with_node([&](node& n) {
-    auto a = n.admin("inspect", {stage, key});
-    if (a.code == admin_code::ok) {
-      res.status = 200;
-      res.set_content(a.json, json_type);
-      return;
-    }
-    refuse(res, a.code == admin_code::failed ? 404 : 400, a.error);
-  });
-  if (!served) {
-    res.set_header("Retry-After", "1");
-    refuse(res, 503, "the node is not ready: " + state.check().reason);
-  }
-}
-
 } // namespace
 
 std::string sign_body(const std::string& key, const std::string& body) {
@@ -264,10 +245,7 @@ void add_event_routes(httplib::Server& svr, const readiness& state,
            [&state, opts](const httplib::Request& req, httplib::Response& res) {
              post_events(req, res, state, opts);
            });
-  svr.Get(R"(/v1/keys/([^/]+)/(.+))",
-          [&state](const httplib::Request& req, httplib::Response& res) {
-            get_key(req, res, state);
-          });
+  add_query_route(svr, state, opts);
 }
 
 } // namespace sluice::cli

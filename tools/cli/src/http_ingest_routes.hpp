@@ -12,4 +12,9 @@ namespace sluice::cli {
 void add_event_routes(httplib::Server& svr, const readiness& state,
                       const ingest_options& opts);
 
+/// GET /v1/keys/STAGE/KEY[?refresh=1][&wait=2s] on `svr` (http_query.cpp):
+/// a key's state and status, ingested on demand when unknown.
+void add_query_route(httplib::Server& svr, const readiness& state,
+                     const ingest_options& opts);
+
 } // namespace sluice::cli

@@ -25,6 +25,7 @@ struct node_args {
   unsigned down_after_ms = 1500;
   std::size_t forward_batch = 2048;
   bool no_shards = false;
+  std::string secret_on_command_line; ///< refused, without echoing it
 };
 
 result<std::string> read_secret(const std::string& file) {
@@ -48,6 +49,12 @@ result<std::string> read_secret(const std::string& file) {
 }
 
 int run_member(node_args& a, const registry& reg) {
+  if (!a.secret_on_command_line.empty()) {
+    print_error("--secret: the cluster secret is never given on the command "
+                "line (it would show in ps and shell history); use "
+                "--secret-file FILE or SLUICE_CLUSTER_SECRET");
+    return usage;
+  }
   auto secret = read_secret(a.secret_file);
   if (!secret) {
     print_error(secret.error().message);
@@ -123,6 +130,8 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "File holding the cluster secret (default: "
                   "$SLUICE_CLUSTER_SECRET)")
       ->check(CLI::ExistingFile);
+  // Accepted only to refuse it with a clear message that does not echo it.
+  cmd->add_option("--secret", a->secret_on_command_line)->group("");
   cmd->add_flag("--no-shards", a->no_shards,
                 "A proxy member: takes input (feeds, HTTP) and forwards it, "
                 "owns no shard");
@@ -136,6 +145,10 @@ action add_node_command(CLI::App& app, const registry& reg) {
       ->type_name("HOST:PORT");
   cmd->add_option("--hmac-key-file", a->run.hmac_key_file,
                   "Key that signs webhook bodies")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--catalog", a->run.catalog,
+                  "On-demand source for GET /v1/keys: a registry list or "
+                  "Debian index, indexed into LMDB once")
       ->check(CLI::ExistingFile);
   cmd->add_option("--token-file", a->run.token_file,
                   "File holding the console token (default: $SLUICE_TOKEN)")

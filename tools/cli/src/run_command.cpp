@@ -49,6 +49,7 @@ int run_pipeline(const run_args& a, const registry& reg,
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
   opts.name = a.name;
   opts.listen = a.listen;
+  opts.catalog = a.catalog;
   if (member)
     if (auto r = member->extend(opts); !r) {
       print_error(r.error().message);
@@ -70,6 +71,7 @@ int run_pipeline(const run_args& a, const registry& reg,
   std::unique_ptr<http_endpoint> http;
   if (!a.http.empty()) {
     ingest_options ingest;
+    ingest.catalog = !a.catalog.empty();
     if (!a.hmac_key_file.empty()) {
       std::ifstream in(a.hmac_key_file, std::ios::binary);
       std::string key((std::istreambuf_iterator<char>(in)), {});
@@ -198,6 +200,11 @@ action add_run_command(CLI::App& app, const registry& reg) {
   cmd->add_option("--hmac-key-file", a->hmac_key_file,
                   "Key that signs webhook bodies (X-Sluice-Signature: "
                   "sha256=HMAC); POST /v1/events is refused without it")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--catalog", a->catalog,
+                  "On-demand source: a registry list (TSV) or Debian index, "
+                  "indexed into LMDB once; GET /v1/keys ingests unknown keys "
+                  "from it")
       ->check(CLI::ExistingFile);
   cmd->add_option("--listen", a->listen,
                   "Let `sluice console` in on this address (CAF networking), "

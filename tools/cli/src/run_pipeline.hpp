@@ -25,6 +25,7 @@ struct run_args {
   std::string http;
   std::string listen;
   std::string hmac_key_file;
+  std::string catalog;
   std::string token_file;
   std::string name = "local";
   std::size_t threads = 0;

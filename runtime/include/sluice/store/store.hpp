@@ -382,6 +382,10 @@ public:
   /// start, so the cluster tells a restarted node from its former self.
   result<std::uint64_t> next_incarnation();
 
+  /// The incarnation last recorded; 0 when the directory never belonged
+  /// to a cluster member.
+  result<std::uint64_t> incarnation() const;
+
   /// Makes a new cluster's first node own every shard at epoch 1. Refused
   /// (errc::invalid_argument) when the directory already records shards.
   result<void> claim_all_shards();
@@ -440,6 +444,23 @@ public:
   /// dispatched here again. The report asks routers to rewind.
   result<commit_report>
   reclaim_shards(const std::vector<std::uint32_t>& shards);
+
+  // -- the on-demand catalog ---------------------------------------------
+
+  /// What the `catalog` database was indexed from (a file's path, size and
+  /// modification time, as the caller identified it), or "" when empty.
+  result<std::string> catalog_source() const;
+
+  /// Replaces the catalog with `entries` (key, sluice.v1.Event), recorded
+  /// as indexed from `source`, in one transaction. Writer thread only (or
+  /// before the store actor runs).
+  result<std::size_t> index_catalog(
+      const std::string& source,
+      const std::vector<std::pair<std::string, std::string>>& entries);
+
+  /// The catalog's event (sluice.v1.Event) for `key`, if it has one.
+  result<std::optional<std::string>>
+  catalog_entry(const std::string& key) const;
 
   struct impl;
 

@@ -1,0 +1,133 @@
+// GET /v1/keys/STAGE/KEY: the key's state and status. A key the stage does
+// not know (or any key with ?refresh=1) is ingested on demand from the
+// node's catalog as an urgent event; the request waits up to ?wait= (2 s
+// by default) for the pipeline to finish with it, then answers 200 with
+// the final state, or 202 with a link to ask again.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "http_ingest.hpp"
+#include "http_ingest_routes.hpp"
+#include "sluice/node.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* json_type = "application/json";
+constexpr auto max_wait = std::chrono::seconds(30);
+
+void refuse(httplib::Response& res, int status, const std::string& why) {
+  res.status = status;
+  res.set_content(json{{"error", why}}.dump(), json_type);
+}
+
+/// "2s", "250ms", "1.5" (seconds) or "0": the wait, at most 30 s.
+result<std::chrono::milliseconds> parse_wait(const std::string& text) {
+  auto bad = fail(errc::invalid_argument,
+                  "wait=" + text
+                      + ": give seconds or milliseconds, e.g. wait=2s, "
+                        "wait=500ms, wait=0 (at most 30s)");
+  std::string number = text;
+  double scale = 1000;
+  if (text.size() > 2 && text.ends_with("ms")) {
+    number = text.substr(0, text.size() - 2);
+    scale = 1;
+  } else if (text.size() > 1 && text.ends_with("s")) {
+    number = text.substr(0, text.size() - 1);
+  }
+  if (number.empty()
+      || number.find_first_not_of("0123456789.") != std::string::npos)
+    return bad;
+  double v = 0;
+  try {
+    v = std::stod(number) * scale;
+  } catch (const std::exception&) {
+    return bad;
+  }
+  if (!std::isfinite(v) || v < 0 || v > 30000)
+    return bad;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(v));
+}
+
+void get_key(const httplib::Request& req, httplib::Response& res,
+             const readiness& state, const ingest_options& opts) {
+  auto stage = req.matches[1].str();
+  auto key = req.matches[2].str();
+  query_options q;
+  if (req.has_param("refresh")) {
+    auto r = req.get_param_value("refresh");
+    if (r != "1" && r != "true" && r != "0" && r != "false")
+      return refuse(res, 400, "refresh=" + r + ": give refresh=1 or 0");
+    q.refresh = r == "1" || r == "true";
+  }
+  if (req.has_param("wait")) {
+    auto w = parse_wait(req.get_param_value("wait"));
+    if (!w)
+      return refuse(res, 400, w.error().message);
+    q.wait = std::min<std::chrono::milliseconds>(*w, max_wait);
+  }
+  bool served = state.with_node([&](node& n) {
+    auto a = n.query(stage, key, q);
+    if (!a) {
+      refuse(res, a.error().code == errc::not_found ? 404 : 400,
+             a.error().message);
+      return;
+    }
+    auto link = "/v1/keys/" + stage + "/" + key;
+    switch (a->outcome) {
+      case query_outcome::not_found:
+        refuse(res, 404,
+               "stage " + stage + " has no key '" + key + "', and "
+                   + (opts.catalog ? "the catalog has no record of it"
+                                   : "the node has no catalog to ingest it "
+                                     "from (--catalog)"));
+        return;
+      case query_outcome::pending:
+        res.status = 202;
+        res.set_header("Location", link);
+        res.set_content(json{{"status", "pending"},
+                             {"ingestion", a->ingestion},
+                             {"link", link},
+                             {"waited_ms", a->took.count() / 1000}}
+                            .dump(),
+                        json_type);
+        return;
+      case query_outcome::known:
+      case query_outcome::ingested:
+        break;
+    }
+    auto inspect = n.admin("inspect", {stage, key});
+    if (inspect.code != admin_code::ok) {
+      refuse(res, inspect.code == admin_code::failed ? 404 : 400,
+             inspect.error);
+      return;
+    }
+    auto body = json::parse(inspect.json, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      body = json::object();
+    if (a->outcome == query_outcome::ingested)
+      body["on_demand"] = {{"ingestion", a->ingestion},
+                           {"took_ms", a->took.count() / 1000.0}};
+    res.status = 200;
+    res.set_content(body.dump(), json_type);
+  });
+  if (!served) {
+    res.set_header("Retry-After", "1");
+    refuse(res, 503, "the node is not ready: " + state.check().reason);
+  }
+}
+
+} // namespace
+
+void add_query_route(httplib::Server& svr, const readiness& state,
+                     const ingest_options& opts) {
+  svr.Get(R"(/v1/keys/([^/]+)/(.+))",
+          [&state, opts](const httplib::Request& req, httplib::Response& res) {
+            get_key(req, res, state, opts);
+          });
+}
+
+} // namespace sluice::cli
