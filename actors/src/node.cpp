@@ -61,6 +61,12 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   if (!plan)
     return plan.error();
   p->plan = std::make_unique<pipeline_plan>(std::move(*plan));
+  {
+    auto window = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        opts.dedupe_window);
+    if (auto pruned = p->st->prune_seen(now_ns() - window.count()); !pruned)
+      return pruned.error();
+  }
   if (!opts.catalog.empty()) {
     if (p->plan->topo().feed.topic.empty())
       return fail(errc::config, "--catalog: the topology names no feed topic "
@@ -198,17 +204,17 @@ std::uint16_t node::admin_port() const noexcept {
 
 namespace {
 result<void> publish_here(node::impl& p, const std::string& topic,
-                          std::vector<event> events);
+                          std::vector<event> events, publish_options opts);
 } // namespace
 
-result<void> node::publish(const std::string& topic,
-                           std::vector<event> events) {
+result<void> node::publish(const std::string& topic, std::vector<event> events,
+                           publish_options opts) {
   auto& p = *impl_;
   if (p.stopped)
     return fail(errc::unavailable, "the node is stopped");
   try {
     return p.callers->run(
-        [&] { return publish_here(p, topic, std::move(events)); });
+        [&] { return publish_here(p, topic, std::move(events), opts); });
   } catch (const caller_pool::stopped&) {
     return fail(errc::unavailable, "the node is stopping");
   }
@@ -218,7 +224,7 @@ namespace {
 
 /// node::publish, on a caller-pool thread.
 result<void> publish_here(node::impl& p, const std::string& topic,
-                          std::vector<event> events) {
+                          std::vector<event> events, publish_options opts) {
   write_batch b;
   auto now = now_ns();
   std::size_t unrouted = 0;
@@ -231,10 +237,18 @@ result<void> publish_here(node::impl& p, const std::string& topic,
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)
       ev.content_hash = content_hash(ev.payload);
+    auto id = opts.once ? ev.id : std::string();
     auto appends = p.plan->route(topic, std::move(ev));
     unrouted += appends.empty();
-    for (auto& a : appends)
-      b.appends.push_back(std::move(a));
+    for (std::size_t i = 0; i < appends.size(); ++i) {
+      if (opts.once) { // the first route checks the id, the others follow
+        if (i == 0)
+          appends[i].dedupe_id = id;
+        else
+          appends[i].dedupe_follow = true;
+      }
+      b.appends.push_back(std::move(appends[i]));
+    }
   }
   if (unrouted > 0)
     p.metrics

@@ -144,8 +144,8 @@ result<query_answer> node::query(const std::string& stage,
     bool first = false;
     {
       std::lock_guard<std::mutex> guard{p.ingestions_mtx};
-      auto [i, added] = p.ingestions.try_emplace(
-          key, node::impl::ingestion{ev->id, t0});
+      auto [i, added] =
+          p.ingestions.try_emplace(key, node::impl::ingestion{ev->id, t0});
       first = added;
       id = i->second.id; // another caller may have won the race
     }

@@ -52,6 +52,7 @@ struct store_state {
   histogram* commit_size = nullptr;
   counter* commits = nullptr;
   counter* redriven = nullptr;
+  counter* deduplicated = nullptr;
   counter* timers_fired = nullptr;
   gauge* pending_gauge = nullptr;
   std::unordered_map<std::uint64_t, histogram*> stage_latency; // (id<<1)|prio
@@ -158,6 +159,7 @@ void commit(store_actor_t* self, lane& l) {
   s.commits->add();
   auto& rep = *r;
   s.redriven->add(rep.redriven);
+  s.deduplicated->add(rep.deduplicated);
   s.timers_fired->add(rep.timers_fired);
   s.log->debug("commit: {} records, {} consumed, {} rejected, {} duplicates, "
                "{} retried, {} deferred",
@@ -268,6 +270,9 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
                                   "Durable timers moved into their queue");
   s.redriven = &m.get_counter("sluice_reconciler_redriven_total", {},
                               "Stuck keys re-driven (applied at commit)");
+  s.deduplicated =
+      &m.get_counter("sluice_publish_duplicates_total", {},
+                     "Events published once before (same id), dropped");
   s.pending_gauge = &m.get_gauge("sluice_store_pending_records", {},
                                  "Records waiting for the next commit");
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)

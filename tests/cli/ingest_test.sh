@@ -82,6 +82,18 @@ check "with two events" test "$(json 'd["accepted"]')" == 2
 ids1=$(json '",".join(d["ids"])')
 post "$work/two.json" >/dev/null
 check "the same body gets the same ids" test "$(json '",".join(d["ids"])')" == "$ids1"
+check "  and 200 again" test "$(json 'd["accepted"]')" == 2
+# ... but is queued once: once nothing is queued, each key went through
+# parse once, and the store counted the resent events.
+for _ in $(seq 1 200); do
+  depth=$(curl -s "$base/metrics" | awk '/^sluice_stage_queue_depth\{/ { s += $2 } END { print s + 0 }')
+  [[ "$depth" == 0 ]] && break; sleep 0.05
+done
+for k in two-a two-b; do
+  curl -s -o "$work/resp" "$base/v1/keys/parse/npm/$k"
+  check "a resent body's event npm/$k was processed once" test "$(json 'd["events_processed"]')" == 1
+done
+check "the duplicates are counted" bash -c "curl -s '$base/metrics' | grep -q '^sluice_publish_duplicates_total 2'"
 
 # -- protobuf ---------------------------------------------------------------
 python3 - "$work/pb.bin" <<'PY'

@@ -50,6 +50,9 @@ struct node_options {
   /// once (again only when the file changed). `query` ingests an unknown
   /// key from it. Empty: no on-demand source.
   std::string catalog;
+  /// How long ids published with `publish_options::once` are remembered
+  /// (pruned at start); a resend after that is queued again.
+  std::chrono::hours dedupe_window{24 * 7};
   /// A cluster member's shard ownership (see `sluice/placement.hpp`):
   /// events for shards owned elsewhere go to the outbox, and only owned
   /// shards are dispatched. Null: a single node, every key is local.
@@ -102,6 +105,13 @@ struct node_stats {
   std::string failure; ///< why it stopped; empty unless `failed`
 };
 
+/// How `node::publish` takes events.
+struct publish_options {
+  /// Publish each event id once: a resent event (same id) is acknowledged
+  /// but dropped. Ids are kept for `node_options::dedupe_window`.
+  bool once = false;
+};
+
 /// How `node::query` treats a key.
 struct query_options {
   /// Ingest the key again from the catalog even if the stage has its state
@@ -144,7 +154,11 @@ public:
 
   /// Publishes events on `topic` and returns once they are committed.
   /// Safe from several threads at once (each call waits for its commit).
-  result<void> publish(const std::string& topic, std::vector<event> events);
+  /// With `opts.once`, an event whose id was published once before (with
+  /// `once`, within `node_options::dedupe_window`) is dropped: a resent
+  /// webhook body is acknowledged again but queued once.
+  result<void> publish(const std::string& topic, std::vector<event> events,
+                       publish_options opts = {});
 
   /// Makes sure `stage` knows `key`: if it has no state for the key (or
   /// `opts.refresh`), the key's catalog record is published as an urgent

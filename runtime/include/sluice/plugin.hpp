@@ -21,7 +21,7 @@ namespace sluice {
 
 /// Raised whenever `behaviour`, `context`, `event` or `registry` change
 /// layout; a plugin built against another value is refused.
-inline constexpr std::uint32_t plugin_abi_version = 2;
+inline constexpr std::uint32_t plugin_abi_version = 3;
 
 /// Loads the plugin at `path` and lets it register its behaviours into
 /// `reg`. A missing file, a missing entry point, an ABI mismatch or a

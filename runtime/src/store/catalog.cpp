@@ -1,6 +1,7 @@
 // The on-demand source's catalog: registry records indexed by key in the
 // `catalog` database, once per catalog file, so an unknown key is looked
-// up in microseconds instead of reading the file.
+// up in microseconds instead of reading the file. And the pruning of
+// publish-once ids (`seen`), the webhook's dedupe.
 #include "lmdb_env.hpp"
 #include "sluice/store/store.hpp"
 
@@ -50,8 +51,7 @@ result<std::size_t> store::index_catalog(
     ++n;
   }
   MDB_val k = as_val(catalog_source_key), v = as_val(source);
-  if ((rc = mdb_put(t.get(), p.meta, &k, &v, 0)) != 0
-      || (rc = t.commit()) != 0)
+  if ((rc = mdb_put(t.get(), p.meta, &k, &v, 0)) != 0 || (rc = t.commit()) != 0)
     return lmdb_error(rc, p.opts.dir + ": commit catalog index");
   return n;
 }
@@ -73,6 +73,37 @@ store::catalog_entry(const std::string& key) const {
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read catalog");
   return out_t{std::string(as_view(v))};
+}
+
+result<std::size_t> store::prune_seen(std::int64_t before_ns) {
+  auto& p = *impl_;
+  if (!p.has_catalog)
+    return std::size_t{0};
+  int rc = 0;
+  txn t{p.env, false, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin pruning publish-once ids");
+  std::size_t n = 0;
+  {
+    cursor c{t.get(), p.seen, rc};
+    if (rc != 0)
+      return lmdb_error(rc, p.opts.dir + ": cursor on seen");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      auto when = keys::get_u64(as_view(v)).value_or(0);
+      if (static_cast<std::int64_t>(when) < before_ns) {
+        if ((rc = mdb_cursor_del(c.get(), 0)) != 0)
+          return lmdb_error(rc, p.opts.dir + ": prune a publish-once id");
+        ++n;
+      }
+    }
+    if (rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p.opts.dir + ": scan publish-once ids");
+  }
+  if ((rc = t.commit()) != 0)
+    return lmdb_error(rc, p.opts.dir + ": commit pruning");
+  return n;
 }
 
 } // namespace sluice

@@ -109,6 +109,8 @@ struct store::impl {
   /// `catalog`: key -> Event, the on-demand source's index.
   MDB_dbi catalog = 0;
   bool has_catalog = false; ///< false: a read-only store from before it
+  /// `seen`: publish-once event id -> when it was first published (ns).
+  MDB_dbi seen = 0;
   /// While hand-offs come in: (shard, old position) -> new position, to
   /// point transferred statuses and retries at their new entries. By
   /// shard: transfers from several members may come in at once, and

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -223,7 +225,13 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   }
   if (auto d = p->open_db(t.get(), "catalog", create)) {
     p->catalog = *d;
-    p->has_catalog = true;
+    auto sd = p->open_db(t.get(), "seen", create);
+    if (sd) {
+      p->seen = *sd;
+      p->has_catalog = true;
+    } else if (create) {
+      return sd.error();
+    }
   } else if (create) {
     return d.error();
   }
@@ -331,6 +339,18 @@ public:
   batch_writer(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
 
   result<void> append(const queue_append& a) {
+    if (!a.dedupe_id.empty() || a.dedupe_follow) {
+      if (!a.dedupe_id.empty()) {
+        auto seen = seen_before(a.dedupe_id);
+        if (!seen)
+          return seen.error();
+        dedupe_skip_ = *seen;
+        if (dedupe_skip_)
+          ++report.deduplicated;
+      }
+      if (dedupe_skip_)
+        return {}; // published once already
+    }
     last_outboxed_ = false;
     if (p_.opts.place) {
       auto shard = shard_of_append(a);
@@ -356,6 +376,27 @@ public:
     report.appended[a.stage_id][static_cast<int>(a.priority)]++;
     ++report.records;
     return {};
+  }
+
+  /// True when `id` was published once before (in `seen`, or earlier in
+  /// this batch); otherwise records it now.
+  result<bool> seen_before(const std::string& id) {
+    if (!batch_ids_.insert(id).second)
+      return true;
+    if (!p_.has_catalog)
+      return false;
+    MDB_val k = as_val(id), v;
+    int rc = mdb_get(t_, p_.seen, &k, &v);
+    if (rc == 0)
+      return true;
+    if (rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p_.opts.dir + ": read publish-once ids");
+    std::string when;
+    keys::put_u64(when, static_cast<std::uint64_t>(now_ns_));
+    MDB_val wv = as_val(when);
+    if ((rc = mdb_put(t_, p_.seen, &k, &wv, 0)) != 0)
+      return lmdb_error(rc, p_.opts.dir + ": record a publish-once id");
+    return false;
   }
 
   /// The shard of an append's key (read from the event when not given).
@@ -721,7 +762,13 @@ public:
 private:
   store::impl& p_;
   MDB_txn* t_;
-  bool last_outboxed_ = false; ///< the last append went to the outbox
+  bool last_outboxed_ = false;      ///< the last append went to the outbox
+  bool dedupe_skip_ = false;        ///< the last dedupe_id append was dropped
+  std::set<std::string> batch_ids_; ///< publish-once ids of this batch
+  std::int64_t now_ns_ =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::unordered_map<std::string, std::uint64_t> versions_;
 };
 

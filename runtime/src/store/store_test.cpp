@@ -277,3 +277,60 @@ TEST_F(StoreTest, AFileInPlaceOfTheDirectoryIsAClearError) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("is not a directory"), std::string::npos);
 }
+
+TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
+  auto once = [&](const std::string& key, const std::string& id,
+                  bool follow = false) {
+    auto a = append(key, priority::normal);
+    if (follow)
+      a.dedupe_follow = true;
+    else
+      a.dedupe_id = id;
+    return a;
+  };
+  // One event on two routes: the id is checked once, the route follows.
+  write_batch b;
+  b.appends.push_back(once("k", "http:1"));
+  b.appends.push_back(once("k", "", true));
+  b.appends.push_back(once("m", "http:2"));
+  auto r = st->commit(std::move(b));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->deduplicated, 0u);
+  EXPECT_EQ((*st->queue_depth(stage))[1], 3u);
+
+  // Resent, alone and beside a new one, and twice within one batch: only
+  // the new one is queued, and both routes of a resent event are dropped.
+  write_batch again;
+  again.appends.push_back(once("k", "http:1"));
+  again.appends.push_back(once("k", "", true));
+  again.appends.push_back(once("n", "http:3"));
+  again.appends.push_back(once("n", "http:3"));
+  r = st->commit(std::move(again));
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->deduplicated, 2u);
+  EXPECT_EQ((*st->queue_depth(stage))[1], 4u);
+
+  // Events published without `once` are never dropped.
+  write_batch plain;
+  plain.appends.push_back(append("k", priority::normal));
+  plain.appends.push_back(append("k", priority::normal));
+  ASSERT_TRUE(st->commit(std::move(plain)));
+  EXPECT_EQ((*st->queue_depth(stage))[1], 6u);
+
+  // Ids survive a reopen, and are forgotten once pruned.
+  reopen();
+  write_batch later;
+  later.appends.push_back(once("m", "http:2"));
+  r = st->commit(std::move(later));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->deduplicated, 1u);
+  auto pruned = st->prune_seen(INT64_MAX);
+  ASSERT_TRUE(pruned) << pruned.error().describe();
+  EXPECT_EQ(*pruned, 3u);
+  write_batch after;
+  after.appends.push_back(once("m", "http:2"));
+  r = st->commit(std::move(after));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->deduplicated, 0u);
+  EXPECT_EQ((*st->queue_depth(stage))[1], 7u);
+}

@@ -178,7 +178,9 @@ void post_events(const httplib::Request& req, httplib::Response& res,
       for (auto& e : evs)
         these.push_back(e.id);
       auto n_evs = evs.size();
-      if (auto r = n.publish(topic, std::move(evs)); !r) {
+      // Once per id: a resent body (the sender missed our 200) is
+      // acknowledged again, and queued once.
+      if (auto r = n.publish(topic, std::move(evs), {.once = true}); !r) {
         // What was committed before stays; the rest was not accepted.
         int status = r.error().code == errc::invalid_argument ? 413 : 503;
         if (status == 503)

@@ -78,26 +78,26 @@ void get_key(const httplib::Request& req, httplib::Response& res,
     }
     auto link = "/v1/keys/" + stage + "/" + key;
     switch (a->outcome) {
-      case query_outcome::not_found:
-        refuse(res, 404,
-               "stage " + stage + " has no key '" + key + "', and "
-                   + (opts.catalog ? "the catalog has no record of it"
-                                   : "the node has no catalog to ingest it "
-                                     "from (--catalog)"));
-        return;
-      case query_outcome::pending:
-        res.status = 202;
-        res.set_header("Location", link);
-        res.set_content(json{{"status", "pending"},
-                             {"ingestion", a->ingestion},
-                             {"link", link},
-                             {"waited_ms", a->took.count() / 1000}}
-                            .dump(),
-                        json_type);
-        return;
-      case query_outcome::known:
-      case query_outcome::ingested:
-        break;
+    case query_outcome::not_found:
+      refuse(res, 404,
+             "stage " + stage + " has no key '" + key + "', and "
+                 + (opts.catalog ? "the catalog has no record of it"
+                                 : "the node has no catalog to ingest it "
+                                   "from (--catalog)"));
+      return;
+    case query_outcome::pending:
+      res.status = 202;
+      res.set_header("Location", link);
+      res.set_content(json{{"status", "pending"},
+                           {"ingestion", a->ingestion},
+                           {"link", link},
+                           {"waited_ms", a->took.count() / 1000}}
+                          .dump(),
+                      json_type);
+      return;
+    case query_outcome::known:
+    case query_outcome::ingested:
+      break;
     }
     auto inspect = n.admin("inspect", {stage, key});
     if (inspect.code != admin_code::ok) {

@@ -44,6 +44,13 @@ struct queue_append {
   /// The event's key, for placement; empty: read from `event_bytes` when
   /// a placement needs it.
   std::string key{};
+  /// Publish once: the event's id. An id recorded in `seen` before (or
+  /// earlier in the batch) makes the store drop this append and the
+  /// `dedupe_follow` ones after it; a new id is recorded with it.
+  std::string dedupe_id{};
+  /// Another route of the event of the last `dedupe_id` append: dropped
+  /// with it.
+  bool dedupe_follow = false;
 };
 
 /// A timer a behaviour set or cancelled (`context::set_timer`), applied
@@ -202,6 +209,8 @@ struct commit_report {
   /// Appends that went to the outbox: their key's shard is owned by
   /// another node.
   std::size_t outboxed = 0;
+  /// Events dropped because their id was published once before.
+  std::size_t deduplicated = 0;
   /// Shards became dispatchable here (acquired or reclaimed): routers
   /// read their queues again from the start.
   bool rewind = false;
@@ -444,6 +453,13 @@ public:
   /// dispatched here again. The report asks routers to rewind.
   result<commit_report>
   reclaim_shards(const std::vector<std::uint32_t>& shards);
+
+  // -- publish-once ids ----------------------------------------------------
+
+  /// Forgets publish-once ids recorded before `before_ns` (ns since the
+  /// Unix epoch); returns how many. Writer thread only (or before the
+  /// store actor runs).
+  result<std::size_t> prune_seen(std::int64_t before_ns);
 
   // -- the on-demand catalog ---------------------------------------------
 
