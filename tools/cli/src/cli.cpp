@@ -78,6 +78,7 @@ int main(int argc, char** argv, const registry& linked) {
   add(cli::add_export_command);
   add(cli::add_dlq_command);
   add(cli::add_console_command);
+  add(cli::add_topology_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
