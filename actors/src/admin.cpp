@@ -83,6 +83,8 @@ public:
       return metrics(args);
     if (cmd == "log-level")
       return log_level(args);
+    if (cmd == "topology")
+      return topology_cmd(args);
     throw bad_usage{"unknown command '" + cmd + "' (try help)"};
   }
 
@@ -99,7 +101,7 @@ private:
   }
 
   std::size_t stage_index(const std::string& name) const {
-    auto& stages = p_.plan->topo().stages;
+    auto& stages = p_.plan()->topo().stages;
     std::string known;
     for (std::size_t i = 0; i < stages.size(); ++i) {
       if (stages[i].name == name)
@@ -169,7 +171,7 @@ private:
               {"status", status_text(s)},
               {"pid", static_cast<long>(::getpid())},
               {"uptime_s", static_cast<std::int64_t>(up)},
-              {"stages", p_.plan->stage_count()},
+              {"stages", p_.plan()->stage_count()},
               {"queued", s.queued},
               {"timers_pending", s.timers_pending},
               {"commits", s.commits},
@@ -191,12 +193,12 @@ private:
     auto actors = stage_actors();
     json out = json::array();
     auto now = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < p_.plan->stage_count(); ++i) {
-      auto& spec = p_.plan->topo().stages[i];
+    for (std::size_t i = 0; i < p_.plan()->stage_count(); ++i) {
+      auto& spec = p_.plan()->topo().stages[i];
       labels l{{"stage", spec.name}};
       auto& m = p_.metrics;
       auto done = m.counter_value("sluice_stage_done_total", l);
-      auto depth = ok_or_fail(p_.st->queue_depth(p_.plan->stage_id(i)));
+      auto depth = ok_or_fail(p_.st->queue_depth(p_.plan()->stage_id(i)));
       msg::stage_snapshot snap;
       if (i < actors.size())
         snap = snapshot(actors[i], 0);
@@ -255,8 +257,8 @@ private:
     auto stages = stage_actors();
     json out = json::array();
     std::size_t live = 0;
-    for (std::size_t i = 0; i < p_.plan->stage_count(); ++i) {
-      auto& name = p_.plan->topo().stages[i].name;
+    for (std::size_t i = 0; i < p_.plan()->stage_count(); ++i) {
+      auto& name = p_.plan()->topo().stages[i].name;
       if (!args.empty() && args[0] != name)
         continue;
       if (i >= stages.size())
@@ -274,8 +276,8 @@ private:
   json inspect(const std::vector<std::string>& args) {
     arity("inspect", args, 2, 2);
     auto i = stage_index(args[0]);
-    auto& spec = p_.plan->topo().stages[i];
-    auto id = p_.plan->stage_id(i);
+    auto& spec = p_.plan()->topo().stages[i];
+    auto id = p_.plan()->stage_id(i);
     auto& key = args[1];
     json out = {{"stage", spec.name}, {"key", key}};
     auto stored = ok_or_fail(p_.st->read_state(id, key));
@@ -353,9 +355,9 @@ private:
     arity("trace", args, 1, 1);
     auto& key = args[0];
     json path = json::array();
-    for (std::size_t i = 0; i < p_.plan->stage_count(); ++i) {
-      auto& spec = p_.plan->topo().stages[i];
-      auto stored = ok_or_fail(p_.st->read_state(p_.plan->stage_id(i), key));
+    for (std::size_t i = 0; i < p_.plan()->stage_count(); ++i) {
+      auto& spec = p_.plan()->topo().stages[i];
+      auto stored = ok_or_fail(p_.st->read_state(p_.plan()->stage_id(i), key));
       if (!stored)
         continue;
       v1::KeyState ks;
@@ -450,6 +452,24 @@ private:
     auto i = stage_index(args[0]);
     caf::anon_send(p_.supervisor, msg::pause_atom::value, i, paused);
     return {{"stage", args[0]}, {"paused", paused}};
+  }
+
+  /// topology diff|apply PATH: a topology file on the node's machine.
+  json topology_cmd(const std::vector<std::string>& args) {
+    arity("topology", args, 2, 2);
+    if (args[0] != "diff" && args[0] != "apply")
+      throw bad_usage{"topology: '" + args[0] + "' is not diff or apply"};
+    auto next = ok_or_fail(load_topology(args[1]));
+    std::vector<topology_change> changes;
+    if (args[0] == "diff")
+      changes = diff_topologies(p_.plan()->topo(), next);
+    else
+      changes = ok_or_fail(apply_topology_here(p_, std::move(next)));
+    json out = json::array();
+    for (auto& c : changes)
+      out.push_back(describe(c));
+    return {{"changes", out},
+            {"applied", args[0] == "apply" && !changes.empty()}};
   }
 
   json drain(const std::vector<std::string>& args) {

@@ -15,6 +15,13 @@ const std::vector<admin_command>& admin_commands() {
        "How many of the shards each member owns by the shard map, and this "
        "member's own: owned, leaving (being handed off), still to hand off, "
        "transfers coming in. A single node owns every key."},
+      {"topology", "diff|apply PATH", "compare or apply a topology file",
+       "topology diff PATH: what the topology file at PATH (on the node's "
+       "machine) changes from the one the node runs; topology apply PATH: "
+       "run it from now on, without a restart and keeping every queued "
+       "event. Removing a stage that still has queued events (or retries, "
+       "or durable timers) is refused with the reason. Stages restart on "
+       "the new plan: pauses are lifted."},
       {"leave", "", "hand every shard off and leave the cluster",
        "Cluster members only: the member hands all its shards to the "
        "others, forwards what its outbox holds, tells every member it "

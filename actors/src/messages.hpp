@@ -101,6 +101,8 @@ struct stage_snapshot {
 /// Stage id -> router, sent to the store actor once the stages run.
 struct router_table {
   std::vector<std::pair<std::uint32_t, caf::actor>> routers;
+  /// Stage id -> name (for metrics): a topology applied live adds stages.
+  std::vector<std::pair<std::uint32_t, std::string>> names;
 };
 
 } // namespace sluice::msg

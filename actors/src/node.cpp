@@ -60,7 +60,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   auto plan = pipeline_plan::bind(std::move(topo), reg, *p->st);
   if (!plan)
     return plan.error();
-  p->plan = std::make_unique<pipeline_plan>(std::move(*plan));
+  p->plans.push_back(std::make_unique<pipeline_plan>(std::move(*plan)));
+  p->current_plan = p->plans.back().get();
   {
     auto window = std::chrono::duration_cast<std::chrono::nanoseconds>(
         opts.dedupe_window);
@@ -68,11 +69,11 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
       return pruned.error();
   }
   if (!opts.catalog.empty()) {
-    if (p->plan->topo().feed.topic.empty())
+    if (p->plan()->topo().feed.topic.empty())
       return fail(errc::config, "--catalog: the topology names no feed topic "
                                 "for the catalog's records");
     if (auto r = index_catalog_file(*p->st, opts.catalog,
-                                    p->plan->topo().feed.topic);
+                                    p->plan()->topo().feed.topic);
         !r)
       return r.error();
   }
@@ -118,7 +119,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
 
   node_env env;
   env.st = p->st.get();
-  env.plan = p->plan.get();
+  env.plan = p->plan();
   env.reg = &reg;
   env.metrics = &p->metrics;
   env.place = opts.place.get();
@@ -126,16 +127,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.commit_window = opts.commit_window;
   env.feed_batch = opts.feed_batch;
   env.refeed = opts.refeed;
+  p->env = env;
   p->store_actor = spawn_store_actor(*p->sys, env);
-  p->supervisor =
-      spawn_node_supervisor(*p->sys, env, p->store_actor, opts.feeds);
-  auto* raw = p.get();
-  p->supervisor->attach_functor([raw](const caf::error& reason) {
-    if (reason) {
-      std::lock_guard<std::mutex> guard{raw->failure_mtx};
-      raw->failure = to_string(reason);
-    }
-  });
+  start_supervisor(*p);
   auto n = std::unique_ptr<node>(new node(std::move(p)));
   if (auto& q = *n->impl_; q.extension) {
     if (!opts.admin_token.empty())
@@ -147,7 +141,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     ctx.supervisor = q.supervisor;
     ctx.admin = q.admin_actor;
     ctx.st = q.st.get();
-    ctx.plan = q.plan.get();
+    ctx.plan = q.plan();
     ctx.metrics = &q.metrics;
     ctx.owner = n.get();
     ctx.logger = [env](const std::string& c) { return env.logger(c); };
@@ -168,9 +162,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
 std::string node::prometheus() {
   auto& p = *impl_;
   if (!p.stopped) {
-    for (std::size_t i = 0; i < p.plan->stage_count(); ++i) {
-      auto& name = p.plan->topo().stages[i].name;
-      if (auto d = p.st->queue_depth(p.plan->stage_id(i)))
+    for (std::size_t i = 0; i < p.plan()->stage_count(); ++i) {
+      auto& name = p.plan()->topo().stages[i].name;
+      if (auto d = p.st->queue_depth(p.plan()->stage_id(i)))
         for (int prio : {0, 1})
           p.metrics
               .get_gauge("sluice_stage_queue_depth",
@@ -195,11 +189,23 @@ std::string node::prometheus() {
 }
 
 const sluice::topology& node::pipeline() const noexcept {
-  return impl_->plan->topo();
+  return impl_->plan()->topo();
 }
 
 std::uint16_t node::admin_port() const noexcept {
   return impl_->admin_port;
+}
+
+void start_supervisor(node::impl& p) {
+  p.supervisor = spawn_node_supervisor(*p.sys, p.env, p.store_actor, p.feeds);
+  auto* raw = &p;
+  p.supervisor->attach_functor([raw](const caf::error& reason) {
+    // Stopped for a live topology change: expected, not a failure.
+    if (reason && !raw->swapping) {
+      std::lock_guard<std::mutex> guard{raw->failure_mtx};
+      raw->failure = to_string(reason);
+    }
+  });
 }
 
 namespace {
@@ -231,14 +237,14 @@ result<void> publish_here(node::impl& p, const std::string& topic,
   bool urgent = false;
   for (auto& ev : events) {
     urgent = urgent || ev.priority == priority::urgent;
-    if (auto big = p.plan->payload_too_large(ev.payload.size()))
+    if (auto big = p.plan()->payload_too_large(ev.payload.size()))
       return fail(errc::invalid_argument, "event " + ev.id + ": " + *big);
     if (ev.ingest_ts_ns == 0)
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)
       ev.content_hash = content_hash(ev.payload);
     auto id = opts.once ? ev.id : std::string();
-    auto appends = p.plan->route(topic, std::move(ev));
+    auto appends = p.plan()->route(topic, std::move(ev));
     unrouted += appends.empty();
     for (std::size_t i = 0; i < appends.size(); ++i) {
       if (opts.once) { // the first route checks the id, the others follow
@@ -278,9 +284,9 @@ result<node_stats> node::stats() const {
   auto& p = *impl_;
   node_stats out;
   auto& m = p.metrics;
-  for (std::size_t i = 0; i < p.plan->stage_count(); ++i) {
+  for (std::size_t i = 0; i < p.plan()->stage_count(); ++i) {
     stage_stats s;
-    s.name = p.plan->topo().stages[i].name;
+    s.name = p.plan()->topo().stages[i].name;
     labels l{{"stage", s.name}};
     s.in = m.counter_value("sluice_stage_in_total", l);
     s.done = m.counter_value("sluice_stage_done_total", l);
@@ -292,7 +298,7 @@ result<node_stats> node::stats() const {
     auto& lk = m.get_gauge("sluice_stage_live_keys", l);
     s.live_keys = lk.value();
     s.live_keys_peak = lk.peak();
-    auto depth = p.st->queue_depth(p.plan->stage_id(i));
+    auto depth = p.st->queue_depth(p.plan()->stage_id(i));
     if (!depth)
       return depth.error();
     s.queued_urgent = (*depth)[0];

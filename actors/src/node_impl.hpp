@@ -17,10 +17,12 @@
 #include <vector>
 
 #include "caller_pool.hpp"
+#include "node_env.hpp"
 #include "sluice/node.hpp"
 #include "sluice/node_extension.hpp"
 #include "sluice/pipeline_plan.hpp"
 #include "sluice/store/store.hpp"
+#include "sluice/topology_diff.hpp"
 
 namespace sluice {
 
@@ -29,7 +31,20 @@ struct node::impl {
   const registry* reg = nullptr;
   sluice::metrics metrics;
   std::unique_ptr<store> st;
-  std::unique_ptr<pipeline_plan> plan;
+  /// Every plan the node was bound to (a topology applied live adds one).
+  /// Old ones stay alive: actors and other threads may still read them.
+  std::vector<std::unique_ptr<pipeline_plan>> plans;
+  std::atomic<const pipeline_plan*> current_plan{nullptr};
+  /// The plan the node runs now.
+  const pipeline_plan* plan() const {
+    return current_plan.load(std::memory_order_acquire);
+  }
+  /// What the node's actors share (the plan changes with a live apply).
+  node_env env;
+  /// One live topology change at a time; the node supervisor's exit is
+  /// expected then, not a failure.
+  std::mutex apply_mtx;
+  std::atomic<bool> swapping{false};
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   /// Makes the blocking calls of publish and admin (see caller_pool.hpp).
@@ -71,5 +86,14 @@ struct node::impl {
                std::pair<std::chrono::steady_clock::time_point, std::uint64_t>>>
       rate_samples;
 };
+
+/// Spawns the node supervisor (stages, feeds, reconciler) from `p.env`,
+/// recording its failure in `p.failure` unless `p.swapping`.
+void start_supervisor(node::impl& p);
+
+/// node::apply_topology on the calling thread (a caller-pool thread: the
+/// admin's `topology apply` is one already).
+result<std::vector<topology_change>> apply_topology_here(node::impl& p,
+                                                         topology next);
 
 } // namespace sluice

@@ -40,8 +40,11 @@ using node_actor = caf::stateful_actor<node_state>;
 void announce_routers(node_actor* self) {
   auto& s = self->state;
   msg::router_table t;
-  for (std::size_t i = 0; i < s.stages.size(); ++i)
+  for (std::size_t i = 0; i < s.stages.size(); ++i) {
     t.routers.emplace_back(s.env.plan->stage_id(i), s.stages[i]);
+    t.names.emplace_back(s.env.plan->stage_id(i),
+                         s.env.plan->topo().stages[i].name);
+  }
   self->send(s.store, msg::routers_atom::value, std::move(t));
 }
 

@@ -95,7 +95,7 @@ result<query_answer> node::query(const std::string& stage,
   };
   if (p.stopped)
     return fail(errc::unavailable, "the node is stopped");
-  auto& topo = p.plan->topo();
+  auto& topo = p.plan()->topo();
   std::size_t index = topo.stages.size();
   std::string known;
   for (std::size_t i = 0; i < topo.stages.size(); ++i) {
@@ -109,7 +109,7 @@ result<query_answer> node::query(const std::string& stage,
   if (key.empty())
     return fail(errc::invalid_argument, "an empty key");
   if (!opts.refresh) {
-    auto s = p.st->read_state(p.plan->stage_id(index), key);
+    auto s = p.st->read_state(p.plan()->stage_id(index), key);
     if (!s)
       return s.error();
     if (*s)

@@ -347,6 +347,10 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         maybe_commit(self);
       },
       [self](msg::routers_atom, msg::router_table& t) {
+        // The whole table: a topology applied live may have dropped stages.
+        self->state.routers.clear();
+        for (auto& [id, name] : t.names)
+          self->state.stage_names[id] = name;
         for (auto& [id, r] : t.routers) {
           self->state.routers[id] = r;
           // A commit may have appended before this router was known.

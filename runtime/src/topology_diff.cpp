@@ -18,8 +18,8 @@ std::string join(const std::vector<std::string>& items) {
 std::string describe(const filter_policy& f) {
   std::vector<std::string> parts;
   for (auto& [attr, values] : f.accept)
-    parts.push_back(attr + " in ["
-                    + join({values.begin(), values.end()}) + "]");
+    parts.push_back(attr + " in [" + join({values.begin(), values.end()})
+                    + "]");
   return join(parts);
 }
 
@@ -43,8 +43,7 @@ std::string describe(const retry_policy& r) {
 
 std::string describe(const supervision_policy& s) {
   return std::string(to_string(s.strategy)) + ", "
-         + std::to_string(s.max_restarts) + " restarts within "
-         + ms(s.within);
+         + std::to_string(s.max_restarts) + " restarts within " + ms(s.within);
 }
 
 std::string describe_stage(const stage_spec& s) {
@@ -98,8 +97,7 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
     auto sub_subject = subject + ": subscription to " + topic;
     auto i = sb.find(topic);
     if (i == sb.end())
-      out.push_back(
-          {topology_change::kind::removed, sub_subject, join(subs)});
+      out.push_back({topology_change::kind::removed, sub_subject, join(subs)});
     else if (i->second != subs)
       out.push_back({topology_change::kind::changed, sub_subject,
                      join(subs) + " -> " + join(i->second)});
@@ -129,8 +127,7 @@ std::vector<topology_change> diff_topologies(const topology& from,
   pipeline("feed topic", from.feed.topic, to.feed.topic);
   pipeline("max_payload_bytes", std::to_string(from.max_payload_bytes),
            std::to_string(to.max_payload_bytes));
-  pipeline("supervision", describe(from.supervision),
-           describe(to.supervision));
+  pipeline("supervision", describe(from.supervision), describe(to.supervision));
   pipeline("reconciler interval", ms(from.reconcile_every),
            ms(to.reconcile_every));
   for (auto& t : from.topics)
@@ -146,8 +143,8 @@ std::vector<topology_change> diff_topologies(const topology& from,
                      describe_stage(s)});
   for (auto& s : to.stages)
     if (!from.find_stage(s.name))
-      out.push_back({topology_change::kind::added, "stage " + s.name,
-                     describe_stage(s)});
+      out.push_back(
+          {topology_change::kind::added, "stage " + s.name, describe_stage(s)});
   for (auto& s : from.stages)
     if (auto* t = to.find_stage(s.name))
       diff_stage(s, *t, out);

@@ -16,6 +16,7 @@
 #include "sluice/registry.hpp"
 #include "sluice/result.hpp"
 #include "sluice/topology.hpp"
+#include "sluice/topology_diff.hpp"
 
 namespace sluice {
 
@@ -168,6 +169,16 @@ public:
   /// stage is an error naming the stages. Safe from any thread.
   result<query_answer> query(const std::string& stage, const std::string& key,
                              query_options opts = {});
+
+  /// Runs `next` from now on, without stopping the node and without
+  /// losing queued events: returns what changed (nothing: nothing done).
+  /// Refused (errc::invalid_argument, with the reason) when a stage to
+  /// remove still has queued events, retries or durable timers; an
+  /// unknown behaviour is errc::config. The stages restart on the new
+  /// plan: events in flight run again from LMDB, pauses are lifted.
+  /// Not on a cluster member yet (errc::unavailable). Safe from any
+  /// thread; one at a time.
+  result<std::vector<topology_change>> apply_topology(topology next);
 
   /// A snapshot of counters, queue depths and feed progress.
   result<node_stats> stats() const;

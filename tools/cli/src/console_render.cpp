@@ -352,7 +352,15 @@ void render(const std::string& command, const std::vector<std::string>& args,
     out << "node " << str(a, "node") << " draining\n";
   else if (command == "log-level")
     out << "log level " << str(a, "level") << '\n';
-  else
+  else if (command == "topology") {
+    for (auto& c : a["changes"])
+      out << c.get<std::string>() << '\n';
+    out << (a["changes"].empty()
+                ? std::string("no change")
+                : std::to_string(a["changes"].size()) + " changes"
+                      + (a.value("applied", false) ? ", applied" : ""))
+        << '\n';
+  } else
     out << a.dump(2) << '\n';
 }
 

@@ -97,21 +97,65 @@ struct in_flight_slot {
   ~in_flight_slot() { in_flight.fetch_sub(1); }
 };
 
+/// Refuses (and returns false) unless the request is signed with the
+/// node's HMAC key.
+bool signed_by_us(const httplib::Request& req, httplib::Response& res,
+                  const ingest_options& opts, const char* what) {
+  if (opts.hmac_key.empty()) {
+    refuse(res, 403,
+           std::string(what) + " is off: start the node with --hmac-key-file");
+    return false;
+  }
+  if (!req.has_header("X-Sluice-Signature")) {
+    refuse(res, 401,
+           "no X-Sluice-Signature header (sha256=<hex HMAC-SHA256 of "
+           "the body>)");
+    return false;
+  }
+  auto sig = req.get_header_value("X-Sluice-Signature");
+  if (!sig.starts_with("sha256=") || sig.size() != 7 + 64) {
+    refuse(res, 400, "X-Sluice-Signature must be sha256=<64 hex digits>");
+    return false;
+  }
+  if (!signature_matches(opts.hmac_key, req.body, sig)) {
+    refuse(res, 401, "X-Sluice-Signature does not match the body");
+    return false;
+  }
+  return true;
+}
+
+/// POST /v1/topology: a signed YAML topology, applied live.
+void post_topology(const httplib::Request& req, httplib::Response& res,
+                   const readiness& state, const ingest_options& opts) {
+  if (!signed_by_us(req, res, opts, "POST /v1/topology"))
+    return;
+  auto next = parse_topology(req.body, "POST /v1/topology");
+  if (!next)
+    return refuse(res, 400, next.error().describe());
+  bool served = state.with_node([&](node& n) {
+    auto changes = n.apply_topology(std::move(*next));
+    if (!changes) {
+      auto code = changes.error().code;
+      int status = code == errc::invalid_argument ? 409
+                   : code == errc::unavailable    ? 503
+                                                  : 422;
+      return refuse(res, status, changes.error().message);
+    }
+    json out = json::array();
+    for (auto& c : *changes)
+      out.push_back(describe(c));
+    reply(res, 200, {{"changes", out}, {"applied", !changes->empty()}});
+  });
+  if (!served) {
+    res.set_header("Retry-After", "1");
+    refuse(res, 503, "the node is not ready: " + state.check().reason);
+  }
+}
+
 void post_events(const httplib::Request& req, httplib::Response& res,
                  const readiness& state, const ingest_options& opts) {
-  if (opts.hmac_key.empty())
-    return refuse(res, 403,
-                  "the webhook is off: start the node with --hmac-key-file");
-  if (!req.has_header("X-Sluice-Signature"))
-    return refuse(res, 401,
-                  "no X-Sluice-Signature header (sha256=<hex HMAC-SHA256 of "
-                  "the body>)");
-  auto sig = req.get_header_value("X-Sluice-Signature");
-  if (!sig.starts_with("sha256=") || sig.size() != 7 + 64)
-    return refuse(res, 400,
-                  "X-Sluice-Signature must be sha256=<64 hex digits>");
-  if (!signature_matches(opts.hmac_key, req.body, sig))
-    return refuse(res, 401, "X-Sluice-Signature does not match the body");
+  if (!signed_by_us(req, res, opts, "the webhook"))
+    return;
   auto type = req.get_header_value("Content-Type");
   result<std::vector<event>> events = std::vector<event>{};
   if (type.starts_with("application/json"))
@@ -246,6 +290,10 @@ void add_event_routes(httplib::Server& svr, const readiness& state,
   svr.Post("/v1/events",
            [&state, opts](const httplib::Request& req, httplib::Response& res) {
              post_events(req, res, state, opts);
+           });
+  svr.Post("/v1/topology",
+           [&state, opts](const httplib::Request& req, httplib::Response& res) {
+             post_topology(req, res, state, opts);
            });
   add_query_route(svr, state, opts);
 }

@@ -34,10 +34,9 @@ int run_diff(const diff_args& a) {
   auto changes = diff_topologies(*from, *to);
   if (a.json) {
     for (auto& c : changes) {
-      const char* kind = c.what == topology_change::kind::added ? "added"
-                         : c.what == topology_change::kind::removed
-                             ? "removed"
-                             : "changed";
+      const char* kind = c.what == topology_change::kind::added     ? "added"
+                         : c.what == topology_change::kind::removed ? "removed"
+                                                                    : "changed";
       std::cout << nlohmann::json{{"change", kind},
                                   {"subject", c.subject},
                                   {"detail", c.detail}}
@@ -47,10 +46,10 @@ int run_diff(const diff_args& a) {
   } else {
     for (auto& c : changes)
       std::cout << describe(c) << '\n';
-    std::cout << (changes.empty() ? "no change"
-                                  : std::to_string(changes.size())
-                                        + (changes.size() == 1 ? " change"
-                                                               : " changes"))
+    std::cout << (changes.empty()
+                      ? "no change"
+                      : std::to_string(changes.size())
+                            + (changes.size() == 1 ? " change" : " changes"))
               << '\n';
   }
   return changes.empty() ? ok : failed;

@@ -1,0 +1,120 @@
+// A new topology applied to a running node, without a restart of the
+// process and without losing queued events: the difference is checked
+// (a stage to remove must have nothing queued, retrying or timed), the new
+// plan is bound on the store actor (new stages get their store ids), the
+// node supervisor's tree (stages, feeds, reconciler) stops, what it sent is
+// committed, and a new tree starts on the new plan. Events in flight at
+// that moment were not committed; they are still queued and run again.
+#include <caf/scoped_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "messages.hpp"
+#include "node_impl.hpp"
+
+namespace sluice {
+
+namespace {
+
+/// Why `stage` (index `i` of `plan`) cannot go away now, or "".
+result<std::string> why_not_removable(store& st, const pipeline_plan& plan,
+                                      std::size_t i) {
+  auto& name = plan.topo().stages[i].name;
+  auto id = plan.stage_id(i);
+  auto depth = st.queue_depth(id);
+  if (!depth)
+    return depth.error();
+  if (auto n = (*depth)[0] + (*depth)[1]; n > 0)
+    return "stage " + name + " still has " + std::to_string(n)
+           + " queued events (" + std::to_string((*depth)[0]) + " urgent, "
+           + std::to_string((*depth)[1])
+           + " normal): let it drain (pause what feeds it) and apply again";
+  auto retries = st.scan_retries(id);
+  if (!retries)
+    return retries.error();
+  if (!retries->empty())
+    return "stage " + name + " still has " + std::to_string(retries->size())
+           + " events waiting for a retry: let them finish (or drop them "
+             "with `dlq`) and apply again";
+  auto timer = st.next_timer_due(id);
+  if (!timer)
+    return timer.error();
+  if (*timer)
+    return "stage " + name
+           + " still has durable timers pending: they would fire into a "
+             "stage that is gone";
+  return std::string();
+}
+
+} // namespace
+
+result<std::vector<topology_change>> apply_topology_here(node::impl& p,
+                                                         topology next) {
+  std::lock_guard<std::mutex> guard{p.apply_mtx};
+  if (p.extension_started)
+    return fail(errc::unavailable,
+                "a cluster member takes a new topology at its next start: "
+                "stop each member and start it with the new --config (live "
+                "apply is for single nodes so far)");
+  auto& now = *p.plan();
+  auto changes = diff_topologies(now.topo(), next);
+  if (changes.empty())
+    return changes;
+  for (std::size_t i = 0; i < now.stage_count(); ++i)
+    if (!next.find_stage(now.topo().stages[i].name)) {
+      auto why = why_not_removable(*p.st, now, i);
+      if (!why)
+        return why.error();
+      if (!why->empty())
+        return fail(errc::invalid_argument, "refused: " + *why);
+    }
+  if (!p.feeds.empty() && next.feed.topic.empty())
+    return fail(errc::config, "refused: the node feeds files, and the new "
+                              "topology names no feed topic");
+  caf::scoped_actor self{*p.sys};
+  // Binding registers new stages in the store: the writer's job.
+  std::unique_ptr<pipeline_plan> bound;
+  std::string err;
+  store_call bind = [&](store& st) -> result<commit_report> {
+    auto b = pipeline_plan::bind(next, *p.reg, st);
+    if (!b)
+      return b.error();
+    bound = std::make_unique<pipeline_plan>(std::move(*b));
+    return commit_report{};
+  };
+  self->request(p.store_actor, caf::infinite, ext::store_call_atom::value,
+                std::move(bind))
+      .receive([&](std::string& e) { err = std::move(e); },
+               [&](caf::error& e) { err = to_string(e); });
+  if (!err.empty() || !bound)
+    return fail(errc::config, "the new topology: " + err);
+  p.swapping = true;
+  self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
+  self->wait_for(p.supervisor);
+  // What the old stages sent is committed before the new ones read.
+  self->request(p.store_actor, caf::infinite, msg::flush_atom::value)
+      .receive([] {}, [](caf::error&) {});
+  p.plans.push_back(std::move(bound));
+  p.current_plan = p.plans.back().get();
+  p.env.plan = p.plan();
+  start_supervisor(p);
+  p.swapping = false;
+  spdlog::info("topology applied: {} changes", changes.size());
+  for (auto& c : changes)
+    spdlog::info("  {}", describe(c));
+  return changes;
+}
+
+result<std::vector<topology_change>> node::apply_topology(topology next) {
+  auto& p = *impl_;
+  if (p.stopped)
+    return fail(errc::unavailable, "the node is stopped");
+  try {
+    return p.callers->run(
+        [&] { return apply_topology_here(p, std::move(next)); });
+  } catch (const caller_pool::stopped&) {
+    return fail(errc::unavailable, "the node is stopping");
+  }
+}
+
+} // namespace sluice
