@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Filter policies and priority classes with real HTTP: events posted to the
+# webhook reach the stage whose SNS-style filter accepts their attributes;
+# those no subscription takes are counted as unrouted, not lost silently;
+# an attribute value mapped to urgent (`priority_from`) makes the event
+# urgent at that stage.
+#
+# usage: filter_test.sh SLUICE_BINARY SOURCE_DIR
+set -uo pipefail
+sluice="$1" src="$2"
+work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_filter.XXXXXX")
+node_pid=""
+cleanup() {
+  [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0 failed=0
+check() { local name="$1"; shift; if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failed=$((failed + 1)); fi; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+printf 'filter-key-%s\n' "$RANDOM" > "$work/key"
+# The example, with parse taking npm and pypi only, and events whose
+# attribute `priority` is "1" made urgent.
+sed -e 's|filter: { ecosystem: \[npm, pypi, debian\] }|filter: { ecosystem: [npm, pypi] }\n        priority_from: { attribute: priority, urgent: ["1"] }|' \
+  "$src/examples/package_trust/pipeline.yaml" > "$work/pipeline.yaml"
+grep -q 'priority_from' "$work/pipeline.yaml" || { echo "FAIL: the test's pipeline edit did not apply"; exit 1; }
+
+"$sluice" run "$work/pipeline.yaml" --data "$work/data" --http "127.0.0.1:$port" \
+  --hmac-key-file "$work/key" --serve -q 2>>"$work/node.log" &
+node_pid=$!
+for _ in $(seq 1 200); do
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" == 200 ]] && break
+  sleep 0.05
+done
+
+event() { # NAME ECOSYSTEM PRIORITY-ATTRIBUTE
+  printf '{"topic":"registry","key":"%s/%s","payload":{"name":"%s","version":"1.0.0","downloads_a_month":"5","summary":"f"},"attributes":{"ecosystem":"%s","format":"tsv","priority":"%s"}}' \
+    "$2" "$1" "$1" "$2" "$3"
+}
+printf '[%s,%s,%s,%s]' "$(event plain-npm npm 0)" "$(event hot-pypi pypi 1)" \
+  "$(event some-crate crates 0)" "$(event deb-pkg debian 1)" > "$work/body.json"
+sig=$(python3 - "$work/key" "$work/body.json" <<'PY'
+import hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read().rstrip(b"\r\n")
+print("sha256=" + hmac.new(key, open(sys.argv[2], "rb").read(), hashlib.sha256).hexdigest())
+PY
+)
+code=$(curl -s -o "$work/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -H "X-Sluice-Signature: $sig" --data-binary "@$work/body.json" "$base/v1/events")
+check "the four events are accepted (200)" test "$code" == 200
+
+state() { curl -s -o /dev/null -w '%{http_code}' "$base/v1/keys/score/$1"; }
+for _ in $(seq 1 200); do
+  [[ $(state npm/plain-npm) == 200 && $(state pypi/hot-pypi) == 200 ]] && break; sleep 0.05
+done
+check "npm, which the filter accepts, went through the pipeline" test "$(state npm/plain-npm)" == 200
+check "pypi too" test "$(state pypi/hot-pypi)" == 200
+check "crates, which no subscription takes, did not" test "$(state crates/some-crate)" == 404
+check "debian, filtered out now, did not" test "$(state debian/deb-pkg)" == 404
+metrics=$(curl -s "$base/metrics")
+check "the two are counted as unrouted, not lost silently" \
+  grep -q '^sluice_publish_unrouted_total{topic="registry"} 2$' <<<"$metrics"
+check "priority \"1\" made hot-pypi urgent at parse" \
+  grep -q '^sluice_stage_latency_seconds_count{priority="urgent",stage="parse"} 1$' <<<"$metrics"
+check "and the other one normal" \
+  grep -q '^sluice_stage_latency_seconds_count{priority="normal",stage="parse"} 1$' <<<"$metrics"
+
+kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
