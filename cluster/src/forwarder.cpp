@@ -30,6 +30,24 @@ struct batch {
   std::uint64_t number = 0; ///< tells it from the target's next batch
 };
 
+/// The store's receipt of forwarded events from `from` (ourselves, for
+/// shards we own now): queued, refused or dropped as duplicates, written
+/// to `receipt`; the report wakes the stages that got events.
+store_call receive_call(std::string from, std::vector<forwarded_event> evs,
+                        std::shared_ptr<forward_receipt> receipt) {
+  return [from = std::move(from), evs = std::move(evs),
+          receipt = std::move(receipt)](store& st) -> result<commit_report> {
+    auto r = st.receive_forwarded(from, evs);
+    if (!r)
+      return r.error();
+    *receipt = std::move(*r);
+    commit_report rep;
+    for (auto& [id, c] : receipt->appended)
+      rep.appended[id] = c;
+    return rep;
+  };
+}
+
 /// Releases `target` for its next batch, if `number` is the batch in
 /// flight to it (not one forgotten when its link dropped).
 void release_target(cluster_state& s, const std::string& target,
@@ -115,17 +133,7 @@ void send_batch(cluster_actor* self, const std::string& target,
     // Events for shards this member is about to own (or owns again): the
     // same receipt as a forward, without the network.
     auto receipt = std::make_shared<forward_receipt>();
-    auto fn = [evs = b->events, from = s.opts.name,
-               receipt](store& st) -> result<commit_report> {
-      auto r = st.receive_forwarded(from, evs);
-      if (!r)
-        return r.error();
-      *receipt = std::move(*r);
-      commit_report rep;
-      for (auto& [id, c] : receipt->appended)
-        rep.appended[id] = c;
-      return rep;
-    };
+    auto fn = receive_call(s.opts.name, b->events, receipt);
     call_store(
         self, fn,
         [self, target, b, receipt](const std::string& err) {
@@ -285,17 +293,7 @@ caf::result<std::string> receive_forward(cluster_actor* self,
     evs.push_back({w.shard(), w.seq(), id->second, prio, {}, w.event()});
   }
   auto receipt = std::make_shared<forward_receipt>();
-  auto fn = [evs = std::move(evs), from,
-             receipt](store& st) -> result<commit_report> {
-    auto r = st.receive_forwarded(from, evs);
-    if (!r)
-      return r.error();
-    *receipt = std::move(*r);
-    commit_report rep;
-    for (auto& [id, c] : receipt->appended)
-      rep.appended[id] = c;
-    return rep;
-  };
+  auto fn = receive_call(from, std::move(evs), receipt);
   auto rp = self->make_response_promise<std::string>();
   call_store(
       self, fn,

@@ -8,17 +8,10 @@
 # usage: filter_test.sh SLUICE_BINARY SOURCE_DIR
 set -uo pipefail
 sluice="$1" src="$2"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_filter.XXXXXX")
-node_pid=""
-cleanup() {
-  [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() { local name="$1"; shift; if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failed=$((failed + 1)); fi; }
+source "$(dirname "$0")/lib.sh"
+setup_work filter
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 base="http://127.0.0.1:$port"
 printf 'filter-key-%s\n' "$RANDOM" > "$work/key"
 # The example, with parse taking npm and pypi only, and events whose
@@ -41,12 +34,7 @@ event() { # NAME ECOSYSTEM PRIORITY-ATTRIBUTE
 }
 printf '[%s,%s,%s,%s]' "$(event plain-npm npm 0)" "$(event hot-pypi pypi 1)" \
   "$(event some-crate crates 0)" "$(event deb-pkg debian 1)" > "$work/body.json"
-sig=$(python3 - "$work/key" "$work/body.json" <<'PY'
-import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read().rstrip(b"\r\n")
-print("sha256=" + hmac.new(key, open(sys.argv[2], "rb").read(), hashlib.sha256).hexdigest())
-PY
-)
+sig=$(sign "$work/key" "$work/body.json")
 code=$(curl -s -o "$work/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   -H "X-Sluice-Signature: $sig" --data-binary "@$work/body.json" "$base/v1/events")
 check "the four events are accepted (200)" test "$code" == 200
@@ -68,5 +56,4 @@ check "and the other one normal" \
   grep -q '^sluice_stage_latency_seconds_count{priority="normal",stage="parse"} 1$' <<<"$metrics"
 
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -9,18 +9,11 @@
 # usage: ingest_test.sh SLUICE_BINARY SOURCE_DIR
 set -uo pipefail
 sluice="$1" src="$2"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_ingest.XXXXXX")
-node_pid=""
-cleanup() {
-  [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() { local name="$1"; shift; if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failed=$((failed + 1)); fi; }
+source "$(dirname "$0")/lib.sh"
+setup_work ingest
 
 pipeline="$src/examples/package_trust/pipeline.yaml"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 base="http://127.0.0.1:$port"
 printf 'webhook-key-%s\n' "$RANDOM" > "$work/key"
 
@@ -34,17 +27,10 @@ start_node() {
   done
   echo "node did not become ready"; cat "$work/node.log"; return 1
 }
-sign() { # sign FILE: the X-Sluice-Signature of its bytes
-  python3 - "$work/key" "$1" <<'PY'
-import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read().rstrip(b"\r\n")
-print("sha256=" + hmac.new(key, open(sys.argv[2], "rb").read(), hashlib.sha256).hexdigest())
-PY
-}
 # post BODY_FILE [CONTENT_TYPE] [SIGNATURE|none]: prints the status; body in $work/resp
 post() {
   local body="$1" type="${2:-application/json}" sig="${3:-}"
-  [[ -z "$sig" ]] && sig=$(sign "$body")
+  [[ -z "$sig" ]] && sig=$(sign "$work/key" "$body")
   local hdr=(-H "Content-Type: $type")
   [[ "$sig" != none ]] && hdr+=(-H "X-Sluice-Signature: $sig")
   curl -s -o "$work/resp" -w '%{http_code}' -X POST "${hdr[@]}" --data-binary "@$body" "$base/v1/events"
@@ -155,5 +141,4 @@ check "only the accepted events were stored (parse has: $keys)" test "$keys" == 
 kill -TERM "$node_pid"; wait "$node_pid"; rc=$?; node_pid=""
 check "the node stops on SIGTERM with exit 0" test "$rc" -eq 0
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

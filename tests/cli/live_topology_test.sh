@@ -4,40 +4,25 @@
 # thousands of events queued, removing enrich is refused with the reason;
 # adding a stage (audit, fed by the topic score takes) is applied without a
 # restart; every queued event is kept and processed: score's export equals
-# an uninterrupted run's, and the new stage got every event enrich held. Unsigned, bad
-# YAML and unknown behaviours get their exact status.
+# an uninterrupted run's, and the new stage got every event enrich held.
+# Unsigned, bad YAML and unknown behaviours get their exact status.
 #
 # usage: live_topology_test.sh SLUICE_BINARY SOURCE_DIR
 set -uo pipefail
 sluice="$1" src="$2"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_live_topology.XXXXXX")
-node_pid=""
-cleanup() {
-  [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() { local name="$1"; shift; if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failed=$((failed + 1)); fi; }
+source "$(dirname "$0")/lib.sh"
+setup_work live_topology
 
 example="$src/examples/package_trust"
 pipeline="$example/pipeline.yaml"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port) console_port=$(free_port)
 base="http://127.0.0.1:$port"
 export SLUICE_TOKEN="live-$RANDOM"
 printf 'topology-key-%s\n' "$RANDOM" > "$work/key"
 console() { "$sluice" console "127.0.0.1:$console_port" "$@"; }
 queued() { curl -s "$base/metrics" | awk -v s="$1" '$0 ~ "^sluice_stage_queue_depth\\{" && $0 ~ "stage=\"" s "\"" { n += $2 } END { print n + 0 }'; }
-sign() {
-  python3 - "$work/key" "$1" <<'PY'
-import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read().rstrip(b"\r\n")
-print("sha256=" + hmac.new(key, open(sys.argv[2], "rb").read(), hashlib.sha256).hexdigest())
-PY
-}
 post_topology() { # FILE [SIGNATURE|none]: prints the status; body in $work/resp
-  local sig="${2:-$(sign "$1")}" hdr=()
+  local sig="${2:-$(sign "$work/key" "$1")}" hdr=()
   [[ "$sig" != none ]] && hdr=(-H "X-Sluice-Signature: $sig")
   curl -s -o "$work/resp" -w '%{http_code}' -X POST "${hdr[@]}" \
     -H 'Content-Type: application/yaml' --data-binary "@$1" "$base/v1/topology"
@@ -133,5 +118,4 @@ check "  with no change" test "$(python3 -c "import json; print(json.load(open('
 kill -TERM "$node_pid"; wait "$node_pid"; code=$?; node_pid=""
 check "the node stops cleanly afterwards (exit 0)" test "$code" == 0
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -11,19 +11,12 @@
 # usage: query_test.sh SLUICE_BINARY SOURCE_DIR
 set -uo pipefail
 sluice="$1" src="$2"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_query.XXXXXX")
-node_pid=""
-cleanup() {
-  [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() { local name="$1"; shift; if "$@"; then passed=$((passed + 1)); else echo "FAIL: $name"; failed=$((failed + 1)); fi; }
+source "$(dirname "$0")/lib.sh"
+setup_work query
 
 example="$src/examples/package_trust"
 pipeline="$example/pipeline.yaml"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 base="http://127.0.0.1:$port"
 
 # The backlog: 240,000 npm records (the sample's, renamed per copy), far
@@ -53,7 +46,7 @@ json() { python3 -c "import json,sys; d=json.load(open('${2:-$work/resp}')); pri
 queued() { curl -s "$base/metrics" | awk '/^sluice_stage_queue_depth\{/ { s += $2 } END { print s + 0 }'; }
 
 export SLUICE_TOKEN="query-test-$RANDOM"
-console_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+console_port=$(free_port)
 console() { "$sluice" console "127.0.0.1:$console_port" -c "$1" >/dev/null; }
 start_node --feed "$work/npm.tsv" --catalog "$example/data/pypi.tsv" \
   --listen "127.0.0.1:$console_port" || exit 1
@@ -145,5 +138,4 @@ read -r code _ < <(get "/v1/keys/score/pypi/no-such-package-anywhere")
 check "without --catalog an unknown key's 404 says there is no catalog" bash -c "[[ $code == 404 ]] && grep -q -- '--catalog' '$work/resp'"
 stop_node
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish
