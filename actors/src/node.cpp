@@ -197,11 +197,14 @@ std::uint16_t node::admin_port() const noexcept {
 }
 
 void start_supervisor(node::impl& p) {
+  auto generation = ++p.supervisors_started;
   p.supervisor = spawn_node_supervisor(*p.sys, p.env, p.store_actor, p.feeds);
   auto* raw = &p;
-  p.supervisor->attach_functor([raw](const caf::error& reason) {
-    // Stopped for a live topology change: expected, not a failure.
-    if (reason && !raw->swapping) {
+  p.supervisor->attach_functor([raw, generation](const caf::error& reason) {
+    // Stopped for a live topology change: expected, not a failure. CAF may
+    // run this after wait_for returned, so the generation tells it too.
+    if (reason && !raw->swapping
+        && generation == raw->supervisors_started.load()) {
       std::lock_guard<std::mutex> guard{raw->failure_mtx};
       raw->failure = to_string(reason);
     }

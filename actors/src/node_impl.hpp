@@ -45,6 +45,8 @@ struct node::impl {
   /// expected then, not a failure.
   std::mutex apply_mtx;
   std::atomic<bool> swapping{false};
+  /// Node supervisors started: the exit of an older one is no failure.
+  std::atomic<std::uint64_t> supervisors_started{0};
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   /// Makes the blocking calls of publish and admin (see caller_pool.hpp).
