@@ -101,7 +101,8 @@ free_port() {
 }
 now() { date +%s.%N; }
 # snap: "epoch depth_total depth_parse score_done feed_records node_ticks
-# machine_busy_ticks" from /metrics and /proc.
+# machine_busy_ticks commits commit_seconds_sum commit_records_sum" from
+# /metrics and /proc.
 snap() {
   local t m
   t=$(now)
@@ -112,7 +113,21 @@ snap() {
     /^sluice_feed_records_total\{/ { f += $2 }
     END { printf "%s %d %d %d %d", t, d, p, s, f }' <<<"$m"
   awk '{ printf " %d", $14 + $15 }' "/proc/$node_pid/stat"
-  awk 'NR == 1 { for (i = 2; i <= 9; i++) t += $i; printf " %d\n", t - $5 - $6 }' /proc/stat
+  awk 'NR == 1 { for (i = 2; i <= 9; i++) t += $i; printf " %d", t - $5 - $6 }' /proc/stat
+  awk '
+    $1 == "sluice_store_commit_seconds_count" { c = $2 }
+    $1 == "sluice_store_commit_seconds_sum" { cs = $2 }
+    $1 == "sluice_store_commit_records_sum" { cr = $2 }
+    END { printf " %d %.6f %.0f\n", c, cs, cr }' <<<"$m"
+}
+# store_window SNAP0 SNAP1: the store's commits in the window.
+store_window() {
+  awk '
+    NR == 1 { t0 = $1; c0 = $8; s0 = $9; r0 = $10 }
+    NR == 2 { dt = $1 - t0; n = $8 - c0
+              if (n <= 0) { print "store: no commit"; exit }
+              printf "store: %.1f commits/s, mean %.0f records and %.1f ms each\n",
+                     n / dt, ($10 - r0) / n, ($9 - s0) / n * 1000 }' <(echo "$1") <(echo "$2")
 }
 field() { # field SNAP N
   awk -v n="$2" '{ print $n }' <<<"$1"
@@ -245,12 +260,14 @@ queries() {
   show "$d/q_${node}_new"
   echo "    node meanwhile: $(describe_window "$qs0" "$qs1"); queued $(field "$qs0" 2) -> $(field "$qs1" 2)"
   track_other "$qs0" "$qs1"
+  echo "    $(store_window "$qs0" "$qs1")"
   "$load" query --url "http://127.0.0.1:$http_port" --keys "$work/keys_ka" \
     --clients "$clients" --label "$label" >"$d/q_${node}_ka" || true
   qs2=$(snap)
   show "$d/q_${node}_ka"
   echo "    node meanwhile: $(describe_window "$qs1" "$qs2"); queued $(field "$qs1" 2) -> $(field "$qs2" 2)"
   track_other "$qs1" "$qs2"
+  echo "    $(store_window "$qs1" "$qs2")"
 }
 # ingest NODE LABEL: the webhook over keep-alive connections, then with a
 # new connection per POST; files i_NODE_ka, i_NODE_new; snapshots is0..is2.
@@ -264,6 +281,7 @@ ingest() {
   show "$d/i_${node}_ka"
   echo "    node meanwhile: $(describe_window "$is0" "$is1"); queued $(field "$is0" 2) -> $(field "$is1" 2)"
   track_other "$is0" "$is1"
+  echo "    $(store_window "$is0" "$is1")"
   "$load" ingest --url "http://127.0.0.1:$http_port" --hmac-key-file "$work/hmac.key" \
     --records "$ex/data/npm.tsv" --batch "$batch" --connections "$conns" \
     --seconds "$ingest_s" --new-connection --tag "${node}n$t" --label "$label" >"$d/i_${node}_new" || true
@@ -271,6 +289,7 @@ ingest() {
   show "$d/i_${node}_new"
   echo "    node meanwhile: $(describe_window "$is1" "$is2"); queued $(field "$is1" 2) -> $(field "$is2" 2)"
   track_other "$is1" "$is2"
+  echo "    $(store_window "$is1" "$is2")"
 }
 
 for ((t = 1; t <= trials; t++)); do
@@ -322,6 +341,7 @@ for ((t = 1; t <= trials; t++)); do
   s_alone=$(snap)
   echo "  backlog draining alone: $(describe_window "$qs2" "$s_alone"); queued $(field "$s_alone" 2)"
   track_other "$qs2" "$s_alone"
+  echo "    $(store_window "$qs2" "$s_alone")"
   ingest bl "under backlog"
   stop_node
 
