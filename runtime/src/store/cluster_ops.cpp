@@ -289,28 +289,75 @@ result<shard_record> parse_shard_record(const store::impl& p,
                       sr.transfer()};
 }
 
-} // namespace
-
-result<void> load_placement(MDB_txn* t, const store::impl& p,
-                            placement& place) {
+/// Every record of the `shards` database, read in `t`.
+result<std::vector<shard_record>> read_shard_records(MDB_txn* t,
+                                                     const store::impl& p) {
+  std::vector<shard_record> out;
   int rc = 0;
   cursor c{t, p.shards, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on shards");
-  for (std::uint32_t s = 0; s < shard_count; ++s)
-    place.set(s, shard_state::remote);
   MDB_val k, v;
   for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto rec = parse_shard_record(p, as_view(k), as_view(v));
     if (!rec)
       return rec.error();
-    if (rec->shard < shard_count)
-      place.set(rec->shard,
-                rec->leaving ? shard_state::leaving : shard_state::owned);
+    out.push_back(std::move(*rec));
   }
   if (rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read shards");
+  return out;
+}
+
+/// The `handoff_in` keys of `shards` (their import markers and the queued
+/// entries an import brought in), read in `t`: one range per shard, since
+/// the keys begin with the shard.
+result<std::vector<std::string>>
+import_index(MDB_txn* t, const store::impl& p,
+             const std::vector<std::uint32_t>& shards) {
+  std::vector<std::string> out;
+  int rc = 0;
+  cursor c{t, p.handoff_in, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on handoff_in");
+  for (auto sh : std::set<std::uint32_t>(shards.begin(), shards.end())) {
+    std::string from;
+    keys::put_u32(from, sh);
+    MDB_val k = as_val(from), v;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      if (keys::get_u32(as_view(k)) != sh)
+        break;
+      out.emplace_back(as_view(k));
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p.opts.dir + ": read handoff_in");
+  }
+  return out;
+}
+
+/// Forgets the position remapping of `shards`' imports.
+void forget_remap(store::impl& p, const std::vector<std::uint32_t>& shards) {
+  for (auto sh : shards)
+    p.import_remap.erase(
+        p.import_remap.lower_bound({sh, {priority::urgent, 0}}),
+        p.import_remap.lower_bound({sh + 1, {priority::urgent, 0}}));
+}
+
+} // namespace
+
+result<void> load_placement(MDB_txn* t, const store::impl& p,
+                            placement& place) {
+  auto records = read_shard_records(t, p);
+  if (!records)
+    return records.error();
+  for (std::uint32_t s = 0; s < shard_count; ++s)
+    place.set(s, shard_state::remote);
+  for (auto& rec : *records)
+    if (rec.shard < shard_count)
+      place.set(rec.shard,
+                rec.leaving ? shard_state::leaving : shard_state::owned);
   return {};
 }
 
@@ -354,27 +401,13 @@ result<void> put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
 
 result<std::vector<shard_record>> store::shard_records() const {
   auto& p = *impl_;
-  std::vector<shard_record> out;
   if (!p.has_cluster)
-    return out;
+    return std::vector<shard_record>{};
   int rc = 0;
   txn t{p.env, true, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read shards");
-  cursor c{t.get(), p.shards, rc};
-  if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": cursor on shards");
-  MDB_val k, v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-    auto rec = parse_shard_record(p, as_view(k), as_view(v));
-    if (!rec)
-      return rec.error();
-    out.push_back(std::move(*rec));
-  }
-  if (rc != MDB_NOTFOUND)
-    return lmdb_error(rc, p.opts.dir + ": read shards");
-  return out;
+  return read_shard_records(t.get(), p);
 }
 
 result<std::uint64_t> store::next_incarnation() {
@@ -614,33 +647,14 @@ result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
     MDB_val mkv = as_val(mk), mv;
     partial = partial || mdb_get(w.get(), p.handoff_in, &mkv, &mv) == 0;
   }
-  auto forget = [&](const std::vector<std::uint32_t>& which) {
-    for (auto sh : which)
-      p.import_remap.erase(
-          p.import_remap.lower_bound({sh, {priority::urgent, 0}}),
-          p.import_remap.lower_bound({sh + 1, {priority::urgent, 0}}));
-  };
-  forget(shards);
+  forget_remap(p, shards);
   if (partial) {
     // An earlier transfer of these shards was cut off: its queued events
     // are listed in handoff_in, its other records found by a scan.
-    std::vector<std::string> doomed;
-    int rc = 0;
-    {
-      cursor c{w.get(), p.handoff_in, rc};
-      if (rc != 0)
-        return lmdb_error(rc, p.opts.dir + ": cursor on handoff_in");
-      auto in = shard_set(shards);
-      MDB_val k, v;
-      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-        auto key = as_view(k);
-        auto s = keys::get_u32(key);
-        if (s && *s < shard_count && in[*s])
-          doomed.emplace_back(key);
-      }
-    }
-    for (auto& k : doomed) {
+    auto doomed = import_index(w.get(), p, shards);
+    if (!doomed)
+      return doomed.error();
+    for (auto& k : *doomed) {
       auto stage = keys::get_u32(k, 4);
       if (stage && *stage != import_marker) {
         auto dbi = p.queue_dbi(*stage);
@@ -783,22 +797,10 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
   v1::ShardRecord sr;
   sr.set_epoch(epoch);
   auto value = sr.SerializeAsString();
-  std::vector<std::string> index;
-  {
-    int rc = 0;
-    cursor c{w.get(), p.handoff_in, rc};
-    if (rc != 0)
-      return lmdb_error(rc, p.opts.dir + ": cursor on handoff_in");
-    auto in = shard_set(shards);
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-      auto s = keys::get_u32(as_view(k));
-      if (s && *s < shard_count && in[*s])
-        index.emplace_back(as_view(k));
-    }
-  }
-  for (auto& k : index)
+  auto index = import_index(w.get(), p, shards);
+  if (!index)
+    return index.error();
+  for (auto& k : *index)
     if (auto r = w.del(p.handoff_in, k, "clear the import index"); !r)
       return r.error();
   for (auto s : shards)
@@ -806,10 +808,7 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
       return r.error();
   if (auto r = w.finish(); !r)
     return r.error();
-  for (auto sh : shards)
-    p.import_remap.erase(
-        p.import_remap.lower_bound({sh, {priority::urgent, 0}}),
-        p.import_remap.lower_bound({sh + 1, {priority::urgent, 0}}));
+  forget_remap(p, shards);
   if (p.opts.place)
     for (auto s : shards)
       p.opts.place->set(s, shard_state::owned);
