@@ -71,18 +71,7 @@ print_machine
 # so every one of the N lines has its own key (named npm.tsv: the feed
 # reader takes the ecosystem from the file name).
 mkdir -p "$work/feed"
-awk -F'\t' -v OFS='\t' -v n="$events" '
-  NR == 1 { header = $0; next }
-  { rec[++m] = $0 }
-  END {
-    print header
-    for (i = 0; i < n; i++) {
-      c = int(i / m); r = rec[i % m + 1]
-      if (c > 0) { k = split(r, f, "\t"); f[1] = f[1] "~" c; r = f[1]
-                   for (j = 2; j <= k; j++) r = r OFS f[j] }
-      print r
-    }
-  }' "$npm" >"$work/feed/npm.tsv"
+bash "$(dirname "$0")/cluster/unique_feed.sh" "$events" "$npm" "$work/feed/npm.tsv"
 echo "feed: $events npm records, unique keys, $(stat -c %s "$work/feed/npm.tsv") bytes of TSV"
 echo "fsync: $( ((sync)) && echo on || echo 'off (--no-sync on both members)')"
 echo "B's stages parse, enrich and score are paused as soon as B answers the console: B only receives"

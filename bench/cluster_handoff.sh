@@ -77,18 +77,7 @@ echo "fsync during the hand-offs: $( ((sync)) && echo on || echo off)"
 
 # The same unique-key feed as cluster_forward.sh.
 mkdir -p "$work/feed"
-awk -F'\t' -v OFS='\t' -v n="$keys" '
-  NR == 1 { header = $0; next }
-  { rec[++m] = $0 }
-  END {
-    print header
-    for (i = 0; i < n; i++) {
-      c = int(i / m); r = rec[i % m + 1]
-      if (c > 0) { k = split(r, f, "\t"); f[1] = f[1] "~" c; r = f[1]
-                   for (j = 2; j <= k; j++) r = r OFS f[j] }
-      print r
-    }
-  }' "$npm" >"$work/feed/npm.tsv"
+bash "$(dirname "$0")/cluster/unique_feed.sh" "$keys" "$npm" "$work/feed/npm.tsv"
 
 # State entries (parse is the only stage) in a stopped member's data directory.
 state_keys() {

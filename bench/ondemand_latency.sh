@@ -221,18 +221,7 @@ echo "queries: $queries catalog keys, $clients client(s), default wait (2 s); we
 echo "backlog: $fed unique npm records fed, at least $backlog queued when the queries start"
 
 # The backlog feed: unique npm keys (copy c of record r is named NAME~c).
-awk -F'\t' -v OFS='\t' -v n="$fed" '
-  NR == 1 { header = $0; next }
-  { rec[++m] = $0 }
-  END {
-    print header
-    for (i = 0; i < n; i++) {
-      c = int(i / m); r = rec[i % m + 1]
-      if (c > 0) { k = split(r, f, "\t"); f[1] = f[1] "~" c; r = f[1]
-                   for (j = 2; j <= k; j++) r = r OFS f[j] }
-      print r
-    }
-  }' "$ex/data/npm.tsv" >"$work/feed/npm.tsv"
+bash "$(dirname "$0")/cluster/unique_feed.sh" "$fed" "$ex/data/npm.tsv" "$work/feed/npm.tsv"
 # The query keys: 2Q PyPI names spread evenly over the catalog; the first Q
 # are queried with a new connection each, the other Q over a keep-alive
 # connection (on each node: both nodes start empty).
