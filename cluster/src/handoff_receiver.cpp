@@ -33,6 +33,17 @@ void maybe_hand_off(cluster_actor* self) {
   auto& s = self->state;
   if (s.handoff || !s.joined || s.stopping || clock::now() < s.handoff_retry)
     return;
+  // Every heartbeat asks: the placement answers from memory whether any
+  // shard is leaving or belongs elsewhere; only then are records read.
+  bool due = !s.place->shards_in(shard_state::leaving).empty();
+  for (auto sh : s.place->shards_in(shard_state::owned)) {
+    if (due)
+      break;
+    auto& owner = s.desired.owner(sh);
+    due = !owner.empty() && owner != s.opts.name;
+  }
+  if (!due)
+    return;
   auto records = s.ctx.st->shard_records();
   if (!records) {
     s.log->error("reading shard records failed: {}",
