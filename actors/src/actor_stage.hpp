@@ -1,6 +1,6 @@
 // Private side of actor stages (<sluice/actor_stage.hpp>): the factory that
 // add_actor_stage registers, and the behaviour through which a key actor
-// commits what the stage's actor answered. Used by one key actor each.
+// commits what the stage's raw actor answered. Used by one key actor each.
 #pragma once
 
 #include <caf/fwd.hpp>
@@ -40,7 +40,7 @@ private:
   std::string error_;
 };
 
-/// The stage's actor made by `f` (from the registry), spawned monitored by
+/// The actor stage's raw actor made by `f` (from the registry), spawned monitored by
 /// `parent`, the stage supervisor.
 caf::actor spawn_actor_stage(caf::event_based_actor* parent,
                              const actor_stage_factory& f);

@@ -31,12 +31,12 @@ spdlog::level::level_enum to_spdlog(log_level l) {
 
 caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                         std::size_t stage_index, std::string key,
-                        caf::actor store_actor, caf::actor stage_actor) {
+                        caf::actor store_actor, caf::actor raw_actor) {
   auto& spec = env.plan->topo().stages[stage_index];
   // An actor stage: the stage's raw CAF actor handles each event, and
   // `bridge` turns its reply into the processor's effects.
   const bool actor_stage = env.reg->actor_stage(spec.behaviour) != nullptr;
-  auto raw = std::make_shared<caf::actor>(std::move(stage_actor));
+  auto raw = std::make_shared<caf::actor>(std::move(raw_actor));
   auto bridge = std::make_shared<reply_behaviour*>(nullptr);
   // The processor of the key this actor owns now; replaced on rebind.
   auto proc = std::make_shared<std::unique_ptr<key_processor>>();
@@ -133,8 +133,8 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
       // Reuse for another key whose previous key is idle and committed:
       // cheaper than stopping one actor and spawning another.
       [=](msg::rebind_atom, const std::string& k) { bind(k); },
-      // The stage's actor was restarted.
-      [=](msg::stage_actor_atom, caf::actor& a) { *raw = std::move(a); },
+      // The stage's raw actor was restarted.
+      [=](msg::raw_actor_atom, caf::actor& a) { *raw = std::move(a); },
       [=](msg::process_atom, msg::dispatch& d) {
         if (*waiting)
           return; // parked by the supervisor; it comes again after the retry

@@ -23,10 +23,11 @@ using append_atom =
 using complete_atom = caf::atom_constant<caf::atom("complete")>; // (completion)
 using flush_atom =
     caf::atom_constant<caf::atom("flush")>; // () -> ok after commit
-using routers_atom = caf::atom_constant<caf::atom("routers")>; // (router_table)
+using stage_supervisors_atom =
+    caf::atom_constant<caf::atom("stagesups")>; // (stage_supervisor_table)
 using tick_atom = caf::atom_constant<caf::atom("tick")>; // commit window ends
 
-// stage supervisor (router)
+// stage supervisor
 using committed_atom =
     caf::atom_constant<caf::atom("committed")>;          // (stage_commit)
 using pump_atom = caf::atom_constant<caf::atom("pump")>; // ()
@@ -42,8 +43,8 @@ using rewind_atom =
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)
 using rebind_atom = caf::atom_constant<caf::atom("rebind")>;   // (key)
-using stage_actor_atom =
-    caf::atom_constant<caf::atom("stageactor")>; // (actor) restarted
+using raw_actor_atom =
+    caf::atom_constant<caf::atom("rawactor")>; // (actor) restarted
 
 // feed source
 using read_atom = caf::atom_constant<caf::atom("read")>;
@@ -98,9 +99,10 @@ struct stage_snapshot {
   std::vector<key_snapshot> keys; ///< the busiest first, at most `limit`
 };
 
-/// Stage id -> router, sent to the store actor once the stages run.
-struct router_table {
-  std::vector<std::pair<std::uint32_t, caf::actor>> routers;
+/// Stage id -> stage supervisor, sent to the store actor once the stages
+/// run.
+struct stage_supervisor_table {
+  std::vector<std::pair<std::uint32_t, caf::actor>> supervisors;
   /// Stage id -> name (for metrics): a topology applied live adds stages.
   std::vector<std::pair<std::uint32_t, std::string>> names;
 };
@@ -111,6 +113,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::write_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::completion)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::stage_commit)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::dispatch)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::router_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::stage_supervisor_table)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::key_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::msg::stage_snapshot)

@@ -37,15 +37,16 @@ struct node_state {
 
 using node_actor = caf::stateful_actor<node_state>;
 
-void announce_routers(node_actor* self) {
+/// Tells the store actor which stage supervisor runs each stage.
+void announce_stage_supervisors(node_actor* self) {
   auto& s = self->state;
-  msg::router_table t;
+  msg::stage_supervisor_table t;
   for (std::size_t i = 0; i < s.stages.size(); ++i) {
-    t.routers.emplace_back(s.env.plan->stage_id(i), s.stages[i]);
+    t.supervisors.emplace_back(s.env.plan->stage_id(i), s.stages[i]);
     t.names.emplace_back(s.env.plan->stage_id(i),
                          s.env.plan->topo().stages[i].name);
   }
-  self->send(s.store, msg::routers_atom::value, std::move(t));
+  self->send(s.store, msg::stage_supervisors_atom::value, std::move(t));
 }
 
 /// Restarts stage `i` (and, by the node's strategy, others) unless the
@@ -75,7 +76,7 @@ void restart_stage(node_actor* self, std::size_t i, const caf::error& why) {
   for (auto j : restart)
     s.stages[j] =
         spawn_stage_supervisor(self, s.env, j, s.store, s.paused.count(j) > 0);
-  announce_routers(self);
+  announce_stage_supervisors(self);
 }
 
 caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
@@ -119,7 +120,7 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   });
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)
     s.stages.push_back(spawn_stage_supervisor(self, env, i, s.store));
-  announce_routers(self);
+  announce_stage_supervisors(self);
   s.reconciler = spawn_reconciler(self, env, s.store);
   for (auto& f : feeds) {
     auto a = spawn_feed_source(self, env, f, s.store);

@@ -1,5 +1,5 @@
 // Group commit into LMDB, answering appends after commit and notifying
-// routers of what each commit consumed and appended.
+// stage supervisors of what each commit consumed and appended.
 #include "store_actor.hpp"
 
 #include <caf/actor_system.hpp>
@@ -44,7 +44,7 @@ struct store_state {
   /// so a lightly loaded store commits almost at once.
   std::chrono::steady_clock::duration last_commit_took{};
   bool timer_armed = false;
-  std::unordered_map<std::uint32_t, caf::actor> routers;
+  std::unordered_map<std::uint32_t, caf::actor> stage_supervisors;
   /// Told after every commit that put events into the outbox (the
   /// cluster's forwarder).
   caf::actor outbox_watcher;
@@ -84,8 +84,9 @@ void update_gauge(store_state& s) {
       static_cast<std::int64_t>(s.normal.batch.size() + s.urgent.batch.size()));
 }
 
-/// Tells every stage router what a commit consumed, rejected and appended.
-void notify_routers(store_actor_t* self, const commit_report& rep) {
+/// Tells every stage supervisor what a commit consumed, rejected and
+/// appended.
+void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
   auto& s = self->state;
   std::unordered_map<std::uint32_t, msg::stage_commit> per_stage;
   auto now = now_ns();
@@ -111,11 +112,11 @@ void notify_routers(store_actor_t* self, const commit_report& rep) {
   if (rep.outboxed > 0 && s.outbox_watcher)
     self->send(s.outbox_watcher, ext::outbox_atom::value);
   if (rep.rewind)
-    for (auto& [id, r] : s.routers)
+    for (auto& [id, r] : s.stage_supervisors)
       self->send<caf::message_priority::high>(r, msg::rewind_atom::value);
   for (auto& [id, sc] : per_stage) {
-    auto i = s.routers.find(id);
-    if (i == s.routers.end())
+    auto i = s.stage_supervisors.find(id);
+    if (i == s.stage_supervisors.end())
       continue; // not running yet: it reads its queue when it starts
     bool urgent = sc.appended[0] > 0;
     for (auto& ref : sc.consumed)
@@ -183,7 +184,7 @@ void commit(store_actor_t* self, lane& l) {
   update_gauge(s);
   // Routers learn what the commit did before any flush is answered: a
   // supervisor recovering a key must not resend what was just consumed.
-  notify_routers(self, rep);
+  notify_stage_supervisors(self, rep);
   for (auto& rp : promises)
     rp.deliver(caf::unit);
 }
@@ -334,7 +335,7 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
           maybe_commit(self);
           return r.error().describe();
         }
-        notify_routers(self, *r);
+        notify_stage_supervisors(self, *r);
         maybe_commit(self);
         return {};
       },
@@ -346,14 +347,14 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         self->state.timer_armed = false;
         maybe_commit(self);
       },
-      [self](msg::routers_atom, msg::router_table& t) {
+      [self](msg::stage_supervisors_atom, msg::stage_supervisor_table& t) {
         // The whole table: a topology applied live may have dropped stages.
-        self->state.routers.clear();
+        self->state.stage_supervisors.clear();
         for (auto& [id, name] : t.names)
           self->state.stage_names[id] = name;
-        for (auto& [id, r] : t.routers) {
-          self->state.routers[id] = r;
-          // A commit may have appended before this router was known.
+        for (auto& [id, r] : t.supervisors) {
+          self->state.stage_supervisors[id] = r;
+          // A commit may have appended before this supervisor was known.
           msg::stage_commit wake;
           wake.appended[0] = wake.appended[1] = 1;
           self->send(r, msg::committed_atom::value, std::move(wake));

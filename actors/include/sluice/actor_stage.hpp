@@ -32,11 +32,11 @@
 
 namespace sluice {
 
-/// The atom of the request an actor stage's actor gets for each event:
+/// The atom of the request an actor stage's raw actor gets for each event:
 /// `(actor_event_atom, actor_request) -> actor_reply`.
 using actor_event_atom = caf::atom_constant<caf::atom("sl_event")>;
 
-/// One event of one key, sent to the stage's actor. A key's events come in
+/// One event of one key, sent to the stage's raw actor. A key's events come in
 /// order, one at a time: the next one is sent when this one is answered.
 /// Different keys' events arrive concurrently.
 struct actor_request {
@@ -86,13 +86,13 @@ private:
   std::vector<std::pair<std::string, sluice::event>> emits_;
 };
 
-/// Makes the behaviour of a stage's actor. Called once when the stage
+/// Makes the behaviour of a stage's raw actor. Called once when the stage
 /// starts and again for each restart.
 using actor_stage_init = std::function<caf::behavior(caf::event_based_actor*)>;
 
 /// Registers a stage implemented by a raw CAF actor under `name`.
 ///
-/// The stage's supervisor spawns one such actor (monitored) and sends it
+/// The stage supervisor spawns one such actor (monitored) and sends it
 /// every event as a request. A reply commits its effects. An error reply
 /// (`caf::make_error(...)`), a thrown exception or the actor's death fails
 /// the event: it is retried with the stage's backoff up to
