@@ -40,8 +40,8 @@ private:
   std::string error_;
 };
 
-/// The actor stage's raw actor made by `f` (from the registry), spawned monitored by
-/// `parent`, the stage supervisor.
+/// The actor stage's raw actor made by `f` (from the registry), spawned
+/// monitored by `parent`, the stage supervisor.
 caf::actor spawn_actor_stage(caf::event_based_actor* parent,
                              const actor_stage_factory& f);
 

@@ -71,8 +71,7 @@ public:
   /// `key`'s actor. When it has none: at the live-key limit (more than
   /// `max_live` entries) and not `express`, the actor of the oldest idle
   /// key is taken over; otherwise (or when no key is idle) one is spawned.
-  handle& actor_of(const std::string& key, bool express,
-                   std::size_t max_live) {
+  handle& actor_of(const std::string& key, bool express, std::size_t max_live) {
     auto& e = entries_[key];
     if (!e.actor && !express && entries_.size() > max_live)
       e.actor = take_idle(key);

@@ -79,7 +79,7 @@ TEST_F(KeyActorPool, AtTheLimitTheOldestIdleActorIsRebound) {
   EXPECT_EQ(c.n, a.n); // the oldest idle key's actor, not b's
   ASSERT_EQ(rebound.size(), 1u);
   EXPECT_EQ(rebound[0], std::make_pair(a.n, std::string("c")));
-  EXPECT_EQ(spawned.size(), 2u);     // nothing spawned for c
+  EXPECT_EQ(spawned.size(), 2u);      // nothing spawned for c
   EXPECT_EQ(pool.find("a"), nullptr); // a's entry is gone
   ASSERT_NE(pool.key_of(a.n), nullptr);
   EXPECT_EQ(*pool.key_of(a.n), "c");

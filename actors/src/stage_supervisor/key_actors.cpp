@@ -51,8 +51,7 @@ void retire(self_ptr self, key_entry& e, caf::exit_reason reason) {
 /// so it does not queue behind thousands of ready key actors in CAF's shared
 /// job queue (mailbox priority orders one mailbox, not the scheduler). It is
 /// retired as soon as its work is committed.
-caf::actor& key_actor_of(self_ptr self, const std::string& key,
-                         bool express) {
+caf::actor& key_actor_of(self_ptr self, const std::string& key, bool express) {
   auto& s = self->state;
   auto& e = s.keys.entry(key);
   if (express && !e.express && e.in_flight <= 1)

@@ -20,8 +20,8 @@
 
 #include "../messages.hpp"
 #include "../node_env.hpp"
-#include "sluice/supervision.hpp"
 #include "key_actor_pool.hpp"
+#include "sluice/supervision.hpp"
 
 namespace sluice::stage_supervision {
 
