@@ -3,7 +3,9 @@
 #
 #   sluice_component(NAME runtime SOURCES ... DEPS ... [PRIVATE_DEPS ...])
 #     -> library target sluice_<NAME>, alias sluice::<NAME>; public headers in
-#        <folder>/include, private ones in <folder>/src.
+#        <folder>/include (the embedder API, installed), internal ones in
+#        <folder>/internal (seen by the other components in the tree, never
+#        installed), private ones in <folder>/src.
 #   sluice_test(NAME runtime_tests SOURCES ... DEPS ...)
 #     -> a GoogleTest executable whose tests ctest discovers.
 
@@ -17,6 +19,12 @@ function(sluice_component)
     PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
            $<INSTALL_INTERFACE:include>
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  # Internal headers keep their "sluice/..." names, so moving one between
+  # include/ and internal/ edits no #include; only the build tree sees them.
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/internal)
+    target_include_directories(sluice_${C_NAME}
+      PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/internal>)
+  endif()
   target_link_libraries(sluice_${C_NAME} PUBLIC ${C_DEPS}
     PRIVATE sluice_warnings ${C_PRIVATE_DEPS})
   set_target_properties(sluice_${C_NAME} PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -1,6 +1,7 @@
 # API reference from the `///` comments of the installed public headers
-# (the same three include/ folders as SluiceInstall.cmake), with Doxygen from
-# Debian's package. Not part of ALL:
+# (exactly those SluiceInstall.cmake installs: the list in
+# SluicePublicHeaders.cmake), with Doxygen from Debian's package. Not part
+# of ALL:
 #
 #   cmake --build build --target docs   -> build/docs/api/index.html
 #
@@ -16,20 +17,18 @@ else()
   set(SLUICE_DOXYGEN doxygen)
 endif()
 
-set(SLUICE_DOCS_PUBLIC_INCLUDES
-  ${PROJECT_SOURCE_DIR}/runtime/include
-  ${PROJECT_SOURCE_DIR}/actors/include
-  ${PROJECT_SOURCE_DIR}/cluster/include
-  ${PROJECT_SOURCE_DIR}/tools/cli/include)
+include(SluicePublicHeaders)
 set(SLUICE_DOCS_DIR ${PROJECT_BINARY_DIR}/docs)
 set(SLUICE_DOCS_DOXYFILE ${SLUICE_DOCS_DIR}/Doxyfile)
 set(SLUICE_DOCS_WARN_LOG ${SLUICE_DOCS_DIR}/doxygen-warnings.log)
 
-# Values for docs/api/Doxyfile.in (space-separated, quoted for Doxygen).
+# Values for docs/api/Doxyfile.in (space-separated, quoted for Doxygen):
+# the headers as input, their include/ folders to name them by.
 set(SLUICE_DOCS_OUTPUT_DIR "\"${SLUICE_DOCS_DIR}\"")
-list(JOIN SLUICE_DOCS_PUBLIC_INCLUDES "\" \"" SLUICE_DOCS_INPUT)
+list(JOIN SLUICE_PUBLIC_HEADERS "\" \"" SLUICE_DOCS_INPUT)
 set(SLUICE_DOCS_INPUT "\"${SLUICE_DOCS_INPUT}\"")
-set(SLUICE_DOCS_INCLUDE_PATH "${SLUICE_DOCS_INPUT}")
+list(JOIN SLUICE_PUBLIC_INCLUDE_DIRS "\" \"" SLUICE_DOCS_INCLUDE_PATH)
+set(SLUICE_DOCS_INCLUDE_PATH "\"${SLUICE_DOCS_INCLUDE_PATH}\"")
 set(SLUICE_DOCS_WARN_LOG_QUOTED "\"${SLUICE_DOCS_WARN_LOG}\"")
 configure_file(${PROJECT_SOURCE_DIR}/docs/api/Doxyfile.in
   ${SLUICE_DOCS_DOXYFILE} @ONLY)

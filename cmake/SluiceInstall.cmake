@@ -1,6 +1,7 @@
-# `cmake --install`: public headers, the libraries, the `sluice` executable
-# and a CMake package (SluiceConfig.cmake, its version file and the exported
-# targets sluice::protocols, ::runtime, ::actors, ::cluster, ::cli), so that
+# `cmake --install`: the public headers (the embedder API, and nothing
+# else), the libraries, the `sluice` executable and a CMake package
+# (SluiceConfig.cmake, its version file and the exported targets
+# sluice::protocols, ::runtime, ::actors, ::cluster, ::cli), so that
 # find_package(Sluice 0.1 REQUIRED) works from an unrelated project.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -17,11 +18,13 @@ install(TARGETS sluice_protocols sluice_runtime sluice_actors sluice_cluster slu
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/
-                  ${PROJECT_SOURCE_DIR}/actors/include/
-                  ${PROJECT_SOURCE_DIR}/cluster/include/
-                  ${PROJECT_SOURCE_DIR}/tools/cli/include/
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The embedder API only (cmake/SluicePublicHeaders.cmake), each under the
+# path it is included by; internal/ and src/ headers stay in the tree.
+include(SluicePublicHeaders)
+foreach(header ${SLUICE_PUBLIC_HEADERS})
+  string(REGEX REPLACE "^.*/include/(.*)/[^/]+$" "\\1" dir ${header})
+  install(FILES ${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${dir})
+endforeach()
 # The wire and store schemas, and their generated headers.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/protocols/sluice
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.pb.h")

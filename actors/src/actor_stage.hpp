@@ -1,14 +1,14 @@
-// Private side of actor stages (<sluice/actor_stage.hpp>): the factory that
-// add_actor_stage registers, and the behaviour through which a key actor
-// commits what the stage's raw actor answered. Used by one key actor each.
+// Private side of actor stages (<sluice/caf/actor_stage.hpp>): the factory
+// that add_actor_stage registers, and the behaviour through which a key
+// actor commits what the stage's raw actor answered. Used by one key actor each.
 #pragma once
 
 #include <caf/fwd.hpp>
 
 #include <string>
 
-#include "sluice/actor_stage.hpp"
 #include "sluice/behaviour.hpp"
+#include "sluice/caf/actor_stage.hpp"
 
 namespace sluice {
 

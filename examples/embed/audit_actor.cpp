@@ -1,6 +1,6 @@
 #include "audit_actor.hpp"
 
-#include "sluice/actor_stage.hpp"
+#include "sluice/caf/actor_stage.hpp"
 
 namespace tally {
 

@@ -1,5 +1,5 @@
 // tally.audit: a stage implemented by a raw CAF actor (Sluice's escape
-// hatch, <sluice/actor_stage.hpp>). It keeps, per customer, the last
+// hatch, <sluice/caf/actor_stage.hpp>). It keeps, per customer, the last
 // settlement it was told of, stamped with how many it has seen.
 #pragma once
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "audit_actor.hpp"
-#include "sluice/actor_stage.hpp"
+#include "sluice/caf/actor_stage.hpp"
 #include "tally_behaviour.hpp"
 
 namespace tally {

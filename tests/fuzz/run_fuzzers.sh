@@ -12,7 +12,7 @@ command -v clang++ >/dev/null || { echo "clang++ missing: 0 passed, 1 failed"; e
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined
-       -I"$src/runtime/include" -I"$build/protocols")
+       -I"$src/runtime/include" -I"$src/runtime/internal" -I"$build/protocols")
 common=("$src/runtime/src/event.cpp" "$src/runtime/src/result.cpp"
         "$src/runtime/src/event_codec.cpp" "$src/runtime/src/store/keys.cpp"
         "$build/protocols/sluice/v1/event.pb.cc")

@@ -7,7 +7,7 @@
 
 #include <atomic>
 
-#include "sluice/actor_stage.hpp"
+#include "sluice/caf/actor_stage.hpp"
 #include "sluice_test/node_fixture.hpp"
 
 using namespace sluice;

@@ -54,13 +54,14 @@ struct node_options {
   /// How long ids published with `publish_options::once` are remembered
   /// (pruned at start); a resend after that is queued again.
   std::chrono::hours dedupe_window{24 * 7};
-  /// A cluster member's shard ownership (see `sluice/placement.hpp`):
+  /// A cluster member's shard ownership (`cluster_member::place`, from
+  /// `make_cluster_member` in `sluice/cluster.hpp`; opaque to embedders):
   /// events for shards owned elsewhere go to the outbox, and only owned
   /// shards are dispatched. Null: a single node, every key is local.
   std::shared_ptr<sluice::placement> place{};
-  /// A component run beside the node's actors (the cluster; see
-  /// `sluice/node_extension.hpp`). With one, `listen` is the extension's
-  /// to publish; the admin actor is handed to it instead.
+  /// A component run beside the node's actors (the cluster:
+  /// `cluster_member::extension`; opaque to embedders). With one, `listen`
+  /// is the extension's to publish; the admin actor is handed to it instead.
   std::shared_ptr<node_extension> extension{};
 };
 

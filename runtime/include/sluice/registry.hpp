@@ -18,7 +18,7 @@ using behaviour_factory = std::function<std::unique_ptr<behaviour>()>;
 
 /// A raw CAF actor that implements a stage, registered by name like a
 /// behaviour. Opaque here, so this header stays free of CAF: the one
-/// implementation is in `<sluice/actor_stage.hpp>` (`add_actor_stage`).
+/// implementation is in `<sluice/caf/actor_stage.hpp>` (`add_actor_stage`).
 class actor_stage_factory {
 public:
   virtual ~actor_stage_factory() = default;
@@ -38,8 +38,9 @@ public:
     return add(name, [] { return std::make_unique<T>(); });
   }
 
-  /// Registers an actor stage under `name` (see `<sluice/actor_stage.hpp>`);
-  /// a name registered before, of either kind, is an error.
+  /// Registers an actor stage under `name` (see
+  /// `<sluice/caf/actor_stage.hpp>`); a name registered before, of either kind,
+  /// is an error.
   result<void> add_actor_stage(const std::string& name,
                                std::shared_ptr<const actor_stage_factory> f);
 

@@ -1,7 +1,8 @@
 // The escape hatch: a stage implemented by a team's own raw CAF actor,
 // for work the behaviour API does not fit (asynchronous calls to another
 // service, batching across keys, an existing CAF actor). Opt-in: this is
-// the one public header that includes CAF.
+// the one public header that includes CAF (a team's actor is CAF code by
+// nature), so it sits apart in sluice/caf/; nothing else public includes it.
 //
 //   caf::behavior audit(caf::event_based_actor* self) {
 //     return {[=](sluice::actor_event_atom, sluice::actor_request& rq) {
