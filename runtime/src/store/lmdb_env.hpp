@@ -17,6 +17,14 @@ namespace sluice {
 /// The `meta` key of the global sequence counter.
 inline constexpr std::string_view seq_key_name = "seq";
 
+/// The `meta` key prefix of stage records (sluice.v1.StageMeta by name).
+inline constexpr std::string_view stage_key_prefix = "stage/";
+
+/// The name of the LMDB database holding stage `stage`'s queue.
+inline std::string queue_db_name(std::string_view stage) {
+  return "queue." + std::string(stage);
+}
+
 /// Raises `p.next_seq` past the counter stored in `meta`: another process
 /// may have written since this one's last commit.
 result<void> refresh_seq(MDB_txn* t, struct store::impl& p);

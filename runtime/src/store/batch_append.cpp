@@ -1,0 +1,88 @@
+// The batch writer's appends: new events into stage queues, or into the
+// outbox when their shard is owned elsewhere, and publish-once
+// deduplication. Writer thread only.
+#include "batch_writer.hpp"
+#include "sluice/event_codec.hpp"
+
+namespace sluice {
+
+result<void> batch_writer::append(const queue_append& a) {
+  if (!a.dedupe_id.empty() || a.dedupe_follow) {
+    if (!a.dedupe_id.empty()) {
+      auto seen = seen_before(a.dedupe_id);
+      if (!seen)
+        return seen.error();
+      dedupe_skip_ = *seen;
+      if (dedupe_skip_)
+        ++report.deduplicated;
+    }
+    if (dedupe_skip_)
+      return {}; // published once already
+  }
+  last_outboxed_ = false;
+  if (p_.opts.place) {
+    auto shard = shard_of_append(a);
+    if (!shard)
+      return shard.error();
+    if (!p_.opts.place->queues_here(*shard)) {
+      last_outboxed_ = true;
+      return to_outbox(a, *shard);
+    }
+  }
+  auto dbi = p_.queue_dbi(a.stage_id);
+  if (!dbi)
+    return dbi.error();
+  auto k = keys::queue_key({a.priority, p_.next_seq++});
+  MDB_val kv = as_val(k), vv = as_val(a.event_bytes);
+  unsigned flags = a.priority == priority::normal ? MDB_APPEND : 0;
+  int rc = mdb_put(t_, *dbi, &kv, &vv, flags);
+  if (rc == MDB_KEYEXIST && flags != 0)
+    rc = mdb_put(t_, *dbi, &kv, &vv, 0);
+  if (rc != 0)
+    return lmdb_error(rc, p_.opts.dir + ": append to queue of stage "
+                              + std::to_string(a.stage_id));
+  report.appended[a.stage_id][static_cast<int>(a.priority)]++;
+  ++report.records;
+  return {};
+}
+
+result<bool> batch_writer::seen_before(const std::string& id) {
+  if (!batch_ids_.insert(id).second)
+    return true;
+  if (!p_.has_catalog)
+    return false;
+  MDB_val k = as_val(id), v;
+  int rc = mdb_get(t_, p_.seen, &k, &v);
+  if (rc == 0)
+    return true;
+  if (rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p_.opts.dir + ": read publish-once ids");
+  std::string when;
+  keys::put_u64(when, static_cast<std::uint64_t>(now_ns_));
+  MDB_val wv = as_val(when);
+  if ((rc = mdb_put(t_, p_.seen, &k, &wv, 0)) != 0)
+    return lmdb_error(rc, p_.opts.dir + ": record a publish-once id");
+  return false;
+}
+
+result<std::uint32_t> batch_writer::shard_of_append(const queue_append& a) {
+  if (!a.key.empty())
+    return shard_of(a.key);
+  auto ev = decode_event(a.event_bytes,
+                         "append to stage " + std::to_string(a.stage_id));
+  if (!ev)
+    return ev.error();
+  return shard_of(ev->key);
+}
+
+result<void> batch_writer::to_outbox(const queue_append& a,
+                                     std::uint32_t shard) {
+  if (auto r = put_outbox(t_, p_, a.stage_id, shard, a.priority, a.event_bytes);
+      !r)
+    return r;
+  ++report.outboxed;
+  ++report.records;
+  return {};
+}
+
+} // namespace sluice

@@ -1,0 +1,97 @@
+// Private: applies one write_batch inside an open LMDB write transaction
+// (store::commit). Its phases live in batch_*.cpp: appends and routing,
+// completions, statuses and re-drives, timers. Used by the writer thread
+// only, one instance per transaction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "lmdb_env.hpp"
+
+namespace sluice {
+
+/// Applies a batch inside an open write transaction. Every method writes
+/// into that transaction and records what it did in `report`; on an error
+/// the caller aborts the transaction and restores the seq counter.
+class batch_writer {
+public:
+  batch_writer(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
+
+  // -- appends and routing (batch_append.cpp) -------------------------------
+
+  /// Queues an event for its stage, or for the outbox when its shard is
+  /// owned elsewhere; drops it when its publish-once id was seen before.
+  result<void> append(const queue_append& a);
+  /// True when `id` was published once before (in `seen`, or earlier in
+  /// this batch); otherwise records it now.
+  result<bool> seen_before(const std::string& id);
+  /// The shard of an append's key (read from the event when not given).
+  result<std::uint32_t> shard_of_append(const queue_append& a);
+  /// Queues an event for the node that owns its shard: the forwarder
+  /// ships it, and deletes it once the owner acknowledged it.
+  result<void> to_outbox(const queue_append& a, std::uint32_t shard);
+  /// Records a source's offset.
+  result<void> progress(const source_progress& sp);
+  /// Writes a dead letter of `stage_id` (0: input that never became an
+  /// event) at the next seq.
+  result<void> dead_letter(std::uint32_t stage_id, const std::string& rec);
+  /// Stores the seq counter in `meta`.
+  result<void> save_seq();
+
+  // -- completions (batch_complete.cpp) -------------------------------------
+
+  /// Applies, defers or rejects one processed event (see store::commit).
+  result<void> complete(completion& c);
+  /// The current version of (stage, key): from this batch, else from LMDB.
+  result<std::uint64_t> version_of(const std::string& skey);
+  /// Writes a key's state at `version`.
+  result<void> put_state(const std::string& skey, std::uint64_t version,
+                         const completion& c);
+
+  // -- statuses and re-drives (batch_status.cpp) ----------------------------
+
+  /// True when the key's stored status waits for the queue entry at `pos`
+  /// (seqs are unique across all queues, so the position names the entry).
+  /// Reading is cheaper than rewriting the status each time.
+  result<bool> status_awaits(const std::string& key, keys::queue_pos pos);
+  /// Writes a key's status; `waits_for` is the queue entry it waits for.
+  /// Protobuf merges concatenated messages, so the position is appended
+  /// to the status bytes the processor built.
+  result<void> put_status(const std::string& key, const std::string& status,
+                          std::optional<keys::queue_pos> waits_for);
+  /// A reconciler re-drive, applied only if the key is still stuck.
+  result<void> apply(const redrive& r);
+
+  // -- durable timers (batch_timers.cpp) ------------------------------------
+
+  /// Applies a completion's timer ops in order: each replaces the durable
+  /// timer of its name, and a durable set writes the new one. Every op is
+  /// reported, for the router's in-memory timers.
+  result<void> timers(completion& c);
+  /// Deletes the durable timer at timers-db key `tk`, if there is one.
+  result<void> drop_timer(std::uint32_t stage_id, const std::string& tk);
+  /// Moves the stage's durable timers due by `f.up_to_ns` into its queue.
+  /// A record that does not parse is dead-lettered, naming the timer.
+  result<void> fire(const timer_fire& f);
+
+  commit_report report;
+
+private:
+  store::impl& p_;
+  MDB_txn* t_;
+  bool last_outboxed_ = false;      ///< the last append went to the outbox
+  bool dedupe_skip_ = false;        ///< the last dedupe_id append was dropped
+  std::set<std::string> batch_ids_; ///< publish-once ids of this batch
+  std::int64_t now_ns_ =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::unordered_map<std::string, std::uint64_t> versions_;
+};
+
+} // namespace sluice

@@ -1,0 +1,131 @@
+// Private: what the store's cluster operations share: the keys of the
+// `shards`, `inbox` and `handoff_in` databases, the write transaction each
+// operation runs in, and the scan over every record of a set of shards.
+// Writers run on the store actor's thread; scans on any thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lmdb_env.hpp"
+
+namespace sluice {
+
+/// shards db key: the shard number.
+inline std::string shard_key(std::uint32_t shard) {
+  std::string k;
+  keys::put_u32(k, shard);
+  return k;
+}
+
+/// inbox db key: shard, priority, then the sender's name. One watermark
+/// per priority class: the outbox sends urgent entries first, so seqs rise
+/// within a class, not across the two.
+inline std::string inbox_key(std::uint32_t shard, priority prio,
+                             std::string_view sender) {
+  std::string k;
+  keys::put_u32(k, shard);
+  k.push_back(static_cast<char>(prio));
+  k += sender;
+  return k;
+}
+
+/// handoff_in db key: shard, stage id, queue key. Stage id ~0 marks an
+/// import under way for the shard.
+inline constexpr std::uint32_t import_marker = 0xffffffffu;
+inline std::string handoff_in_key(std::uint32_t shard, std::uint32_t stage_id,
+                                  keys::queue_pos pos) {
+  std::string k;
+  keys::put_u32(k, shard);
+  keys::put_u32(k, stage_id);
+  if (stage_id != import_marker)
+    k += keys::queue_key(pos);
+  return k;
+}
+
+/// A write transaction that continues after the stored seq counter and
+/// saves it when it used seqs. Commit with `finish`.
+class cluster_writer {
+public:
+  cluster_writer(store::impl& p, const std::string& what) : p_(p), what_(what) {
+    int rc = 0;
+    t_.emplace(p.env, false, rc);
+    if (rc != 0)
+      err_ = lmdb_error(rc, p.opts.dir + ": begin " + what);
+    else if (auto r = refresh_seq(t_->get(), p); !r)
+      err_ = r.error();
+    seq_before_ = p.next_seq;
+  }
+  const std::optional<error>& failed() const { return err_; }
+  MDB_txn* get() const { return t_->get(); }
+
+  result<void> put(MDB_dbi dbi, std::string_view k, std::string_view v,
+                   const char* what, unsigned flags = 0) {
+    MDB_val kv = as_val(k), vv = as_val(v);
+    int rc = mdb_put(get(), dbi, &kv, &vv, flags);
+    if (rc == MDB_KEYEXIST && flags != 0)
+      rc = mdb_put(get(), dbi, &kv, &vv, 0);
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": " + what);
+    return {};
+  }
+
+  result<void> del(MDB_dbi dbi, std::string_view k, const char* what) {
+    MDB_val kv = as_val(k);
+    int rc = mdb_del(get(), dbi, &kv, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p_.opts.dir + ": " + what);
+    return {};
+  }
+
+  result<void> finish() {
+    if (p_.next_seq != seq_before_) {
+      std::string buf;
+      keys::put_u64(buf, p_.next_seq);
+      if (auto r = put(p_.meta, seq_key_name, buf, "write sequence counter");
+          !r)
+        return undo(r.error());
+    }
+    if (int rc = t_->commit(); rc != 0)
+      return undo(lmdb_error(rc, p_.opts.dir + ": commit " + what_));
+    return {};
+  }
+
+  error undo(error e) {
+    p_.next_seq = seq_before_;
+    return e;
+  }
+
+private:
+  store::impl& p_;
+  std::string what_;
+  std::optional<txn> t_;
+  std::optional<error> err_;
+  std::uint64_t seq_before_ = 0;
+};
+
+/// The shard set as a bitmap, for quick membership tests.
+inline std::vector<bool> shard_set(const std::vector<std::uint32_t>& shards) {
+  std::vector<bool> in(shard_count, false);
+  for (auto s : shards)
+    if (s < shard_count)
+      in[s] = true;
+  return in;
+}
+
+/// Calls `fn(record, dbi, db key)` for every record of the shards in `in`,
+/// read in `t`: queued events, states, statuses, retries, timers, inbox
+/// watermarks. Stops early when `fn` returns false.
+result<void>
+scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
+             const std::function<result<bool>(handoff_record&, MDB_dbi,
+                                              std::string_view)>& fn);
+
+/// Deletes every record of the shards in `in` within `w`.
+result<void> erase_records(store::impl& p, cluster_writer& w,
+                           const std::vector<bool>& in);
+
+} // namespace sluice

@@ -1,0 +1,59 @@
+// Writes outside a batch, for tests and tools: clearing a queue, deleting
+// one entry (a lost message), overwriting raw bytes (corruption). Each is its
+// own write transaction; LMDB serializes it with the store actor's.
+#include "lmdb_env.hpp"
+
+namespace sluice {
+
+result<void> store::clear_queue(std::uint32_t stage_id) {
+  auto dbi = impl_->queue_dbi(stage_id);
+  if (!dbi)
+    return dbi.error();
+  int rc = 0;
+  txn t{impl_->env, false, rc};
+  if (rc == 0)
+    rc = mdb_drop(t.get(), *dbi, 0);
+  if (rc == 0)
+    rc = t.commit();
+  if (rc != 0)
+    return lmdb_error(rc, impl_->opts.dir + ": clear queue");
+  return {};
+}
+
+result<bool> store::delete_entry(std::uint32_t stage_id, keys::queue_pos pos) {
+  auto dbi = impl_->queue_dbi(stage_id);
+  if (!dbi)
+    return dbi.error();
+  int rc = 0;
+  txn t{impl_->env, false, rc};
+  auto qk = keys::queue_key(pos);
+  MDB_val k = as_val(qk);
+  if (rc == 0)
+    rc = mdb_del(t.get(), *dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc == 0)
+    rc = t.commit();
+  if (rc != 0)
+    return lmdb_error(rc, impl_->opts.dir + ": delete queue entry");
+  return true;
+}
+
+result<void> store::put_raw(const std::string& db, const std::string& key,
+                            const std::string& value) {
+  auto& p = *impl_;
+  std::lock_guard<std::mutex> guard{p.dbi_mtx};
+  int rc = 0;
+  txn t{p.env, false, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin transaction");
+  auto d = p.open_db(t.get(), db, false);
+  if (!d)
+    return d.error();
+  MDB_val k = as_val(key), v = as_val(value);
+  if ((rc = mdb_put(t.get(), *d, &k, &v, 0)) != 0 || (rc = t.commit()) != 0)
+    return lmdb_error(rc, p.opts.dir + ": put into " + db);
+  return {};
+}
+
+} // namespace sluice

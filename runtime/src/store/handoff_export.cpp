@@ -1,0 +1,104 @@
+// The sending side of a hand-off: shards marked leaving (persisted, so a
+// restart resumes), their records scanned for the receiver, then released
+// once it owns them, or reclaimed when it refused. Writers on the store
+// actor's thread; the scan on any thread.
+#include "cluster_db.hpp"
+#include "sluice/v1/store.pb.h"
+
+namespace sluice {
+
+result<void> store::mark_leaving(const std::vector<std::uint32_t>& shards,
+                                 const std::string& target,
+                                 std::uint64_t transfer) {
+  auto& p = *impl_;
+  cluster_writer w{p, "mark shards leaving"};
+  if (w.failed())
+    return *w.failed();
+  for (auto s : shards) {
+    auto sk = shard_key(s);
+    MDB_val k = as_val(sk), v;
+    if (mdb_get(w.get(), p.shards, &k, &v) != 0)
+      return fail(errc::invalid_argument,
+                  "shard " + std::to_string(s) + " is not owned here");
+    v1::ShardRecord sr;
+    sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size));
+    sr.set_leaving(true);
+    sr.set_target(target);
+    sr.set_transfer(transfer);
+    if (auto r =
+            w.put(p.shards, sk, sr.SerializeAsString(), "write shard record");
+        !r)
+      return r;
+  }
+  if (auto r = w.finish(); !r)
+    return r;
+  if (p.opts.place)
+    for (auto s : shards)
+      p.opts.place->set(s, shard_state::leaving);
+  return {};
+}
+
+result<void>
+store::scan_handoff(const std::vector<std::uint32_t>& shards,
+                    const std::function<bool(handoff_record&)>& fn) const {
+  auto& p = *impl_;
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin hand-off scan");
+  return scan_records(p, t.get(), shard_set(shards),
+                      [&](handoff_record& r, MDB_dbi,
+                          std::string_view) -> result<bool> { return fn(r); });
+}
+
+result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
+  auto& p = *impl_;
+  cluster_writer w{p, "release shards"};
+  if (w.failed())
+    return *w.failed();
+  if (auto r = erase_records(p, w, shard_set(shards)); !r)
+    return r;
+  for (auto s : shards)
+    if (auto r = w.del(p.shards, shard_key(s), "delete shard record"); !r)
+      return r;
+  if (auto r = w.finish(); !r)
+    return r;
+  if (p.opts.place)
+    for (auto s : shards)
+      p.opts.place->set(s, shard_state::remote);
+  return {};
+}
+
+result<commit_report>
+store::reclaim_shards(const std::vector<std::uint32_t>& shards) {
+  auto& p = *impl_;
+  cluster_writer w{p, "reclaim shards"};
+  if (w.failed())
+    return *w.failed();
+  for (auto s : shards) {
+    auto sk = shard_key(s);
+    MDB_val k = as_val(sk), v;
+    if (mdb_get(w.get(), p.shards, &k, &v) != 0)
+      continue;
+    v1::ShardRecord sr;
+    sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size));
+    sr.set_leaving(false);
+    sr.clear_target();
+    sr.set_transfer(0);
+    if (auto r =
+            w.put(p.shards, sk, sr.SerializeAsString(), "write shard record");
+        !r)
+      return r.error();
+  }
+  if (auto r = w.finish(); !r)
+    return r.error();
+  if (p.opts.place)
+    for (auto s : shards)
+      if (p.opts.place->state(s) == shard_state::leaving)
+        p.opts.place->set(s, shard_state::owned);
+  commit_report rep;
+  rep.rewind = true;
+  return rep;
+}
+
+} // namespace sluice

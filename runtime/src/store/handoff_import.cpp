@@ -1,0 +1,240 @@
+// The receiving side of a hand-off: clearing what an interrupted transfer
+// left, writing transferred records (queued events at fresh seqs, statuses
+// and retries pointed at them), and owning the shards once complete.
+// Store actor's thread only.
+#include <map>
+#include <optional>
+#include <set>
+
+#include "cluster_db.hpp"
+#include "positions.hpp"
+#include "sluice/v1/store.pb.h"
+
+namespace sluice {
+
+namespace {
+
+/// The `handoff_in` keys of `shards` (their import markers and the queued
+/// entries an import brought in), read in `t`: one range per shard, since
+/// the keys begin with the shard.
+result<std::vector<std::string>>
+import_index(MDB_txn* t, const store::impl& p,
+             const std::vector<std::uint32_t>& shards) {
+  std::vector<std::string> out;
+  int rc = 0;
+  cursor c{t, p.handoff_in, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on handoff_in");
+  for (auto sh : std::set<std::uint32_t>(shards.begin(), shards.end())) {
+    std::string from;
+    keys::put_u32(from, sh);
+    MDB_val k = as_val(from), v;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      if (keys::get_u32(as_view(k)) != sh)
+        break;
+      out.emplace_back(as_view(k));
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p.opts.dir + ": read handoff_in");
+  }
+  return out;
+}
+
+/// Forgets the position remapping of `shards`' imports.
+void forget_remap(store::impl& p, const std::vector<std::uint32_t>& shards) {
+  for (auto sh : shards)
+    p.import_remap.erase(
+        p.import_remap.lower_bound({sh, {priority::urgent, 0}}),
+        p.import_remap.lower_bound({sh + 1, {priority::urgent, 0}}));
+}
+
+} // namespace
+
+result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
+  auto& p = *impl_;
+  cluster_writer w{p, "begin hand-off import"};
+  if (w.failed())
+    return *w.failed();
+  bool partial = false;
+  for (auto s : shards) {
+    auto sk = shard_key(s);
+    MDB_val k = as_val(sk), v;
+    if (mdb_get(w.get(), p.shards, &k, &v) == 0)
+      return fail(errc::invalid_argument,
+                  "shard " + std::to_string(s) + " is already owned here");
+    auto mk = handoff_in_key(s, import_marker, {});
+    MDB_val mkv = as_val(mk), mv;
+    partial = partial || mdb_get(w.get(), p.handoff_in, &mkv, &mv) == 0;
+  }
+  forget_remap(p, shards);
+  if (partial) {
+    // An earlier transfer of these shards was cut off: its queued events
+    // are listed in handoff_in, its other records found by a scan.
+    auto doomed = import_index(w.get(), p, shards);
+    if (!doomed)
+      return doomed.error();
+    for (auto& k : *doomed) {
+      auto stage = keys::get_u32(k, 4);
+      if (stage && *stage != import_marker) {
+        auto dbi = p.queue_dbi(*stage);
+        if (dbi)
+          if (auto r = w.del(*dbi, k.substr(8), "delete a partial import"); !r)
+            return r;
+      }
+      if (auto r = w.del(p.handoff_in, k, "delete a partial import"); !r)
+        return r;
+    }
+    // Queued events are gone now; the scan finds the rest.
+    if (auto r = erase_records(p, w, shard_set(shards)); !r)
+      return r;
+  }
+  for (auto s : shards)
+    if (auto r = w.put(p.handoff_in, handoff_in_key(s, import_marker, {}), "",
+                       "mark an import");
+        !r)
+      return r;
+  return w.finish();
+}
+
+result<void> store::import_handoff(std::vector<handoff_record> recs) {
+  auto& p = *impl_;
+  using kind = handoff_record::kind;
+  cluster_writer w{p, "hand-off import"};
+  if (w.failed())
+    return *w.failed();
+  auto remap = [&](std::uint32_t shard,
+                   keys::queue_pos old) -> std::optional<keys::queue_pos> {
+    auto i = p.import_remap.find({shard, old});
+    if (i == p.import_remap.end())
+      return std::nullopt;
+    return i->second;
+  };
+  std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos> added;
+  for (auto& r : recs) {
+    switch (r.what) {
+    case kind::queued: {
+      auto dbi = p.queue_dbi(r.stage_id);
+      if (!dbi)
+        return w.undo(dbi.error());
+      keys::queue_pos now{r.pos.priority, p.next_seq++};
+      if (auto x = w.put(*dbi, keys::queue_key(now), r.value,
+                         "queue a handed-off event");
+          !x)
+        return w.undo(x.error());
+      if (auto x = w.put(p.handoff_in, handoff_in_key(r.shard, r.stage_id, now),
+                         "", "index a handed-off event");
+          !x)
+        return w.undo(x.error());
+      // Seqs are unique across the sender's queues: with the shard, the
+      // old position names the entry.
+      added[{r.shard, r.pos}] = now;
+      break;
+    }
+    case kind::state:
+      if (auto x = w.put(p.state, keys::state_key(r.stage_id, r.key), r.value,
+                         "write a handed-off state");
+          !x)
+        return w.undo(x.error());
+      break;
+    case kind::status: {
+      v1::KeyStatus st;
+      if (!st.ParseFromString(r.value))
+        break; // unreadable: the key's next event writes a new one
+      if (auto old = positions::awaited(st)) {
+        auto i = added.find({r.shard, *old});
+        auto now =
+            i != added.end() ? std::optional{i->second} : remap(r.shard, *old);
+        if (now)
+          positions::set_awaited(st, *now);
+        else
+          st.set_queued_known(false);
+      }
+      if (auto x = w.put(p.status, r.key, st.SerializeAsString(),
+                         "write a handed-off status");
+          !x)
+        return w.undo(x.error());
+      break;
+    }
+    case kind::retry: {
+      v1::RetryRecord rr;
+      if (!rr.ParseFromString(r.value) || !p.has_retries)
+        break;
+      auto old = positions::of_retry(rr);
+      auto i = added.find({r.shard, old});
+      auto now =
+          i != added.end() ? std::optional{i->second} : remap(r.shard, old);
+      if (!now)
+        break; // its failed event is gone: nothing to retry
+      positions::set_retry(rr, *now);
+      if (auto x = w.put(p.retries, keys::state_key(r.stage_id, r.key),
+                         rr.SerializeAsString(), "write a handed-off retry");
+          !x)
+        return w.undo(x.error());
+      break;
+    }
+    case kind::timer: {
+      v1::TimerRecord tr;
+      if (!p.has_timers || !tr.ParseFromString(r.value))
+        break;
+      auto tk = keys::timer_key(r.stage_id, r.key, r.name);
+      if (auto x = w.put(p.timers, tk, r.value, "write a handed-off timer"); !x)
+        return w.undo(x.error());
+      if (auto x = w.put(p.timers_due,
+                         keys::timer_due_key(r.stage_id, tr.due_ts_ns(), tk),
+                         "", "index a handed-off timer");
+          !x)
+        return w.undo(x.error());
+      break;
+    }
+    case kind::inbox: {
+      auto ik = inbox_key(r.shard, r.pos.priority, r.name);
+      MDB_val k = as_val(ik), v;
+      auto theirs = keys::get_u64(r.value).value_or(0);
+      if (mdb_get(w.get(), p.inbox, &k, &v) == 0
+          && keys::get_u64(as_view(v)).value_or(0) >= theirs)
+        break;
+      if (auto x = w.put(p.inbox, ik, r.value, "write a watermark"); !x)
+        return w.undo(x.error());
+      break;
+    }
+    }
+  }
+  if (auto r = w.finish(); !r)
+    return r;
+  for (auto& [k, v] : added)
+    p.import_remap[k] = v;
+  return {};
+}
+
+result<commit_report>
+store::acquire_shards(const std::vector<std::uint32_t>& shards,
+                      std::uint64_t epoch) {
+  auto& p = *impl_;
+  cluster_writer w{p, "acquire shards"};
+  if (w.failed())
+    return *w.failed();
+  v1::ShardRecord sr;
+  sr.set_epoch(epoch);
+  auto value = sr.SerializeAsString();
+  auto index = import_index(w.get(), p, shards);
+  if (!index)
+    return index.error();
+  for (auto& k : *index)
+    if (auto r = w.del(p.handoff_in, k, "clear the import index"); !r)
+      return r.error();
+  for (auto s : shards)
+    if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)
+      return r.error();
+  if (auto r = w.finish(); !r)
+    return r.error();
+  forget_remap(p, shards);
+  if (p.opts.place)
+    for (auto s : shards)
+      p.opts.place->set(s, shard_state::owned);
+  commit_report rep;
+  rep.rewind = true;
+  return rep;
+}
+
+} // namespace sluice

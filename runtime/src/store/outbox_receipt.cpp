@@ -1,0 +1,145 @@
+// Events between nodes: the outbox of events whose shard is owned
+// elsewhere (read and acknowledged by the forwarder), and the receipt of
+// events forwarded here, deduplicated by per-sender, per-shard watermarks.
+// Writers on the store actor's thread; readers on any thread.
+#include <array>
+#include <map>
+#include <set>
+
+#include "cluster_db.hpp"
+
+namespace sluice {
+
+result<void> put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
+                        std::uint32_t shard, priority prio,
+                        std::string_view event_bytes) {
+  auto k = keys::queue_key({prio, p.next_seq++});
+  std::string value;
+  value.reserve(8 + event_bytes.size());
+  keys::put_u32(value, stage_id);
+  keys::put_u32(value, shard);
+  value += event_bytes;
+  MDB_val kv = as_val(k), vv = as_val(value);
+  if (int rc = mdb_put(t, p.outbox, &kv, &vv, 0); rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": append to the outbox");
+  return {};
+}
+
+result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
+                                                     std::size_t max) const {
+  auto& p = *impl_;
+  std::vector<outbox_entry> out;
+  if (!p.has_cluster)
+    return out;
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read outbox");
+  cursor c{t.get(), p.outbox, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on outbox");
+  auto start = keys::queue_key(from);
+  MDB_val k = as_val(start), v;
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+       rc == 0 && out.size() < max;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto pos = keys::parse_queue_key(as_view(k));
+    auto value = as_view(v);
+    auto stage = keys::get_u32(value);
+    auto shard = keys::get_u32(value, 4);
+    if (!pos || !stage || !shard)
+      return fail(errc::corrupt, p.opts.dir + ": outbox entry "
+                                     + keys::printable(as_view(k))
+                                     + " is malformed");
+    out.push_back({*pos, *stage, *shard, std::string(value.substr(8))});
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read outbox");
+  return out;
+}
+
+result<std::uint64_t> store::outbox_depth() const {
+  auto& p = *impl_;
+  if (!p.has_cluster)
+    return std::uint64_t{0};
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read outbox");
+  MDB_stat st;
+  if ((rc = mdb_stat(t.get(), p.outbox, &st)) != 0)
+    return lmdb_error(rc, p.opts.dir + ": stat outbox");
+  return std::uint64_t{st.ms_entries};
+}
+
+result<void> store::delete_outbox(const std::vector<keys::queue_pos>& done) {
+  auto& p = *impl_;
+  cluster_writer w{p, "outbox delete"};
+  if (w.failed())
+    return *w.failed();
+  for (auto& pos : done)
+    if (auto r = w.del(p.outbox, keys::queue_key(pos), "delete outbox entry");
+        !r)
+      return r;
+  return w.finish();
+}
+
+result<forward_receipt>
+store::receive_forwarded(const std::string& sender,
+                         std::vector<forwarded_event> evs) {
+  auto& p = *impl_;
+  forward_receipt out;
+  cluster_writer w{p, "receive forwarded events"};
+  if (w.failed())
+    return *w.failed();
+  // (shard, priority) -> watermark
+  std::map<std::pair<std::uint32_t, priority>, std::uint64_t> marks;
+  std::set<std::uint32_t> refused;
+  std::map<std::uint32_t, std::array<std::uint64_t, 2>> appended;
+  for (auto& ev : evs) {
+    if (ev.shard >= shard_count || !p.opts.place
+        || !p.opts.place->queues_here(ev.shard)) {
+      refused.insert(ev.shard);
+      continue;
+    }
+    auto m = marks.find({ev.shard, ev.priority});
+    if (m == marks.end()) {
+      auto ik = inbox_key(ev.shard, ev.priority, sender);
+      MDB_val k = as_val(ik), v;
+      std::uint64_t mark = 0;
+      if (mdb_get(w.get(), p.inbox, &k, &v) == 0)
+        mark = keys::get_u64(as_view(v)).value_or(0);
+      m = marks.emplace(std::pair{ev.shard, ev.priority}, mark).first;
+    }
+    if (ev.seq <= m->second) {
+      ++out.duplicates;
+      continue;
+    }
+    auto dbi = p.queue_dbi(ev.stage_id);
+    if (!dbi)
+      return w.undo(dbi.error());
+    auto qk = keys::queue_key({ev.priority, p.next_seq++});
+    if (auto r = w.put(*dbi, qk, ev.event_bytes, "queue a forwarded event",
+                       ev.priority == priority::normal ? MDB_APPEND : 0);
+        !r)
+      return w.undo(r.error());
+    m->second = ev.seq;
+    ++out.accepted;
+    appended[ev.stage_id][static_cast<int>(ev.priority)]++;
+  }
+  for (auto& [at, mark] : marks) {
+    std::string buf;
+    keys::put_u64(buf, mark);
+    if (auto r = w.put(p.inbox, inbox_key(at.first, at.second, sender), buf,
+                       "write watermark");
+        !r)
+      return w.undo(r.error());
+  }
+  if (auto r = w.finish(); !r)
+    return r.error();
+  out.refused_shards.assign(refused.begin(), refused.end());
+  out.appended.assign(appended.begin(), appended.end());
+  return out;
+}
+
+} // namespace sluice

@@ -1,0 +1,274 @@
+// Opening a data directory: the LMDB environment, its named databases, the
+// schema check, the queues of recorded stages and the seq counter past every
+// stored entry. Runs once per process, before any other thread uses it.
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "lmdb_env.hpp"
+#include "sluice/v1/store.pb.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::uint32_t schema_version = 1;
+const std::string schema_key = "schema_version";
+
+/// The greatest key of `dbi` below `end` (below no bound when `end` is
+/// empty), or nullopt when there is none.
+result<std::optional<std::string>> last_key_below(MDB_txn* t, MDB_dbi dbi,
+                                                  const std::string& end) {
+  int rc = 0;
+  cursor c{t, dbi, rc};
+  if (rc != 0)
+    return lmdb_error(rc, "open cursor");
+  MDB_val k = as_val(end), v;
+  rc = end.empty() ? MDB_NOTFOUND
+                   : mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);
+  else if (rc == MDB_NOTFOUND)
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND)
+    return std::optional<std::string>{};
+  if (rc != 0)
+    return lmdb_error(rc, "read last key");
+  return std::optional<std::string>{std::string(as_view(k))};
+}
+
+/// The smallest sequence number above every queue entry and dead letter.
+/// Normally the stored counter already is; a damaged or hand-edited store
+/// may hold entries past it, and a router reads its queue forward from the
+/// last seq it saw, so an append below such an entry would never run.
+result<std::uint64_t> seq_past_entries(MDB_txn* t, const store::impl& p) {
+  std::uint64_t next = 0;
+  auto note = [&](std::uint64_t seq) { next = std::max(next, seq + 1); };
+  for (auto& [id, dbi] : p.queues) {
+    for (auto pr : {priority::urgent, priority::normal}) {
+      // The last entry of a class is the greatest key below the next class.
+      auto end = pr == priority::urgent ? keys::queue_key({priority::normal, 0})
+                                        : std::string();
+      auto last = last_key_below(t, dbi, end);
+      if (!last)
+        return last.error();
+      if (*last)
+        if (auto pos = keys::parse_queue_key(**last);
+            pos && pos->priority == pr)
+          note(pos->seq);
+    }
+  }
+  if (p.has_cluster) {
+    for (auto pr : {priority::urgent, priority::normal}) {
+      auto end = pr == priority::urgent ? keys::queue_key({priority::normal, 0})
+                                        : std::string();
+      auto last = last_key_below(t, p.outbox, end);
+      if (!last)
+        return last.error();
+      if (*last)
+        if (auto pos = keys::parse_queue_key(**last);
+            pos && pos->priority == pr)
+          note(pos->seq);
+    }
+  }
+  std::vector<std::uint32_t> ids{0}; // 0: input that never became an event
+  for (auto& [id, dbi] : p.queues)
+    ids.push_back(id);
+  for (auto id : ids) {
+    auto last =
+        last_key_below(t, p.dead_letters, keys::dead_letter_key(id + 1, 0));
+    if (!last)
+      return last.error();
+    if (*last && keys::get_u32(**last) == id)
+      if (auto seq = keys::get_u64(**last, 4))
+        note(*seq);
+  }
+  return next;
+}
+
+} // namespace
+
+error lmdb_error(int rc, const std::string& what) {
+  auto code =
+      rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt : errc::storage;
+  return fail(code, what + ": " + mdb_strerror(rc));
+}
+
+store::impl::~impl() {
+  if (env)
+    mdb_env_close(env);
+}
+
+result<MDB_dbi> store::impl::open_db(MDB_txn* t, const std::string& name,
+                                     bool create) {
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(t, name.c_str(), create ? MDB_CREATE : 0, &dbi);
+  if (rc != 0)
+    return lmdb_error(rc, opts.dir + ": open database '" + name + "'");
+  return dbi;
+}
+
+result<MDB_dbi> store::impl::queue_dbi(std::uint32_t stage_id) const {
+  std::lock_guard<std::mutex> guard{dbi_mtx};
+  auto i = queues.find(stage_id);
+  if (i == queues.end())
+    return fail(errc::not_found,
+                "no queue for stage id " + std::to_string(stage_id));
+  return i->second;
+}
+
+store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+store::~store() = default;
+
+const std::string& store::dir() const noexcept {
+  return impl_->opts.dir;
+}
+
+result<std::unique_ptr<store>> store::open(const store_options& opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (opts.dir.empty())
+    return fail(errc::invalid_argument, "no data directory given");
+  if (fs::exists(opts.dir, ec) && !fs::is_directory(opts.dir, ec))
+    return fail(errc::invalid_argument,
+                "data directory " + opts.dir + " is not a directory");
+  if (opts.read_only) {
+    if (!fs::exists(fs::path(opts.dir) / "data.mdb", ec))
+      return fail(errc::not_found,
+                  "no Sluice data in " + opts.dir + " (data.mdb is missing)");
+  } else if (!fs::exists(opts.dir, ec)) {
+    fs::create_directories(opts.dir, ec);
+    if (ec)
+      return fail(errc::io, "cannot create data directory " + opts.dir + ": "
+                                + ec.message());
+  }
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  int rc = mdb_env_create(&p->env);
+  if (rc != 0)
+    return lmdb_error(rc, "mdb_env_create");
+  mdb_env_set_maxdbs(p->env, 256);
+  mdb_env_set_maxreaders(p->env, 256);
+  mdb_env_set_mapsize(p->env, opts.map_size);
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+  if (opts.read_only)
+    flags |= MDB_RDONLY;
+  if (!opts.sync)
+    flags |= MDB_NOSYNC;
+  rc = mdb_env_open(p->env, opts.dir.c_str(), flags, 0644);
+  if (rc != 0)
+    return lmdb_error(rc, "cannot open data directory " + opts.dir);
+  txn t{p->env, opts.read_only, rc};
+  if (rc != 0)
+    return lmdb_error(rc, opts.dir + ": begin transaction");
+  bool create = !opts.read_only;
+  for (auto [name, dbi] : {std::pair{"meta", &p->meta},
+                           {"state", &p->state},
+                           {"status", &p->status},
+                           {"dead_letters", &p->dead_letters},
+                           {"offsets", &p->offsets}}) {
+    auto d = p->open_db(t.get(), name, create);
+    if (!d)
+      return d.error();
+    *dbi = *d;
+  }
+  if (auto d = p->open_db(t.get(), "retries", create)) {
+    p->retries = *d;
+    p->has_retries = true;
+  } else if (create) {
+    return d.error();
+  }
+  {
+    auto tm = p->open_db(t.get(), "timers", create);
+    auto td = tm ? p->open_db(t.get(), "timers_due", create) : tm;
+    if (tm && td) {
+      p->timers = *tm;
+      p->timers_due = *td;
+      p->has_timers = true;
+    } else if (create) {
+      return tm ? td.error() : tm.error();
+    }
+  }
+  {
+    bool all = true;
+    for (auto [name, dbi] : {std::pair{"outbox", &p->outbox},
+                             {"inbox", &p->inbox},
+                             {"shards", &p->shards},
+                             {"handoff_in", &p->handoff_in}}) {
+      auto d = p->open_db(t.get(), name, create);
+      if (!d) {
+        if (create)
+          return d.error();
+        all = false;
+        break;
+      }
+      *dbi = *d;
+    }
+    p->has_cluster = all;
+  }
+  if (auto d = p->open_db(t.get(), "catalog", create)) {
+    p->catalog = *d;
+    auto sd = p->open_db(t.get(), "seen", create);
+    if (sd) {
+      p->seen = *sd;
+      p->has_catalog = true;
+    } else if (create) {
+      return sd.error();
+    }
+  } else if (create) {
+    return d.error();
+  }
+  // Schema version check, and the global sequence counter.
+  MDB_val k = as_val(schema_key), v;
+  rc = mdb_get(t.get(), p->meta, &k, &v);
+  if (rc == 0) {
+    auto ver = keys::get_u32(as_view(v));
+    if (!ver || *ver != schema_version)
+      return fail(errc::corrupt, opts.dir + ": unsupported schema version");
+  } else if (rc == MDB_NOTFOUND && create) {
+    std::string buf;
+    keys::put_u32(buf, schema_version);
+    MDB_val bv = as_val(buf);
+    if ((rc = mdb_put(t.get(), p->meta, &k, &bv, 0)) != 0)
+      return lmdb_error(rc, opts.dir + ": write schema version");
+  } else if (rc != MDB_NOTFOUND) {
+    return lmdb_error(rc, opts.dir + ": read schema version");
+  }
+  k = as_val(seq_key_name);
+  if (mdb_get(t.get(), p->meta, &k, &v) == 0)
+    p->next_seq = keys::get_u64(as_view(v)).value_or(1);
+  // Open the queue of every recorded stage.
+  {
+    cursor c{t.get(), p->meta, rc};
+    if (rc != 0)
+      return lmdb_error(rc, opts.dir + ": open cursor on meta");
+    MDB_val mk = as_val(stage_key_prefix), mv;
+    for (rc = mdb_cursor_get(c.get(), &mk, &mv, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c.get(), &mk, &mv, MDB_NEXT)) {
+      if (!as_view(mk).starts_with(stage_key_prefix))
+        break;
+      v1::StageMeta sm;
+      if (!sm.ParseFromArray(mv.mv_data, static_cast<int>(mv.mv_size)))
+        return fail(errc::corrupt, opts.dir + ": meta record "
+                                       + keys::printable(as_view(mk))
+                                       + " is not a valid StageMeta");
+      auto d = p->open_db(t.get(), queue_db_name(sm.name()), create);
+      if (!d)
+        return d.error();
+      p->queues[sm.id()] = *d;
+    }
+  }
+  auto past = seq_past_entries(t.get(), *p);
+  if (!past)
+    return fail(past.error().code, opts.dir + ": " + past.error().message);
+  p->next_seq = std::max(p->next_seq, *past);
+  if (opts.place && p->has_cluster)
+    if (auto r = load_placement(t.get(), *p, *opts.place); !r)
+      return r.error();
+  if ((rc = t.commit()) != 0)
+    return lmdb_error(rc, opts.dir + ": commit open transaction");
+  return std::unique_ptr<store>(new store(std::move(p)));
+}
+
+} // namespace sluice

@@ -1,0 +1,168 @@
+// Reading a pipeline's stage definitions: name, behaviour, subscriptions
+// (filters, priority rules), emits and the optional policies, in the order
+// they are checked; a repeated stage name is an error naming both places.
+// Pure functions of the YAML read.
+#include <algorithm>
+#include <limits>
+
+#include "topology_loader.hpp"
+#include "topology_values.hpp"
+
+namespace sluice::topology_yaml {
+
+namespace {
+
+constexpr std::uint64_t max_in_flight_limit = 1'000'000;
+constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
+
+} // namespace
+
+result<stage_spec> stage_reader::read(const field& f) {
+  auto m = f.fields({"name", "behaviour", "subscribe", "emits", "retry",
+                     "skip_unchanged", "max_in_flight", "max_live_keys",
+                     "supervision", "stuck_after"});
+  if (!m)
+    return m.error();
+  stage_spec stage;
+  auto name = m->require("name");
+  if (!name)
+    return name.error();
+  auto checked = check_stage_name(*name);
+  if (!checked)
+    return checked.error();
+  stage.name = std::move(*checked);
+  const auto [at, fresh] = stage_at_.emplace(stage.name, f.where());
+  if (!fresh) {
+    return name->fail("duplicate stage name '" + stage.name
+                      + "' (first defined at " + at->second + ")");
+  }
+  auto behaviour = m->require("behaviour");
+  if (!behaviour)
+    return behaviour.error();
+  auto behaviour_name = behaviour->text();
+  if (!behaviour_name)
+    return behaviour_name.error();
+  stage.behaviour = std::move(*behaviour_name);
+  auto subscribe = m->require("subscribe");
+  if (!subscribe)
+    return subscribe.error();
+  auto items = subscribe->items();
+  if (!items)
+    return items.error();
+  for (const field& item : *items) {
+    auto sub = read_subscription(item);
+    if (!sub)
+      return sub.error();
+    stage.subscribe.push_back(std::move(*sub));
+  }
+  if (stage.subscribe.empty())
+    return subscribe->fail("list at least one subscription");
+  if (auto r = read_options(*m, stage); !r)
+    return r.error();
+  stage.source_file = f.file();
+  stage.source_line = f.line();
+  return stage;
+}
+
+/// The stage's optional fields, in the order they are checked.
+result<void> stage_reader::read_options(const strict_map& m,
+                                        stage_spec& stage) {
+  if (auto v = m.get("emits")) {
+    auto emits = read_emits(*v);
+    if (!emits)
+      return emits.error();
+    stage.emits = std::move(*emits);
+  }
+  if (auto v = m.get("retry")) {
+    auto retry = parse_retry(*v);
+    if (!retry)
+      return retry.error();
+    stage.retry = *retry;
+  }
+  if (auto v = m.get("supervision")) {
+    auto s = parse_supervision(*v, stage.supervision);
+    if (!s)
+      return s.error();
+    stage.supervision = *s;
+  }
+  if (auto v = m.get("stuck_after")) {
+    auto d = parse_duration_field(*v);
+    if (!d)
+      return d.error();
+    stage.stuck_after = *d;
+  }
+  if (auto v = m.get("skip_unchanged")) {
+    auto b = v->boolean();
+    if (!b)
+      return b.error();
+    stage.skip_unchanged = *b;
+  }
+  if (auto v = m.get("max_in_flight")) {
+    auto n = v->integer(1, max_in_flight_limit);
+    if (!n)
+      return n.error();
+    stage.max_in_flight = static_cast<std::uint32_t>(*n);
+  }
+  if (auto v = m.get("max_live_keys")) {
+    auto n = v->integer(1, u32_max);
+    if (!n)
+      return n.error();
+    stage.max_live_keys = static_cast<std::uint32_t>(*n);
+  }
+  return {};
+}
+
+result<subscription> stage_reader::read_subscription(const field& f) {
+  auto m = f.fields({"topic", "filter", "priority", "priority_from"});
+  if (!m)
+    return m.error();
+  subscription sub;
+  auto topic = m->require("topic");
+  if (!topic)
+    return topic.error();
+  auto topic_name = topic->text();
+  if (!topic_name)
+    return topic_name.error();
+  sub.topic = std::move(*topic_name);
+  topic_refs_.push_back(*topic);
+  if (auto v = m->get("filter")) {
+    auto filter = parse_filter(*v);
+    if (!filter)
+      return filter.error();
+    sub.filter = std::move(*filter);
+  }
+  const auto fixed = m->get("priority");
+  const auto from = m->get("priority_from");
+  if (fixed && from)
+    return from->fail("cannot be combined with priority; use one of them");
+  if (fixed) {
+    auto p = parse_priority(*fixed);
+    if (!p)
+      return p.error();
+    sub.priority.fixed = *p;
+  }
+  if (from)
+    if (auto r = parse_priority_from(*from, sub.priority); !r)
+      return r.error();
+  return sub;
+}
+
+result<std::vector<std::string>> stage_reader::read_emits(const field& f) {
+  auto items = f.items();
+  if (!items)
+    return items.error();
+  std::vector<std::string> topics;
+  for (const field& item : *items) {
+    auto topic = item.text();
+    if (!topic)
+      return topic.error();
+    if (std::find(topics.begin(), topics.end(), *topic) != topics.end()) {
+      return item.fail("topic '" + *topic + "' is listed twice");
+    }
+    topic_refs_.push_back(item);
+    topics.push_back(std::move(*topic));
+  }
+  return topics;
+}
+
+} // namespace sluice::topology_yaml
