@@ -1,9 +1,11 @@
 // Exit reasons from escaped exceptions.
 #include "exception_reason.hpp"
 
-#include <caf/sec.hpp>
+#include <caf/error.hpp>
 
 #include <stdexcept>
+
+#include "sluice/caf_error.hpp"
 
 namespace sluice {
 
@@ -11,9 +13,9 @@ caf::error exception_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
   try {
     std::rethrow_exception(eptr);
   } catch (const std::exception& e) {
-    return caf::make_error(caf::sec::runtime_error, e.what());
+    return to_caf_error(fail(errc::behaviour, e.what()));
   } catch (...) {
-    return caf::make_error(caf::sec::runtime_error, "a non-standard exception");
+    return to_caf_error(fail(errc::behaviour, "a non-standard exception"));
   }
 }
 

@@ -10,8 +10,8 @@
 
 namespace sluice {
 
-/// For `set_exception_handler`: `sec::runtime_error` with the exception's
-/// what() text.
+/// For `set_exception_handler`: a sluice error of kind errc::behaviour
+/// with the exception's what() text (see `sluice/caf_error.hpp`).
 caf::error exception_reason(caf::scheduled_actor*, std::exception_ptr& eptr);
 
 } // namespace sluice

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "messages.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/dead_letter.hpp"
 #include "sluice/feed_reader.hpp"
 #include "sluice/v1/store.pb.h"
@@ -87,7 +88,8 @@ void read_batch(feed_actor* self) {
           },
           [self](caf::error& err) {
             self->state.log->error("{}: append failed: {}",
-                                   self->state.source_name, to_string(err));
+                                   self->state.source_name,
+                                   describe_error(err));
             self->quit(err);
           });
 }
@@ -126,14 +128,14 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
   auto r = feed_reader::open(path, env.plan->topo().feed.topic);
   if (!r) {
     s.log->error("{}", r.error().describe());
-    self->quit(caf::make_error(caf::sec::runtime_error, r.error().describe()));
+    self->quit(to_caf_error(r.error()));
     return {};
   }
   s.reader = std::move(*r);
   s.progress.set_file_size(s.reader->file_size());
   if (auto sk = s.reader->seek(s.progress.byte_offset()); !sk) {
     s.log->error("{}", sk.error().describe());
-    self->quit(caf::make_error(caf::sec::runtime_error, sk.error().describe()));
+    self->quit(to_caf_error(sk.error()));
     return {};
   }
   self->send(self, msg::read_atom::value);

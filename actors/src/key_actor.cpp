@@ -7,6 +7,7 @@
 #include "actor_stage.hpp"
 #include "exception_reason.hpp"
 #include "messages.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/key_processor.hpp"
 
 namespace sluice {
@@ -57,8 +58,7 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
     if (!made) {
       // Checked when the plan was bound; only a throwing factory gets here.
       log->error("key {}: {}", k, made.error().describe());
-      self->quit(
-          caf::make_error(caf::sec::runtime_error, made.error().describe()));
+      self->quit(to_caf_error(made.error()));
       return;
     }
     *proc = std::make_unique<key_processor>(*env.plan, stage_index, k,
@@ -163,7 +163,7 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
                 },
                 [=](caf::error& err) {
                   (*bridge)->expect_failure("actor stage " + spec.behaviour
-                                            + ": " + to_string(err));
+                                            + ": " + describe_error(err));
                   finish(d);
                 });
       },

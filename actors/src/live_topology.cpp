@@ -11,39 +11,46 @@
 
 #include "messages.hpp"
 #include "node_impl.hpp"
+#include "sluice/caf_error.hpp"
 
 namespace sluice {
 
 namespace {
 
-/// Why `stage` (index `i` of `plan`) cannot go away now, or "".
-result<std::string> why_not_removable(store& st, const pipeline_plan& plan,
-                                      std::size_t i) {
+/// Success when stage `i` of `plan` may go away now; else why not
+/// (errc::invalid_argument, "refused: ...") or the store's error.
+result<void> check_removable(store& st, const pipeline_plan& plan,
+                             std::size_t i) {
   auto& name = plan.topo().stages[i].name;
   auto id = plan.stage_id(i);
   auto depth = st.queue_depth(id);
   if (!depth)
     return depth.error();
   if (auto n = (*depth)[0] + (*depth)[1]; n > 0)
-    return "stage " + name + " still has " + std::to_string(n)
-           + " queued events (" + std::to_string((*depth)[0]) + " urgent, "
-           + std::to_string((*depth)[1])
-           + " normal): let it drain (pause what feeds it) and apply again";
+    return fail(errc::invalid_argument,
+                "refused: stage " + name + " still has " + std::to_string(n)
+                    + " queued events (" + std::to_string((*depth)[0])
+                    + " urgent, " + std::to_string((*depth)[1])
+                    + " normal): let it drain (pause what feeds it) and "
+                      "apply again");
   auto retries = st.scan_retries(id);
   if (!retries)
     return retries.error();
   if (!retries->empty())
-    return "stage " + name + " still has " + std::to_string(retries->size())
-           + " events waiting for a retry: let them finish (or drop them "
-             "with `dlq`) and apply again";
+    return fail(errc::invalid_argument,
+                "refused: stage " + name + " still has "
+                    + std::to_string(retries->size())
+                    + " events waiting for a retry: let them finish (or drop "
+                      "them with `dlq`) and apply again");
   auto timer = st.next_timer_due(id);
   if (!timer)
     return timer.error();
   if (*timer)
-    return "stage " + name
-           + " still has durable timers pending: they would fire into a "
-             "stage that is gone";
-  return std::string();
+    return fail(errc::invalid_argument,
+                "refused: stage " + name
+                    + " still has durable timers pending: they would fire "
+                      "into a stage that is gone");
+  return {};
 }
 
 } // namespace
@@ -62,11 +69,8 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
     return changes;
   for (std::size_t i = 0; i < now.stage_count(); ++i)
     if (!next.find_stage(now.topo().stages[i].name)) {
-      auto why = why_not_removable(*p.st, now, i);
-      if (!why)
-        return why.error();
-      if (!why->empty())
-        return fail(errc::invalid_argument, "refused: " + *why);
+      if (auto ok = check_removable(*p.st, now, i); !ok)
+        return ok.error();
     }
   if (!p.feeds.empty() && next.feed.topic.empty())
     return fail(errc::config, "refused: the node feeds files, and the new "
@@ -74,7 +78,7 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
   caf::scoped_actor self{*p.sys};
   // Binding registers new stages in the store: the writer's job.
   std::unique_ptr<pipeline_plan> bound;
-  std::string err;
+  result<void> bound_ok;
   store_call bind = [&](store& st) -> result<commit_report> {
     auto b = pipeline_plan::bind(next, *p.reg, st);
     if (!b)
@@ -84,10 +88,12 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
   };
   self->request(p.store_actor, caf::infinite, ext::store_call_atom::value,
                 std::move(bind))
-      .receive([&](std::string& e) { err = std::move(e); },
-               [&](caf::error& e) { err = to_string(e); });
-  if (!err.empty() || !bound)
-    return fail(errc::config, "the new topology: " + err);
+      .receive([] {}, [&](caf::error& e) { bound_ok = from_caf_error(e); });
+  if (!bound_ok)
+    return fail(bound_ok.error().code,
+                "the new topology: " + bound_ok.error().message);
+  if (!bound)
+    return fail(errc::config, "the new topology: not bound");
   p.swapping = true;
   self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
   self->wait_for(p.supervisor);

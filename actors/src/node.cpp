@@ -18,6 +18,7 @@
 #include "node_impl.hpp"
 #include "node_supervisor.hpp"
 #include "on_demand.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/feed_reader.hpp"
 #include "sluice/v1/store.pb.h"
 #include "store_actor.hpp"
@@ -92,6 +93,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
 
   p->cfg = std::make_unique<caf::actor_system_config>();
+  // Logs and failures render sluice errors as "sluice:config: ...".
+  add_sluice_error_category(*p->cfg);
   if (p->extension) {
     p->extension->configure(*p->cfg);
   } else if (!opts.listen.empty()) {
@@ -206,7 +209,7 @@ void start_supervisor(node::impl& p) {
     if (reason && !raw->swapping
         && generation == raw->supervisors_started.load()) {
       std::lock_guard<std::mutex> guard{raw->failure_mtx};
-      raw->failure = to_string(reason);
+      raw->failure = describe_error(reason);
     }
   });
 }
@@ -267,7 +270,8 @@ result<void> publish_here(node::impl& p, const std::string& topic,
   caf::scoped_actor self{*p.sys};
   result<void> out;
   auto on_error = [&](caf::error& err) {
-    out = fail(errc::unavailable, "publish failed: " + to_string(err));
+    auto e = from_caf_error(err);
+    out = fail(e.code, "publish failed: " + e.message);
   };
   // An urgent append overtakes the completions queued at the store.
   if (urgent)

@@ -13,6 +13,7 @@
 #include "feed_source.hpp"
 #include "messages.hpp"
 #include "reconciler.hpp"
+#include "sluice/caf_error.hpp"
 #include "stage_supervisor.hpp"
 
 namespace sluice {
@@ -56,10 +57,12 @@ void restart_stage(node_actor* self, std::size_t i, const caf::error& why) {
   auto& w = *s.restarts;
   auto& name = s.env.plan->topo().stages[i].name;
   if (!w.allow(std::chrono::steady_clock::now())) {
-    auto msg = "stage " + name + " stopped (" + to_string(why)
+    auto msg = "stage " + name + " stopped (" + describe_error(why)
                + "); node: " + w.exceeded_message() + "; stopping the node";
     s.log->critical("{}", msg);
-    self->quit(caf::make_error(caf::sec::runtime_error, msg));
+    // The stage's own kind (storage, behaviour...) names the cause.
+    auto kind = why ? from_caf_error(why).code : errc::behaviour;
+    self->quit(to_caf_error(fail(kind, msg)));
     return;
   }
   std::vector<std::size_t> restart{i};
@@ -72,7 +75,8 @@ void restart_stage(node_actor* self, std::size_t i, const caf::error& why) {
         restart.push_back(j);
       }
   s.log->error("stage {} stopped ({}); restarting {} stage(s) ({})", name,
-               to_string(why), restart.size(), to_string(w.policy().strategy));
+               describe_error(why), restart.size(),
+               to_string(w.policy().strategy));
   for (auto j : restart)
     s.stages[j] =
         spawn_stage_supervisor(self, s.env, j, s.store, s.paused.count(j) > 0);
@@ -89,10 +93,10 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   self->monitor(s.store);
   self->set_down_handler([self](caf::down_msg& dm) {
     if (dm.source == self->state.store.address()) {
-      self->state.log->critical("store stopped: {}", to_string(dm.reason));
-      self->quit(dm.reason ? dm.reason
-                           : caf::make_error(caf::sec::runtime_error,
-                                             "store stopped"));
+      self->state.log->critical("store stopped: {}", describe_error(dm.reason));
+      self->quit(dm.reason
+                     ? dm.reason
+                     : to_caf_error(fail(errc::unavailable, "store stopped")));
     }
   });
   self->set_exit_handler([self](caf::exit_msg& em) {
@@ -106,14 +110,14 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
       }
     if (em.source == s.reconciler.address()) {
       s.log->error("reconciler stopped: {}; restarting it",
-                   to_string(em.reason));
+                   describe_error(em.reason));
       s.reconciler = spawn_reconciler(self, s.env, s.store);
       return;
     }
     for (auto& [addr, path] : s.feeds)
       if (addr == em.source) {
         if (em.reason && !s.draining)
-          s.log->error("feed {} stopped: {}", path, to_string(em.reason));
+          s.log->error("feed {} stopped: {}", path, describe_error(em.reason));
         return;
       }
     self->quit(em.reason); // from the node itself: shut down

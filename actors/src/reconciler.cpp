@@ -5,6 +5,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "messages.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/reconcile.hpp"
 
 namespace sluice {
@@ -49,7 +50,8 @@ caf::behavior reconciler(caf::event_based_actor* self, node_env env,
                           std::move(b))
                 .then([] {},
                       [log](caf::error& e) {
-                        log->error("re-drive commit failed: {}", to_string(e));
+                        log->error("re-drive commit failed: {}",
+                                   describe_error(e));
                       });
           }
         }

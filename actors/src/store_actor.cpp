@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "messages.hpp"
+#include "sluice/caf_error.hpp"
 
 namespace sluice {
 
@@ -146,9 +147,8 @@ void commit(store_actor_t* self, lane& l) {
     s.log->critical("commit of {} records failed: {}; stopping the node", size,
                     r.error().describe());
     for (auto& rp : promises)
-      rp.deliver(
-          caf::make_error(caf::sec::runtime_error, r.error().describe()));
-    self->quit(caf::make_error(caf::sec::runtime_error, r.error().describe()));
+      rp.deliver(to_caf_error(r.error()));
+    self->quit(to_caf_error(r.error()));
     return;
   }
   auto t1 = std::chrono::steady_clock::now();
@@ -328,16 +328,16 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       },
       // Cluster work (forwarded events, outbox deletes, hand-offs) runs
       // here, the one writer, after what is pending has committed.
-      [self](ext::store_call_atom, store_call& fn) -> std::string {
+      [self](ext::store_call_atom, store_call& fn) -> caf::result<void> {
         commit_all(self);
         auto r = fn(*self->state.env.st);
         if (!r) {
           maybe_commit(self);
-          return r.error().describe();
+          return to_caf_error(r.error());
         }
         notify_stage_supervisors(self, *r);
         maybe_commit(self);
-        return {};
+        return caf::unit;
       },
       [self](ext::outbox_watch_atom, caf::actor& watcher) {
         self->state.outbox_watcher = std::move(watcher);

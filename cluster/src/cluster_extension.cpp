@@ -155,9 +155,11 @@ public:
     actor_ = nullptr;
   }
 
-  std::string failure() const {
+  result<void> running() const {
     std::lock_guard<std::mutex> guard{view_->mtx};
-    return view_->fatal;
+    if (!view_->fatal.empty())
+      return fail(errc::config, view_->fatal);
+    return {};
   }
 
   bool left() const {
@@ -165,16 +167,16 @@ public:
     return view_->left;
   }
 
-  std::string not_ready() const {
+  result<void> ready() const {
     std::lock_guard<std::mutex> guard{view_->mtx};
     if (!view_->fatal.empty())
-      return view_->fatal;
+      return fail(errc::unavailable, view_->fatal);
     if (view_->left)
-      return "it left the cluster";
+      return fail(errc::unavailable, "it left the cluster");
     if (!view_->joined)
-      return "not joined to the cluster yet";
+      return fail(errc::unavailable, "not joined to the cluster yet");
     if (view_->hosts_shards && view_->owned == 0)
-      return "no shards assigned yet";
+      return fail(errc::unavailable, "no shards assigned yet");
     return {};
   }
 
@@ -217,9 +219,9 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
   return cluster_member{ext, place};
 }
 
-std::string cluster_failure(const node_extension& ext) {
+result<void> cluster_running(const node_extension& ext) {
   auto* m = dynamic_cast<const cluster::member_extension*>(&ext);
-  return m ? m->failure() : std::string();
+  return m ? m->running() : result<void>{};
 }
 
 bool cluster_left(const node_extension& ext) {
@@ -227,9 +229,9 @@ bool cluster_left(const node_extension& ext) {
   return m && m->left();
 }
 
-std::string cluster_not_ready(const node_extension& ext) {
+result<void> cluster_ready(const node_extension& ext) {
   auto* m = dynamic_cast<const cluster::member_extension*>(&ext);
-  return m ? m->not_ready() : std::string();
+  return m ? m->ready() : result<void>{};
 }
 
 } // namespace sluice

@@ -1,7 +1,8 @@
 // Private: the state of the cluster actor, the one actor of a member that
 // owns the member table, the links to other members, the forwarder's
 // bookkeeping and the hand-offs. Shared by the files that implement its
-// parts (cluster_actor.cpp, forwarder.cpp, handoff_receiver.cpp); only the
+// parts (cluster_actor.cpp, handshake.cpp, heartbeat.cpp, links.cpp,
+// view_publisher.cpp, forwarder.cpp, handoff_receiver.cpp); only the
 // cluster actor touches it.
 #pragma once
 
@@ -117,8 +118,6 @@ using cluster_actor = caf::stateful_actor<cluster_state>;
 // -- cluster_actor.cpp --
 /// Recomputes the shard map from the member table, publishes the view.
 void recompute(cluster_actor* self);
-/// The ready link to member `name`, or nullptr.
-link* ready_link(cluster_state& s, const std::string& name);
 
 // -- forwarder.cpp --
 /// The link to `target` dropped: its batch in flight will never be
@@ -140,9 +139,10 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
 /// Starts the next outgoing hand-off when one is due.
 void maybe_hand_off(cluster_actor* self);
 
-/// Runs `fn` on the node's store actor; `then(err)` gets "" on success.
+/// Runs `fn` on the node's store actor; `then` gets its outcome (a CAF
+/// failure of the hop as errc::unavailable, see `sluice/caf_error.hpp`).
 void call_store(cluster_actor* self, store_call fn,
-                std::function<void(const std::string&)> then,
+                std::function<void(const result<void>&)> then,
                 bool urgent = false);
 
 } // namespace sluice::cluster

@@ -9,6 +9,7 @@
 
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
+#include "links.hpp"
 #include "wire.hpp"
 
 namespace sluice::cluster {
@@ -95,15 +96,15 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
   auto n = done.size();
   call_store(self, fn,
              [self, target, positions, n, done_bytes,
-              number = b.number](const std::string& err) {
+              number = b.number](const result<void>& stored) {
                auto& s = self->state;
                for (auto& p : positions)
                  s.sending.erase(p);
                release_target(s, target, number);
-               if (!err.empty())
+               if (!stored)
                  s.log->error(
                      "deleting {} forwarded events from the outbox failed: {}",
-                     n, err);
+                     n, stored.error().describe());
                else {
                  s.forwarded->add(n);
                  s.forwarded_bytes->add(done_bytes);
@@ -136,10 +137,10 @@ void send_batch(cluster_actor* self, const std::string& target,
     auto fn = receive_call(s.opts.name, b->events, receipt);
     call_store(
         self, fn,
-        [self, target, b, receipt](const std::string& err) {
-          if (!err.empty()) {
+        [self, target, b, receipt](const result<void>& stored) {
+          if (!stored) {
             self->state.log->error("queueing outbox events here failed: {}",
-                                   err);
+                                   stored.error().describe());
             unsend(self, target, *b);
             return;
           }
@@ -297,9 +298,10 @@ caf::result<std::string> receive_forward(cluster_actor* self,
   auto rp = self->make_response_promise<std::string>();
   call_store(
       self, fn,
-      [self, rp, receipt](const std::string& err) mutable {
-        if (!err.empty()) {
-          rp.deliver(reply_error("queueing forwarded events failed: " + err));
+      [self, rp, receipt](const result<void>& stored) mutable {
+        if (!stored) {
+          rp.deliver(reply_error("queueing forwarded events failed: "
+                                 + stored.error().describe()));
           return;
         }
         self->state.received->add(receipt->accepted);

@@ -11,6 +11,7 @@
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
 #include "handoff_sender.hpp"
+#include "links.hpp"
 #include "sluice/secret.hpp"
 #include "wire.hpp"
 
@@ -23,8 +24,8 @@ shards_of(const google::protobuf::RepeatedField<std::uint32_t>& in) {
   return {in.begin(), in.end()};
 }
 
-std::string store_result(const std::string& err) {
-  return err.empty() ? reply_ok() : reply_error(err);
+std::string store_result(const result<void>& stored) {
+  return stored ? reply_ok() : reply_error(stored.error().describe());
 }
 
 } // namespace
@@ -145,11 +146,11 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
             return r.error();
           return commit_report{};
         },
-        [self, rp, from, shards](const std::string& err) mutable {
-          if (err.empty())
+        [self, rp, from, shards](const result<void>& stored) mutable {
+          if (stored)
             self->state.log->info("taking over {} shards from {}",
                                   shards.size(), from);
-          rp.deliver(store_result(err));
+          rp.deliver(store_result(stored));
         });
     return rp;
   }
@@ -188,8 +189,8 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
             return r.error();
           return commit_report{};
         },
-        [rp](const std::string& err) mutable {
-          rp.deliver(store_result(err));
+        [rp](const result<void>& stored) mutable {
+          rp.deliver(store_result(stored));
         });
     return rp;
   }
@@ -206,10 +207,10 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
         return st.acquire_shards(shards, epoch);
       },
       [self, rp, shards, from,
-       transfer = c.transfer()](const std::string& err) mutable {
+       transfer = c.transfer()](const result<void>& stored) mutable {
         auto& s = self->state;
         s.incoming.erase({from, transfer});
-        if (err.empty()) {
+        if (stored) {
           s.handoffs_in->add();
           s.log->info("took over {} shards from {}", shards.size(), from);
           for (auto sh : shards)
@@ -218,7 +219,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
           pump_outbox(self);
           recompute(self);
         }
-        rp.deliver(store_result(err));
+        rp.deliver(store_result(stored));
       });
   return rp;
 }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cluster_messages.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/v1/cluster.pb.h"
 
 namespace sluice::cluster {
@@ -28,36 +29,39 @@ constexpr auto drain_timeout = std::chrono::seconds(120);
 constexpr std::size_t chunk_bytes = 1 << 20;
 constexpr std::size_t window = 4; ///< chunks sent and not yet answered
 
+/// The receiver's Reply to one hand-off message: ok (and, with `already`,
+/// whether it owns the shards already), or why not.
+result<void> read_answer(const std::string& bytes, bool* already) {
+  v1::ClusterMessage r;
+  if (!r.ParseFromString(bytes) || !r.has_reply())
+    return fail(errc::parse, "a malformed answer");
+  if (!r.reply().ok())
+    return fail(errc::unavailable, r.reply().error());
+  if (already)
+    *already = r.reply().already_owned();
+  return {};
+}
+
 void run(caf::blocking_actor* self, handoff_job job) {
   auto t0 = std::chrono::steady_clock::now();
   auto done = [&](bool ok, const std::string& why) {
     self->send(job.parent, handoff_atom::value, job.transfer, ok, why);
   };
-  auto call_store = [&](store_call fn) -> std::string {
-    std::string err;
+  auto call_store = [&](store_call fn) -> result<void> {
+    result<void> out;
     self->request(job.ctx.store_actor, caf::infinite,
                   ext::store_call_atom::value, std::move(fn))
-        .receive([&](std::string& e) { err = std::move(e); },
-                 [&](caf::error& e) { err = to_string(e); });
-    return err;
+        .receive([] {}, [&](caf::error& e) { out = from_caf_error(e); });
+    return out;
   };
-  // The receiver's answer to one message: "" or why not.
-  auto ask = [&](const v1::ClusterMessage& m, bool* already) -> std::string {
-    std::string err;
+  // The receiver's answer to one message: ok, or why not.
+  auto ask = [&](const v1::ClusterMessage& m, bool* already) -> result<void> {
+    result<void> out;
     self->request(job.parent, answer_timeout, relay_atom::value,
                   job.target_name, m.SerializeAsString())
-        .receive(
-            [&](std::string& bytes) {
-              v1::ClusterMessage r;
-              if (!r.ParseFromString(bytes) || !r.has_reply())
-                err = "a malformed answer";
-              else if (!r.reply().ok())
-                err = r.reply().error();
-              else if (already)
-                *already = r.reply().already_owned();
-            },
-            [&](caf::error& e) { err = to_string(e); });
-    return err;
+        .receive([&](std::string& bytes) { out = read_answer(bytes, already); },
+                 [&](caf::error& e) { out = from_caf_error(e); });
+    return out;
   };
 
   // 1. Stop dispatching the shards; their new events go to the outbox.
@@ -65,13 +69,14 @@ void run(caf::blocking_actor* self, handoff_job job) {
     auto shards = job.shards;
     auto target = job.target_name;
     auto transfer = job.transfer;
-    auto err = call_store([=](store& st) -> result<commit_report> {
+    auto marked = call_store([=](store& st) -> result<commit_report> {
       if (auto r = st.mark_leaving(shards, target, transfer); !r)
         return r.error();
       return commit_report{};
     });
-    if (!err.empty())
-      return done(false, "marking shards leaving: " + err);
+    if (!marked)
+      return done(false,
+                  "marking shards leaving: " + marked.error().describe());
   }
 
   // 2. Wait until none of their events is in flight; the stages forget
@@ -106,8 +111,8 @@ void run(caf::blocking_actor* self, handoff_job job) {
   for (auto sh : job.shards)
     b->add_shards(sh);
   bool already = false;
-  if (auto err = ask(begin, &already); !err.empty())
-    return done(false, "begin: " + err);
+  if (auto begun = ask(begin, &already); !begun)
+    return done(false, "begin: " + begun.error().describe());
 
   std::size_t records = 0;
   if (!already) {
@@ -116,17 +121,17 @@ void run(caf::blocking_actor* self, handoff_job job) {
         decltype(self->request(job.parent, answer_timeout, relay_atom::value,
                                std::string{}, std::string{}));
     std::deque<handle> waiting;
-    std::string failed;
+    result<void> streamed; ///< the first chunk's failure, if any
     auto settle_one = [&] {
       waiting.front().receive(
           [&](std::string& bytes) {
-            v1::ClusterMessage r;
-            if (!r.ParseFromString(bytes) || !r.has_reply())
-              failed = "a malformed answer";
-            else if (!r.reply().ok())
-              failed = r.reply().error();
+            if (auto r = read_answer(bytes, nullptr); !r && streamed)
+              streamed = r;
           },
-          [&](caf::error& e) { failed = to_string(e); });
+          [&](caf::error& e) {
+            if (streamed)
+              streamed = from_caf_error(e);
+          });
       waiting.pop_front();
     };
     v1::ClusterMessage chunk;
@@ -163,15 +168,15 @@ void run(caf::blocking_actor* self, handoff_job job) {
       ++records;
       if (bytes >= chunk_bytes)
         flush();
-      return failed.empty();
+      return streamed.has_value();
     });
     flush();
     while (!waiting.empty())
       settle_one();
     if (!scanned)
       return done(false, "reading the shards: " + scanned.error().describe());
-    if (!failed.empty())
-      return done(false, "streaming: " + failed);
+    if (!streamed)
+      return done(false, "streaming: " + streamed.error().describe());
 
     // 5. The receiver owns them from now on.
     v1::ClusterMessage commit;
@@ -181,19 +186,20 @@ void run(caf::blocking_actor* self, handoff_job job) {
     c->set_epoch(job.epoch);
     for (auto sh : job.shards)
       c->add_shards(sh);
-    if (auto err = ask(commit, nullptr); !err.empty())
-      return done(false, "commit: " + err);
+    if (auto committed = ask(commit, nullptr); !committed)
+      return done(false, "commit: " + committed.error().describe());
   }
 
   // 6. Delete our copy; later events for the shards go to their owner.
   auto shards = job.shards;
-  if (auto err = call_store([=](store& st) -> result<commit_report> {
+  if (auto released = call_store([=](store& st) -> result<commit_report> {
         if (auto r = st.release_shards(shards); !r)
           return r.error();
         return commit_report{};
       });
-      !err.empty())
-    return done(false, "deleting the handed-off copy: " + err);
+      !released)
+    return done(false,
+                "deleting the handed-off copy: " + released.error().describe());
   if (job.shards_moved)
     job.shards_moved->add(job.shards.size());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

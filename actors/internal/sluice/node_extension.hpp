@@ -37,8 +37,9 @@ using store_call = std::function<result<commit_report>(store&)>;
 
 /// Messages an extension may send to the node's actors.
 namespace ext {
-/// To the store actor: (store_call_atom, store_call) -> std::string, empty
-/// on success, else the error.
+/// To the store actor: (store_call_atom, store_call) -> (): an empty
+/// reply on success, else the store_call's error as a caf::error of the
+/// "sluice" category (`from_caf_error` in `sluice/caf_error.hpp`).
 using store_call_atom = caf::atom_constant<caf::atom("storecall")>;
 /// To the store actor: (outbox_watch_atom, caf::actor) -> the actor gets
 /// (outbox_atom) after every commit that put events into the outbox.

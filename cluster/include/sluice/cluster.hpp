@@ -55,17 +55,18 @@ struct cluster_member {
 /// placement it drives. Errors name the option that is wrong.
 result<cluster_member> make_cluster_member(cluster_options opts);
 
-/// Why a member gave up (e.g. the cluster refused its secret); empty while
-/// it runs. Safe from any thread.
-std::string cluster_failure(const node_extension& ext);
+/// Success while a member runs; once it gave up (e.g. the cluster refused
+/// its secret), why, as errc::config. Safe from any thread.
+result<void> cluster_running(const node_extension& ext);
 
 /// True once a member left the cluster (`leave` from the console): every
 /// shard handed off, its outbox empty. The node may stop then.
 bool cluster_left(const node_extension& ext);
 
-/// Why a member is not ready to serve ("not joined to the cluster yet",
-/// "no shards assigned yet"), or "" when it is: joined, and owning shards
-/// (a proxy: joined). For /readyz. Safe from any thread.
-std::string cluster_not_ready(const node_extension& ext);
+/// Success when a member is ready to serve: joined, and owning shards (a
+/// proxy: joined). Else why not, as errc::unavailable ("not joined to the
+/// cluster yet", "no shards assigned yet"). For /readyz. Safe from any
+/// thread.
+result<void> cluster_ready(const node_extension& ext);
 
 } // namespace sluice

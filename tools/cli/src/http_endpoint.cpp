@@ -37,7 +37,7 @@ void readiness::detach() {
   node_ = nullptr;
 }
 
-void readiness::gate(std::function<std::string()> fn) {
+void readiness::gate(std::function<result<void>()> fn) {
   std::unique_lock guard{mtx_};
   gate_ = std::move(fn);
 }
@@ -45,8 +45,8 @@ void readiness::gate(std::function<std::string()> fn) {
 readiness::answer readiness::check() const {
   std::shared_lock guard{mtx_};
   if (ready_ && gate_)
-    if (auto why = gate_(); !why.empty())
-      return {false, why};
+    if (auto ok = gate_(); !ok)
+      return {false, ok.error().message};
   return {ready_, reason_};
 }
 

@@ -34,9 +34,9 @@ public:
   void detach();
 
   /// Adds a condition to readiness once started (a cluster member: joined,
-  /// shards assigned): `fn` returns why it is not ready, or "" when it is.
-  /// Set before `started`; called from HTTP threads.
-  void gate(std::function<std::string()> fn);
+  /// shards assigned): `fn` returns success when it is ready, else why
+  /// not. Set before `started`; called from HTTP threads.
+  void gate(std::function<result<void>()> fn);
 
   /// Ready, or why not.
   struct answer {
@@ -57,7 +57,7 @@ private:
   bool ready_ = false;
   std::string reason_ = "the store is opening";
   sluice::node* node_ = nullptr;
-  std::function<std::string()> gate_;
+  std::function<result<void>()> gate_;
 };
 
 /// An HTTP server on a background thread, answering from a `readiness`.

@@ -94,9 +94,9 @@ int run_member(node_args& a, const registry& reg) {
     return {};
   };
   auto ext = member->extension;
-  hooks.failure = [ext] { return cluster_failure(*ext); };
+  hooks.running = [ext] { return cluster_running(*ext); };
   hooks.finished = [ext] { return cluster_left(*ext); };
-  hooks.not_ready = [ext] { return cluster_not_ready(*ext); };
+  hooks.ready = [ext] { return cluster_ready(*ext); };
   auto run = a.run;
   run.serve = true;
   run.quiet = true;

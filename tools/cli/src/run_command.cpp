@@ -66,8 +66,8 @@ int run_pipeline(const run_args& a, const registry& reg,
   // The endpoint answers before the node starts: /healthz at once, /readyz
   // "the store is opening" while node::start waits for LMDB.
   readiness state;
-  if (member && member->not_ready)
-    state.gate(member->not_ready);
+  if (member && member->ready)
+    state.gate(member->ready);
   std::unique_ptr<http_endpoint> http;
   if (!a.http.empty()) {
     ingest_options ingest;
@@ -136,9 +136,9 @@ int run_pipeline(const run_args& a, const registry& reg,
       return failed;
     }
     if (member)
-      if (auto why = member->failure(); !why.empty()) {
-        shut_down(why);
-        print_error(why);
+      if (auto up = member->running(); !up) {
+        shut_down(up.error().message);
+        print_error(up.error().message);
         return failed;
       }
     if (interrupted || (member && member->finished()))

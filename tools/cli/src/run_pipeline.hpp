@@ -38,10 +38,12 @@ struct run_args {
 /// member that left the cluster (a clean stop, exit 0).
 struct member_hooks {
   std::function<result<void>(node_options&)> extend;
-  std::function<std::string()> failure;
+  /// Success while the member runs; else why it gave up.
+  std::function<result<void>()> running;
   std::function<bool()> finished;
-  /// Why /readyz should say no although the node runs ("" when ready).
-  std::function<std::string()> not_ready;
+  /// Success when ready; else why /readyz should say no although the node
+  /// runs.
+  std::function<result<void>()> ready;
 };
 
 /// Runs a pipeline as `sluice run` does; with `member`, as a cluster
