@@ -6,7 +6,10 @@ if(CCACHE_PROGRAM)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
 endif()
 
-option(SLUICE_SANITIZE "Build with ASan and UBSan" OFF)
+# SLUICE_SANITIZE: OFF, `address` (ASan+UBSan; ON is the same, kept for old
+# build trees) or `thread` (TSan). One build tree per value: they cannot mix.
+set(SLUICE_SANITIZE OFF CACHE STRING "OFF, address (ASan+UBSan; ON) or thread (TSan)")
+set_property(CACHE SLUICE_SANITIZE PROPERTY STRINGS OFF address ON thread)
 option(SLUICE_WERROR "Treat warnings as errors" ON)
 
 add_library(sluice_warnings INTERFACE)
@@ -15,7 +18,13 @@ if(SLUICE_WERROR)
   target_compile_options(sluice_warnings INTERFACE -Werror)
 endif()
 
-if(SLUICE_SANITIZE)
+string(TOLOWER "${SLUICE_SANITIZE}" _sluice_sanitize)
+if(_sluice_sanitize STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(_sluice_sanitize MATCHES "^(address|on|1|yes|true)$")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
+elseif(NOT _sluice_sanitize MATCHES "^(off|0|no|false|)$")
+  message(FATAL_ERROR "SLUICE_SANITIZE=${SLUICE_SANITIZE}: use OFF, address (or ON) or thread")
 endif()

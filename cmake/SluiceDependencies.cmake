@@ -24,6 +24,6 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 # (docs/BENCHMARKS.md). Linked into executables only.
 pkg_check_modules(TCMALLOC IMPORTED_TARGET libtcmalloc_minimal)
 add_library(sluice_allocator INTERFACE)
-if(TCMALLOC_FOUND AND NOT SLUICE_SANITIZE) # ASan brings its own allocator
+if(TCMALLOC_FOUND AND NOT SLUICE_SANITIZE) # ASan and TSan bring their own allocator
   target_link_libraries(sluice_allocator INTERFACE PkgConfig::TCMALLOC)
 endif()

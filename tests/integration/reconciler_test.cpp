@@ -141,8 +141,14 @@ TEST(Reconciler, ReDrivesAKeyWhoseQueuedEventWasLostAndOnlyThatKey) {
       },
       std::chrono::seconds(30)));
   ASSERT_TRUE(wait_drained(**n, std::chrono::seconds(30)));
-  // Give the reconciler a few more scans: nothing else is stuck.
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Three whole scans after the drain (the counter counts a scan as it
+  // begins, so four) re-drive nothing more: nothing else is stuck.
+  auto scans = [&] {
+    return (*n)->metrics().counter_value("sluice_reconciler_scans_total");
+  };
+  auto scanned = scans();
+  ASSERT_TRUE(wait_until([&] { return scans() >= scanned + 4; },
+                         std::chrono::seconds(30)));
   EXPECT_EQ((*n)->metrics().counter_value("sluice_reconciler_redriven_total"),
             1u);
   EXPECT_GE((*n)->metrics().counter_value("sluice_reconciler_stuck_total"), 1u);

@@ -115,6 +115,7 @@ inline event make_event(const std::string& key, const std::string& payload,
   return ev;
 }
 
+/// Polls `pred` every 20 ms until it holds (true) or `timeout` passes.
 template <class Pred>
 bool wait_until(Pred pred,
                 std::chrono::seconds timeout = std::chrono::seconds(120)) {
@@ -125,6 +126,20 @@ bool wait_until(Pred pred,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+/// True if `pred` holds at every check (each 20 ms) for all of `span`,
+/// false as soon as it does not. For a test that asserts that something
+/// does NOT happen, where there is no event to wait for instead.
+template <class Pred>
+bool holds_for(Pred pred, std::chrono::milliseconds span) {
+  auto end = std::chrono::steady_clock::now() + span;
+  do {
+    if (!pred())
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < end);
+  return pred();
 }
 
 /// Waits until nothing is queued in any stage; false on timeout or when the
