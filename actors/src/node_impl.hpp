@@ -1,6 +1,7 @@
 // Private: what a sluice::node owns, shared by node.cpp (start, publish,
-// stats, stop) and admin.cpp (the console's commands). Driven from the
-// thread that owns the node; `failure` is written by an actor's exit hook.
+// stats, stop) and the admin (admin.cpp, admin/: the console's commands).
+// Driven from the thread that owns the node; `failure` is written by an actor's
+// exit hook.
 #pragma once
 
 #include <caf/actor.hpp>
