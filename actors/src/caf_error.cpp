@@ -51,6 +51,10 @@ caf::error to_caf_error(const error& err) {
 }
 
 error from_caf_error(const caf::error& e) {
+  // Defensive: an empty caf::error has no code or category to read (CAF
+  // crashes on it); the header asks callers to test `e` first.
+  if (!e)
+    return error{errc::unavailable, caf::to_string(e)};
   if (e.category() == category)
     return error{errc_of(e.code()), message_of(e.context())};
   auto kind = errc::unavailable;
@@ -60,7 +64,7 @@ error from_caf_error(const caf::error& e) {
 }
 
 std::string describe_error(const caf::error& e) {
-  if (e.category() == category)
+  if (e && e.category() == category)
     return from_caf_error(e).describe();
   return caf::to_string(e);
 }

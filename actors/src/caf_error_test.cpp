@@ -136,6 +136,9 @@ TEST_F(CafError, CafsOwnErrorsMapAsDocumented) {
   EXPECT_EQ(kind(sec::cannot_connect_to_node), errc::unavailable);
   EXPECT_EQ(from_caf_error(caf::error{caf::exit_reason::user_shutdown}).code,
             errc::unavailable);
+  // No error at all (e.g. a normal exit): safe to read.
+  EXPECT_EQ(describe_error(caf::error{}), "none");
+  EXPECT_EQ(from_caf_error(caf::error{}).code, errc::unavailable);
   // An unknown code of the category (a newer peer's kind): unavailable.
   auto odd = from_caf_error(caf::error{200, caf::atom("sluice"),
                                        caf::make_message(std::string("?"))});
