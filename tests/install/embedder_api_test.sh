@@ -72,17 +72,18 @@ done < <(cat "$work/installed" "$work/generated")
 #    and outside sluice/caf/ pulls in no CAF header, not even transitively.
 dflags=()
 IFS=: read -ra dirs <<<"$deps"
-for d in "${dirs[@]}"; do [[ -n $d ]] && dflags+=(-isystem "$d"); done
+for d in "${dirs[@]}"; do # the compiler's own folders stay as they are
+  [[ -z $d || $d == /usr/include || $d == /usr/local/include ]] || dflags+=(-isystem "$d")
+done
 while read -r h; do
   warn=(-Wall -Wextra -Wpedantic -Werror)
   [[ $h == *.pb.h ]] && warn=() # generated code is exempt, as in the build
   if ! printf '#include "%s"\n' "$h" | "$cxx" -std=c++20 -fsyntax-only "${warn[@]}" \
-         -I"$inc" "${dflags[@]}" -x c++ - >"$work/cc.log" 2>&1; then
+         -MD -MF "$work/deps" -MT tu -I"$inc" "${dflags[@]}" -x c++ - >"$work/cc.log" 2>&1; then
     fail "$h does not compile alone against the install:"; head -20 "$work/cc.log"; continue
   fi
-  if [[ $h != sluice/caf/* ]]; then
-    caf=$(printf '#include "%s"\n' "$h" | "$cxx" -std=c++20 -M -I"$inc" "${dflags[@]}" -x c++ - \
-            | tr ' \\' '\n\n' | grep -v "^$inc/" | grep -m1 '/caf/' || true)
+  if [[ $h != sluice/caf/* ]]; then # every file it pulled in, transitively
+    caf=$(tr ' \\' '\n\n' <"$work/deps" | grep -v "^$inc/" | grep -m1 '/caf/' || true)
     [[ -n $caf ]] && { fail "$h pulls in CAF ($caf): only sluice/caf/ may"; continue; }
   fi
   passed=$((passed + 1))
