@@ -34,8 +34,9 @@ tree_headers() { # tree_headers include|internal
 }
 tree_headers include >"$work/public"
 tree_headers internal >"$work/internal"
-(cd "$inc" && find sluice -name '*.hpp' -o -name '*.h') | grep -v '\.pb\.h$' | sort >"$work/installed"
-(cd "$inc" && find sluice -name '*.pb.h') | sort >"$work/generated"
+(cd "$inc" && find . -type f | sed 's|^\./||') | grep -v '^sluice/v1/[^/]*\.pb\.h$' \
+  | grep -v '^sluice/v1/[^/]*\.proto$' | sort >"$work/installed"
+(cd "$inc" && find sluice/v1 -maxdepth 1 -name '*.pb.h') | sort >"$work/generated"
 
 # 1. What is installed is exactly the include/ folders: nothing internal,
 #    nothing public left out of cmake/SluicePublicHeaders.cmake.
