@@ -39,3 +39,9 @@ set(SLUICE_PUBLIC_HEADERS
   # cli: the `sluice` command line in a team's own binary.
   tools/cli/include/sluice/cli.hpp)
 list(TRANSFORM SLUICE_PUBLIC_HEADERS PREPEND ${PROJECT_SOURCE_DIR}/)
+foreach(header ${SLUICE_PUBLIC_HEADERS})
+  if(NOT header MATCHES "/include/sluice/" OR NOT EXISTS ${header})
+    message(FATAL_ERROR "public header ${header}: not a file in a "
+                        "component's include/sluice/ folder")
+  endif()
+endforeach()

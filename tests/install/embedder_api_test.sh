@@ -34,8 +34,9 @@ tree_headers() { # tree_headers include|internal
 }
 tree_headers include >"$work/public"
 tree_headers internal >"$work/internal"
-(cd "$inc" && find sluice -name '*.hpp' -o -name '*.h') | grep -v '\.pb\.h$' | sort >"$work/installed"
-(cd "$inc" && find sluice -name '*.pb.h') | sort >"$work/generated"
+(cd "$inc" && find . -type f | sed 's|^\./||') | grep -v '^sluice/v1/[^/]*\.pb\.h$' \
+  | grep -v '^sluice/v1/[^/]*\.proto$' | sort >"$work/installed"
+(cd "$inc" && find sluice/v1 -maxdepth 1 -name '*.pb.h') | sort >"$work/generated"
 
 # 1. What is installed is exactly the include/ folders: nothing internal,
 #    nothing public left out of cmake/SluicePublicHeaders.cmake.
@@ -72,17 +73,18 @@ done < <(cat "$work/installed" "$work/generated")
 #    and outside sluice/caf/ pulls in no CAF header, not even transitively.
 dflags=()
 IFS=: read -ra dirs <<<"$deps"
-for d in "${dirs[@]}"; do [[ -n $d ]] && dflags+=(-isystem "$d"); done
+for d in "${dirs[@]}"; do # the compiler's own folders stay as they are
+  [[ -z $d || $d == /usr/include || $d == /usr/local/include ]] || dflags+=(-isystem "$d")
+done
 while read -r h; do
   warn=(-Wall -Wextra -Wpedantic -Werror)
   [[ $h == *.pb.h ]] && warn=() # generated code is exempt, as in the build
   if ! printf '#include "%s"\n' "$h" | "$cxx" -std=c++20 -fsyntax-only "${warn[@]}" \
-         -I"$inc" "${dflags[@]}" -x c++ - >"$work/cc.log" 2>&1; then
+         -MD -MF "$work/deps" -MT tu -I"$inc" "${dflags[@]}" -x c++ - >"$work/cc.log" 2>&1; then
     fail "$h does not compile alone against the install:"; head -20 "$work/cc.log"; continue
   fi
-  if [[ $h != sluice/caf/* ]]; then
-    caf=$(printf '#include "%s"\n' "$h" | "$cxx" -std=c++20 -M -I"$inc" "${dflags[@]}" -x c++ - \
-            | tr ' \\' '\n\n' | grep -v "^$inc/" | grep -m1 '/caf/' || true)
+  if [[ $h != sluice/caf/* ]]; then # every file it pulled in, transitively
+    caf=$(tr ' \\' '\n\n' <"$work/deps" | grep -v "^$inc/" | grep -m1 '/caf/' || true)
     [[ -n $caf ]] && { fail "$h pulls in CAF ($caf): only sluice/caf/ may"; continue; }
   fi
   passed=$((passed + 1))
