@@ -8,6 +8,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "admin_actor.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/v1/admin.pb.h"
 
 namespace sluice {
@@ -37,6 +38,7 @@ admin_client::connect(const std::string& host_port, std::string token) {
   p->token = std::move(token);
   p->cfg = std::make_unique<caf::actor_system_config>();
   p->cfg->load<caf::io::middleman>();
+  add_sluice_error_category(*p->cfg);
   p->cfg->set("scheduler.max-threads", 1);
   p->cfg->set("middleman.heartbeat-interval", caf::timespan{500000000});
   p->cfg->set("middleman.connection-timeout", caf::timespan{5000000000});
@@ -76,7 +78,7 @@ admin_answer admin_client::call(const std::string& command,
           [&](caf::error& e) {
             out.code = admin_code::unreachable;
             out.error =
-                "lost the node at " + p.address + ": " + p.sys->render(e);
+                "lost the node at " + p.address + ": " + describe_error(e);
           });
   return out;
 }

@@ -53,9 +53,11 @@ void read_batch(feed_actor* self) {
       s.log->warn("{}", r.error);
       b.dead_letters.push_back(
           raw_dead_letter_record(where(), r.raw, now, r.error));
-    } else if (auto big = s.env.plan->payload_too_large(r.ev.payload.size())) {
+    } else if (auto size_ok =
+                   s.env.plan->check_payload_size(r.ev.payload.size());
+               !size_ok) {
       s.rejected->add();
-      auto why = where() + ": " + *big;
+      auto why = where() + ": " + size_ok.error().message;
       s.log->warn("{}", why);
       b.dead_letters.push_back(
           raw_dead_letter_record(where(), r.ev.payload, now, why));

@@ -243,8 +243,9 @@ result<void> publish_here(node::impl& p, const std::string& topic,
   bool urgent = false;
   for (auto& ev : events) {
     urgent = urgent || ev.priority == priority::urgent;
-    if (auto big = p.plan()->payload_too_large(ev.payload.size()))
-      return fail(errc::invalid_argument, "event " + ev.id + ": " + *big);
+    if (auto ok = p.plan()->check_payload_size(ev.payload.size()); !ok)
+      return fail(ok.error().code,
+                  "event " + ev.id + ": " + ok.error().message);
     if (ev.ingest_ts_ns == 0)
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)

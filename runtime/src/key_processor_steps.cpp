@@ -161,9 +161,11 @@ key_processor::impl::route_emits(key_context& ctx, const event& ev,
       return event_failure{"stage " + spec.name
                                + " emitted to undeclared topic '" + topic + "'",
                            true};
-    if (auto big = plan.payload_too_large(emitted.payload.size()))
-      return event_failure{
-          "stage " + spec.name + ", emit to '" + topic + "': " + *big, true};
+    if (auto size_ok = plan.check_payload_size(emitted.payload.size());
+        !size_ok)
+      return event_failure{"stage " + spec.name + ", emit to '" + topic
+                               + "': " + size_ok.error().message,
+                           true};
     stamp_emit(emitted, ev, key, spec.name, n++);
     std::size_t first = SIZE_MAX;
     auto appends = plan.route(topic, std::move(emitted), &first);

@@ -25,13 +25,13 @@ result<pipeline_plan> pipeline_plan::bind(topology topo, const registry& reg,
   return plan;
 }
 
-std::optional<std::string>
-pipeline_plan::payload_too_large(std::size_t size) const {
+result<void> pipeline_plan::check_payload_size(std::size_t size) const {
   if (size <= topo_.max_payload_bytes)
-    return std::nullopt;
-  return "payload of " + std::to_string(size)
-         + " bytes exceeds max_payload_bytes "
-         + std::to_string(topo_.max_payload_bytes);
+    return {};
+  return fail(errc::invalid_argument,
+              "payload of " + std::to_string(size)
+                  + " bytes exceeds max_payload_bytes "
+                  + std::to_string(topo_.max_payload_bytes));
 }
 
 std::vector<queue_append> pipeline_plan::route(const std::string& topic,

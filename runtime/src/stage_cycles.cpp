@@ -81,8 +81,11 @@ private:
 
 } // namespace
 
-std::string find_stage_cycle(const topology& topo) {
-  return cycle_finder(topo).find();
+std::optional<std::string> find_stage_cycle(const topology& topo) {
+  auto found = cycle_finder(topo).find();
+  if (found.empty())
+    return std::nullopt;
+  return found;
 }
 
 } // namespace sluice::topology_yaml

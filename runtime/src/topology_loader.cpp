@@ -73,8 +73,9 @@ result<topology> loader::load(const std::string& text, const std::string& file,
   } else {
     topo_.feed.topic = topo_.topics.front();
   }
-  if (auto cycle = find_stage_cycle(topo_); !cycle.empty())
-    return sluice::fail(errc::config, file + ": stages form a cycle: " + cycle);
+  if (auto cycle = find_stage_cycle(topo_))
+    return sluice::fail(errc::config,
+                        file + ": stages form a cycle: " + *cycle);
   return std::move(topo_);
 }
 

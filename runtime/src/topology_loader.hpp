@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ private:
 };
 
 /// A cycle of "stage A emits a topic stage B subscribes to", as
-/// "a -> b -> a (via topics t, u)"; empty when the graph is acyclic.
-std::string find_stage_cycle(const topology& topo);
+/// "a -> b -> a (via topics t, u)"; nullopt when the graph is acyclic.
+std::optional<std::string> find_stage_cycle(const topology& topo);
 
 } // namespace sluice::topology_yaml

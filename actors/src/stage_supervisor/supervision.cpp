@@ -6,6 +6,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "../actor_stage.hpp"
+#include "sluice/caf_error.hpp"
 #include "state.hpp"
 
 namespace sluice::stage_supervision {
@@ -21,7 +22,7 @@ void exceed_intensity(self_ptr self, const std::string& last_crash) {
              + "; last crash: " + last_crash;
   s.log->critical("{}; stopping the stage", why);
   stop_key_actors(self, caf::exit_reason::user_shutdown);
-  self->quit(caf::make_error(caf::sec::runtime_error, why));
+  self->quit(to_caf_error(fail(errc::behaviour, why)));
 }
 
 } // namespace
@@ -57,14 +58,14 @@ void on_raw_actor_down(self_ptr self, const caf::error& reason) {
   s.raw_actor = nullptr;
   if (!s.restarts_window->allow(std::chrono::steady_clock::now())) {
     exceed_intensity(self, "actor stage " + s.spec->behaviour + " ("
-                               + to_string(reason) + ")");
+                               + describe_error(reason) + ")");
     return;
   }
   s.restarts->add();
   s.raw_actor =
       spawn_actor_stage(self, *s.env.reg->actor_stage(s.spec->behaviour));
   s.log->error("actor stage {} stopped ({}); restarted it", s.spec->behaviour,
-               to_string(reason));
+               describe_error(reason));
   for (auto& [key, e] : s.keys)
     if (e.actor)
       self->send<caf::message_priority::high>(
@@ -79,7 +80,7 @@ void on_key_crash(self_ptr self, const std::string& key,
   auto& s = self->state;
   auto& w = *s.restarts_window;
   if (!w.allow(std::chrono::steady_clock::now())) {
-    exceed_intensity(self, "key " + key + " (" + to_string(reason) + ")");
+    exceed_intensity(self, "key " + key + " (" + describe_error(reason) + ")");
     return;
   }
   auto* crashed = s.keys.find(key);
@@ -99,7 +100,7 @@ void on_key_crash(self_ptr self, const std::string& key,
     break;
   }
   s.log->error("key actor {} crashed: {}; restarting {} key actor(s) ({})", key,
-               to_string(reason), restart.size(),
+               describe_error(reason), restart.size(),
                to_string(w.policy().strategy));
   for (auto& k : restart)
     recover_key(self, k);

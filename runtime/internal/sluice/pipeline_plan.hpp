@@ -33,10 +33,11 @@ public:
   /// The number of stages.
   std::size_t stage_count() const noexcept { return ids_.size(); }
 
-  /// "payload of N bytes exceeds max_payload_bytes M" when `size` is over
-  /// the topology's limit; nullopt otherwise. Every way in (feeds, publish,
-  /// emits) checks with this, and prefixes where the payload came from.
-  std::optional<std::string> payload_too_large(std::size_t size) const;
+  /// Success when `size` is within the topology's limit; otherwise
+  /// errc::invalid_argument "payload of N bytes exceeds max_payload_bytes
+  /// M". Every way in (feeds, publish, emits) checks with this, and
+  /// prefixes where the payload came from.
+  result<void> check_payload_size(std::size_t size) const;
 
   /// The queue appends for `ev` published on `topic`, one per subscribing
   /// stage whose filter matches, with the subscription's priority class.

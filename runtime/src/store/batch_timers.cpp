@@ -26,7 +26,8 @@ result<void> batch_writer::timers(completion& c) {
       if (rc != 0)
         return lmdb_error(rc, p_.opts.dir + ": write timer " + op.name
                                   + " of key " + keys::printable(c.key));
-      op.event_bytes.clear(); // stored; the router needs only the time
+      // Stored; the stage supervisor needs only the time.
+      op.event_bytes.clear();
     }
     ++report.records;
     report.timers.push_back({c.stage_id, c.key, std::move(op)});

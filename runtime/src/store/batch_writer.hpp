@@ -71,7 +71,7 @@ public:
 
   /// Applies a completion's timer ops in order: each replaces the durable
   /// timer of its name, and a durable set writes the new one. Every op is
-  /// reported, for the router's in-memory timers.
+  /// reported, for the stage supervisor's in-memory timers.
   result<void> timers(completion& c);
   /// Deletes the durable timer at timers-db key `tk`, if there is one.
   result<void> drop_timer(std::uint32_t stage_id, const std::string& tk);

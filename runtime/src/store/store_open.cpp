@@ -40,8 +40,8 @@ result<std::optional<std::string>> last_key_below(MDB_txn* t, MDB_dbi dbi,
 
 /// The smallest sequence number above every queue entry and dead letter.
 /// Normally the stored counter already is; a damaged or hand-edited store
-/// may hold entries past it, and a router reads its queue forward from the
-/// last seq it saw, so an append below such an entry would never run.
+/// may hold entries past it, and a stage supervisor reads its queue forward
+/// from the last seq it saw, so an append below such an entry would never run.
 result<std::uint64_t> seq_past_entries(MDB_txn* t, const store::impl& p) {
   std::uint64_t next = 0;
   auto note = [&](std::uint64_t seq) { next = std::max(next, seq + 1); };

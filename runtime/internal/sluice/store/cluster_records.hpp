@@ -37,7 +37,8 @@ struct forward_receipt {
   std::vector<std::uint32_t> refused_shards;
   std::uint64_t accepted = 0;   ///< queued
   std::uint64_t duplicates = 0; ///< dropped: received before
-  /// Events queued per stage id, indexed by priority (for the routers).
+  /// Events queued per stage id, indexed by priority (for the stage
+  /// supervisors).
   std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, 2>>> appended;
 };
 

@@ -95,7 +95,7 @@ struct completion {
   /// status waits for this very entry (so it moves on); else it is left.
   bool ack_only = false;
   /// Timers set or cancelled by the event, in call order. Durable sets are
-  /// written to LMDB; every op is reported to the stage's router, which
+  /// written to LMDB; every op is reported to the stage's supervisor, which
   /// keeps in-memory timers.
   std::vector<timer_op> timers;
   bool urgent = false;           ///< commit without waiting for more
@@ -177,16 +177,16 @@ struct retry_ref {
   std::int64_t due_ns = 0; ///< when it is tried again (ns since the epoch)
 };
 
-/// A timer op of an applied completion, for the stage's router.
+/// A timer op of an applied completion, for the stage's supervisor.
 struct timer_change {
   std::uint32_t stage_id = 0; ///< the stage the timer belongs to
   std::string key;            ///< the key that set or cancelled it
   /// The op as applied. A durable set's `event_bytes` is cleared: the
-  /// event is stored, and the router needs only the due time.
+  /// event is stored, and the stage supervisor needs only the due time.
   timer_op op;
 };
 
-/// What a commit did, for waking routers and releasing credits.
+/// What a commit did, for waking stage supervisors and releasing credits.
 struct commit_report {
   /// Events appended per stage id, indexed by priority.
   std::map<std::uint32_t, std::array<std::uint64_t, 2>> appended;
@@ -211,7 +211,7 @@ struct commit_report {
   std::size_t outboxed = 0;
   /// Events dropped because their id was published once before.
   std::size_t deduplicated = 0;
-  /// Shards became dispatchable here (acquired or reclaimed): routers
+  /// Shards became dispatchable here (acquired or reclaimed): stage supervisors
   /// read their queues again from the start.
   bool rewind = false;
   /// Records written: appends, source offsets, dead letters, timer ops
@@ -441,7 +441,7 @@ public:
   result<void> import_handoff(std::vector<handoff_record> recs);
 
   /// Receiving side: the transfer is complete; the shards are owned here
-  /// at `epoch` from now on. The report asks routers to rewind.
+  /// at `epoch` from now on. The report asks the stage supervisors to rewind.
   result<commit_report> acquire_shards(const std::vector<std::uint32_t>& shards,
                                        std::uint64_t epoch);
 
@@ -450,7 +450,7 @@ public:
   result<void> release_shards(const std::vector<std::uint32_t>& shards);
 
   /// Sending side, when the receiver refused: the shards are owned and
-  /// dispatched here again. The report asks routers to rewind.
+  /// dispatched here again. The report asks the stage supervisors to rewind.
   result<commit_report>
   reclaim_shards(const std::vector<std::uint32_t>& shards);
 
