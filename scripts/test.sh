@@ -1,19 +1,55 @@
 #!/usr/bin/env bash
 # Setup (missing packages, configure), build everything, run every test.
-# In CI (CI=true), or with SLUICE_SANITIZE_TESTS=1, the runtime, actor and
-# integration tests also run once more under ASan+UBSan.
+# In CI (CI=true), or with SLUICE_SANITIZE_TESTS=1, three more passes:
+# clang-tidy over the project's sources (scripts/tidy.sh), the runtime,
+# actor, cluster and integration tests under ASan+UBSan (build-asan/), and
+# the actor and integration tests under ThreadSanitizer (build-tsan/, with
+# tests/tsan.supp). Each stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+jobs="${SLUICE_JOBS:-$(nproc)}"
+began=$SECONDS
+stage_began=$SECONDS
+stage_done() {
+  echo "== $1: $((SECONDS - stage_began)) s (total $((SECONDS - began)) s) =="
+  stage_began=$SECONDS
+}
+
 ./scripts/build.sh
+stage_done "setup and build"
 ctest --test-dir build --output-on-failure --timeout 900 -j "${SLUICE_TEST_JOBS:-1}"
+stage_done "ctest"
 
 if [ "${CI:-}" = "true" ] || [ "${SLUICE_SANITIZE_TESTS:-0}" = "1" ]; then
+  echo "== clang-tidy =="
+  ./scripts/tidy.sh build
+  stage_done "clang-tidy"
+
   echo "== the same tests under ASan+UBSan =="
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
-  targets=(runtime_tests actors_tests integration_tests)
-  cmake --build build-asan -j "${SLUICE_JOBS:-$(nproc)}" --target "${targets[@]}"
-  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  build-asan/runtime/runtime_tests --gtest_brief=1
-  build-asan/actors/actors_tests --gtest_brief=1
-  build-asan/tests/integration_tests --gtest_brief=1
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DSLUICE_SANITIZE=address >/dev/null
+  cmake --build build-asan -j "$jobs" \
+    --target runtime_tests actors_tests cluster_tests integration_tests
+  stage_done "ASan build"
+  (
+    export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    build-asan/runtime/runtime_tests --gtest_brief=1
+    build-asan/actors/actors_tests --gtest_brief=1
+    build-asan/cluster/cluster_tests --gtest_brief=1
+    build-asan/tests/integration_tests --gtest_brief=1
+  )
+  stage_done "ASan tests"
+
+  echo "== the actor and integration tests under ThreadSanitizer =="
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSLUICE_SANITIZE=thread >/dev/null
+  cmake --build build-tsan -j "$jobs" --target actors_tests integration_tests
+  stage_done "TSan build"
+  (
+    # halt_on_error: the first race fails the run, with its report.
+    export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
+    build-tsan/actors/actors_tests --gtest_brief=1
+    build-tsan/tests/integration_tests --gtest_brief=1
+  )
+  stage_done "TSan tests"
 fi

@@ -64,7 +64,7 @@ caf::behavior reconciler(caf::event_based_actor* self, node_env env,
 
 caf::actor spawn_reconciler(caf::event_based_actor* parent, node_env env,
                             caf::actor store_actor) {
-  return parent->spawn<caf::linked + caf::detached>(reconciler, std::move(env),
+  return parent->spawn<caf::linked + caf::detached>(reconciler, env,
                                                     std::move(store_actor));
 }
 
