@@ -1,4 +1,4 @@
-// Opt-in, with CAF: `sluice::error` across an actor hop. A sluice error
+// Internal, with CAF: `sluice::error` across an actor hop. A sluice error
 // travels as a `caf::error` of category "sluice" (code = errc, context =
 // the message), so the receiver gets the same kind back. For the node's
 // components (actors, cluster); like `node_extension.hpp`, this header

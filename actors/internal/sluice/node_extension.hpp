@@ -1,7 +1,7 @@
-// Opt-in, with CAF: how a component beside the node (the cluster) plugs
+// Internal, with CAF: how a component beside the node (the cluster) plugs
 // into it. The node calls the extension at three points of its start and
-// once at its stop, and hands it the node's actors and store. Like
-// `actor_stage.hpp`, this header includes CAF; `node.hpp` does not.
+// once at its stop, and hands it the node's actors and store. Never
+// installed; the public `node.hpp` only forward-declares it.
 #pragma once
 
 #include <caf/actor.hpp>
