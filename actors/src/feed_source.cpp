@@ -151,7 +151,7 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
 caf::actor spawn_feed_source(caf::event_based_actor* parent, node_env env,
                              std::string path, caf::actor store_actor) {
   return parent->spawn<caf::linked + caf::detached>(
-      feed_source, std::move(env), std::move(path), std::move(store_actor));
+      feed_source, env, std::move(path), std::move(store_actor));
 }
 
 } // namespace sluice

@@ -152,9 +152,9 @@ caf::behavior stage_supervisor_impl(self_ptr self, node_env env,
 caf::actor spawn_stage_supervisor(caf::event_based_actor* parent, node_env env,
                                   std::size_t stage_index,
                                   caf::actor store_actor, bool paused) {
-  return parent->spawn<caf::linked>(stage_supervisor_impl, std::move(env),
-                                    stage_index, std::move(store_actor),
-                                    parent->address(), paused);
+  return parent->spawn<caf::linked>(stage_supervisor_impl, env, stage_index,
+                                    std::move(store_actor), parent->address(),
+                                    paused);
 }
 
 } // namespace sluice
