@@ -11,8 +11,9 @@ ignored) below the README's folder, minus folders with a README of their own:
     whatever matches;
   - every source file (.cpp .hpp .h .sh .cmake .in .proto .py .yaml) is
     named by a row, where one name covers a C++ concept: `foo.hpp`,
-    `foo.cpp` and `foo_test.cpp` are one, and `include/<ns>/x/foo.hpp` is the
-    public face of `src/x/foo.cpp`. Data files and CMakeLists.txt need no row.
+    `foo.cpp` and `foo_test.cpp` are one, and `include/<ns>/x/foo.hpp` (public) or
+    `internal/<ns>/x/foo.hpp` (seen in the tree, not installed) is the face
+    of `src/x/foo.cpp`. Data files and CMakeLists.txt need no row.
 usage: readme_tables_test.py [SOURCE_DIR]
 """
 import glob
@@ -42,10 +43,12 @@ def concept(path):
             if stem.endswith("_test"):
                 stem = stem[: -len("_test")]
             parts = stem.split("/")
-            if "include" in parts:  # include/<ns>/rest -> src/rest
-                i = parts.index("include")
-                if i + 2 < len(parts):
-                    parts = parts[:i] + ["src"] + parts[i + 2:]
+            for face in ("include", "internal"):  # <face>/<ns>/rest -> src/rest
+                if face in parts:
+                    i = parts.index(face)
+                    if i + 2 < len(parts):
+                        parts = parts[:i] + ["src"] + parts[i + 2:]
+                    break
             return "/".join(parts)
     return path
 

@@ -1,6 +1,7 @@
 // Private side of actor stages (<sluice/caf/actor_stage.hpp>): the factory
 // that add_actor_stage registers, and the behaviour through which a key
-// actor commits what the stage's raw actor answered. Used by one key actor each.
+// actor commits what the stage's raw actor answered. Used by one key actor
+// each.
 #pragma once
 
 #include <caf/fwd.hpp>
