@@ -33,8 +33,11 @@ result<void> load_plugin(const std::string& path, registry& reg);
 
 /// Defines a plugin's entry points; the body registers into `reg` and
 /// returns true on success.
+// `reg` is the name of the parameter the macro declares, not an expression.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define SLUICE_PLUGIN(reg)                                                     \
   extern "C" std::uint32_t sluice_plugin_abi() {                               \
     return ::sluice::plugin_abi_version;                                       \
   }                                                                            \
   extern "C" bool sluice_plugin_register(::sluice::registry& reg)
+// NOLINTEND(bugprone-macro-parentheses)
