@@ -29,9 +29,10 @@ caf::result<std::string> on_request(cluster_actor* self,
   auto from = sender ? sender->node() : caf::node_id{};
   v1::ClusterMessage m;
   if (!m.ParseFromString(bytes))
-    return reply_error("malformed cluster message ("
-                       + std::to_string(bytes.size())
-                       + " bytes are not a sluice.v1.ClusterMessage)");
+    return reply_error(
+        fail(errc::parse, "malformed cluster message ("
+                              + std::to_string(bytes.size())
+                              + " bytes are not a sluice.v1.ClusterMessage)"));
   if (m.has_hello())
     return on_hello(self, from, m.hello());
   if (m.has_proof())
@@ -41,7 +42,9 @@ caf::result<std::string> on_request(cluster_actor* self,
     s.log->warn("ignored a {} message from a node that has not proved the "
                 "cluster secret",
                 body_name(m));
-    return reply_error("not a member: join with the cluster secret first");
+    return reply_error(
+        fail(errc::invalid_argument,
+             "not a member: join with the cluster secret first"));
   }
   s.table->heard_from(t->second, clock::now());
   switch (m.body_case()) {
@@ -61,7 +64,8 @@ caf::result<std::string> on_request(cluster_actor* self,
     }
     return reply_ok();
   default:
-    return reply_error("unexpected " + body_name(m) + " message");
+    return reply_error(fail(errc::invalid_argument,
+                            "unexpected " + body_name(m) + " message"));
   }
 }
 
@@ -177,13 +181,12 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         self->state.outbox_dirty = true;
         pump_outbox(self);
       },
-      [self](handoff_atom, std::uint64_t transfer, bool ok,
-             const std::string& why) {
+      [self](handoff_atom, std::uint64_t transfer, const caf::error& outcome) {
         auto& s = self->state;
         if (transfer != s.handoff_transfer)
           return;
         s.handoff = nullptr;
-        if (ok) {
+        if (!outcome) {
           auto took = clock::now() - s.handoff_started;
           s.handoff_time->observe_us(static_cast<std::uint64_t>(
               std::chrono::duration_cast<std::chrono::microseconds>(took)
@@ -192,7 +195,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
           s.outbox_dirty = true;
         } else {
           s.log->warn("hand-off {} did not finish: {}; trying again", transfer,
-                      why);
+                      describe_error(outcome));
           s.handoff_retry = clock::now() + std::chrono::seconds(1);
         }
         publish_view(self);
@@ -216,7 +219,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
              std::string& bytes) -> caf::result<std::string> {
         auto* l = ready_link(self->state, target);
         if (!l)
-          return reply_error("no link to " + target);
+          return reply_error(fail(errc::unavailable, "no link to " + target));
         auto rp = self->make_response_promise<std::string>();
         self->request(l->handle, std::chrono::seconds(15), cluster_atom::value,
                       std::move(bytes))

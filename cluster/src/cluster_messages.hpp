@@ -13,7 +13,9 @@ using cluster_atom = caf::atom_constant<caf::atom("cluster")>;
 using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
 /// To itself, every heartbeat interval.
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
-/// Hand-off sender -> cluster actor: (handoff_atom, transfer id, ok, why).
+/// Hand-off sender -> cluster actor: (handoff_atom, transfer id, caf::error):
+/// no error when the hand-off finished, else what stopped it (a "sluice"
+/// error, see caf_error.hpp).
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 /// Hand-off sender -> cluster actor: (relay_atom, member name, bytes) ->
 /// the member's answer. Requests to other members go through the actor

@@ -282,13 +282,16 @@ caf::result<std::string> receive_forward(cluster_actor* self,
   for (auto& w : batch.events()) {
     auto id = s.stage_ids.find(w.stage());
     if (id == s.stage_ids.end())
-      return reply_error("stage '" + w.stage()
-                         + "' is not in this member's topology (members must "
-                           "run the same pipeline)");
+      return reply_error(
+          fail(errc::config,
+               "stage '" + w.stage()
+                   + "' is not in this member's topology (members must "
+                     "run the same pipeline)"));
     if (w.shard() >= shard_count || w.priority() > 1)
-      return reply_error("malformed forwarded event (shard "
-                         + std::to_string(w.shard()) + ", priority "
-                         + std::to_string(w.priority()) + ")");
+      return reply_error(
+          fail(errc::parse, "malformed forwarded event (shard "
+                                + std::to_string(w.shard()) + ", priority "
+                                + std::to_string(w.priority()) + ")"));
     auto prio = w.priority() == 0 ? priority::urgent : priority::normal;
     urgent = urgent || prio == priority::urgent;
     evs.push_back({w.shard(), w.seq(), id->second, prio, {}, w.event()});
@@ -300,8 +303,9 @@ caf::result<std::string> receive_forward(cluster_actor* self,
       self, fn,
       [self, rp, receipt](const result<void>& stored) mutable {
         if (!stored) {
-          rp.deliver(reply_error("queueing forwarded events failed: "
-                                 + stored.error().describe()));
+          rp.deliver(reply_error(
+              fail(stored.error().code, "queueing forwarded events failed: "
+                                            + stored.error().message)));
           return;
         }
         self->state.received->add(receipt->accepted);

@@ -25,7 +25,7 @@ shards_of(const google::protobuf::RepeatedField<std::uint32_t>& in) {
 }
 
 std::string store_result(const result<void>& stored) {
-  return stored ? reply_ok() : reply_error(stored.error().describe());
+  return stored ? reply_ok() : reply_error(stored.error());
 }
 
 } // namespace
@@ -157,21 +157,23 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
   if (m.has_handoff_chunk()) {
     auto& c = *m.mutable_handoff_chunk();
     if (!s.incoming.count({from, c.transfer()}))
-      return reply_error("unknown transfer " + std::to_string(c.transfer())
-                         + " (begin it again)");
+      return reply_error(fail(errc::not_found,
+                              "unknown transfer " + std::to_string(c.transfer())
+                                  + " (begin it again)"));
     std::vector<handoff_record> recs;
     recs.reserve(static_cast<std::size_t>(c.records_size()));
     for (auto& w : *c.mutable_records()) {
       handoff_record r;
       if (w.kind() > static_cast<std::uint32_t>(handoff_record::kind::inbox))
-        return reply_error("unknown hand-off record kind "
-                           + std::to_string(w.kind()));
+        return reply_error(fail(errc::parse, "unknown hand-off record kind "
+                                                 + std::to_string(w.kind())));
       r.what = static_cast<handoff_record::kind>(w.kind());
       if (!w.stage().empty()) {
         auto id = s.stage_ids.find(w.stage());
         if (id == s.stage_ids.end())
-          return reply_error("stage '" + w.stage()
-                             + "' is not in this member's topology");
+          return reply_error(
+              fail(errc::config, "stage '" + w.stage()
+                                     + "' is not in this member's topology"));
         r.stage_id = id->second;
       }
       r.shard = w.shard();
@@ -197,8 +199,9 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
   auto& c = m.handoff_commit();
   auto i = s.incoming.find({from, c.transfer()});
   if (i == s.incoming.end())
-    return reply_error("unknown transfer " + std::to_string(c.transfer())
-                       + " (begin it again)");
+    return reply_error(fail(errc::not_found, "unknown transfer "
+                                                 + std::to_string(c.transfer())
+                                                 + " (begin it again)"));
   auto shards = i->second.shards;
   auto epoch = c.epoch();
   call_store(

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cluster_messages.hpp"
+#include "wire.hpp"
 #include "sluice/caf_error.hpp"
 #include "sluice/v1/cluster.pb.h"
 
@@ -36,7 +37,7 @@ result<void> read_answer(const std::string& bytes, bool* already) {
   if (!r.ParseFromString(bytes) || !r.has_reply())
     return fail(errc::parse, "a malformed answer");
   if (!r.reply().ok())
-    return fail(errc::unavailable, r.reply().error());
+    return error_of(r.reply());
   if (already)
     *already = r.reply().already_owned();
   return {};
@@ -44,8 +45,15 @@ result<void> read_answer(const std::string& bytes, bool* already) {
 
 void run(caf::blocking_actor* self, handoff_job job) {
   auto t0 = std::chrono::steady_clock::now();
-  auto done = [&](bool ok, const std::string& why) {
-    self->send(job.parent, handoff_atom::value, job.transfer, ok, why);
+  // The outcome, to the cluster actor: no error when the hand-off
+  // finished, otherwise what stopped it (as a CAF error, kind kept).
+  auto done = [&](result<void> outcome) {
+    self->send(job.parent, handoff_atom::value, job.transfer,
+               outcome ? caf::error{} : to_caf_error(outcome.error()));
+  };
+  // A failure of one step: its kind, prefixed with the step.
+  auto step_failed = [](const char* step, const error& e) {
+    return fail(e.code, std::string(step) + ": " + e.message);
   };
   auto call_store = [&](store_call fn) -> result<void> {
     result<void> out;
@@ -75,8 +83,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
       return commit_report{};
     });
     if (!marked)
-      return done(false,
-                  "marking shards leaving: " + marked.error().describe());
+      return done(step_failed("marking shards leaving", marked.error()));
   }
 
   // 2. Wait until none of their events is in flight; the stages forget
@@ -96,8 +103,9 @@ void run(caf::blocking_actor* self, handoff_job job) {
     if (asked && busy == 0)
       break;
     if (std::chrono::steady_clock::now() > deadline)
-      return done(false, std::to_string(busy)
-                             + " events of the shards are still in flight");
+      return done(fail(errc::unavailable,
+                       std::to_string(busy)
+                           + " events of the shards are still in flight"));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
@@ -112,7 +120,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
     b->add_shards(sh);
   bool already = false;
   if (auto begun = ask(begin, &already); !begun)
-    return done(false, "begin: " + begun.error().describe());
+    return done(step_failed("begin", begun.error()));
 
   std::size_t records = 0;
   if (!already) {
@@ -174,9 +182,9 @@ void run(caf::blocking_actor* self, handoff_job job) {
     while (!waiting.empty())
       settle_one();
     if (!scanned)
-      return done(false, "reading the shards: " + scanned.error().describe());
+      return done(step_failed("reading the shards", scanned.error()));
     if (!streamed)
-      return done(false, "streaming: " + streamed.error().describe());
+      return done(step_failed("streaming", streamed.error()));
 
     // 5. The receiver owns them from now on.
     v1::ClusterMessage commit;
@@ -187,7 +195,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
     for (auto sh : job.shards)
       c->add_shards(sh);
     if (auto committed = ask(commit, nullptr); !committed)
-      return done(false, "commit: " + committed.error().describe());
+      return done(step_failed("commit", committed.error()));
   }
 
   // 6. Delete our copy; later events for the shards go to their owner.
@@ -198,8 +206,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
         return commit_report{};
       });
       !released)
-    return done(false,
-                "deleting the handed-off copy: " + released.error().describe());
+    return done(step_failed("deleting the handed-off copy", released.error()));
   if (job.shards_moved)
     job.shards_moved->add(job.shards.size());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -207,7 +214,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
                 .count();
   job.log->info("handed off {} shards ({} records) to {} in {} ms",
                 job.shards.size(), records, job.target_name, ms);
-  done(true, {});
+  done({});
 }
 
 } // namespace

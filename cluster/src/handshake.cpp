@@ -158,15 +158,18 @@ std::string on_hello(cluster_actor* self, const caf::node_id& from,
                      const v1::Hello& h) {
   auto& s = self->state;
   if (h.protocol() != protocol_version)
-    return reply_error("protocol " + std::to_string(h.protocol())
-                       + " is not spoken here (this node speaks "
-                       + std::to_string(protocol_version) + ")");
+    return reply_error(fail(errc::invalid_argument,
+                            "protocol " + std::to_string(h.protocol())
+                                + " is not spoken here (this node speaks "
+                                + std::to_string(protocol_version) + ")"));
   if (h.shard_count() != shard_count)
-    return reply_error("this cluster has " + std::to_string(shard_count)
-                       + " shards, not " + std::to_string(h.shard_count()));
+    return reply_error(fail(
+        errc::config, "this cluster has " + std::to_string(shard_count)
+                          + " shards, not " + std::to_string(h.shard_count())));
   if (h.name().empty() || h.name() == s.opts.name)
-    return reply_error("a member needs a name of its own, not '" + h.name()
-                       + "'");
+    return reply_error(
+        fail(errc::config,
+             "a member needs a name of its own, not '" + h.name() + "'"));
   // A name belongs to one data directory: another process that claims
   // the name of a live member at another address is a misconfiguration.
   if (auto* known = s.table->find(h.name());
@@ -176,8 +179,9 @@ std::string on_hello(cluster_actor* self, const caf::node_id& from,
     s.log->error("refused a member that calls itself {} from {}: {} is up at "
                  "{}",
                  h.name(), h.address(), h.name(), known->address);
-    return reply_error("the name '" + h.name() + "' belongs to the member at "
-                       + known->address);
+    return reply_error(fail(errc::config, "the name '" + h.name()
+                                              + "' belongs to the member at "
+                                              + known->address));
   }
   pending_hello p;
   p.nonce = random_bytes(32);
@@ -198,7 +202,8 @@ std::string on_proof(cluster_actor* self, const caf::node_id& from,
   auto& s = self->state;
   auto i = s.pending.find(from);
   if (i == s.pending.end())
-    return reply_error("no hello came first from this node");
+    return reply_error(
+        fail(errc::invalid_argument, "no hello came first from this node"));
   auto who = std::move(i->second.who);
   auto nonce = std::move(i->second.nonce);
   s.pending.erase(i);
@@ -207,7 +212,7 @@ std::string on_proof(cluster_actor* self, const caf::node_id& from,
                       proof_of(s.opts.secret, "client", nonce, who.name))) {
     s.log->error("refused node {} from {}: wrong cluster secret", who.name,
                  who.address);
-    return reply_error("wrong cluster secret");
+    return reply_error(fail(errc::invalid_argument, "wrong cluster secret"));
   }
   s.trusted[from] = who.name;
   auto now = clock::now();

@@ -11,11 +11,20 @@ std::string reply_ok() {
   return m.SerializeAsString();
 }
 
-std::string reply_error(const std::string& why) {
+std::string reply_error(const error& err) {
   v1::ClusterMessage m;
   m.mutable_reply()->set_ok(false);
-  m.mutable_reply()->set_error(why);
+  m.mutable_reply()->set_error(err.message);
+  m.mutable_reply()->set_code(static_cast<std::uint32_t>(err.code));
   return m.SerializeAsString();
+}
+
+error error_of(const v1::Reply& reply) {
+  auto code = reply.code();
+  auto known = code >= static_cast<std::uint32_t>(errc::invalid_argument)
+               && code <= static_cast<std::uint32_t>(errc::unavailable);
+  return fail(known ? static_cast<errc>(code) : errc::unavailable,
+              reply.error());
 }
 
 std::string proof_of(std::string_view secret, std::string_view role,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "membership.hpp"
+#include "sluice/result.hpp"
 #include "sluice/v1/cluster.pb.h"
 
 namespace sluice::cluster {
@@ -14,9 +15,13 @@ namespace sluice::cluster {
 /// The handshake protocol version this build speaks.
 inline constexpr std::uint32_t protocol_version = 1;
 
-/// Serialized `Reply{ok}` or `Reply{error}`.
+/// Serialized `Reply{ok}`.
 std::string reply_ok();
-std::string reply_error(const std::string& why);
+/// Serialized `Reply{error}`: the error's message and its errc as `code`.
+std::string reply_error(const error& err);
+/// The error a `Reply` with `!ok` carries: its errc (errc::unavailable when
+/// the code is missing or unknown, as from an older member) and message.
+error error_of(const v1::Reply& reply);
 
 /// Proof that the sender knows `secret`: HMAC-SHA256 over the role
 /// ("server" or "client"), the other side's nonce and the sender's name.
