@@ -45,6 +45,7 @@ TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
     auto publish_range = [&](int from, int to) {
       for (int i = from; i < to; ++i) {
         std::vector<event> batch;
+        batch.reserve(keys);
         for (int k = 0; k < keys; ++k)
           batch.push_back(
               make_event("k" + std::to_string(k), std::to_string(i)));
@@ -118,6 +119,7 @@ TEST(Node, KeepsEventsInFlightUnderTheCreditLimit) {
   ASSERT_TRUE(n);
   for (int b = 0; b < 20; ++b) {
     std::vector<event> batch;
+    batch.reserve(500);
     for (int i = 0; i < 500; ++i)
       batch.push_back(
           make_event("k" + std::to_string(i % 300), std::to_string(b)));
@@ -168,6 +170,7 @@ stages:
   constexpr int backlog = 100000;
   for (int b = 0; b < backlog / 10000; ++b) {
     std::vector<event> batch;
+    batch.reserve(10000);
     for (int i = 0; i < 10000; ++i)
       batch.push_back(make_event("n" + std::to_string(b * 10000 + i), "x"));
     ASSERT_TRUE((*n)->publish("in", std::move(batch)));

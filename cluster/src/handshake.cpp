@@ -58,7 +58,7 @@ void on_challenge(cluster_actor* self, const std::string& address,
   auto* p = m.mutable_proof();
   p->set_name(s.opts.name);
   p->set_proof(proof_of(s.opts.secret, "client", c.nonce(), s.opts.name));
-  auto name = c.name();
+  const auto& name = c.name(); // [=] below copies it into the handler
   self->request(l.handle, request_timeout, cluster_atom::value,
                 m.SerializeAsString())
       .then(

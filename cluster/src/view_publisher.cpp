@@ -4,6 +4,8 @@
 // itself is guarded by its mutex.
 #include "view_publisher.hpp"
 
+#include <caf/event_based_actor.hpp>
+
 #include <mutex>
 
 #include "links.hpp"

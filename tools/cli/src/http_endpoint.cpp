@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 #include "http_ingest_routes.hpp"
@@ -224,7 +225,7 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
     int err = errno;
     return error{errc::invalid_argument,
                  "'" + host_port + "': cannot listen"
-                     + (err != 0 ? std::string{": "} + std::strerror(err)
+                     + (err != 0 ? ": " + std::generic_category().message(err)
                                  : std::string{})};
   }
   auto* raw = &svr;

@@ -109,8 +109,9 @@ void get_key(const httplib::Request& req, httplib::Response& res,
     if (body.is_discarded() || !body.is_object())
       body = json::object();
     if (a->outcome == query_outcome::ingested)
-      body["on_demand"] = {{"ingestion", a->ingestion},
-                           {"took_ms", a->took.count() / 1000.0}};
+      body["on_demand"] = {
+          {"ingestion", a->ingestion},
+          {"took_ms", static_cast<double>(a->took.count()) / 1000.0}};
     res.status = 200;
     res.set_content(body.dump(), json_type);
   });
