@@ -4,6 +4,7 @@
 // on questions to the stages.
 #pragma once
 
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <spdlog/logger.h>
 

@@ -169,7 +169,7 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
 caf::actor spawn_node_supervisor(caf::actor_system& sys, node_env env,
                                  caf::actor store_actor,
                                  std::vector<std::string> feeds) {
-  return sys.spawn(node_supervisor, std::move(env), std::move(store_actor),
+  return sys.spawn(node_supervisor, env, std::move(store_actor),
                    std::move(feeds));
 }
 

@@ -63,7 +63,7 @@ void heartbeat(cluster_actor* self) {
     if (!m->address.empty())
       link_to(s, m->address);
   for (auto& [address, l] : s.links) {
-    auto* m = [&]() -> const member* {
+    auto* m = [&s, &address = address]() -> const member* {
       for (auto& x : s.table->members())
         if (x.address == address)
           return &x;

@@ -12,6 +12,7 @@ TEST(Metrics, CountersAddUpAcrossThreads) {
   metrics m;
   auto& c = m.get_counter("sluice_events_total", {{"stage", "parse"}});
   std::vector<std::thread> ts;
+  ts.reserve(4);
   for (int t = 0; t < 4; ++t)
     ts.emplace_back([&] {
       for (int i = 0; i < 10000; ++i)

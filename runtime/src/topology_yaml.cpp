@@ -102,7 +102,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (unit == "s")
     scale = 1000;
   if (unit == "m")
-    scale = 60 * 1000;
+    scale = std::int64_t{60} * 1000;
   if (scale == 0)
     return std::nullopt;
   return std::chrono::milliseconds{static_cast<std::int64_t>(count) * scale};
@@ -153,7 +153,7 @@ result<YAML::Node> parse_document(const std::string& text,
 // ---- field ----------------------------------------------------------------
 
 field::field(YAML::Node node, std::string file, std::string path)
-    : node_(std::move(node)), mark_(node_.Mark()), file_(std::move(file)),
+    : node_(node), mark_(node_.Mark()), file_(std::move(file)),
       path_(std::move(path)) {}
 
 int field::line() const {

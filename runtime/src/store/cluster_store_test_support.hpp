@@ -47,6 +47,7 @@ inline std::string id_of(const std::string& bytes) {
 
 inline std::vector<std::string> ids_of(const std::vector<queued_event>& q) {
   std::vector<std::string> out;
+  out.reserve(q.size());
   for (auto& e : q)
     out.push_back(id_of(e.bytes));
   return out;
@@ -194,6 +195,7 @@ struct ClusterStore : ::testing::Test {
   static std::vector<std::string>
   described(const std::vector<handoff_record>& recs) {
     std::vector<std::string> out;
+    out.reserve(recs.size());
     for (auto& r : recs)
       out.push_back(describe(r));
     return out;
