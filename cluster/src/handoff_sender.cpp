@@ -17,9 +17,9 @@
 #include <thread>
 
 #include "cluster_messages.hpp"
-#include "wire.hpp"
 #include "sluice/caf_error.hpp"
 #include "sluice/v1/cluster.pb.h"
+#include "wire.hpp"
 
 namespace sluice::cluster {
 
