@@ -67,6 +67,9 @@ keys=$(awk -F'\t' 'NR > 1 && NR <= 41 && NR % 4 == 0 { print $1 }' "$example/dat
 worst=0
 for k in $keys; do
   read -r code secs < <(get "/v1/keys/score/pypi/$k")
+  # The backlog as this answer came, before the checks below (python
+  # starts are slow on a busy machine and the node drains meanwhile).
+  after=$(queued)
   worst=$(python3 -c "print(max($worst, $secs))")
   check "pypi/$k: 200 within the default wait ($secs s)" test "$code" == 200
   check "  with its final state" test "$(json 'd["state"]["name"]')" == "$k"
@@ -74,8 +77,7 @@ for k in $keys; do
   check "  ingested on demand" bash -c "[[ \$(python3 -c \"import json; print(json.load(open('$work/resp'))['on_demand']['ingestion'])\") == ondemand:pypi/$k@* ]]"
 done
 echo "slowest of $(echo $keys | wc -w) on-demand queries: $worst s"
-after=$(queued)
-check "the backlog is still there afterwards ($after)" test "$after" -gt 100000
+check "the backlog was still there when the last query was answered ($after)" test "$after" -gt 100000
 
 # -- a known key is answered from its state, nothing ingested ---------------
 k=$(echo $keys | cut -d' ' -f1)
