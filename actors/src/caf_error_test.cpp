@@ -26,8 +26,11 @@ using fail_atom = caf::atom_constant<caf::atom("fail")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 
 /// Replies to (fail_atom, code, text) with that sluice error; never
-/// answers (wait_atom), so the requester's timeout decides.
-caf::behavior failing_actor() {
+/// answers (wait_atom), so the requester's timeout decides. It takes one
+/// unused argument: CAF 0.17.6 dereferences a null argument tuple when an
+/// actor function takes none (UBSan: "reference binding to null pointer"
+/// in init_fun_factory_helper).
+caf::behavior failing_actor(int /* unused */) {
   return {
       [](fail_atom, std::uint8_t code,
          const std::string& text) -> caf::result<std::string> {
@@ -65,7 +68,7 @@ protected:
 } // namespace
 
 TEST_F(CafError, ASluiceErrorRepliedByAnActorArrivesWithItsKindAndMessage) {
-  auto a = sys_->spawn(failing_actor);
+  auto a = sys_->spawn(failing_actor, 0);
   for (auto code : {errc::invalid_argument, errc::config, errc::storage,
                     errc::behaviour, errc::unavailable}) {
     auto got = request_error(a, std::chrono::seconds(10), fail_atom::value,
@@ -99,7 +102,7 @@ TEST_F(CafError, RendersAsSluiceKindAndMessage) {
 }
 
 TEST_F(CafError, ARequestTimeoutIsUnavailableWithCafsRendering) {
-  auto a = sys_->spawn(failing_actor);
+  auto a = sys_->spawn(failing_actor, 0);
   auto got = request_error(a, std::chrono::milliseconds(20), wait_atom::value);
   ASSERT_TRUE(got.has_value());
   auto back = from_caf_error(*got);
@@ -109,7 +112,7 @@ TEST_F(CafError, ARequestTimeoutIsUnavailableWithCafsRendering) {
 }
 
 TEST_F(CafError, ARequestToADeadActorIsUnavailable) {
-  auto a = sys_->spawn(failing_actor);
+  auto a = sys_->spawn(failing_actor, 0);
   {
     caf::scoped_actor self{*sys_};
     self->send_exit(a, caf::exit_reason::user_shutdown);
