@@ -15,15 +15,6 @@ namespace {
 
 constexpr caf::atom_value category = caf::atom("sluice");
 
-/// The errc a code of category "sluice" names; unavailable when unknown
-/// (a newer peer's kind).
-errc errc_of(std::uint8_t code) {
-  if (code >= static_cast<std::uint8_t>(errc::invalid_argument)
-      && code <= static_cast<std::uint8_t>(errc::unavailable))
-    return static_cast<errc>(code);
-  return errc::unavailable;
-}
-
 std::string message_of(const caf::message& context) {
   if (context.match_elements<std::string>())
     return context.get_as<std::string>(0);
@@ -56,7 +47,7 @@ error from_caf_error(const caf::error& e) {
   if (!e)
     return error{errc::unavailable, caf::to_string(e)};
   if (e.category() == category)
-    return error{errc_of(e.code()), message_of(e.context())};
+    return error{errc_from_code(e.code()), message_of(e.context())};
   auto kind = errc::unavailable;
   if (e.category() == caf::atom("system"))
     kind = errc_of(static_cast<caf::sec>(e.code()));
@@ -72,7 +63,7 @@ std::string describe_error(const caf::error& e) {
 void add_sluice_error_category(caf::actor_system_config& cfg) {
   cfg.add_error_category(category, [](std::uint8_t code, caf::atom_value,
                                       const caf::message& context) {
-    return std::string("sluice:") + to_string(errc_of(code)) + ": "
+    return std::string("sluice:") + to_string(errc_from_code(code)) + ": "
            + message_of(context);
   });
 }

@@ -90,8 +90,7 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
                 std::move(bind))
       .receive([] {}, [&](caf::error& e) { bound_ok = from_caf_error(e); });
   if (!bound_ok)
-    return fail(bound_ok.error().code,
-                "the new topology: " + bound_ok.error().message);
+    return bound_ok.error().within("the new topology");
   if (!bound)
     return fail(errc::config, "the new topology: not bound");
   p.swapping = true;

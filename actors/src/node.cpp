@@ -244,8 +244,7 @@ result<void> publish_here(node::impl& p, const std::string& topic,
   for (auto& ev : events) {
     urgent = urgent || ev.priority == priority::urgent;
     if (auto ok = p.plan()->check_payload_size(ev.payload.size()); !ok)
-      return fail(ok.error().code,
-                  "event " + ev.id + ": " + ok.error().message);
+      return ok.error().within("event " + ev.id);
     if (ev.ingest_ts_ns == 0)
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)

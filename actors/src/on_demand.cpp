@@ -57,7 +57,7 @@ result<void> index_catalog_file(store& st, const std::string& path,
   }
   auto reader = feed_reader::open(path, topic);
   if (!reader)
-    return fail(reader.error().code, "--catalog: " + reader.error().message);
+    return reader.error().within("--catalog");
   std::vector<std::pair<std::string, std::string>> entries;
   std::size_t bad = 0;
   for (auto batch = (*reader)->next(4096); !batch.empty();

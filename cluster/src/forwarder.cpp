@@ -304,8 +304,7 @@ caf::result<std::string> receive_forward(cluster_actor* self,
       [self, rp, receipt](const result<void>& stored) mutable {
         if (!stored) {
           rp.deliver(reply_error(
-              fail(stored.error().code, "queueing forwarded events failed: "
-                                            + stored.error().message)));
+              stored.error().within("queueing forwarded events failed")));
           return;
         }
         self->state.received->add(receipt->accepted);

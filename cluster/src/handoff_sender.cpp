@@ -51,10 +51,6 @@ void run(caf::blocking_actor* self, handoff_job job) {
     self->send(job.parent, handoff_atom::value, job.transfer,
                outcome ? caf::error{} : to_caf_error(outcome.error()));
   };
-  // A failure of one step: its kind, prefixed with the step.
-  auto step_failed = [](const char* step, const error& e) {
-    return fail(e.code, std::string(step) + ": " + e.message);
-  };
   auto call_store = [&](store_call fn) -> result<void> {
     result<void> out;
     self->request(job.ctx.store_actor, caf::infinite,
@@ -83,7 +79,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
       return commit_report{};
     });
     if (!marked)
-      return done(step_failed("marking shards leaving", marked.error()));
+      return done(marked.error().within("marking shards leaving"));
   }
 
   // 2. Wait until none of their events is in flight; the stages forget
@@ -120,7 +116,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
     b->add_shards(sh);
   bool already = false;
   if (auto begun = ask(begin, &already); !begun)
-    return done(step_failed("begin", begun.error()));
+    return done(begun.error().within("begin"));
 
   std::size_t records = 0;
   if (!already) {
@@ -182,9 +178,9 @@ void run(caf::blocking_actor* self, handoff_job job) {
     while (!waiting.empty())
       settle_one();
     if (!scanned)
-      return done(step_failed("reading the shards", scanned.error()));
+      return done(scanned.error().within("reading the shards"));
     if (!streamed)
-      return done(step_failed("streaming", streamed.error()));
+      return done(streamed.error().within("streaming"));
 
     // 5. The receiver owns them from now on.
     v1::ClusterMessage commit;
@@ -195,7 +191,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
     for (auto sh : job.shards)
       c->add_shards(sh);
     if (auto committed = ask(commit, nullptr); !committed)
-      return done(step_failed("commit", committed.error()));
+      return done(committed.error().within("commit"));
   }
 
   // 6. Delete our copy; later events for the shards go to their owner.
@@ -206,7 +202,7 @@ void run(caf::blocking_actor* self, handoff_job job) {
         return commit_report{};
       });
       !released)
-    return done(step_failed("deleting the handed-off copy", released.error()));
+    return done(released.error().within("deleting the handed-off copy"));
   if (job.shards_moved)
     job.shards_moved->add(job.shards.size());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -20,11 +20,7 @@ std::string reply_error(const error& err) {
 }
 
 error error_of(const v1::Reply& reply) {
-  auto code = reply.code();
-  auto known = code >= static_cast<std::uint32_t>(errc::invalid_argument)
-               && code <= static_cast<std::uint32_t>(errc::unavailable);
-  return fail(known ? static_cast<errc>(code) : errc::unavailable,
-              reply.error());
+  return fail(errc_from_code(reply.code()), reply.error());
 }
 
 std::string proof_of(std::string_view secret, std::string_view role,

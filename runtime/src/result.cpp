@@ -27,6 +27,17 @@ const char* to_string(errc code) noexcept {
   return "unknown";
 }
 
+errc errc_from_code(std::uint32_t code) noexcept {
+  if (code >= static_cast<std::uint32_t>(errc::invalid_argument)
+      && code <= static_cast<std::uint32_t>(errc::unavailable))
+    return static_cast<errc>(code);
+  return errc::unavailable;
+}
+
+error error::within(const std::string& context) const {
+  return error{code, context + ": " + message};
+}
+
 std::string error::describe() const {
   return std::string(to_string(code)) + ": " + message;
 }

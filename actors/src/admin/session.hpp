@@ -15,6 +15,7 @@
 
 #include "../messages.hpp"
 #include "../node_impl.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/dead_letters.hpp"
 #include "sluice/result.hpp"
 
@@ -66,11 +67,12 @@ private:
   json latency(const std::string& stage, const char* prio);
 
   /// Asks `who` (named `what` in the error) and waits for its `T` answer;
-  /// errc::unavailable when it answers with an error.
+  /// an error answer keeps its kind (from_caf_error: a dead or silent actor
+  /// is errc::unavailable).
   template <class T, class... Ts>
   result<T> ask(const caf::actor& who, const char* what, Ts&&... xs) {
     T out;
-    std::string why;
+    error why;
     bool ok = false;
     caf::scoped_actor self{*p_.sys};
     self->request(who, caf::infinite, std::forward<Ts>(xs)...)
@@ -79,10 +81,10 @@ private:
               out = std::move(v);
               ok = true;
             },
-            [&](caf::error& e) { why = to_string(e); });
+            [&](caf::error& e) { why = from_caf_error(e); });
     if (!ok)
-      return fail(errc::unavailable,
-                  std::string(what) + " does not answer: " + why);
+      return fail(why.code,
+                  std::string(what) + " does not answer: " + why.message);
     return out;
   }
 

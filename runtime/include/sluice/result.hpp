@@ -22,10 +22,17 @@ enum class errc : std::uint8_t {
   corrupt,              ///< stored bytes do not decode
   behaviour,            ///< user code threw
   unavailable,          ///< overloaded or shutting down; try again
+  // A new kind goes here, before nothing else: errc_from_code() takes
+  // every number up to `unavailable` as known.
 };
 
 /// Human name of an error family, e.g. "config".
 const char* to_string(errc code) noexcept;
+
+/// The family whose number is `code`, as an errc travels in a wire format
+/// or a CAF error; errc::unavailable for a number this build does not know
+/// (a newer peer's family, or none sent).
+errc errc_from_code(std::uint32_t code) noexcept;
 
 /// An error: a family plus a message that names what was wrong and where.
 struct error {
@@ -38,6 +45,10 @@ struct error {
   /// The family's name, then the message: "config: pipeline.yaml:12:
   /// stages[1].behaviour: unknown behaviour 'x'".
   std::string describe() const;
+
+  /// The same error with `context` before its message, its family kept:
+  /// `r.error().within("--catalog")` gives "--catalog: " + message.
+  error within(const std::string& context) const;
 };
 
 /// Either a value or an error. A minimal `std::expected` for C++20. The

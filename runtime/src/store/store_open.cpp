@@ -261,7 +261,7 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   }
   auto past = seq_past_entries(t.get(), *p);
   if (!past)
-    return fail(past.error().code, opts.dir + ": " + past.error().message);
+    return past.error().within(opts.dir);
   p->next_seq = std::max(p->next_seq, *past);
   if (opts.place && p->has_cluster)
     if (auto r = load_placement(t.get(), *p, *opts.place); !r)
