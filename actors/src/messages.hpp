@@ -25,6 +25,10 @@ using flush_atom =
     caf::atom_constant<caf::atom("flush")>; // () -> ok after commit
 using stage_supervisors_atom =
     caf::atom_constant<caf::atom("stagesups")>; // (stage_supervisor_table)
+/// (stage id u32, caf::actor): a stage supervisor, as it starts and before
+/// it dispatches anything, so no commit report of its events can reach the
+/// store before the store knows where to send it.
+using stage_supervisor_atom = caf::atom_constant<caf::atom("stagesup")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>; // commit window ends
 
 // stage supervisor

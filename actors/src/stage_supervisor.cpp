@@ -80,6 +80,15 @@ caf::behavior stage_supervisor_impl(self_ptr self, node_env env,
   s.paused = paused;
   read_durable_due(self);
   load_retries(self);
+  // The store must know this supervisor before any completion of an event
+  // it dispatches commits, or that commit's report (what it consumed) goes
+  // to nobody and the events stay in flight for ever. The node's table
+  // comes from another actor, in no order with the key actors' mail; this
+  // comes first: sent before the first dispatch, with the high priority
+  // urgent completions use.
+  self->send<caf::message_priority::high>(
+      s.store, msg::stage_supervisor_atom::value, s.stage_id,
+      caf::actor_cast<caf::actor>(self));
   self->send(self, msg::pump_atom::value);
   return {
       [self](msg::pump_atom) { pump(self); },

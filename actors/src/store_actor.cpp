@@ -347,6 +347,10 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         self->state.timer_armed = false;
         maybe_commit(self);
       },
+      [self](msg::stage_supervisor_atom, std::uint32_t id, caf::actor& r) {
+        self->state.stage_supervisors[id] = std::move(r);
+        maybe_commit(self); // every handler ends here
+      },
       [self](msg::stage_supervisors_atom, msg::stage_supervisor_table& t) {
         // The whole table: a topology applied live may have dropped stages.
         self->state.stage_supervisors.clear();

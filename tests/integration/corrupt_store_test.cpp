@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "sluice/node.hpp"
@@ -51,6 +50,12 @@ std::string state_of(const store& st, const std::string& stage,
                      const std::string& key) {
   auto ks = key_state(st, stage, key);
   return ks ? ks->state() : "<no state>";
+}
+
+/// Events stage `index` of a running node handled since the node started.
+std::uint64_t done_in(node& n, std::size_t index) {
+  auto s = n.stats();
+  return s && s->stages.size() > index ? s->stages[index].done : 0;
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -223,12 +228,9 @@ TEST(Restart, ANodeStoppedWithABacklogResumesItAndAppliesEveryEventOnce) {
         batch.push_back(make_event("k" + std::to_string(k), std::to_string(i)));
       ASSERT_TRUE(n->publish("in", std::move(batch)));
     }
-    // Let some events get processed and others be in flight, then stop.
-    // A fixed time on purpose, for now: stopping as soon as the first event
-    // is done (a wait on the done count) makes the last restart hang, 1 run
-    // in ~30, also at aa3a2bb: a bug of its own, recorded in the closing
-    // note of 2026-12-04, to fix before this sleep goes.
-    std::this_thread::sleep_for(100ms);
+    // Stop once some events went all the way through (the rest are in
+    // flight or queued: 2 ms each, 2,000 of them).
+    ASSERT_TRUE(wait_until([&] { return done_in(*n, 1) > 0; }));
   }
   std::uint64_t backlog = 0;
   {
@@ -242,7 +244,8 @@ TEST(Restart, ANodeStoppedWithABacklogResumesItAndAppliesEveryEventOnce) {
   for (int round = 0; round < 2; ++round) {
     auto n = start_node(dir, reg, cap);
     ASSERT_TRUE(n);
-    std::this_thread::sleep_for(100ms);
+    // Stop once this run has processed some of the backlog itself.
+    ASSERT_TRUE(wait_until([&] { return done_in(*n, 0) > 0; }));
     auto s = n->stats();
     ASSERT_TRUE(s);
     EXPECT_FALSE(s->failed) << s->failure;
