@@ -24,7 +24,9 @@ void publish_view(cluster_actor* self) {
            {"incarnation", m.incarnation},
            {"self", m.name == s.opts.name},
            {"proxy", !m.hosts_shards},
-           {"shards", s.desired.shards_of(m.name).size()}};
+           // Until joined there is no cluster map to show (its own
+           // table would give it every shard): 0.
+           {"shards", s.joined ? s.desired.shards_of(m.name).size() : 0}};
     if (m.name != s.opts.name) {
       auto* l = ready_link(s, m.name);
       j["connected"] = l != nullptr;
@@ -45,8 +47,9 @@ void publish_view(cluster_actor* self) {
               {"to_hand_off", misplaced + leaving.size()},
               {"incoming", s.incoming.size()}};
   json owners = json::object();
-  for (auto& n : s.desired.nodes())
-    owners[n] = s.desired.shards_of(n).size();
+  if (s.joined)
+    for (auto& n : s.desired.nodes())
+      owners[n] = s.desired.shards_of(n).size();
   shards["owners"] = owners;
   // An incoming transfer is the sender's to finish (it counts as busy
   // there); a sender that died must not hold this member up for good.
