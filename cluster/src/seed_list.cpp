@@ -40,8 +40,12 @@ resolved resolve_one(const std::string& text, host_port hp,
                      const host_resolver& resolve) {
   resolved r{text, std::move(hp), {}};
   if (resolve)
-    for (auto& ip : resolve(r.hp.host))
+    for (auto& ip : resolve(r.hp.host)) {
       r.ips.insert(ip);
+      // An IPv4-mapped IPv6 address reaches the IPv4 socket.
+      if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos)
+        r.ips.insert(ip.substr(7));
+    }
   return r;
 }
 

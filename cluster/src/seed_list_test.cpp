@@ -94,8 +94,8 @@ TEST(SeedList, EveryMemberGivenTheSameListSkipsItsOwnAddressAndOnlyTheFirst) {
 }
 
 TEST(SeedList, ItsOwnAddressIsRecognisedHoweverItIsSpelled) {
-  for (std::string own :
-       {"localhost:7401", "LOCALHOST:7401", "127.0.0.1:07401"}) {
+  for (std::string own : {"localhost:7401", "LOCALHOST:7401", "127.0.0.1:07401",
+                          "[::ffff:127.0.0.1]:7401"}) {
     auto p = plan_for("127.0.0.1:7401", {own, "127.0.0.1:7402"});
     EXPECT_EQ(p.own, own);
     EXPECT_EQ(p.others, std::vector<std::string>{"127.0.0.1:7402"}) << own;
