@@ -86,7 +86,8 @@ void on_challenge(cluster_actor* self, const std::string& address,
             }
             if (r.has_reply() && r.reply().not_joined()) {
               // Up, secret right, but in no cluster yet: ask again soon.
-              seed_unformed(s, address, name, r.reply().may_form());
+              seed_unformed(s, address, name, r.reply().may_form(),
+                            r.reply().has_shards());
               auto& l = link_to(s, address);
               l.at = link::phase::idle;
               l.handle = nullptr;
@@ -253,6 +254,7 @@ std::string on_proof(cluster_actor* self, const caf::node_id& from,
     r->set_code(static_cast<std::uint32_t>(errc::unavailable));
     r->set_not_joined(true);
     r->set_may_form(s.seeds.may_form);
+    r->set_has_shards(holds_shards(s));
     return m.SerializeAsString();
   }
   s.trusted[from] = who.name;

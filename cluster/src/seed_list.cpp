@@ -159,13 +159,15 @@ result<seed_plan> plan_seeds(const std::string& listen,
 }
 
 bool should_form(const seed_plan& plan, const std::string& own_name,
-                 const std::vector<seed_state>& seeds,
+                 bool holds_shards, const std::vector<seed_state>& seeds,
                  std::chrono::steady_clock::time_point now,
                  std::chrono::milliseconds timeout) {
   if (!plan.may_form)
     return false;
   for (auto& s : seeds) {
     if (s.unformed) {
+      if (s.has_shards && !holds_shards)
+        return false; // a restarting cluster: a member with data goes first
       if (s.may_form && s.name < own_name)
         return false; // it outranks us: it starts the cluster, we join it
       continue;
@@ -176,7 +178,7 @@ bool should_form(const seed_plan& plan, const std::string& own_name,
   return true;
 }
 
-std::string describe_wait(const seed_plan& plan,
+std::string describe_wait(const seed_plan& plan, bool holds_shards,
                           const std::vector<seed_state>& seeds,
                           std::chrono::steady_clock::time_point now,
                           std::chrono::system_clock::time_point wall_now) {
@@ -187,6 +189,8 @@ std::string describe_wait(const seed_plan& plan,
     out += s.address;
     if (s.unformed) {
       out += " (" + s.name + ") is up but in no cluster either";
+      if (s.has_shards)
+        out += ", and holds shards";
       continue;
     }
     auto silent = now - s.silent_since;
@@ -199,7 +203,17 @@ std::string describe_wait(const seed_plan& plan,
     if (!s.error.empty())
       out += ": " + s.error;
   }
-  if (plan.may_form)
+  bool beside_data =
+      !holds_shards
+      && std::any_of(seeds.begin(), seeds.end(), [](const seed_state& s) {
+           return s.unformed && s.has_shards;
+         });
+  if (plan.may_form && beside_data)
+    out += ". This member, the first seed, has a new data directory and "
+           "will not start a new cluster beside seeds that hold shards (it "
+           "would own every shard too): restart them with one of them first "
+           "in --join";
+  else if (plan.may_form)
     out += ". This member, the first seed, starts a new cluster once no "
            "other seed is a member of one";
   else if (!plan.others.empty())

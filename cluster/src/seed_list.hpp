@@ -72,26 +72,33 @@ struct seed_state {
   bool unformed = false;
   std::string name;      ///< its name, from its last answer
   bool may_form = false; ///< its answer: it may start a cluster itself
+  /// Its answer: its data directory owns shards (of a cluster that is
+  /// restarting, or that it cannot reach).
+  bool has_shards = false;
   /// No answer since: the start, or the last answer before a failure.
   clock::time_point silent_since{};
   std::string error; ///< why the last attempt failed, for the log
 };
 
-/// True when this member (`own_name`, `plan`) should start a new cluster
-/// now: it may form, and every other seed either answered that it is in no
-/// cluster (and does not outrank it: a seed that may form too and has a
-/// smaller name forms instead, for lists given in different orders), or
-/// has not answered for `timeout`. A seed that is a member of a cluster
-/// welcomes this member instead, so it never gets here.
+/// True when this member (`own_name`, `plan`; `holds_shards`: its data
+/// directory owns shards) should start a new cluster now: it may form, and
+/// every other seed either answered that it is in no cluster (and does not
+/// outrank it: a seed that may form too and has a smaller name forms
+/// instead, for lists given in different orders), or has not answered for
+/// `timeout`. Never with a new data directory while a seed that answered
+/// holds shards: it would claim every shard beside their owner. A seed
+/// that is a member of a cluster welcomes this member instead, so it never
+/// gets here.
 bool should_form(const seed_plan& plan, const std::string& own_name,
-                 const std::vector<seed_state>& seeds,
+                 bool holds_shards, const std::vector<seed_state>& seeds,
                  std::chrono::steady_clock::time_point now,
                  std::chrono::milliseconds timeout);
 
 /// One line on why a member is not in a cluster yet: for each other seed,
 /// unreachable since when (wall clock, from `wall_now`) and why, or up but
-/// not in a cluster; and who may start one.
-std::string describe_wait(const seed_plan& plan,
+/// not in a cluster; and who may start one (or why this member, the first
+/// seed, may not: see should_form).
+std::string describe_wait(const seed_plan& plan, bool holds_shards,
                           const std::vector<seed_state>& seeds,
                           std::chrono::steady_clock::time_point now,
                           std::chrono::system_clock::time_point wall_now);

@@ -182,12 +182,12 @@ TEST(SeedList, TheFirstSeedFormsAtOnceWhenEveryOtherSeedAnswersUnformed) {
   auto t0 = steady::now();
   std::vector<seed_state> seen{unformed("127.0.0.1:7402", "b", false),
                                unformed("127.0.0.1:7403", "c", false)};
-  EXPECT_TRUE(should_form(a, "a", seen, t0, 5000ms));
+  EXPECT_TRUE(should_form(a, "a", false, seen, t0, 5000ms));
   // b and c, given the same list, never form, whatever they hear.
   auto b = plan_for("127.0.0.1:7402", three);
   std::vector<seed_state> nobody{silent("127.0.0.1:7401", t0),
                                  silent("127.0.0.1:7403", t0)};
-  EXPECT_FALSE(should_form(b, "b", nobody, t0 + 3600s, 5000ms));
+  EXPECT_FALSE(should_form(b, "b", false, nobody, t0 + 3600s, 5000ms));
 }
 
 TEST(SeedList, TheFirstSeedWaitsForSilentSeedsUntilTheTimeout) {
@@ -195,11 +195,11 @@ TEST(SeedList, TheFirstSeedWaitsForSilentSeedsUntilTheTimeout) {
   auto t0 = steady::now();
   std::vector<seed_state> seen{unformed("127.0.0.1:7402", "b", false),
                                silent("127.0.0.1:7403", t0)};
-  EXPECT_FALSE(should_form(a, "a", seen, t0 + 4999ms, 5000ms));
-  EXPECT_TRUE(should_form(a, "a", seen, t0 + 5000ms, 5000ms));
+  EXPECT_FALSE(should_form(a, "a", false, seen, t0 + 4999ms, 5000ms));
+  EXPECT_TRUE(should_form(a, "a", false, seen, t0 + 5000ms, 5000ms));
   // Alone in its list, it forms at once.
   EXPECT_TRUE(should_form(plan_for("127.0.0.1:7401", {"localhost:7401"}), "a",
-                          {}, t0, 5000ms));
+                          false, {}, t0, 5000ms));
 }
 
 TEST(SeedList, OfTwoSeedsThatMayBothFormTheSmallerNameForms) {
@@ -208,10 +208,31 @@ TEST(SeedList, OfTwoSeedsThatMayBothFormTheSmallerNameForms) {
   auto b = plan_for("127.0.0.1:7402", {"127.0.0.1:7402", "127.0.0.1:7401"});
   ASSERT_TRUE(a.may_form && b.may_form);
   auto t = steady::now();
-  EXPECT_TRUE(
-      should_form(a, "a", {unformed("127.0.0.1:7402", "b", true)}, t, 5000ms));
-  EXPECT_FALSE(
-      should_form(b, "b", {unformed("127.0.0.1:7401", "a", true)}, t, 5000ms));
+  EXPECT_TRUE(should_form(a, "a", false,
+                          {unformed("127.0.0.1:7402", "b", true)}, t, 5000ms));
+  EXPECT_FALSE(should_form(b, "b", false,
+                           {unformed("127.0.0.1:7401", "a", true)}, t, 5000ms));
+}
+
+TEST(SeedList, AFirstSeedWithANewDataDirectoryWaitsBesideSeedsThatHoldShards) {
+  // A cluster restarting with its first seed on a new disk: forming would
+  // claim every shard beside the members that own them.
+  auto a = plan_for("127.0.0.1:7401", three);
+  auto t0 = steady::now();
+  auto b = unformed("127.0.0.1:7402", "b", false);
+  b.has_shards = true;
+  std::vector<seed_state> seen{b, unformed("127.0.0.1:7403", "c", false)};
+  EXPECT_FALSE(should_form(a, "a", false, seen, t0 + 3600s, 5000ms));
+  EXPECT_TRUE(should_form(a, "a", true, seen, t0, 5000ms));
+  auto line =
+      describe_wait(a, false, seen, t0, std::chrono::system_clock::now());
+  EXPECT_NE(line.find("127.0.0.1:7402 (b) is up but in no cluster either, and "
+                      "holds shards"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("has a new data directory and will not start"),
+            std::string::npos)
+      << line;
 }
 
 TEST(SeedList, TheWaitingLineNamesEachSeedSinceWhenAndWhoMayForm) {
@@ -219,7 +240,8 @@ TEST(SeedList, TheWaitingLineNamesEachSeedSinceWhenAndWhoMayForm) {
   auto t0 = steady::now();
   auto wall = std::chrono::system_clock::from_time_t(12 * 3600 + 5); // 12:00:05
   auto line = describe_wait(
-      b, {silent("127.0.0.1:7401", t0), unformed("127.0.0.1:7403", "c", false)},
+      b, false,
+      {silent("127.0.0.1:7401", t0), unformed("127.0.0.1:7403", "c", false)},
       t0 + 5s, wall);
   EXPECT_NE(line.find("127.0.0.1:7401 has not answered for 5 s (since "
                       "12:00:00 UTC): connection refused"),

@@ -79,11 +79,12 @@ void form(cluster_actor* self) {
 } // namespace
 
 void seed_unformed(cluster_state& s, const std::string& address,
-                   const std::string& name, bool may_form) {
+                   const std::string& name, bool may_form, bool has_shards) {
   if (auto* x = find_seed(s, address)) {
     x->unformed = true;
     x->name = name;
     x->may_form = may_form;
+    x->has_shards = has_shards;
     x->error.clear();
     x->silent_since = clock::now();
   }
@@ -116,12 +117,17 @@ void seed_is_self(cluster_state& s, const std::string& address) {
                       s.seed_states.end());
 }
 
+bool holds_shards(const cluster_state& s) {
+  return !s.place->shards_in(shard_state::owned).empty()
+         || !s.place->shards_in(shard_state::leaving).empty();
+}
+
 void check_seeds(cluster_actor* self) {
   auto& s = self->state;
   if (s.joined || s.forming || s.stopping)
     return;
   auto now = clock::now();
-  if (should_form(s.seeds, s.opts.name, s.seed_states, now,
+  if (should_form(s.seeds, s.opts.name, holds_shards(s), s.seed_states, now,
                   s.opts.seed_timeout)) {
     form(self);
     return;
@@ -134,7 +140,7 @@ void check_seeds(cluster_actor* self) {
   s.log->warn(
       "not in a cluster yet, {} s after the start: {}",
       std::chrono::duration_cast<std::chrono::seconds>(now - s.started).count(),
-      describe_wait(s.seeds, s.seed_states, now,
+      describe_wait(s.seeds, holds_shards(s), s.seed_states, now,
                     std::chrono::system_clock::now()));
 }
 

@@ -12,7 +12,10 @@ namespace sluice::cluster {
 
 /// The seed at `address` (if it is one) answered: up, but in no cluster.
 void seed_unformed(cluster_state& s, const std::string& address,
-                   const std::string& name, bool may_form);
+                   const std::string& name, bool may_form, bool has_shards);
+
+/// This member's data directory owns shards (owned or leaving).
+bool holds_shards(const cluster_state& s);
 
 /// An attempt to reach the seed at `address` (if it is one) failed.
 void seed_silent(cluster_state& s, const std::string& address,

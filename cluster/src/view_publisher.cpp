@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "links.hpp"
+#include "seeds.hpp"
 
 namespace sluice::cluster {
 
@@ -61,8 +62,9 @@ void publish_view(cluster_actor* self) {
                    {"joined", s.joined},
                    {"nodes", std::move(members)}};
   if (!s.joined) // what it waits for, as the log says it
-    s.view->nodes["waiting"] = describe_wait(
-        s.seeds, s.seed_states, clock::now(), std::chrono::system_clock::now());
+    s.view->nodes["waiting"] =
+        describe_wait(s.seeds, holds_shards(s), s.seed_states, clock::now(),
+                      std::chrono::system_clock::now());
   s.view->shards = std::move(shards);
   s.view->busy = busy;
   s.view->joined = s.joined;
