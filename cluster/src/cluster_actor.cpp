@@ -106,8 +106,12 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
   s.place = std::move(start.place);
   s.view = std::move(start.view);
   s.address = std::move(start.address);
+  s.seeds = std::move(start.seeds);
   s.log = s.ctx.logger("cluster");
-  s.joined = s.opts.seeds.empty();
+  s.started = clock::now();
+  // No other seed: this member started a new cluster (or resumed its own)
+  // in prepare(); else it joins through a seed, or forms as the first.
+  s.joined = s.seeds.others.empty();
   detection_options d{s.opts.heartbeat, s.opts.suspect_after,
                       s.opts.down_after};
   s.table.emplace(member{s.opts.name, s.address, start.incarnation,
@@ -141,8 +145,13 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
                               "Members this node sees up");
   s.owned_shards = &m.get_gauge("sluice_cluster_shards_owned", {},
                                 "Shards this member owns");
-  for (auto& seed : s.opts.seeds)
+  for (auto& seed : s.seeds.others) {
     link_to(s, seed);
+    seed_state x;
+    x.address = seed;
+    x.silent_since = s.started;
+    s.seed_states.push_back(std::move(x));
+  }
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& s = self->state;
     for (auto& [address, l] : s.links) {

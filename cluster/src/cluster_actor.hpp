@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cluster_view.hpp"
+#include "seed_list.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/node_extension.hpp"
 
@@ -16,6 +17,7 @@ namespace sluice::cluster {
 /// What the cluster actor starts from.
 struct cluster_start {
   cluster_options opts;
+  seed_plan seeds; ///< opts.seeds checked: its own address and repeats out
   node_context ctx;
   std::shared_ptr<placement> place;
   std::shared_ptr<cluster_view> view;

@@ -11,6 +11,7 @@
 
 #include "cluster_actor.hpp"
 #include "cluster_messages.hpp"
+#include "seed_list.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/node.hpp"
 
@@ -19,26 +20,12 @@ namespace sluice {
 namespace cluster {
 namespace {
 
-result<std::pair<std::string, std::uint16_t>>
-host_port(const std::string& what, const std::string& text) {
-  auto colon = text.rfind(':');
-  auto port =
-      colon == std::string::npos ? std::string() : text.substr(colon + 1);
-  if (colon == std::string::npos || colon == 0 || port.empty()
-      || port.find_first_not_of("0123456789") != std::string::npos
-      || port.size() > 5 || std::stoul(port) > 65535)
-    return fail(errc::invalid_argument,
-                what + ": '" + text
-                    + "' is not HOST:PORT with a port from 0 to 65535 (e.g. "
-                      "127.0.0.1:7400)");
-  return std::make_pair(text.substr(0, colon),
-                        static_cast<std::uint16_t>(std::stoul(port)));
-}
-
 class member_extension final : public node_extension {
 public:
-  member_extension(cluster_options opts, std::shared_ptr<placement> place)
-      : opts_(std::move(opts)), place_(std::move(place)) {}
+  member_extension(cluster_options opts, seed_plan seeds,
+                   std::shared_ptr<placement> place)
+      : opts_(std::move(opts)), seeds_(std::move(seeds)),
+        place_(std::move(place)) {}
 
   void configure(caf::actor_system_config& cfg) override {
     cfg.load<caf::io::middleman>();
@@ -64,12 +51,10 @@ public:
                       + std::to_string(records->size())
                       + " shards; start it as a full member and `leave` "
                         "first");
-    if (!opts_.hosts_shards && opts_.seeds.empty())
-      return fail(errc::invalid_argument,
-                  "--no-shards needs --join: a proxy cannot start a cluster");
-    if (records->empty() && opts_.seeds.empty()) {
+    if (records->empty() && seeds_.may_form && seeds_.others.empty()) {
       // The first member of a new cluster owns every shard; members that
-      // join later get theirs by hand-off.
+      // join later get theirs by hand-off. (The first of several seeds
+      // claims them later, once it knows no other seed is in a cluster.)
       if (auto r = st.claim_all_shards(); !r)
         return r.error();
       spdlog::info("starting a new cluster: {} owns all {} shards", opts_.name,
@@ -79,9 +64,11 @@ public:
   }
 
   result<void> start(const node_context& ctx) override {
-    auto hp = host_port("--listen", opts_.listen);
+    auto hp = parse_host_port("--listen", opts_.listen);
     if (!hp)
       return hp.error();
+    for (auto& note : seeds_.notes)
+      spdlog::info("--join: {}", note);
     sys_ = ctx.system;
     owner_ = ctx.owner;
     cluster_start cs;
@@ -90,14 +77,13 @@ public:
     cs.place = place_;
     cs.view = view_;
     cs.incarnation = incarnation_;
-    cs.address = hp->first + ":" + std::to_string(hp->second);
-    if (hp->second == 0)
-      return fail(errc::invalid_argument,
-                  "--listen: a member needs a fixed port (the others reach "
-                  "it there, also after a restart)");
+    cs.seeds = seeds_;
+    cs.address = hp->host.find(':') == std::string::npos
+                     ? hp->host + ":" + std::to_string(hp->port)
+                     : "[" + hp->host + "]:" + std::to_string(hp->port);
     actor_ = spawn_cluster_actor(*sys_, std::move(cs));
     auto port =
-        sys_->middleman().publish(actor_, hp->second, hp->first.c_str(), true);
+        sys_->middleman().publish(actor_, hp->port, hp->host.c_str(), true);
     if (!port) {
       stop();
       return fail(errc::unavailable, "cannot listen on " + opts_.listen + ": "
@@ -182,6 +168,7 @@ public:
 
 private:
   cluster_options opts_;
+  seed_plan seeds_;
   std::shared_ptr<placement> place_;
   std::shared_ptr<cluster_view> view_ = std::make_shared<cluster_view>();
   caf::actor_system* sys_ = nullptr;
@@ -199,11 +186,10 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
   if (opts.name.find_first_of(" \t\n") != std::string::npos)
     return fail(errc::invalid_argument,
                 "--name: '" + opts.name + "' must not contain whitespace");
-  if (auto hp = cluster::host_port("--listen", opts.listen); !hp)
-    return hp.error();
-  for (auto& s : opts.seeds)
-    if (auto hp = cluster::host_port("--join", s); !hp)
-      return hp.error();
+  auto seeds = cluster::plan_seeds(opts.listen, opts.seeds, opts.hosts_shards,
+                                   cluster::system_resolver());
+  if (!seeds)
+    return seeds.error();
   if (opts.secret.empty())
     return fail(errc::invalid_argument,
                 "no cluster secret: give --secret-file FILE or set "
@@ -213,9 +199,11 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
     return fail(errc::invalid_argument,
                 "failure detection needs 0 < heartbeat < suspect-after < "
                 "down-after");
+  if (opts.seed_timeout.count() <= 0)
+    return fail(errc::invalid_argument, "the seed timeout must be positive");
   auto place = std::make_shared<placement>();
-  auto ext =
-      std::make_shared<cluster::member_extension>(std::move(opts), place);
+  auto ext = std::make_shared<cluster::member_extension>(
+      std::move(opts), std::move(*seeds), place);
   return cluster_member{ext, place};
 }
 

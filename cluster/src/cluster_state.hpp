@@ -2,8 +2,8 @@
 // owns the member table, the links to other members, the forwarder's
 // bookkeeping and the hand-offs. Shared by the files that implement its
 // parts (cluster_actor.cpp, handshake.cpp, heartbeat.cpp, links.cpp,
-// view_publisher.cpp, forwarder.cpp, handoff_receiver.cpp); only the
-// cluster actor touches it.
+// seeds.cpp, view_publisher.cpp, forwarder.cpp, handoff_receiver.cpp); only
+// the cluster actor touches it.
 #pragma once
 
 #include <caf/actor.hpp>
@@ -22,6 +22,7 @@
 
 #include "cluster_view.hpp"
 #include "membership.hpp"
+#include "seed_list.hpp"
 #include "shard_map.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/metrics.hpp"
@@ -74,6 +75,13 @@ struct cluster_state {
   /// We know the cluster: started it, or were welcomed by a member.
   bool joined = false;
   bool stopping = false;
+
+  // -- seeds (seeds.cpp), until joined --
+  seed_plan seeds;
+  std::vector<seed_state> seed_states; ///< one per seeds.others
+  bool forming = false;                ///< claiming every shard (first seed)
+  clock::time_point started{};
+  clock::time_point next_wait_log{};
 
   // -- forwarder --
   std::set<keys::queue_pos> sending;  ///< outbox entries on their way

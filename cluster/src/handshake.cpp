@@ -12,6 +12,7 @@
 
 #include "cluster_messages.hpp"
 #include "links.hpp"
+#include "seeds.hpp"
 #include "sluice/secret.hpp"
 #include "view_publisher.hpp"
 #include "wire.hpp"
@@ -73,7 +74,8 @@ void on_challenge(cluster_actor* self, const std::string& address,
                                     "cluster's secret");
               return;
             }
-            if (!r.ParseFromString(bytes) || r.has_reply()) {
+            if (!r.ParseFromString(bytes)
+                || (r.has_reply() && !r.reply().not_joined())) {
               auto why = r.has_reply() ? r.reply().error()
                                        : std::string("a malformed answer");
               s.log->error("{} ({}) refused this node: {}", address, name, why);
@@ -82,13 +84,27 @@ void on_challenge(cluster_actor* self, const std::string& address,
                 give_up(self, "cannot join through " + address + ": " + why);
               return;
             }
-            if (!r.has_welcome()) {
+            if (r.has_reply() && r.reply().not_joined()) {
+              // Up, secret right, but in no cluster yet: ask again soon.
+              seed_unformed(s, address, name, r.reply().may_form(),
+                            r.reply().has_shards());
+              auto& l = link_to(s, address);
+              l.at = link::phase::idle;
+              l.handle = nullptr;
+              l.backoff = std::chrono::milliseconds(100);
+              l.next_try = clock::now() + s.opts.heartbeat;
+              return;
+            }
+            if (!r.has_welcome() || s.forming) {
               retry_later(link_to(s, address));
               return;
             }
             on_welcome(self, address, name, r.welcome());
           },
-          [=](caf::error&) { retry_later(link_to(self->state, address)); });
+          [=](caf::error& e) {
+            seed_silent(self->state, address, self->system().render(e));
+            retry_later(link_to(self->state, address));
+          });
 }
 
 } // namespace
@@ -108,6 +124,13 @@ void connect(cluster_actor* self, const std::string& address) {
             auto& l = link_to(s, address);
             if (!ptr || s.stopping) {
               retry_later(l);
+              return;
+            }
+            if (ptr->node() == self->node()) {
+              // Another spelling of our own address (CAF connected us to
+              // ourselves): never a seed, never tried again.
+              l.at = link::phase::refused;
+              seed_is_self(s, address);
               return;
             }
             l.handle = caf::actor_cast<caf::actor>(ptr);
@@ -141,14 +164,17 @@ void connect(cluster_actor* self, const std::string& address) {
                       }
                       on_challenge(self, address, nonce, r.challenge());
                     },
-                    [=](caf::error&) {
+                    [=](caf::error& e) {
+                      seed_silent(self->state, address,
+                                  self->system().render(e));
                       retry_later(link_to(self->state, address));
                     });
           },
           [=](caf::error& e) {
             auto& l = link_to(self->state, address);
-            self->state.log->debug("cannot reach {}: {}", address,
-                                   to_string(e));
+            auto why = self->system().render(e);
+            self->state.log->debug("cannot reach {}: {}", address, why);
+            seed_silent(self->state, address, why);
             retry_later(l);
           });
 }
@@ -213,6 +239,23 @@ std::string on_proof(cluster_actor* self, const caf::node_id& from,
     s.log->error("refused node {} from {}: wrong cluster secret", who.name,
                  who.address);
     return reply_error(fail(errc::invalid_argument, "wrong cluster secret"));
+  }
+  if (!s.joined) {
+    // In no cluster to welcome it to. Its address becomes a link of ours:
+    // if it is in a cluster, we join through it.
+    link_to(s, who.address);
+    s.log->debug("{} ({}) asked to join, but this member is in no cluster "
+                 "yet",
+                 who.name, who.address);
+    v1::ClusterMessage m;
+    auto* r = m.mutable_reply();
+    r->set_ok(false);
+    r->set_error("not in a cluster yet");
+    r->set_code(static_cast<std::uint32_t>(errc::unavailable));
+    r->set_not_joined(true);
+    r->set_may_form(s.seeds.may_form);
+    r->set_has_shards(holds_shards(s));
+    return m.SerializeAsString();
   }
   s.trusted[from] = who.name;
   auto now = clock::now();

@@ -1,6 +1,6 @@
 // The heartbeat: failure detection, links to every member, gossip of the
-// member table, and the periodic pushes (outbox, hand-offs, the view, a
-// leave that is done). Runs on the cluster actor.
+// member table, and the periodic pushes (seeds until joined, outbox,
+// hand-offs, the view, a leave that is done). Runs on the cluster actor.
 #include "heartbeat.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -8,6 +8,7 @@
 #include "cluster_messages.hpp"
 #include "handshake.hpp"
 #include "links.hpp"
+#include "seeds.hpp"
 #include "view_publisher.hpp"
 #include "wire.hpp"
 
@@ -85,6 +86,7 @@ void heartbeat(cluster_actor* self) {
   for (auto& [address, l] : s.links)
     if (l.at == link::phase::ready)
       self->send(l.handle, gossip_atom::value, bytes);
+  check_seeds(self);
   finish_leave_when_done(self);
   s.outbox_dirty = true; // held entries: a member may be reachable again
   pump_outbox(self);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "seed_list.hpp"
+
 namespace sluice::cluster {
 
 namespace {
@@ -38,9 +40,12 @@ link* ready_link(cluster_state& s, const std::string& name) {
 
 std::pair<std::string, std::uint16_t>
 split_address(const std::string& address) {
-  auto colon = address.rfind(':');
-  return {address.substr(0, colon),
-          static_cast<std::uint16_t>(std::stoul(address.substr(colon + 1)))};
+  // Seeds were checked when the member was made; a member's address in
+  // gossip comes from another member, which checked its own --listen.
+  auto hp = parse_host_port("address", address);
+  if (!hp)
+    return {address, 0};
+  return {hp->host, hp->port};
 }
 
 } // namespace sluice::cluster

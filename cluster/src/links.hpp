@@ -21,7 +21,8 @@ void retry_later(link& l);
 /// The ready link to member `name`, or nullptr.
 link* ready_link(cluster_state& s, const std::string& name);
 
-/// Splits HOST:PORT (checked when the member was made).
+/// Splits HOST:PORT (seeds were checked when the member was made); port 0
+/// for a malformed address, which then never connects.
 std::pair<std::string, std::uint16_t> split_address(const std::string& address);
 
 } // namespace sluice::cluster

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "links.hpp"
+#include "seeds.hpp"
 
 namespace sluice::cluster {
 
@@ -24,7 +25,9 @@ void publish_view(cluster_actor* self) {
            {"incarnation", m.incarnation},
            {"self", m.name == s.opts.name},
            {"proxy", !m.hosts_shards},
-           {"shards", s.desired.shards_of(m.name).size()}};
+           // Until joined there is no cluster map to show (its own
+           // table would give it every shard): 0.
+           {"shards", s.joined ? s.desired.shards_of(m.name).size() : 0}};
     if (m.name != s.opts.name) {
       auto* l = ready_link(s, m.name);
       j["connected"] = l != nullptr;
@@ -45,8 +48,9 @@ void publish_view(cluster_actor* self) {
               {"to_hand_off", misplaced + leaving.size()},
               {"incoming", s.incoming.size()}};
   json owners = json::object();
-  for (auto& n : s.desired.nodes())
-    owners[n] = s.desired.shards_of(n).size();
+  if (s.joined)
+    for (auto& n : s.desired.nodes())
+      owners[n] = s.desired.shards_of(n).size();
   shards["owners"] = owners;
   // An incoming transfer is the sender's to finish (it counts as busy
   // there); a sender that died must not hold this member up for good.
@@ -57,6 +61,10 @@ void publish_view(cluster_actor* self) {
                    {"epoch", s.table->epoch()},
                    {"joined", s.joined},
                    {"nodes", std::move(members)}};
+  if (!s.joined) // what it waits for, as the log says it
+    s.view->nodes["waiting"] =
+        describe_wait(s.seeds, holds_shards(s), s.seed_states, clock::now(),
+                      std::chrono::system_clock::now());
   s.view->shards = std::move(shards);
   s.view->busy = busy;
   s.view->joined = s.joined;

@@ -10,7 +10,11 @@
 #      down, it is restarted with the same command line;
 #   4. a node with a wrong secret is refused (both sides log it), a node
 #      without a secret exits 2 naming SLUICE_CLUSTER_SECRET, and --secret
-#      on the command line is not accepted.
+#      on the command line is not accepted;
+#   5. every member gets the same --join list, its own address included:
+#      bad lists are refused at once; b and c (not first in the list) wait
+#      and log why; a (first) starts with the feeds and forms the cluster,
+#      b and c join it, and the export equals one node's.
 #
 # Every node stops on SIGTERM with exit 0 at the end of its scenario. A
 # cluster is quiet when every node is drained with an empty outbox, has no
@@ -19,7 +23,7 @@
 # NAME.log in the work directory; a failure prints their tails.
 #
 # usage: cluster_test.sh SLUICE_BINARY SOURCE_DIR
-# env:   SLUICE_CLUSTER_SCENARIOS="1 4"  only these scenarios (default all)
+# env:   SLUICE_CLUSTER_SCENARIOS="1 5"  only these scenarios (default all)
 #        SLUICE_CLUSTER_WAIT=SECONDS     limit of each wait (default 120)
 #        SLUICE_CLUSTER_KEEP=1           keep the work directory
 #
@@ -49,7 +53,7 @@ done
 have_jq=0
 if command -v jq >/dev/null; then have_jq=1; fi
 
-scenarios=${SLUICE_CLUSTER_SCENARIOS:-1 2 3 4}
+scenarios=${SLUICE_CLUSTER_SCENARIOS:-1 2 3 4 5}
 wait_limit=${SLUICE_CLUSTER_WAIT:-120} # seconds any single wait may take
 stages=(parse enrich score)
 records=20985
@@ -88,9 +92,9 @@ printf 'secret-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$secret_file"
 needs_ref=0
 for s in $scenarios; do
   case $s in
-    1 | 2 | 3) needs_ref=1 ;;
+    1 | 2 | 3 | 5) needs_ref=1 ;;
     4) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_CLUSTER_SCENARIOS (1 to 4)"; exit 2 ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_CLUSTER_SCENARIOS (1 to 5)"; exit 2 ;;
   esac
 done
 if [[ $needs_ref == 1 ]]; then

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by cluster_test.sh: the scenarios scenario_1 to scenario_4, each a
+# Sourced by cluster_test.sh: the scenarios scenario_1 to scenario_5, each a
 # fresh set of nodes in its own directory under $work, and start_three, the
 # three-node start they share.
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's globals; running is associative
@@ -164,4 +164,87 @@ scenario_4() {
   check "$scenario: neither y nor z created a data directory" \
     test ! -e "${datad[y]}/data.mdb" -a ! -e "${datad[z]}/data.mdb"
   stop_nodes a
+}
+
+# joined_and_owning NAME: NAME says it is joined and owns some shards.
+joined_and_owning() {
+  local nodes shards
+  nodes=$(con "$1" nodes) || return 1
+  shards=$(con "$1" shards) || return 1
+  [[ $(echo "$nodes" | jqr .joined) == true && $(echo "$shards" | jqr .owned_here) -gt 0 ]]
+}
+
+# refused_at_start NAME WHAT ARGS...: `sluice node NAME ARGS...` exits 2
+# at once, and its stderr names WHAT.
+refused_at_start() {
+  local n=$1 what=$2 rc=0; shift 2
+  timeout 20 "$sluice" node --config "$pipeline" --name "$n" \
+    --data "$work/s5/$n/data" --secret-file "$secret_file" "$@" \
+    >"$work/s5/$n.out" 2>"$work/s5/$n.err" || rc=$?
+  check "$scenario: refused with exit 2 (got $rc): $what" test "$rc" -eq 2
+  check "$scenario: the refusal says: $what" grep -qF -- "$what" "$work/s5/$n.err"
+  if [[ $rc -ne 2 ]] || ! grep -qF -- "$what" "$work/s5/$n.err"; then
+    head -n 3 "$work/s5/$n.err" | sed 's/^/       stderr: /'
+  fi
+}
+
+scenario_5() {
+  scenario=SameSeedListEverywhere
+  echo "== 5. $scenario"
+  setup_nodes "$work/s5" a b c
+  local seeds=() n t0 waited deadline
+  for n in a b c; do seeds+=(--join "127.0.0.1:${port[$n]}"); done
+  # Bad lists: refused at once, naming the value.
+  refused_at_start x "127.0.0.1:0" --listen "127.0.0.1:${port[a]}" \
+    --join "127.0.0.1:${port[b]}" --join 127.0.0.1:0
+  refused_at_start x "'nonsense'" --listen "127.0.0.1:${port[a]}" --join nonsense
+  refused_at_start x "only this member's own address" --listen "127.0.0.1:${port[c]}" \
+    --no-shards --join "localhost:${port[c]}"
+  refused_at_start x "the first --join address" --listen "127.0.0.1:${port[a]}" \
+    --no-shards "${seeds[@]}"
+  # b and c first, with the list that names a first (and each itself): they
+  # wait for a, say so in their logs, and do not start a cluster.
+  t0=$(now_ms)
+  start_node b "${seeds[@]}"
+  start_node c "${seeds[@]}"
+  wait_answers b || { kill_all "${live[@]}"; return; }
+  wait_answers c || { kill_all "${live[@]}"; return; }
+  deadline=$((t0 + 15000))
+  while ! grep -q "not in a cluster yet" "${logf[b]}" && [[ $(now_ms) -lt $deadline ]]; do
+    sleep 0.2
+  done
+  waited=$(secs $(($(now_ms) - t0)))
+  check "$scenario: b logs what it waits for (after $waited s)" grep -q "not in a cluster yet.*127.0.0.1:${port[a]} has not answered" "${logf[b]}"
+  note "$scenario: b: $(grep -m1 "not in a cluster yet" "${logf[b]}" | cut -c1-400)"
+  check "$scenario: b and c, not first in the list, have not started a cluster" \
+    test "$(con b nodes | jqr .joined)/$(con c nodes | jqr .joined)" == false/false
+  # a, first in the list, starts with the feeds and forms the cluster; b
+  # and c join it.
+  start_node a "${seeds[@]}" "${feeds[@]}"
+  wait_answers a || { kill_all "${live[@]}"; return; }
+  feed_started=$(now_ms)
+  deadline=$((feed_started + 20000))
+  while [[ $(now_ms) -lt $deadline ]]; do
+    joined_and_owning a && joined_and_owning b && joined_and_owning c && break
+    sleep 0.2
+  done
+  if ! joined_and_owning a || ! joined_and_owning b || ! joined_and_owning c; then
+    fail "$scenario: a, b and c are not all joined and owning shards 20 s after a started"
+    show_views a b c
+    show_logs a b c
+    kill_all "${live[@]}"
+    return
+  fi
+  pass "$scenario: a, b and c joined and own shards $(secs $(($(now_ms) - feed_started))) s after a answered"
+  check "$scenario: a logs that it started the cluster as the first seed" \
+    grep -q "starting a new cluster as the first seed" "${logf[a]}"
+  for n in b c; do
+    check "$scenario: $n logs that it joined the cluster through a seed" \
+      grep -q "joined the cluster through" "${logf[$n]}"
+  done
+  wait_quiet a b c || { kill_all "${live[@]}"; return; }
+  note "$scenario: fed and quiet $(secs $(($(now_ms) - feed_started))) s after a answered"
+  check_shards a b c
+  compare_exports "$work/s5/export" a b c
+  stop_nodes a b c
 }

@@ -20,11 +20,19 @@ struct cluster_options {
   /// The node's name: unique in the cluster, and tied to its data
   /// directory (a restarted node comes back with the same name and data).
   std::string name;
-  /// HOST:PORT to listen on for members (and consoles). Port 0 picks one.
+  /// HOST:PORT to listen on for members (and consoles): a fixed port (not
+  /// 0) on an address the others reach (not 0.0.0.0).
   std::string listen;
-  /// HOST:PORT of members to join through. Empty: this node starts a new
-  /// cluster (and, with a new data directory, owns every shard).
+  /// HOST:PORT of members to join through (seeds); every member may be
+  /// given the same list, its own address included (skipped). Only the
+  /// first seed starts a new cluster (with a new data directory it owns
+  /// every shard), once no other seed answers as a member; the others join
+  /// through any seed that is a member. Empty, or only its own address:
+  /// this node starts a new cluster at once.
   std::vector<std::string> seeds;
+  /// How long the first seed waits for an answer from each other seed that
+  /// does not answer at all before it starts a new cluster without it.
+  std::chrono::milliseconds seed_timeout{5000};
   /// The shared secret every member must prove it knows (never sent).
   std::string secret;
   /// False: a proxy member, which takes input (feeds, HTTP) and forwards
@@ -51,8 +59,10 @@ struct cluster_member {
   std::shared_ptr<sluice::placement> place;
 };
 
-/// Checks `opts` (name, addresses, secret) and makes the extension and the
-/// placement it drives. Errors name the option that is wrong.
+/// Checks `opts` (name, addresses, seeds, secret) and makes the extension
+/// and the placement it drives. Errors name the option and the value that
+/// is wrong (a malformed or port-0 address, a proxy that could only start
+/// a cluster). Resolves the host names of the seeds (blocking).
 result<cluster_member> make_cluster_member(cluster_options opts);
 
 /// Success while a member runs; once it gave up (e.g. the cluster refused

@@ -79,6 +79,8 @@ void members(const json& a, std::ostream& out) {
         << (l.value("drained", false) ? "drained" : "working");
   }
   out << '\n';
+  if (!a.value("joined", true))
+    out << "not in a cluster yet: " << str(a, "waiting") << '\n';
 }
 
 void nodes(const json& a, std::ostream& out) {

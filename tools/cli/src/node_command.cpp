@@ -122,8 +122,10 @@ action add_node_command(CLI::App& app, const registry& reg) {
       ->required()
       ->type_name("HOST:PORT");
   cmd->add_option("--join", a->join,
-                  "A member to join through; repeatable. None: start a new "
-                  "cluster")
+                  "A seed: a member to join through; repeatable. Every "
+                  "member may get the same list, its own address included "
+                  "(skipped); only the first seed starts a new cluster. "
+                  "None: start a new cluster")
       ->type_name("HOST:PORT");
   cmd->add_option("--data", a->run.data_dir, "Data directory")->required();
   cmd->add_option("--secret-file", a->secret_file,
