@@ -147,6 +147,55 @@ TEST_F(ReplicationCapture, ARecordOfAnOlderEpochOrAfterAGapIsRefused) {
   EXPECT_EQ(own->shards[0].refused->code, errc::invalid_argument);
 }
 
+TEST_F(ReplicationCapture, EachShardOfABatchIsAppliedOrRefusedOnItsOwn) {
+  auto other = key_in(S + 1, "o");
+  write_batch b1;
+  b1.appends = {append(a.parse, k, "k#1"), append(a.parse, other, "o#1")};
+  commit(a, std::move(b1));
+  snapshot(S); // S + 1 has no copy on b: its records need a snapshot
+  write_batch b2;
+  b2.appends = {append(a.parse, k, "k#2"), append(a.parse, other, "o#2")};
+  commit(a, std::move(b2));
+  auto batch = unshipped(S);
+  auto more = a.st->read_replog(S + 1, 0, 10);
+  ASSERT_TRUE(more);
+  batch.insert(batch.begin(), more->begin(), more->end());
+  auto r = b.st->apply_replicated(batch);
+  ASSERT_TRUE(r) << r.error().describe();
+  ASSERT_EQ(r->shards.size(), 2u);
+  EXPECT_EQ(r->shards[0].shard, S + 1);
+  ASSERT_TRUE(r->shards[0].refused);
+  EXPECT_EQ(r->shards[0].refused->code, errc::not_found);
+  EXPECT_EQ(r->shards[1].shard, S);
+  EXPECT_FALSE(r->shards[1].refused);
+  EXPECT_EQ(r->shards[1].applied, 1u);
+  expect_in_sync(S, "a batch of two shards");
+}
+
+TEST_F(ReplicationCapture, AReleasedShardsLogIsDroppedAndItsSeqsNeverGoBack) {
+  write_batch b1;
+  b1.appends = {append(a.parse, k, "k#1")};
+  commit(a, std::move(b1));
+  ASSERT_TRUE(a.st->mark_leaving({S}, "b", 9));
+  ASSERT_TRUE(a.st->release_shards({S}));
+  auto log = a.st->read_replog(S, 0, 10);
+  ASSERT_TRUE(log);
+  EXPECT_TRUE(log->empty());
+  auto gone = a.st->replog_position(S);
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(*gone);
+  // Back at a higher epoch (a hand-off in), the log goes on after seq 1.
+  ASSERT_TRUE(a.st->begin_import({S}));
+  ASSERT_TRUE(a.st->acquire_shards({S}, 3));
+  write_batch b2;
+  b2.appends = {append(a.parse, k, "k#2")};
+  EXPECT_EQ(commit(a, std::move(b2)).replicated,
+            (std::map<std::uint32_t, std::uint64_t>{{S, 2}}));
+  auto at = a.st->replog_position(S);
+  ASSERT_TRUE(at && *at);
+  EXPECT_EQ(**at, (repl_position{3, 2}));
+}
+
 TEST_F(ReplicationCapture, ReplicationOffWritesNoReplicationRecord) {
   open(a, false);
   write_batch b1;

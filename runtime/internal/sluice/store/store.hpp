@@ -365,8 +365,9 @@ public:
                  const std::function<bool(std::string&&)>& fn) const;
 
   /// Follower: applies shipped replication records (of shards not owned
-  /// here) to the `replica` copies, in one transaction that also records
-  /// each shard's new position. Records at or below a shard's position are
+  /// here; each shard's in log order, shards mixed as they come) to the
+  /// `replica` copies, in one transaction that also records each shard's
+  /// new position. Records at or below a shard's position are
   /// skipped, so a batch applied twice changes nothing; a shard whose
   /// record cannot be taken is refused (see replica_outcome), the others
   /// still apply. Errors: LMDB failures only.
