@@ -137,9 +137,15 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
   for (auto& k : *index)
     if (auto r = w.del(p.handoff_in, k, "clear the import index"); !r)
       return r.error();
-  for (auto s : shards)
+  for (auto s : shards) {
     if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)
       return r.error();
+    // A replica copy this member kept of the shard is superseded by what
+    // the hand-off brought.
+    if (p.replicating())
+      if (auto r = erase_replica(p, w, s); !r)
+        return r.error();
+  }
   if (auto r = w.finish(); !r)
     return r.error();
   forget_remap(p, shards);

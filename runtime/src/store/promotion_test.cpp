@@ -118,6 +118,22 @@ TEST_F(ReplicaPromotion, APromotionNeedsACopyAndAHigherEpoch) {
   ASSERT_TRUE(b.st->promote_replica({S}, 2));
 }
 
+TEST_F(ReplicaPromotion, AShardHandedInSupersedesTheReplicaCopy) {
+  write_batch b1;
+  b1.appends = {append(a.parse, k, "k#1")};
+  commit(a, std::move(b1));
+  snapshot(S);
+  ASSERT_TRUE(b.st->begin_import({S}));
+  ASSERT_TRUE(b.st->acquire_shards({S}, 2));
+  auto copy = b.st->replica_position(S);
+  ASSERT_TRUE(copy);
+  EXPECT_FALSE(*copy);
+  auto d = b.st->replica_digest(S);
+  auto empty = b.st->replica_digest(S + 1);
+  ASSERT_TRUE(d && empty);
+  EXPECT_EQ(*d, *empty);
+}
+
 } // namespace
 
 } // namespace sluice::cluster_store_test
