@@ -98,7 +98,10 @@ std::string replica_key(const handoff_record& r, std::string_view stage) {
   k.push_back(static_cast<char>(r.what));
   put_sized(k, has_stage(r.what) ? stage : std::string_view{});
   put_sized(k, has_key(r.what) ? std::string_view{r.key} : std::string_view{});
-  k.push_back(has_priority(r.what) ? static_cast<char>(r.pos.priority) : 0);
+  char prio = 0;
+  if (has_priority(r.what))
+    prio = static_cast<char>(r.pos.priority);
+  k.push_back(prio);
   keys::put_u64(k, has_seq(r.what) ? r.pos.seq : 0);
   if (has_name(r.what))
     k += r.name;

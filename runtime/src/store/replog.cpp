@@ -39,7 +39,7 @@ result<std::vector<replog_entry>> store::read_replog(std::uint32_t shard,
                                                      std::size_t max) const {
   auto& p = *impl_;
   std::vector<replog_entry> out;
-  if (!p.has_replication)
+  if (!p.has_replication || max == 0)
     return out;
   int rc = 0;
   txn t{p.env, true, rc};
