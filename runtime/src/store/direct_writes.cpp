@@ -15,12 +15,14 @@ result<void> store::clear_queue(std::uint32_t stage_id) {
   txn t{impl_->env, false, rc};
   shard_changes changes{*impl_};
   if (rc == 0 && changes.on()) {
+    // Every entry leaves its shard's records.
     cursor c{t.get(), *dbi, rc};
     MDB_val k, v;
-    for (rc = rc != 0 ? rc : mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
-         rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
-      if (auto pos = keys::parse_queue_key(as_view(k)))
-        changes.queued(stage_id, *pos, {}, as_view(v), true);
+    if (rc == 0)
+      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
+        if (auto pos = keys::parse_queue_key(as_view(k)))
+          changes.queued(stage_id, *pos, {}, as_view(v), true);
     if (rc == MDB_NOTFOUND)
       rc = 0;
   }
