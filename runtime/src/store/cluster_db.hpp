@@ -163,20 +163,4 @@ result<void> scan_shard(
     const store::impl& p, MDB_txn* t, std::uint32_t shard,
     const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
 
-/// The position of the replica copy of `shard`, read in `t`; nullopt:
-/// there is none.
-result<std::optional<repl_position>>
-read_replica_position(const store::impl& p, MDB_txn* t, std::uint32_t shard);
-
-/// Calls `fn(record, stage name)` for every record of the replica copy of
-/// `shard`, read in `t`, in key order (kinds in order, queued events by
-/// stage then queue position). Stops early when fn returns false.
-result<void> scan_replica_copy(
-    const store::impl& p, MDB_txn* t, std::uint32_t shard,
-    const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
-
-/// Deletes the replica copy of `shard` and its position within `w`.
-result<void> erase_replica(store::impl& p, cluster_writer& w,
-                           std::uint32_t shard);
-
 } // namespace sluice

@@ -6,8 +6,8 @@
 #include <optional>
 #include <set>
 
-#include "cluster_db.hpp"
 #include "positions.hpp"
+#include "replica_db.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {

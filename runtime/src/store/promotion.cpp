@@ -6,8 +6,7 @@
 #include <mutex>
 #include <set>
 
-#include "cluster_db.hpp"
-#include "replica_keys.hpp"
+#include "replica_db.hpp"
 
 namespace sluice {
 

@@ -4,39 +4,51 @@
 // thread only.
 #include <map>
 
-#include "cluster_db.hpp"
-#include "replica_keys.hpp"
+#include "replica_db.hpp"
 
 namespace sluice {
 
-namespace {
-
-std::string describe(repl_position at) {
+std::string describe_position(repl_position at) {
   return "(epoch " + std::to_string(at.epoch) + ", seq "
          + std::to_string(at.seq) + ")";
 }
 
-} // namespace
-
-result<std::optional<repl_position>>
-read_replica_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
+result<std::optional<replica_entry>>
+read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
   auto sk = shard_key(shard);
   MDB_val k = as_val(sk), v;
   int rc = mdb_get(t, p.replica_pos, &k, &v);
   if (rc == MDB_NOTFOUND)
-    return std::optional<repl_position>{};
+    return std::optional<replica_entry>{};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read replica position");
-  auto at = repl::parse_position(as_view(v));
+  auto value = as_view(v);
+  bool installing = value.size() == 17 && value.back() == 'i';
+  auto at = repl::parse_position(installing ? value.substr(0, 16) : value);
   if (!at)
     return fail(errc::corrupt, p.opts.dir + ": replica position of shard "
                                    + std::to_string(shard) + " is malformed");
-  return at;
+  return std::optional{replica_entry{*at, installing}};
 }
 
-namespace {
+result<void> write_replica_entry(store::impl& p, cluster_writer& w,
+                                 std::uint32_t shard, replica_entry e) {
+  auto v = repl::position_value(e.at);
+  if (e.installing)
+    v.push_back('i');
+  return w.put(p.replica_pos, shard_key(shard), v, "write replica position");
+}
 
-/// Refused unless `shard` is in range and not owned here.
+result<std::optional<repl_position>>
+read_replica_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
+  auto e = read_replica_entry(p, t, shard);
+  if (!e)
+    return e.error();
+  if (!*e || (*e)->installing)
+    return std::optional<repl_position>{};
+  return std::optional{(*e)->at};
+}
+
 result<void> check_replicable(const store::impl& p, MDB_txn* t,
                               std::uint32_t shard) {
   if (shard >= shard_count)
@@ -51,10 +63,10 @@ result<void> check_replicable(const store::impl& p, MDB_txn* t,
   return {};
 }
 
-/// Applies one ReplRecord's changes of `shard` to its copy within `w`.
-result<void> apply_changes(store::impl& p, cluster_writer& w,
-                           std::uint32_t shard, const v1::ReplRecord& rec,
-                           const std::string& where) {
+result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
+                                   std::uint32_t shard,
+                                   const v1::ReplRecord& rec,
+                                   const std::string& where) {
   handoff_record r;
   std::string stage;
   for (auto& c : rec.changes()) {
@@ -70,8 +82,6 @@ result<void> apply_changes(store::impl& p, cluster_writer& w,
   }
   return {};
 }
-
-} // namespace
 
 result<void> erase_replica(store::impl& p, cluster_writer& w,
                            std::uint32_t shard) {
@@ -105,21 +115,22 @@ namespace {
 std::optional<error> refusal(std::uint32_t shard,
                              const std::optional<repl_position>& at,
                              repl_position rec) {
-  auto name = "shard " + std::to_string(shard) + ": record " + describe(rec);
+  auto name =
+      "shard " + std::to_string(shard) + ": record " + describe_position(rec);
   if (!at)
     return fail(errc::not_found,
                 name + " cannot start a replica: it needs a snapshot first");
   if (rec.epoch < at->epoch)
-    return fail(errc::invalid_argument, name + " is of an older epoch than "
-                                            + "the replica at " + describe(*at)
-                                            + ": refused");
+    return fail(errc::invalid_argument,
+                name + " is of an older epoch than " + "the replica at "
+                    + describe_position(*at) + ": refused");
   if (rec.epoch > at->epoch)
     return fail(errc::not_found, name + " is of a newer epoch than the "
-                                     + "replica at " + describe(*at)
+                                     + "replica at " + describe_position(*at)
                                      + ": it needs a snapshot");
   if (rec.seq > at->seq + 1)
-    return fail(errc::not_found,
-                name + " leaves a gap after the replica at " + describe(*at));
+    return fail(errc::not_found, name + " leaves a gap after the replica at "
+                                     + describe_position(*at));
   return std::nullopt;
 }
 
@@ -164,13 +175,13 @@ store::apply_replicated(const std::vector<replog_entry>& recs) {
       continue;
     }
     auto where = p.opts.dir + ": shard " + std::to_string(e.shard) + ": record "
-                 + describe(rec);
+                 + describe_position(rec);
     v1::ReplRecord parsed;
     if (!parsed.ParseFromString(e.record)) {
       o.refused = fail(errc::corrupt, where + " does not parse");
       continue;
     }
-    if (auto r = apply_changes(p, w, e.shard, parsed, where); !r) {
+    if (auto r = apply_replica_changes(p, w, e.shard, parsed, where); !r) {
       if (r.error().code != errc::corrupt)
         return w.undo(r.error());
       o.refused = r.error(); // the shard's earlier records stay applied
@@ -189,43 +200,6 @@ store::apply_replicated(const std::vector<replog_entry>& recs) {
   if (auto r = w.finish(); !r)
     return r.error();
   return out;
-}
-
-result<void> store::install_snapshot(std::uint32_t shard, repl_position at,
-                                     const std::vector<std::string>& chunks) {
-  auto& p = *impl_;
-  if (!p.has_replication)
-    return fail(errc::invalid_argument, p.opts.dir + " has no replication");
-  cluster_writer w{p, "install a replica snapshot"};
-  if (w.failed())
-    return *w.failed();
-  if (auto ok = check_replicable(p, w.get(), shard); !ok)
-    return ok;
-  auto now = read_replica_position(p, w.get(), shard);
-  if (!now)
-    return now.error();
-  if (*now && at.epoch < (*now)->epoch)
-    return fail(errc::invalid_argument,
-                "shard " + std::to_string(shard) + ": a snapshot at "
-                    + describe(at)
-                    + " is of an older epoch than the replica at "
-                    + describe(**now) + ": refused");
-  if (auto r = erase_replica(p, w, shard); !r)
-    return r;
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    auto where = p.opts.dir + ": shard " + std::to_string(shard)
-                 + ": snapshot chunk " + std::to_string(i);
-    v1::ReplRecord rec;
-    if (!rec.ParseFromString(chunks[i]))
-      return fail(errc::corrupt, where + " does not parse");
-    if (auto r = apply_changes(p, w, shard, rec, where); !r)
-      return r;
-  }
-  if (auto r = w.put(p.replica_pos, shard_key(shard), repl::position_value(at),
-                     "write replica position");
-      !r)
-    return r;
-  return w.finish();
 }
 
 result<void> store::drop_replica(std::uint32_t shard) {

@@ -4,8 +4,7 @@
 // Any thread.
 #include <mutex>
 
-#include "cluster_db.hpp"
-#include "replica_keys.hpp"
+#include "replica_db.hpp"
 
 namespace sluice {
 

@@ -381,6 +381,18 @@ public:
   result<void> install_snapshot(std::uint32_t shard, repl_position at,
                                 const std::vector<std::string>& chunks);
 
+  /// Follower, the same in steps so a large shard streams: `begin`
+  /// deletes the copy and marks a snapshot at `at` under way (the copy
+  /// takes no log records meanwhile), each `add` applies one chunk in its
+  /// own transaction, `finish` makes the copy current at `at`. A restart
+  /// in between leaves a copy that a new `begin` replaces. Refused as
+  /// install_snapshot is; `add` and `finish` for a snapshot not under way
+  /// at `at` are invalid_argument.
+  result<void> begin_snapshot(std::uint32_t shard, repl_position at);
+  result<void> add_snapshot_chunk(std::uint32_t shard, repl_position at,
+                                  const std::string& chunk);
+  result<void> finish_snapshot(std::uint32_t shard, repl_position at);
+
   /// Follower: deletes the replica copy of `shard` and its position.
   result<void> drop_replica(std::uint32_t shard);
 
