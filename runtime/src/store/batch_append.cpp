@@ -32,7 +32,8 @@ result<void> batch_writer::append(const queue_append& a) {
   auto dbi = p_.queue_dbi(a.stage_id);
   if (!dbi)
     return dbi.error();
-  auto k = keys::queue_key({a.priority, p_.next_seq++});
+  keys::queue_pos pos{a.priority, p_.next_seq++};
+  auto k = keys::queue_key(pos);
   MDB_val kv = as_val(k), vv = as_val(a.event_bytes);
   unsigned flags = a.priority == priority::normal ? MDB_APPEND : 0;
   int rc = mdb_put(t_, *dbi, &kv, &vv, flags);
@@ -41,6 +42,7 @@ result<void> batch_writer::append(const queue_append& a) {
   if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": append to queue of stage "
                               + std::to_string(a.stage_id));
+  changes_.queued(a.stage_id, pos, a.key, a.event_bytes, false);
   report.appended[a.stage_id][static_cast<int>(a.priority)]++;
   ++report.records;
   return {};
@@ -77,9 +79,16 @@ result<std::uint32_t> batch_writer::shard_of_append(const queue_append& a) {
 
 result<void> batch_writer::to_outbox(const queue_append& a,
                                      std::uint32_t shard) {
-  if (auto r = put_outbox(t_, p_, a.stage_id, shard, a.priority, a.event_bytes);
-      !r)
-    return r;
+  auto pos = put_outbox(t_, p_, a.stage_id, shard, a.priority, a.event_bytes);
+  if (!pos)
+    return pos.error();
+  // An event a shard's key produced is that shard's record until it is
+  // forwarded; one fed or published through this member is nobody's.
+  if (changes_.on() && source_shard_) {
+    if (auto r = note_outbox_source(t_, p_, *pos, *source_shard_); !r)
+      return r;
+    changes_.outbox(*source_shard_, a.stage_id, *pos, a.event_bytes, false);
+  }
   ++report.outboxed;
   ++report.records;
   return {};

@@ -55,6 +55,8 @@ result<commit_report> store::commit(write_batch batch) {
   for (auto& f : batch.timer_fires)
     if (auto r = w.fire(f); !r)
       return undo(r.error());
+  if (auto r = w.replicate(); !r)
+    return undo(r.error());
   if (p.next_seq != seq_before)
     if (auto r = w.save_seq(); !r)
       return undo(r.error());
@@ -74,12 +76,24 @@ result<void> batch_writer::progress(const source_progress& sp) {
 
 result<void> batch_writer::dead_letter(std::uint32_t stage_id,
                                        const std::string& rec) {
-  auto dk = keys::dead_letter_key(stage_id, p_.next_seq++);
+  auto seq = p_.next_seq++;
+  auto dk = keys::dead_letter_key(stage_id, seq);
   MDB_val k = as_val(dk), v = as_val(rec);
   if (int rc = mdb_put(t_, p_.dead_letters, &k, &v, 0); rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": write dead letter");
+  changes_.dead_letter(stage_id, seq, rec, false);
   ++report.dead_letters;
   ++report.records;
+  return {};
+}
+
+result<void> batch_writer::replicate() {
+  if (!changes_.on())
+    return {};
+  auto seqs = changes_.flush(t_);
+  if (!seqs)
+    return seqs.error();
+  report.replicated = std::move(*seqs);
   return {};
 }
 

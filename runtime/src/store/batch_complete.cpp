@@ -13,6 +13,7 @@ constexpr std::uint32_t max_deferrals = 50;
 } // namespace
 
 result<void> batch_writer::complete(completion& c) {
+  source_scope source{*this, c.key};
   auto skey = keys::state_key(c.stage_id, c.key);
   queue_ref ref{c.stage_id, c.consumed, c.ingest_ts_ns};
   // Fencing: a node that lost the key's shard no longer commits for it.
@@ -56,6 +57,8 @@ result<void> batch_writer::complete(completion& c) {
   }
   if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": remove consumed event");
+  if (c.retry.empty())
+    changes_.queued(c.stage_id, c.consumed, c.key, {}, true);
   if (c.touch_state && !c.ack_only)
     if (auto r = put_state(skey, cur_version + 1, c); !r)
       return r;
@@ -86,6 +89,7 @@ result<void> batch_writer::complete(completion& c) {
     MDB_val k = as_val(skey), v = as_val(c.retry);
     if ((rc = mdb_put(t_, p_.retries, &k, &v, 0)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": write retry");
+    changes_.retry(c.stage_id, c.key, c.retry, false);
     report.retried.push_back({ref, c.retry_due_ns});
     ++report.records;
     return {};
@@ -95,6 +99,8 @@ result<void> batch_writer::complete(completion& c) {
     rc = mdb_del(t_, p_.retries, &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND)
       return lmdb_error(rc, p_.opts.dir + ": delete retry");
+    if (rc == 0)
+      changes_.retry(c.stage_id, c.key, {}, true);
   }
   report.consumed.push_back(ref);
   ++report.records;
@@ -131,6 +137,7 @@ result<void> batch_writer::put_state(const std::string& skey,
   if ((rc = mdb_put(t_, p_.state, &sk, &sv, 0)) != 0)
     return lmdb_error(rc,
                       p_.opts.dir + ": write state " + keys::printable(skey));
+  changes_.state(c.stage_id, c.key, value);
   versions_[skey] = version;
   return {};
 }

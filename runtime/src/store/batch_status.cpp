@@ -33,6 +33,7 @@ batch_writer::put_status(const std::string& key, const std::string& status,
   MDB_val k = as_val(key), v = as_val(bytes);
   if (int rc = mdb_put(t_, p_.status, &k, &v, 0); rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": write status");
+  changes_.status(key, bytes);
   return {};
 }
 
@@ -61,6 +62,7 @@ result<void> batch_writer::apply(const redrive& r) {
     if (rc != MDB_NOTFOUND)
       return lmdb_error(rc, p_.opts.dir + ": read queue entry");
   }
+  source_scope source{*this, r.key};
   if (auto a = append(r.append); !a)
     return a;
   if (auto a = put_status(r.key, r.new_status,

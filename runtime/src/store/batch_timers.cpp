@@ -26,6 +26,7 @@ result<void> batch_writer::timers(completion& c) {
       if (rc != 0)
         return lmdb_error(rc, p_.opts.dir + ": write timer " + op.name
                                   + " of key " + keys::printable(c.key));
+      changes_.timer(c.stage_id, c.key, op.name, bytes, false);
       // Stored; the stage supervisor needs only the time.
       op.event_bytes.clear();
     }
@@ -52,6 +53,9 @@ result<void> batch_writer::drop_timer(std::uint32_t stage_id,
   }
   if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": delete timer");
+  if (changes_.on())
+    if (auto parts = keys::parse_timer_key(tk))
+      changes_.timer(stage_id, parts->first, parts->second, {}, true);
   return {};
 }
 
@@ -84,12 +88,13 @@ result<void> batch_writer::fire(const timer_fire& f) {
   }
   for (auto& dk : due) {
     auto tk = dk.substr(12);
+    auto tkey = keys::parse_timer_key(tk);
+    source_scope source{*this, tkey ? tkey->first : std::string_view{}};
     MDB_val k = as_val(tk), v, dkv = as_val(dk);
     int rc = mdb_get(t_, p_.timers, &k, &v);
     if (rc == 0) {
       v1::TimerRecord rec;
       if (rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {
-        auto tkey = keys::parse_timer_key(tk);
         queue_append a{
             f.stage_id,
             rec.priority() == 0 ? priority::urgent : priority::normal,
@@ -100,11 +105,15 @@ result<void> batch_writer::fire(const timer_fire& f) {
         v1::DeadLetter dl;
         dl.set_raw(std::string(as_view(v)));
         dl.set_source("timers:" + keys::printable(tk));
+        if (tkey) // the key's shard holds it
+          dl.set_key(std::string(tkey->first));
         if (auto r = dead_letter(f.stage_id, dl.SerializeAsString()); !r)
           return r;
       }
       if ((rc = mdb_del(t_, p_.timers, &k, nullptr)) != 0)
         return lmdb_error(rc, p_.opts.dir + ": delete fired timer");
+      if (tkey)
+        changes_.timer(f.stage_id, tkey->first, tkey->second, {}, true);
       ++report.timers_fired;
     } else if (rc != MDB_NOTFOUND) {
       return lmdb_error(rc, p_.opts.dir + ": read timer");

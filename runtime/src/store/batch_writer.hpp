@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "lmdb_env.hpp"
+#include "shard_changes.hpp"
 
 namespace sluice {
 
@@ -42,6 +43,9 @@ public:
   result<void> dead_letter(std::uint32_t stage_id, const std::string& rec);
   /// Stores the seq counter in `meta`.
   result<void> save_seq();
+  /// Writes the batch's replication records (see shard_changes) and
+  /// reports their seqs.
+  result<void> replicate();
 
   // -- completions (batch_complete.cpp) -------------------------------------
 
@@ -82,6 +86,19 @@ public:
   commit_report report;
 
 private:
+  /// While a key is being processed, `source_shard_` is its shard (with
+  /// replication on).
+  struct source_scope {
+    source_scope(batch_writer& w, std::string_view key) : w_(w) {
+      if (w.changes_.on())
+        w.source_shard_ = shard_of(key);
+    }
+    ~source_scope() { w_.source_shard_.reset(); }
+    source_scope(const source_scope&) = delete;
+    source_scope& operator=(const source_scope&) = delete;
+    batch_writer& w_;
+  };
+
   store::impl& p_;
   MDB_txn* t_;
   bool last_outboxed_ = false;      ///< the last append went to the outbox
@@ -92,6 +109,11 @@ private:
           std::chrono::system_clock::now().time_since_epoch())
           .count();
   std::unordered_map<std::string, std::uint64_t> versions_;
+  /// The batch's changes of shards' records, for replication.
+  shard_changes changes_{p_};
+  /// The shard of the key being processed (a completion, a re-drive, a
+  /// timer firing): outbox entries written meanwhile are its records.
+  std::optional<std::uint32_t> source_shard_;
 };
 
 } // namespace sluice

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lmdb_env.hpp"
+#include "shard_changes.hpp"
 
 namespace sluice {
 
@@ -50,7 +52,8 @@ inline std::string handoff_in_key(std::uint32_t shard, std::uint32_t stage_id,
 /// saves it when it used seqs. Commit with `finish`.
 class cluster_writer {
 public:
-  cluster_writer(store::impl& p, const std::string& what) : p_(p), what_(what) {
+  cluster_writer(store::impl& p, const std::string& what)
+      : changes(p), p_(p), what_(what) {
     int rc = 0;
     t_.emplace(p.env, false, rc);
     if (rc != 0)
@@ -81,7 +84,18 @@ public:
     return {};
   }
 
+  /// Changes of shards' records written here, for replication; `finish`
+  /// writes their replication records and keeps the seqs in `replicated`.
+  shard_changes changes;
+  std::map<std::uint32_t, std::uint64_t> replicated;
+
   result<void> finish() {
+    if (changes.on()) {
+      auto seqs = changes.flush(get());
+      if (!seqs)
+        return undo(seqs.error());
+      replicated = std::move(*seqs);
+    }
     if (p_.next_seq != seq_before_) {
       std::string buf;
       keys::put_u64(buf, p_.next_seq);
@@ -127,5 +141,26 @@ scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
 /// Deletes every record of the shards in `in` within `w`.
 result<void> erase_records(store::impl& p, cluster_writer& w,
                            const std::vector<bool>& in);
+
+/// Queued events' positions in an import: (shard, old) -> new.
+using position_map =
+    std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos>;
+
+/// Writes one record of a shard becoming owned here within `w`: a queued
+/// event at the next seq (returned, and noted in `added`); a status or
+/// retry pointed at the new position of its entry (from `added`, else from
+/// `earlier`; a retry whose entry is gone is dropped); a dead letter at
+/// the next seq; an outbox entry at the next outbox position; the rest as
+/// they are (a watermark only raises).
+result<std::optional<keys::queue_pos>>
+import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
+              position_map& added, const position_map& earlier);
+
+/// Calls `fn(record, stage name)` for every record of `shard` as the
+/// replication knows it (a hand-off's records, dead letters and outbox
+/// entries of its keys), read in `t`. Stops early when fn returns false.
+result<void> scan_shard(
+    const store::impl& p, MDB_txn* t, std::uint32_t shard,
+    const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
 
 } // namespace sluice

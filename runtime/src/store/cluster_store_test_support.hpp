@@ -93,14 +93,16 @@ struct ClusterStore : ::testing::Test {
   }
 
   /// (Re)opens `m` with a fresh placement, as a restarted node would, and
-  /// registers the same two stages on every member (same ids).
-  void open(member& m) {
+  /// registers the same two stages on every member (same ids);
+  /// `replicated` sets store_options::replicated.
+  void open(member& m, bool replicated = false) {
     m.st.reset();
     m.place = std::make_shared<placement>();
     store_options o;
     o.dir = m.dir;
     o.sync = false;
     o.place = m.place;
+    o.replicated = replicated;
     auto s = store::open(o);
     ASSERT_TRUE(s) << s.error().describe();
     m.st = std::move(*s);

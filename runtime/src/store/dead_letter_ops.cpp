@@ -1,6 +1,6 @@
 // Redriving and dropping dead letters: one write transaction each, safe
 // beside a running node's writer (LMDB serializes writers).
-#include "lmdb_env.hpp"
+#include "shard_changes.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -11,8 +11,9 @@ std::string ref_name(const store::dead_letter_ref& r) {
   return std::to_string(r.first) + ":" + std::to_string(r.second);
 }
 
-/// Runs `fn(txn, dead letter key, value)` for each id inside one write
-/// transaction, then commits; any error aborts everything.
+/// Runs `fn(txn, changes, id, value)` for each id inside one write
+/// transaction, then commits; any error aborts everything. Deleted dead
+/// letters, and what `fn` notes in `changes`, are replicated.
 template <class F>
 result<std::size_t>
 for_each_dead_letter(store::impl& p,
@@ -26,6 +27,7 @@ for_each_dead_letter(store::impl& p,
   if (auto r = refresh_seq(t.get(), p); !r)
     return r.error();
   auto seq_before = p.next_seq;
+  shard_changes changes{p};
   for (auto& id : ids) {
     auto dk = keys::dead_letter_key(id.first, id.second);
     MDB_val k = as_val(dk), v;
@@ -37,16 +39,22 @@ for_each_dead_letter(store::impl& p,
     }
     if (rc == 0) {
       std::string value(as_view(v));
-      if (auto r = fn(t.get(), id, value); !r) {
+      if (auto r = fn(t.get(), changes, id, value); !r) {
         p.next_seq = seq_before;
         return r.error();
       }
       rc = mdb_del(t.get(), p.dead_letters, &k, nullptr);
+      if (rc == 0)
+        changes.dead_letter(id.first, id.second, value, true);
     }
     if (rc != 0) {
       p.next_seq = seq_before;
       return lmdb_error(rc, p.opts.dir + ": dead letter " + ref_name(id));
     }
+  }
+  if (auto r = changes.flush(t.get()); !r) {
+    p.next_seq = seq_before;
+    return r.error();
   }
   if (p.next_seq != seq_before) {
     std::string buf;
@@ -70,7 +78,7 @@ store::redrive_dead_letters(const std::vector<dead_letter_ref>& ids) {
   auto& p = *impl_;
   return for_each_dead_letter(
       p, ids,
-      [&](MDB_txn* t, const dead_letter_ref& id,
+      [&](MDB_txn* t, shard_changes& changes, const dead_letter_ref& id,
           const std::string& value) -> result<void> {
         v1::DeadLetter dl;
         if (!dl.ParseFromString(value))
@@ -98,12 +106,18 @@ store::redrive_dead_letters(const std::vector<dead_letter_ref>& ids) {
         auto here = queues_here(t, p, shard);
         if (!here)
           return here.error();
-        if (!*here)
-          return put_outbox(t, p, id.first, shard, prio, bytes);
-        auto qk = keys::queue_key({prio, p.next_seq++});
+        if (!*here) {
+          // The dead letter's shard is owned elsewhere now: no replica
+          // of it here, and nothing to capture.
+          auto pos = put_outbox(t, p, id.first, shard, prio, bytes);
+          return pos ? result<void>{} : result<void>{pos.error()};
+        }
+        keys::queue_pos at{prio, p.next_seq++};
+        auto qk = keys::queue_key(at);
         MDB_val k = as_val(qk), v = as_val(bytes);
         if (int rc = mdb_put(t, *dbi, &k, &v, 0); rc != 0)
           return lmdb_error(rc, p.opts.dir + ": requeue " + ref_name(id));
+        changes.queued(id.first, at, ev->key(), bytes, false);
         return {};
       });
 }
@@ -112,9 +126,8 @@ result<std::size_t>
 store::drop_dead_letters(const std::vector<dead_letter_ref>& ids) {
   return for_each_dead_letter(
       *impl_, ids,
-      [](MDB_txn*, const dead_letter_ref&, const std::string&) -> result<void> {
-        return {};
-      });
+      [](MDB_txn*, shard_changes&, const dead_letter_ref&,
+         const std::string&) -> result<void> { return {}; });
 }
 
 } // namespace sluice

@@ -1,7 +1,9 @@
 // Writes outside a batch, for tests and tools: clearing a queue, deleting
 // one entry (a lost message), overwriting raw bytes (corruption). Each is its
-// own write transaction; LMDB serializes it with the store actor's.
-#include "lmdb_env.hpp"
+// own write transaction; LMDB serializes it with the store actor's. With
+// replication, a cleared queue or a deleted entry is replicated too (raw
+// bytes are not: they stand for a damaged disk).
+#include "shard_changes.hpp"
 
 namespace sluice {
 
@@ -11,11 +13,26 @@ result<void> store::clear_queue(std::uint32_t stage_id) {
     return dbi.error();
   int rc = 0;
   txn t{impl_->env, false, rc};
+  shard_changes changes{*impl_};
+  if (rc == 0 && changes.on()) {
+    // Every entry leaves its shard's records.
+    cursor c{t.get(), *dbi, rc};
+    MDB_val k, v;
+    if (rc == 0)
+      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
+        if (auto pos = keys::parse_queue_key(as_view(k)))
+          changes.queued(stage_id, *pos, {}, as_view(v), true);
+    if (rc == MDB_NOTFOUND)
+      rc = 0;
+  }
   if (rc == 0)
     rc = mdb_drop(t.get(), *dbi, 0);
-  if (rc == 0)
-    rc = t.commit();
   if (rc != 0)
+    return lmdb_error(rc, impl_->opts.dir + ": clear queue");
+  if (auto r = changes.flush(t.get()); !r)
+    return r.error();
+  if ((rc = t.commit()) != 0)
     return lmdb_error(rc, impl_->opts.dir + ": clear queue");
   return {};
 }
@@ -27,11 +44,17 @@ result<bool> store::delete_entry(std::uint32_t stage_id, keys::queue_pos pos) {
   int rc = 0;
   txn t{impl_->env, false, rc};
   auto qk = keys::queue_key(pos);
-  MDB_val k = as_val(qk);
+  MDB_val k = as_val(qk), v;
+  shard_changes changes{*impl_};
+  if (rc == 0 && changes.on() && (rc = mdb_get(t.get(), *dbi, &k, &v)) == 0)
+    changes.queued(stage_id, pos, {}, as_view(v), true);
   if (rc == 0)
     rc = mdb_del(t.get(), *dbi, &k, nullptr);
   if (rc == MDB_NOTFOUND)
     return false;
+  if (rc == 0)
+    if (auto r = changes.flush(t.get()); !r)
+      return r.error();
   if (rc == 0)
     rc = t.commit();
   if (rc != 0)

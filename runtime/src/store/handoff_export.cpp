@@ -58,9 +58,14 @@ result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
     return *w.failed();
   if (auto r = erase_records(p, w, shard_set(shards)); !r)
     return r;
-  for (auto s : shards)
+  for (auto s : shards) {
     if (auto r = w.del(p.shards, shard_key(s), "delete shard record"); !r)
       return r;
+    // Its log is void: the new owner's followers take its snapshot.
+    if (w.changes.on())
+      if (auto r = drop_replog(w.get(), p, s); !r)
+        return r;
+  }
   if (auto r = w.finish(); !r)
     return r;
   if (p.opts.place)

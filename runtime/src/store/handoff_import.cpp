@@ -6,8 +6,8 @@
 #include <optional>
 #include <set>
 
-#include "cluster_db.hpp"
 #include "positions.hpp"
+#include "replica_db.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -99,106 +99,20 @@ result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
 
 result<void> store::import_handoff(std::vector<handoff_record> recs) {
   auto& p = *impl_;
-  using kind = handoff_record::kind;
   cluster_writer w{p, "hand-off import"};
   if (w.failed())
     return *w.failed();
-  auto remap = [&](std::uint32_t shard,
-                   keys::queue_pos old) -> std::optional<keys::queue_pos> {
-    auto i = p.import_remap.find({shard, old});
-    if (i == p.import_remap.end())
-      return std::nullopt;
-    return i->second;
-  };
-  std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos> added;
+  position_map added;
   for (auto& r : recs) {
-    switch (r.what) {
-    case kind::queued: {
-      auto dbi = p.queue_dbi(r.stage_id);
-      if (!dbi)
-        return w.undo(dbi.error());
-      keys::queue_pos now{r.pos.priority, p.next_seq++};
-      if (auto x = w.put(*dbi, keys::queue_key(now), r.value,
-                         "queue a handed-off event");
+    auto now = import_record(p, w, r, added, p.import_remap);
+    if (!now)
+      return w.undo(now.error());
+    if (*now)
+      if (auto x =
+              w.put(p.handoff_in, handoff_in_key(r.shard, r.stage_id, **now),
+                    "", "index a handed-off event");
           !x)
         return w.undo(x.error());
-      if (auto x = w.put(p.handoff_in, handoff_in_key(r.shard, r.stage_id, now),
-                         "", "index a handed-off event");
-          !x)
-        return w.undo(x.error());
-      // Seqs are unique across the sender's queues: with the shard, the
-      // old position names the entry.
-      added[{r.shard, r.pos}] = now;
-      break;
-    }
-    case kind::state:
-      if (auto x = w.put(p.state, keys::state_key(r.stage_id, r.key), r.value,
-                         "write a handed-off state");
-          !x)
-        return w.undo(x.error());
-      break;
-    case kind::status: {
-      v1::KeyStatus st;
-      if (!st.ParseFromString(r.value))
-        break; // unreadable: the key's next event writes a new one
-      if (auto old = positions::awaited(st)) {
-        auto i = added.find({r.shard, *old});
-        auto now =
-            i != added.end() ? std::optional{i->second} : remap(r.shard, *old);
-        if (now)
-          positions::set_awaited(st, *now);
-        else
-          st.set_queued_known(false);
-      }
-      if (auto x = w.put(p.status, r.key, st.SerializeAsString(),
-                         "write a handed-off status");
-          !x)
-        return w.undo(x.error());
-      break;
-    }
-    case kind::retry: {
-      v1::RetryRecord rr;
-      if (!rr.ParseFromString(r.value) || !p.has_retries)
-        break;
-      auto old = positions::of_retry(rr);
-      auto i = added.find({r.shard, old});
-      auto now =
-          i != added.end() ? std::optional{i->second} : remap(r.shard, old);
-      if (!now)
-        break; // its failed event is gone: nothing to retry
-      positions::set_retry(rr, *now);
-      if (auto x = w.put(p.retries, keys::state_key(r.stage_id, r.key),
-                         rr.SerializeAsString(), "write a handed-off retry");
-          !x)
-        return w.undo(x.error());
-      break;
-    }
-    case kind::timer: {
-      v1::TimerRecord tr;
-      if (!p.has_timers || !tr.ParseFromString(r.value))
-        break;
-      auto tk = keys::timer_key(r.stage_id, r.key, r.name);
-      if (auto x = w.put(p.timers, tk, r.value, "write a handed-off timer"); !x)
-        return w.undo(x.error());
-      if (auto x = w.put(p.timers_due,
-                         keys::timer_due_key(r.stage_id, tr.due_ts_ns(), tk),
-                         "", "index a handed-off timer");
-          !x)
-        return w.undo(x.error());
-      break;
-    }
-    case kind::inbox: {
-      auto ik = inbox_key(r.shard, r.pos.priority, r.name);
-      MDB_val k = as_val(ik), v;
-      auto theirs = keys::get_u64(r.value).value_or(0);
-      if (mdb_get(w.get(), p.inbox, &k, &v) == 0
-          && keys::get_u64(as_view(v)).value_or(0) >= theirs)
-        break;
-      if (auto x = w.put(p.inbox, ik, r.value, "write a watermark"); !x)
-        return w.undo(x.error());
-      break;
-    }
-    }
   }
   if (auto r = w.finish(); !r)
     return r;
@@ -223,9 +137,15 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
   for (auto& k : *index)
     if (auto r = w.del(p.handoff_in, k, "clear the import index"); !r)
       return r.error();
-  for (auto s : shards)
+  for (auto s : shards) {
     if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)
       return r.error();
+    // A replica copy this member kept of the shard is superseded by what
+    // the hand-off brought.
+    if (p.replicating())
+      if (auto r = erase_replica(p, w, s); !r)
+        return r.error();
+  }
   if (auto r = w.finish(); !r)
     return r.error();
   forget_remap(p, shards);

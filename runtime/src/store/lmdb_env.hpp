@@ -41,10 +41,10 @@ result<void> load_placement(MDB_txn* t, const struct store::impl& p,
 result<bool> queues_here(MDB_txn* t, const struct store::impl& p,
                          std::uint32_t shard);
 
-/// Puts an event into the outbox at (priority, next seq).
-result<void> put_outbox(MDB_txn* t, struct store::impl& p,
-                        std::uint32_t stage_id, std::uint32_t shard,
-                        priority prio, std::string_view event_bytes);
+/// Puts an event into the outbox at (priority, next seq); returns where.
+result<keys::queue_pos> put_outbox(MDB_txn* t, struct store::impl& p,
+                                   std::uint32_t stage_id, std::uint32_t shard,
+                                   priority prio, std::string_view event_bytes);
 
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
@@ -119,6 +119,19 @@ struct store::impl {
   bool has_catalog = false; ///< false: a read-only store from before it
   /// `seen`: publish-once event id -> when it was first published (ns).
   MDB_dbi seen = 0;
+  /// Replication: `replog` (shard, epoch, seq) -> ReplRecord, the owner's
+  /// log; `replog_head` shard -> the last seq written; `replica` (shard,
+  /// kind, identity) -> bytes, a follower's copies; `replica_pos` shard ->
+  /// epoch, seq applied; `outbox_src` outbox position -> the shard whose
+  /// key produced the entry (written only with replication on).
+  MDB_dbi replog = 0, replog_head = 0, replica = 0, replica_pos = 0,
+          outbox_src = 0;
+  bool has_replication = false; ///< false: a read-only store from before
+  /// True when commits write replication records (the option, and the
+  /// databases are there).
+  bool replicating() const noexcept {
+    return opts.replicated && has_replication;
+  }
   /// While hand-offs come in: (shard, old position) -> new position, to
   /// point transferred statuses and retries at their new entries. By
   /// shard: transfers from several members may come in at once, and
@@ -126,9 +139,11 @@ struct store::impl {
   std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos>
       import_remap;
 
-  // Stage id -> queue dbi. Written by the writer, read by readers.
+  // Stage id -> queue dbi, and stage id -> name. Written by the writer,
+  // read by readers.
   mutable std::mutex dbi_mtx;
   std::map<std::uint32_t, MDB_dbi> queues;
+  std::map<std::uint32_t, std::string> stage_names;
 
   ~impl();
   result<MDB_dbi> queue_dbi(std::uint32_t stage_id) const;

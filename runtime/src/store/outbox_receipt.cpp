@@ -10,10 +10,12 @@
 
 namespace sluice {
 
-result<void> put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
-                        std::uint32_t shard, priority prio,
-                        std::string_view event_bytes) {
-  auto k = keys::queue_key({prio, p.next_seq++});
+result<keys::queue_pos> put_outbox(MDB_txn* t, store::impl& p,
+                                   std::uint32_t stage_id, std::uint32_t shard,
+                                   priority prio,
+                                   std::string_view event_bytes) {
+  keys::queue_pos pos{prio, p.next_seq++};
+  auto k = keys::queue_key(pos);
   std::string value;
   value.reserve(8 + event_bytes.size());
   keys::put_u32(value, stage_id);
@@ -22,7 +24,7 @@ result<void> put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
   MDB_val kv = as_val(k), vv = as_val(value);
   if (int rc = mdb_put(t, p.outbox, &kv, &vv, 0); rc != 0)
     return lmdb_error(rc, p.opts.dir + ": append to the outbox");
-  return {};
+  return pos;
 }
 
 result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
@@ -72,15 +74,39 @@ result<std::uint64_t> store::outbox_depth() const {
   return std::uint64_t{st.ms_entries};
 }
 
+namespace {
+
+/// Replication: an acknowledged outbox entry that a shard's key produced
+/// leaves that shard's records.
+result<void> note_outbox_delete(cluster_writer& w, store::impl& p,
+                                keys::queue_pos pos) {
+  auto source = take_outbox_source(w.get(), p, pos);
+  if (!source || !*source)
+    return source ? result<void>{} : result<void>{source.error()};
+  auto k = keys::queue_key(pos);
+  MDB_val kv = as_val(k), v;
+  if (mdb_get(w.get(), p.outbox, &kv, &v) != 0)
+    return {};
+  auto stage = keys::get_u32(as_view(v));
+  w.changes.outbox(**source, stage.value_or(0), pos, {}, true);
+  return {};
+}
+
+} // namespace
+
 result<void> store::delete_outbox(const std::vector<keys::queue_pos>& done) {
   auto& p = *impl_;
   cluster_writer w{p, "outbox delete"};
   if (w.failed())
     return *w.failed();
-  for (auto& pos : done)
+  for (auto& pos : done) {
+    if (w.changes.on())
+      if (auto r = note_outbox_delete(w, p, pos); !r)
+        return r;
     if (auto r = w.del(p.outbox, keys::queue_key(pos), "delete outbox entry");
         !r)
       return r;
+  }
   return w.finish();
 }
 
@@ -118,11 +144,13 @@ store::receive_forwarded(const std::string& sender,
     auto dbi = p.queue_dbi(ev.stage_id);
     if (!dbi)
       return w.undo(dbi.error());
-    auto qk = keys::queue_key({ev.priority, p.next_seq++});
+    keys::queue_pos at{ev.priority, p.next_seq++};
+    auto qk = keys::queue_key(at);
     if (auto r = w.put(*dbi, qk, ev.event_bytes, "queue a forwarded event",
                        ev.priority == priority::normal ? MDB_APPEND : 0);
         !r)
       return w.undo(r.error());
+    w.changes.queued(ev.stage_id, at, ev.key, ev.event_bytes, false);
     m->second = ev.seq;
     ++out.accepted;
     appended[ev.stage_id][static_cast<int>(ev.priority)]++;
@@ -134,11 +162,13 @@ store::receive_forwarded(const std::string& sender,
                        "write watermark");
         !r)
       return w.undo(r.error());
+    w.changes.inbox(at.first, at.second, sender, buf);
   }
   if (auto r = w.finish(); !r)
     return r.error();
   out.refused_shards.assign(refused.begin(), refused.end());
   out.appended.assign(appended.begin(), appended.end());
+  out.replicated.assign(w.replicated.begin(), w.replicated.end());
   return out;
 }
 

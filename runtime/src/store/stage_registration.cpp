@@ -46,6 +46,7 @@ result<std::uint32_t> store::register_stage(const std::string& name,
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, p.opts.dir + ": commit stage " + name);
   p.queues[sm.id()] = *d;
+  p.stage_names[sm.id()] = name;
   return sm.id();
 }
 

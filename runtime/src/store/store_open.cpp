@@ -219,6 +219,24 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   } else if (create) {
     return d.error();
   }
+  {
+    bool all = true;
+    for (auto [name, dbi] : {std::pair{"replog", &p->replog},
+                             {"replog_head", &p->replog_head},
+                             {"replica", &p->replica},
+                             {"replica_pos", &p->replica_pos},
+                             {"outbox_src", &p->outbox_src}}) {
+      auto d = p->open_db(t.get(), name, create);
+      if (!d) {
+        if (create)
+          return d.error();
+        all = false;
+        break;
+      }
+      *dbi = *d;
+    }
+    p->has_replication = all;
+  }
   // Schema version check, and the global sequence counter.
   MDB_val k = as_val(schema_key), v;
   rc = mdb_get(t.get(), p->meta, &k, &v);
@@ -257,6 +275,7 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       if (!d)
         return d.error();
       p->queues[sm.id()] = *d;
+      p->stage_names[sm.id()] = sm.name();
     }
   }
   auto past = seq_past_entries(t.get(), *p);

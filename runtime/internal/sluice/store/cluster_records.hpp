@@ -40,6 +40,9 @@ struct forward_receipt {
   /// Events queued per stage id, indexed by priority (for the stage
   /// supervisors).
   std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, 2>>> appended;
+  /// With replication: per shard, the seq of the replication record
+  /// written.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> replicated;
 };
 
 /// A shard this data directory owns, or is handing off.
@@ -62,6 +65,14 @@ struct handoff_record {
     timer,  ///< stage_id, key, name, value = TimerRecord
     inbox,  ///< name = sender, shard, pos.priority, value = watermark
             ///< seq (u64 BE)
+    /// Replication only (a hand-off leaves them with the sender): a dead
+    /// letter of the shard's key, stage_id, pos.seq, key, value =
+    /// DeadLetter.
+    dead_letter,
+    /// Replication only: an event a key of the shard produced for another
+    /// shard, waiting in the outbox: stage_id (its queue there), pos, key
+    /// (the event's), value = Event; `shard` is the producing key's.
+    outbox,
   };
   kind what = kind::queued;   ///< which record it is
   std::uint32_t stage_id = 0; ///< its stage (queued, state, retry, timer)

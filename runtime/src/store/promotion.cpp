@@ -1,0 +1,113 @@
+// A follower becoming a shard's owner: its replica copy imported into the
+// databases dispatched from (the hand-off's import, in one transaction),
+// the shard owned at the new epoch, its log continued from the copy's seq,
+// the copy dropped. Store actor's thread only.
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "replica_db.hpp"
+
+namespace sluice {
+
+namespace {
+
+/// Imports the copy of `shard` within `w`, mapping stage names to this
+/// directory's ids (`ids`).
+result<void>
+import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
+            const std::map<std::string, std::uint32_t, std::less<>>& ids) {
+  std::vector<handoff_record> recs;
+  auto r = scan_replica_copy(
+      p, w.get(), shard,
+      [&](handoff_record& rec, std::string_view stage) -> result<bool> {
+        auto i = ids.find(stage);
+        if (i == ids.end())
+          return fail(errc::not_found,
+                      "shard " + std::to_string(shard)
+                          + ": its replica holds records of stage "
+                          + std::string(stage) + ", not registered in "
+                          + p.opts.dir);
+        rec.stage_id = i->second;
+        recs.push_back(std::move(rec));
+        return true;
+      });
+  if (!r)
+    return r;
+  // Queued events sort first in the copy, so statuses and retries find
+  // their entries' new positions.
+  position_map added;
+  for (auto& rec : recs)
+    if (auto x = import_record(p, w, rec, added, {}); !x)
+      return x.error();
+  return {};
+}
+
+} // namespace
+
+result<commit_report>
+store::promote_replica(const std::vector<std::uint32_t>& shards,
+                       std::uint64_t epoch) {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return fail(errc::invalid_argument, p.opts.dir + " has no replication");
+  std::map<std::string, std::uint32_t, std::less<>> ids{{"", 0}};
+  {
+    std::lock_guard<std::mutex> guard{p.dbi_mtx};
+    for (auto& [id, name] : p.stage_names)
+      ids[name] = id;
+  }
+  cluster_writer w{p, "promote replicas"};
+  if (w.failed())
+    return *w.failed();
+  v1::ShardRecord sr;
+  sr.set_epoch(epoch);
+  auto record = sr.SerializeAsString();
+  for (auto s : std::set<std::uint32_t>(shards.begin(), shards.end())) {
+    auto name = "shard " + std::to_string(s);
+    auto sk = shard_key(s);
+    MDB_val k = as_val(sk), v;
+    if (s >= shard_count || mdb_get(w.get(), p.shards, &k, &v) == 0)
+      return w.undo(fail(errc::invalid_argument,
+                         name + " is out of range or owned here already"));
+    auto at = read_replica_position(p, w.get(), s);
+    if (!at)
+      return w.undo(at.error());
+    if (!*at)
+      return w.undo(fail(errc::not_found, name + " has no replica in "
+                                              + p.opts.dir + " to promote"));
+    if (epoch <= (*at)->epoch)
+      return w.undo(fail(errc::invalid_argument,
+                         name + ": promotion to epoch " + std::to_string(epoch)
+                             + " is not above the replica's epoch "
+                             + std::to_string((*at)->epoch)));
+    if (auto r = import_copy(p, w, s, ids); !r)
+      return w.undo(r.error());
+    // The log goes on from the copy's seq (never back), at the new epoch;
+    // whatever this member logged of the shard before is void.
+    repl_position head{epoch, (*at)->seq};
+    if (mdb_get(w.get(), p.replog_head, &k, &v) == 0)
+      if (auto old = repl::parse_position(as_view(v)))
+        head.seq = std::max(head.seq, old->seq);
+    if (auto r = drop_replog(w.get(), p, s); !r)
+      return w.undo(r.error());
+    if (auto r = w.put(p.replog_head, sk, repl::position_value(head),
+                       "write replication head");
+        !r)
+      return w.undo(r.error());
+    if (auto r = w.put(p.shards, sk, record, "write shard record"); !r)
+      return w.undo(r.error());
+    if (auto r = erase_replica(p, w, s); !r)
+      return w.undo(r.error());
+  }
+  if (auto r = w.finish(); !r)
+    return r.error();
+  if (p.opts.place)
+    for (auto s : shards)
+      p.opts.place->set(s, shard_state::owned);
+  commit_report rep;
+  rep.rewind = true;
+  return rep;
+}
+
+} // namespace sluice

@@ -1,0 +1,139 @@
+// Promotion: a follower that replicated a shard through the workload takes
+// it over at a higher epoch and serves what the owner served: the same
+// queued events in the same order, states, statuses and retries pointing at
+// the same events, timers, dead letters and outbox entries.
+#include "replication_workload.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice::cluster_store_test {
+
+namespace {
+
+using ReplicaPromotion = Replication;
+
+/// What a reader of `m` sees of keys k and j, positions replaced by the
+/// ids of the events they name (seqs differ between members).
+std::vector<std::string> view(member& m, const std::vector<std::string>& ks) {
+  std::vector<std::string> out;
+  auto id_at = [&](std::uint32_t stage, keys::queue_pos pos) {
+    auto e = m.st->read_entry(stage, pos);
+    return e && *e ? id_of(**e) : std::string("<gone>");
+  };
+  for (auto stage : {m.parse, m.score}) {
+    for (auto p : {priority::urgent, priority::normal})
+      for (auto& id : ids_of(ClusterStore::queue(m, stage, p)))
+        out.push_back("queued " + std::to_string(stage) + " "
+                      + std::to_string(static_cast<int>(p)) + " " + id);
+    for (auto& key : ks) {
+      out.push_back("state " + key + " "
+                    + ClusterStore::state_of(m, stage, key));
+      if (auto r = m.st->read_retry(stage, key); r && *r)
+        out.push_back("retry " + key + " waits for " + id_at(stage, (*r)->pos)
+                      + " due " + std::to_string((*r)->due_ns));
+      auto ts = m.st->read_timers(stage, key);
+      EXPECT_TRUE(ts);
+      for (auto& t : ts ? *ts : std::vector<stored_timer>{})
+        out.push_back("timer " + key + " " + t.name + " "
+                      + std::to_string(t.due_ns) + " " + id_of(t.event_bytes));
+    }
+  }
+  for (auto& key : ks) {
+    auto s = m.st->read_status(key);
+    v1::KeyStatus st;
+    if (!s || !*s || !st.ParseFromString(**s))
+      continue;
+    // A status waiting for an entry that is gone reads as one waiting for
+    // no known entry: the import (the hand-off's) forgets such positions.
+    std::string waits = "-";
+    if (st.queued_known())
+      waits = id_at(
+          st.stage() == "score" ? m.score : m.parse,
+          {st.queued_priority() == 0 ? priority::urgent : priority::normal,
+           st.queued_seq()});
+    if (waits == "<gone>")
+      waits = "-";
+    out.push_back("status " + key + " " + st.stage() + " "
+                  + std::to_string(st.phase()) + " waits for " + waits);
+  }
+  EXPECT_TRUE(m.st->scan_dead_letters(
+      [&](std::uint32_t stage, std::uint64_t, const std::string& dl) {
+        out.push_back("dead letter " + std::to_string(stage) + " "
+                      + std::to_string(std::hash<std::string>{}(dl)));
+        return true;
+      }));
+  auto ob = m.st->read_outbox({priority::urgent, 0}, 100);
+  EXPECT_TRUE(ob);
+  for (auto& e : ob ? *ob : std::vector<outbox_entry>{})
+    out.push_back("outbox " + std::to_string(e.stage_id) + " "
+                  + std::to_string(e.shard) + " " + id_of(e.event_bytes));
+  return out;
+}
+
+TEST_F(ReplicaPromotion, APromotedReplicaServesWhatTheOwnerServed) {
+  snapshot(S);
+  workload([&](const std::string&) { ship(S); });
+  auto owner_at = a.st->replog_position(S);
+  ASSERT_TRUE(owner_at && *owner_at);
+  auto seen_by_owner = view(a, {k, j});
+  ASSERT_GT(seen_by_owner.size(), 10u);
+
+  auto rep = b.st->promote_replica({S}, 2);
+  ASSERT_TRUE(rep) << rep.error().describe();
+  EXPECT_TRUE(rep->rewind);
+  EXPECT_EQ(b.place->state(S), shard_state::owned);
+  EXPECT_EQ(view(b, {k, j}), seen_by_owner);
+
+  // The copy is gone; the log goes on at the new epoch from the copy's seq.
+  auto copy = b.st->replica_position(S);
+  ASSERT_TRUE(copy);
+  EXPECT_FALSE(*copy);
+  auto at = b.st->replog_position(S);
+  ASSERT_TRUE(at && *at);
+  EXPECT_EQ(**at, (repl_position{2, (*owner_at)->seq}));
+  write_batch more;
+  more.appends = {append(b.parse, k, "k#after")};
+  auto r = commit(b, std::move(more));
+  EXPECT_EQ(r.replicated, (std::map<std::uint32_t, std::uint64_t>{
+                              {S, (*owner_at)->seq + 1}}));
+  auto log = b.st->read_replog(S, 0, 10);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].epoch, 2u);
+}
+
+TEST_F(ReplicaPromotion, APromotionNeedsACopyAndAHigherEpoch) {
+  snapshot(S);
+  auto none = b.st->promote_replica({S + 1}, 2);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, errc::not_found);
+  auto same = b.st->promote_replica({S}, 1);
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, errc::invalid_argument);
+  auto owned = a.st->promote_replica({S}, 2);
+  ASSERT_FALSE(owned);
+  EXPECT_EQ(owned.error().code, errc::invalid_argument);
+  // Nothing changed: the copy is still there to promote.
+  auto copy = b.st->replica_position(S);
+  ASSERT_TRUE(copy && *copy);
+  ASSERT_TRUE(b.st->promote_replica({S}, 2));
+}
+
+TEST_F(ReplicaPromotion, AShardHandedInSupersedesTheReplicaCopy) {
+  write_batch b1;
+  b1.appends = {append(a.parse, k, "k#1")};
+  commit(a, std::move(b1));
+  snapshot(S);
+  ASSERT_TRUE(b.st->begin_import({S}));
+  ASSERT_TRUE(b.st->acquire_shards({S}, 2));
+  auto copy = b.st->replica_position(S);
+  ASSERT_TRUE(copy);
+  EXPECT_FALSE(*copy);
+  auto d = b.st->replica_digest(S);
+  auto empty = b.st->replica_digest(S + 1);
+  ASSERT_TRUE(d && empty);
+  EXPECT_EQ(*d, *empty);
+}
+
+} // namespace
+
+} // namespace sluice::cluster_store_test

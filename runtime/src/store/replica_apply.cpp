@@ -1,0 +1,229 @@
+// The follower's writes: shipped replication records applied to the
+// `replica` copies with their positions (idempotent, epoch-fenced), a
+// snapshot installed in place of a copy, and a copy dropped. Store actor's
+// thread only.
+#include <map>
+
+#include "replica_db.hpp"
+
+namespace sluice {
+
+std::string describe_position(repl_position at) {
+  return "(epoch " + std::to_string(at.epoch) + ", seq "
+         + std::to_string(at.seq) + ")";
+}
+
+result<std::optional<replica_entry>>
+read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
+  auto sk = shard_key(shard);
+  MDB_val k = as_val(sk), v;
+  int rc = mdb_get(t, p.replica_pos, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::optional<replica_entry>{};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read replica position");
+  auto value = as_view(v);
+  bool installing = value.size() == 17 && value.back() == 'i';
+  auto at = repl::parse_position(installing ? value.substr(0, 16) : value);
+  if (!at)
+    return fail(errc::corrupt, p.opts.dir + ": replica position of shard "
+                                   + std::to_string(shard) + " is malformed");
+  return std::optional{replica_entry{*at, installing}};
+}
+
+result<void> write_replica_entry(store::impl& p, cluster_writer& w,
+                                 std::uint32_t shard, replica_entry e) {
+  auto v = repl::position_value(e.at);
+  if (e.installing)
+    v.push_back('i');
+  return w.put(p.replica_pos, shard_key(shard), v, "write replica position");
+}
+
+result<std::optional<repl_position>>
+read_replica_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
+  auto e = read_replica_entry(p, t, shard);
+  if (!e)
+    return e.error();
+  if (!*e || (*e)->installing)
+    return std::optional<repl_position>{};
+  return std::optional{(*e)->at};
+}
+
+result<void> check_replicable(const store::impl& p, MDB_txn* t,
+                              std::uint32_t shard) {
+  if (shard >= shard_count)
+    return fail(errc::invalid_argument,
+                "shard " + std::to_string(shard) + " is out of range");
+  auto sk = shard_key(shard);
+  MDB_val k = as_val(sk), v;
+  if (mdb_get(t, p.shards, &k, &v) == 0)
+    return fail(errc::invalid_argument,
+                "shard " + std::to_string(shard) + " is owned by " + p.opts.dir
+                    + ": it takes no replicated records");
+  return {};
+}
+
+result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
+                                   std::uint32_t shard,
+                                   const v1::ReplRecord& rec,
+                                   const std::string& where) {
+  handoff_record r;
+  std::string stage;
+  for (auto& c : rec.changes()) {
+    if (!repl::from_change(c, shard, r, stage))
+      return fail(errc::corrupt, where + ": a change of unknown kind "
+                                     + std::to_string(c.kind()));
+    auto k = repl::replica_key(r, stage);
+    auto done = c.erase()
+                    ? w.del(p.replica, k, "delete a replica record")
+                    : w.put(p.replica, k, r.value, "put a replica record");
+    if (!done)
+      return done;
+  }
+  return {};
+}
+
+result<void> erase_replica(store::impl& p, cluster_writer& w,
+                           std::uint32_t shard) {
+  std::vector<std::string> doomed;
+  int rc = 0;
+  {
+    cursor c{w.get(), p.replica, rc};
+    if (rc != 0)
+      return lmdb_error(rc, p.opts.dir + ": cursor on replica");
+    auto from = repl::shard_prefix(shard);
+    MDB_val k = as_val(from), v;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      if (keys::get_u32(as_view(k)) != shard)
+        break;
+      doomed.emplace_back(as_view(k));
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p.opts.dir + ": read replica");
+  }
+  for (auto& k : doomed)
+    if (auto r = w.del(p.replica, k, "drop a replica record"); !r)
+      return r;
+  return w.del(p.replica_pos, shard_key(shard), "drop a replica position");
+}
+
+namespace {
+
+/// What a record at `rec` does to a copy at `at`: why it is refused, or
+/// nothing (then it is applied when above `at`, else skipped).
+std::optional<error> refusal(std::uint32_t shard,
+                             const std::optional<repl_position>& at,
+                             repl_position rec) {
+  auto name =
+      "shard " + std::to_string(shard) + ": record " + describe_position(rec);
+  if (!at)
+    return fail(errc::not_found,
+                name + " cannot start a replica: it needs a snapshot first");
+  if (rec.epoch < at->epoch)
+    return fail(errc::invalid_argument,
+                name + " is of an older epoch than " + "the replica at "
+                    + describe_position(*at) + ": refused");
+  if (rec.epoch > at->epoch)
+    return fail(errc::not_found, name + " is of a newer epoch than the "
+                                     + "replica at " + describe_position(*at)
+                                     + ": it needs a snapshot");
+  if (rec.seq > at->seq + 1)
+    return fail(errc::not_found, name + " leaves a gap after the replica at "
+                                     + describe_position(*at));
+  return std::nullopt;
+}
+
+} // namespace
+
+result<replica_report>
+store::apply_replicated(const std::vector<replog_entry>& recs) {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return fail(errc::invalid_argument, p.opts.dir + " has no replication");
+  cluster_writer w{p, "apply replicated records"};
+  if (w.failed())
+    return *w.failed();
+  replica_report out;
+  std::map<std::uint32_t, std::size_t> index; // shard -> its outcome
+  std::map<std::uint32_t, std::optional<repl_position>> pos;
+  for (auto& e : recs) {
+    auto [it, fresh] = index.try_emplace(e.shard, out.shards.size());
+    if (fresh) {
+      replica_outcome o;
+      o.shard = e.shard;
+      if (auto ok = check_replicable(p, w.get(), e.shard); !ok) {
+        o.refused = ok.error();
+      } else {
+        auto at = read_replica_position(p, w.get(), e.shard);
+        if (!at)
+          return w.undo(at.error());
+        pos[e.shard] = *at;
+        if (*at)
+          o.at = **at;
+      }
+      out.shards.push_back(std::move(o));
+    }
+    auto& o = out.shards[it->second];
+    if (o.refused)
+      continue;
+    repl_position rec{e.epoch, e.seq};
+    if ((o.refused = refusal(e.shard, pos[e.shard], rec)))
+      continue;
+    if (rec.seq <= o.at.seq) {
+      ++o.skipped;
+      continue;
+    }
+    auto where = p.opts.dir + ": shard " + std::to_string(e.shard) + ": record "
+                 + describe_position(rec);
+    v1::ReplRecord parsed;
+    if (!parsed.ParseFromString(e.record)) {
+      o.refused = fail(errc::corrupt, where + " does not parse");
+      continue;
+    }
+    if (auto r = apply_replica_changes(p, w, e.shard, parsed, where); !r) {
+      if (r.error().code != errc::corrupt)
+        return w.undo(r.error());
+      o.refused = r.error(); // the shard's earlier records stay applied
+      continue;
+    }
+    o.at = rec;
+    pos[e.shard] = rec;
+    ++o.applied;
+  }
+  for (auto& o : out.shards)
+    if (o.applied > 0)
+      if (auto r = w.put(p.replica_pos, shard_key(o.shard),
+                         repl::position_value(o.at), "write replica position");
+          !r)
+        return w.undo(r.error());
+  if (auto r = w.finish(); !r)
+    return r.error();
+  return out;
+}
+
+result<void> store::drop_replica(std::uint32_t shard) {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return {};
+  cluster_writer w{p, "drop a replica"};
+  if (w.failed())
+    return *w.failed();
+  if (auto r = erase_replica(p, w, shard); !r)
+    return r;
+  return w.finish();
+}
+
+result<std::optional<repl_position>>
+store::replica_position(std::uint32_t shard) const {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return std::optional<repl_position>{};
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read replica position");
+  return read_replica_position(p, t.get(), shard);
+}
+
+} // namespace sluice

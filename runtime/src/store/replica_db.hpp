@@ -1,0 +1,60 @@
+// Private: what the follower's operations on its replica copies share:
+// reading a copy's position (or the snapshot being installed), the checks
+// a shipped record or snapshot passes, applying a ReplRecord to a copy,
+// scanning and erasing a copy. Writers on the store actor's thread; scans
+// on any thread.
+#pragma once
+
+#include "cluster_db.hpp"
+#include "replica_keys.hpp"
+
+namespace sluice {
+
+/// "(epoch E, seq S)", for messages.
+std::string describe_position(repl_position at);
+
+/// A copy's `replica_pos` entry: its position, and whether a snapshot at
+/// that position is still being installed (then the copy takes no log
+/// records yet).
+struct replica_entry {
+  repl_position at;
+  bool installing = false;
+};
+
+/// The `replica_pos` entry of `shard`, read in `t`; nullopt: none.
+result<std::optional<replica_entry>>
+read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard);
+
+/// Writes the `replica_pos` entry of `shard` within `w`.
+result<void> write_replica_entry(store::impl& p, cluster_writer& w,
+                                 std::uint32_t shard, replica_entry e);
+
+/// The position of the usable replica copy of `shard`, read in `t`;
+/// nullopt: there is none (or its snapshot is still being installed).
+result<std::optional<repl_position>>
+read_replica_position(const store::impl& p, MDB_txn* t, std::uint32_t shard);
+
+/// Calls `fn(record, stage name)` for every record of the replica copy of
+/// `shard`, read in `t`, in key order (kinds in order, queued events by
+/// stage then queue position). Stops early when fn returns false.
+result<void> scan_replica_copy(
+    const store::impl& p, MDB_txn* t, std::uint32_t shard,
+    const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
+
+/// Deletes the replica copy of `shard` and its position within `w`.
+result<void> erase_replica(store::impl& p, cluster_writer& w,
+                           std::uint32_t shard);
+
+/// Refused (invalid_argument) unless `shard` is in range and not owned
+/// here.
+result<void> check_replicable(const store::impl& p, MDB_txn* t,
+                              std::uint32_t shard);
+
+/// Applies one ReplRecord's changes of `shard` to its copy within `w`;
+/// `where` names the record in errors.
+result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
+                                   std::uint32_t shard,
+                                   const v1::ReplRecord& rec,
+                                   const std::string& where);
+
+} // namespace sluice

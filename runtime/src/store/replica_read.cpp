@@ -1,0 +1,92 @@
+// The follower's reads of its replica copies: the records of one shard's
+// copy, as hand-off records with this directory's stage ids, and their
+// digest (equal to the owner's shard_digest when both hold the same).
+// Any thread.
+#include <mutex>
+
+#include "replica_db.hpp"
+
+namespace sluice {
+
+result<void> scan_replica_copy(
+    const store::impl& p, MDB_txn* t, std::uint32_t shard,
+    const std::function<result<bool>(handoff_record&, std::string_view)>& fn) {
+  int rc = 0;
+  cursor c{t, p.replica, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on replica");
+  auto from = repl::shard_prefix(shard);
+  MDB_val k = as_val(from), v;
+  handoff_record r;
+  std::string stage;
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    if (keys::get_u32(as_view(k)) != shard)
+      break;
+    if (!repl::parse_replica(as_view(k), as_view(v), r, stage))
+      return fail(errc::corrupt, p.opts.dir + ": replica record "
+                                     + keys::printable(as_view(k))
+                                     + " is malformed");
+    auto go = fn(r, stage);
+    if (!go)
+      return go.error();
+    if (!*go)
+      return {};
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read replica");
+  return {};
+}
+
+result<void>
+store::scan_replica(std::uint32_t shard,
+                    const std::function<bool(handoff_record&)>& fn) const {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return {};
+  std::map<std::string, std::uint32_t, std::less<>> ids{{"", 0}};
+  {
+    std::lock_guard<std::mutex> guard{p.dbi_mtx};
+    for (auto& [id, name] : p.stage_names)
+      ids[name] = id;
+  }
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read replica");
+  return scan_replica_copy(
+      p, t.get(), shard,
+      [&](handoff_record& r, std::string_view stage) -> result<bool> {
+        auto i = ids.find(stage);
+        if (i == ids.end())
+          return fail(errc::not_found,
+                      p.opts.dir + ": the replica of shard "
+                          + std::to_string(shard) + " holds records of stage "
+                          + std::string(stage) + ", which is not registered");
+        r.stage_id = i->second;
+        return fn(r);
+      });
+}
+
+result<std::uint64_t> store::replica_digest(std::uint32_t shard) const {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return fail(errc::invalid_argument, p.opts.dir + " has no replication");
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin digest");
+  std::vector<std::pair<std::string, std::string>> entries;
+  auto r = scan_replica_copy(
+      p, t.get(), shard,
+      [&](handoff_record& rec, std::string_view stage) -> result<bool> {
+        entries.emplace_back(repl::replica_key(rec, stage),
+                             std::move(rec.value));
+        return true;
+      });
+  if (!r)
+    return r.error();
+  return repl::digest_of(entries); // in key order already
+}
+
+} // namespace sluice

@@ -1,0 +1,65 @@
+// Snapshots: a follower's copy installed from the owner's snapshot in one
+// go or in steps matches the owner, takes no log records before it is
+// finished, and catches up with the log after.
+#include "replication_workload.hpp"
+
+namespace sluice::cluster_store_test {
+
+namespace {
+
+using ReplicaSnapshot = Replication;
+
+TEST_F(ReplicaSnapshot,
+       ASnapshotInStepsTakesNoRecordsUntilFinishedThenCatchesUp) {
+  workload([](const std::string&) {});
+  std::vector<std::string> chunks;
+  auto at = a.st->snapshot_shard(S, 200, [&](std::string&& c) {
+    chunks.push_back(std::move(c));
+    return true;
+  });
+  ASSERT_TRUE(at) << at.error().describe();
+  ASSERT_GT(chunks.size(), 2u);
+  ASSERT_TRUE(b.st->begin_snapshot(S, *at));
+  // More is committed meanwhile; its record waits for the snapshot.
+  write_batch more;
+  more.appends = {append(a.parse, k, "k#during")};
+  commit(a, std::move(more));
+  auto during = a.st->read_replog(S, at->seq, 10);
+  ASSERT_TRUE(during);
+  ASSERT_EQ(during->size(), 1u);
+  auto r = b.st->apply_replicated(*during);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->shards[0].refused);
+  EXPECT_EQ(r->shards[0].refused->code, errc::not_found);
+  // A chunk or a finish for another position is refused.
+  auto wrong = b.st->add_snapshot_chunk(S, {at->epoch, at->seq + 1}, chunks[0]);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, errc::invalid_argument);
+  for (auto& c : chunks)
+    ASSERT_TRUE(b.st->add_snapshot_chunk(S, *at, c));
+  ASSERT_FALSE(b.st->finish_snapshot(S, {at->epoch + 1, 0}));
+  ASSERT_TRUE(b.st->finish_snapshot(S, *at));
+  ASSERT_FALSE(b.st->finish_snapshot(S, *at)); // not under way any more
+  ship(S);
+  expect_in_sync(S, "a snapshot in steps and the log after it");
+}
+
+TEST_F(ReplicaSnapshot, ASnapshotInOneGoEqualsTheOwnerAndReplacesTheOldCopy) {
+  snapshot(S);
+  workload([](const std::string&) {});
+  auto before = b.st->replica_digest(S);
+  auto owner = a.st->shard_digest(S);
+  ASSERT_TRUE(before && owner);
+  EXPECT_NE(*before, *owner); // nothing shipped: the copy is behind
+  snapshot(S);
+  expect_in_sync(S, "a second snapshot");
+  // A chunk that does not parse is refused, and the copy stays.
+  auto bad = b.st->install_snapshot(S, {1, 99}, {"\xff\xff not a record"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, errc::corrupt);
+  expect_in_sync(S, "a refused snapshot");
+}
+
+} // namespace
+
+} // namespace sluice::cluster_store_test

@@ -1,0 +1,88 @@
+// The owner's replication log (`replog`): reading a shard's records after a
+// seq for shipping, and trimming those every follower holds. Reads on any
+// thread; trimming on the store actor's.
+#include "cluster_db.hpp"
+#include "replica_keys.hpp"
+
+namespace sluice {
+
+namespace {
+
+/// Calls `fn(key, entry)` for the replog entries of `shard` in log order,
+/// read in `t`, until it returns false.
+template <class F>
+result<void> for_each_entry(const store::impl& p, MDB_txn* t,
+                            std::uint32_t shard, F fn) {
+  int rc = 0;
+  cursor c{t, p.replog, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on replog");
+  auto from = repl::shard_prefix(shard);
+  MDB_val k = as_val(from), v;
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto e = repl::parse_log_key(as_view(k));
+    if (!e || e->shard != shard)
+      break;
+    if (!fn(as_view(k), *e, as_view(v)))
+      return {};
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read replog");
+  return {};
+}
+
+} // namespace
+
+result<std::vector<replog_entry>> store::read_replog(std::uint32_t shard,
+                                                     std::uint64_t after_seq,
+                                                     std::size_t max) const {
+  auto& p = *impl_;
+  std::vector<replog_entry> out;
+  if (!p.has_replication || max == 0)
+    return out;
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read replog");
+  auto r = for_each_entry(
+      p, t.get(), shard,
+      [&](std::string_view, replog_entry& e, std::string_view v) {
+        if (e.seq > after_seq) {
+          e.record = std::string(v);
+          out.push_back(std::move(e));
+        }
+        return out.size() < max;
+      });
+  if (!r)
+    return r.error();
+  return out;
+}
+
+result<std::size_t> store::trim_replog(std::uint32_t shard,
+                                       std::uint64_t up_to_seq) {
+  auto& p = *impl_;
+  if (!p.has_replication)
+    return std::size_t{0};
+  cluster_writer w{p, "trim replog"};
+  if (w.failed())
+    return *w.failed();
+  std::vector<std::string> doomed;
+  auto r = for_each_entry(
+      p, w.get(), shard,
+      [&](std::string_view k, replog_entry& e, std::string_view) {
+        if (e.seq <= up_to_seq)
+          doomed.emplace_back(k);
+        return true;
+      });
+  if (!r)
+    return r.error();
+  for (auto& k : doomed)
+    if (auto d = w.del(p.replog, k, "trim replog"); !d)
+      return d.error();
+  if (auto f = w.finish(); !f)
+    return f.error();
+  return doomed.size();
+}
+
+} // namespace sluice
