@@ -13,6 +13,7 @@
 #include "controller/etcd_watch.hpp"
 #include "etcd_process.hpp"
 #include "sluice/placement.hpp"
+#include "tcp_proxy.hpp"
 
 namespace sluice::cluster {
 namespace {
@@ -21,6 +22,7 @@ using namespace std::chrono_literals;
 using sluice_test::etcd_process;
 using sluice_test::free_port;
 using sluice_test::silent_port;
+using sluice_test::tcp_proxy;
 
 etcd_client client_of(std::vector<std::string> endpoints) {
   etcd_options options;
@@ -195,6 +197,30 @@ TEST_F(Etcd, AWatchSeesPutsAndDeletesInOrderAndResumesAfterARestart) {
     EXPECT_EQ(e.code, errc::unavailable) << e.describe();
   watch->cancel();
   EXPECT_FALSE(watch->running());
+}
+
+TEST_F(Etcd, AWatchCutOffFromEtcdMissesNothingWrittenMeanwhile) {
+  tcp_proxy proxy{etcd.client_port()};
+  auto direct = client_of({etcd.url()});
+  auto through =
+      client_of({"http://127.0.0.1:" + std::to_string(proxy.port())});
+  collected seen;
+  auto watch = through.watch_prefix("/w/", 0, seen.on_event(), seen.on_error());
+  ASSERT_TRUE(direct.put("/w/a", "1"));
+  ASSERT_TRUE(seen.wait([](auto& s) { return s.events.size() == 1; }));
+  proxy.cut();
+  ASSERT_TRUE(seen.wait([](auto& s) { return !s.errors.empty(); }));
+  // Written while the watch cannot reach etcd: it must catch up on them.
+  ASSERT_TRUE(direct.put("/w/b", "2"));
+  ASSERT_TRUE(direct.erase("/w/a"));
+  ASSERT_TRUE(direct.put("/w/c", "3"));
+  proxy.restore();
+  ASSERT_TRUE(seen.wait([](auto& s) { return s.events.size() >= 4; }))
+      << testing::PrintToString(seen.trace());
+  std::this_thread::sleep_for(200ms); // nothing delivered twice
+  EXPECT_EQ(seen.trace(), (std::vector<std::string>{"put /w/a=1", "put /w/b=2",
+                                                    "del /w/a", "put /w/c=3"}));
+  EXPECT_TRUE(watch->running());
 }
 
 TEST_F(Etcd, AWatchFromACompactedRevisionStopsWithNotFound) {

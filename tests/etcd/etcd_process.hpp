@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +77,8 @@ public:
   etcd_process(const etcd_process&) = delete;
   etcd_process& operator=(const etcd_process&) = delete;
 
+  int client_port() const { return client_port_; }
+
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(client_port_);
   }
@@ -105,6 +108,7 @@ public:
     if (pid_ < 0)
       throw std::runtime_error("etcd_process: fork failed");
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL); // no etcd outlives a killed test
       int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(log, 1);
       ::dup2(log, 2);
