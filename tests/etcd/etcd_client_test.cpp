@@ -76,6 +76,18 @@ struct collected {
   }
 };
 
+/// Waits (at most 10 s) until a watch "from now" knows which revision now
+/// was: from then on it misses no change.
+bool set_up(const etcd_watch& watch) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (watch.next_revision() == 0) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
 class Etcd : public ::testing::Test {
 protected:
   etcd_process etcd;
@@ -163,11 +175,7 @@ TEST_F(Etcd, AWatchSeesPutsAndDeletesInOrderAndResumesAfterARestart) {
   ASSERT_TRUE(c.put("/t/before", "old"));
   collected seen;
   auto watch = c.watch_prefix("/w/", 0, seen.on_event(), seen.on_error());
-  // The watch is set up once it knows the revision it started at.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (watch->next_revision() == 0
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(set_up(*watch));
   ASSERT_TRUE(c.put("/w/1", "one"));
   ASSERT_TRUE(c.put("/w/2", "two"));
   ASSERT_TRUE(c.put("/x/outside", "no"));
@@ -206,6 +214,7 @@ TEST_F(Etcd, AWatchCutOffFromEtcdMissesNothingWrittenMeanwhile) {
       client_of({"http://127.0.0.1:" + std::to_string(proxy.port())});
   collected seen;
   auto watch = through.watch_prefix("/w/", 0, seen.on_event(), seen.on_error());
+  ASSERT_TRUE(set_up(*watch));
   ASSERT_TRUE(direct.put("/w/a", "1"));
   ASSERT_TRUE(seen.wait([](auto& s) { return s.events.size() == 1; }));
   proxy.cut();
@@ -254,8 +263,7 @@ TEST_F(Etcd, CallsFailOverFromADeadFirstEndpointAndRememberTheLiveOne) {
   EXPECT_EQ(read->kvs.at(0).value, "1");
   collected seen; // a watch fails over the same way
   auto watch = c.watch_prefix("/t/", 0, seen.on_event(), seen.on_error());
-  while (watch->next_revision() == 0)
-    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(set_up(*watch));
   ASSERT_TRUE(c.put("/t/b", "2"));
   ASSERT_TRUE(seen.wait([](auto& s) { return !s.events.empty(); }));
 }

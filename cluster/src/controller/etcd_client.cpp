@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "controller/etcd_answers.hpp"
 #include "controller/etcd_codec.hpp"
 #include "controller/etcd_watch.hpp"
 

@@ -9,6 +9,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "controller/etcd_answers.hpp"
 #include "controller/etcd_codec.hpp"
 
 namespace sluice::cluster {
