@@ -66,6 +66,11 @@ struct collected {
     std::unique_lock<std::mutex> lock{mutex};
     return changed.wait_for(lock, 15s, [&] { return done(*this); });
   }
+  /// The errors so far (the watch may add more meanwhile).
+  std::vector<error> errors_now() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return errors;
+  }
   std::vector<std::string> trace() {
     std::lock_guard<std::mutex> guard{mutex};
     std::vector<std::string> out;
@@ -189,8 +194,8 @@ TEST_F(Etcd, AWatchSeesPutsAndDeletesInOrderAndResumesAfterARestart) {
   EXPECT_EQ(seen.trace(), expected);
   etcd.stop();
   ASSERT_TRUE(seen.wait([](auto& s) { return !s.errors.empty(); }));
-  EXPECT_EQ(seen.errors[0].code, errc::unavailable)
-      << seen.errors[0].describe();
+  EXPECT_EQ(seen.errors_now()[0].code, errc::unavailable)
+      << seen.errors_now()[0].describe();
   etcd.start();
   ASSERT_TRUE(c.put("/w/5", "five"));
   ASSERT_TRUE(c.erase("/w/2"));
@@ -201,7 +206,7 @@ TEST_F(Etcd, AWatchSeesPutsAndDeletesInOrderAndResumesAfterARestart) {
   std::this_thread::sleep_for(200ms); // nothing delivered twice
   EXPECT_EQ(seen.trace(), expected);
   EXPECT_TRUE(watch->running());
-  for (const auto& e : seen.errors)
+  for (const auto& e : seen.errors_now())
     EXPECT_EQ(e.code, errc::unavailable) << e.describe();
   watch->cancel();
   EXPECT_FALSE(watch->running());
@@ -243,11 +248,12 @@ TEST_F(Etcd, AWatchFromACompactedRevisionStopsWithNotFound) {
   collected seen;
   auto watch = c.watch_prefix("/w/", first, seen.on_event(), seen.on_error());
   ASSERT_TRUE(seen.wait([](auto& s) { return !s.errors.empty(); }));
-  EXPECT_EQ(seen.errors[0].code, errc::not_found);
-  EXPECT_NE(seen.errors[0].message.find("revision " + std::to_string(first)
-                                        + " was compacted"),
+  auto compacted = seen.errors_now()[0];
+  EXPECT_EQ(compacted.code, errc::not_found);
+  EXPECT_NE(compacted.message.find("revision " + std::to_string(first)
+                                   + " was compacted"),
             std::string::npos)
-      << seen.errors[0].message;
+      << compacted.message;
   for (int i = 0; i < 100 && watch->running(); ++i)
     std::this_thread::sleep_for(20ms);
   EXPECT_FALSE(watch->running());
@@ -379,7 +385,8 @@ TEST(EtcdClient, AnEndpointAnsweringGarbageGivesAParseErrorNotACrash) {
   collected seen;
   auto watch = c.watch_prefix("/", 0, seen.on_event(), seen.on_error());
   ASSERT_TRUE(seen.wait([](auto& s) { return !s.errors.empty(); }));
-  EXPECT_EQ(seen.errors[0].code, errc::parse) << seen.errors[0].describe();
+  auto garbage = seen.errors_now()[0];
+  EXPECT_EQ(garbage.code, errc::parse) << garbage.describe();
   watch.reset();
   server.stop();
   serving.join();
