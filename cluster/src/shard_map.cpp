@@ -62,6 +62,29 @@ const std::string& shard_map::owner(std::uint32_t shard) const {
   return nodes_[owners_[shard]];
 }
 
+std::vector<std::string> shard_map::ranking(std::uint32_t shard,
+                                            std::size_t count) const {
+  assert(shard < shard_count);
+  // (score, index) for every node; the same order as compute(): a higher
+  // score first, on a tie the smaller name (the smaller index).
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> scored;
+  scored.reserve(nodes_.size());
+  for (std::uint32_t i = 0; i < nodes_.size(); ++i)
+    scored.emplace_back(
+        score(XXH3_64bits(nodes_[i].data(), nodes_[i].size()), shard), i);
+  count = std::min(count, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + count, scored.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first
+                                                : a.second < b.second;
+                    });
+  std::vector<std::string> result;
+  result.reserve(count);
+  for (std::size_t i = 0; i < count; ++i)
+    result.push_back(nodes_[scored[i].second]);
+  return result;
+}
+
 std::vector<std::uint32_t> shard_map::shards_of(std::string_view node) const {
   std::vector<std::uint32_t> result;
   auto it = std::lower_bound(nodes_.begin(), nodes_.end(), node);

@@ -36,6 +36,13 @@ public:
   /// Precondition: `shard < shard_count`.
   const std::string& owner(std::uint32_t shard) const;
 
+  /// The first `count` nodes of `shard`'s rendezvous ranking, best first:
+  /// the first is `owner(shard)`, the next the owner if it were gone, and
+  /// so on (replica sets are a prefix of it). Fewer when the map has fewer
+  /// nodes; empty for an empty map. Precondition: `shard < shard_count`.
+  std::vector<std::string> ranking(std::uint32_t shard,
+                                   std::size_t count) const;
+
   /// The shards `node` owns, ascending; empty for a node not in the map.
   std::vector<std::uint32_t> shards_of(std::string_view node) const;
 

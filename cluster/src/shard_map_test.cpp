@@ -106,5 +106,32 @@ TEST(ShardMap, AnEmptyMapOwnsNothing) {
   EXPECT_TRUE(moved(one, one).empty());
 }
 
+TEST(ShardMap, RankingStartsWithTheOwnerAndListsEachNodeOnce) {
+  auto map = shard_map::compute(nodes(5));
+  for (std::uint32_t s = 0; s < shard_count; ++s) {
+    auto all = map.ranking(s, 10);
+    ASSERT_EQ(all.size(), 5u);
+    EXPECT_EQ(all[0], map.owner(s));
+    EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 5u);
+    auto three = map.ranking(s, 3);
+    EXPECT_EQ(three, std::vector<std::string>(all.begin(), all.begin() + 3));
+  }
+  EXPECT_TRUE(shard_map{}.ranking(7, 3).empty());
+}
+
+TEST(ShardMap, RankingWithoutANodeIsTheRankingWithItLeftOut) {
+  // What replacing a lost replica relies on: the next in the ranking is
+  // the same whether computed with or without the lost node.
+  auto all = shard_map::compute(nodes(5));
+  auto names = nodes(5);
+  names.erase(names.begin() + 2); // node-3
+  auto without = shard_map::compute(names);
+  for (std::uint32_t s = 0; s < shard_count; ++s) {
+    auto expected = all.ranking(s, 5);
+    expected.erase(std::find(expected.begin(), expected.end(), "node-3"));
+    EXPECT_EQ(without.ranking(s, 4), expected) << "shard " << s;
+  }
+}
+
 } // namespace
 } // namespace sluice::cluster

@@ -1,0 +1,331 @@
+// The controller's decisions against their safety rules: an owner is always
+// a live isr member, the epoch grows with every owner change, no unclean
+// election, and every change is a compare-and-swap on the shard's revision.
+#include "controller/assignment_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "shard_map.hpp"
+
+namespace sluice::cluster {
+namespace {
+
+const controller_keys k = *controller_keys::make("test");
+
+bool has(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+shard_table one(std::uint32_t shard, shard_assignment a,
+                std::int64_t revision = 40) {
+  return {{shard, {std::move(a), revision}}};
+}
+
+TEST(AssignmentPlan, InitialReplicasAreTheFirstROfTheRankingAndTheOwnerAlone) {
+  std::vector<std::string> members{"n1", "n2", "n3", "n4"};
+  auto plan = initial_plan(k, {}, members, 3);
+  ASSERT_TRUE(plan) << plan.error().describe();
+  auto map = shard_map::compute(members);
+  ASSERT_EQ(plan->changes.size(), shard_count);
+  for (const auto& c : plan->changes) {
+    EXPECT_EQ(c.expected_mod_revision, 0); // the key must not exist
+    EXPECT_EQ(c.next.epoch, 1u);
+    EXPECT_EQ(c.next.replicas, map.ranking(c.shard, 3));
+    EXPECT_EQ(c.next.owner, map.owner(c.shard));
+    EXPECT_EQ(c.next.isr, std::vector<std::string>{c.next.owner});
+  }
+  EXPECT_TRUE(plan->under_replicated.empty());
+  // 1,024 shards in txns of at most 128 operations per list.
+  ASSERT_EQ(plan->txns.size(), 8u);
+  for (const auto& txn : plan->txns) {
+    EXPECT_EQ(txn.compare.size(), 128u);
+    EXPECT_EQ(txn.success.size(), 128u);
+    EXPECT_EQ(txn.failure.size(), 128u);
+  }
+  const auto& first = plan->txns[0];
+  EXPECT_EQ(first.compare[5].key, k.shard(5));
+  EXPECT_EQ(first.compare[5].what, etcd_compare::target::mod_revision);
+  EXPECT_EQ(first.compare[5].number, 0);
+  EXPECT_EQ(first.success[5].what, etcd_op::kind::put);
+  EXPECT_EQ(*decode_assignment(first.success[5].value), plan->changes[5].next);
+  EXPECT_EQ(first.failure[5].what, etcd_op::kind::range);
+}
+
+TEST(AssignmentPlan, InitialWithFewerMembersThanRUsesThemAllAndSaysSo) {
+  auto plan = initial_plan(k, {}, {"n1", "n2"}, 3);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->under_replicated.size(), shard_count);
+  for (const auto& c : plan->changes)
+    EXPECT_EQ(c.next.replicas.size(), 2u);
+}
+
+TEST(AssignmentPlan, InitialSkipsAssignedShardsAndRefusesBadInput) {
+  auto plan =
+      initial_plan(k, one(3, {4, "n2", {"n2"}, {"n2"}}), {"n1", "n2"}, 1);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->changes.size(), shard_count - 1);
+  EXPECT_TRUE(std::none_of(plan->changes.begin(), plan->changes.end(),
+                           [](const auto& c) { return c.shard == 3; }));
+  EXPECT_EQ(initial_plan(k, {}, {}, 3).error().message,
+            "no member to assign shards to");
+  EXPECT_EQ(initial_plan(k, {}, {"n1"}, 0).error().message,
+            "replication factor 0 (at least 1)");
+  EXPECT_FALSE(initial_plan(k, {}, {"n/1"}, 1));
+}
+
+TEST(AssignmentPlan, FailoverPromotesTheLiveIsrMemberWithTheHighestPosition) {
+  auto table = one(9, {5, "a", {"a", "b", "c"}, {"a", "b", "c"}});
+  replica_positions pos{{{9, "b"}, {5, 10}}, {{9, "c"}, {5, 12}}};
+  auto plan = failover_plan(k, table, {"b", "c"}, pos);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  const auto& c = plan.changes[0];
+  EXPECT_EQ(c.expected_mod_revision, 40);
+  EXPECT_EQ(c.next, (shard_assignment{6, "c", {"a", "b", "c"}, {"b", "c"}}));
+  EXPECT_TRUE(plan.without_owner.empty());
+  ASSERT_EQ(plan.txns.size(), 1u);
+  EXPECT_EQ(plan.txns[0].compare[0].number, 40);
+}
+
+TEST(AssignmentPlan, FailoverTiesGoToTheEarlierReplica) {
+  auto table = one(9, {5, "a", {"a", "c", "b"}, {"a", "b", "c"}});
+  auto plan = failover_plan(k, table, {"b", "c"}, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].next.owner, "c");
+}
+
+TEST(AssignmentPlan, FailoverNeverPromotesAMemberOutsideTheIsr) {
+  // c is live and further ahead, but not in the isr: it may lack
+  // acknowledged records.
+  auto table = one(2, {5, "a", {"a", "b", "c"}, {"a", "b"}});
+  replica_positions pos{{{2, "b"}, {5, 3}}, {{2, "c"}, {5, 99}}};
+  auto plan = failover_plan(k, table, {"b", "c"}, pos);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].next.owner, "b");
+  EXPECT_EQ(plan.changes[0].next.isr, std::vector<std::string>{"b"});
+}
+
+TEST(AssignmentPlan, AnIsrWithoutLiveMembersLeavesTheShardWithoutOwner) {
+  auto table = one(4, {5, "a", {"a", "b", "c"}, {"a", "b"}});
+  auto plan = failover_plan(k, table, {"c"}, {});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  auto next = plan.changes[0].next;
+  // Fenced at a new epoch; the isr kept: a and b hold what was acknowledged.
+  EXPECT_EQ(next, (shard_assignment{6, "", {"a", "b", "c"}, {"a", "b"}}));
+  EXPECT_EQ(plan.without_owner, std::vector<std::uint32_t>{4});
+  // Planning again changes nothing and still says so.
+  auto again = failover_plan(k, one(4, next, 41), {"c"}, {});
+  EXPECT_TRUE(again.changes.empty());
+  EXPECT_EQ(again.without_owner, std::vector<std::uint32_t>{4});
+  // b comes back: it takes the shard at a newer epoch.
+  auto back = failover_plan(k, one(4, next, 41), {"b", "c"}, {});
+  ASSERT_EQ(back.changes.size(), 1u);
+  EXPECT_EQ(back.changes[0].next,
+            (shard_assignment{7, "b", {"a", "b", "c"}, {"b"}}));
+}
+
+TEST(AssignmentPlan, FailoverLeavesShardsWithALiveOwnerAlone) {
+  auto table = one(1, {5, "a", {"a", "b"}, {"a", "b"}});
+  auto plan = failover_plan(k, table, {"a"}, {}); // b dead: the owner's call
+  EXPECT_TRUE(plan.changes.empty());
+  EXPECT_TRUE(plan.txns.empty());
+}
+
+TEST(AssignmentPlan, RandomFailoversKeepEveryRule) {
+  std::mt19937 rng{14};
+  const std::vector<std::string> names{"a", "b", "c", "d", "e"};
+  for (int round = 0; round < 2000; ++round) {
+    shard_table table;
+    replica_positions pos;
+    for (std::uint32_t s = 0; s < 8; ++s) {
+      shard_assignment a;
+      a.epoch = 1 + rng() % 9;
+      for (const auto& n : names)
+        if (rng() % 2 == 0)
+          a.replicas.push_back(n);
+      if (a.replicas.empty())
+        a.replicas.push_back("a");
+      for (const auto& n : a.replicas)
+        if (rng() % 3 != 0)
+          a.isr.push_back(n);
+      if (!a.isr.empty() && rng() % 5 != 0)
+        a.owner = a.isr[rng() % a.isr.size()];
+      ASSERT_TRUE(check(a));
+      for (const auto& n : a.replicas)
+        pos[{s, n}] = {a.epoch, rng() % 4};
+      table[s] = {a, 10 + s};
+    }
+    std::set<std::string> live;
+    for (const auto& n : names)
+      if (rng() % 2 == 0)
+        live.insert(n);
+    auto plan = failover_plan(k, table, live, pos);
+    for (const auto& c : plan.changes) {
+      const auto& old = table.at(c.shard).value;
+      const auto& next = c.next;
+      ASSERT_TRUE(check(next)) << check(next).error().message;
+      EXPECT_EQ(c.expected_mod_revision, table.at(c.shard).mod_revision);
+      EXPECT_GE(next.epoch, old.epoch);
+      if (next.owner != old.owner) {
+        EXPECT_GT(next.epoch, old.epoch);
+      }
+      EXPECT_TRUE(next.owner.empty() || live.contains(next.owner));
+      EXPECT_TRUE(next.owner.empty() || has(old.isr, next.owner));
+      EXPECT_TRUE(next.owner.empty() || !next.isr.empty());
+      for (const auto& m : next.isr)
+        EXPECT_TRUE(has(old.isr, m)) << "the isr never grows in a failover";
+      EXPECT_EQ(next.replicas, old.replicas);
+      // The best live isr member: nobody live in the old isr is ahead.
+      for (const auto& m : old.isr)
+        if (live.contains(m) && !next.owner.empty()) {
+          auto mine = pos[{c.shard, m}];
+          auto owners = pos[{c.shard, next.owner}];
+          EXPECT_LE(mine, owners);
+        }
+    }
+    for (auto s : plan.without_owner) {
+      const auto& isr = table.at(s).value.isr;
+      EXPECT_TRUE(std::none_of(isr.begin(), isr.end(), [&](const auto& m) {
+        return live.contains(m);
+      }));
+    }
+  }
+}
+
+isr_request ask(std::string requester, std::string member,
+                replica_position member_pos, replica_position owner_pos,
+                std::uint64_t max_lag = 0) {
+  return {
+      7,      std::move(requester), std::move(member), member_pos, owner_pos,
+      max_lag};
+}
+
+TEST(AssignmentPlan, TheOwnerAddsOnlyACaughtUpReplicaToTheIsr) {
+  auto table = one(7, {3, "b", {"a", "b", "c"}, {"b"}});
+  auto plan = isr_add_plan(k, table, ask("b", "c", {3, 50}, {3, 50}));
+  ASSERT_TRUE(plan) << plan.error().describe();
+  ASSERT_EQ(plan->changes.size(), 1u);
+  EXPECT_EQ(plan->changes[0].next,
+            (shard_assignment{3, "b", {"a", "b", "c"}, {"b", "c"}}));
+  EXPECT_EQ(plan->changes[0].expected_mod_revision, 40);
+  auto behind = isr_add_plan(k, table, ask("b", "c", {3, 49}, {3, 50}));
+  ASSERT_FALSE(behind);
+  EXPECT_EQ(behind.error().message,
+            "shard 7: 'c' has not caught up (at 3/49, owner at 3/50)");
+  auto old_epoch = isr_add_plan(k, table, ask("b", "c", {2, 90}, {3, 50}));
+  EXPECT_FALSE(old_epoch);
+  auto not_owner = isr_add_plan(k, table, ask("a", "c", {3, 50}, {3, 50}));
+  ASSERT_FALSE(not_owner);
+  EXPECT_EQ(not_owner.error().message,
+            "shard 7: 'a' is not its owner (the owner is 'b' at epoch 3)");
+  EXPECT_FALSE(isr_add_plan(k, table, ask("b", "z", {3, 50}, {3, 50})));
+  EXPECT_FALSE(isr_add_plan(k, table, ask("b", "b", {3, 50}, {3, 50})));
+}
+
+TEST(AssignmentPlan, TheOwnerRemovesOnlyALaggingFollowerAndNeverItself) {
+  auto table = one(7, {3, "b", {"a", "b", "c"}, {"a", "b", "c"}});
+  auto plan = isr_remove_plan(k, table, ask("b", "a", {3, 10}, {3, 111}, 100));
+  ASSERT_TRUE(plan) << plan.error().describe();
+  EXPECT_EQ(plan->changes[0].next.isr, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(plan->changes[0].next.epoch, 3u);
+  auto close = isr_remove_plan(k, table, ask("b", "a", {3, 11}, {3, 111}, 100));
+  ASSERT_FALSE(close);
+  EXPECT_EQ(close.error().message, "shard 7: 'a' is not lagging");
+  EXPECT_TRUE(isr_remove_plan(k, table, ask("b", "a", {2, 111}, {3, 111})));
+  auto self = isr_remove_plan(k, table, ask("b", "b", {0, 0}, {3, 111}));
+  ASSERT_FALSE(self);
+  EXPECT_EQ(self.error().message, "shard 7: 'b' is the owner");
+  auto ownerless = one(7, {3, "", {"a", "b"}, {"a", "b"}});
+  EXPECT_FALSE(isr_remove_plan(k, ownerless, ask("", "a", {0, 0}, {3, 9})));
+}
+
+TEST(AssignmentPlan, AForgottenReplicaIsReplacedByTheNextInTheRanking) {
+  std::set<std::string> live{"n1", "n2", "n4", "n5"};
+  auto ranking = shard_map::compute({"n1", "n2", "n3", "n4", "n5"});
+  shard_table table;
+  for (std::uint32_t s = 0; s < 32; ++s) {
+    auto replicas = ranking.ranking(s, 3);
+    table[s] = {{2, replicas[0], replicas, replicas}, 5};
+  }
+  auto plan = replacement_plan(k, table, "n3", live, 3, {}, false);
+  ASSERT_TRUE(plan) << plan.error().describe();
+  for (const auto& c : plan->changes) {
+    auto expected = ranking.ranking(c.shard, 5);
+    const auto& old = table.at(c.shard).value;
+    EXPECT_TRUE(has(old.replicas, "n3"));
+    EXPECT_FALSE(has(c.next.replicas, "n3"));
+    EXPECT_FALSE(has(c.next.isr, "n3"));
+    ASSERT_EQ(c.next.replicas.size(), 3u);
+    // The newcomer is the best-ranked live member not yet a replica, and is
+    // not in the isr until it caught up.
+    std::string newcomer = c.next.replicas.back();
+    EXPECT_FALSE(has(old.replicas, newcomer));
+    EXPECT_FALSE(has(c.next.isr, newcomer));
+    for (const auto& m : expected) {
+      if (m == newcomer)
+        break;
+      EXPECT_TRUE(has(old.replicas, m)) << m << " ranks before " << newcomer;
+    }
+    if (old.owner == "n3") {
+      EXPECT_GT(c.next.epoch, old.epoch);
+      EXPECT_TRUE(has(old.isr, c.next.owner));
+    } else {
+      EXPECT_EQ(c.next.owner, old.owner);
+      EXPECT_EQ(c.next.epoch, old.epoch);
+    }
+    EXPECT_TRUE(check(c.next));
+  }
+  EXPECT_FALSE(plan->changes.empty());
+  EXPECT_TRUE(plan->refused.empty());
+}
+
+TEST(AssignmentPlan, ForgettingTheLastInSyncCopyIsRefusedUnlessLossIsAllowed) {
+  auto table = one(3, {4, "", {"a", "b"}, {"a"}});
+  auto refused = replacement_plan(k, table, "a", {"b", "c"}, 2, {}, false);
+  ASSERT_TRUE(refused);
+  EXPECT_TRUE(refused->changes.empty());
+  ASSERT_EQ(refused->refused.size(), 1u);
+  EXPECT_EQ(refused->refused[0].second,
+            "its only in-sync copies were on 'a': allow data loss to restart "
+            "it empty");
+  auto lossy = replacement_plan(k, table, "a", {"b", "c"}, 2, {}, true);
+  ASSERT_TRUE(lossy);
+  ASSERT_EQ(lossy->changes.size(), 1u);
+  EXPECT_EQ(lossy->changes[0].next,
+            (shard_assignment{5, "b", {"b", "c"}, {"b"}}));
+  EXPECT_EQ(lossy->data_lost, std::vector<std::uint32_t>{3});
+  auto live = replacement_plan(k, table, "b", {"b"}, 2, {}, false);
+  ASSERT_FALSE(live);
+  EXPECT_EQ(live.error().message,
+            "'b' still holds its lease: stop it before forgetting it");
+}
+
+TEST(AssignmentPlan, ForgettingADeadOwnerFailsItsShardOver) {
+  auto table = one(3, {4, "a", {"a", "b", "c"}, {"a", "b"}});
+  auto plan = replacement_plan(k, table, "a", {"b", "c", "d"}, 3, {}, false);
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->changes.size(), 1u);
+  const auto& next = plan->changes[0].next;
+  EXPECT_EQ(next.owner, "b");
+  EXPECT_EQ(next.epoch, 5u);
+  EXPECT_EQ(next.isr, std::vector<std::string>{"b"});
+  EXPECT_EQ(next.replicas, (std::vector<std::string>{"b", "c", "d"}));
+}
+
+TEST(AssignmentPlan, TxnsBatchAtTheGivenSize) {
+  std::vector<shard_change> changes;
+  for (std::uint32_t s = 0; s < 300; ++s)
+    changes.push_back({s, s + 1, {1, "a", {"a"}, {"a"}}});
+  auto txns = to_txns(k, changes);
+  ASSERT_EQ(txns.size(), 3u);
+  EXPECT_EQ(txns[2].compare.size(), 44u);
+  EXPECT_EQ(txns[2].compare[0].key, k.shard(256));
+  EXPECT_EQ(txns[2].compare[0].number, 257);
+  EXPECT_EQ(to_txns(k, changes, 100).size(), 3u);
+  EXPECT_TRUE(to_txns(k, {}).empty());
+}
+
+} // namespace
+} // namespace sluice::cluster
