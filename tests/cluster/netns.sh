@@ -25,7 +25,7 @@
 #   netns_heal                 removes every cut
 #   netns_cuts                 the cut rules now in force (for a log)
 #   netns_can_reach I J        exit 0 if a TCP connect from member i to
-#                              member j succeeds within 1 s
+#                              member j succeeds within 0.5 s
 #   netns_cleanup              deletes this run's namespaces (idempotent;
 #                              call it from an EXIT trap, after stopping the
 #                              processes inside)
@@ -177,7 +177,7 @@ src, dst, addr = sys.argv[1:4]
 enter(dst)
 srv = socket.socket(); srv.bind((addr, 0)); srv.listen(1)
 enter(src)
-cli = socket.socket(); cli.settimeout(1.0)
+cli = socket.socket(); cli.settimeout(0.5)
 try:
     cli.connect((addr, srv.getsockname()[1]))
 except OSError:

@@ -8,11 +8,12 @@
 #   1. c is cut off from a and b for 5 s, then healed;
 #   2. a bridge: b and c cannot reach each other, a reaches both, 5 s.
 #
-# After each heal: every member acknowledges a new event within 3 s and
-# processes it to the last stage; once quiet (outboxes empty, all up), the
-# owner maps agree, each stage's merged export equals a single node fed the
-# same acknowledged bodies, and the members' done/skipped/failed counters
-# per stage add up to the single node's (each event processed once).
+# After each heal: every member acknowledges new events within 3 s, and
+# they reach the last stage within 3 s more; once quiet (outboxes empty,
+# all up), the owner maps agree, each stage's merged export equals a single
+# node fed the same acknowledged bodies, and the members' done, skipped and
+# failed counters per stage add up to the single node's (each acknowledged
+# event processed once at every stage).
 #
 # Needs root (CI runs as root): without network namespaces the test says why
 # and FAILS. nftables is installed with apt-get when missing.
