@@ -29,6 +29,8 @@
 #   netns_cleanup              deletes this run's namespaces (idempotent;
 #                              call it from an EXIT trap, after stopping the
 #                              processes inside)
+#   netns_sweep                deletes namespaces a killed earlier run left
+#                              (named by netns_prefix, its PID gone)
 #
 # Partitions of 3: isolate 3 = minority {3} | majority {1,2}; a bridge where
 # 1 sees both halves = netns_cut "2" "3". Of 5: netns_cut "1 2" "3 4 5".
@@ -193,4 +195,13 @@ netns_cleanup() {
   done
   ip netns delete "$(netns_sw_)" 2>/dev/null || true
   netns_prefix_=
+}
+
+netns_sweep() {
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+    if [[ $ns =~ ^slp([0-9]+)x[0-9]+-(sw|[0-9]+)$ && ! -e /proc/${BASH_REMATCH[1]} ]]; then
+      ip netns delete "$ns" 2>/dev/null || true
+    fi
+  done
 }

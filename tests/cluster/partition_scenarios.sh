@@ -233,7 +233,10 @@ reference_run() {
     tail -n 10 "$dir/ref/stderr.log" | sed 's/^/       /'
   fi
   for s in "${stages[@]}"; do
-    "$sluice" export --data "$dir/ref/data" --stage "$s" | LC_ALL=C sort >"$dir/ref/$s.tsv"
+    if ! "$sluice" export --data "$dir/ref/data" --stage "$s" 2>"$dir/ref/$s.err" \
+        | LC_ALL=C sort >"$dir/ref/$s.tsv"; then
+      fail "$scenario: export of stage $s from the reference failed: $(head -c 300 "$dir/ref/$s.err")"
+    fi
   done
   note "$scenario: reference: $(wc -l <"$dir/ref/${stages[-1]}.tsv") keys at the last stage; $(tail -n 1 "$dir/ref/replay.log")"
 }
