@@ -69,6 +69,8 @@ source "$here/checks.sh"
 source "$here/netns.sh"
 # shellcheck source=SCRIPTDIR/partition_scenarios.sh
 source "$here/partition_scenarios.sh"
+# shellcheck source=SCRIPTDIR/partition_feed.sh
+source "$here/partition_feed.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_partition.XXXXXX")
 declare -A running=() # pid -> name of every process started and not reaped
