@@ -7,13 +7,16 @@
 
 declare -A poster_pid=()
 
-# start_posters DIR TAG: a webhook poster on every member, from inside its
-# namespace: 10 events every 50 ms, keys npm/TAG-MEMBER-N, each
-# acknowledged body in DIR/acked.MEMBER; they stop when DIR/stop exists.
+# start_posters DIR TAG [MEMBER...]: a webhook poster on each MEMBER
+# (default: every member), from inside its namespace: 10 events every
+# 50 ms, keys npm/TAG-MEMBER-N, each acknowledged body in DIR/acked.MEMBER;
+# they stop when DIR/stop exists.
 start_posters() {
   local dir=$1 tag=$2 n
+  shift 2
+  [[ $# -gt 0 ]] || set -- "${members[@]}"
   rm -f "$dir/stop"
-  for n in "${members[@]}"; do
+  for n in "$@"; do
     # A simple command, so $! is the poster's own PID (ip execs it).
     ip netns exec "${netns_of[$n]}" "$py" "$here/webhook_poster.py" \
       --url "${hook[$n]}/v1/events" --key-file "$hook_key" --prefix "$tag-$n" \
@@ -28,8 +31,9 @@ start_posters() {
 stop_posters() {
   local dir=$1 n
   touch "$dir/stop"
-  for n in "${members[@]}"; do
+  for n in "${!poster_pid[@]}"; do
     reap "${poster_pid[$n]}"
+    unset "poster_pid[$n]"
     check "$scenario: the poster at $n had every body acknowledged (exit $reaped): $(tail -n 1 "$dir/poster.$n.log")" \
       test "$reaped" -eq 0
   done

@@ -32,8 +32,19 @@ check_harness() {
 # namespace, each with the webhook on; waits until the cluster is quiet
 # (every hand-off done).
 start_members() {
-  local dir=$1 i=1 n
-  setup_nodes "$dir" "${members[@]}"
+  place_members "$1"
+  start_member a || return 1
+  start_member b --join "$(addr a)" || return 1
+  wait_members_up a 2 || return 1
+  start_member c --join "$(addr a)" || return 1
+  wait_quiet a b c
+}
+
+# place_members DIR: fresh directories for a, b, c; member i listens in
+# namespace i on NET.i, port 7400 (cluster) and 7480 (webhook).
+place_members() {
+  local i=1 n
+  setup_nodes "$1" "${members[@]}"
   for n in "${members[@]}"; do
     host[$n]=$(netns_addr "$i")
     netns_of[$n]=$(netns_name "$i")
@@ -41,15 +52,15 @@ start_members() {
     hook[$n]=http://${host[$n]}:7480
     i=$((i + 1))
   done
-  local web=(--hmac-key-file "$hook_key")
-  start_node a --http "${host[a]}:7480" "${web[@]}"
-  wait_answers a || return 1
-  start_node b --join "$(addr a)" --http "${host[b]}:7480" "${web[@]}"
-  wait_answers b || return 1
-  wait_members_up a 2 || return 1
-  start_node c --join "$(addr a)" --http "${host[c]}:7480" "${web[@]}"
-  wait_answers c || return 1
-  wait_quiet a b c
+}
+
+# start_member NAME [ARGS...]: starts NAME with its webhook on and ARGS;
+# waits until it answers the console.
+start_member() {
+  local n=$1
+  shift
+  start_node "$n" --http "${host[$n]}:7480" --hmac-key-file "$hook_key" "$@"
+  wait_answers "$n"
 }
 
 # status_at VIEWER MEMBER: MEMBER's status in VIEWER's member table.
@@ -171,8 +182,8 @@ partition_2() {
   for w in b:c c:b a:b a:c; do
     note "$scenario: during the cut, ${w%%:*} saw ${w#*:}:${watched[$w]}"
   done
-  check "$scenario: during the cut, b saw c not up or c saw b not up" \
-    matches "${watched[b:c]} ${watched[c:b]}" '(suspect|down)@'
+  # Not checked: through a, b and c may keep seeing each other up for the
+  # whole cut (a relays their refutations); the outboxes show the cut.
   local ob
   ob=$(outboxes)
   note "$scenario: outboxes before the heal: $ob; a sees b $(status_at a b), c $(status_at a c)"
@@ -182,4 +193,29 @@ partition_2() {
   t_heal=$(now_ms)
   note "$scenario: $(date +%T.%3N) healed"
   verify_after_heal "$dir" p2 "$t_heal"
+}
+
+# Not run by default (about 27 s more): SLUICE_PARTITION_SCENARIOS="1 2 3".
+partition_3() {
+  scenario=JoinAcrossABridge
+  echo "== 3. $scenario"
+  local dir=$work/p3 t_cut t_heal n owned=
+  place_members "$dir"
+  start_member a || { kill_all "${live[@]}"; return; }
+  start_member b --join "$(addr a)" || { kill_all "${live[@]}"; return; }
+  wait_quiet a b || { kill_all "${live[@]}"; return; }
+  start_posters "$dir" p3 a b
+  sleep 1
+  netns_cut 2 3
+  t_cut=$(now_ms)
+  note "$scenario: $(date +%T.%3N) b and c cut apart; c joins through a"
+  start_member c --join "$(addr a)" || { kill_all "${live[@]}"; return; }
+  start_posters "$dir" p3 c
+  sleep_until $((t_cut + cut_ms))
+  for n in "${members[@]}"; do owned+=" $n=$(con "$n" shards | jqr .owned_here 2>/dev/null || echo '?')"; done
+  note "$scenario: before the heal: outboxes $(outboxes); shards owned:$owned"
+  netns_heal
+  t_heal=$(now_ms)
+  note "$scenario: $(date +%T.%3N) healed"
+  verify_after_heal "$dir" p3 "$t_heal"
 }

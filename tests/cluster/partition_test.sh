@@ -6,7 +6,9 @@
 # nftables bridge rules) and is fed through its webhook all along:
 #
 #   1. c is cut off from a and b for 5 s, then healed;
-#   2. a bridge: b and c cannot reach each other, a reaches both, 5 s.
+#   2. a bridge: b and c cannot reach each other, a reaches both, 5 s;
+#   3. (only when asked for) c joins through a while b and c cannot reach
+#      each other: b's hand-off to c waits for the heal.
 #
 # After each heal: every member acknowledges new events within 3 s, and
 # they reach the last stage within 3 s more; once quiet (outboxes empty,
@@ -19,7 +21,7 @@
 # and FAILS. nftables is installed with apt-get when missing.
 #
 # usage: partition_test.sh SLUICE_BINARY SOURCE_DIR
-# env:   SLUICE_PARTITION_SCENARIOS="1"  only these scenarios (default 1 2)
+# env:   SLUICE_PARTITION_SCENARIOS="1 3"  these scenarios (default 1 2)
 #        SLUICE_CLUSTER_WAIT=SECONDS      limit of each wait (default 60)
 #        SLUICE_CLUSTER_KEEP=1            keep the work directory
 set -euo pipefail
@@ -55,8 +57,8 @@ shards_total=1024
 cut_ms=5000 # how long each partition lasts
 for s in $scenarios; do
   case $s in
-    1 | 2) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_PARTITION_SCENARIOS (1 or 2)"; exit 2 ;;
+    1 | 2 | 3) ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_PARTITION_SCENARIOS (1 to 3)"; exit 2 ;;
   esac
 done
 
