@@ -96,6 +96,14 @@ netns_add_() {
 }
 
 netns_create() {
+  if [[ ! ${3:-127.77.0} =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]]; then
+    echo "netns_create: NET '${3}' is not 127.X.Y: only 127.0.0.0/8 may be used" >&2
+    return 1
+  fi
+  if [[ ! $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 254)); then
+    echo "netns_create: N '$2' is not a member count from 1 to 254" >&2
+    return 1
+  fi
   netns_prefix_=$1
   netns_count_=$2
   netns_net_=${3:-127.77.0}
