@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   libcli11-dev libcpp-httplib-dev libxxhash-dev libreadline-dev
   nlohmann-json3-dev libgoogle-perftools-dev clang-format lmdb-utils
-  clang libclang-rt-14-dev doxygen curl python3 etcd-server
+  clang libclang-rt-14-dev doxygen curl python3 etcd-server iproute2 nftables
 )
 missing=()
 for p in "${packages[@]}"; do

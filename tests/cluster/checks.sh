@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by cluster_test.sh: what is checked once a cluster is quiet (the
+# Sourced by cluster_test.sh and partition_test.sh: what is checked once a cluster is quiet (the
 # shard owner maps, each stage's merged export against the single-node
 # reference, with an explanation of any difference), and the drained state
 # of nodes at the moment of a join or a kill.
@@ -32,10 +32,10 @@ check_shards() {
 }
 
 # compare_exports DIR NAME...: per stage, the sorted union of the nodes'
-# exports equals the reference run's.
+# exports equals the reference run's ($ref_dir/STAGE.tsv; default $work/ref).
 compare_exports() {
   local dir=$1; shift
-  local s n
+  local s n ref=${ref_dir:-$work/ref}
   mkdir -p "$dir"
   for s in "${stages[@]}"; do
     : >"$dir/$s.all"
@@ -49,11 +49,11 @@ compare_exports() {
     LC_ALL=C sort "$dir/$s.all" >"$dir/$s.tsv"
     local counts=
     for n in "$@"; do counts+=" $n=$(wc -l <"$dir/$s.$n")"; done
-    if cmp -s "$work/ref/$s.tsv" "$dir/$s.tsv"; then
+    if cmp -s "$ref/$s.tsv" "$dir/$s.tsv"; then
       pass "$scenario: stage $s: the merged export equals the single node's ($(wc -l <"$dir/$s.tsv") keys:$counts)"
     else
       fail "$scenario: stage $s: the merged export differs from the single node's"
-      explain_diff "$work/ref/$s.tsv" "$dir/$s.tsv" "$counts"
+      explain_diff "$ref/$s.tsv" "$dir/$s.tsv" "$counts"
       if [[ $s == "${stages[0]}" ]]; then show_logs "$@"; fi
     fi
   done

@@ -1,8 +1,11 @@
 # shellcheck shell=bash
-# Sourced by cluster_test.sh: the pass/fail tally, time and JSON helpers, and
-# the nodes: start, restart, console queries, waits for an answer, for
-# members up and for a quiet cluster, and stop. Uses the driver's globals
-# ($sluice, $pipeline, $secret_file, $wait_limit, $have_jq, $scenario, running).
+# Sourced by cluster_test.sh and partition_test.sh: the pass/fail tally, time
+# and JSON helpers, and the nodes: start, restart, console queries, waits for
+# an answer, for members up and for a quiet cluster, and stop. A node listens
+# on host[NAME]:port[NAME] (default 127.0.0.1 and a free port) and runs, with
+# its consoles, in network namespace netns_of[NAME] when that is set. Uses
+# the driver's globals ($sluice, $pipeline, $secret_file, $wait_limit,
+# $have_jq, $scenario, running).
 # shellcheck disable=SC2154  # the driver's globals
 
 passed=0
@@ -60,10 +63,11 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 
 # -- nodes --------------------------------------------------------------------
 
-declare -A pid=() port=() logf=() datad=() extra=()
+declare -A pid=() port=() host=() netns_of=() logf=() datad=() extra=()
 live=() # the current scenario's nodes, in start order
 
-# setup_nodes DIR NAME...: fresh data directories, logs and ports.
+# setup_nodes DIR NAME...: fresh data directories, logs and ports, on
+# 127.0.0.1 in this namespace (change host and netns_of after it).
 setup_nodes() {
   local dir=$1; shift
   local ports i=0 n
@@ -71,6 +75,8 @@ setup_nodes() {
   mkdir -p "$dir"
   for n in "$@"; do
     port[$n]=${ports[$i]}
+    host[$n]=127.0.0.1
+    netns_of[$n]=
     logf[$n]=$dir/$n.log
     datad[$n]=$dir/$n/data
     pid[$n]=
@@ -90,13 +96,29 @@ start_node() {
   live+=("$n")
 }
 
+# addr NAME: NAME's HOST:PORT, for --join.
+addr() { echo "${host[$1]}:${port[$1]}"; }
+
+# in_ns NAME COMMAND...: COMMAND in NAME's network namespace (if it has
+# one); ip execs COMMAND, so a command started with & keeps its PID.
+in_ns() {
+  local n=$1
+  shift
+  if [[ -n ${netns_of[$n]} ]]; then
+    ip netns exec "${netns_of[$n]}" "$@"
+  else
+    "$@"
+  fi
+}
+
 # launch NAME: (re)starts NAME with the command line start_node recorded.
 launch() {
-  local n=$1 args
+  local n=$1 args pre=()
   eval "args=(${extra[$n]})"
+  if [[ -n ${netns_of[$n]} ]]; then pre=(ip netns exec "${netns_of[$n]}"); fi
   echo "---- $(date +%T.%3N) start: node $n ${args[*]}" >>"${logf[$n]}"
-  "$sluice" --log-level info node --config "$pipeline" --name "$n" \
-    --listen "127.0.0.1:${port[$n]}" --data "${datad[$n]}" \
+  "${pre[@]}" "$sluice" --log-level info node --config "$pipeline" --name "$n" \
+    --listen "$(addr "$n")" --data "${datad[$n]}" \
     --secret-file "$secret_file" "${args[@]}" >>"${logf[$n]}" 2>&1 &
   pid[$n]=$!
   running[${pid[$n]}]=$n
@@ -120,7 +142,7 @@ reap() {
 
 # con NAME COMMAND: `sluice console ... -c COMMAND` against NAME (10 s).
 con() {
-  timeout 10 "$sluice" console "127.0.0.1:${port[$1]}" -c "$2" 2>/dev/null
+  in_ns "$1" timeout 10 "$sluice" console "$(addr "$1")" -c "$2" 2>/dev/null
 }
 
 # show_logs NAME...: the tail of each node's log, for a failure.
