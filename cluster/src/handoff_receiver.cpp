@@ -120,7 +120,10 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
                                          const std::string& from,
                                          v1::ClusterMessage& m) {
   auto& s = self->state;
-  auto rp = self->make_response_promise<std::string>();
+  // Each branch makes its response promise only once it knows it answers
+  // later: in CAF 0.17 a promise takes the request over, so an answer
+  // returned after one was made is dropped (the "already owned" answer to a
+  // resumed hand-off was lost that way, and its sender retried for ever).
   if (m.has_handoff_begin()) {
     auto& b = m.handoff_begin();
     auto shards = shards_of(b.shards());
@@ -139,6 +142,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
     for (auto i = s.incoming.begin(); i != s.incoming.end();)
       i = i->second.from == from ? s.incoming.erase(i) : std::next(i);
     s.incoming[{from, b.transfer()}] = {from, shards, b.epoch()};
+    auto rp = self->make_response_promise<std::string>();
     call_store(
         self,
         [shards](store& st) -> result<commit_report> {
@@ -184,6 +188,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
       r.value = std::move(*w.mutable_value());
       recs.push_back(std::move(r));
     }
+    auto rp = self->make_response_promise<std::string>();
     call_store(
         self,
         [recs = std::move(recs)](store& st) mutable -> result<commit_report> {
@@ -204,6 +209,7 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
                                                  + " (begin it again)"));
   auto shards = i->second.shards;
   auto epoch = c.epoch();
+  auto rp = self->make_response_promise<std::string>();
   call_store(
       self,
       [shards, epoch](store& st) -> result<commit_report> {
