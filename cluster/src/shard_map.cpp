@@ -73,11 +73,11 @@ std::vector<std::string> shard_map::ranking(std::uint32_t shard,
     scored.emplace_back(
         score(XXH3_64bits(nodes_[i].data(), nodes_[i].size()), shard), i);
   count = std::min(count, scored.size());
-  std::partial_sort(scored.begin(), scored.begin() + count, scored.end(),
-                    [](const auto& a, const auto& b) {
-                      return a.first != b.first ? a.first > b.first
-                                                : a.second < b.second;
-                    });
+  std::partial_sort(
+      scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(count),
+      scored.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
   std::vector<std::string> result;
   result.reserve(count);
   for (std::size_t i = 0; i < count; ++i)

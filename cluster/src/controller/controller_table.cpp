@@ -43,7 +43,8 @@ result<void> unique_valid(const char* what,
   for (std::size_t i = 0; i < list.size(); ++i) {
     if (auto ok = controller_keys::check_name(what, list[i]); !ok)
       return ok;
-    if (std::find(list.begin(), list.begin() + i, list[i]) != list.begin() + i)
+    auto before = list.begin() + static_cast<std::ptrdiff_t>(i);
+    if (std::find(list.begin(), before, list[i]) != before)
       return fail(errc::corrupt,
                   std::string(what) + " '" + list[i] + "' appears twice");
   }
