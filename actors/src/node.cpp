@@ -49,8 +49,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   }
   if (!opts.feeds.empty() && topo.feed.topic.empty())
     return fail(errc::config, "the topology names no feed topic");
-  auto st = store::open(
-      {opts.data_dir, std::uint64_t{64} << 30, opts.sync, false, opts.place});
+  auto st =
+      store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync, false,
+                   opts.place, opts.extension && opts.extension->replicated()});
   if (!st)
     return st.error();
   p->st = std::move(*st);

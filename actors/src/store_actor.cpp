@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <chrono>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
 #include "messages.hpp"
 #include "sluice/caf_error.hpp"
+#include "store_actor/replication_gate.hpp"
 
 namespace sluice {
 
@@ -49,6 +51,12 @@ struct store_state {
   /// Told after every commit that put events into the outbox (the
   /// cluster's forwarder).
   caf::actor outbox_watcher;
+  /// A replicated store: commits are answered once the watermarks of the
+  /// shards they changed reach them (store_actor/replication_gate.hpp).
+  std::optional<replication_gate> gate;
+  std::unordered_map<std::uint64_t, std::vector<caf::response_promise>> held;
+  caf::actor repl_watcher; ///< ships the records, sends the watermarks
+  std::uint64_t fence_sent = 0;
   histogram* commit_latency = nullptr;
   histogram* commit_size = nullptr;
   counter* commits = nullptr;
@@ -132,6 +140,61 @@ void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
   }
 }
 
+/// Answers the gate's decisions: released commits as done, those of lost
+/// shards with an error; tells the watcher how far the outbox may go.
+void settle(store_actor_t* self) {
+  auto& s = self->state;
+  if (!s.gate)
+    return;
+  auto o = s.gate->take();
+  for (auto t : o.released) {
+    auto i = s.held.find(t);
+    if (i == s.held.end())
+      continue;
+    for (auto& rp : i->second)
+      rp.deliver(caf::unit);
+    s.held.erase(i);
+  }
+  for (auto t : o.failed) {
+    auto i = s.held.find(t);
+    if (i == s.held.end())
+      continue;
+    auto e = to_caf_error(fail(errc::unavailable,
+                               "a shard it wrote is no longer owned here: "
+                               "not acknowledged, send it again"));
+    for (auto& rp : i->second)
+      rp.deliver(e);
+    s.held.erase(i);
+  }
+  if (o.fence > s.fence_sent && s.repl_watcher) {
+    s.fence_sent = o.fence;
+    self->send(s.repl_watcher, ext::outbox_fence_atom::value, o.fence);
+  }
+}
+
+/// A commit's answers: at once, or (replicated store) once the shards it
+/// changed are below their high-watermarks.
+void answer_after_replication(store_actor_t* self, const commit_report& rep,
+                              std::vector<caf::response_promise> promises) {
+  auto& s = self->state;
+  if (!s.gate) {
+    for (auto& rp : promises)
+      rp.deliver(caf::unit);
+    return;
+  }
+  replication_gate::requirements reqs(rep.replicated.begin(),
+                                      rep.replicated.end());
+  if (!reqs.empty() && s.repl_watcher) {
+    shard_positions heads{reqs};
+    self->send<caf::message_priority::high>(
+        s.repl_watcher, ext::replicated_atom::value, std::move(heads));
+  }
+  auto t = s.gate->hold(std::move(reqs), s.env.st->next_seq());
+  if (!promises.empty())
+    s.held[t] = std::move(promises);
+  settle(self);
+}
+
 /// Commits one lane in one LMDB transaction. Deferred completions (their
 /// predecessor has not arrived yet) go back to the normal lane.
 void commit(store_actor_t* self, lane& l) {
@@ -185,8 +248,7 @@ void commit(store_actor_t* self, lane& l) {
   // Routers learn what the commit did before any flush is answered: a
   // supervisor recovering a key must not resend what was just consumed.
   notify_stage_supervisors(self, rep);
-  for (auto& rp : promises)
-    rp.deliver(caf::unit);
+  answer_after_replication(self, rep, std::move(promises));
 }
 
 void commit_all(store_actor_t* self) {
@@ -276,6 +338,8 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
                      "Events published once before (same id), dropped");
   s.pending_gauge = &m.get_gauge("sluice_store_pending_records", {},
                                  "Records waiting for the next commit");
+  if (env.st->replicated())
+    s.gate.emplace();
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)
     s.stage_names[env.plan->stage_id(i)] = env.plan->topo().stages[i].name;
   self->set_exit_handler([self](caf::exit_msg& em) {
@@ -336,8 +400,38 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
           return to_caf_error(r.error());
         }
         notify_stage_supervisors(self, *r);
+        // Cluster work answers its own callers (the cluster actor waits
+        // for the watermarks itself); its records still ship and fence.
+        answer_after_replication(self, *r, {});
         maybe_commit(self);
         return caf::unit;
+      },
+      [self](ext::replication_watch_atom, caf::actor& watcher) {
+        auto& s = self->state;
+        s.repl_watcher = std::move(watcher);
+        if (s.gate)
+          self->send(s.repl_watcher, ext::outbox_fence_atom::value,
+                     s.fence_sent);
+        maybe_commit(self);
+      },
+      [self](ext::watermark_atom, shard_positions& hw) {
+        auto& s = self->state;
+        if (s.gate) {
+          s.gate->advance(hw.items);
+          settle(self);
+        }
+        maybe_commit(self);
+      },
+      [self](ext::shards_lost_atom, shard_positions& lost) {
+        auto& s = self->state;
+        if (s.gate) {
+          std::vector<std::uint32_t> shards;
+          for (auto& [shard, seq] : lost.items)
+            shards.push_back(shard);
+          s.gate->lose(shards);
+          settle(self);
+        }
+        maybe_commit(self);
       },
       [self](ext::outbox_watch_atom, caf::actor& watcher) {
         self->state.outbox_watcher = std::move(watcher);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sluice/admin.hpp"
@@ -55,7 +56,28 @@ using stages_atom = caf::atom_constant<caf::atom("stages")>;
 /// To the admin actor: (admin_atom, std::string AdminRequest) ->
 /// std::string AdminResponse.
 using admin_atom = caf::atom_constant<caf::atom("admin")>;
+/// To the store actor of a replicated store: (replication_watch_atom,
+/// caf::actor): the actor gets (replicated_atom, shard_positions) with the
+/// replication seqs every commit wrote, and (outbox_fence_atom, u64): the
+/// outbox entries below that seq were written by commits whose every
+/// shard is below its high-watermark, so they may be forwarded. Until
+/// then, and until the watermarks reach them, commits stay unanswered.
+using replication_watch_atom = caf::atom_constant<caf::atom("replwatch")>;
+using replicated_atom = caf::atom_constant<caf::atom("replicated")>;
+using outbox_fence_atom = caf::atom_constant<caf::atom("obxfence")>;
+/// To the store actor: (watermark_atom, shard_positions): the shards'
+/// high-watermarks rose; commits below them are answered.
+using watermark_atom = caf::atom_constant<caf::atom("watermark")>;
+/// To the store actor: (shards_lost_atom, shard_positions): the shards are
+/// no longer owned here; commits waiting on them are answered with an
+/// error (errc::unavailable), never as done. The seqs are ignored.
+using shards_lost_atom = caf::atom_constant<caf::atom("shardslost")>;
 } // namespace ext
+
+/// Per shard, a replication seq (a record written, or a high-watermark).
+struct shard_positions {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> items;
+};
 
 /// What a node hands its extension once its actors run. Valid until the
 /// extension's `stop` returns.
@@ -82,6 +104,10 @@ public:
   /// Before the actor system exists: load CAF modules, set options.
   virtual void configure(caf::actor_system_config& cfg) = 0;
 
+  /// Whether the node's store is opened with `store_options::replicated`
+  /// (replication records written in every commit, acknowledgements held
+  /// until the shards' high-watermarks reach them).
+  virtual bool replicated() const { return false; }
   /// After the store opened, before any actor runs: e.g. claim shards.
   virtual result<void> prepare(store& st) = 0;
 
@@ -104,3 +130,4 @@ public:
 } // namespace sluice
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::store_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::shard_positions)

@@ -125,6 +125,14 @@ const std::string& store::dir() const noexcept {
   return impl_->opts.dir;
 }
 
+bool store::replicated() const noexcept {
+  return impl_->opts.replicated;
+}
+
+std::uint64_t store::next_seq() const noexcept {
+  return impl_->next_seq;
+}
+
 result<std::unique_ptr<store>> store::open(const store_options& opts) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -154,6 +154,13 @@ public:
   /// The data directory it was opened with (`store_options::dir`).
   const std::string& dir() const noexcept;
 
+  /// Whether it was opened with `store_options::replicated`.
+  bool replicated() const noexcept;
+
+  /// The next seq the store will give (queue, outbox and dead-letter
+  /// positions are below it). Writer thread only.
+  std::uint64_t next_seq() const noexcept;
+
   // -- writer thread only ---------------------------------------------------
 
   /// The id of stage `name`, recorded on first use.

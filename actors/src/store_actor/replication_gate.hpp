@@ -1,0 +1,68 @@
+// The store actor's hold on acknowledgements of replicated shards: a
+// commit that wrote replication records is answered (and its outbox
+// entries may leave) only once every shard it changed has its
+// high-watermark at or above the record's seq. Pure bookkeeping, no CAF;
+// the store actor's thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+class replication_gate {
+public:
+  /// A commit's requirements: (shard, seq of its replication record).
+  using requirements = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
+
+  /// Holds a commit. `seq_after` is the store's seq counter after it (its
+  /// outbox entries are below it). Returns its ticket; a commit without
+  /// requirements is released by the next `release()` if nothing older
+  /// holds it up in the outbox fence (its ticket is released at once).
+  std::uint64_t hold(requirements reqs, std::uint64_t seq_after);
+
+  /// Raises shards' high-watermarks (a lower value than known is ignored).
+  void advance(const requirements& watermarks);
+
+  /// The shards are no longer owned here: commits waiting on them fail.
+  void lose(const std::vector<std::uint32_t>& shards);
+
+  /// What the last changes decided.
+  struct outcome {
+    std::vector<std::uint64_t> released; ///< tickets: answer success
+    std::vector<std::uint64_t> failed;   ///< tickets: answer an error
+    /// Outbox entries below this seq may be forwarded (0: none released
+    /// yet since the last call reported one).
+    std::uint64_t fence = 0;
+  };
+  /// Takes the tickets decided since the last call, and the outbox fence:
+  /// the seq_after of the newest commit such that it and every older one
+  /// are decided.
+  outcome take();
+
+  /// Commits still held.
+  std::size_t waiting() const noexcept { return held_.size(); }
+
+  /// The high-watermark known for `shard` (0: none yet).
+  std::uint64_t watermark(std::uint32_t shard) const;
+
+private:
+  struct held {
+    std::uint64_t ticket = 0;
+    requirements reqs;
+    std::uint64_t seq_after = 0;
+    enum class state { waiting, released, failed } at = state::waiting;
+  };
+  void decide(held& h);
+
+  std::deque<held> held_; ///< in commit order
+  std::map<std::uint32_t, std::uint64_t> hw_;
+  std::map<std::uint32_t, bool> lost_;
+  std::uint64_t next_ticket_ = 1;
+  outcome pending_;
+};
+
+} // namespace sluice
