@@ -13,6 +13,7 @@
 #include "handshake.hpp"
 #include "heartbeat.hpp"
 #include "links.hpp"
+#include "replication/replication.hpp"
 #include "sluice/caf_error.hpp"
 #include "view_publisher.hpp"
 #include "wire.hpp"
@@ -57,6 +58,10 @@ caf::result<std::string> on_request(cluster_actor* self,
   case v1::ClusterMessage::kHandoffChunk:
   case v1::ClusterMessage::kHandoffCommit:
     return receive_handoff(self, t->second, m);
+  case v1::ClusterMessage::kReplicate:
+    return receive_replicate(self, t->second, m.replicate());
+  case v1::ClusterMessage::kReplSnapshot:
+    return receive_repl_snapshot(self, t->second, m.repl_snapshot());
   case v1::ClusterMessage::kLeave:
     if (s.table->mark_left(m.leave().name())) {
       s.log->info("member {} left the cluster", m.leave().name());
@@ -73,6 +78,12 @@ caf::result<std::string> on_request(cluster_actor* self,
 
 void recompute(cluster_actor* self) {
   auto& s = self->state;
+  if (s.replicated) {
+    // Owners come from the controller's table (replication/), never from
+    // the member table.
+    publish_view(self);
+    return;
+  }
   auto next = shard_map::compute(s.table->shard_owners());
   if (!(next == s.desired)) {
     auto n = moved(s.desired, next).size();
@@ -109,6 +120,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
   s.seeds = std::move(start.seeds);
   s.log = s.ctx.logger("cluster");
   s.started = clock::now();
+  s.replicated = !s.opts.controller.empty();
   // No other seed: this member started a new cluster (or resumed its own)
   // in prepare(); else it joins through a seed, or forms as the first.
   s.joined = s.seeds.others.empty();
@@ -185,7 +197,45 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         if (m.ParseFromString(bytes) && m.has_gossip())
           on_gossip(self, m.gossip());
       },
-      [self](heartbeat_atom) { heartbeat(self); },
+      [self](heartbeat_atom) {
+        heartbeat(self);
+        tend_isr(self);
+        ship(self);
+      },
+      [self](table_atom, table_update& t) {
+        on_assignments(self, std::move(t.table));
+      },
+      [self](lease_atom, bool ok) { on_lease(self, ok); },
+      [self](agent_atom, agent_handle& a) { self->state.agent = a.agent; },
+      [self](isr_done_atom, std::uint32_t shard, const std::string& member,
+             bool add, bool ok, const std::string& why) {
+        auto& s = self->state;
+        auto r = s.repl.find(shard);
+        if (r == s.repl.end())
+          return;
+        r->second.isr_asked.erase(member);
+        bool listed =
+            std::find(r->second.isr.begin(), r->second.isr.end(), member)
+            != r->second.isr.end();
+        if (!ok)
+          s.log->info("shard {}: {} {} the isr refused: {}", shard, member,
+                      add ? "joining" : "leaving", why);
+        // Removed from etcd (or never there): stop waiting for it.
+        if (!add && (ok || !listed))
+          r->second.waited.erase(member);
+        update_watermarks(self);
+      },
+      [self](ext::replicated_atom, shard_positions& heads) {
+        on_heads(self, heads);
+      },
+      [self](ext::outbox_fence_atom, std::uint64_t fence) {
+        auto& s = self->state;
+        if (fence > s.outbox_fence) {
+          s.outbox_fence = fence;
+          s.outbox_dirty = true;
+          pump_outbox(self);
+        }
+      },
       [self](ext::outbox_atom) {
         self->state.outbox_dirty = true;
         pump_outbox(self);

@@ -11,6 +11,7 @@
 
 #include "cluster_actor.hpp"
 #include "cluster_messages.hpp"
+#include "controller/controller_agent.hpp"
 #include "seed_list.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/node.hpp"
@@ -37,6 +38,8 @@ public:
             caf::timespan{std::chrono::nanoseconds(opts_.down_after)});
   }
 
+  bool replicated() const override { return !opts_.controller.empty(); }
+
   result<void> prepare(store& st) override {
     auto inc = st.next_incarnation();
     if (!inc)
@@ -51,7 +54,8 @@ public:
                       + std::to_string(records->size())
                       + " shards; start it as a full member and `leave` "
                         "first");
-    if (records->empty() && seeds_.may_form && seeds_.others.empty()) {
+    if (records->empty() && seeds_.may_form && seeds_.others.empty()
+        && opts_.controller.empty()) {
       // The first member of a new cluster owns every shard; members that
       // join later get theirs by hand-off. (The first of several seeds
       // claims them later, once it knows no other seed is in a cluster.)
@@ -81,6 +85,7 @@ public:
     cs.address = hp->host.find(':') == std::string::npos
                      ? hp->host + ":" + std::to_string(hp->port)
                      : "[" + hp->host + "]:" + std::to_string(hp->port);
+    auto cs_address = cs.address;
     actor_ = spawn_cluster_actor(*sys_, std::move(cs));
     auto port =
         sys_->middleman().publish(actor_, hp->port, hp->host.c_str(), true);
@@ -90,7 +95,41 @@ public:
                                          + sys_->render(port.error()));
     }
     caf::anon_send(ctx.store_actor, ext::outbox_watch_atom::value, actor_);
+    if (!opts_.controller.empty()) {
+      caf::anon_send(ctx.store_actor, ext::replication_watch_atom::value,
+                     actor_);
+      if (auto r = start_agent(cs_address); !r) {
+        stop();
+        return r;
+      }
+    }
     spdlog::info("member {} listening on {}", opts_.name, opts_.listen);
+    return {};
+  }
+
+  /// The member's agent in etcd; its reports go to the cluster actor.
+  result<void> start_agent(const std::string& address) {
+    controller_agent_options o;
+    o.etcd.endpoints = opts_.controller;
+    o.cluster = opts_.cluster_name;
+    o.member = opts_.name;
+    o.self = member_record{address, incarnation_};
+    o.hosts_shards = opts_.hosts_shards;
+    o.lease_ttl = opts_.lease_ttl;
+    o.replication_factor = opts_.replication_factor;
+    o.log = spdlog::default_logger();
+    controller_callbacks cb;
+    caf::actor to = actor_;
+    cb.on_table = [to](std::shared_ptr<const shard_table> t) {
+      caf::anon_send(to, table_atom::value, table_update{std::move(t)});
+    };
+    cb.on_members = [](std::map<std::string, member_record>) {};
+    cb.on_lease = [to](bool ok) { caf::anon_send(to, lease_atom::value, ok); };
+    auto a = controller_agent::start(std::move(o), std::move(cb));
+    if (!a)
+      return a.error().within("--controller");
+    agent_ = std::move(*a);
+    caf::anon_send(actor_, agent_atom::value, agent_handle{agent_.get()});
     return {};
   }
 
@@ -133,12 +172,17 @@ public:
   }
 
   void stop() override {
-    if (!actor_ || !sys_)
+    if (!actor_ || !sys_) {
+      agent_.reset();
       return;
+    }
     caf::scoped_actor self{*sys_};
     self->send_exit(actor_, caf::exit_reason::user_shutdown);
     self->wait_for(actor_);
     actor_ = nullptr;
+    // Then the lease (revoked): the controller fails this member's shards
+    // over at once instead of after the lease's TTL.
+    agent_.reset();
   }
 
   result<void> running() const {
@@ -161,6 +205,10 @@ public:
       return fail(errc::unavailable, "it left the cluster");
     if (!view_->joined)
       return fail(errc::unavailable, "not joined to the cluster yet");
+    if (view_->replicated && !view_->lease_ok)
+      return fail(errc::unavailable,
+                  "its lease in etcd is not confirmed: its shards are not "
+                  "writable");
     if (view_->hosts_shards && view_->owned == 0)
       return fail(errc::unavailable, "no shards assigned yet");
     return {};
@@ -174,6 +222,7 @@ private:
   caf::actor_system* sys_ = nullptr;
   node* owner_ = nullptr;
   caf::actor actor_;
+  std::unique_ptr<controller_agent> agent_;
   std::uint64_t incarnation_ = 0;
 };
 
@@ -201,6 +250,26 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
                 "down-after");
   if (opts.seed_timeout.count() <= 0)
     return fail(errc::invalid_argument, "the seed timeout must be positive");
+  if (!opts.controller.empty()) {
+    if (opts.replication_factor < 1 || opts.replication_factor > 7)
+      return fail(errc::invalid_argument,
+                  "--replicas: " + std::to_string(opts.replication_factor)
+                      + " copies per shard; give 1 to 7");
+    if (opts.min_insync < 1 || opts.min_insync > opts.replication_factor)
+      return fail(errc::invalid_argument,
+                  "--min-insync: " + std::to_string(opts.min_insync)
+                      + " cannot work with --replicas "
+                      + std::to_string(opts.replication_factor)
+                      + "; give 1 to the replica count");
+    if (opts.lease_ttl < std::chrono::seconds(1))
+      return fail(errc::invalid_argument,
+                  "--lease-ttl: at least 1 s (etcd's leases count seconds)");
+    for (auto& url : opts.controller)
+      if (url.rfind("http://", 0) != 0 || url.size() <= 7)
+        return fail(errc::invalid_argument,
+                    "--controller: '" + url
+                        + "' is not an etcd endpoint (http://HOST:PORT)");
+  }
   auto place = std::make_shared<placement>();
   auto ext = std::make_shared<cluster::member_extension>(
       std::move(opts), std::move(*seeds), place);

@@ -3,7 +3,12 @@
 // std::string) cross the wire, so nothing needs CAF type registration.
 #pragma once
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+
+#include <memory>
+
+#include "controller/controller_table.hpp"
 
 namespace sluice::cluster {
 
@@ -25,4 +30,32 @@ using relay_atom = caf::atom_constant<caf::atom("relay")>;
 /// Cluster actor -> itself: a graceful leave begins.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
+/// Controller agent -> cluster actor: (table_atom, table_update): the
+/// controller's shard table changed.
+using table_atom = caf::atom_constant<caf::atom("ctable")>;
+/// Controller agent -> cluster actor: (lease_atom, bool): the member's
+/// lease is (not) confirmed.
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
+/// Controller agent -> cluster actor: (isr_done_atom, u32 shard, member,
+/// bool add, bool ok, std::string why): an isr change asked is answered.
+using isr_done_atom = caf::atom_constant<caf::atom("isrdone")>;
+
+/// Extension -> cluster actor: (agent_atom, agent_handle): the member's
+/// agent in etcd runs (the extension owns it, and destroys it only after
+/// the actor stopped).
+using agent_atom = caf::atom_constant<caf::atom("agent")>;
+
+/// The controller's table as the agent read it (shared, immutable).
+struct table_update {
+  std::shared_ptr<const shard_table> table;
+};
+
+class controller_agent;
+struct agent_handle {
+  controller_agent* agent = nullptr;
+};
+
 } // namespace sluice::cluster
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::cluster::table_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::cluster::agent_handle)

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,12 +22,14 @@
 #include <vector>
 
 #include "cluster_view.hpp"
+#include "controller/controller_agent.hpp"
 #include "membership.hpp"
 #include "seed_list.hpp"
 #include "shard_map.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/node_extension.hpp"
+#include "sluice/store/replication.hpp"
 #include "sluice/v1/cluster.pb.h"
 
 namespace sluice::cluster {
@@ -55,6 +58,41 @@ struct incoming_transfer {
   std::string from;
   std::vector<std::uint32_t> shards;
   std::uint64_t epoch = 0;
+};
+
+/// Owner side: what this member knows of one follower of a shard it owns.
+struct follower_state {
+  /// The follower's copy is at (unknown until it answered a probe).
+  std::optional<repl_position> acked;
+  bool has_copy = false;
+  /// It needs a snapshot (no copy, another epoch, a gap in the log).
+  bool needs_snapshot = false;
+  clock::time_point last_heard{}; ///< its last answer (or when tracked)
+  /// It refused the shard's records (it owns the shard, or knows a newer
+  /// epoch): nothing is sent to it for the shard until then.
+  clock::time_point paused_until{};
+};
+
+/// Owner side: a shard this member owns in a replicated cluster.
+struct replicated_shard {
+  std::uint64_t epoch = 0;           ///< owned here at
+  std::uint64_t head = 0;            ///< the last replication seq written here
+  std::vector<std::string> replicas; ///< from the controller's table
+  std::vector<std::string> isr;      ///< from the controller's table
+  /// Followers every acknowledgement waits for: the table's isr (without
+  /// this member) plus those added here before etcd confirmed them.
+  std::set<std::string> waited;
+  std::map<std::string, follower_state> followers;
+  /// isr changes asked of the controller and not answered yet.
+  std::set<std::string> isr_asked;
+  std::uint64_t hw = 0; ///< the high-watermark last told to the store
+};
+
+/// A forwarded batch's acknowledgement, held until its shards' records
+/// are below their high-watermarks.
+struct held_ack {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> reqs;
+  std::function<void(bool)> answer; ///< false: a shard was lost meanwhile
 };
 
 struct cluster_state {
@@ -105,6 +143,20 @@ struct cluster_state {
   std::uint64_t batches_sent = 0;
   std::map<std::string, std::uint32_t> stage_ids; ///< by name
   std::map<std::uint32_t, std::string> stage_names;
+
+  // -- replicated shards (replication/), with opts.controller --
+  bool replicated = false;
+  std::shared_ptr<const shard_table> assignments; ///< the controller's table
+  controller_agent* agent = nullptr;              ///< owned by the extension
+  bool lease_ok = false; ///< the agent confirmed this member's lease
+  std::map<std::uint32_t, replicated_shard> repl; ///< owned here
+  std::set<std::string> shipping; ///< followers with a message in flight
+  /// Outbox entries below it were written by commits that are below their
+  /// shards' high-watermarks (the store actor's replication gate).
+  std::uint64_t outbox_fence = 0;
+  std::vector<held_ack> held_acks;
+  bool roles_busy = false;  ///< a role change runs on the store
+  bool roles_again = false; ///< the table changed meanwhile
 
   counter* forwarded = nullptr;
   counter* forwarded_bytes = nullptr;

@@ -20,6 +20,8 @@ struct cluster_view {
   bool joined = false;      ///< it knows the cluster
   std::size_t owned = 0;    ///< shards it owns
   bool hosts_shards = true; ///< false: a proxy
+  bool replicated = false;  ///< shards assigned by the controller (etcd)
+  bool lease_ok = false;    ///< replicated: its lease in etcd is confirmed
 };
 
 } // namespace sluice::cluster

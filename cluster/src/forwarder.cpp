@@ -10,6 +10,7 @@
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
 #include "links.hpp"
+#include "replication/replication.hpp"
 #include "wire.hpp"
 
 namespace sluice::cluster {
@@ -45,6 +46,9 @@ store_call receive_call(std::string from, std::vector<forwarded_event> evs,
     commit_report rep;
     for (auto& [id, c] : receipt->appended)
       rep.appended[id] = c;
+    // Replicated shards: the store actor sends these on for shipping.
+    for (auto& [shard, seq] : receipt->replicated)
+      rep.replicated[shard] = seq;
     return rep;
   };
 }
@@ -218,6 +222,12 @@ void pump_outbox(cluster_actor* self) {
   for (auto& e : *entries) {
     if (s.sending.count(e.pos) || e.shard >= shard_count || held[e.shard])
       continue;
+    // Replicated: only what commits below their high-watermarks wrote
+    // leaves (a failover could undo the rest).
+    if (s.replicated && e.pos.seq >= s.outbox_fence) {
+      held[e.shard] = true;
+      continue;
+    }
     if (auto r = s.refused_until.find(e.shard); r != s.refused_until.end()) {
       if (r->second > now) {
         held[e.shard] = true;
@@ -314,7 +324,18 @@ caf::result<std::string> receive_forward(cluster_actor* self,
           ack->add_refused_shards(sh);
         ack->set_accepted(receipt->accepted);
         ack->set_duplicates(receipt->duplicates);
-        rp.deliver(m.SerializeAsString());
+        // Acknowledged to the sender only once replicated (the sender
+        // keeps the events in its outbox until then).
+        hold_ack(self, receipt->replicated,
+                 [rp, bytes = m.SerializeAsString()](bool ok) mutable {
+                   if (ok)
+                     rp.deliver(bytes);
+                   else
+                     rp.deliver(reply_error(
+                         fail(errc::unavailable,
+                              "a shard of the batch failed over before its "
+                              "events were replicated: send it again")));
+                 });
       },
       urgent);
   return rp;

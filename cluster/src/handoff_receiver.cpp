@@ -31,6 +31,8 @@ std::string store_result(const result<void>& stored) {
 } // namespace
 
 void maybe_hand_off(cluster_actor* self) {
+  if (self->state.replicated)
+    return; // ownership moves only by the controller (replication/)
   auto& s = self->state;
   if (s.handoff || !s.joined || s.stopping || clock::now() < s.handoff_retry)
     return;

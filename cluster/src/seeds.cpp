@@ -39,7 +39,10 @@ void form(cluster_actor* self) {
   auto& s = self->state;
   s.forming = true;
   auto claimed = std::make_shared<bool>(false);
-  store_call fn = [claimed](store& st) -> result<commit_report> {
+  bool replicated = s.replicated; // the controller assigns shards then
+  store_call fn = [claimed, replicated](store& st) -> result<commit_report> {
+    if (replicated)
+      return commit_report{};
     auto records = st.shard_records();
     if (!records)
       return records.error();

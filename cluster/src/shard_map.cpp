@@ -55,6 +55,22 @@ shard_map shard_map::compute(std::vector<std::string> owners) {
   return result;
 }
 
+shard_map shard_map::from_owners(const std::vector<std::string>& per_shard) {
+  shard_map result;
+  result.nodes_ = per_shard;
+  std::sort(result.nodes_.begin(), result.nodes_.end());
+  result.nodes_.erase(std::unique(result.nodes_.begin(), result.nodes_.end()),
+                      result.nodes_.end());
+  result.owners_.resize(shard_count);
+  for (std::uint32_t shard = 0; shard < shard_count; ++shard) {
+    auto it = std::lower_bound(result.nodes_.begin(), result.nodes_.end(),
+                               per_shard[shard]);
+    result.owners_[shard] =
+        static_cast<std::uint32_t>(it - result.nodes_.begin());
+  }
+  return result;
+}
+
 const std::string& shard_map::owner(std::uint32_t shard) const {
   assert(shard < shard_count);
   if (owners_.empty())

@@ -32,6 +32,12 @@ public:
   /// owners: every shard has no owner (`owner()` returns an empty string).
   static shard_map compute(std::vector<std::string> owners);
 
+  /// A map with the owner of each shard given (replicated shards: as the
+  /// controller assigned them); `per_shard` has `shard_count` names, an
+  /// empty name for a shard without owner (then "" is among `nodes()`).
+  /// Precondition: `per_shard.size() == shard_count`.
+  static shard_map from_owners(const std::vector<std::string>& per_shard);
+
   /// The node that owns `shard`, or an empty string if the map is empty.
   /// Precondition: `shard < shard_count`.
   const std::string& owner(std::uint32_t shard) const;

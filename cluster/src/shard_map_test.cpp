@@ -133,5 +133,18 @@ TEST(ShardMap, RankingWithoutANodeIsTheRankingWithItLeftOut) {
   }
 }
 
+TEST(ShardMap, FromOwnersGivesEachShardTheOwnerNamedAndNoneForAnEmptyName) {
+  std::vector<std::string> per(shard_count, "b");
+  per[0] = "a";
+  per[5] = "";
+  auto m = shard_map::from_owners(per);
+  EXPECT_EQ(m.owner(0), "a");
+  EXPECT_EQ(m.owner(1), "b");
+  EXPECT_EQ(m.owner(5), "");
+  EXPECT_EQ(m.shards_of("a"), std::vector<std::uint32_t>{0});
+  EXPECT_EQ(m.shards_of("b").size(), shard_count - 2);
+  EXPECT_TRUE(m == shard_map::from_owners(per));
+}
+
 } // namespace
 } // namespace sluice::cluster

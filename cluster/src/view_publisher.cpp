@@ -6,12 +6,60 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 #include "links.hpp"
 #include "seeds.hpp"
 
 namespace sluice::cluster {
+
+namespace {
+
+/// Replicated shards: per shard owned here its epoch, replicas, in-sync
+/// set, watermark and each follower's lag in records; the totals.
+nlohmann::json replication_view(const cluster_state& s) {
+  using nlohmann::json;
+  json per = json::array();
+  std::size_t under = 0;
+  std::uint64_t max_lag = 0;
+  for (auto& [shard, r] : s.repl) {
+    json lag = json::object();
+    for (auto& [f, fs] : r.followers) {
+      std::uint64_t behind =
+          fs.acked && fs.acked->epoch == r.epoch && fs.acked->seq <= r.head
+              ? r.head - fs.acked->seq
+              : r.head;
+      lag[f] = behind;
+      max_lag = std::max(max_lag, behind);
+    }
+    under +=
+        r.isr.size() < std::min(s.opts.replication_factor,
+                                std::max<std::size_t>(r.replicas.size(), 1))
+        || r.replicas.size() < s.opts.replication_factor;
+    per.push_back({{"shard", shard},
+                   {"epoch", r.epoch},
+                   {"replicas", r.replicas},
+                   {"isr", r.isr},
+                   {"head", r.head},
+                   {"watermark", r.hw},
+                   {"lag", std::move(lag)}});
+  }
+  std::size_t unowned = 0;
+  if (s.assignments)
+    for (auto& [shard, e] : *s.assignments)
+      unowned += e.value.owner.empty();
+  return {{"factor", s.opts.replication_factor},
+          {"min_insync", s.opts.min_insync},
+          {"lease", s.lease_ok},
+          {"assigned", s.assignments ? s.assignments->size() : 0},
+          {"without_owner", unowned},
+          {"under_replicated_here", under},
+          {"max_follower_lag", max_lag},
+          {"owned", std::move(per)}};
+}
+
+} // namespace
 
 void publish_view(cluster_actor* self) {
   auto& s = self->state;
@@ -52,6 +100,8 @@ void publish_view(cluster_actor* self) {
     for (auto& n : s.desired.nodes())
       owners[n] = s.desired.shards_of(n).size();
   shards["owners"] = owners;
+  if (s.replicated)
+    shards["replication"] = replication_view(s);
   // An incoming transfer is the sender's to finish (it counts as busy
   // there); a sender that died must not hold this member up for good.
   bool busy = !s.joined || s.handoff || !leaving.empty() || misplaced > 0;
@@ -70,6 +120,8 @@ void publish_view(cluster_actor* self) {
   s.view->joined = s.joined;
   s.view->owned = owned.size();
   s.view->hosts_shards = s.opts.hosts_shards;
+  s.view->replicated = s.replicated;
+  s.view->lease_ok = s.lease_ok;
 }
 
 void give_up(cluster_actor* self, const std::string& why) {

@@ -85,6 +85,12 @@ std::string body_name(const v1::ClusterMessage& m) {
     return "leave";
   case v1::ClusterMessage::kReply:
     return "reply";
+  case v1::ClusterMessage::kReplicate:
+    return "replicate";
+  case v1::ClusterMessage::kReplicateAck:
+    return "replicate-ack";
+  case v1::ClusterMessage::kReplSnapshot:
+    return "repl-snapshot";
   case v1::ClusterMessage::BODY_NOT_SET:
     break;
   }

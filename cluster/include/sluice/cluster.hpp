@@ -47,6 +47,27 @@ struct cluster_options {
   std::chrono::milliseconds down_after{1500};
   /// Events per forwarded batch (one CAF message).
   std::size_t forward_batch = 2048;
+
+  // -- replicated shards (docs/ARCHITECTURE.md "Replicated shards") --
+  /// `http://HOST:PORT` of each etcd member. Empty: one copy per shard,
+  /// ownership by gossip and hand-off (no replication). Set: etcd holds
+  /// each shard's owner, epoch, replicas and in-sync replicas, and every
+  /// commit is acknowledged only once `min_insync` replicas hold it.
+  std::vector<std::string> controller;
+  /// The cluster's name in etcd (keys under /sluice/<cluster>/).
+  std::string cluster_name = "sluice";
+  /// R: copies of each shard, the owner's included (fewer while the
+  /// cluster has fewer members).
+  std::size_t replication_factor = 3;
+  /// Copies that must hold a record before it is acknowledged (at most
+  /// the shard's replica count).
+  std::size_t min_insync = 2;
+  /// The member's lease in etcd: a member silent this long is dead to the
+  /// cluster and its shards fail over.
+  std::chrono::milliseconds lease_ttl{2000};
+  /// A follower that has not confirmed the owner's records for this long
+  /// leaves the in-sync set (so acknowledgements go on without it).
+  std::chrono::milliseconds replica_lag_time{1000};
 };
 
 /// A running cluster member's extension; pass both to node::start through

@@ -25,6 +25,12 @@ struct node_args {
   unsigned down_after_ms = 1500;
   std::size_t forward_batch = 2048;
   bool no_shards = false;
+  std::vector<std::string> controller;
+  std::string cluster_name = "sluice";
+  std::size_t replicas = 3;
+  std::size_t min_insync = 2;
+  unsigned lease_ttl_ms = 2000;
+  unsigned replica_lag_ms = 1000;
   std::string secret_on_command_line; ///< refused, without echoing it
 };
 
@@ -70,6 +76,25 @@ int run_member(node_args& a, const registry& reg) {
   co.down_after = std::chrono::milliseconds(a.down_after_ms);
   co.forward_batch = a.forward_batch;
   co.hosts_shards = !a.no_shards;
+  // Replicated shards: each --controller may also list several, comma-
+  // separated, as etcdctl's --endpoints does.
+  for (auto& c : a.controller) {
+    std::size_t from = 0;
+    while (from <= c.size()) {
+      auto to = c.find(',', from);
+      auto part = c.substr(from, to == std::string::npos ? to : to - from);
+      if (!part.empty())
+        co.controller.push_back(part);
+      if (to == std::string::npos)
+        break;
+      from = to + 1;
+    }
+  }
+  co.cluster_name = a.cluster_name;
+  co.replication_factor = a.replicas;
+  co.min_insync = a.min_insync;
+  co.lease_ttl = std::chrono::milliseconds(a.lease_ttl_ms);
+  co.replica_lag_time = std::chrono::milliseconds(a.replica_lag_ms);
   auto member = make_cluster_member(std::move(co));
   if (!member) {
     print_error(member.error().message);
@@ -168,6 +193,29 @@ action add_node_command(CLI::App& app, const registry& reg) {
   cmd->add_option("--forward-batch", a->forward_batch,
                   "Events per forwarded batch")
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--controller", a->controller,
+                  "etcd endpoint(s) that assign shards with replicas "
+                  "(http://HOST:PORT, repeatable or comma-separated); "
+                  "without: one copy per shard")
+      ->type_name("URL");
+  cmd->add_option("--cluster-name", a->cluster_name,
+                  "The cluster's name in etcd (keys under /sluice/NAME/)");
+  cmd->add_option("--replicas", a->replicas,
+                  "With --controller: copies of each shard (R), the owner's "
+                  "included")
+      ->check(CLI::Range(1, 7));
+  cmd->add_option("--min-insync", a->min_insync,
+                  "With --controller: copies that hold a record before it "
+                  "is acknowledged")
+      ->check(CLI::Range(1, 7));
+  cmd->add_option("--lease-ttl", a->lease_ttl_ms,
+                  "With --controller: milliseconds of silence in etcd before "
+                  "this member's shards fail over")
+      ->check(CLI::Range(1000, 600000));
+  cmd->add_option("--replica-lag", a->replica_lag_ms,
+                  "With --controller: milliseconds a follower may stay "
+                  "behind before it leaves the in-sync set")
+      ->check(CLI::Range(50, 600000));
   cmd->add_option("--threads", a->run.threads,
                   "Scheduler threads (default: cores)");
   cmd->add_option("--commit-batch", a->run.commit_batch,

@@ -1,0 +1,213 @@
+// The controller's table applied here: the store claims, promotes, gives
+// up and drops shards as the table says (one store call, in that order),
+// the forwarder's owners follow the table, and the owner's bookkeeping of
+// its followers is brought up to date.
+#include <caf/event_based_actor.hpp>
+
+#include "cluster_messages.hpp"
+#include "replication/replication.hpp"
+#include "replication/roles.hpp"
+#include "view_publisher.hpp"
+
+namespace sluice::cluster {
+
+namespace {
+
+/// What the store holds now: owned shards with their epochs, copies.
+result<local_shards> read_local(const store& st) {
+  local_shards l;
+  auto records = st.shard_records();
+  if (!records)
+    return records.error();
+  for (auto& r : *records)
+    l.owned[r.shard] = r.epoch;
+  for (std::uint32_t sh = 0; sh < shard_count; ++sh) {
+    auto pos = st.replica_position(sh);
+    if (!pos)
+      return pos.error();
+    if (*pos)
+      l.copies[sh] = **pos;
+  }
+  return l;
+}
+
+/// The owner's bookkeeping after the store matches the table.
+void track_owned(cluster_actor* self) {
+  auto& s = self->state;
+  std::map<std::uint32_t, replicated_shard> next;
+  for (auto& [shard, e] : *s.assignments) {
+    auto& a = e.value;
+    if (a.owner != s.opts.name || s.place->state(shard) != shard_state::owned)
+      continue;
+    auto& r = next[shard];
+    auto old = s.repl.find(shard);
+    bool same_epoch = old != s.repl.end() && old->second.epoch == a.epoch;
+    if (same_epoch)
+      r = std::move(old->second);
+    r.epoch = a.epoch;
+    r.replicas = a.replicas;
+    r.isr = a.isr;
+    if (auto pos = s.ctx.st->replog_position(shard); pos && *pos)
+      r.head = std::max(r.head, (*pos)->seq);
+    for (auto& m : a.isr)
+      if (m != s.opts.name)
+        r.waited.insert(m);
+    for (auto& m : a.replicas)
+      if (m != s.opts.name && !r.followers.count(m))
+        r.followers[m].last_heard = clock::now();
+    // A follower no longer a replica is neither shipped to nor waited for.
+    for (auto it = r.followers.begin(); it != r.followers.end();)
+      if (std::find(a.replicas.begin(), a.replicas.end(), it->first)
+          == a.replicas.end()) {
+        r.waited.erase(it->first);
+        it = r.followers.erase(it);
+      } else {
+        ++it;
+      }
+  }
+  s.repl = std::move(next);
+}
+
+void apply_roles(cluster_actor* self);
+
+void roles_done(cluster_actor* self, const role_changes& ch,
+                const result<void>& done) {
+  auto& s = self->state;
+  s.roles_busy = false;
+  if (!done)
+    s.log->error("applying the controller's assignment failed: {}",
+                 done.error().describe());
+  if (!ch.demote.empty()) {
+    // Commits of the shards that no one acknowledged are void: their
+    // callers get an error, and the stages forget the shards' keys.
+    shard_positions lost;
+    for (auto sh : ch.demote)
+      lost.items.emplace_back(sh, 0);
+    self->send(s.ctx.store_actor, ext::shards_lost_atom::value,
+               std::move(lost));
+    self->request(s.ctx.supervisor, std::chrono::seconds(5),
+                  ext::stages_atom::value)
+        .then(
+            [self, shards = ch.demote](std::vector<caf::actor>& stages) {
+              for (auto& st : stages)
+                self->send(st, ext::let_go_atom::value, shards);
+            },
+            [](caf::error&) {});
+    std::set<std::uint32_t> gone(ch.demote.begin(), ch.demote.end());
+    auto& held = s.held_acks;
+    for (auto it = held.begin(); it != held.end();) {
+      bool lost_one = false;
+      for (auto& [sh, seq] : it->reqs)
+        lost_one = lost_one || gone.count(sh);
+      if (lost_one) {
+        it->answer(false);
+        it = held.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  track_owned(self);
+  s.outbox_dirty = true;
+  publish_view(self);
+  if (s.roles_again)
+    apply_roles(self);
+  ship(self);
+  update_watermarks(self);
+}
+
+void apply_roles(cluster_actor* self) {
+  auto& s = self->state;
+  if (s.roles_busy) {
+    s.roles_again = true;
+    return;
+  }
+  s.roles_again = false;
+  auto local = read_local(*s.ctx.st);
+  if (!local) {
+    s.log->error("reading this member's shards failed: {}",
+                 local.error().describe());
+    return;
+  }
+  auto ch = std::make_shared<role_changes>(
+      plan_roles(*s.assignments, s.opts.name, *local));
+  if (ch->empty()) {
+    roles_done(self, *ch, {});
+    return;
+  }
+  std::size_t claimed = 0, promoted = 0;
+  for (auto& [e, v] : ch->claim)
+    claimed += v.size();
+  for (auto& [e, v] : ch->promote)
+    promoted += v.size();
+  s.log->info("controller's assignment: {} shards claimed, {} promoted from "
+              "copies, {} given up, {} copies dropped",
+              claimed, promoted, ch->demote.size(), ch->drop_copies.size());
+  s.roles_busy = true;
+  store_call fn = [ch](store& st) -> result<commit_report> {
+    commit_report total;
+    if (!ch->demote.empty())
+      if (auto r = st.release_shards(ch->demote); !r)
+        return r.error();
+    for (auto sh : ch->drop_copies)
+      if (auto r = st.drop_replica(sh); !r)
+        return r.error();
+    for (auto& [epoch, shards] : ch->claim) {
+      auto r = st.acquire_shards(shards, epoch);
+      if (!r)
+        return r.error();
+      total.rewind = total.rewind || r->rewind;
+    }
+    for (auto& [epoch, shards] : ch->promote) {
+      auto r = st.promote_replica(shards, epoch);
+      if (!r)
+        return r.error();
+      total.rewind = total.rewind || r->rewind;
+      for (auto& [id, c] : r->appended) {
+        total.appended[id][0] += c[0];
+        total.appended[id][1] += c[1];
+      }
+      total.outboxed += r->outboxed;
+    }
+    return total;
+  };
+  call_store(
+      self, fn,
+      [self, ch](const result<void>& done) { roles_done(self, *ch, done); },
+      true);
+}
+
+} // namespace
+
+void on_assignments(cluster_actor* self,
+                    std::shared_ptr<const shard_table> table) {
+  auto& s = self->state;
+  s.assignments = std::move(table);
+  std::vector<std::string> owners(shard_count);
+  for (auto& [shard, e] : *s.assignments)
+    if (shard < shard_count)
+      owners[shard] = e.value.owner;
+  auto next = shard_map::from_owners(owners);
+  if (!(next == s.desired)) {
+    s.desired = std::move(next);
+    s.outbox_dirty = true;
+  }
+  apply_roles(self);
+}
+
+void on_lease(cluster_actor* self, bool ok) {
+  auto& s = self->state;
+  if (ok == s.lease_ok)
+    return;
+  s.lease_ok = ok;
+  if (ok) {
+    s.log->info("lease in etcd confirmed: acknowledging again");
+    update_watermarks(self);
+  } else {
+    s.log->warn("cannot confirm this member's lease in etcd: no commit is "
+                "acknowledged until it is (its shards may fail over)");
+  }
+  publish_view(self);
+}
+
+} // namespace sluice::cluster

@@ -1,0 +1,114 @@
+// The owner tends each shard's in-sync replicas (Kafka's rule, with its
+// fix): a caught-up follower is waited for *before* etcd adds it to the
+// isr, and a lagging one leaves the isr in etcd *before* the owner stops
+// waiting for it, so every member of the isr in etcd holds every
+// acknowledged record. Also trims each shard's log below what every
+// recently heard follower holds.
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include <algorithm>
+
+#include "cluster_messages.hpp"
+#include "replication/replication.hpp"
+
+namespace sluice::cluster {
+
+namespace {
+
+constexpr auto trim_every = std::chrono::seconds(2);
+
+bool in(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+void ask(cluster_actor* self, std::uint32_t shard, replicated_shard& r,
+         const std::string& f, bool add) {
+  auto& s = self->state;
+  auto& fs = r.followers[f];
+  isr_request q;
+  q.shard = shard;
+  q.requester = s.opts.name;
+  q.member = f;
+  if (fs.acked)
+    q.member_position = {fs.acked->epoch, fs.acked->seq};
+  q.owner_position = {r.epoch, r.head};
+  r.isr_asked.insert(f);
+  auto me = caf::actor_cast<caf::actor>(self);
+  s.agent->change_isr(q, add, [me, shard, f, add](result<void> done) {
+    caf::anon_send(me, isr_done_atom::value, shard, f, add, bool(done),
+                   done ? std::string() : done.error().describe());
+  });
+}
+
+clock::time_point last_trim{};
+
+void trim_logs(cluster_actor* self) {
+  auto& s = self->state;
+  auto now = clock::now();
+  if (now - last_trim < trim_every)
+    return;
+  last_trim = now;
+  auto points =
+      std::make_shared<std::vector<std::pair<std::uint32_t, std::uint64_t>>>();
+  for (auto& [shard, r] : s.repl) {
+    auto upto = r.hw;
+    for (auto& [f, fs] : r.followers) {
+      bool recent = now - fs.last_heard < 5 * s.opts.replica_lag_time;
+      if (recent && fs.acked && fs.acked->epoch == r.epoch)
+        upto = std::min(upto, fs.acked->seq);
+      else if (recent)
+        upto = 0; // catching up from a snapshot: keep the log for it
+    }
+    if (upto > 0)
+      points->emplace_back(shard, upto);
+  }
+  if (points->empty())
+    return;
+  store_call fn = [points](store& st) -> result<commit_report> {
+    for (auto& [shard, upto] : *points)
+      if (auto r = st.trim_replog(shard, upto); !r)
+        return r.error();
+    return commit_report{};
+  };
+  call_store(self, fn, [self](const result<void>& done) {
+    if (!done)
+      self->state.log->warn("trimming replication logs failed: {}",
+                            done.error().describe());
+  });
+}
+
+} // namespace
+
+void tend_isr(cluster_actor* self) {
+  auto& s = self->state;
+  if (!s.replicated || !s.agent || !s.lease_ok)
+    return;
+  auto now = clock::now();
+  for (auto& [shard, r] : s.repl) {
+    for (auto& [f, fs] : r.followers) {
+      if (r.isr_asked.count(f))
+        continue;
+      bool caught_up = fs.acked && fs.acked->epoch == r.epoch
+                       && fs.acked->seq >= r.head && !fs.needs_snapshot;
+      bool listed = in(r.isr, f);
+      if (!listed && caught_up) {
+        r.waited.insert(f); // first wait for it, then tell etcd
+        ask(self, shard, r, f, true);
+        continue;
+      }
+      bool lagging =
+          !caught_up && now - fs.last_heard > s.opts.replica_lag_time;
+      if (!lagging || !r.waited.count(f))
+        continue;
+      if (listed)
+        ask(self, shard, r, f, false); // etcd first, then stop waiting
+      else
+        r.waited.erase(f); // never confirmed in etcd: nothing to undo
+    }
+  }
+  trim_logs(self);
+  update_watermarks(self);
+}
+
+} // namespace sluice::cluster

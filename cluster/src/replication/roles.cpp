@@ -1,0 +1,41 @@
+// The role planner's rules, shard by shard.
+#include "replication/roles.hpp"
+
+#include <algorithm>
+
+namespace sluice::cluster {
+
+role_changes plan_roles(const shard_table& table, const std::string& me,
+                        const local_shards& local) {
+  role_changes out;
+  for (auto& [shard, entry] : table) {
+    auto& a = entry.value;
+    auto owned = local.owned.find(shard);
+    bool has_copy = local.copies.count(shard) > 0;
+    bool replica =
+        std::find(a.replicas.begin(), a.replicas.end(), me) != a.replicas.end();
+    if (a.owner == me) {
+      if (owned != local.owned.end()) {
+        if (owned->second < a.epoch)
+          out.claim[a.epoch].push_back(shard);
+      } else if (has_copy) {
+        out.promote[a.epoch].push_back(shard);
+      } else {
+        out.claim[a.epoch].push_back(shard);
+      }
+      continue;
+    }
+    if (owned != local.owned.end()) {
+      // Another owner at an epoch at least ours: ours is over. (An older
+      // epoch in the table than here cannot be: epochs come from it.)
+      if (a.epoch >= owned->second)
+        out.demote.push_back(shard);
+      continue;
+    }
+    if (!replica && has_copy)
+      out.drop_copies.push_back(shard);
+  }
+  return out;
+}
+
+} // namespace sluice::cluster

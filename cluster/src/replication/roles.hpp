@@ -1,0 +1,48 @@
+// What the controller's table means for this member's store, as a pure
+// function: shards to own (fresh, or at a new epoch), to promote from the
+// follower copy, to give up (another owner now), copies to drop. No I/O;
+// any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controller/controller_table.hpp"
+#include "sluice/store/replication.hpp"
+
+namespace sluice::cluster {
+
+/// What this member's store holds now.
+struct local_shards {
+  std::map<std::uint32_t, std::uint64_t> owned;  ///< shard -> epoch owned at
+  std::map<std::uint32_t, repl_position> copies; ///< follower copies
+};
+
+/// The store changes that bring it in line with the table, grouped as the
+/// store takes them. A shard appears in at most one list.
+struct role_changes {
+  /// Own (with what the store holds of it, possibly nothing) at the epoch:
+  /// a first assignment, or this member's own shard at a new epoch.
+  std::map<std::uint64_t, std::vector<std::uint32_t>> claim;
+  /// Own from the follower copy, at the epoch (a failover to this member).
+  std::map<std::uint64_t, std::vector<std::uint32_t>> promote;
+  /// Owned here, but another member owns it at this epoch or a newer one:
+  /// its records are dropped (what was not acknowledged is lost, as it
+  /// must be) and it is rebuilt from the new owner as a follower.
+  std::vector<std::uint32_t> demote;
+  /// Follower copies of shards this member is no longer a replica of.
+  std::vector<std::uint32_t> drop_copies;
+
+  bool empty() const {
+    return claim.empty() && promote.empty() && demote.empty()
+           && drop_copies.empty();
+  }
+};
+
+/// The changes for member `me`. Shards not in the table are left alone.
+role_changes plan_roles(const shard_table& table, const std::string& me,
+                        const local_shards& local);
+
+} // namespace sluice::cluster

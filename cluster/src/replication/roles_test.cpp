@@ -1,0 +1,81 @@
+// The role planner: owner, failover, demotion and dropped copies.
+#include "replication/roles.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::cluster {
+namespace {
+
+shard_entry entry(std::uint64_t epoch, std::string owner,
+                  std::vector<std::string> replicas,
+                  std::vector<std::string> isr) {
+  return {shard_assignment{epoch, std::move(owner), std::move(replicas),
+                           std::move(isr)},
+          1};
+}
+
+using shards = std::vector<std::uint32_t>;
+
+TEST(Roles, AFirstAssignmentIsClaimedAndAFollowerWaitsForItsSnapshot) {
+  shard_table t;
+  t[1] = entry(1, "a", {"a", "b"}, {"a"});
+  t[2] = entry(1, "b", {"b", "a"}, {"b"});
+  auto a = plan_roles(t, "a", {});
+  EXPECT_EQ(a.claim[1], shards{1});
+  EXPECT_TRUE(a.promote.empty());
+  EXPECT_TRUE(a.demote.empty());
+  EXPECT_TRUE(a.drop_copies.empty());
+}
+
+TEST(Roles, AFailoverToThisMemberPromotesItsCopy) {
+  shard_table t;
+  t[4] = entry(3, "b", {"a", "b", "c"}, {"b", "c"});
+  local_shards l;
+  l.copies[4] = {2, 17};
+  auto r = plan_roles(t, "b", l);
+  EXPECT_EQ(r.promote[3], shards{4});
+  EXPECT_TRUE(r.claim.empty());
+}
+
+TEST(Roles, AnOwnerWhoseShardMovedOnGivesItUp) {
+  shard_table t;
+  t[4] = entry(3, "b", {"a", "b", "c"}, {"b", "c"});
+  local_shards l;
+  l.owned[4] = 2;
+  auto r = plan_roles(t, "a", l);
+  EXPECT_EQ(r.demote, shards{4});
+  // The same epoch with another owner is not ours either.
+  l.owned[4] = 3;
+  EXPECT_EQ(plan_roles(t, "a", l).demote, shards{4});
+}
+
+TEST(Roles, TheOwnerAtANewerEpochKeepsItsDataAtThatEpoch) {
+  shard_table t;
+  t[9] = entry(5, "a", {"a", "b"}, {"a"});
+  local_shards l;
+  l.owned[9] = 4;
+  EXPECT_EQ(plan_roles(t, "a", l).claim[5], shards{9});
+  l.owned[9] = 5;
+  EXPECT_TRUE(plan_roles(t, "a", l).empty());
+}
+
+TEST(Roles, ACopyOfAShardNoLongerReplicatedHereIsDropped) {
+  shard_table t;
+  t[7] = entry(2, "b", {"b", "c"}, {"b", "c"});
+  t[8] = entry(2, "b", {"b", "a"}, {"b", "a"});
+  local_shards l;
+  l.copies[7] = {2, 3};
+  l.copies[8] = {2, 3};
+  auto r = plan_roles(t, "a", l);
+  EXPECT_EQ(r.drop_copies, shards{7});
+}
+
+TEST(Roles, ShardsNotInTheTableAreLeftAlone) {
+  local_shards l;
+  l.owned[1] = 1;
+  l.copies[2] = {1, 1};
+  EXPECT_TRUE(plan_roles({}, "a", l).empty());
+}
+
+} // namespace
+} // namespace sluice::cluster
