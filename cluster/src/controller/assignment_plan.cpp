@@ -164,6 +164,31 @@ assignment_plan failover_plan(const controller_keys& keys,
   return plan;
 }
 
+assignment_plan grow_plan(const controller_keys& keys, const shard_table& table,
+                          const std::vector<std::string>& hosting,
+                          std::size_t replication_factor) {
+  assignment_plan plan;
+  auto map = shard_map::compute(hosting);
+  for (const auto& [shard, entry] : table) {
+    const auto& now = entry.value;
+    if (now.replicas.size() >= replication_factor)
+      continue;
+    auto next = now;
+    for (const auto& m : map.ranking(shard, map.nodes().size())) {
+      if (next.replicas.size() >= replication_factor)
+        break;
+      if (!has(next.replicas, m))
+        next.replicas.push_back(m);
+    }
+    if (next.replicas.size() < replication_factor)
+      plan.under_replicated.push_back(shard);
+    if (next != now)
+      plan.changes.push_back({shard, entry.mod_revision, std::move(next)});
+  }
+  plan.txns = to_txns(keys, plan.changes);
+  return plan;
+}
+
 result<assignment_plan> isr_add_plan(const controller_keys& keys,
                                      const shard_table& table,
                                      const isr_request& r) {

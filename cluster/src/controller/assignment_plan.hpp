@@ -90,6 +90,17 @@ assignment_plan failover_plan(const controller_keys& keys,
                               const std::set<std::string>& live,
                               const replica_positions& positions);
 
+/// Shards with fewer than `replication_factor` replicas get the next
+/// members of their rendezvous ranking over `hosting` (the live members
+/// that host shards) that are not replicas yet, appended outside the isr
+/// (the owner adds each once it caught up); owner and epoch unchanged. A
+/// dead replica keeps its place (until `forget`), so a shard that has R
+/// replicas never grows. Shards still short after it are listed in
+/// `under_replicated`.
+assignment_plan grow_plan(const controller_keys& keys, const shard_table& table,
+                          const std::vector<std::string>& hosting,
+                          std::size_t replication_factor);
+
 /// An owner's request to change its shard's isr.
 struct isr_request {
   std::uint32_t shard = 0;

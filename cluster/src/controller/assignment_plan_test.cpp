@@ -314,6 +314,67 @@ TEST(AssignmentPlan, ForgettingADeadOwnerFailsItsShardOver) {
   EXPECT_EQ(next.replicas, (std::vector<std::string>{"b", "c", "d"}));
 }
 
+TEST(AssignmentPlan, GrowAppendsTheNextRankedLiveMembersOutsideTheIsr) {
+  // Assigned when only n1 and n2 were there; n3 and n4 joined since.
+  auto before = shard_map::compute({"n1", "n2"});
+  shard_table table;
+  for (std::uint32_t s = 0; s < 64; ++s) {
+    auto replicas = before.ranking(s, 3);
+    table[s] = {{2, replicas[0], replicas, {replicas[0]}}, 10 + s};
+  }
+  std::vector<std::string> hosting{"n1", "n2", "n3", "n4"};
+  auto now = shard_map::compute(hosting);
+  auto plan = grow_plan(k, table, hosting, 3);
+  ASSERT_EQ(plan.changes.size(), 64u);
+  EXPECT_TRUE(plan.under_replicated.empty());
+  for (const auto& c : plan.changes) {
+    const auto& old = table.at(c.shard).value;
+    EXPECT_EQ(c.expected_mod_revision, 10 + c.shard);
+    ASSERT_EQ(c.next.replicas.size(), 3u);
+    // The old replicas first, in their order; then the best-ranked of the
+    // others.
+    EXPECT_EQ(c.next.replicas[0], old.replicas[0]);
+    EXPECT_EQ(c.next.replicas[1], old.replicas[1]);
+    std::string newcomer;
+    for (const auto& m : now.ranking(c.shard, 4))
+      if (!has(old.replicas, m)) {
+        newcomer = m;
+        break;
+      }
+    EXPECT_EQ(c.next.replicas[2], newcomer);
+    EXPECT_EQ(c.next.owner, old.owner);
+    EXPECT_EQ(c.next.epoch, old.epoch);
+    EXPECT_EQ(c.next.isr, old.isr) << "a newcomer is not in sync yet";
+    EXPECT_TRUE(check(c.next));
+  }
+  ASSERT_EQ(plan.txns.size(), 1u);
+  EXPECT_EQ(plan.txns[0].compare.size(), 64u);
+}
+
+TEST(AssignmentPlan, GrowNeverGoesBeyondRAndKeepsDeadReplicas) {
+  // a is dead (not hosting-live) but keeps its place until forgotten.
+  auto table = one(5, {3, "b", {"a", "b", "c"}, {"b", "c"}});
+  auto plan = grow_plan(k, table, {"b", "c", "d", "e"}, 3);
+  EXPECT_TRUE(plan.changes.empty());
+  EXPECT_TRUE(plan.txns.empty());
+  // R = 2 with three replicas: nothing removed, nothing added.
+  EXPECT_TRUE(grow_plan(k, table, {"b", "c", "d"}, 2).changes.empty());
+}
+
+TEST(AssignmentPlan, GrowWithTooFewMembersAddsWhatThereIsAndSaysSo) {
+  auto table = one(8, {1, "a", {"a"}, {"a"}});
+  auto plan = grow_plan(k, table, {"a", "b"}, 3);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].next,
+            (shard_assignment{1, "a", {"a", "b"}, {"a"}}));
+  EXPECT_EQ(plan.under_replicated, std::vector<std::uint32_t>{8});
+  // Nobody new: nothing to write, still under-replicated.
+  auto same = grow_plan(k, one(8, plan.changes[0].next), {"a", "b"}, 3);
+  EXPECT_TRUE(same.changes.empty());
+  EXPECT_EQ(same.under_replicated, std::vector<std::uint32_t>{8});
+  EXPECT_TRUE(grow_plan(k, table, {}, 3).changes.empty());
+}
+
 TEST(AssignmentPlan, TxnsBatchAtTheGivenSize) {
   std::vector<shard_change> changes;
   for (std::uint32_t s = 0; s < 300; ++s)

@@ -159,7 +159,10 @@ result<shard_assignment> decode_assignment(std::string_view text) {
 }
 
 std::string encode(const member_record& m) {
-  return json{{"address", m.address}, {"incarnation", m.incarnation}}.dump();
+  return json{{"address", m.address},
+              {"incarnation", m.incarnation},
+              {"hosts_shards", m.hosts_shards}}
+      .dump();
 }
 
 result<member_record> decode_member(std::string_view text) {
@@ -172,8 +175,14 @@ result<member_record> decode_member(std::string_view text) {
     return fail(errc::corrupt, "'address' is not a string");
   if (incarnation == j.end() || !incarnation->is_number_unsigned())
     return fail(errc::corrupt, "'incarnation' is not a positive integer");
+  bool hosts_shards = true; // records written before the field existed
+  if (auto hosts = j.find("hosts_shards"); hosts != j.end()) {
+    if (!hosts->is_boolean())
+      return fail(errc::corrupt, "'hosts_shards' is not true or false");
+    hosts_shards = hosts->get<bool>();
+  }
   return member_record{address->get<std::string>(),
-                       incarnation->get<std::uint64_t>()};
+                       incarnation->get<std::uint64_t>(), hosts_shards};
 }
 
 result<shard_table> read_shard_table(const controller_keys& keys,

@@ -82,6 +82,9 @@ struct member_record {
   std::string address;
   /// Raised by the member at every start.
   std::uint64_t incarnation = 0;
+  /// False for a proxy member: alive, but never made a replica. JSON
+  /// `"hosts_shards":false`; a record without the field hosts shards.
+  bool hosts_shards = true;
 
   bool operator==(const member_record&) const = default;
 };

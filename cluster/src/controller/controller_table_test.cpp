@@ -106,5 +106,19 @@ TEST(ControllerTable, MembersReadBackWithTheirRecords) {
   EXPECT_FALSE(read_members(k, range));
 }
 
+TEST(ControllerTable, AProxyRecordSaysItHostsNoShardsAndOldRecordsDo) {
+  member_record proxy{"127.0.0.1:7002", 1, false};
+  EXPECT_EQ(encode(proxy), R"({"address":"127.0.0.1:7002","hosts_shards":)"
+                           R"(false,"incarnation":1})");
+  EXPECT_EQ(*decode_member(encode(proxy)), proxy);
+  auto old = decode_member(R"({"address":"h:1","incarnation":2})");
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->hosts_shards);
+  auto bad = decode_member(R"({"address":"h:1","incarnation":2,)"
+                           R"("hosts_shards":"no"})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "'hosts_shards' is not true or false");
+}
+
 } // namespace
 } // namespace sluice::cluster

@@ -1,0 +1,29 @@
+// What an owner or an operator asks of the agent, done at once on the
+// caller's thread (the agent's worker): an isr change and `forget`, each a
+// compare-and-swap from a fresh read, planned again on conflict, and a write
+// whose outcome etcd left unknown checked on the next read. Stateless.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "controller/assignment_plan.hpp"
+#include "controller/etcd_client.hpp"
+
+namespace sluice::cluster {
+
+/// Adds (`add`) or removes `request.member` in its shard's isr. Errors: the
+/// plan's refusal (errc::invalid_argument, errc::not_found for a shard with
+/// no assignment), errc::unavailable when etcd did not answer or the shard
+/// kept changing.
+result<void> change_isr_now(etcd_client& client, const controller_keys& keys,
+                            const isr_request& request, bool add);
+
+/// `forget member`: replacement_plan over the live members, written until
+/// nothing is left to change. A one-line summary, or the refusal.
+result<std::string> forget_now(etcd_client& client, const controller_keys& keys,
+                               const std::string& member,
+                               std::size_t replication_factor,
+                               bool allow_data_loss);
+
+} // namespace sluice::cluster

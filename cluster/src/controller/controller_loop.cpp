@@ -1,0 +1,176 @@
+// Each round reads the whole table in one range (members, controller key and
+// shards at one revision) and does one kind of change at a time, failovers
+// first since they are urgent; the next read sees what it wrote. Every txn
+// also compares the controller key's create_revision, so a member that lost
+// the key (its lease expired and another won) can no longer write.
+#include "controller/controller_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "sluice/placement.hpp"
+
+namespace sluice::cluster {
+
+namespace {
+
+/// Re-plans in one round before waiting for the next change or tick.
+constexpr int max_plans = 6;
+
+} // namespace
+
+controller_loop::controller_loop(etcd_client client, controller_keys keys,
+                                 controller_settings settings,
+                                 etcd_outage& outage,
+                                 std::shared_ptr<spdlog::logger> log)
+    : client_(std::move(client)), keys_(std::move(keys)),
+      settings_(std::move(settings)), outage_(outage), log_(std::move(log)) {}
+
+result<bool> controller_loop::campaign(std::int64_t lease) {
+  etcd_txn txn;
+  txn.compare.push_back(etcd_compare::missing(keys_.controller()));
+  txn.success.push_back(
+      etcd_op::put(keys_.controller(), settings_.member, lease));
+  txn.failure.push_back(etcd_op::range(keys_.controller()));
+  auto r = client_.txn(txn);
+  if (!r) {
+    outage_.failed(r.error());
+    return r.error();
+  }
+  outage_.recovered();
+  std::int64_t created = r->revision; // the put's, when it ran
+  if (!r->succeeded) {
+    if (r->ranges.empty() || r->ranges.back().kvs.empty())
+      return false; // deleted again meanwhile: the next change says
+    const auto& kv = r->ranges.back().kvs.front();
+    // Ours already (an earlier answer lost, or the lease confirmed again).
+    if (kv.value != settings_.member || kv.lease != lease)
+      return false;
+    created = kv.create_revision;
+  }
+  if (created != key_revision_) {
+    key_revision_ = created;
+    became_ = clock_type::now();
+    membership_changed_ = became_;
+    last_hosting_.clear();
+    without_owner_ = under_replicated_ = unreadable_ = 0;
+    log_->info("controller agent: {} is the controller (revision {})",
+               settings_.member, key_revision_);
+  }
+  return true;
+}
+
+void controller_loop::log_count(std::size_t& last, std::size_t count,
+                                const char* what) {
+  if (count != last)
+    log_->warn("controller: {} shards {}", count, what);
+  last = count;
+}
+
+controller_loop::outcome
+controller_loop::write(const std::vector<shard_change>& changes,
+                       const std::function<bool()>& acting, const char* what) {
+  // One operation of each list is the fence: 127 shards per txn.
+  auto txns = to_txns(keys_, changes, max_txn_ops - 1);
+  std::size_t done = 0, conflicts = 0;
+  for (std::size_t i = 0; i < txns.size(); ++i) {
+    auto& txn = txns[i];
+    auto shards = txn.compare.size();
+    if (!acting())
+      return outcome::failed;
+    txn.compare.push_back({keys_.controller(),
+                           etcd_compare::target::create_revision,
+                           etcd_compare::relation::equal,
+                           {},
+                           key_revision_});
+    auto r = client_.txn(txn);
+    if (!r) {
+      outage_.failed(r.error());
+      log_->info("controller: {}: {} of {} shards written, then {}", what, done,
+                 changes.size(), r.error().describe());
+      return outcome::failed;
+    }
+    outage_.recovered();
+    (r->succeeded ? done : conflicts) += shards;
+  }
+  log_->info("controller: {}: {} shards written{}", what, done,
+             conflicts ? ", " + std::to_string(conflicts)
+                             + " changed meanwhile (planned again)"
+                       : std::string());
+  return conflicts ? outcome::conflict : outcome::written;
+}
+
+bool controller_loop::round(const std::function<bool()>& acting,
+                            clock_type::time_point& recheck) {
+  for (int plan = 0; plan < max_plans; ++plan) {
+    if (!acting())
+      return true;
+    auto range = client_.get_prefix(keys_.root());
+    if (!range) {
+      outage_.failed(range.error());
+      return true;
+    }
+    outage_.recovered();
+    std::vector<std::string> problems;
+    auto s = read_snapshot(keys_, *range, problems);
+    if (!s.controller || s.controller->create_revision != key_revision_) {
+      log_->info("controller agent: {} is no longer the controller",
+                 settings_.member);
+      key_revision_ = 0;
+      return false;
+    }
+    log_count(unreadable_, s.unreadable.size(),
+              "have an assignment that does not decode; left alone");
+    auto now = clock_type::now();
+    auto hosting = s.hosting();
+    if (hosting != last_hosting_) {
+      if (!last_hosting_.empty()) // not the first look since it won
+        membership_changed_ = now;
+      last_hosting_ = hosting;
+      log_->info("controller: {} live members host shards", hosting.size());
+    }
+    // Failovers first, whatever the settle: a shard without a live owner
+    // accepts nothing.
+    auto failover = failover_plan(keys_, s.shards, s.live(), {});
+    log_count(without_owner_, failover.without_owner.size(),
+              "have no owner: no member of their isr is live");
+    if (!failover.changes.empty()) {
+      if (write(failover.changes, acting, "failover") == outcome::failed)
+        return true;
+      continue;
+    }
+    auto settled = std::max(became_, membership_changed_) + settings_.settle;
+    if (now < settled) {
+      recheck = settled;
+      return true;
+    }
+    if (hosting.empty())
+      return true;
+    auto existing = s.shards;
+    for (auto [shard, revision] : s.unreadable)
+      existing[shard] = {}; // there: never assigned as if missing
+    if (existing.size() < shard_count) {
+      auto initial =
+          initial_plan(keys_, existing, hosting, settings_.replication_factor);
+      if (!initial) {
+        log_->error("controller: no initial assignment: {}",
+                    initial.error().describe());
+        return true;
+      }
+      if (write(initial->changes, acting, "first assignment")
+          == outcome::failed)
+        return true;
+      continue;
+    }
+    auto grow =
+        grow_plan(keys_, s.shards, hosting, settings_.replication_factor);
+    log_count(under_replicated_, grow.under_replicated.size(),
+              "have fewer replicas than R (too few members)");
+    if (grow.changes.empty())
+      return true;
+    if (write(grow.changes, acting, "replicas added") == outcome::failed)
+      return true;
+  }
+  return true;
+}
+
+} // namespace sluice::cluster

@@ -1,0 +1,73 @@
+// The controller's side of the agent: the election (whoever creates the
+// `controller` key on its lease) and the loop's rounds: read the table, fail
+// shards over, assign new ones once membership settled, add replicas up to R,
+// each as compare-and-swap txns fenced on the controller key, re-planned on
+// conflict. Used from one thread (the agent's worker).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "controller/assignment_plan.hpp"
+#include "controller/etcd_client.hpp"
+#include "controller/etcd_outage.hpp"
+#include "controller/table_snapshot.hpp"
+
+namespace sluice::cluster {
+
+struct controller_settings {
+  std::string member;
+  std::size_t replication_factor = 3;
+  std::chrono::milliseconds settle{1500};
+};
+
+class controller_loop {
+public:
+  using clock_type = std::chrono::steady_clock;
+
+  controller_loop(etcd_client client, controller_keys keys,
+                  controller_settings settings, etcd_outage& outage,
+                  std::shared_ptr<spdlog::logger> log);
+
+  /// Tries to create the controller key on `lease`. True when this member
+  /// holds it (created now, or found with this lease); false when another
+  /// does; an error when etcd could not say.
+  result<bool> campaign(std::int64_t lease);
+
+  /// One round of the loop, if `acting()` (checked before every write).
+  /// Returns when nothing is left to do, after a few re-plans, or at the
+  /// first error; false when the controller key is no longer this member's
+  /// (it stopped being the controller). `recheck` is set to when the loop
+  /// wants to run again even if nothing changes (the end of a settle).
+  bool round(const std::function<bool()>& acting,
+             clock_type::time_point& recheck);
+
+private:
+  enum class outcome { written, conflict, failed };
+  /// Runs `changes` as txns fenced on the controller key.
+  outcome write(const std::vector<shard_change>& changes,
+                const std::function<bool()>& acting, const char* what);
+  /// Logs `count` under `what` only when it differs from the last time.
+  void log_count(std::size_t& last, std::size_t count, const char* what);
+
+  etcd_client client_;
+  controller_keys keys_;
+  controller_settings settings_;
+  etcd_outage& outage_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  /// The controller key's create_revision when this member won it.
+  std::int64_t key_revision_ = 0;
+  clock_type::time_point became_{};
+  clock_type::time_point membership_changed_{};
+  std::vector<std::string> last_hosting_;
+  std::size_t without_owner_ = 0;
+  std::size_t under_replicated_ = 0;
+  std::size_t unreadable_ = 0;
+};
+
+} // namespace sluice::cluster
