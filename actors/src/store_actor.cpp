@@ -189,7 +189,11 @@ void answer_after_replication(store_actor_t* self, const commit_report& rep,
     self->send<caf::message_priority::high>(
         s.repl_watcher, ext::replicated_atom::value, std::move(heads));
   }
-  auto t = s.gate->hold(std::move(reqs), s.env.st->next_seq());
+  replication_gate::positions outbox;
+  for (auto& p : rep.member_outbox)
+    outbox.emplace_back(static_cast<std::uint8_t>(p.priority), p.seq);
+  auto t =
+      s.gate->hold(std::move(reqs), s.env.st->next_seq(), std::move(outbox));
   if (!promises.empty())
     s.held[t] = std::move(promises);
   settle(self);
@@ -418,6 +422,14 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         auto& s = self->state;
         if (s.gate) {
           s.gate->advance(hw.items);
+          settle(self);
+        }
+        maybe_commit(self);
+      },
+      [self](ext::outbox_forwarded_atom, outbox_positions& done) {
+        auto& s = self->state;
+        if (s.gate) {
+          s.gate->forwarded(done.items);
           settle(self);
         }
         maybe_commit(self);

@@ -217,7 +217,10 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         bool listed =
             std::find(r->second.isr.begin(), r->second.isr.end(), member)
             != r->second.isr.end();
-        if (!ok)
+        auto& isr = r->second.isr;
+        if (add && ok && !listed)
+          isr.push_back(member); // the table's update follows
+        else if (!ok)
           s.log->info("shard {}: {} {} the isr refused: {}", shard, member,
                       add ? "joining" : "leaving", why);
         // Removed from etcd (or never there): stop waiting for it.

@@ -209,7 +209,10 @@ public:
       return fail(errc::unavailable,
                   "its lease in etcd is not confirmed: its shards are not "
                   "writable");
-    if (view_->hosts_shards && view_->owned == 0)
+    // Replicated: a member owning no shard right now (they failed over
+    // while it was away) still serves: it follows, forwards and may own
+    // again at the next failover.
+    if (view_->hosts_shards && view_->owned == 0 && !view_->replicated)
       return fail(errc::unavailable, "no shards assigned yet");
     return {};
   }

@@ -99,7 +99,7 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
   };
   auto n = done.size();
   call_store(self, fn,
-             [self, target, positions, n, done_bytes,
+             [self, target, positions, done, n, done_bytes,
               number = b.number](const result<void>& stored) {
                auto& s = self->state;
                for (auto& p : positions)
@@ -112,6 +112,16 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
                else {
                  s.forwarded->add(n);
                  s.forwarded_bytes->add(done_bytes);
+                 // Replicated: the commits that wrote them may answer.
+                 if (s.replicated) {
+                   outbox_positions op;
+                   for (auto& p : done)
+                     op.items.emplace_back(
+                         static_cast<std::uint8_t>(p.priority), p.seq);
+                   self->send<caf::message_priority::high>(
+                       s.ctx.store_actor, ext::outbox_forwarded_atom::value,
+                       std::move(op));
+                 }
                }
                s.outbox_dirty = true;
                pump_outbox(self);

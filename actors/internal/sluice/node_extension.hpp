@@ -72,11 +72,20 @@ using watermark_atom = caf::atom_constant<caf::atom("watermark")>;
 /// no longer owned here; commits waiting on them are answered with an
 /// error (errc::unavailable), never as done. The seqs are ignored.
 using shards_lost_atom = caf::atom_constant<caf::atom("shardslost")>;
+/// To the store actor: (outbox_forwarded_atom, outbox_positions): the
+/// owners acknowledged these outbox entries (deleted here); commits that
+/// wrote them for keys owned elsewhere may be answered.
+using outbox_forwarded_atom = caf::atom_constant<caf::atom("obxfwded")>;
 } // namespace ext
 
 /// Per shard, a replication seq (a record written, or a high-watermark).
 struct shard_positions {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> items;
+};
+
+/// Outbox entries by (priority as u8, seq).
+struct outbox_positions {
+  std::vector<std::pair<std::uint8_t, std::uint64_t>> items;
 };
 
 /// What a node hands its extension once its actors run. Valid until the
@@ -131,3 +140,4 @@ public:
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::store_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::shard_positions)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::outbox_positions)

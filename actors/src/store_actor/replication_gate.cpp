@@ -1,19 +1,26 @@
 // The replication gate's bookkeeping: commits held in order, decided by
-// the shards' high-watermarks, the outbox fence as the decided prefix.
+// the shards' high-watermarks and (for entries passing through to other
+// owners) the owners' acknowledgements; the outbox fence is the prefix
+// whose records are replicated.
 #include "store_actor/replication_gate.hpp"
 
 #include <algorithm>
 
 namespace sluice {
 
-std::uint64_t replication_gate::hold(requirements reqs,
-                                     std::uint64_t seq_after) {
+std::uint64_t replication_gate::hold(requirements reqs, std::uint64_t seq_after,
+                                     positions outbox) {
   held h;
   h.ticket = next_ticket_++;
   h.reqs = std::move(reqs);
   h.seq_after = seq_after;
-  decide(h);
+  h.outbox_left = outbox.size();
+  for (auto& p : outbox)
+    outbox_[p] = h.ticket;
+  if (held_.empty())
+    first_ticket_ = h.ticket;
   held_.push_back(std::move(h));
+  decide(held_.back());
   return held_.back().ticket;
 }
 
@@ -23,19 +30,24 @@ std::uint64_t replication_gate::watermark(std::uint32_t shard) const {
 }
 
 void replication_gate::decide(held& h) {
-  if (h.at != held::state::waiting)
+  if (h.answered)
     return;
-  bool all = true;
-  for (auto& [shard, seq] : h.reqs) {
-    if (lost_.count(shard)) {
-      h.at = held::state::failed;
-      pending_.failed.push_back(h.ticket);
-      return;
+  if (h.at == held::state::waiting) {
+    bool all = true;
+    for (auto& [shard, seq] : h.reqs) {
+      if (lost_.count(shard)) {
+        h.at = held::state::failed;
+        h.answered = true;
+        pending_.failed.push_back(h.ticket);
+        return;
+      }
+      all = all && watermark(shard) >= seq;
     }
-    all = all && watermark(shard) >= seq;
+    if (all)
+      h.at = held::state::replicated;
   }
-  if (all) {
-    h.at = held::state::released;
+  if (h.at == held::state::replicated && h.outbox_left == 0) {
+    h.answered = true;
     pending_.released.push_back(h.ticket);
   }
 }
@@ -50,6 +62,22 @@ void replication_gate::advance(const requirements& watermarks) {
     decide(h);
 }
 
+void replication_gate::forwarded(const positions& done) {
+  for (auto& p : done) {
+    auto it = outbox_.find(p);
+    if (it == outbox_.end())
+      continue;
+    auto ticket = it->second;
+    outbox_.erase(it);
+    if (ticket < first_ticket_ || ticket - first_ticket_ >= held_.size())
+      continue;
+    auto& h = held_[ticket - first_ticket_];
+    if (h.outbox_left > 0)
+      --h.outbox_left;
+    decide(h);
+  }
+}
+
 void replication_gate::lose(const std::vector<std::uint32_t>& shards) {
   for (auto s : shards) {
     lost_[s] = true;
@@ -62,9 +90,17 @@ void replication_gate::lose(const std::vector<std::uint32_t>& shards) {
 }
 
 replication_gate::outcome replication_gate::take() {
-  while (!held_.empty() && held_.front().at != held::state::waiting) {
-    pending_.fence = std::max(pending_.fence, held_.front().seq_after);
+  // The fence: the newest commit such that it and every older one have
+  // their records replicated (or failed).
+  for (auto& h : held_) {
+    if (h.at == held::state::waiting)
+      break;
+    pending_.fence = std::max(pending_.fence, h.seq_after);
+  }
+  while (!held_.empty() && held_.front().at != held::state::waiting
+         && held_.front().answered) {
     held_.pop_front();
+    ++first_ticket_;
   }
   auto out = std::move(pending_);
   pending_ = outcome{};

@@ -18,11 +18,20 @@ public:
   /// A commit's requirements: (shard, seq of its replication record).
   using requirements = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
 
+  /// Outbox positions (priority, seq).
+  using positions = std::vector<std::pair<std::uint8_t, std::uint64_t>>;
+
   /// Holds a commit. `seq_after` is the store's seq counter after it (its
-  /// outbox entries are below it). Returns its ticket; a commit without
-  /// requirements is released by the next `release()` if nothing older
-  /// holds it up in the outbox fence (its ticket is released at once).
-  std::uint64_t hold(requirements reqs, std::uint64_t seq_after);
+  /// outbox entries are below it). `outbox`: entries it put in the outbox
+  /// that belong to no shard here (fed or published through this member
+  /// for a key owned elsewhere): it is answered only once the owner took
+  /// them (`forwarded`), which in turn waits for the owner's replicas.
+  /// Returns its ticket; one with nothing to wait for is released at once.
+  std::uint64_t hold(requirements reqs, std::uint64_t seq_after,
+                     positions outbox = {});
+
+  /// Outbox entries the owners acknowledged (deleted here).
+  void forwarded(const positions& done);
 
   /// Raises shards' high-watermarks (a lower value than known is ignored).
   void advance(const requirements& watermarks);
@@ -54,11 +63,17 @@ private:
     std::uint64_t ticket = 0;
     requirements reqs;
     std::uint64_t seq_after = 0;
-    enum class state { waiting, released, failed } at = state::waiting;
+    /// Its shards' records: below the watermarks, or a shard was lost.
+    enum class state { waiting, replicated, failed } at = state::waiting;
+    std::size_t outbox_left = 0; ///< its outbox entries not yet forwarded
+    bool answered = false;
   };
   void decide(held& h);
 
   std::deque<held> held_; ///< in commit order
+  /// Outbox entries waited for, to the ticket of the commit that wrote them.
+  std::map<std::pair<std::uint8_t, std::uint64_t>, std::uint64_t> outbox_;
+  std::uint64_t first_ticket_ = 1; ///< the ticket of held_.front()
   std::map<std::uint32_t, std::uint64_t> hw_;
   std::map<std::uint32_t, bool> lost_;
   std::uint64_t next_ticket_ = 1;

@@ -73,5 +73,28 @@ TEST(ReplicationGate, CommitsOfALostShardFailAndOthersGoOn) {
   EXPECT_EQ(g.take().released, ticket_list{c});
 }
 
+TEST(ReplicationGate, EntriesForOtherOwnersHoldTheAnswerButNotTheFence) {
+  replication_gate g;
+  auto a = g.hold({}, 10, {{1, 4}, {0, 6}});
+  auto b = g.hold({}, 20);
+  auto o = g.take();
+  EXPECT_EQ(o.released, ticket_list{b});
+  EXPECT_EQ(o.fence, 20u); // a's entries may leave: that is what it waits for
+  g.forwarded({{1, 4}});
+  EXPECT_TRUE(g.take().released.empty());
+  g.forwarded({{0, 6}, {1, 99}}); // an entry nobody waits for is ignored
+  EXPECT_EQ(g.take().released, ticket_list{a});
+  EXPECT_EQ(g.waiting(), 0u);
+}
+
+TEST(ReplicationGate, ACommitWaitsForBothItsShardsAndItsForwardedEntries) {
+  replication_gate g;
+  auto a = g.hold({{2, 3}}, 10, {{1, 8}});
+  g.forwarded({{1, 8}});
+  EXPECT_TRUE(g.take().released.empty());
+  g.advance({{2, 3}});
+  EXPECT_EQ(g.take().released, ticket_list{a});
+}
+
 } // namespace
 } // namespace sluice

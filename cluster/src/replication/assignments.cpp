@@ -89,8 +89,12 @@ void roles_done(cluster_actor* self, const role_changes& ch,
                   ext::stages_atom::value)
         .then(
             [self, shards = ch.demote](std::vector<caf::actor>& stages) {
+              // A request: the answer (events still in flight) comes
+              // back as one, not as a stray message.
               for (auto& st : stages)
-                self->send(st, ext::let_go_atom::value, shards);
+                self->request(st, std::chrono::seconds(5),
+                              ext::let_go_atom::value, shards)
+                    .then([](std::uint64_t) {}, [](caf::error&) {});
             },
             [](caf::error&) {});
     std::set<std::uint32_t> gone(ch.demote.begin(), ch.demote.end());

@@ -89,6 +89,8 @@ result<void> batch_writer::to_outbox(const queue_append& a,
       return r;
     changes_.outbox(*source_shard_, a.stage_id, *pos, a.event_bytes, false);
   }
+  if (!source_shard_)
+    report.member_outbox.push_back(*pos);
   ++report.outboxed;
   ++report.records;
   return {};
