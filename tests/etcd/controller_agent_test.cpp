@@ -287,6 +287,31 @@ TEST_F(Agents, AnAgentCutOffFromEtcdStopsWithinItsTtlAndComesBackLater) {
   EXPECT_FALSE(cut.is_controller());
 }
 
+TEST_F(Agents, AnAgentWhoseEtcdRestartsStopsMeanwhileThenKeepsItsLease) {
+  auto& a = start("a");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 1); }, 10s));
+  ASSERT_TRUE(a.is_controller());
+  auto c = etcd_client::make({{etcd.url()}});
+  auto lease = c->get(keys.member("a"))->kvs.at(0).lease;
+  auto before = table();
+  etcd.stop();
+  auto at = clock_type::now();
+  ASSERT_TRUE(
+      eventually([&] { return seen["a"]->leases_now().size() >= 2; }, 3s));
+  EXPECT_LT(seen["a"]->leases_now()[1].second - at, 2000ms);
+  EXPECT_FALSE(a.is_controller());
+  etcd.start();
+  // etcd renews every lease when it elects a leader: the same lease answers
+  // again, so nothing was given away and nothing changes hands.
+  ASSERT_TRUE(
+      eventually([&] { return seen["a"]->leases_now().size() >= 3; }, 5s));
+  EXPECT_TRUE(seen["a"]->leases_now()[2].first);
+  EXPECT_TRUE(eventually([&] { return a.is_controller(); }, 3s));
+  EXPECT_EQ(c->get(keys.member("a"))->kvs.at(0).lease, lease);
+  EXPECT_EQ(table(), before);
+}
+
 TEST_F(Agents, AnIsrChangeAskedByAMemberThatIsNotTheOwnerIsRefused) {
   start("a");
   start("b");
