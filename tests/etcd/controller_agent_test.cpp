@@ -412,5 +412,36 @@ TEST_F(Agents, ForgettingAStoppedMemberReplacesItWhereAnotherCopyIsInSync) {
   }
 }
 
+TEST(ControllerAgent, StartRefusesBadNamesAndAnUnreachableEtcd) {
+  auto dead = "http://127.0.0.1:" + std::to_string(sluice_test::free_port());
+  controller_agent_options o;
+  o.etcd.endpoints = {dead};
+  o.etcd.connect_timeout = 200ms;
+  o.cluster = "t";
+  o.member = "a";
+  auto unreachable = controller_agent::start(o, {});
+  ASSERT_FALSE(unreachable);
+  EXPECT_EQ(unreachable.error().code, errc::unavailable);
+  EXPECT_EQ(unreachable.error().message,
+            "controller agent of 'a': etcd: lease grant: no endpoint "
+            "answered: "
+                + dead + ": cannot connect");
+  o.member = "a b";
+  auto bad_member = controller_agent::start(o, {});
+  ASSERT_FALSE(bad_member);
+  EXPECT_EQ(bad_member.error().code, errc::invalid_argument);
+  EXPECT_EQ(bad_member.error().message,
+            "member name 'a b' has a '/', a space or a control character");
+  o.member = "a";
+  o.cluster = "";
+  auto bad_cluster = controller_agent::start(o, {});
+  ASSERT_FALSE(bad_cluster);
+  EXPECT_EQ(bad_cluster.error().message, "cluster name is empty");
+  o.cluster = "t";
+  o.etcd.endpoints = {};
+  EXPECT_EQ(controller_agent::start(o, {}).error().message,
+            "etcd: no endpoint given");
+}
+
 } // namespace
 } // namespace sluice::cluster
