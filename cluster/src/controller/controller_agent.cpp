@@ -164,17 +164,22 @@ void controller_agent::impl::work() {
       next_tick = now + tick;
       recheck = clock_type::time_point::max();
     }
-    if (campaign && (absent || ticked)) {
-      auto won = loop.campaign(id);
-      if (won && *won) {
-        std::lock_guard<std::mutex> guard{mutex};
-        if (lease_ok && lease == id)
-          controller.store(true);
+    try {
+      if (campaign && (absent || ticked)) {
+        auto won = loop.campaign(id);
+        if (won && *won) {
+          std::lock_guard<std::mutex> guard{mutex};
+          if (lease_ok && lease == id)
+            controller.store(true);
+        }
       }
-    }
-    if (controller.load() && (changed || ticked || campaign)) {
-      if (!loop.round([this] { return acting(); }, recheck))
-        controller.store(false);
+      if (controller.load() && (changed || ticked || campaign)) {
+        if (!loop.round([this] { return acting(); }, recheck))
+          controller.store(false);
+      }
+    } catch (const std::exception& e) {
+      // The next change or tick tries again.
+      log->error("controller agent: a controller round threw: {}", e.what());
     }
     lock.lock();
   }

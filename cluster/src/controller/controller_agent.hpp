@@ -29,7 +29,8 @@ struct controller_agent_options {
   etcd_options etcd;
   /// The cluster's name: the keys live under /sluice/<cluster>/.
   std::string cluster;
-  /// This member's name and record (address, incarnation).
+  /// This member's name and record (address, incarnation; its
+  /// `hosts_shards` is taken from `hosts_shards` below).
   std::string member;
   member_record self;
   /// False: a proxy member; it keeps a lease (so it is seen) but is never

@@ -61,8 +61,10 @@ result<bool> controller_loop::campaign(std::int64_t lease) {
 
 void controller_loop::log_count(std::size_t& last, std::size_t count,
                                 const char* what) {
-  if (count != last)
+  if (count != last && count > 0)
     log_->warn("controller: {} shards {}", count, what);
+  else if (count != last)
+    log_->info("controller: no shard {} any more", what);
   last = count;
 }
 
@@ -119,7 +121,7 @@ bool controller_loop::round(const std::function<bool()>& acting,
       return false;
     }
     log_count(unreadable_, s.unreadable.size(),
-              "have an assignment that does not decode; left alone");
+              "with an assignment that does not decode (left alone)");
     auto now = clock_type::now();
     auto hosting = s.hosting();
     if (hosting != last_hosting_) {
@@ -132,7 +134,7 @@ bool controller_loop::round(const std::function<bool()>& acting,
     // accepts nothing.
     auto failover = failover_plan(keys_, s.shards, s.live(), {});
     log_count(without_owner_, failover.without_owner.size(),
-              "have no owner: no member of their isr is live");
+              "without owner (no member of their isr is live)");
     if (!failover.changes.empty()) {
       if (write(failover.changes, acting, "failover") == outcome::failed)
         return true;
@@ -164,7 +166,7 @@ bool controller_loop::round(const std::function<bool()>& acting,
     auto grow =
         grow_plan(keys_, s.shards, hosting, settings_.replication_factor);
     log_count(under_replicated_, grow.under_replicated.size(),
-              "have fewer replicas than R (too few members)");
+              "with fewer replicas than R (too few members)");
     if (grow.changes.empty())
       return true;
     if (write(grow.changes, acting, "replicas added") == outcome::failed)

@@ -95,6 +95,8 @@ result<member_record> decode_member(std::string_view json);
 struct shard_entry {
   shard_assignment value;
   std::int64_t mod_revision = 0;
+
+  bool operator==(const shard_entry&) const = default;
 };
 using shard_table = std::map<std::uint32_t, shard_entry>;
 

@@ -30,8 +30,9 @@ lease_keeper::start(etcd_client client, std::string key, std::string value,
   k->lease_ = lease->id;
   k->ttl_ = lease->ttl;
   k->last_ok_sent_ = sent;
-  k->keeper_ = std::thread([p = k.get()] { p->keep(); });
-  k->watchdog_ = std::thread([p = k.get()] { p->watch_deadline(); });
+  k->keeper_ = std::thread([p = k.get()] { p->guarded(&lease_keeper::keep); });
+  k->watchdog_ =
+      std::thread([p = k.get()] { p->guarded(&lease_keeper::watch_deadline); });
   return k;
 }
 
@@ -91,6 +92,19 @@ result<etcd_lease> lease_keeper::grant_and_put() {
       return lease;
     if (put.error().code != errc::unavailable || attempt == 3)
       return put.error();
+  }
+}
+
+void lease_keeper::guarded(void (lease_keeper::*body)()) {
+  try {
+    (this->*body)();
+  } catch (const std::exception& e) {
+    // Nothing keeps the lease any more: say so, so the member stops.
+    log_->error("controller agent: the lease keeper stopped: {}", e.what());
+    try {
+      transition(false, [] { return true; });
+    } catch (...) {
+    }
   }
 }
 

@@ -58,6 +58,9 @@ private:
 
   /// Grants a lease and puts the key on it; the lease, or why not.
   result<etcd_lease> grant_and_put();
+  /// Runs a thread's body; an exception ends it with the lease reported
+  /// unconfirmed, never the process.
+  void guarded(void (lease_keeper::*body)());
   void keep();
   void watch_deadline();
   /// Reports `to` if it differs from what was reported and `still` (checked

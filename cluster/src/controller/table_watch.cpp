@@ -104,8 +104,10 @@ void table_watch::follow(table_snapshot& snapshot) {
     wake_.wait(lock, [this] { return stop_ || restart_ || !events_.empty(); });
     if (stop_ || restart_)
       break;
-    // Events of one txn come in one answer: let the rest of it arrive.
-    for (std::size_t seen = 0; seen != events_.size() && !stop_;) {
+    // Events of one txn come in one answer: let the rest of it arrive
+    // (at most 60 ms, so a steady stream is still reported).
+    for (std::size_t seen = 0, waits = 0;
+         seen != events_.size() && !stop_ && waits < 20; ++waits) {
       seen = events_.size();
       wake_.wait_for(lock, 3ms);
     }

@@ -1,0 +1,447 @@
+// Controller agents against a real etcd 3.4 (etcd_process.hpp), several in
+// one process as members a, b, c...: the first assignment, one controller,
+// failover when an owner or the controller goes, a member cut off from etcd
+// (tcp_proxy.hpp) stopping within its TTL, isr refusals, growth up to R.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "controller/controller_agent.hpp"
+#include "etcd_process.hpp"
+#include "sluice/placement.hpp"
+#include "tcp_proxy.hpp"
+
+namespace sluice::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using sluice_test::etcd_process;
+using sluice_test::tcp_proxy;
+
+/// Polls `done` every 20 ms until it holds or `limit` passed.
+template <class Done>
+bool eventually(Done done, std::chrono::milliseconds limit) {
+  auto deadline = clock_type::now() + limit;
+  while (!done()) {
+    if (clock_type::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+/// What one agent reported.
+struct observed {
+  std::mutex mutex;
+  std::shared_ptr<const shard_table> table;
+  std::map<std::string, member_record> members;
+  std::vector<std::pair<bool, clock_type::time_point>> leases;
+
+  controller_callbacks callbacks() {
+    return {[this](std::shared_ptr<const shard_table> t) {
+              std::lock_guard<std::mutex> guard{mutex};
+              table = std::move(t);
+            },
+            [this](std::map<std::string, member_record> m) {
+              std::lock_guard<std::mutex> guard{mutex};
+              members = std::move(m);
+            },
+            [this](bool ok) {
+              std::lock_guard<std::mutex> guard{mutex};
+              leases.emplace_back(ok, clock_type::now());
+            }};
+  }
+  std::shared_ptr<const shard_table> table_now() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return table;
+  }
+  std::size_t members_now() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return members.size();
+  }
+  std::vector<std::pair<bool, clock_type::time_point>> leases_now() {
+    std::lock_guard<std::mutex> guard{mutex};
+    return leases;
+  }
+};
+
+/// Every shard assigned, with `replicas` replicas and its owner in its isr.
+bool fully_assigned(const shard_table* t, std::size_t replicas) {
+  if (t == nullptr || t->size() != shard_count)
+    return false;
+  for (const auto& [shard, entry] : *t) {
+    const auto& a = entry.value;
+    if (a.owner.empty() || a.replicas.size() != replicas
+        || std::find(a.isr.begin(), a.isr.end(), a.owner) == a.isr.end())
+      return false;
+  }
+  return true;
+}
+
+class Agents : public ::testing::Test {
+protected:
+  etcd_process etcd;
+  std::map<std::string, std::unique_ptr<observed>> seen;
+  std::map<std::string, std::unique_ptr<controller_agent>> agents;
+  const controller_keys keys = *controller_keys::make("t");
+
+  controller_agent_options options(const std::string& name,
+                                   std::string endpoint = {}) {
+    controller_agent_options o;
+    o.etcd.endpoints = {endpoint.empty() ? etcd.url() : endpoint};
+    o.etcd.connect_timeout = 300ms;
+    o.etcd.request_timeout = 1000ms;
+    o.etcd.watch_idle_timeout = 3000ms;
+    o.cluster = "t";
+    o.member = name;
+    o.self = {"127.0.0.1:" + std::to_string(7000 + name[0]), 1};
+    o.lease_ttl = 2000ms;
+    o.replication_factor = 3;
+    o.settle = 300ms;
+    return o;
+  }
+
+  controller_agent& start(controller_agent_options o) {
+    auto name = o.member;
+    seen[name] = std::make_unique<observed>();
+    auto agent = controller_agent::start(std::move(o), seen[name]->callbacks());
+    EXPECT_TRUE(agent) << agent.error().describe();
+    agents[name] = std::move(agent).value();
+    return *agents[name];
+  }
+  controller_agent& start(const std::string& name) {
+    return start(options(name));
+  }
+
+  /// The table as etcd has it now.
+  shard_table table() {
+    auto c = etcd_client::make({{etcd.url()}});
+    auto range = c->get_prefix(keys.shards_prefix());
+    EXPECT_TRUE(range) << range.error().describe();
+    auto t = read_shard_table(keys, *range);
+    EXPECT_TRUE(t) << t.error().describe();
+    return t ? *t : shard_table{};
+  }
+
+  std::vector<std::string> controllers() {
+    std::vector<std::string> out;
+    for (const auto& [name, agent] : agents)
+      if (agent->is_controller())
+        out.push_back(name);
+    return out;
+  }
+
+  result<void> change_isr(const std::string& agent, isr_request r) {
+    std::promise<result<void>> done;
+    auto answer = done.get_future();
+    agents.at(agent)->change_isr(std::move(r), true, [&](result<void> v) {
+      done.set_value(std::move(v));
+    });
+    if (answer.wait_for(10s) != std::future_status::ready)
+      return fail(errc::unavailable, "no answer within 10 s");
+    return answer.get();
+  }
+
+  /// Up to `n` shards owned by `owner`, each given its second replica in
+  /// the isr (as an owner does once a follower caught up).
+  std::map<std::uint32_t, shard_assignment>
+  with_second_in_sync(const std::string& owner, std::size_t n) {
+    std::map<std::uint32_t, shard_assignment> chosen;
+    for (const auto& [shard, entry] : table()) {
+      if (entry.value.owner != owner || chosen.size() == n)
+        continue;
+      auto follower = entry.value.replicas[0] == owner
+                          ? entry.value.replicas[1]
+                          : entry.value.replicas[0];
+      auto ok = change_isr(owner, {shard, owner, follower, {1, 0}, {1, 0}});
+      EXPECT_TRUE(ok) << ok.error().describe();
+      chosen[shard] = entry.value;
+      chosen[shard].isr = {owner, follower};
+    }
+    return chosen;
+  }
+
+  /// Whether every chosen shard went to its other isr member at epoch + 1,
+  /// and every other shard of `gone` was fenced (no owner, epoch + 1).
+  bool failed_over(const std::map<std::uint32_t, shard_assignment>& chosen,
+                   const shard_table& before, const std::string& gone) {
+    auto now = table();
+    for (const auto& [shard, entry] : before) {
+      const auto& a = now.at(shard).value;
+      if (entry.value.owner != gone) {
+        if (a.owner != entry.value.owner || a.epoch != entry.value.epoch)
+          return false;
+        continue;
+      }
+      auto it = chosen.find(shard);
+      auto expected = it == chosen.end() ? std::string() : it->second.isr[1];
+      if (a.owner != expected || a.epoch != entry.value.epoch + 1)
+        return false;
+    }
+    return true;
+  }
+};
+
+TEST_F(Agents, ThreeAgentsAssignEveryShardToThreeReplicasUnderOneController) {
+  start("a");
+  start("b");
+  start("c");
+  auto proxy = options("p");
+  proxy.hosts_shards = false;
+  start(proxy);
+  for (const auto& [name, s] : seen)
+    ASSERT_TRUE(eventually(
+        [&] { return fully_assigned(s->table_now().get(), 3); }, 10s))
+        << name << " never saw every shard with 3 replicas";
+  EXPECT_EQ(controllers().size(), 1u);
+  std::map<std::string, int> owned;
+  for (const auto& [shard, entry] : table()) {
+    ++owned[entry.value.owner];
+    EXPECT_EQ(entry.value.epoch, 1u);
+    EXPECT_EQ(entry.value.isr, std::vector<std::string>{entry.value.owner});
+    for (const auto& r : entry.value.replicas)
+      EXPECT_NE(r, "p") << "a proxy was made a replica of shard " << shard;
+  }
+  // Started together, all three share the shards from the start.
+  for (const auto* name : {"a", "b", "c"})
+    EXPECT_GT(owned[name], 200) << name;
+  std::lock_guard<std::mutex> guard{seen["a"]->mutex};
+  EXPECT_EQ(seen["a"]->members.size(), 4u);
+  EXPECT_FALSE(seen["a"]->members.at("p").hosts_shards);
+  ASSERT_FALSE(seen["a"]->leases.empty());
+  EXPECT_TRUE(seen["a"]->leases.front().first);
+}
+
+TEST_F(Agents, AGoneOwnersShardsFailOverToAnotherIsrMemberAtTheNextEpoch) {
+  for (const auto* name : {"a", "b", "c"})
+    start(name);
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 3); }, 10s));
+  ASSERT_TRUE(eventually([&] { return controllers().size() == 1; }, 3s));
+  std::string gone = controllers()[0] == "a" ? "b" : "a";
+  auto chosen = with_second_in_sync(gone, 4);
+  ASSERT_EQ(chosen.size(), 4u);
+  auto before = table();
+  agents.erase(gone); // revokes its lease
+  auto destroyed = clock_type::now();
+  EXPECT_TRUE(eventually([&] { return failed_over(chosen, before, gone); }, 3s))
+      << "not failed over within 3 s";
+  EXPECT_LT(clock_type::now() - destroyed, 3s);
+}
+
+TEST_F(Agents, WhenTheControllerGoesAnotherAgentTakesOverAndFailsItsShards) {
+  for (const auto* name : {"a", "b", "c"})
+    start(name);
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 3); }, 10s));
+  ASSERT_TRUE(eventually([&] { return controllers().size() == 1; }, 3s));
+  auto gone = controllers()[0];
+  auto chosen = with_second_in_sync(gone, 3);
+  ASSERT_EQ(chosen.size(), 3u);
+  auto before = table();
+  agents.erase(gone);
+  ASSERT_TRUE(eventually([&] { return controllers().size() == 1; }, 3s))
+      << "no new controller";
+  EXPECT_NE(controllers()[0], gone);
+  EXPECT_TRUE(
+      eventually([&] { return failed_over(chosen, before, gone); }, 3s));
+}
+
+TEST_F(Agents, AnAgentCutOffFromEtcdStopsWithinItsTtlAndComesBackLater) {
+  tcp_proxy proxy{etcd.client_port()};
+  auto& cut =
+      start(options("a", "http://127.0.0.1:" + std::to_string(proxy.port())));
+  ASSERT_TRUE(eventually([&] { return cut.is_controller(); }, 5s));
+  start("b");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["b"]->table_now().get(), 2); }, 10s));
+  proxy.cut();
+  auto at = clock_type::now();
+  ASSERT_TRUE(
+      eventually([&] { return seen["a"]->leases_now().size() >= 2; }, 3s));
+  auto leases = seen["a"]->leases_now();
+  EXPECT_FALSE(leases[1].first);
+  EXPECT_LT(leases[1].second - at, 2000ms) << "later than the TTL";
+  EXPECT_FALSE(cut.is_controller());
+  // Its lease expires: b takes over and fails a's shards over (isr {a}:
+  // fenced without owner).
+  ASSERT_TRUE(eventually(
+      [&] { return controllers() == std::vector<std::string>{"b"}; }, 5s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (const auto& [shard, entry] : table())
+          if (entry.value.owner == "a")
+            return false;
+        return true;
+      },
+      3s));
+  proxy.restore();
+  ASSERT_TRUE(
+      eventually([&] { return seen["a"]->leases_now().size() >= 3; }, 5s));
+  EXPECT_TRUE(seen["a"]->leases_now()[2].first);
+  auto c = etcd_client::make({{etcd.url()}});
+  EXPECT_EQ(c->get(keys.member("a"))->kvs.size(), 1u) << "record not back";
+  EXPECT_FALSE(cut.is_controller());
+}
+
+TEST_F(Agents, AnAgentWhoseEtcdRestartsStopsMeanwhileThenKeepsItsLease) {
+  auto& a = start("a");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 1); }, 10s));
+  ASSERT_TRUE(a.is_controller());
+  auto c = etcd_client::make({{etcd.url()}});
+  auto lease = c->get(keys.member("a"))->kvs.at(0).lease;
+  auto before = table();
+  etcd.stop();
+  auto at = clock_type::now();
+  ASSERT_TRUE(
+      eventually([&] { return seen["a"]->leases_now().size() >= 2; }, 3s));
+  EXPECT_LT(seen["a"]->leases_now()[1].second - at, 2000ms);
+  EXPECT_FALSE(a.is_controller());
+  etcd.start();
+  // etcd renews every lease when it elects a leader: the same lease answers
+  // again, so nothing was given away and nothing changes hands.
+  ASSERT_TRUE(
+      eventually([&] { return seen["a"]->leases_now().size() >= 3; }, 5s));
+  EXPECT_TRUE(seen["a"]->leases_now()[2].first);
+  EXPECT_TRUE(eventually([&] { return a.is_controller(); }, 3s));
+  EXPECT_EQ(c->get(keys.member("a"))->kvs.at(0).lease, lease);
+  EXPECT_EQ(table(), before);
+}
+
+TEST_F(Agents, AnIsrChangeAskedByAMemberThatIsNotTheOwnerIsRefused) {
+  start("a");
+  start("b");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 2); }, 10s));
+  auto t = table();
+  auto shard = std::find_if(t.begin(), t.end(), [](const auto& e) {
+                 return e.second.value.owner == "a";
+               })->first;
+  auto refused = change_isr("b", {shard, "b", "b", {1, 0}, {1, 0}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+  EXPECT_EQ(refused.error().message,
+            "shard " + std::to_string(shard)
+                + ": 'b' is not its owner (the owner is 'a' at epoch 1)");
+  auto behind = change_isr("a", {shard, "a", "b", {1, 4}, {1, 5}});
+  ASSERT_FALSE(behind);
+  EXPECT_NE(behind.error().message.find("has not caught up"),
+            std::string::npos);
+  auto no_shard = change_isr("a", {5000, "a", "b", {1, 0}, {1, 0}});
+  ASSERT_FALSE(no_shard);
+  EXPECT_EQ(no_shard.error().code, errc::invalid_argument);
+  EXPECT_EQ(table(), t) << "a refusal changed the table";
+  ASSERT_TRUE(change_isr("a", {shard, "a", "b", {1, 5}, {1, 5}}));
+  EXPECT_EQ(table().at(shard).value.isr.size(), 2u);
+}
+
+TEST_F(Agents, AThirdAgentGrowsTwoReplicasToThreeAndAFourthGrowsNothing) {
+  start("a");
+  start("b");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 2); }, 10s));
+  auto two = table();
+  start("c");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 3); }, 5s))
+      << "not grown to 3 replicas";
+  auto three = table();
+  for (const auto& [shard, entry] : three) {
+    const auto& old = two.at(shard).value;
+    EXPECT_EQ(entry.value.replicas.back(), "c");
+    EXPECT_EQ(entry.value.owner, old.owner);
+    EXPECT_EQ(entry.value.epoch, old.epoch);
+    EXPECT_EQ(entry.value.isr, old.isr) << "c is not in sync yet";
+  }
+  start("d");
+  ASSERT_TRUE(eventually([&] { return seen["a"]->members_now() == 4; }, 3s));
+  std::this_thread::sleep_for(1200ms); // past the settle, several rounds
+  EXPECT_EQ(table(), three) << "a fourth member changed the table";
+}
+
+TEST_F(Agents, ForgettingAStoppedMemberReplacesItWhereAnotherCopyIsInSync) {
+  for (const auto* name : {"a", "b", "c", "d"})
+    start(name);
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 3); }, 10s));
+  std::promise<result<std::string>> refused;
+  agents.at("a")->forget("d", false, [&](result<std::string> r) {
+    refused.set_value(std::move(r));
+  });
+  auto live = refused.get_future().get();
+  ASSERT_FALSE(live);
+  EXPECT_EQ(live.error().message,
+            "'d' still holds its lease: stop it before forgetting it");
+  agents.erase("d");
+  auto before = table();
+  std::size_t owned_by_d = 0, replica_of_d = 0;
+  for (const auto& [shard, entry] : before) {
+    auto& r = entry.value.replicas;
+    owned_by_d += entry.value.isr == std::vector<std::string>{"d"};
+    replica_of_d += std::find(r.begin(), r.end(), "d") != r.end();
+  }
+  ASSERT_GT(owned_by_d, 0u);
+  ASSERT_GT(replica_of_d, owned_by_d);
+  std::promise<result<std::string>> forgot;
+  agents.at("b")->forget("d", false, [&](result<std::string> r) {
+    forgot.set_value(std::move(r));
+  });
+  auto summary = forgot.get_future().get();
+  ASSERT_TRUE(summary) << summary.error().describe();
+  EXPECT_EQ(summary->substr(0, 11), "forgot 'd':") << *summary;
+  EXPECT_NE(summary->find(std::to_string(replica_of_d - owned_by_d)
+                          + " shards changed"),
+            std::string::npos)
+      << *summary;
+  EXPECT_NE(summary->find(std::to_string(owned_by_d) + " refused"),
+            std::string::npos)
+      << *summary;
+  for (const auto& [shard, entry] : table()) {
+    const auto& a = entry.value;
+    auto has_d = std::find(a.replicas.begin(), a.replicas.end(), "d")
+                 != a.replicas.end();
+    // Its only in-sync copy was on d: kept (no data loss allowed).
+    EXPECT_EQ(has_d,
+              before.at(shard).value.isr == std::vector<std::string>{"d"})
+        << "shard " << shard;
+    EXPECT_EQ(a.replicas.size(), 3u);
+  }
+}
+
+TEST(ControllerAgent, StartRefusesBadNamesAndAnUnreachableEtcd) {
+  auto dead = "http://127.0.0.1:" + std::to_string(sluice_test::free_port());
+  controller_agent_options o;
+  o.etcd.endpoints = {dead};
+  o.etcd.connect_timeout = 200ms;
+  o.cluster = "t";
+  o.member = "a";
+  auto unreachable = controller_agent::start(o, {});
+  ASSERT_FALSE(unreachable);
+  EXPECT_EQ(unreachable.error().code, errc::unavailable);
+  EXPECT_EQ(unreachable.error().message,
+            "controller agent of 'a': etcd: lease grant: no endpoint "
+            "answered: "
+                + dead + ": cannot connect");
+  o.member = "a b";
+  auto bad_member = controller_agent::start(o, {});
+  ASSERT_FALSE(bad_member);
+  EXPECT_EQ(bad_member.error().code, errc::invalid_argument);
+  EXPECT_EQ(bad_member.error().message,
+            "member name 'a b' has a '/', a space or a control character");
+  o.member = "a";
+  o.cluster = "";
+  auto bad_cluster = controller_agent::start(o, {});
+  ASSERT_FALSE(bad_cluster);
+  EXPECT_EQ(bad_cluster.error().message, "cluster name is empty");
+  o.cluster = "t";
+  o.etcd.endpoints = {};
+  EXPECT_EQ(controller_agent::start(o, {}).error().message,
+            "etcd: no endpoint given");
+}
+
+} // namespace
+} // namespace sluice::cluster
