@@ -26,6 +26,15 @@ const std::vector<admin_command>& admin_commands() {
        "Cluster members only: the member hands all its shards to the "
        "others, forwards what its outbox holds, tells every member it "
        "left, and its `sluice node` process exits 0."},
+      {"forget", "NODE [--allow-data-loss]",
+       "give a dead member's replicas to others (replicated cluster)",
+       "Cluster members run with --controller only: NODE must be stopped "
+       "(its lease gone). Every shard that kept a copy on NODE gets the next "
+       "live member of its ranking in its place; the new copy is built from "
+       "the shard's owner and joins the in-sync set once caught up. A shard "
+       "whose only in-sync copy was on NODE is refused, unless "
+       "--allow-data-loss restarts it empty. Answers the controller's "
+       "summary."},
       {"stages", "", "per stage: counts, queues, rate, latency",
        "For each stage: events in, done, skipped, retried and "
        "dead-lettered; queued urgent/normal; in flight; events/s since the "

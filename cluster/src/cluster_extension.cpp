@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 #include "cluster_actor.hpp"
 #include "cluster_messages.hpp"
 #include "controller/controller_agent.hpp"
@@ -141,6 +143,8 @@ public:
   std::optional<admin_answer>
   admin(const std::string& command,
         const std::vector<std::string>& args) override {
+    if (command == "forget")
+      return forget(args);
     if (command != "nodes" && command != "shards" && command != "leave")
       return std::nullopt;
     admin_answer a;
@@ -168,6 +172,46 @@ public:
                       {"drained", st->drained}};
     }
     a.json = j.dump();
+    return a;
+  }
+
+  /// `forget NODE [--allow-data-loss]`: the controller re-replicates a
+  /// stopped member's shards (replacement_plan). Blocks for its answer.
+  admin_answer forget(const std::vector<std::string>& args) {
+    admin_answer a;
+    bool loss = args.size() == 2 && args[1] == "--allow-data-loss";
+    if (args.empty() || args.size() > 2 || (args.size() == 2 && !loss)) {
+      a.code = admin_code::bad_usage;
+      a.error = "usage: forget NODE [--allow-data-loss]";
+      return a;
+    }
+    if (!agent_) {
+      a.code = admin_code::failed;
+      a.error = "forget: this cluster runs without --controller (one copy "
+                "per shard): a lost member's shards come back with it";
+      return a;
+    }
+    auto done = std::make_shared<std::promise<result<std::string>>>();
+    auto answer = done->get_future();
+    agent_->forget(args[0], loss, [done](result<std::string> r) {
+      done->set_value(std::move(r));
+    });
+    if (answer.wait_for(std::chrono::seconds(15))
+        != std::future_status::ready) {
+      a.code = admin_code::failed;
+      a.error = "forget " + args[0]
+                + ": the controller did not answer within 15 s (is etcd "
+                  "reachable?)";
+      return a;
+    }
+    auto r = answer.get();
+    if (!r) {
+      a.code = admin_code::failed;
+      a.error = "forget " + args[0] + ": " + r.error().message;
+      return a;
+    }
+    spdlog::info("console: forget {}: {}", args[0], *r);
+    a.json = nlohmann::json{{"forgotten", args[0]}, {"summary", *r}}.dump();
     return a;
   }
 

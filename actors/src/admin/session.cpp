@@ -10,10 +10,11 @@ command_result session::run(const std::string& cmd, const args_t& args) {
     return nodes();
   if (cmd == "shards")
     return shards();
-  if (cmd == "leave")
+  if (cmd == "leave" || cmd == "forget")
     return fail(errc::unavailable,
-                "leave: this node is not a cluster member (a member runs as "
-                "`sluice node`)");
+                cmd
+                    + ": this node is not a cluster member (a member runs as "
+                      "`sluice node`)");
   if (cmd == "stages")
     return stages();
   if (cmd == "actors")

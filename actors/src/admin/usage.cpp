@@ -89,6 +89,8 @@ result<void> check_usage(const std::string& cmd, const args_t& args) {
     return arity(cmd, args, 0, 1);
   if (cmd == "inspect")
     return arity(cmd, args, 2, 2);
+  if (cmd == "forget")
+    return arity(cmd, args, 1, 2);
   if (cmd == "trace" || cmd == "pause" || cmd == "resume" || cmd == "drain")
     return arity(cmd, args, 1, 1);
   if (cmd == "metrics")
