@@ -1,6 +1,7 @@
 // A few attempts, a short pause between those that etcd did not answer.
 #include "controller/agent_requests.hpp"
 
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -66,6 +67,59 @@ result<void> change_isr_now(etcd_client& client, const controller_keys& keys,
   return fail(errc::unavailable, where + ": not done after "
                                      + std::to_string(attempts)
                                      + " attempts; last: " + last.message);
+}
+
+std::vector<result<void>>
+change_isr_batch_now(etcd_client& client, const controller_keys& keys,
+                     const std::vector<isr_request>& requests, bool add) {
+  std::vector<result<void>> out(requests.size());
+  auto read = client.get_prefix(keys.shards_prefix());
+  auto table =
+      read ? read_shard_table(keys, *read) : result<shard_table>(read.error());
+  if (!table) {
+    for (auto& r : out)
+      r = table.error();
+    return out;
+  }
+  // Per shard, one change (several requests for one shard build on each
+  // other), and which requests it carries.
+  std::map<std::uint32_t, shard_change> merged;
+  std::map<std::uint32_t, std::vector<std::size_t>> carried;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto plan = add ? isr_add_plan(keys, *table, requests[i])
+                    : isr_remove_plan(keys, *table, requests[i]);
+    if (!plan) {
+      out[i] = plan.error();
+      continue;
+    }
+    auto& ch = plan->changes.front();
+    auto m = merged.find(ch.shard);
+    if (m == merged.end())
+      merged.emplace(ch.shard, ch);
+    else
+      m->second.next = ch.next;
+    (*table)[ch.shard].value = ch.next; // the next request plans on top
+    carried[ch.shard].push_back(i);
+  }
+  std::vector<shard_change> changes;
+  for (auto& [shard, ch] : merged)
+    changes.push_back(ch);
+  const std::size_t per_txn = max_txn_ops - 1;
+  auto txns = to_txns(keys, changes, per_txn);
+  for (std::size_t t = 0; t < txns.size(); ++t) {
+    auto done = client.txn(txns[t]);
+    error why = fail(errc::unavailable, "the shard changed meanwhile");
+    bool ok = done && done->succeeded;
+    if (!done)
+      why = done.error();
+    if (ok)
+      continue;
+    for (std::size_t c = t * per_txn;
+         c < std::min(changes.size(), (t + 1) * per_txn); ++c)
+      for (auto i : carried[changes[c].shard])
+        out[i] = why;
+  }
+  return out;
 }
 
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "controller/assignment_plan.hpp"
 #include "controller/etcd_client.hpp"
@@ -18,6 +19,14 @@ namespace sluice::cluster {
 /// kept changing.
 result<void> change_isr_now(etcd_client& client, const controller_keys& keys,
                             const isr_request& request, bool add);
+
+/// Many isr changes from one read of the table, written in transactions
+/// of up to 127 shards (each comparing its shards' revisions). One outcome
+/// per request: the plan's refusal, or errc::unavailable for a request
+/// whose transaction failed or was not answered (ask again).
+std::vector<result<void>>
+change_isr_batch_now(etcd_client& client, const controller_keys& keys,
+                     const std::vector<isr_request>& requests, bool add);
 
 /// `forget member`: replacement_plan over the live members, written until
 /// nothing is left to change. A one-line summary, or the refusal.

@@ -262,6 +262,24 @@ void controller_agent::change_isr(isr_request request, bool add,
               }});
 }
 
+void controller_agent::change_isr_batch(
+    std::vector<isr_request> requests, bool add,
+    std::function<void(std::vector<result<void>>)> done) {
+  auto shared =
+      std::make_shared<std::function<void(std::vector<result<void>>)>>(
+          std::move(done));
+  auto n = requests.size();
+  auto* p = impl_.get();
+  p->enqueue(
+      {[p, requests = std::move(requests), add, shared] {
+         (*shared)(change_isr_batch_now(p->client, p->keys, requests, add));
+       },
+       [shared, n] {
+         (*shared)(std::vector<result<void>>(
+             n, fail(errc::unavailable, "the controller agent stopped first")));
+       }});
+}
+
 void controller_agent::forget(std::string member, bool allow_data_loss,
                               std::function<void(result<std::string>)> done) {
   auto shared = std::make_shared<std::function<void(result<std::string>)>>(

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "controller/assignment_plan.hpp"
 #include "controller/controller_table.hpp"
@@ -85,6 +86,13 @@ public:
   /// etcd cannot be reached).
   void change_isr(isr_request request, bool add,
                   std::function<void(result<void>)> done);
+
+  /// The same for many requests at once (an owner with many shards): one
+  /// read, then transactions of up to 127 shards. `done` gets one outcome
+  /// per request, in order; a transaction that met a change (or no answer)
+  /// gives its requests errc::unavailable: ask again.
+  void change_isr_batch(std::vector<isr_request> requests, bool add,
+                        std::function<void(std::vector<result<void>>)> done);
 
   /// `forget NODE`: gives the stopped member's replicas to the next live
   /// members of each shard's ranking (see replacement_plan). `done` gets a

@@ -22,8 +22,13 @@ bool in(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+/// Isr changes asked this tick, sent to the agent as one batch each.
+struct asks {
+  std::vector<isr_request> add, remove;
+};
+
 void ask(cluster_actor* self, std::uint32_t shard, replicated_shard& r,
-         const std::string& f, bool add) {
+         const std::string& f, bool add, asks& out) {
   auto& s = self->state;
   auto& fs = r.followers[f];
   isr_request q;
@@ -34,11 +39,24 @@ void ask(cluster_actor* self, std::uint32_t shard, replicated_shard& r,
     q.member_position = {fs.acked->epoch, fs.acked->seq};
   q.owner_position = {r.epoch, r.head};
   r.isr_asked.insert(f);
+  (add ? out.add : out.remove).push_back(std::move(q));
+}
+
+void send_asks(cluster_actor* self, std::vector<isr_request> qs, bool add) {
+  if (qs.empty())
+    return;
   auto me = caf::actor_cast<caf::actor>(self);
-  s.agent->change_isr(q, add, [me, shard, f, add](result<void> done) {
-    caf::anon_send(me, isr_done_atom::value, shard, f, add, bool(done),
-                   done ? std::string() : done.error().describe());
-  });
+  auto keys =
+      std::make_shared<std::vector<std::pair<std::uint32_t, std::string>>>();
+  for (auto& q : qs)
+    keys->emplace_back(q.shard, q.member);
+  self->state.agent->change_isr_batch(
+      std::move(qs), add, [me, keys, add](std::vector<result<void>> done) {
+        for (std::size_t i = 0; i < keys->size() && i < done.size(); ++i)
+          caf::anon_send(me, isr_done_atom::value, (*keys)[i].first,
+                         (*keys)[i].second, add, bool(done[i]),
+                         done[i] ? std::string() : done[i].error().describe());
+      });
 }
 
 clock::time_point last_trim{};
@@ -85,6 +103,7 @@ void tend_isr(cluster_actor* self) {
   if (!s.replicated || !s.agent || !s.lease_ok)
     return;
   auto now = clock::now();
+  asks out;
   for (auto& [shard, r] : s.repl) {
     for (auto& [f, fs] : r.followers) {
       if (r.isr_asked.count(f))
@@ -94,7 +113,7 @@ void tend_isr(cluster_actor* self) {
       bool listed = in(r.isr, f);
       if (!listed && caught_up) {
         r.waited.insert(f); // first wait for it, then tell etcd
-        ask(self, shard, r, f, true);
+        ask(self, shard, r, f, true, out);
         continue;
       }
       bool lagging =
@@ -102,11 +121,13 @@ void tend_isr(cluster_actor* self) {
       if (!lagging || !r.waited.count(f))
         continue;
       if (listed)
-        ask(self, shard, r, f, false); // etcd first, then stop waiting
+        ask(self, shard, r, f, false, out); // etcd first, then stop waiting
       else
         r.waited.erase(f); // never confirmed in etcd: nothing to undo
     }
   }
+  send_asks(self, std::move(out.add), true);
+  send_asks(self, std::move(out.remove), false);
   trim_logs(self);
   update_watermarks(self);
 }
