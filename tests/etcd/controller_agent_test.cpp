@@ -339,6 +339,37 @@ TEST_F(Agents, AnIsrChangeAskedByAMemberThatIsNotTheOwnerIsRefused) {
   EXPECT_EQ(table().at(shard).value.isr.size(), 2u);
 }
 
+TEST_F(Agents,
+       AnOwnersIsrChangesInOneBatchLandTogetherAndRefusalsComeBackEach) {
+  start("a");
+  start("b");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 2); }, 10s));
+  auto t = table();
+  std::vector<isr_request> adds;
+  for (const auto& [shard, e] : t)
+    if (e.value.owner == "a")
+      adds.push_back({shard, "a", "b", {1, 0}, {1, 0}});
+  ASSERT_GT(adds.size(), 300u); // more than two transactions' worth
+  adds.push_back({adds.front().shard, "b", "b", {1, 0}, {1, 0}}); // not owner
+  std::promise<std::vector<result<void>>> done;
+  auto answer = done.get_future();
+  agents.at("a")->change_isr_batch(
+      adds, true, [&](std::vector<result<void>> v) { done.set_value(v); });
+  ASSERT_EQ(answer.wait_for(20s), std::future_status::ready);
+  auto outcomes = answer.get();
+  ASSERT_EQ(outcomes.size(), adds.size());
+  for (std::size_t i = 0; i + 1 < adds.size(); ++i)
+    EXPECT_TRUE(outcomes[i]) << outcomes[i].error().describe();
+  ASSERT_FALSE(outcomes.back());
+  EXPECT_EQ(outcomes.back().error().code, errc::invalid_argument);
+  auto now = table();
+  for (std::size_t i = 0; i + 1 < adds.size(); ++i)
+    EXPECT_EQ(now.at(adds[i].shard).value.isr,
+              (std::vector<std::string>{"a", "b"}))
+        << "shard " << adds[i].shard;
+}
+
 TEST_F(Agents, AThirdAgentGrowsTwoReplicasToThreeAndAFourthGrowsNothing) {
   start("a");
   start("b");
