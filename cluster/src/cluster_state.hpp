@@ -68,6 +68,11 @@ struct follower_state {
   /// It needs a snapshot (no copy, another epoch, a gap in the log).
   bool needs_snapshot = false;
   clock::time_point last_heard{}; ///< its last answer (or when tracked)
+  /// The owner's log head when it last sent everything up to it.
+  std::uint64_t offered = 0;
+  /// When it last held everything offered (Kafka's "caught up" time: a
+  /// follower that has not been caught up for `replica_lag_time` lags).
+  clock::time_point caught_up_at{};
   /// It refused the shard's records (it owns the shard, or knows a newer
   /// epoch): nothing is sent to it for the shard until then.
   clock::time_point paused_until{};

@@ -53,8 +53,10 @@ void track_owned(cluster_actor* self) {
       if (m != s.opts.name)
         r.waited.insert(m);
     for (auto& m : a.replicas)
-      if (m != s.opts.name && !r.followers.count(m))
-        r.followers[m].last_heard = clock::now();
+      if (m != s.opts.name && !r.followers.count(m)) {
+        auto& fs = r.followers[m];
+        fs.last_heard = fs.caught_up_at = clock::now();
+      }
     // A follower no longer a replica is neither shipped to nor waited for.
     for (auto it = r.followers.begin(); it != r.followers.end();)
       if (std::find(a.replicas.begin(), a.replicas.end(), it->first)

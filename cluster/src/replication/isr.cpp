@@ -37,7 +37,9 @@ void ask(cluster_actor* self, std::uint32_t shard, replicated_shard& r,
   q.member = f;
   if (fs.acked)
     q.member_position = {fs.acked->epoch, fs.acked->seq};
-  q.owner_position = {r.epoch, r.head};
+  // Kafka's rule: a follower that holds everything up to the watermark
+  // may join (nothing acknowledged is missing from it).
+  q.owner_position = {r.epoch, add ? r.hw : r.head};
   r.isr_asked.insert(f);
   (add ? out.add : out.remove).push_back(std::move(q));
 }
@@ -108,16 +110,18 @@ void tend_isr(cluster_actor* self) {
     for (auto& [f, fs] : r.followers) {
       if (r.isr_asked.count(f))
         continue;
-      bool caught_up = fs.acked && fs.acked->epoch == r.epoch
-                       && fs.acked->seq >= r.head && !fs.needs_snapshot;
+      bool usable =
+          fs.acked && fs.acked->epoch == r.epoch && !fs.needs_snapshot;
+      bool holds_acked = usable && fs.acked->seq >= r.hw;
       bool listed = in(r.isr, f);
-      if (!listed && caught_up) {
+      if (!listed && holds_acked) {
         r.waited.insert(f); // first wait for it, then tell etcd
         ask(self, shard, r, f, true, out);
         continue;
       }
+      bool at_head = usable && fs.acked->seq >= r.head;
       bool lagging =
-          !caught_up && now - fs.last_heard > s.opts.replica_lag_time;
+          !at_head && now - fs.caught_up_at > s.opts.replica_lag_time;
       if (!lagging || !r.waited.count(f))
         continue;
       if (listed)

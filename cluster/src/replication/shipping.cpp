@@ -59,6 +59,10 @@ void on_ack(cluster_actor* self, const std::string& follower,
       fs.acked = repl_position{};
     fs.needs_snapshot =
         p.code() != 0 || !p.has_copy() || fs.acked->epoch != it->second.epoch;
+    if (!fs.needs_snapshot
+        && (fs.acked->seq >= it->second.head
+            || (fs.offered > 0 && fs.acked->seq >= fs.offered)))
+      fs.caught_up_at = now;
   }
   update_watermarks(self);
   ship(self);
@@ -103,6 +107,8 @@ void send_snapshot(cluster_actor* self, const std::string& follower,
   }
   snap->set_epoch(at->epoch);
   snap->set_seq(at->seq);
+  if (auto r = s.repl.find(shard); r != s.repl.end())
+    r->second.followers[follower].offered = at->seq;
   send(self, follower, m);
 }
 
@@ -119,6 +125,8 @@ bool add_records(cluster_state& s, std::uint32_t shard, replicated_shard& r,
   }
   if (recs->empty() || recs->front().seq != fs.acked->seq + 1)
     return false;
+  if (recs->back().seq >= r.head)
+    fs.offered = r.head; // all of it, as of now
   for (auto& e : *recs) {
     auto* w = out.add_entries();
     w->set_shard(e.shard);
@@ -128,7 +136,6 @@ bool add_records(cluster_state& s, std::uint32_t shard, replicated_shard& r,
     w->set_record(std::move(e.record));
     ++n;
   }
-  (void)r;
   return true;
 }
 
