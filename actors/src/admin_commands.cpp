@@ -35,6 +35,11 @@ const std::vector<admin_command>& admin_commands() {
        "whose only in-sync copy was on NODE is refused, unless "
        "--allow-data-loss restarts it empty. Answers the controller's "
        "summary."},
+      {"digests", "", "hashes of the shards and copies held here",
+       "Replicated clusters: for every shard this member owns, its log "
+       "position (epoch, seq) and a hash of its records; for every follower "
+       "copy it keeps, the same. An owner and a follower at the same "
+       "position must show the same hash."},
       {"stages", "", "per stage: counts, queues, rate, latency",
        "For each stage: events in, done, skipped, retried and "
        "dead-lettered; queued urgent/normal; in flight; events/s since the "

@@ -77,6 +77,7 @@ public:
       spdlog::info("--join: {}", note);
     sys_ = ctx.system;
     owner_ = ctx.owner;
+    st_ = ctx.st;
     cluster_start cs;
     cs.opts = opts_;
     cs.ctx = ctx;
@@ -145,6 +146,8 @@ public:
         const std::vector<std::string>& args) override {
     if (command == "forget")
       return forget(args);
+    if (command == "digests")
+      return digests();
     if (command != "nodes" && command != "shards" && command != "leave")
       return std::nullopt;
     admin_answer a;
@@ -172,6 +175,38 @@ public:
                       {"drained", st->drained}};
     }
     a.json = j.dump();
+    return a;
+  }
+
+  /// `digests`: per shard owned here its log position and a hash of its
+  /// records, per follower copy here the same; equal hashes at equal
+  /// positions mean equal data (the replication checker compares them).
+  admin_answer digests() const {
+    admin_answer a;
+    if (!st_) {
+      a.code = admin_code::failed;
+      a.error = "digests: the member is not running";
+      return a;
+    }
+    nlohmann::json owned = nlohmann::json::object(),
+                   copies = nlohmann::json::object();
+    for (std::uint32_t sh = 0; sh < shard_count; ++sh) {
+      auto key = std::to_string(sh);
+      if (auto pos = st_->replog_position(sh); pos && *pos) {
+        auto d = st_->shard_digest(sh);
+        if (d)
+          owned[key] = {
+              {"epoch", (*pos)->epoch}, {"seq", (*pos)->seq}, {"digest", *d}};
+      } else if (auto cp = st_->replica_position(sh); cp && *cp) {
+        auto d = st_->replica_digest(sh);
+        if (d)
+          copies[key] = {
+              {"epoch", (*cp)->epoch}, {"seq", (*cp)->seq}, {"digest", *d}};
+      }
+    }
+    a.json = nlohmann::json{{"owned", std::move(owned)},
+                            {"copies", std::move(copies)}}
+                 .dump();
     return a;
   }
 
@@ -268,6 +303,7 @@ private:
   std::shared_ptr<cluster_view> view_ = std::make_shared<cluster_view>();
   caf::actor_system* sys_ = nullptr;
   node* owner_ = nullptr;
+  store* st_ = nullptr;
   caf::actor actor_;
   std::unique_ptr<controller_agent> agent_;
   std::uint64_t incarnation_ = 0;

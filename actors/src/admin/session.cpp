@@ -10,7 +10,7 @@ command_result session::run(const std::string& cmd, const args_t& args) {
     return nodes();
   if (cmd == "shards")
     return shards();
-  if (cmd == "leave" || cmd == "forget")
+  if (cmd == "leave" || cmd == "forget" || cmd == "digests")
     return fail(errc::unavailable,
                 cmd
                     + ": this node is not a cluster member (a member runs as "
