@@ -196,6 +196,9 @@ std::unique_ptr<httplib::Client> make_client(const options& o) {
   c->set_connection_timeout(5, 0);
   c->set_read_timeout(60, 0);
   c->set_write_timeout(10, 0);
+  // GET /v1/keys needs a bearer token (scope read, and query to ingest).
+  if (const char* t = std::getenv("SLUICE_TOKEN"); t && *t)
+    c->set_default_headers({{"Authorization", std::string("Bearer ") + t}});
   return c;
 }
 

@@ -173,6 +173,7 @@ start_node() { # start_node LOG ARGS...
   shift
   "$sluice" --log-level info run "$ex/pipeline.yaml" --http "127.0.0.1:$http_port" \
     --catalog "$ex/data/pypi.tsv" --hmac-key-file "$work/hmac.key" --serve -q \
+    --query-rate 100000 --query-per-client 100000 --query-in-flight 12 \
     "${nosync[@]}" "$@" >"$log" 2>&1 &
   node_pid=$!
   local i

@@ -4,9 +4,11 @@
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/node_id.hpp>
 
 #include <spdlog/spdlog.h>
 
+#include "sluice/audit.hpp"
 #include "sluice/v1/admin.pb.h"
 
 namespace sluice {
@@ -23,10 +25,36 @@ bool same_token(const std::string& given, const std::string& want) {
   return diff == 0;
 }
 
-caf::behavior admin_actor(caf::event_based_actor*, node* n, std::string token,
-                          std::shared_ptr<spdlog::logger> log) {
+/// Commands that change the node (the audit trail logs each one).
+bool changes_the_node(const std::string& cmd,
+                      const std::vector<std::string>& args) {
+  if (cmd == "pause" || cmd == "resume" || cmd == "drain" || cmd == "leave"
+      || cmd == "forget")
+    return true;
+  if (cmd == "topology")
+    return !args.empty() && args[0] == "apply";
+  if (cmd == "dlq")
+    return !args.empty() && (args[0] == "redrive" || args[0] == "drop");
+  return false;
+}
+
+std::string joined(const std::string& cmd,
+                   const std::vector<std::string>& args) {
+  auto out = cmd;
+  for (auto& a : args)
+    out += " " + a;
+  return out;
+}
+
+caf::behavior
+admin_actor(caf::event_based_actor* self, node* n, std::string token,
+            [[maybe_unused]] std::shared_ptr<spdlog::logger> log) {
   return {
       [=](admin_atom, const std::string& bytes) -> std::string {
+        auto sender = self->current_sender();
+        audit_actor who{"console", sender ? "the console on CAF node "
+                                                + caf::to_string(sender->node())
+                                          : "the console"};
         v1::AdminRequest rq;
         v1::AdminResponse rs;
         if (!rq.ParseFromString(bytes)) {
@@ -37,8 +65,9 @@ caf::behavior admin_actor(caf::event_based_actor*, node* n, std::string token,
           return rs.SerializeAsString();
         }
         if (!same_token(rq.token(), token)) {
-          log->warn("refused console command '{}': {} token", rq.command(),
-                    rq.token().empty() ? "no" : "wrong");
+          who.who = "anonymous";
+          audit_refused(who, "console command '" + rq.command() + "'",
+                        rq.token().empty() ? "no token" : "wrong token");
           rs.set_code(v1::AdminResponse::REFUSED);
           rs.set_error("refused: wrong or missing token (set SLUICE_TOKEN or "
                        "--token-file to the node's token)");
@@ -46,6 +75,10 @@ caf::behavior admin_actor(caf::event_based_actor*, node* n, std::string token,
         }
         std::vector<std::string> args(rq.args().begin(), rq.args().end());
         auto a = n->admin(rq.command(), args);
+        if (changes_the_node(rq.command(), args))
+          audit_action(
+              who, "console command '" + joined(rq.command(), args) + "'",
+              a.code == admin_code::ok ? "done" : "failed: " + a.error);
         rs.set_code(static_cast<v1::AdminResponse::Code>(a.code));
         rs.set_json(std::move(a.json));
         rs.set_error(std::move(a.error));

@@ -114,6 +114,8 @@ result<query_answer> node::query(const std::string& stage,
       return s.error();
     if (*s)
       return answer(query_outcome::known, {});
+    if (!opts.ingest)
+      return answer(query_outcome::not_found, {});
   }
   std::string id;
   {

@@ -20,6 +20,8 @@ sed -e 's|filter: { ecosystem: \[npm, pypi, debian\] }|filter: { ecosystem: [npm
   "$src/examples/package_trust/pipeline.yaml" > "$work/pipeline.yaml"
 grep -q 'priority_from' "$work/pipeline.yaml" || { echo "FAIL: the test's pipeline edit did not apply"; exit 1; }
 
+# The console token: GET /v1/keys needs a token with scope read.
+export SLUICE_TOKEN="filter-test-token-$RANDOM"
 "$sluice" run "$work/pipeline.yaml" --data "$work/data" --http "127.0.0.1:$port" \
   --hmac-key-file "$work/key" --serve -q 2>>"$work/node.log" &
 node_pid=$!
@@ -39,7 +41,7 @@ code=$(curl -s -o "$work/resp" -w '%{http_code}' -X POST -H 'Content-Type: appli
   -H "X-Sluice-Signature: $sig" --data-binary "@$work/body.json" "$base/v1/events")
 check "the four events are accepted (200)" test "$code" == 200
 
-state() { curl -s -o /dev/null -w '%{http_code}' "$base/v1/keys/score/$1"; }
+state() { curl -s -H "Authorization: Bearer $SLUICE_TOKEN" -o /dev/null -w '%{http_code}' "$base/v1/keys/score/$1"; }
 for _ in $(seq 1 200); do
   [[ $(state npm/plain-npm) == 200 && $(state pypi/hot-pypi) == 200 ]] && break; sleep 0.05
 done

@@ -16,6 +16,9 @@ pipeline="$src/examples/package_trust/pipeline.yaml"
 port=$(free_port)
 base="http://127.0.0.1:$port"
 printf 'webhook-key-%s\n' "$RANDOM" > "$work/key"
+# The console token: GET /v1/keys needs a token with scope read.
+export SLUICE_TOKEN="ingest-test-token-$RANDOM"
+auth=(-H "Authorization: Bearer $SLUICE_TOKEN")
 
 start_node() {
   "$sluice" run "$pipeline" --data "$work/data" --http "127.0.0.1:$port" \
@@ -53,7 +56,7 @@ id=$(json 'd["ids"][0]')
 check "the event got an id derived from the body" test "${id:0:5}" == "http:"
 start_node || exit 1
 for _ in $(seq 1 100); do
-  code=$(curl -s -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/npm/hooked-pkg")
+  code=$(curl -s "${auth[@]}" -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/npm/hooked-pkg")
   [[ "$code" == 200 ]] && break; sleep 0.05
 done
 check "after kill -9 and restart the event was processed to the last stage" test "$code" == 200
@@ -76,7 +79,7 @@ for _ in $(seq 1 200); do
   [[ "$depth" == 0 ]] && break; sleep 0.05
 done
 for k in two-a two-b; do
-  curl -s -o "$work/resp" "$base/v1/keys/parse/npm/$k"
+  curl -s "${auth[@]}" -o "$work/resp" "$base/v1/keys/parse/npm/$k"
   check "a resent body's event npm/$k was processed once" test "$(json 'd["events_processed"]')" == 1
 done
 check "the duplicates are counted" bash -c "curl -s '$base/metrics' | grep -q '^sluice_publish_duplicates_total 2'"
@@ -127,9 +130,9 @@ printf 'plain' > "$work/plain.txt"
 check "an unsupported Content-Type: 415" test "$(post "$work/plain.txt" text/plain)" == 415
 python3 -c "print('{\"topic\":\"registry\",\"key\":\"big\",\"payload\":\"' + 'x' * (9 << 20) + '\"}')" > "$work/big.json"
 check "a body over 8 MiB: 413" test "$(post "$work/big.json")" == 413
-check "GET of an unknown key: 404" test "$(curl -s -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/npm/never-posted")" == 404
+check "GET of an unknown key: 404" test "$(curl -s "${auth[@]}" -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/npm/never-posted")" == 404
 check "  naming it" bash -c "grep -q 'never-posted' '$work/resp'"
-check "GET of an unknown stage: 404" test "$(curl -s -o "$work/resp" -w '%{http_code}' "$base/v1/keys/nostage/npm/x")" == 404
+check "GET of an unknown stage: 404" test "$(curl -s "${auth[@]}" -o "$work/resp" -w '%{http_code}' "$base/v1/keys/nostage/npm/x")" == 404
 # Nothing refused was queued: the keys that reached parse are exactly the
 # accepted events' (the refused array's first event, key "a", is not).
 for _ in $(seq 1 100); do

@@ -41,7 +41,8 @@ stop_node() {
   kill -TERM "$node_pid"; wait "$node_pid" 2>/dev/null; node_pid=""
 }
 # get PATH: prints "status seconds"; the body goes to $work/resp
-get() { curl -s -o "$work/resp" -w '%{http_code} %{time_total}' "$base$1"; }
+# (with the console token: GET /v1/keys needs scope read, ingestion query)
+get() { curl -s -H "Authorization: Bearer $SLUICE_TOKEN" -o "$work/resp" -w '%{http_code} %{time_total}' "$base$1"; }
 json() { python3 -c "import json,sys; d=json.load(open('${2:-$work/resp}')); print($1)"; }
 queued() { curl -s "$base/metrics" | awk '/^sluice_stage_queue_depth\{/ { s += $2 } END { print s + 0 }'; }
 
@@ -96,7 +97,7 @@ check "  processed once" test "$(json 'd["events_processed"]')" == 1
 k2=$(awk -F'\t' 'NR == 101 { print $1 }' "$example/data/pypi.tsv")
 curls=()
 for i in 1 2 3 4 5 6; do
-  curl -s -o "$work/c$i" "$base/v1/keys/parse/pypi/$k2" &
+  curl -s -H "Authorization: Bearer $SLUICE_TOKEN" -o "$work/c$i" "$base/v1/keys/parse/pypi/$k2" &
   curls+=($!)
 done
 wait "${curls[@]}"
@@ -113,7 +114,7 @@ check "  processed again (skip_unchanged does not skip it)" test "$(json 'd["eve
 # -- wait=0: 202 with a link; the link answers once done, without a second
 #    ingestion -------------------------------------------------------------
 k3=$(awk -F'\t' 'NR == 201 { print $1 }' "$example/data/pypi.tsv")
-code=$(curl -s -D "$work/headers" -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/pypi/$k3?wait=0")
+code=$(curl -s -H "Authorization: Bearer $SLUICE_TOKEN" -D "$work/headers" -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/pypi/$k3?wait=0")
 check "wait=0: 202" test "$code" == 202
 check "  with a Location header" grep -qi "^location: /v1/keys/score/pypi/$k3" "$work/headers"
 check "  and the link in the body" test "$(json 'd["link"]')" == "/v1/keys/score/pypi/$k3"

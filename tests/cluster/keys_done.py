@@ -47,7 +47,11 @@ class member:
                 self.conn = http.client.HTTPConnection(self.host, self.port,
                                                        timeout=1.0)
                 self.conn.connect()  # the socket is made in that namespace
-            self.conn.request("GET", path)
+            # GET /v1/keys needs a token with scope read: the console
+            # token the members were started with.
+            token = os.environ.get("SLUICE_TOKEN", "")
+            headers = {"Authorization": "Bearer " + token} if token else {}
+            self.conn.request("GET", path, headers=headers)
             r = self.conn.getresponse()
             r.read()
             return r.status

@@ -121,6 +121,9 @@ struct query_options {
   bool refresh = false;
   /// How long to wait for the pipeline to finish the ingested key.
   std::chrono::milliseconds wait{2000};
+  /// False: a key the stage has no state for is answered `not_found`
+  /// without ingesting it (to ask first, and admit the ingestion after).
+  bool ingest = true;
 };
 
 /// What `node::query` did.

@@ -1,7 +1,10 @@
 // Opening a data directory: the LMDB environment, its named databases, the
 // schema check, the queues of recorded stages and the seq counter past every
 // stored entry. Runs once per process, before any other thread uses it.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <optional>
 #include <vector>
@@ -146,7 +149,14 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       return fail(errc::not_found,
                   "no Sluice data in " + opts.dir + " (data.mdb is missing)");
   } else if (!fs::exists(opts.dir, ec)) {
-    fs::create_directories(opts.dir, ec);
+    // Private: the directory 0700 (its parents as the umask says), its
+    // LMDB files 0600 below. Every tenant's state and queued events are
+    // in it.
+    auto parent = fs::path(opts.dir).lexically_normal().parent_path();
+    if (!parent.empty())
+      fs::create_directories(parent, ec);
+    if (!ec && ::mkdir(opts.dir.c_str(), 0700) != 0 && errno != EEXIST)
+      ec = std::error_code(errno, std::generic_category());
     if (ec)
       return fail(errc::io, "cannot create data directory " + opts.dir + ": "
                                 + ec.message());
@@ -164,7 +174,7 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
     flags |= MDB_RDONLY;
   if (!opts.sync)
     flags |= MDB_NOSYNC;
-  rc = mdb_env_open(p->env, opts.dir.c_str(), flags, 0644);
+  rc = mdb_env_open(p->env, opts.dir.c_str(), flags, 0600); // private
   if (rc != 0)
     return lmdb_error(rc, "cannot open data directory " + opts.dir);
   txn t{p->env, opts.read_only, rc};

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sluice/event_codec.hpp"
@@ -333,4 +334,21 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->deduplicated, 0u);
   EXPECT_EQ((*st->queue_depth(stage))[1], 7u);
+}
+
+TEST_F(StoreTest, CreatesAPrivateDataDirectoryEvenUnderAPermissiveUmask) {
+  st.reset();
+  auto nested = dir + "/tenant/data";
+  auto old = ::umask(0);
+  auto s = store::open({nested});
+  ::umask(old);
+  ASSERT_TRUE(s) << s.error().describe();
+  auto mode = [](const std::string& p) {
+    struct stat sb {};
+    EXPECT_EQ(::stat(p.c_str(), &sb), 0) << p;
+    return sb.st_mode & 0777;
+  };
+  EXPECT_EQ(mode(nested), 0700u);
+  EXPECT_EQ(mode(nested + "/data.mdb"), 0600u);
+  EXPECT_EQ(mode(nested + "/lock.mdb"), 0600u);
 }

@@ -2,10 +2,14 @@
 // directory. Reads beside a running node; redrive and drop write through
 // LMDB's writer lock, so they are safe beside one too (a running node picks
 // redriven events up with its next appended events, or at its next start).
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 
 #include "commands.hpp"
+#include "sluice/audit.hpp"
 #include "sluice/dead_letters.hpp"
 #include "sluice/store/store.hpp"
 
@@ -127,6 +131,13 @@ int change(const dlq_args& a, bool redrive) {
                    : (*st)->drop_dead_letters(*refs);
   if (!n)
     return report(n.error());
+  // The audit trail: who ran it (the local user), on which directory.
+  const char* user = std::getenv("USER");
+  audit_action({user && *user ? user : "uid " + std::to_string(::getuid()),
+                "this machine (sluice dlq)"},
+               std::string("dlq ") + (redrive ? "redrive" : "drop") + " in "
+                   + a.data_dir,
+               std::to_string(*n) + " dead letters");
   std::cout << (redrive ? "redriven: " : "dropped: ") << *n << '\n';
   return ok;
 }

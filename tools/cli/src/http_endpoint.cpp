@@ -13,8 +13,10 @@
 #include <system_error>
 #include <thread>
 
+#include "http_access.hpp"
 #include "http_ingest_routes.hpp"
 #include "log_format.hpp"
+#include "ondemand_limits.hpp"
 
 namespace sluice::cli {
 
@@ -162,9 +164,17 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
   auto& svr = p->svr;
   // Health checks are rare and short: two threads. The event API waits
   // for commits, so it gets more, to let concurrent posts share them.
-  std::size_t threads = ingest ? 8 : 2;
+  // On-demand queries may each wait up to 30 s, but at most
+  // `limits->max_in_flight` of them at once, so the rest of the pool stays
+  // free for the webhook.
+  std::size_t threads = ingest ? 16 : 2;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   if (ingest) {
+    if (!ingest->access)
+      ingest->access = std::make_shared<access_policy>();
+    if (!ingest->limits)
+      ingest->limits =
+          std::make_shared<ondemand_limits>(ondemand_limit_options{});
     svr.set_payload_max_length(ingest->max_body_bytes);
     add_event_routes(svr, state, *ingest);
   }
@@ -174,6 +184,9 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  // Answers are written in more than one send: without TCP_NODELAY, Nagle
+  // holds the second until the client's delayed ACK (some 40 ms).
+  svr.set_tcp_nodelay(true);
   svr.set_keep_alive_timeout(1);
   svr.set_read_timeout(5);
   svr.set_write_timeout(5);
@@ -191,19 +204,27 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
     res.set_content(R"({"ready":false,"reason":)" + json_string(a.reason) + "}",
                     json_type);
   });
-  svr.Get(
-      "/metrics", [&state](const httplib::Request&, httplib::Response& res) {
-        if (auto text = state.render_metrics()) {
-          res.set_content(*text, "text/plain; version=0.0.4");
-          return;
-        }
-        auto a = state.check();
-        res.status = 503;
-        res.set_content(
-            json_error("no metrics: "
-                       + (a.reason.empty() ? "the node stopped" : a.reason)),
-            json_type);
-      });
+  auto access = ingest ? ingest->access : nullptr;
+  svr.Get("/metrics", [&state, access](const httplib::Request& req,
+                                       httplib::Response& res) {
+    if (access && access->private_metrics) {
+      auto caller = identify(req, res, *access, state);
+      if (!caller
+          || !allowed(*caller, scope::read, false, request_name(req), res,
+                      *access, state))
+        return;
+    }
+    if (auto text = state.render_metrics()) {
+      res.set_content(*text, "text/plain; version=0.0.4");
+      return;
+    }
+    auto a = state.check();
+    res.status = 503;
+    res.set_content(
+        json_error("no metrics: "
+                   + (a.reason.empty() ? "the node stopped" : a.reason)),
+        json_type);
+  });
   // Unknown paths (and methods): httplib answers 404 with no body.
   svr.set_error_handler(httplib::Server::HandlerWithResponse{
       [](const httplib::Request& req, httplib::Response& res) {

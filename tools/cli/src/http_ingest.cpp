@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "http_access.hpp"
 #include "http_ingest_routes.hpp"
 #include "sluice/event_codec.hpp"
 #include "sluice/secret.hpp"
@@ -87,6 +88,9 @@ result<event> event_from(const json& j, const std::string& where,
   return ev;
 }
 
+/// The caller of a request signed with the HMAC key, as the audit names it.
+const access_token hmac_signer{"hmac-signer", 0, {}};
+
 /// Requests being handled; beyond the limit, new ones get 503.
 std::atomic<std::size_t> in_flight{0};
 
@@ -98,18 +102,33 @@ struct in_flight_slot {
 };
 
 /// Refuses (and returns false) unless the request is signed with the
-/// node's HMAC key.
+/// node's HMAC key, or (without a signature) carries a bearer token with
+/// `need`. Sets `who` to the caller.
 bool signed_by_us(const httplib::Request& req, httplib::Response& res,
-                  const ingest_options& opts, const char* what) {
+                  const readiness& state, const ingest_options& opts,
+                  const char* what, scope need, http_caller& who) {
+  auto caller = identify(req, res, *opts.access, state);
+  if (!caller)
+    return false;
+  who = *caller;
+  auto name = request_name(req);
+  if (!req.has_header("X-Sluice-Signature") && who.token)
+    return allowed(who, need, false, name, res, *opts.access, state);
   if (opts.hmac_key.empty()) {
-    refuse(res, 403,
-           std::string(what) + " is off: start the node with --hmac-key-file");
+    refuse_request(res, 403, "forbidden", "hmac key",
+                   std::string(what)
+                       + " is off: start the node with --hmac-key-file (or "
+                         "send a bearer token with scope '"
+                       + scope_name(need) + "')",
+                   who, name, state);
     return false;
   }
   if (!req.has_header("X-Sluice-Signature")) {
-    refuse(res, 401,
-           "no X-Sluice-Signature header (sha256=<hex HMAC-SHA256 of "
-           "the body>)");
+    refuse_request(res, 401, "unauthenticated", "signature",
+                   "no X-Sluice-Signature header (sha256=<hex HMAC-SHA256 of "
+                   "the body>), nor a bearer token with scope '"
+                       + std::string(scope_name(need)) + "'",
+                   who, name, state);
     return false;
   }
   auto sig = req.get_header_value("X-Sluice-Signature");
@@ -118,16 +137,22 @@ bool signed_by_us(const httplib::Request& req, httplib::Response& res,
     return false;
   }
   if (!signature_matches(opts.hmac_key, req.body, sig)) {
-    refuse(res, 401, "X-Sluice-Signature does not match the body");
+    refuse_request(res, 401, "unauthenticated", "signature",
+                   "X-Sluice-Signature does not match the body", who, name,
+                   state);
     return false;
   }
+  if (!who.token)
+    who.token = &hmac_signer;
   return true;
 }
 
 /// POST /v1/topology: a signed YAML topology, applied live.
 void post_topology(const httplib::Request& req, httplib::Response& res,
                    const readiness& state, const ingest_options& opts) {
-  if (!signed_by_us(req, res, opts, "POST /v1/topology"))
+  http_caller who;
+  if (!signed_by_us(req, res, state, opts, "POST /v1/topology", scope::admin,
+                    who))
     return;
   auto next = parse_topology(req.body, "POST /v1/topology");
   if (!next)
@@ -139,11 +164,15 @@ void post_topology(const httplib::Request& req, httplib::Response& res,
       int status = code == errc::invalid_argument ? 409
                    : code == errc::unavailable    ? 503
                                                   : 422;
+      audit_action(who.actor(), "POST /v1/topology",
+                   "refused: " + changes.error().message);
       return refuse(res, status, changes.error().message);
     }
     json out = json::array();
     for (auto& c : *changes)
       out.push_back(describe(c));
+    audit_action(who.actor(), "POST /v1/topology",
+                 std::to_string(changes->size()) + " changes applied");
     reply(res, 200, {{"changes", out}, {"applied", !changes->empty()}});
   });
   if (!served) {
@@ -154,7 +183,8 @@ void post_topology(const httplib::Request& req, httplib::Response& res,
 
 void post_events(const httplib::Request& req, httplib::Response& res,
                  const readiness& state, const ingest_options& opts) {
-  if (!signed_by_us(req, res, opts, "the webhook"))
+  http_caller who;
+  if (!signed_by_us(req, res, state, opts, "the webhook", scope::publish, who))
     return;
   auto type = req.get_header_value("Content-Type");
   result<std::vector<event>> events = std::vector<event>{};
@@ -178,9 +208,11 @@ void post_events(const httplib::Request& req, httplib::Response& res,
   in_flight_slot slot{opts.max_in_flight};
   if (!slot.taken) {
     res.set_header("Retry-After", "1");
-    return refuse(res, 503,
-                  "overloaded: " + std::to_string(opts.max_in_flight)
-                      + " requests are being committed; retry after 1 s");
+    return refuse_request(res, 503, "overloaded", "",
+                          "overloaded: " + std::to_string(opts.max_in_flight)
+                              + " requests are being committed; retry after "
+                                "1 s",
+                          who, request_name(req), state);
   }
   json answer;
   bool served = state.with_node([&](node& n) {

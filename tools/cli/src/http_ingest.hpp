@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@
 #include "sluice/result.hpp"
 
 namespace sluice::cli {
+
+struct access_policy;
+class ondemand_limits;
 
 /// How the webhook accepts events.
 struct ingest_options {
@@ -27,6 +31,12 @@ struct ingest_options {
   /// The node has an on-demand source (--catalog): GET /v1/keys ingests an
   /// unknown key from it. Only changes the wording of a 404.
   bool catalog = false;
+  /// Who may read, query, publish and administer (http_access.hpp); never
+  /// null once the endpoint starts (an empty policy refuses every token).
+  std::shared_ptr<const access_policy> access;
+  /// The limits of on-demand ingestion (ondemand_limits.hpp); never null
+  /// once the endpoint starts.
+  std::shared_ptr<ondemand_limits> limits;
 };
 
 /// "sha256=<hex>" of `body` under `key`, as in X-Sluice-Signature.

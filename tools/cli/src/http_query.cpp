@@ -1,14 +1,17 @@
-// GET /v1/keys/STAGE/KEY: the key's state and status. A key the stage does
-// not know (or any key with ?refresh=1) is ingested on demand from the
-// node's catalog as an urgent event; the request waits up to ?wait= (2 s
-// by default) for the pipeline to finish with it, then answers 200 with
-// the final state, or 202 with a link to ask again.
+// GET /v1/keys/STAGE/KEY: the key's state and status (scope read). A key
+// the stage does not know (or any key with ?refresh=1) is ingested on
+// demand from the node's catalog as an urgent event (scope query, within
+// the on-demand limits; never with ?ingest=0); the request waits up to
+// ?wait= (2 s by default) for the pipeline to finish with it, then answers
+// 200 with the final state, or 202 with a link to ask again.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 
+#include "http_access.hpp"
 #include "http_ingest.hpp"
 #include "http_ingest_routes.hpp"
+#include "ondemand_limits.hpp"
 #include "sluice/node.hpp"
 
 namespace sluice::cli {
@@ -54,6 +57,14 @@ result<std::chrono::milliseconds> parse_wait(const std::string& text) {
 
 void get_key(const httplib::Request& req, httplib::Response& res,
              const readiness& state, const ingest_options& opts) {
+  auto& access = *opts.access;
+  auto caller = identify(req, res, access, state);
+  if (!caller)
+    return;
+  auto what = request_name(req);
+  if (!allowed(*caller, scope::read, access.public_read, what, res, access,
+               state))
+    return;
   auto stage = req.matches[1].str();
   auto key = req.matches[2].str();
   query_options q;
@@ -63,12 +74,56 @@ void get_key(const httplib::Request& req, httplib::Response& res,
       return refuse(res, 400, "refresh=" + r + ": give refresh=1 or 0");
     q.refresh = r == "1" || r == "true";
   }
+  bool may_ingest = true;
+  if (req.has_param("ingest")) {
+    auto r = req.get_param_value("ingest");
+    if (r != "1" && r != "true" && r != "0" && r != "false")
+      return refuse(res, 400, "ingest=" + r + ": give ingest=0 or 1");
+    may_ingest = r == "1" || r == "true";
+  }
+  if (q.refresh && !may_ingest)
+    return refuse(res, 400, "refresh=1 ingests: it cannot go with ingest=0");
   if (req.has_param("wait")) {
     auto w = parse_wait(req.get_param_value("wait"));
     if (!w)
       return refuse(res, 400, w.error().message);
     q.wait = std::min<std::chrono::milliseconds>(*w, max_wait);
   }
+  // A key the node has is a read. Anything else may ingest (an urgent
+  // event): it needs `query` and passes the on-demand limits.
+  bool ingests = q.refresh;
+  if (!ingests) {
+    q.ingest = false;
+    state.with_node([&](node& n) {
+      auto a = n.query(stage, key, q);
+      ingests = a && a->outcome == query_outcome::not_found;
+    });
+    q.ingest = may_ingest;
+    ingests = ingests && may_ingest;
+  }
+  auto client = caller->address;
+  if (ingests) {
+    auto need = std::string(q.refresh ? "a refresh" : "on-demand ingestion");
+    if (!allowed(*caller, scope::query, false, what + " (" + need + ")", res,
+                 access, state))
+      return;
+    auto d = opts.limits->admit(client, caller->token_name());
+    if (d.status != 0) {
+      res.set_header("Retry-After", std::to_string(d.retry_after));
+      return refuse_request(res, d.status, d.reason, "", d.message, *caller,
+                            what, state);
+    }
+  }
+  std::string pending_key;
+  struct release {
+    ondemand_limits* limits;
+    const std::string& client;
+    const std::string& pending;
+    ~release() {
+      if (limits)
+        limits->finished(client, pending);
+    }
+  } done{ingests ? opts.limits.get() : nullptr, client, pending_key};
   bool served = state.with_node([&](node& n) {
     auto a = n.query(stage, key, q);
     if (!a) {
@@ -81,11 +136,13 @@ void get_key(const httplib::Request& req, httplib::Response& res,
     case query_outcome::not_found:
       refuse(res, 404,
              "stage " + stage + " has no key '" + key + "', and "
-                 + (opts.catalog ? "the catalog has no record of it"
-                                 : "the node has no catalog to ingest it "
-                                   "from (--catalog)"));
+                 + (!may_ingest ? std::string("ingest=0 asked not to ingest it")
+                    : opts.catalog ? "the catalog has no record of it"
+                                   : "the node has no catalog to ingest it "
+                                     "from (--catalog)"));
       return;
     case query_outcome::pending:
+      pending_key = stage + "/" + key;
       res.status = 202;
       res.set_header("Location", link);
       res.set_content(json{{"status", "pending"},
@@ -97,6 +154,7 @@ void get_key(const httplib::Request& req, httplib::Response& res,
       return;
     case query_outcome::known:
     case query_outcome::ingested:
+      opts.limits->settled(client, stage + "/" + key);
       break;
     }
     auto inspect = n.admin("inspect", {stage, key});

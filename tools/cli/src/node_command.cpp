@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "commands.hpp"
+#include "http_settings.hpp"
 #include "run_pipeline.hpp"
 #include "sluice/cluster.hpp"
 
@@ -123,6 +124,7 @@ int run_member(node_args& a, const registry& reg) {
   hooks.finished = [ext] { return cluster_left(*ext); };
   hooks.ready = [ext] { return cluster_ready(*ext); };
   auto run = a.run;
+  run.cluster_secret_file = a.secret_file;
   run.serve = true;
   run.quiet = true;
   return run_pipeline(run, reg, &hooks);
@@ -181,6 +183,10 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "File holding the console token (default: $SLUICE_TOKEN)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-sync", a->run.no_sync, "Do not fsync each commit");
+  add_http_access_options(*cmd, a->run);
+  cmd->add_flag("--strict-permissions", a->run.strict_permissions,
+                "Refuse to start when the data directory is open to other "
+                "users (default: a warning)");
   cmd->add_option("--heartbeat", a->heartbeat_ms,
                   "Milliseconds between heartbeats (gossip)")
       ->check(CLI::Range(10, 60000));

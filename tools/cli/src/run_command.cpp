@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -14,7 +15,9 @@
 
 #include "commands.hpp"
 #include "http_endpoint.hpp"
+#include "http_settings.hpp"
 #include "log_format.hpp"
+#include "private_files.hpp"
 #include "progress.hpp"
 #include "run_pipeline.hpp"
 #include "sluice/node.hpp"
@@ -55,13 +58,45 @@ int run_pipeline(const run_args& a, const registry& reg,
       print_error(r.error().message);
       return usage;
     }
-  if (!a.listen.empty()) {
+  // The console token: for `sluice console` (--listen) and, when given,
+  // as the HTTP API's "console" token with every scope.
+  std::string console_token = opts.admin_token; // `node` sets it
+  if (!member
+      && (!a.listen.empty() || !a.token_file.empty()
+          || std::getenv("SLUICE_TOKEN"))) {
     auto token = read_admin_token(a.token_file);
     if (!token) {
       print_error(token.error().message);
       return usage;
     }
-    opts.admin_token = std::move(*token);
+    console_token = std::move(*token);
+    if (!a.listen.empty())
+      opts.admin_token = console_token;
+  }
+  std::optional<http_settings> http_opts;
+  if (!a.http.empty()) {
+    auto s = load_http_settings(a, console_token);
+    if (!s) {
+      print_error(s.error().message);
+      return usage;
+    }
+    http_opts = std::move(*s);
+  }
+  {
+    std::vector<private_path> secrets;
+    if (http_opts)
+      secrets = http_opts->secret_files;
+    for (auto [file, what] : {std::pair{&a.token_file, "--token-file"},
+                              {&a.cluster_secret_file, "--secret-file"}})
+      if (!file->empty())
+        secrets.push_back({*file, what});
+    if (auto r = check_private_files(
+            private_path{opts.data_dir, "the data directory"}, secrets,
+            a.strict_permissions);
+        !r) {
+      print_error(r.error().message);
+      return usage;
+    }
   }
   // The endpoint answers before the node starts: /healthz at once, /readyz
   // "the store is opening" while node::start waits for LMDB.
@@ -69,25 +104,8 @@ int run_pipeline(const run_args& a, const registry& reg,
   if (member && member->ready)
     state.gate(member->ready);
   std::unique_ptr<http_endpoint> http;
-  if (!a.http.empty()) {
-    ingest_options ingest;
-    ingest.catalog = !a.catalog.empty();
-    if (!a.hmac_key_file.empty()) {
-      std::ifstream in(a.hmac_key_file, std::ios::binary);
-      std::string key((std::istreambuf_iterator<char>(in)), {});
-      while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
-        key.pop_back();
-      if (!in.good() && !in.eof()) {
-        print_error("cannot read --hmac-key-file " + a.hmac_key_file);
-        return usage;
-      }
-      if (key.empty()) {
-        print_error("--hmac-key-file " + a.hmac_key_file + " holds no key");
-        return usage;
-      }
-      ingest.hmac_key = std::move(key);
-    }
-    auto h = http_endpoint::start(a.http, state, ingest);
+  if (http_opts) {
+    auto h = http_endpoint::start(a.http, state, http_opts->ingest);
     if (!h) {
       print_error("--http " + h.error().message);
       return usage;
@@ -220,6 +238,10 @@ action add_run_command(CLI::App& app, const registry& reg) {
   cmd->add_flag("--refeed", a->refeed,
                 "Feed files that DIR has fed completely once more (stages "
                 "with skip_unchanged skip what did not change)");
+  add_http_access_options(*cmd, *a);
+  cmd->add_flag("--strict-permissions", a->strict_permissions,
+                "Refuse to start when the data directory is open to other "
+                "users (default: a warning)");
   cmd->add_option("--threads", a->threads,
                   "Scheduler threads (default: cores)");
   cmd->add_option("--commit-batch", a->commit_batch,

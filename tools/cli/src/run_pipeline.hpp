@@ -27,6 +27,16 @@ struct run_args {
   std::string hmac_key_file;
   std::string catalog;
   std::string token_file;
+  std::string
+      cluster_secret_file; ///< `node --secret-file`: its mode is checked
+  /// A data directory open to other users is an error, not a warning.
+  bool strict_permissions = false;
+  std::string tokens_file;      ///< named bearer tokens of the HTTP API
+  bool public_read = false;     ///< GET /v1/keys (known keys) without a token
+  bool private_metrics = false; ///< GET /metrics needs scope read
+  double query_rate = 20;       ///< on-demand requests/s per client and token
+  std::size_t query_in_flight = 8;
+  std::size_t query_per_client = 16;
   std::string name = "local";
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;

@@ -1,0 +1,143 @@
+// Bearer tokens on the HTTP API: the Authorization header parsed, the token
+// found in constant time, scopes checked; refusals answered, counted and
+// audited. The token itself never reaches a log line or an answer.
+#include "http_access.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "http_endpoint.hpp"
+#include "sluice/node.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Audit lines of one (client, reason): the first few each second, then
+/// one summary of those left out, so a storm cannot flood the log.
+bool audit_now(const std::string& key, std::size_t& left_out) {
+  static std::mutex mtx;
+  struct window {
+    clock_type::time_point start;
+    std::size_t logged = 0, skipped = 0;
+  };
+  static std::map<std::string, window> windows;
+  constexpr std::size_t per_second = 5;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto now = clock_type::now();
+  if (windows.size() > 10000)
+    windows.clear();
+  auto& w = windows[key];
+  if (now - w.start >= std::chrono::seconds(1)) {
+    left_out = w.skipped;
+    w = {now, 0, 0};
+  } else {
+    left_out = 0;
+  }
+  if (w.logged < per_second) {
+    ++w.logged;
+    return true;
+  }
+  ++w.skipped;
+  return false;
+}
+
+} // namespace
+
+audit_actor http_caller::actor() const {
+  return {token ? token->name : "anonymous", address};
+}
+
+std::string request_name(const httplib::Request& req) {
+  return req.method + " " + req.path;
+}
+
+void refuse_request(httplib::Response& res, int status,
+                    const std::string& reason, const std::string& missing,
+                    const std::string& why, const http_caller& c,
+                    const std::string& what, const readiness& state) {
+  res.status = status;
+  nlohmann::json body{{"error", why}};
+  if (!missing.empty())
+    body["missing"] = missing;
+  res.set_content(body.dump(), "application/json");
+  state.with_node([&](node& n) {
+    n.metrics()
+        .get_counter("sluice_http_refused_total", {{"reason", reason}},
+                     "HTTP requests refused, by reason")
+        .add();
+  });
+  std::size_t left_out = 0;
+  bool log = audit_now(c.address + "|" + reason, left_out);
+  if (left_out > 0)
+    audit_refused(c.actor(), std::to_string(left_out) + " more requests",
+                  reason + " in the last second (not logged one by one)");
+  if (log)
+    audit_refused(c.actor(), what,
+                  std::to_string(status) + " " + reason + ": " + why);
+}
+
+std::optional<http_caller> identify(const httplib::Request& req,
+                                    httplib::Response& res,
+                                    const access_policy& p,
+                                    const readiness& state) {
+  http_caller c;
+  c.address = req.remote_addr;
+  if (!req.has_header("Authorization"))
+    return c;
+  auto value = req.get_header_value("Authorization");
+  constexpr std::string_view bearer = "Bearer ";
+  res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
+  if (!value.starts_with(bearer) || value.size() == bearer.size()) {
+    refuse_request(res, 401, "unauthenticated", "token",
+                   "the Authorization header must be 'Bearer TOKEN'", c,
+                   request_name(req), state);
+    return std::nullopt;
+  }
+  c.token = p.tokens.find(std::string_view(value).substr(bearer.size()));
+  if (c.token == nullptr) {
+    refuse_request(res, 401, "unauthenticated", "token",
+                   p.tokens.empty()
+                       ? "this node knows no token: start it with "
+                         "--tokens-file FILE or a console token "
+                         "(--token-file, SLUICE_TOKEN)"
+                       : "the bearer token is not one this node knows",
+                   c, request_name(req), state);
+    return std::nullopt;
+  }
+  return c;
+}
+
+bool allowed(const http_caller& c, scope need, bool anonymous_ok,
+             const std::string& what, httplib::Response& res,
+             const access_policy& p, const readiness& state) {
+  std::string scope_text = scope_name(need);
+  if (c.token == nullptr) {
+    if (anonymous_ok)
+      return true;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
+    refuse_request(res, 401, "unauthenticated", "token",
+                   what + " needs a token with scope '" + scope_text
+                       + "' (Authorization: Bearer TOKEN)"
+                       + (p.tokens.empty()
+                              ? "; this node knows no token: start it with "
+                                "--tokens-file FILE or a console token"
+                              : ""),
+                   c, what, state);
+    return false;
+  }
+  if (c.token->grants(need))
+    return true;
+  refuse_request(res, 403, "forbidden", "scope " + scope_text,
+                 what + " needs scope '" + scope_text + "'; token '"
+                     + c.token->name + "' has " + c.token->scope_list(),
+                 c, what, state);
+  return false;
+}
+
+} // namespace sluice::cli

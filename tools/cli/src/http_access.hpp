@@ -1,0 +1,65 @@
+// Private to the HTTP endpoint: who is asking (a bearer token, from which
+// address) and whether they may. Refusals answer 401 (no or unknown token)
+// or 403 (a token without the scope) with a JSON body naming what is
+// missing, are counted in sluice_http_refused_total and logged on the audit
+// trail. Thread-safe: the policy is immutable once the endpoint starts.
+#pragma once
+
+#include <httplib.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "access_tokens.hpp"
+#include "sluice/audit.hpp"
+
+namespace sluice::cli {
+
+class readiness;
+
+/// Who may use the HTTP API.
+struct access_policy {
+  token_set tokens; ///< named tokens and the console token
+  /// Anonymous GET /v1/keys for keys the node has (never ingestion).
+  bool public_read = false;
+  /// GET /metrics needs a token with `read`.
+  bool private_metrics = false;
+};
+
+/// The caller of one request: its token (nullptr when anonymous) and its
+/// address.
+struct http_caller {
+  const access_token* token = nullptr;
+  std::string address; ///< the client's IP address
+  audit_actor actor() const;
+  std::string token_name() const { return token ? token->name : ""; }
+};
+
+/// The caller of `req`. A malformed or unknown Authorization header is
+/// answered 401 on `res` (counted, audited) and gives nothing; no header
+/// gives an anonymous caller.
+std::optional<http_caller> identify(const httplib::Request& req,
+                                    httplib::Response& res,
+                                    const access_policy& p,
+                                    const readiness& state);
+
+/// True when `c` may do `what` (e.g. "GET /v1/keys/score/k"), which needs
+/// `need`; `anonymous_ok`: an anonymous caller may. Otherwise answers 401
+/// (anonymous) or 403 (a token without the scope) naming the scope.
+bool allowed(const http_caller& c, scope need, bool anonymous_ok,
+             const std::string& what, httplib::Response& res,
+             const access_policy& p, const readiness& state);
+
+/// Answers `status` with {"error": why, "missing": missing}, counts it
+/// under `reason` and logs it on the audit trail (refusals of one client
+/// for one reason are summarised once a second past the first few).
+void refuse_request(httplib::Response& res, int status,
+                    const std::string& reason, const std::string& missing,
+                    const std::string& why, const http_caller& c,
+                    const std::string& what, const readiness& state);
+
+/// "GET /v1/keys/score/k": the request as the audit trail names it.
+std::string request_name(const httplib::Request& req);
+
+} // namespace sluice::cli
