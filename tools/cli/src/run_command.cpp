@@ -61,9 +61,10 @@ int run_pipeline(const run_args& a, const registry& reg,
   // The console token: for `sluice console` (--listen) and, when given,
   // as the HTTP API's "console" token with every scope.
   std::string console_token = opts.admin_token; // `node` sets it
+  const char* env_token = std::getenv("SLUICE_TOKEN");
   if (!member
       && (!a.listen.empty() || !a.token_file.empty()
-          || std::getenv("SLUICE_TOKEN"))) {
+          || (env_token && *env_token))) {
     auto token = read_admin_token(a.token_file);
     if (!token) {
       print_error(token.error().message);
