@@ -230,7 +230,8 @@ action add_run_command(CLI::App& app, const registry& reg) {
                   "e.g. 127.0.0.1:7400; needs a token")
       ->type_name("HOST:PORT");
   cmd->add_option("--token-file", a->token_file,
-                  "File holding the console token (default: $SLUICE_TOKEN)")
+                  "File holding the console token (default: $SLUICE_TOKEN); "
+                  "also the HTTP API's token `console`, with every scope")
       ->check(CLI::ExistingFile);
   cmd->add_option("--name", a->name, "The node's name (default: local)");
   cmd->add_flag("--serve", a->serve,
