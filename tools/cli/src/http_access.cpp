@@ -92,8 +92,8 @@ std::optional<http_caller> identify(const httplib::Request& req,
     return c;
   auto value = req.get_header_value("Authorization");
   constexpr std::string_view bearer = "Bearer ";
-  res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
   if (!value.starts_with(bearer) || value.size() == bearer.size()) {
+    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
     refuse_request(res, 401, "unauthenticated", "token",
                    "the Authorization header must be 'Bearer TOKEN'", c,
                    request_name(req), state);
@@ -101,6 +101,7 @@ std::optional<http_caller> identify(const httplib::Request& req,
   }
   c.token = p.tokens.find(std::string_view(value).substr(bearer.size()));
   if (c.token == nullptr) {
+    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
     refuse_request(res, 401, "unauthenticated", "token",
                    p.tokens.empty()
                        ? "this node knows no token: start it with "

@@ -98,8 +98,10 @@ void get_key(const httplib::Request& req, httplib::Response& res,
       auto a = n.query(stage, key, q);
       ingests = a && a->outcome == query_outcome::not_found;
     });
-    q.ingest = may_ingest;
     ingests = ingests && may_ingest;
+    // Only an admitted request ingests: a key that went away meanwhile
+    // (a hand-off) is a 404 for a read.
+    q.ingest = ingests;
   }
   auto client = caller->address;
   if (ingests) {

@@ -180,7 +180,8 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "Debian index, indexed into LMDB once")
       ->check(CLI::ExistingFile);
   cmd->add_option("--token-file", a->run.token_file,
-                  "File holding the console token (default: $SLUICE_TOKEN)")
+                  "File holding the console token (default: $SLUICE_TOKEN); "
+                  "also the HTTP API's token `console`, with every scope")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-sync", a->run.no_sync, "Do not fsync each commit");
   add_http_access_options(*cmd, a->run);

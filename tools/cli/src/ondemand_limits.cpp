@@ -85,8 +85,14 @@ void ondemand_limits::finished(const std::string& client,
   std::lock_guard<std::mutex> guard{mtx_};
   if (in_flight_ > 0)
     --in_flight_;
-  if (!pending_key.empty())
-    pending_[client][pending_key] = now + opts_.pending_ttl;
+  if (pending_key.empty())
+    return;
+  if (pending_.size() > prune_above) // many clients: drop the expired
+    for (auto i = pending_.begin(); i != pending_.end();) {
+      std::erase_if(i->second, [&](auto& e) { return e.second <= now; });
+      i = i->second.empty() ? pending_.erase(i) : std::next(i);
+    }
+  pending_[client][pending_key] = now + opts_.pending_ttl;
 }
 
 void ondemand_limits::settled(const std::string& client,

@@ -61,9 +61,10 @@ int run_pipeline(const run_args& a, const registry& reg,
   // The console token: for `sluice console` (--listen) and, when given,
   // as the HTTP API's "console" token with every scope.
   std::string console_token = opts.admin_token; // `node` sets it
+  const char* env_token = std::getenv("SLUICE_TOKEN");
   if (!member
       && (!a.listen.empty() || !a.token_file.empty()
-          || std::getenv("SLUICE_TOKEN"))) {
+          || (env_token && *env_token))) {
     auto token = read_admin_token(a.token_file);
     if (!token) {
       print_error(token.error().message);
@@ -229,7 +230,8 @@ action add_run_command(CLI::App& app, const registry& reg) {
                   "e.g. 127.0.0.1:7400; needs a token")
       ->type_name("HOST:PORT");
   cmd->add_option("--token-file", a->token_file,
-                  "File holding the console token (default: $SLUICE_TOKEN)")
+                  "File holding the console token (default: $SLUICE_TOKEN); "
+                  "also the HTTP API's token `console`, with every scope")
       ->check(CLI::ExistingFile);
   cmd->add_option("--name", a->name, "The node's name (default: local)");
   cmd->add_flag("--serve", a->serve,
