@@ -175,6 +175,14 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         if (s.table->lost_contact(l.name, clock::now()))
           recompute(self);
         forget_batch(self, l.name);
+        // Replicated: what it held is unknown until it answers again (it
+        // may come back with an empty data directory).
+        for (auto& [shard, r] : s.repl)
+          if (auto f = r.followers.find(l.name); f != r.followers.end()) {
+            f->second.acked.reset();
+            f->second.needs_snapshot = false;
+          }
+        s.shipping.erase(l.name);
       }
       retry_later(l);
     }
@@ -220,6 +228,8 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         auto& isr = r->second.isr;
         if (add && ok && !listed)
           isr.push_back(member); // the table's update follows
+        else if (!add && ok && listed)
+          isr.erase(std::find(isr.begin(), isr.end(), member));
         else if (!ok)
           s.log->info("shard {}: {} {} the isr refused: {}", shard, member,
                       add ? "joining" : "leaving", why);

@@ -88,8 +88,9 @@ struct replicated_shard {
   /// this member) plus those added here before etcd confirmed them.
   std::set<std::string> waited;
   std::map<std::string, follower_state> followers;
-  /// isr changes asked of the controller and not answered yet.
-  std::set<std::string> isr_asked;
+  /// isr changes asked of the controller and not answered yet, and when
+  /// (an ask unanswered for long is given up and asked again).
+  std::map<std::string, clock::time_point> isr_asked;
   std::uint64_t hw = 0; ///< the high-watermark last told to the store
 };
 

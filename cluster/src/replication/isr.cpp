@@ -17,6 +17,7 @@ namespace sluice::cluster {
 namespace {
 
 constexpr auto trim_every = std::chrono::seconds(2);
+constexpr auto isr_answer_limit = std::chrono::seconds(10);
 
 bool in(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -40,13 +41,15 @@ void ask(cluster_actor* self, std::uint32_t shard, replicated_shard& r,
   // Kafka's rule: a follower that holds everything up to the watermark
   // may join (nothing acknowledged is missing from it).
   q.owner_position = {r.epoch, add ? r.hw : r.head};
-  r.isr_asked.insert(f);
+  r.isr_asked[f] = clock::now();
   (add ? out.add : out.remove).push_back(std::move(q));
 }
 
 void send_asks(cluster_actor* self, std::vector<isr_request> qs, bool add) {
   if (qs.empty())
     return;
+  self->state.log->info("asking the controller to {} {} isr entries",
+                        add ? "add" : "remove", qs.size());
   auto me = caf::actor_cast<caf::actor>(self);
   auto keys =
       std::make_shared<std::vector<std::pair<std::uint32_t, std::string>>>();
@@ -108,8 +111,14 @@ void tend_isr(cluster_actor* self) {
   asks out;
   for (auto& [shard, r] : s.repl) {
     for (auto& [f, fs] : r.followers) {
-      if (r.isr_asked.count(f))
-        continue;
+      if (auto a = r.isr_asked.find(f); a != r.isr_asked.end()) {
+        if (now - a->second < isr_answer_limit)
+          continue;
+        s.log->warn("shard {}: no answer from the controller agent to the "
+                    "isr change of {} within {} s; asking again",
+                    shard, f, isr_answer_limit.count());
+        r.isr_asked.erase(a);
+      }
       bool usable =
           fs.acked && fs.acked->epoch == r.epoch && !fs.needs_snapshot;
       bool holds_acked = usable && fs.acked->seq >= r.hw;
