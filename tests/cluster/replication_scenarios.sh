@@ -6,10 +6,10 @@
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's, partition_feed.sh's and replication_views.sh's globals; associative arrays
 
 # verify_scenario DIR TAG: posters stopped; quiet and in sync; one owner
-# map; a post through every member acknowledged within 3 s and processed
-# once (the counters' growth equals a single node's for those posts); the
-# members stop on SIGTERM; each stage's merged export equals a single node
-# fed every acknowledged body.
+# map; replica digests equal; a post through every member acknowledged
+# within 3 s and processed once (the counters' growth equals a single
+# node's for those posts); each stage's merged export equals a single node
+# fed every acknowledged body; the members stop on SIGTERM with exit 0.
 verify_scenario() {
   local dir=$1 tag=$2 before after delta t n
   stop_posters "$dir"
@@ -32,12 +32,14 @@ verify_scenario() {
   check "$scenario: the members' done/skipped/failed per stage grew by exactly the single node's for the probes ($delta)" \
     test "$delta" == "$ref_counters"
   if [[ $delta != "$ref_counters" ]]; then note "single node: $ref_counters"; fi
-  stop_nodes "${members[@]}"
   reference_run "$dir"
   # Not checked: a process killed -9 takes its counters with it, and work
   # redone after a failover counts again; the exports are the whole run's.
   note "$scenario: whole run: members' counters (their last lives) $after; single node $ref_counters"
+  # While the members run (quiet): once one stops, the others take its
+  # shards over and its data directory keeps a stale copy of their state.
   ref_dir=$dir/ref compare_exports "$dir/export" "${members[@]}"
+  stop_nodes "${members[@]}"
 }
 
 # -- scenarios ----------------------------------------------------------------

@@ -17,11 +17,14 @@
 #
 # After each: the posters stop (each had every body acknowledged); the
 # cluster goes quiet and in sync (outboxes empty, no lag, no shard under-
-# replicated or without owner, one owner map); a new post is acknowledged
-# within 3 s through every member, and the members' counters grow by exactly
-# a single node's for those posts; the members stop on SIGTERM with exit 0;
-# each stage's merged export equals a single node fed every acknowledged
-# body. etcd-server is installed with apt-get when etcd is missing.
+# replicated or without owner, one owner map, every copy at its owner's
+# position with its digest); a new post is acknowledged within 3 s through
+# every member, and the members' counters grow by exactly a single node's
+# for those posts; each stage's merged export equals a single node fed
+# every acknowledged body; the members stop on SIGTERM with exit 0.
+# Counters over the whole run are only printed: a process killed -9 takes
+# its counters with it, and work redone after a failover counts again.
+# etcd-server is installed with apt-get when etcd is missing.
 #
 # usage: replication_test.sh SLUICE_BINARY SOURCE_DIR
 # env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 2 3)

@@ -260,6 +260,9 @@ shards = {n: load("shards", n) for n in names}
 dig = {n: load("digests", n) for n in names}
 bad, checked = [], 0
 for n in names:
+    if "copies" not in dig[n]:
+        bad.append("%s: no answer to the console's digests" % n)
+for n in names:
     for o in shards[n].get("replication", {}).get("owned", []):
         s = str(o["shard"])
         mine = dig[n].get("owned", {}).get(s)
