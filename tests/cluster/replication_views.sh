@@ -261,7 +261,7 @@ dig = {n: load("digests", n) for n in names}
 bad, checked = [], 0
 for n in names:
     if "copies" not in dig[n]:
-        bad.append("%s: no answer to the console's digests" % n)
+        bad.append((False, "%s: no answer to the console's digests" % n))
 for n in names:
     for o in shards[n].get("replication", {}).get("owned", []):
         s = str(o["shard"])
@@ -272,9 +272,13 @@ for n in names:
             copy = dig[r].get("copies", {}).get(s) or dig[r].get("owned", {}).get(s)
             checked += 1
             if mine is None or copy != mine:
-                bad.append("shard %s: owner %s %s, %s %s" % (s, n, mine, r, copy))
-print("%d copies compared, %d differ%s" % (checked, len(bad),
-      "".join("\n       " + b for b in bad[:5])))
+                data = bool(mine and mine["seq"] > 0)
+                bad.append((not data, "shard %s: owner %s %s, %s %s; isr %s, lag %s"
+                            % (s, n, mine, r, copy, o["isr"], o["lag"])))
+bad.sort()
+print("%d copies compared, %d differ, %d of them of shards with records"
+      % (checked, len(bad), sum(not b[0] for b in bad))
+      + "".join("\n       " + b[1] for b in bad[:5]))
 sys.exit(1 if bad or checked == 0 else 0)
 PY
 ) || rc=$?
