@@ -1,11 +1,21 @@
 # shellcheck shell=bash
-# Sourced by partition_test.sh: what feeds and measures the members from
-# outside: webhook posters on every member (from inside its namespace), the
-# probes after a heal, the per-stage counter sums over the members' /metrics,
-# and the single-node reference fed every acknowledged body.
+# Sourced by partition_test.sh and replication_test.sh: what feeds and
+# measures the members from outside: webhook posters on every member (from
+# inside its namespace, if it has one), the probes after a heal (or any other
+# event), the per-stage counter sums over the members' /metrics, and the
+# single-node reference fed every acknowledged body.
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's and partition_scenarios.sh's globals; associative arrays
 
 declare -A poster_pid=()
+
+# ns_prefix NAME: ns_pre = the words that run a command in NAME's network
+# namespace (none when it has none), so `"${ns_pre[@]}" CMD &` keeps CMD's
+# PID in $!.
+ns_pre=()
+ns_prefix() {
+  ns_pre=()
+  if [[ -n ${netns_of[$1]} ]]; then ns_pre=(ip netns exec "${netns_of[$1]}"); fi
+}
 
 # start_posters DIR TAG [MEMBER...]: a webhook poster on each MEMBER
 # (default: every member), from inside its namespace: 10 events every
@@ -17,8 +27,9 @@ start_posters() {
   [[ $# -gt 0 ]] || set -- "${members[@]}"
   rm -f "$dir/stop"
   for n in "$@"; do
+    ns_prefix "$n"
     # A simple command, so $! is the poster's own PID (ip execs it).
-    ip netns exec "${netns_of[$n]}" "$py" "$here/webhook_poster.py" \
+    "${ns_pre[@]}" "$py" "$here/webhook_poster.py" \
       --url "${hook[$n]}/v1/events" --key-file "$hook_key" --prefix "$tag-$n" \
       --out "$dir/acked.$n" --stop "$dir/stop" >"$dir/poster.$n.log" 2>&1 &
     poster_pid[$n]=$!
@@ -39,14 +50,15 @@ stop_posters() {
   done
 }
 
-# probe_after_heal DIR TAG T_HEAL: right after a heal, each member is
-# posted 6 new events (from its namespace) and must acknowledge them within
-# 3 s of the first try; then every probe key must reach the last stage at
-# some member within 3 s more.
+# probe_after_heal DIR TAG T_HEAL [WHAT]: right after a heal (or WHAT),
+# each member is posted 6 new events (from its namespace) and must
+# acknowledge them within 3 s of the first try; then every probe key must
+# reach the last stage at some member within 3 s more.
 probe_after_heal() {
-  local dir=$1 tag=$2 t_heal=$3 n t rc keys='' pids=() line
+  local dir=$1 tag=$2 t_heal=$3 what=${4:-the heal} n t rc keys='' pids=() line
   for n in "${members[@]}"; do
-    ip netns exec "${netns_of[$n]}" "$py" "$here/webhook_poster.py" \
+    ns_prefix "$n"
+    "${ns_pre[@]}" "$py" "$here/webhook_poster.py" \
       --url "${hook[$n]}/v1/events" --key-file "$hook_key" --prefix "$tag-probe-$n" \
       --out "$dir/acked.probe.$n" --once --batch 6 --retry-for 3 >"$dir/probe.$n.log" 2>&1 &
     pids+=($!)
@@ -56,17 +68,17 @@ probe_after_heal() {
     reap "${pids[0]}"
     pids=("${pids[@]:1}")
     line=$(tail -n 1 "$dir/probe.$n.log")
-    check "$scenario: after the heal, $n acknowledges a new post within 3 s (exit $reaped: ${line#*: })" \
+    check "$scenario: after $what, $n acknowledges a new post within 3 s (exit $reaped: ${line#*: })" \
       test "$reaped" -eq 0
     for t in 0 1 2 3 4 5; do keys+=,npm/$tag-probe-$n-$t; done
   done
-  note "$scenario: probes acknowledged $(secs $(($(now_ms) - t_heal))) s after the heal"
+  note "$scenario: probes acknowledged $(secs $(($(now_ms) - t_heal))) s after $what"
   local specs=() answer
-  for n in "${members[@]}"; do specs+=("$n=/run/netns/${netns_of[$n]}=${hook[$n]}"); done
+  for n in "${members[@]}"; do specs+=("$n=${netns_of[$n]:+/run/netns/${netns_of[$n]}}=${hook[$n]}"); done
   rc=0
   answer=$("$py" "$here/keys_done.py" --stage "${stages[-1]}" --within 3 \
     --keys "${keys#,}" "${specs[@]}") || rc=$?
-  note "$scenario: the probes at the last stage ($(secs $(($(now_ms) - t_heal))) s after the heal): $answer"
+  note "$scenario: the probes at the last stage ($(secs $(($(now_ms) - t_heal))) s after $what): $answer"
   check "$scenario: every probe reached the last stage within 3 s of its acknowledgement" test "$rc" -eq 0
 }
 

@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# Sourced by replication_test.sh: the three scenarios (owners killed five
+# times, a member killed and wiped, an owner stopped beyond its lease), the
+# failover measurement, and the checks after each (replication_views.sh has
+# the members and their views).
+# shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's, partition_feed.sh's and replication_views.sh's globals; associative arrays
+
+# verify_scenario DIR TAG: posters stopped; quiet and in sync; one owner
+# map; replica digests equal; a post through every member acknowledged
+# within 3 s and processed once (the counters' growth equals a single
+# node's for those posts); each stage's merged export equals a single node
+# fed every acknowledged body; the members stop on SIGTERM with exit 0.
+verify_scenario() {
+  local dir=$1 tag=$2 before after delta t n
+  stop_posters "$dir"
+  for n in "${members[@]}"; do
+    [[ -f $dir/poster.$n.log ]] && note "$scenario: poster at $n: $(tail -n 1 "$dir/poster.$n.log")"
+  done
+  wait_quiet "${members[@]}" || { abandon "$dir"; return 1; }
+  wait_replicated quiet "${members[@]}" || { abandon "$dir"; return 1; }
+  check_owners "${members[@]}"
+  check_digests "$dir" "${members[@]}"
+  before=$(member_counters)
+  t=$(now_ms)
+  probe_after_heal "$dir" "$tag" "$t" "the cluster went quiet"
+  wait_quiet "${members[@]}" || { abandon "$dir"; return 1; }
+  after=$(member_counters)
+  mkdir -p "$dir/probes"
+  cp "$dir"/acked.probe.* "$dir/probes/"
+  reference_run "$dir/probes"
+  delta=$(counters_delta "$before" "$after")
+  check "$scenario: the members' done/skipped/failed per stage grew by exactly the single node's for the probes ($delta)" \
+    test "$delta" == "$ref_counters"
+  if [[ $delta != "$ref_counters" ]]; then note "single node: $ref_counters"; fi
+  reference_run "$dir"
+  # Not checked: a process killed -9 takes its counters with it, and work
+  # redone after a failover counts again; the exports are the whole run's.
+  note "$scenario: whole run: members' counters (their last lives) $after; single node $ref_counters"
+  # While the members run (quiet): once one stops, the others take its
+  # shards over and its data directory keeps a stale copy of their state.
+  ref_dir=$dir/ref compare_exports "$dir/export" "${members[@]}"
+  stop_nodes "${members[@]}"
+}
+
+# -- scenarios ----------------------------------------------------------------
+
+# measure_failover DIR TAG I VICTIM: kill -9 VICTIM; the time until it is
+# gone from a's owner map and then a new post through a is acknowledged.
+measure_failover() {
+  local dir=$1 tag=$2 i=$3 v=$4 t_kill t_gone t_ack owned deadline rc=0
+  t_kill=$(now_ms)
+  kill9 "$v"
+  deadline=$((t_kill + wait_limit * 1000))
+  while owned=$(owned_by a "$v"); [[ $owned != 0 && $(now_ms) -lt $deadline ]]; do sleep 0.1; done
+  t_gone=$(now_ms)
+  if [[ $owned != 0 ]]; then
+    fail "$scenario: kill $i: $v still in a's owner map ($owned shards) ${wait_limit} s after its kill"
+    note "a: $(repl_summary a)"
+    show_logs a
+    return 1
+  fi
+  "$py" "$here/webhook_poster.py" --url "${hook[a]}/v1/events" --key-file "$hook_key" \
+    --prefix "$tag-fo$i" --out "$dir/acked.fo$i" --once --retry-for "$wait_limit" \
+    >"$dir/fo$i.log" 2>&1 || rc=$?
+  t_ack=$(now_ms)
+  check "$scenario: kill $i: a post through a is acknowledged after $v's kill ($(tail -n 1 "$dir/fo$i.log"))" \
+    test "$rc" -eq 0
+  failover_ms+=($((t_ack - t_kill)))
+  note "$scenario: kill $i of $v: gone from a's owner map after $(secs $((t_gone - t_kill))) s, a post through a acknowledged after $(secs $((t_ack - t_kill))) s"
+}
+
+replication_1() {
+  scenario=OwnerKilledFiveTimes
+  echo "== 1. $scenario"
+  local dir=$work/r1 tag=r1 i v owned from t0
+  repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  start_posters "$dir" "$tag" a
+  sleep 1
+  v=$(most_shards a b c)
+  for i in $(seq 1 "$kills"); do
+    owned=$(owned_by a "$v")
+    check "$scenario: kill $i: $v owns shards when killed ($owned)" test "$owned" -gt 0
+    from=$(wc -l <"${logf[$v]}")
+    measure_failover "$dir" "$tag" "$i" "$v" || { abandon "$dir"; return; }
+    t0=$(now_ms)
+    restart_member "$v" || { abandon "$dir"; return; }
+    wait_members_up a 3 || { abandon "$dir"; return; }
+    wait_replicated isr a b c || { abandon "$dir"; return; }
+    note "$scenario: kill $i: $v restarted, rejoined and caught up in $(secs $(($(now_ms) - t0))) s"
+    wait_given_up "$v" "$from"
+    if [[ $v == b ]]; then v=c; else v=b; fi
+  done
+  sleep 1
+  verify_scenario "$dir" "$tag"
+}
+
+replication_2() {
+  scenario=KilledMemberWipedAndRebuilt
+  echo "== 2. $scenario"
+  local dir=$work/r2 tag=r2 t_kill t0 owned
+  repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  start_posters "$dir" "$tag" a b
+  sleep 1
+  t_kill=$(now_ms)
+  kill9 c
+  rm -rf "${datad[c]}"
+  while owned=$(owned_by a c); [[ $owned != 0 && $(now_ms) -lt $((t_kill + wait_limit * 1000)) ]]; do sleep 0.1; done
+  check "$scenario: c's shards fail over ($(secs $(($(now_ms) - t_kill))) s after its kill; left: $owned)" test "$owned" == 0
+  t0=$(now_ms)
+  restart_member c || { abandon "$dir"; return; }
+  wait_members_up a 3 || { abandon "$dir"; return; }
+  wait_replicated isr a b c || { abandon "$dir"; return; }
+  note "$scenario: c restarted with an empty data directory and rebuilt its copies in $(secs $(($(now_ms) - t0))) s"
+  sleep 1
+  verify_scenario "$dir" "$tag"
+}
+
+replication_3() {
+  scenario=OwnerStoppedBeyondItsLease
+  echo "== 3. $scenario"
+  local dir=$work/r3 tag=r3 v w n t_stop t_gone='' owned from
+  repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  start_posters "$dir" "$tag"
+  sleep 1
+  v=$(most_shards a a b c)
+  for n in "${members[@]}"; do [[ $n != "$v" ]] && { w=$n; break; }; done
+  owned=$(owned_by "$w" "$v")
+  from=$(wc -l <"${logf[$v]}")
+  kill -STOP "${pid[$v]}"
+  t_stop=$(now_ms)
+  note "$scenario: $(date +%T.%3N) $v (owner of $owned shards) stopped; $w watches"
+  while [[ $(now_ms) -lt $((t_stop + stop_ms)) ]]; do
+    if [[ -z $t_gone && $(owned_by "$w" "$v") == 0 ]]; then t_gone=$(now_ms); fi
+    sleep 0.1
+  done
+  kill -CONT "${pid[$v]}"
+  note "$scenario: $(date +%T.%3N) $v continued"
+  check "$scenario: $v's shards failed over while it was stopped (gone from $w's owner map after $(secs $((${t_gone:-$(now_ms)} - t_stop))) s)" \
+    test -n "$t_gone"
+  wait_given_up "$v" "$from"
+  wait_replicated isr a b c || { abandon "$dir"; return; }
+  note "$scenario: $v caught up $(secs $(($(now_ms) - t_stop - stop_ms))) s after SIGCONT"
+  sleep 1
+  verify_scenario "$dir" "$tag"
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Replicated shards (issue 14): three real members a, b, c with R = 3,
+# min_insync = 2, a 2 s lease and a real etcd 3.4 that this test starts on
+# free 127.0.0.1 ports, fed through their webhooks by posters that log every
+# acknowledged body (replication_scenarios.sh):
+#
+#   1. while a poster feeds through a, the one of b and c that owns more
+#      shards is killed -9, then the other, five kills in a row: each
+#      failover timed (its shards gone from a's owner map and a new post
+#      through a acknowledged), then it restarts on its data directory,
+#      gives its old shards up and catches up;
+#   2. c killed -9 and its data directory wiped while a and b are fed; c
+#      restarts under its name and rebuilds its copies from the owners;
+#   3. the member owning the most shards SIGSTOPped for 5 s (beyond the
+#      lease) while every member is fed, then SIGCONT: its shards fail over
+#      meanwhile, it gives them up and catches up.
+#
+# After each: the posters stop (each had every body acknowledged); the
+# cluster goes quiet and in sync (outboxes empty, no lag, no shard under-
+# replicated or without owner, one owner map, every copy at its owner's
+# position with its digest); a new post is acknowledged within 3 s through
+# every member, and the members' counters grow by exactly a single node's
+# for those posts; each stage's merged export equals a single node fed
+# every acknowledged body; the members stop on SIGTERM with exit 0.
+# Counters over the whole run are only printed: a process killed -9 takes
+# its counters with it, and work redone after a failover counts again.
+# etcd-server is installed with apt-get when etcd is missing.
+#
+# usage: replication_test.sh SLUICE_BINARY SOURCE_DIR
+# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 2 3)
+#        SLUICE_CLUSTER_WAIT=SECONDS          limit of each wait (default 60)
+#        SLUICE_CLUSTER_KEEP=1                keep the work directory
+#        SLUICE_ETCD=PATH                     the etcd binary (default etcd)
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 SLUICE_BINARY SOURCE_DIR" >&2
+  exit 2
+fi
+sluice=$(realpath -- "$1")
+example=$(realpath -- "$2")/examples/package_trust
+pipeline=$example/pipeline.yaml
+if [[ ! -x $sluice ]]; then
+  echo "FAIL: $sluice is not an executable" >&2
+  exit 1
+fi
+for tool in python3 timeout curl; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "FAIL: this test needs $tool" >&2
+    exit 1
+  fi
+done
+etcd_bin=${SLUICE_ETCD:-etcd}
+if ! command -v "$etcd_bin" >/dev/null 2>&1; then
+  echo "replication_test: etcd not found; installing etcd-server"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo -n); fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { "${sudo_cmd[@]}" apt-get update -qq \
+    && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends etcd-server; }; then
+    echo "FAIL: cannot install etcd-server (run scripts/setup.sh as root, or put" \
+      "etcd 3.4 on PATH, or set SLUICE_ETCD)" >&2
+    exit 1
+  fi
+fi
+# The interpreter itself, not a version manager's shim (pyenv's costs a
+# second a call on a busy machine); lib.sh's helpers call python3 too.
+py=$(python3 -c 'import sys; print(sys.executable)')
+python3() { "$py" "$@"; }
+have_jq=0
+if command -v jq >/dev/null; then have_jq=1; fi
+
+scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3}
+wait_limit=${SLUICE_CLUSTER_WAIT:-60}
+stages=(parse enrich score)
+shards_total=1024
+kills=5        # scenario 1's kills
+stop_ms=5000   # scenario 3's SIGSTOP
+lease_ms=2000  # --lease-ttl
+for s in $scenarios; do
+  case $s in
+    1 | 2 | 3) ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 3)"; exit 2 ;;
+  esac
+done
+
+here=$(realpath -- "$(dirname -- "${BASH_SOURCE[0]}")")
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$here/lib.sh"
+# shellcheck source=SCRIPTDIR/checks.sh
+source "$here/checks.sh"
+# shellcheck source=SCRIPTDIR/partition_feed.sh
+source "$here/partition_feed.sh"
+# shellcheck source=SCRIPTDIR/replication_views.sh
+source "$here/replication_views.sh"
+# shellcheck source=SCRIPTDIR/replication_scenarios.sh
+source "$here/replication_scenarios.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_replication.XXXXXX")
+declare -A running=() # pid -> name of every process started and not reaped
+cleanup() {
+  local p
+  for p in "${!running[@]}"; do
+    kill -CONT "$p" 2>/dev/null || true
+    kill -9 "$p" 2>/dev/null || true
+  done
+  if [[ ${SLUICE_CLUSTER_KEEP:-0} == 1 ]]; then
+    echo "work directory kept: $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+# The console token, the cluster secret and the webhook key: never
+# inherited from the caller's environment.
+export SLUICE_TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
+unset SLUICE_CLUSTER_SECRET
+secret_file=$work/secret
+printf 'secret-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$secret_file"
+hook_key=$work/hook.key
+printf 'hook-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$hook_key"
+
+t0=$(now_ms)
+scenario=Etcd
+"$etcd_bin" --version | sed -n 1p | sed 's/^/     /'
+start_etcd "$work/etcd" || exit 1
+note "etcd on $controller: $(secs $(($(now_ms) - t0))) s"
+for s in $scenarios; do
+  "replication_$s" || true # its failures are counted; the next one still runs
+done
+if [[ ${#failover_ms[@]} -gt 0 ]]; then
+  note "failover times (kill -9 -> gone from a's owner map and a post through a acknowledged): $(ms_stats "${failover_ms[@]}")"
+fi
+stop_etcd
+
+echo "${passed} passed, ${failed} failed ($(secs $(($(now_ms) - t0))) s)"
+[[ $failed -eq 0 ]]

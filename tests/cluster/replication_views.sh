@@ -1,0 +1,287 @@
+# shellcheck shell=bash
+# Sourced by replication_test.sh: etcd's start and stop, the members a, b, c
+# with the controller's flags (start, restart, kill, abandon), what is read
+# of their replication views (owner maps, lag, shards under-replicated or
+# without owner, digests), the waits on them and the checks over them.
+# shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's and partition_feed.sh's globals; associative arrays
+
+declare -A hook=() # member -> its webhook's base URL
+members=(a b c)
+failover_ms=() # scenario 1's failover times
+controller=    # etcd's client URL
+etcd_pid=
+cluster_args=()
+
+# start_etcd DIR: one etcd on two free ports, its data and log in DIR;
+# waits until it reports itself healthy.
+start_etcd() {
+  local dir=$1 cport pport deadline
+  read -r cport pport <<<"$(free_ports 2)"
+  mkdir -p "$dir"
+  controller=http://127.0.0.1:$cport
+  "$etcd_bin" --name e --data-dir "$dir/data" \
+    --listen-client-urls "$controller" --advertise-client-urls "$controller" \
+    --listen-peer-urls "http://127.0.0.1:$pport" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    --initial-cluster "e=http://127.0.0.1:$pport" >"$dir/etcd.log" 2>&1 &
+  etcd_pid=$!
+  running[$etcd_pid]=etcd
+  deadline=$(($(now_ms) + wait_limit * 1000))
+  while [[ $(now_ms) -lt $deadline ]]; do
+    if ! is_running "$etcd_pid"; then
+      reap "$etcd_pid"
+      fail "etcd exited ($reaped) at its start; its log ends:"
+      tail -n 10 "$dir/etcd.log" | sed 's/^/       /'
+      return 1
+    fi
+    if curl -s --max-time 1 "$controller/health" | grep -q '"health":"true"'; then return 0; fi
+    sleep 0.1
+  done
+  fail "etcd was not healthy within ${wait_limit} s"
+  return 1
+}
+
+stop_etcd() {
+  kill -TERM "$etcd_pid" 2>/dev/null || true
+  reap "$etcd_pid"
+}
+
+# ms_stats MS...: the values in seconds, their median and their maximum.
+ms_stats() {
+  "$py" -c '
+import statistics, sys
+v = [int(x) / 1000 for x in sys.argv[1:]]
+print(" ".join("%.1f" % x for x in v), "s; median %.1f s, max %.1f s"
+      % (statistics.median(v), max(v)))' "$@"
+}
+
+# -- members ------------------------------------------------------------------
+
+# repl_start DIR CLUSTER: fresh a, b, c (b and c join through a) in DIR,
+# replicated under /sluice/CLUSTER/ in etcd; waits until a sees all three up
+# and every shard has an owner and its full in-sync set.
+repl_start() {
+  local dir=$1 n ports i=0 t0
+  t0=$(now_ms)
+  setup_nodes "$dir" "${members[@]}"
+  read -r -a ports <<<"$(free_ports 6)"
+  for n in "${members[@]}"; do
+    # six ports taken at once, so none is a member's cluster port
+    while [[ " ${port[a]} ${port[b]} ${port[c]} " == *" ${ports[$i]} "* ]]; do i=$((i + 1)); done
+    hook[$n]=http://127.0.0.1:${ports[$i]}
+    i=$((i + 1))
+  done
+  cluster_args=(--controller "$controller" --cluster-name "$2" --replicas 3
+    --min-insync 2 --lease-ttl "$lease_ms" --replica-lag 1000)
+  start_member a || return 1
+  start_member b --join "$(addr a)" || return 1
+  start_member c --join "$(addr a)" || return 1
+  wait_members_up a 3 || return 1
+  wait_replicated isr a b c || return 1
+  note "$scenario: a, b, c up and every shard in sync $(secs $(($(now_ms) - t0))) s after a's start"
+}
+
+# start_member NAME [ARGS...]: NAME with its webhook and the controller's
+# flags, plus ARGS; waits until it answers the console.
+start_member() {
+  local n=$1
+  shift
+  start_node "$n" --http "${hook[$n]#http://}" --hmac-key-file "$hook_key" \
+    "${cluster_args[@]}" "$@"
+  wait_answers "$n"
+}
+
+# restart_member NAME: NAME again with the command line it had (the same
+# name and data directory); waits until it answers.
+restart_member() {
+  launch "$1"
+  wait_answers "$1"
+}
+
+# kill9 NAME: SIGKILL to NAME, reaped.
+kill9() {
+  kill -9 "${pid[$1]}" 2>/dev/null || true
+  reap "${pid[$1]}"
+  pid[$1]=
+}
+
+# abandon DIR: a scenario that cannot go on: posters and members killed.
+abandon() {
+  local n
+  touch "$1/stop"
+  for n in "${!poster_pid[@]}"; do
+    kill -9 "${poster_pid[$n]}" 2>/dev/null || true
+    reap "${poster_pid[$n]}"
+    unset "poster_pid[$n]"
+  done
+  kill_all "${members[@]}"
+}
+
+# -- views --------------------------------------------------------------------
+
+# owned_by VIEWER MEMBER: MEMBER's shard count in VIEWER's owner map (0 if
+# absent, "?" without an answer).
+owned_by() {
+  con "$1" shards | pyj "d['owners'].get('$2', 0)" 2>/dev/null || echo "?"
+}
+
+# most_shards VIEWER CANDIDATE...: the candidate owning the most shards in
+# VIEWER's owner map.
+most_shards() {
+  local v=$1 list
+  shift
+  list=$(printf "'%s'," "$@")
+  con "$v" shards | pyj "max([${list%,}], key=lambda m: d['owners'].get(m, 0))"
+}
+
+# repl_summary NAME: NAME's owner map and replication figures, one line.
+repl_summary() {
+  con "$1" shards | pyj '"owners=%s here=%s " % (json.dumps(d["owners"], sort_keys=True), d["owned_here"]) + " ".join("%s=%s" % (k, v) for k, v in sorted(d["replication"].items()) if k != "owned")' 2>/dev/null \
+    || echo "no answer"
+}
+
+# in_sync NAME MODE: one poll: NAME holds its lease, every shard has an
+# owner, none it owns is under-replicated; MODE quiet: no follower lags.
+in_sync() {
+  local cond='r["lease"] is True and r["assigned"] == 1024 and r["without_owner"] == 0 and r["under_replicated_here"] == 0'
+  if [[ $2 == quiet ]]; then cond+=' and r["max_follower_lag"] == 0'; fi
+  [[ $(con "$1" shards | pyj "(lambda r: $cond)(d['replication'])" 2>/dev/null) == true ]]
+}
+
+# wait_replicated MODE NAME...: until in_sync holds on every NAME (MODE isr
+# or quiet); notes the progress every 10 s.
+wait_replicated() {
+  local mode=$1 n all t0 deadline next
+  shift
+  t0=$(now_ms)
+  deadline=$((t0 + wait_limit * 1000))
+  next=$((t0 + 10000))
+  while [[ $(now_ms) -lt $deadline ]]; do
+    all=1
+    for n in "$@"; do
+      if ! in_sync "$n" "$mode"; then all=0; break; fi
+    done
+    if [[ $all == 1 ]]; then
+      note "$scenario: in sync ($mode) after $(secs $(($(now_ms) - t0))) s"
+      return 0
+    fi
+    if [[ $(now_ms) -ge $next ]]; then
+      note "$scenario: after $(secs $(($(now_ms) - t0))) s: $(repl_progress "$@")"
+      next=$((next + 10000))
+    fi
+    sleep 0.3
+  done
+  local what=
+  if [[ $mode == quiet ]]; then what=", no follower lag"; fi
+  fail "$scenario: $* not in sync (lease held, every shard owned, none under-replicated$what) within ${wait_limit} s"
+  for n in "$@"; do
+    note "$n: $(repl_summary "$n")"
+    note "$n: shards owned here not fully in sync (up to 4): $(lagging_shards "$n")"
+  done
+  show_logs "$@"
+  return 1
+}
+
+# repl_progress NAME...: "NAME=under-replicated/max lag" per NAME.
+repl_progress() {
+  local n out=
+  for n in "$@"; do
+    out+=" $n=$(con "$n" shards | pyj '"%s/%s" % (d["replication"]["under_replicated_here"], d["replication"]["max_follower_lag"])' 2>/dev/null || echo '?')"
+  done
+  echo "under-replicated/max lag:$out"
+}
+
+# lagging_shards NAME: up to 4 shards NAME owns with an isr short of its
+# replicas or a follower behind, as JSON.
+lagging_shards() {
+  con "$1" shards | pyj '[o for o in d["replication"]["owned"] if len(o["isr"]) < len(o["replicas"]) or any(o["lag"].values())][:4]' 2>/dev/null \
+    || echo "no answer"
+}
+
+# check_owners NAME...: every member's owner map is the same, sums to 1024
+# and agrees with what each owns.
+check_owners() {
+  local n j maps=() same=1 agree=1 m sum
+  for n in "$@"; do
+    j=$(con "$n" shards) || { fail "$scenario: node $n does not answer shards"; return 0; }
+    maps+=("$(echo "$j" | pyj 'json.dumps(d["owners"], sort_keys=True)')")
+    [[ $(echo "$j" | pyj "d['owned_here'] == d['owners'].get('$n', 0)") == true ]] || agree=0
+  done
+  for m in "${maps[@]}"; do [[ $m == "${maps[0]}" ]] || same=0; done
+  sum=$(echo "${maps[0]}" | pyj 'sum(d.values())')
+  check "$scenario: every member has the same owner map ${maps[0]}" test "$same" -eq 1
+  check "$scenario: the owner map's shards sum to $shards_total ($sum)" test "$sum" -eq "$shards_total"
+  check "$scenario: each member owns what the owner map gives it" test "$agree" -eq 1
+}
+
+# wait_given_up NAME FROM: NAME's log, after its line FROM, says it gave up
+# shards ("N given up", N > 0) within the wait limit.
+wait_given_up() {
+  local n=$1 from=$2 deadline lines
+  deadline=$(($(now_ms) + wait_limit * 1000))
+  while :; do
+    lines=$(tail -n +$((from + 1)) "${logf[$n]}" | grep -E ' [1-9][0-9]* given up' || true)
+    [[ -n $lines || $(now_ms) -ge $deadline ]] && break
+    sleep 0.2
+  done
+  check "$scenario: $n gave its old shards up ($(echo "$lines" | grep -oE '[0-9]+ given up' | awk '{ s += $1 } END { print s + 0 }') given up)" \
+    test -n "$lines"
+}
+
+# counters_delta BEFORE AFTER: per stage, AFTER minus BEFORE (member_counters'
+# format), in the same format.
+counters_delta() {
+  "$py" -c '
+import sys
+def parse(s):
+    return {k: [int(x) for x in v.split("/")] for k, v in
+            (w.split("=") for w in s.split())}
+b, a = parse(sys.argv[1]), parse(sys.argv[2])
+print(" ".join("%s=%s" % (s, "/".join(str(x - y) for x, y in
+      zip(a[s], b.get(s, [0, 0, 0])))) for s in sorted(a)))' "$1" "$2"
+}
+
+
+# check_digests DIR NAME...: for every shard, each replica's copy is at the
+# owner's position (epoch, seq) with the owner's digest (console `digests`
+# against the owner named in each member's `shards`).
+check_digests() {
+  local dir=$1 n out rc=0
+  shift
+  for n in "$@"; do
+    con "$n" shards >"$dir/shards.$n.json" || echo '{}' >"$dir/shards.$n.json"
+    con "$n" digests >"$dir/digests.$n.json" || echo '{}' >"$dir/digests.$n.json"
+  done
+  out=$("$py" - "$dir" "$@" <<'PY'
+import json, sys
+d, names = sys.argv[1], sys.argv[2:]
+load = lambda kind, n: json.load(open("%s/%s.%s.json" % (d, kind, n)))
+shards = {n: load("shards", n) for n in names}
+dig = {n: load("digests", n) for n in names}
+bad, checked = [], 0
+for n in names:
+    if "copies" not in dig[n]:
+        bad.append((False, "%s: no answer to the console's digests" % n))
+for n in names:
+    for o in shards[n].get("replication", {}).get("owned", []):
+        s = str(o["shard"])
+        mine = dig[n].get("owned", {}).get(s)
+        for r in o["replicas"]:
+            if r == n or r not in dig:
+                continue
+            copy = dig[r].get("copies", {}).get(s) or dig[r].get("owned", {}).get(s)
+            checked += 1
+            if mine is None or copy != mine:
+                data = bool(mine and mine["seq"] > 0)
+                bad.append((not data, "shard %s: owner %s %s, %s %s; isr %s, lag %s"
+                            % (s, n, mine, r, copy, o["isr"], o["lag"])))
+bad.sort()
+print("%d copies compared, %d differ, %d of them of shards with records"
+      % (checked, len(bad), sum(not b[0] for b in bad))
+      + "".join("\n       " + b[1] for b in bad[:5]))
+sys.exit(1 if bad or checked == 0 else 0)
+PY
+) || rc=$?
+  check "$scenario: every replica's copy is at its owner's position with its digest (${out%%$'\n'*})" test "$rc" -eq 0
+  if [[ $rc -ne 0 ]]; then echo "$out" | tail -n +2; fi
+}
