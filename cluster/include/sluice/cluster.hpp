@@ -54,7 +54,7 @@ struct cluster_options {
   /// each shard's owner, epoch, replicas and in-sync replicas, and every
   /// commit is acknowledged only once `min_insync` replicas hold it.
   std::vector<std::string> controller;
-  /// The cluster's name in etcd (keys under /sluice/<cluster>/).
+  /// The cluster's name in etcd (keys under /sluice/CLUSTER/).
   std::string cluster_name = "sluice";
   /// R: copies of each shard, the owner's included (fewer while the
   /// cluster has fewer members).

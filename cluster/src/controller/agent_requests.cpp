@@ -122,6 +122,49 @@ change_isr_batch_now(etcd_client& client, const controller_keys& keys,
   return out;
 }
 
+result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
+                               const std::string& member,
+                               const std::vector<std::uint32_t>& shards) {
+  error last = fail(errc::unavailable, "not tried");
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto read = client.get_prefix(keys.root());
+    if (!read) {
+      last = read.error();
+      pause(attempt);
+      continue;
+    }
+    std::vector<std::string> problems;
+    auto s = read_snapshot(keys, *read, problems);
+    shard_table mine;
+    for (auto sh : shards)
+      if (auto it = s.shards.find(sh);
+          it != s.shards.end() && it->second.value.owner == member)
+        mine.insert(*it);
+    auto live = s.live();
+    live.erase(member);
+    auto plan = failover_plan(keys, mine, live, {});
+    bool conflict = false;
+    for (const auto& txn : plan.txns) {
+      auto done = client.txn(txn);
+      if (!done || !done->succeeded) {
+        last = done ? fail(errc::unavailable, "shards changed meanwhile")
+                    : done.error();
+        conflict = true;
+        break;
+      }
+    }
+    if (!conflict)
+      return "'" + member + "' gave up " + std::to_string(plan.changes.size())
+             + " shards it holds no data of ("
+             + std::to_string(plan.without_owner.size())
+             + " left without owner until an in-sync copy is back)";
+    pause(attempt);
+  }
+  return fail(errc::unavailable, "giving up shards: not done after "
+                                     + std::to_string(attempts)
+                                     + " attempts; last: " + last.message);
+}
+
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,
                                const std::string& member,
                                std::size_t replication_factor,

@@ -28,6 +28,14 @@ std::vector<result<void>>
 change_isr_batch_now(etcd_client& client, const controller_keys& keys,
                      const std::vector<isr_request>& requests, bool add);
 
+/// A member that owns `shards` in the table but holds nothing of them
+/// (its data directory was lost) gives them up: each goes to another live
+/// isr member at epoch + 1 (failover_plan without it), or, with none, to no
+/// owner (fenced until one is back). A one-line summary.
+result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
+                               const std::string& member,
+                               const std::vector<std::uint32_t>& shards);
+
 /// `forget member`: replacement_plan over the live members, written until
 /// nothing is left to change. A one-line summary, or the refusal.
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,

@@ -94,6 +94,12 @@ public:
   void change_isr_batch(std::vector<isr_request> requests, bool add,
                         std::function<void(std::vector<result<void>>)> done);
 
+  /// This member owns `shards` in the table but holds no data of them (its
+  /// data directory was lost and it came back within its lease): they go
+  /// to other in-sync replicas (see resign_now). `done` gets a summary.
+  void resign(std::vector<std::uint32_t> shards,
+              std::function<void(result<std::string>)> done);
+
   /// `forget NODE`: gives the stopped member's replicas to the next live
   /// members of each shard's ranking (see replacement_plan). `done` gets a
   /// one-line summary or the refusal.

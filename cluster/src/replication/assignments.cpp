@@ -149,6 +149,20 @@ void apply_roles(cluster_actor* self) {
   s.log->info("controller's assignment: {} shards claimed, {} promoted from "
               "copies, {} given up, {} copies dropped",
               claimed, promoted, ch->demote.size(), ch->drop_copies.size());
+  if (!ch->resign.empty() && s.agent) {
+    s.log->warn("{} shards assigned to this member hold no data here while "
+                "other copies are in sync (was the data directory lost?): "
+                "giving them to those copies",
+                ch->resign.size());
+    auto log = s.log;
+    s.agent->resign(ch->resign, [log](result<std::string> r) {
+      if (r)
+        log->info("{}", *r);
+      else
+        log->error("giving up shards without data failed: {}",
+                   r.error().describe());
+    });
+  }
   s.roles_busy = true;
   store_call fn = [ch](store& st) -> result<commit_report> {
     commit_report total;

@@ -20,8 +20,11 @@ role_changes plan_roles(const shard_table& table, const std::string& me,
           out.claim[a.epoch].push_back(shard);
       } else if (has_copy) {
         out.promote[a.epoch].push_back(shard);
+      } else if (std::any_of(a.isr.begin(), a.isr.end(),
+                             [&](const std::string& m) { return m != me; })) {
+        out.resign.push_back(shard); // others hold what was acknowledged
       } else {
-        out.claim[a.epoch].push_back(shard);
+        out.claim[a.epoch].push_back(shard); // a first assignment
       }
       continue;
     }

@@ -34,10 +34,15 @@ struct role_changes {
   std::vector<std::uint32_t> demote;
   /// Follower copies of shards this member is no longer a replica of.
   std::vector<std::uint32_t> drop_copies;
+  /// Owned here by the table, but the store holds nothing of them while
+  /// other members are in sync (this member's data directory was lost):
+  /// claiming them empty would lose acknowledged records, so they are
+  /// given to an in-sync copy instead.
+  std::vector<std::uint32_t> resign;
 
   bool empty() const {
     return claim.empty() && promote.empty() && demote.empty()
-           && drop_copies.empty();
+           && drop_copies.empty() && resign.empty();
   }
 };
 

@@ -77,5 +77,14 @@ TEST(Roles, ShardsNotInTheTableAreLeftAlone) {
   EXPECT_TRUE(plan_roles({}, "a", l).empty());
 }
 
+TEST(Roles, AnOwnerThatLostItsDataGivesItsShardsToTheInSyncCopies) {
+  shard_table t;
+  t[3] = entry(1, "c", {"c", "a", "b"}, {"c", "a", "b"});
+  t[4] = entry(1, "c", {"c", "a"}, {"c"});
+  auto r = plan_roles(t, "c", {}); // an empty data directory
+  EXPECT_EQ(r.resign, shards{3});
+  EXPECT_EQ(r.claim[1], shards{4}); // the only copy: nothing to keep
+}
+
 } // namespace
 } // namespace sluice::cluster
