@@ -31,10 +31,10 @@
 #    them, parse and enrich states included).
 #
 # usage: bench/replication_bench.sh [--quick] [--keep]
-#   (full)   N = 40,000 per trial, order R = 1 3 2 2 3 1 3 1 2, latency 20 s
-#            per R, 10 failover trials, K = 60,000 keys: about 10 minutes
-#   --quick  N = 12,000, order 1 3 2, latency 5 s, 3 failover trials,
-#            K = 12,000: about 2-3 minutes
+#   (full)   N = 20,000 per trial, order R = 1 3 2 2 3 1 3 1 2, latency 20 s
+#            per R, 10 failover trials, K = 40,000 keys: about 10 minutes
+#   --quick  N = 8,000, order 1 3 2, latency 5 s, 3 failover trials,
+#            K = 8,000: about 2-3 minutes (one trial per R: no medians)
 #   --keep   keep the scratch directory (logs, data)
 #   --failover-only  only parts 3 and 4 (to try the script out)
 # Needs build/bin/sluice (or $SLUICE_BIN), etcd on PATH, python3 and
@@ -57,9 +57,9 @@ while (($#)); do
   esac
 done
 if ((quick)); then
-  events=12000 order="1 3 2" lat_secs=5 fo_trials=3 cu_keys=12000
+  events=8000 order="1 3 2" lat_secs=5 fo_trials=3 cu_keys=8000
 else
-  events=40000 order="1 3 2 2 3 1 3 1 2" lat_secs=20 fo_trials=10 cu_keys=60000
+  events=20000 order="1 3 2 2 3 1 3 1 2" lat_secs=20 fo_trials=10 cu_keys=40000
 fi
 [[ -x $sluice ]] || { echo "missing $sluice: build it first" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "etcd is not on PATH (Debian etcd-server)" >&2; exit 1; }
