@@ -181,6 +181,9 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
           if (auto f = r.followers.find(l.name); f != r.followers.end()) {
             f->second.acked.reset();
             f->second.needs_snapshot = false;
+            // Gone: out of the isr at the next heartbeat, not after the
+            // lag time (acknowledgements wait for it until then).
+            f->second.caught_up_at = clock::time_point{};
           }
         s.shipping.erase(l.name);
       }

@@ -72,7 +72,7 @@ repl_start() {
     i=$((i + 1))
   done
   cluster_args=(--controller "$controller" --cluster-name "$2" --replicas 3
-    --min-insync 2 --lease-ttl "$lease_ms" --replica-lag 1000)
+    --min-insync 2 --lease-ttl "$lease_ms")
   start_member a || return 1
   start_member b --join "$(addr a)" || return 1
   start_member c --join "$(addr a)" || return 1

@@ -65,9 +65,10 @@ struct cluster_options {
   /// The member's lease in etcd: a member silent this long is dead to the
   /// cluster and its shards fail over.
   std::chrono::milliseconds lease_ttl{2000};
-  /// A follower that has not confirmed the owner's records for this long
-  /// leaves the in-sync set (so acknowledgements go on without it).
-  std::chrono::milliseconds replica_lag_time{1000};
+  /// A follower that has not been caught up with the owner's log for this
+  /// long leaves the in-sync set (so acknowledgements go on without it); a
+  /// follower whose connection dropped leaves at once.
+  std::chrono::milliseconds replica_lag_time{5000};
 };
 
 /// A running cluster member's extension; pass both to node::start through

@@ -31,7 +31,11 @@ role_changes plan_roles(const shard_table& table, const std::string& me,
     if (owned != local.owned.end()) {
       // Another owner at an epoch at least ours: ours is over. (An older
       // epoch in the table than here cannot be: epochs come from it.)
-      if (a.epoch >= owned->second)
+      // No owner (fenced: none of its isr is live but possibly this
+      // member, which the controller makes owner again once it is seen):
+      // keep everything; this may be the only copy of what was
+      // acknowledged.
+      if (!a.owner.empty() && a.epoch >= owned->second)
         out.demote.push_back(shard);
       continue;
     }

@@ -86,5 +86,18 @@ TEST(Roles, AnOwnerThatLostItsDataGivesItsShardsToTheInSyncCopies) {
   EXPECT_EQ(r.claim[1], shards{4}); // the only copy: nothing to keep
 }
 
+TEST(Roles, AFencedShardWithoutOwnerKeepsItsDataHere) {
+  // The owner was the last in-sync copy and was cut off: the controller
+  // fenced the shard (no owner, epoch + 1) until an isr member is back.
+  shard_table t;
+  t[6] = entry(2, "", {"c", "a", "b"}, {"c"});
+  local_shards l;
+  l.owned[6] = 1;
+  EXPECT_TRUE(plan_roles(t, "c", l).empty());
+  // Given back to it at the next epoch: it keeps its data at that epoch.
+  t[6] = entry(3, "c", {"c", "a", "b"}, {"c"});
+  EXPECT_EQ(plan_roles(t, "c", l).claim[3], shards{6});
+}
+
 } // namespace
 } // namespace sluice::cluster

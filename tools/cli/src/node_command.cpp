@@ -31,7 +31,7 @@ struct node_args {
   std::size_t replicas = 3;
   std::size_t min_insync = 2;
   unsigned lease_ttl_ms = 2000;
-  unsigned replica_lag_ms = 1000;
+  unsigned replica_lag_ms = 5000;
   std::string secret_on_command_line; ///< refused, without echoing it
 };
 
@@ -221,7 +221,8 @@ action add_node_command(CLI::App& app, const registry& reg) {
       ->check(CLI::Range(1000, 600000));
   cmd->add_option("--replica-lag", a->replica_lag_ms,
                   "With --controller: milliseconds a follower may stay "
-                  "behind before it leaves the in-sync set")
+                  "behind before it leaves the in-sync set (one that "
+                  "disconnects leaves at once)")
       ->check(CLI::Range(50, 600000));
   cmd->add_option("--threads", a->run.threads,
                   "Scheduler threads (default: cores)");
