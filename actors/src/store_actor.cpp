@@ -16,6 +16,8 @@
 
 #include "messages.hpp"
 #include "sluice/caf_error.hpp"
+#include "sluice/event_codec.hpp"
+#include "sluice/placement.hpp"
 #include "store_actor/replication_gate.hpp"
 
 namespace sluice {
@@ -55,6 +57,10 @@ struct store_state {
   /// shards they changed reach them (store_actor/replication_gate.hpp).
   std::optional<replication_gate> gate;
   std::unordered_map<std::uint64_t, std::vector<caf::response_promise>> held;
+  /// The appends of each held commit: those of shards lost before they
+  /// were replicated are appended again (they now go to the new owner).
+  std::unordered_map<std::uint64_t, std::vector<queue_append>> held_appends;
+  std::set<std::uint32_t> lost_shards; ///< the last shards_lost's
   caf::actor repl_watcher; ///< ships the records, sends the watermarks
   std::uint64_t fence_sent = 0;
   histogram* commit_latency = nullptr;
@@ -140,6 +146,8 @@ void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
   }
 }
 
+lane& normal_lane(store_state& s);
+
 /// Answers the gate's decisions: released commits as done, those of lost
 /// shards with an error; tells the watcher how far the outbox may go.
 void settle(store_actor_t* self) {
@@ -147,6 +155,7 @@ void settle(store_actor_t* self) {
   if (!s.gate)
     return;
   auto o = s.gate->take();
+  bool more = false; // tickets made here: decided by the next take()
   for (auto t : o.released) {
     auto i = s.held.find(t);
     if (i == s.held.end())
@@ -155,8 +164,58 @@ void settle(store_actor_t* self) {
       rp.deliver(caf::unit);
     s.held.erase(i);
   }
+  for (auto t : o.released)
+    s.held_appends.erase(t);
   for (auto t : o.failed) {
+    // Accepted events of a shard lost before they were replicated: append
+    // them again (the shard is remote now: they go to its new owner) and
+    // answer once that is acknowledged. Publish-once ids are not checked
+    // again (they are recorded here already). Other work of the commit
+    // (completions) is redone by the new owner from its queues.
+    std::vector<queue_append> again, rest;
+    if (auto a = s.held_appends.find(t); a != s.held_appends.end()) {
+      for (auto& ap : a->second) {
+        std::uint32_t shard = 0;
+        if (!ap.key.empty()) {
+          shard = shard_of(ap.key);
+        } else if (auto ev = decode_event(ap.event_bytes, "held append")) {
+          shard = shard_of(ev->key);
+        } else {
+          continue;
+        }
+        if (!s.lost_shards.count(shard)) {
+          rest.push_back(std::move(ap));
+          continue;
+        }
+        ap.dedupe_id.clear();
+        ap.dedupe_follow = false;
+        again.push_back(std::move(ap));
+      }
+      s.held_appends.erase(a);
+    }
+    // The commit's events of shards still owned here wait on under a
+    // ticket of their own, to be appended again if those are lost too.
+    if (auto r = o.failed_rest.find(t);
+        r != o.failed_rest.end() && !r->second.empty() && !rest.empty()) {
+      auto t2 = s.gate->hold(std::move(r->second), s.env.st->next_seq());
+      s.held_appends[t2] = std::move(rest);
+      more = true;
+    }
     auto i = s.held.find(t);
+    if (!again.empty()) {
+      s.log->warn("{} accepted events of shards lost before they were "
+                  "replicated: appended again for their new owner",
+                  again.size());
+      auto& l = normal_lane(s);
+      for (auto& ap : again)
+        l.batch.appends.push_back(std::move(ap));
+      if (i != s.held.end()) {
+        for (auto& rp : i->second)
+          l.promises.push_back(std::move(rp));
+        s.held.erase(i);
+      }
+      continue;
+    }
     if (i == s.held.end())
       continue;
     auto e = to_caf_error(fail(errc::unavailable,
@@ -166,6 +225,8 @@ void settle(store_actor_t* self) {
       rp.deliver(e);
     s.held.erase(i);
   }
+  if (more)
+    settle(self); // a ticket made above may be decided already
   if (o.fence > s.fence_sent && s.repl_watcher) {
     s.fence_sent = o.fence;
     self->send(s.repl_watcher, ext::outbox_fence_atom::value, o.fence);
@@ -175,7 +236,8 @@ void settle(store_actor_t* self) {
 /// A commit's answers: at once, or (replicated store) once the shards it
 /// changed are below their high-watermarks.
 void answer_after_replication(store_actor_t* self, const commit_report& rep,
-                              std::vector<caf::response_promise> promises) {
+                              std::vector<caf::response_promise> promises,
+                              std::vector<queue_append> appends = {}) {
   auto& s = self->state;
   if (!s.gate) {
     for (auto& rp : promises)
@@ -196,6 +258,8 @@ void answer_after_replication(store_actor_t* self, const commit_report& rep,
       s.gate->hold(std::move(reqs), s.env.st->next_seq(), std::move(outbox));
   if (!promises.empty())
     s.held[t] = std::move(promises);
+  if (!appends.empty())
+    s.held_appends[t] = std::move(appends);
   settle(self);
 }
 
@@ -208,6 +272,9 @@ void commit(store_actor_t* self, lane& l) {
   auto t0 = std::chrono::steady_clock::now();
   auto size = l.batch.size();
   auto promises = std::move(l.promises);
+  std::vector<queue_append> appends; // kept until replicated
+  if (s.gate)
+    appends = l.batch.appends;
   auto r = s.env.st->commit(std::move(l.batch));
   l = lane{};
   if (!r) {
@@ -252,7 +319,7 @@ void commit(store_actor_t* self, lane& l) {
   // Routers learn what the commit did before any flush is answered: a
   // supervisor recovering a key must not resend what was just consumed.
   notify_stage_supervisors(self, rep);
-  answer_after_replication(self, rep, std::move(promises));
+  answer_after_replication(self, rep, std::move(promises), std::move(appends));
 }
 
 void commit_all(store_actor_t* self) {
@@ -440,6 +507,7 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
           std::vector<std::uint32_t> shards;
           for (auto& [shard, seq] : lost.items)
             shards.push_back(shard);
+          s.lost_shards = {shards.begin(), shards.end()};
           s.gate->lose(shards);
           settle(self);
         }

@@ -39,6 +39,10 @@ void replication_gate::decide(held& h) {
         h.at = held::state::failed;
         h.answered = true;
         pending_.failed.push_back(h.ticket);
+        auto& rest = pending_.failed_rest[h.ticket];
+        for (auto& r : h.reqs)
+          if (!lost_.count(r.first) && watermark(r.first) < r.second)
+            rest.push_back(r);
         return;
       }
       all = all && watermark(shard) >= seq;

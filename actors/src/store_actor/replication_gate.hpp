@@ -43,6 +43,9 @@ public:
   struct outcome {
     std::vector<std::uint64_t> released; ///< tickets: answer success
     std::vector<std::uint64_t> failed;   ///< tickets: answer an error
+    /// The requirements of each failed ticket on shards not lost (its
+    /// other shards' records, still to be replicated).
+    std::map<std::uint64_t, requirements> failed_rest;
     /// Outbox entries below this seq may be forwarded (0: none released
     /// yet since the last call reported one).
     std::uint64_t fence = 0;
