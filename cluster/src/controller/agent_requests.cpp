@@ -102,6 +102,7 @@ change_isr_batch_now(etcd_client& client, const controller_keys& keys,
     carried[ch.shard].push_back(i);
   }
   std::vector<shard_change> changes;
+  changes.reserve(merged.size());
   for (auto& [shard, ch] : merged)
     changes.push_back(ch);
   const std::size_t per_txn = max_txn_ops - 1;
