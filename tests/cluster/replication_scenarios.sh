@@ -1,12 +1,13 @@
 # shellcheck shell=bash
-# Sourced by replication_test.sh: the three scenarios (owners killed five
-# times, a member killed and wiped, an owner stopped beyond its lease), the
-# failover measurement, and the checks after each (replication_views.sh has
-# the members and their views).
+# Sourced by replication_test.sh: the scenarios (1. owners killed five
+# times, 2. a member killed and wiped, 3. an owner stopped beyond its lease,
+# 4. scale-out from two members to three: the controller's rebalance gives
+# the new member a third of the owners), the failover measurement, and the
+# checks after each (replication_views.sh has the members and their views).
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's, partition_feed.sh's and replication_views.sh's globals; associative arrays
 
-# verify_scenario DIR TAG: posters stopped; quiet and in sync; one owner
-# map; replica digests equal; a post through every member acknowledged
+# verify_scenario DIR TAG: posters stopped; the controller's rebalance done
+# (a returned member has its shards back); quiet and in sync; one owner map; replica digests equal; a post through every member acknowledged
 # within 3 s and processed once (the counters' growth equals a single
 # node's for those posts); each stage's merged export equals a single node
 # fed every acknowledged body; the members stop on SIGTERM with exit 0.
@@ -16,6 +17,7 @@ verify_scenario() {
   for n in "${members[@]}"; do
     [[ -f $dir/poster.$n.log ]] && note "$scenario: poster at $n: $(tail -n 1 "$dir/poster.$n.log")"
   done
+  wait_rebalanced "${members[@]}" || { abandon "$dir"; return 1; }
   wait_quiet "${members[@]}" || { abandon "$dir"; return 1; }
   wait_replicated quiet "${members[@]}" || { abandon "$dir"; return 1; }
   check_owners "${members[@]}"
@@ -140,6 +142,38 @@ replication_3() {
   wait_given_up "$v" "$from"
   wait_replicated isr a b c || { abandon "$dir"; return; }
   note "$scenario: $v caught up $(secs $(($(now_ms) - t_stop - stop_ms))) s after SIGCONT"
+  sleep 1
+  verify_scenario "$dir" "$tag"
+}
+
+# 4. Scale-out: a and b (R = 3 uses both), a poster feeding through a; c
+# starts and joins: the controller adds c to every shard (growth to R),
+# then its rebalance moves about a third of the owners to c, at most 32
+# shards in motion at once.
+replication_4() {
+  scenario=ScaleOutRebalancesOwners
+  echo "== 4. $scenario"
+  local dir=$work/r4 tag=r4 t0 n owned moved motion
+  repl_start_pair "$dir" "$tag" || { abandon "$dir"; return; }
+  start_posters "$dir" "$tag" a
+  sleep 2
+  t0=$(now_ms)
+  start_member c --join "$(addr a)" || { abandon "$dir"; return; }
+  wait_members_up a 3 || { abandon "$dir"; return; }
+  wait_rebalanced a b c || { abandon "$dir"; return; }
+  note "$scenario: c started, every shard at its target and in sync $(secs $(($(now_ms) - t0))) s later (while fed)"
+  for n in a b c; do
+    owned=$(owned_by a "$n")
+    check "$scenario: $n owns about a third of the shards ($owned of $shards_total)" \
+      test "$owned" -ge 290 -a "$owned" -le 400
+  done
+  moved=$(rebalance_of a b c | pyj 'd["owners_moved"]')
+  owned=$(owned_by a c)
+  check "$scenario: the controller moved at least c's $owned owners ($moved owner moves)" \
+    test "$moved" -ge "$owned"
+  motion=$(max_in_motion a b c)
+  check "$scenario: at most 32 shards were in motion at once (at most $motion logged)" \
+    test "$motion" -ge 1 -a "$motion" -le 32
   sleep 1
   verify_scenario "$dir" "$tag"
 }
