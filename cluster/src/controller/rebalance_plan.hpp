@@ -54,7 +54,8 @@ struct rebalance_status {
 /// members that host shards, as in grow_plan):
 ///  1. a target member that is not a replica is added to `replicas`,
 ///     outside the isr (its owner ships it a snapshot, then the log, and
-///     adds it to the isr once caught up);
+///     adds it to the isr once caught up), once no replica of the shard is
+///     catching up;
 ///  2. once the preferred member is in the isr and is not the owner, it
 ///     becomes the owner at epoch + 1 with the isr minus the old owner
 ///     (which drops what it holds, unacknowledged commits included, and
