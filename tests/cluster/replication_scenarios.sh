@@ -17,7 +17,7 @@ verify_scenario() {
   for n in "${members[@]}"; do
     [[ -f $dir/poster.$n.log ]] && note "$scenario: poster at $n: $(tail -n 1 "$dir/poster.$n.log")"
   done
-  wait_rebalanced "${members[@]}" || { abandon "$dir"; return 1; }
+  wait_rebalanced sync "${members[@]}" || { abandon "$dir"; return 1; }
   wait_quiet "${members[@]}" || { abandon "$dir"; return 1; }
   wait_replicated quiet "${members[@]}" || { abandon "$dir"; return 1; }
   check_owners "${members[@]}"
@@ -140,10 +140,12 @@ replication_3() {
   check "$scenario: $v's shards failed over while it was stopped (gone from $w's owner map after $(secs $((${t_gone:-$(now_ms)} - t_stop))) s)" \
     test -n "$t_gone"
   wait_given_up "$v" "$from"
-  # In sync and its shards back: under three posters the rebalance keeps
-  # up to 32 shards in motion (under-replicated) for most of a minute, so
-  # "in sync" alone may never be seen before it is done.
-  wait_rebalanced a b c || { abandon "$dir"; return; }
+  # Caught up: its shards back (each moved once it was in sync). Not "every
+  # member in sync at one instant" while three posters feed: the rebalance
+  # keeps up to 32 shards in motion for a minute, and then followers flap
+  # in and out of the isr on two busy cores (verify_scenario checks it all
+  # in sync once the posters stopped).
+  wait_rebalanced moves a b c || { abandon "$dir"; return; }
   note "$scenario: $v caught up and got its shards back $(secs $(($(now_ms) - t_stop - stop_ms))) s after SIGCONT"
   sleep 1
   verify_scenario "$dir" "$tag"
@@ -163,7 +165,7 @@ replication_4() {
   t0=$(now_ms)
   start_member c --join "$(addr a)" || { abandon "$dir"; return; }
   wait_members_up a 3 || { abandon "$dir"; return; }
-  wait_rebalanced a b c || { abandon "$dir"; return; }
+  wait_rebalanced sync a b c || { abandon "$dir"; return; }
   note "$scenario: c started, every shard at its target and in sync $(secs $(($(now_ms) - t0))) s later (while fed)"
   for n in a b c; do
     owned=$(owned_by a "$n")
