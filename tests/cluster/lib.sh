@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by the cluster drivers (cluster_test.sh, partition_test.sh,
-# replication_test.sh) and by ../crash/kill_resume_test.sh: the pass/fail
+# Sourced by the cluster drivers (cluster_test.sh, partition_test.sh and
+# the replication drivers) and by ../crash/kill_resume_test.sh: the pass/fail
 # tally, time and JSON helpers, the drivers' common start (driver_start.sh,
 # sourced here: arguments, tools, work directory and EXIT trap, secrets,
 # namespaces, etcd), and the nodes: start, restart, console queries, waits
