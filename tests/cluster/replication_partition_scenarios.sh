@@ -82,6 +82,13 @@ readyz() {
   in_ns "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${hook[$1]}/readyz" || true
 }
 
+# dups NAME: NAME's sluice_publish_duplicates_total (events of a post seen
+# before: a client's retries), read in its namespace.
+dups() {
+  in_ns "$1" curl -s --max-time 2 "${hook[$1]}/metrics" \
+    | awk '/^sluice_publish_duplicates_total/ { s += $2 } END { print s + 0 }'
+}
+
 # owners_json NAME: NAME's owner map as sorted JSON.
 owners_json() { con "$1" shards | pyj 'json.dumps(d["owners"], sort_keys=True)' 2>/dev/null || echo "?"; }
 
@@ -184,9 +191,10 @@ rp_bridge() {
 rp_minority() {
   scenario=MinorityCutOff
   echo "== minority. $scenario"
-  local cut_ms=8000 grace_ms=1000 owned gone lease ready
+  local cut_ms=8000 grace_ms=1000 owned gone lease ready dups0
   rp_begin minority || { abandon "$work/minority"; return 1; }
   owned=$(owned_by a c)
+  dups0=$(dups c)
   netns_isolate 3
   cut_made "c cut off from a, b and etcd"
   check "$scenario: c owns shards when cut off ($owned)" test "$owned" -gt 0
@@ -200,6 +208,7 @@ rp_minority() {
   ready=$(readyz c)
   check "$scenario: c knows its lease is gone (lease $lease, /readyz $ready)" \
     test "$lease" == false -a "$ready" == 503
+  note "$scenario: events c took as publish-once duplicates during the cut (retries of posts it had accepted): $(($(dups c) - dups0))"
   rp_heal
   check "$scenario: c acknowledged nothing it could not replicate (after the first $(secs "$grace_ms") s: $(after_grace c) bodies)" \
     test "$(after_grace c)" -eq 0
