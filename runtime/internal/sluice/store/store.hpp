@@ -91,6 +91,10 @@ struct commit_report {
   std::size_t outboxed = 0;
   /// Events dropped because their id was published once before.
   std::size_t deduplicated = 0;
+  /// The batch's appends not written for that reason (with those that
+  /// follow one: `queue_append::dedupe_follow`), as indexes into
+  /// `write_batch::appends`, ascending.
+  std::vector<std::size_t> skipped_appends;
   /// Shards became dispatchable here (acquired or reclaimed): stage supervisors
   /// read their queues again from the start.
   bool rewind = false;
