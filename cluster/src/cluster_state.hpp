@@ -163,6 +163,8 @@ struct cluster_state {
   std::vector<held_ack> held_acks;
   bool roles_busy = false;  ///< a role change runs on the store
   bool roles_again = false; ///< the table changed meanwhile
+  /// When this member last trimmed its shards' logs (isr.cpp).
+  clock::time_point last_trim{};
 
   counter* forwarded = nullptr;
   counter* forwarded_bytes = nullptr;

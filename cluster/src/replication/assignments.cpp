@@ -21,13 +21,10 @@ result<local_shards> read_local(const store& st) {
     return records.error();
   for (auto& r : *records)
     l.owned[r.shard] = r.epoch;
-  for (std::uint32_t sh = 0; sh < shard_count; ++sh) {
-    auto pos = st.replica_position(sh);
-    if (!pos)
-      return pos.error();
-    if (*pos)
-      l.copies[sh] = **pos;
-  }
+  auto copies = st.replica_positions(); // one read, not one per shard
+  if (!copies)
+    return copies.error();
+  l.copies = std::move(*copies);
   return l;
 }
 

@@ -64,14 +64,12 @@ void send_asks(cluster_actor* self, std::vector<isr_request> qs, bool add) {
       });
 }
 
-clock::time_point last_trim{};
-
 void trim_logs(cluster_actor* self) {
   auto& s = self->state;
   auto now = clock::now();
-  if (now - last_trim < trim_every)
+  if (now - s.last_trim < trim_every)
     return;
-  last_trim = now;
+  s.last_trim = now;
   auto points =
       std::make_shared<std::vector<std::pair<std::uint32_t, std::uint64_t>>>();
   for (auto& [shard, r] : s.repl) {

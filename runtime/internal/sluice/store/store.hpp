@@ -414,6 +414,11 @@ public:
   result<std::optional<repl_position>>
   replica_position(std::uint32_t shard) const;
 
+  /// Follower: the position of every replica copy here, by shard, read in
+  /// one transaction (one scan); equals replica_position of each shard
+  /// (copies whose snapshot is still being installed are left out).
+  result<std::map<std::uint32_t, repl_position>> replica_positions() const;
+
   /// Follower: calls `fn` for every record of the replica copy of `shard`
   /// as a hand-off record with this directory's stage ids (a stage not
   /// registered here is an error naming it), kinds in order (queued events
