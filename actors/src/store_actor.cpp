@@ -29,6 +29,8 @@ struct lane {
   std::vector<caf::response_promise> promises;
   /// Stage id and key of every completion in the lane.
   std::set<std::pair<std::uint32_t, std::string>> keys;
+  /// Failed commits (replicated store) whose events it appends again.
+  std::size_t failed_commits = 0;
 
   bool empty() const { return batch.empty() && promises.empty(); }
 };
@@ -149,13 +151,15 @@ void append_again(store_state& s, replicated_answers::again a) {
     l.batch.appends.push_back(std::move(ap));
   for (auto& rp : a.promises)
     l.promises.push_back(std::move(rp));
+  l.failed_commits += a.failed_commits;
 }
 
 /// A commit's answers: at once, or (replicated store) once the shards it
 /// changed are below their high-watermarks.
 void answer_after_replication(store_actor_t* self, const commit_report& rep,
                               std::vector<caf::response_promise> promises,
-                              std::vector<queue_append> appends = {}) {
+                              std::vector<queue_append> appends = {},
+                              std::size_t failed_commits = 0) {
   auto& s = self->state;
   if (!s.replicated) {
     for (auto& rp : promises)
@@ -163,7 +167,7 @@ void answer_after_replication(store_actor_t* self, const commit_report& rep,
     return;
   }
   append_again(s, s.replicated->hold(self, rep, std::move(promises),
-                                     std::move(appends)));
+                                     std::move(appends), failed_commits));
 }
 
 /// Commits one lane in one LMDB transaction. Deferred completions (their
@@ -178,6 +182,7 @@ void commit(store_actor_t* self, lane& l) {
   std::vector<queue_append> appends; // kept until replicated
   if (s.replicated)
     appends = l.batch.appends;
+  auto failed_commits = l.failed_commits;
   auto r = s.env.st->commit(std::move(l.batch));
   l = lane{};
   if (!r) {
@@ -222,7 +227,8 @@ void commit(store_actor_t* self, lane& l) {
   // Routers learn what the commit did before any flush is answered: a
   // supervisor recovering a key must not resend what was just consumed.
   notify_stage_supervisors(self, rep);
-  answer_after_replication(self, rep, std::move(promises), std::move(appends));
+  answer_after_replication(self, rep, std::move(promises), std::move(appends),
+                           failed_commits);
 }
 
 void commit_all(store_actor_t* self) {

@@ -120,6 +120,7 @@ public:
     o.hosts_shards = opts_.hosts_shards;
     o.lease_ttl = opts_.lease_ttl;
     o.replication_factor = opts_.replication_factor;
+    o.min_insync = opts_.min_insync;
     o.log = spdlog::default_logger();
     controller_callbacks cb;
     caf::actor to = actor_;

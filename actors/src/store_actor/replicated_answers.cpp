@@ -20,7 +20,8 @@ void replicated_answers::watch(caf::event_based_actor* self,
 replicated_answers::again
 replicated_answers::hold(caf::event_based_actor* self, const commit_report& rep,
                          std::vector<caf::response_promise> promises,
-                         std::vector<queue_append> appends) {
+                         std::vector<queue_append> appends,
+                         std::size_t carried) {
   replication_gate::requirements reqs(rep.replicated.begin(),
                                       rep.replicated.end());
   if (!reqs.empty() && watcher_) {
@@ -31,7 +32,16 @@ replicated_answers::hold(caf::event_based_actor* self, const commit_report& rep,
   replication_gate::positions outbox;
   for (auto& p : rep.member_outbox)
     outbox.emplace_back(static_cast<std::uint8_t>(p.priority), p.seq);
-  auto t = gate_.hold(std::move(reqs), st_.next_seq(), std::move(outbox));
+  // Dropped appends are the original commit's: never appended again here.
+  for (auto i = rep.skipped_appends.rbegin(); i != rep.skipped_appends.rend();
+       ++i)
+    if (*i < appends.size())
+      appends.erase(appends.begin() + static_cast<std::ptrdiff_t>(*i));
+  bool retry = !rep.skipped_appends.empty();
+  auto t =
+      gate_.hold(std::move(reqs), st_.next_seq(), std::move(outbox), retry);
+  for (std::size_t i = 0; i < carried; ++i)
+    gate_.reappended(t);
   if (!promises.empty())
     held_[t] = std::move(promises);
   if (!appends.empty())
@@ -114,12 +124,19 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
     }
     // The commit's events of shards still owned here wait on under a
     // ticket of their own, to be appended again if those are lost too.
+    std::uint64_t t2 = 0;
     if (auto r = o.failed_rest.find(t);
         r != o.failed_rest.end() && !r->second.empty() && !rest.empty()) {
-      auto t2 = gate_.hold(std::move(r->second), st_.next_seq());
+      t2 = gate_.hold(std::move(r->second), st_.next_seq());
       held_appends_[t2] = std::move(rest);
-      more = true;
     }
+    // Retries held after this commit wait for its events' new tickets.
+    if (!again_here.empty()) {
+      gate_.reappending();
+      ++out.failed_commits;
+    }
+    gate_.failure_handled(t2);
+    more = true;
     auto i = held_.find(t);
     if (!again_here.empty()) {
       log_->warn("{} accepted events of shards lost before they were "

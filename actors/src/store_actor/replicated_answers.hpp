@@ -34,6 +34,9 @@ public:
   struct again {
     std::vector<queue_append> appends;
     std::vector<caf::response_promise> promises;
+    /// Failed commits whose events these are: `hold` of the commit that
+    /// carries them must be told (commits held after older ones wait).
+    std::size_t failed_commits = 0;
   };
 
   replicated_answers(store& st, std::shared_ptr<spdlog::logger> log)
@@ -45,11 +48,15 @@ public:
 
   /// A commit's answers (`promises`, possibly none), held until the shards
   /// it changed are below their high-watermarks; `appends` are its
-  /// appends, kept to be appended again if their shard is lost meanwhile.
-  /// Tells the watcher the new heads of the log.
+  /// appends, kept (less those dropped as published once) to be appended
+  /// again if their shard is lost meanwhile. A commit that dropped
+  /// publish-once duplicates (a retry) is answered only after every older
+  /// one, so a retry is never acknowledged before its original. `carried`:
+  /// the `failed_commits` of the `again`s whose events it carries. Tells
+  /// the watcher the new heads of the log.
   again hold(caf::event_based_actor* self, const commit_report& rep,
              std::vector<caf::response_promise> promises,
-             std::vector<queue_append> appends);
+             std::vector<queue_append> appends, std::size_t carried = 0);
 
   /// Shards' high-watermarks rose.
   again advance(caf::event_based_actor* self, const shard_positions& hw);

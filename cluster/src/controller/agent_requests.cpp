@@ -208,7 +208,8 @@ change_isr_batch_now(etcd_client& client, const controller_keys& keys,
 
 result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
                                const std::string& member,
-                               const std::vector<std::uint32_t>& shards) {
+                               const std::vector<std::uint32_t>& shards,
+                               std::size_t min_insync) {
   round_rules rules{.what = "giving up shards", .read_key = keys.root()};
   auto done = run_rounds(
       client, rules,
@@ -219,11 +220,15 @@ result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
         shard_table mine;
         for (auto sh : shards)
           if (auto it = s.shards.find(sh);
-              it != s.shards.end() && it->second.value.owner == member)
-            mine.insert(*it);
+              it != s.shards.end() && it->second.value.owner == member) {
+            // It holds none of them: never counted in their isr again.
+            auto entry = *it;
+            std::erase(entry.second.value.isr, member);
+            mine.insert(std::move(entry));
+          }
         auto live = s.live();
         live.erase(member);
-        return std::optional{failover_plan(keys, mine, live, {})};
+        return std::optional{failover_plan(keys, mine, live, {}, min_insync)};
       });
   if (!done)
     return done.error();

@@ -42,6 +42,9 @@ struct controller_agent_options {
   std::chrono::milliseconds lease_ttl{2000};
   /// R: replicas per shard (fewer while the cluster has fewer members).
   std::size_t replication_factor = 3;
+  /// Replicas that must hold a record before it is acknowledged: a
+  /// failover keeps dead members in the isr rather than go below it.
+  std::size_t min_insync = 2;
   /// The controller waits this long after it took over (and after a new
   /// member appeared) before the first assignment, so that members started
   /// together share the shards from the start.

@@ -23,6 +23,7 @@ struct controller_settings {
   std::string member;
   std::size_t replication_factor = 3;
   std::chrono::milliseconds settle{1500};
+  std::size_t min_insync = 2; ///< see controller_agent_options
 };
 
 class controller_loop {
