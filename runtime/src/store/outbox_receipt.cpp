@@ -64,8 +64,7 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
       if (*src)
         origin = (*src)->origin;
     }
-    out.push_back(
-        {*pos, *stage, *shard, std::string(value.substr(8)), origin});
+    out.push_back({*pos, *stage, *shard, std::string(value.substr(8)), origin});
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read outbox");

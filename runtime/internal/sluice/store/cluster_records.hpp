@@ -29,8 +29,7 @@ struct outbox_origin {
   /// Equal when every field is.
   friend bool operator==(const outbox_origin&, const outbox_origin&) = default;
   /// By shard, then in the order the source shard's owners wrote them.
-  friend auto operator<=>(const outbox_origin&,
-                          const outbox_origin&) = default;
+  friend auto operator<=>(const outbox_origin&, const outbox_origin&) = default;
 };
 
 /// An event waiting in the outbox for the node that owns its key.
