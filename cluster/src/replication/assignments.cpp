@@ -4,6 +4,8 @@
 // its followers is brought up to date.
 #include <caf/event_based_actor.hpp>
 
+#include <utility>
+
 #include "cluster_messages.hpp"
 #include "replication/replication.hpp"
 #include "replication/roles.hpp"
@@ -206,7 +208,8 @@ void on_assignments(cluster_actor* self,
       owners[shard] = e.value.owner;
   auto next = shard_map::from_owners(owners);
   if (!(next == s.desired)) {
-    s.desired = std::move(next);
+    auto before = std::exchange(s.desired, std::move(next));
+    forget_moved_batches(self, before);
     s.outbox_dirty = true;
   }
   apply_roles(self);

@@ -86,10 +86,16 @@ result<void> batch_writer::to_outbox(const queue_append& a,
     return pos.error();
   // An event a shard's key produced is that shard's record until it is
   // forwarded; one fed or published through this member is nobody's.
+  // Its origin, the same wherever the entry is replicated to, lets the
+  // receiver tell it again when a promoted replica forwards it.
   if (changes_.on() && source_shard_) {
-    if (auto r = note_outbox_source(t_, p_, *pos, *source_shard_); !r)
+    auto origin = changes_.next_origin(t_, *source_shard_);
+    if (!origin)
+      return origin.error();
+    if (auto r = note_outbox_source(t_, p_, *pos, *source_shard_, *origin); !r)
       return r;
-    changes_.outbox(*source_shard_, a.stage_id, *pos, a.event_bytes, false);
+    changes_.outbox(*source_shard_, a.stage_id, *pos, a.event_bytes, *origin,
+                    false);
   }
   if (!source_shard_)
     report.member_outbox.push_back(*pos);

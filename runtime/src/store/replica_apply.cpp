@@ -77,8 +77,11 @@ result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
   std::string stage;
   for (auto& c : rec.changes()) {
     if (!repl::from_change(c, shard, r, stage))
-      return fail(errc::corrupt, where + ": a change of unknown kind "
-                                     + std::to_string(c.kind()));
+      return fail(errc::corrupt,
+                  where
+                      + ": a change of unknown kind or with a malformed "
+                        "origin (kind "
+                      + std::to_string(c.kind()) + ")");
     auto k = repl::replica_key(r, stage);
     auto done = c.erase()
                     ? w.del(p.replica, k, "delete a replica record")
