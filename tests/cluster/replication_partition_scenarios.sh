@@ -15,22 +15,6 @@ t_cut=0
 t_heal=0
 declare -A at_cut=() at_grace=() at_heal=() from_line=()
 
-# ack_check NAME COMMAND...: check, unless SLUICE_REPLPART_ACK_CHECKS=0:
-# then only noted. For the checks that a member which cannot replicate
-# acknowledges nothing: they fail while a retried post is acknowledged
-# without replication (issue 14's known defect, OPERATIONS "Partitions").
-ack_check() {
-  local name=$1
-  shift
-  if [[ ${SLUICE_REPLPART_ACK_CHECKS:-1} != 0 ]]; then
-    check "$name" "$@"
-  elif "$@"; then
-    note "(not counted, SLUICE_REPLPART_ACK_CHECKS=0) holds: $name"
-  else
-    note "(not counted, SLUICE_REPLPART_ACK_CHECKS=0) DOES NOT HOLD: $name"
-  fi
-}
-
 # rp_ensure: the members running, else (first scenario, or the one before
 # could not go on) a new cluster: new data directories, a new name in etcd.
 rp_ensure() {
@@ -226,7 +210,7 @@ rp_minority() {
     test "$lease" == false -a "$ready" == 503
   note "$scenario: events c took as publish-once duplicates during the cut (retries of posts it had accepted): $(($(dups c) - dups0))"
   rp_heal
-  ack_check "$scenario: c acknowledged nothing it could not replicate (after the first $(secs "$grace_ms") s: $(after_grace c) bodies)" \
+  check "$scenario: c acknowledged nothing it could not replicate (after the first $(secs "$grace_ms") s: $(after_grace c) bodies)" \
     test "$(after_grace c)" -eq 0
   check "$scenario: a and b kept acknowledging (after the first $(secs "$grace_ms") s: a $(after_grace a), b $(after_grace b) bodies)" \
     test "$(after_grace a)" -gt 0 -a "$(after_grace b)" -gt 0
@@ -256,7 +240,7 @@ rp_majority() {
   done
   check "$scenario: a and b know their leases are gone (lease/readyz:$leases)" test "$ok" -eq 1
   rp_heal
-  ack_check "$scenario: nothing acknowledged anywhere once the lease is past (after the first $(secs "$grace_ms") s: a $(after_grace a), b $(after_grace b), c $(after_grace c) bodies)" \
+  check "$scenario: nothing acknowledged anywhere once the lease is past (after the first $(secs "$grace_ms") s: a $(after_grace a), b $(after_grace b), c $(after_grace c) bodies)" \
     test $(($(after_grace a) + $(after_grace b) + $(after_grace c))) -eq 0
   for n in a b; do
     if [[ $owned == *" $n=0"* ]]; then continue; fi
@@ -287,7 +271,7 @@ rp_retry() {
   "${ns_pre[@]}" "$py" "$here/webhook_poster.py" --url "${hook[$v]}/v1/events" \
     --key-file "$hook_key" --prefix "retry-$v" --out "$rp_dir/acked.$v" --once \
     --retry-for 5 >"$rp_dir/retry.$v.log" 2>&1 || rc=$?
-  ack_check "$scenario: a body posted through $v while it is cut off is not acknowledged within 5 s, retries included ($(tail -n 1 "$rp_dir/retry.$v.log"))" \
+  check "$scenario: a body posted through $v while it is cut off is not acknowledged within 5 s, retries included ($(tail -n 1 "$rp_dir/retry.$v.log"))" \
     test "$rc" -ne 0
   kill9 "$v"
   netns_heal

@@ -195,9 +195,11 @@ TEST(AssignmentPlan, RandomFailoversKeepEveryRule) {
         EXPECT_TRUE(has(old.isr, m)) << "the isr never grows in a failover";
       // Dead members leave it only down to min_insync.
       EXPECT_GE(next.isr.size(), std::min(old.isr.size(), min_insync));
-      if (next.isr.size() > min_insync && !next.owner.empty())
-        for (const auto& m : next.isr)
+      if (next.isr.size() > min_insync && !next.owner.empty()) {
+        for (const auto& m : next.isr) {
           EXPECT_TRUE(live.contains(m)) << "a dead member kept needlessly";
+        }
+      }
       EXPECT_EQ(next.replicas, old.replicas);
       // The best live isr member: nobody live in the old isr is ahead.
       for (const auto& m : old.isr)
