@@ -1,5 +1,6 @@
-// Group commit into LMDB, answering appends after commit and notifying
-// stage supervisors of what each commit consumed and appended.
+// Group commit into LMDB, answering appends after commit (a replicated
+// store's once replicated: store_actor/replicated_answers.hpp) and
+// notifying stage supervisors of what each commit consumed and appended.
 #include "store_actor.hpp"
 
 #include <caf/actor_system.hpp>
@@ -16,9 +17,7 @@
 
 #include "messages.hpp"
 #include "sluice/caf_error.hpp"
-#include "sluice/event_codec.hpp"
-#include "sluice/placement.hpp"
-#include "store_actor/replication_gate.hpp"
+#include "store_actor/replicated_answers.hpp"
 
 namespace sluice {
 
@@ -30,6 +29,8 @@ struct lane {
   std::vector<caf::response_promise> promises;
   /// Stage id and key of every completion in the lane.
   std::set<std::pair<std::uint32_t, std::string>> keys;
+  /// Failed commits (replicated store) whose events it appends again.
+  std::size_t failed_commits = 0;
 
   bool empty() const { return batch.empty() && promises.empty(); }
 };
@@ -54,15 +55,8 @@ struct store_state {
   /// cluster's forwarder).
   caf::actor outbox_watcher;
   /// A replicated store: commits are answered once the watermarks of the
-  /// shards they changed reach them (store_actor/replication_gate.hpp).
-  std::optional<replication_gate> gate;
-  std::unordered_map<std::uint64_t, std::vector<caf::response_promise>> held;
-  /// The appends of each held commit: those of shards lost before they
-  /// were replicated are appended again (they now go to the new owner).
-  std::unordered_map<std::uint64_t, std::vector<queue_append>> held_appends;
-  std::set<std::uint32_t> lost_shards; ///< the last shards_lost's
-  caf::actor repl_watcher; ///< ships the records, sends the watermarks
-  std::uint64_t fence_sent = 0;
+  /// shards they changed reach them.
+  std::optional<replicated_answers> replicated;
   histogram* commit_latency = nullptr;
   histogram* commit_size = nullptr;
   counter* commits = nullptr;
@@ -148,119 +142,32 @@ void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
 
 lane& normal_lane(store_state& s);
 
-/// Answers the gate's decisions: released commits as done, those of lost
-/// shards with an error; tells the watcher how far the outbox may go.
-void settle(store_actor_t* self) {
-  auto& s = self->state;
-  if (!s.gate)
+/// Puts what the replicated answers gave back into the next normal commit.
+void append_again(store_state& s, replicated_answers::again a) {
+  if (a.appends.empty() && a.promises.empty())
     return;
-  auto o = s.gate->take();
-  bool more = false; // tickets made here: decided by the next take()
-  for (auto t : o.released) {
-    auto i = s.held.find(t);
-    if (i == s.held.end())
-      continue;
-    for (auto& rp : i->second)
-      rp.deliver(caf::unit);
-    s.held.erase(i);
-  }
-  for (auto t : o.released)
-    s.held_appends.erase(t);
-  for (auto t : o.failed) {
-    // Accepted events of a shard lost before they were replicated: append
-    // them again (the shard is remote now: they go to its new owner) and
-    // answer once that is acknowledged. Publish-once ids are not checked
-    // again (they are recorded here already). Other work of the commit
-    // (completions) is redone by the new owner from its queues.
-    std::vector<queue_append> again, rest;
-    if (auto a = s.held_appends.find(t); a != s.held_appends.end()) {
-      for (auto& ap : a->second) {
-        std::uint32_t shard = 0;
-        if (!ap.key.empty()) {
-          shard = shard_of(ap.key);
-        } else if (auto ev = decode_event(ap.event_bytes, "held append")) {
-          shard = shard_of(ev->key);
-        } else {
-          continue;
-        }
-        if (!s.lost_shards.count(shard)) {
-          rest.push_back(std::move(ap));
-          continue;
-        }
-        ap.dedupe_id.clear();
-        ap.dedupe_follow = false;
-        again.push_back(std::move(ap));
-      }
-      s.held_appends.erase(a);
-    }
-    // The commit's events of shards still owned here wait on under a
-    // ticket of their own, to be appended again if those are lost too.
-    if (auto r = o.failed_rest.find(t);
-        r != o.failed_rest.end() && !r->second.empty() && !rest.empty()) {
-      auto t2 = s.gate->hold(std::move(r->second), s.env.st->next_seq());
-      s.held_appends[t2] = std::move(rest);
-      more = true;
-    }
-    auto i = s.held.find(t);
-    if (!again.empty()) {
-      s.log->warn("{} accepted events of shards lost before they were "
-                  "replicated: appended again for their new owner",
-                  again.size());
-      auto& l = normal_lane(s);
-      for (auto& ap : again)
-        l.batch.appends.push_back(std::move(ap));
-      if (i != s.held.end()) {
-        for (auto& rp : i->second)
-          l.promises.push_back(std::move(rp));
-        s.held.erase(i);
-      }
-      continue;
-    }
-    if (i == s.held.end())
-      continue;
-    auto e = to_caf_error(fail(errc::unavailable,
-                               "a shard it wrote is no longer owned here: "
-                               "not acknowledged, send it again"));
-    for (auto& rp : i->second)
-      rp.deliver(e);
-    s.held.erase(i);
-  }
-  if (more)
-    settle(self); // a ticket made above may be decided already
-  if (o.fence > s.fence_sent && s.repl_watcher) {
-    s.fence_sent = o.fence;
-    self->send(s.repl_watcher, ext::outbox_fence_atom::value, o.fence);
-  }
+  auto& l = normal_lane(s);
+  for (auto& ap : a.appends)
+    l.batch.appends.push_back(std::move(ap));
+  for (auto& rp : a.promises)
+    l.promises.push_back(std::move(rp));
+  l.failed_commits += a.failed_commits;
 }
 
 /// A commit's answers: at once, or (replicated store) once the shards it
 /// changed are below their high-watermarks.
 void answer_after_replication(store_actor_t* self, const commit_report& rep,
                               std::vector<caf::response_promise> promises,
-                              std::vector<queue_append> appends = {}) {
+                              std::vector<queue_append> appends = {},
+                              std::size_t failed_commits = 0) {
   auto& s = self->state;
-  if (!s.gate) {
+  if (!s.replicated) {
     for (auto& rp : promises)
       rp.deliver(caf::unit);
     return;
   }
-  replication_gate::requirements reqs(rep.replicated.begin(),
-                                      rep.replicated.end());
-  if (!reqs.empty() && s.repl_watcher) {
-    shard_positions heads{reqs};
-    self->send<caf::message_priority::high>(
-        s.repl_watcher, ext::replicated_atom::value, std::move(heads));
-  }
-  replication_gate::positions outbox;
-  for (auto& p : rep.member_outbox)
-    outbox.emplace_back(static_cast<std::uint8_t>(p.priority), p.seq);
-  auto t =
-      s.gate->hold(std::move(reqs), s.env.st->next_seq(), std::move(outbox));
-  if (!promises.empty())
-    s.held[t] = std::move(promises);
-  if (!appends.empty())
-    s.held_appends[t] = std::move(appends);
-  settle(self);
+  append_again(s, s.replicated->hold(self, rep, std::move(promises),
+                                     std::move(appends), failed_commits));
 }
 
 /// Commits one lane in one LMDB transaction. Deferred completions (their
@@ -273,8 +180,9 @@ void commit(store_actor_t* self, lane& l) {
   auto size = l.batch.size();
   auto promises = std::move(l.promises);
   std::vector<queue_append> appends; // kept until replicated
-  if (s.gate)
+  if (s.replicated)
     appends = l.batch.appends;
+  auto failed_commits = l.failed_commits;
   auto r = s.env.st->commit(std::move(l.batch));
   l = lane{};
   if (!r) {
@@ -319,7 +227,8 @@ void commit(store_actor_t* self, lane& l) {
   // Routers learn what the commit did before any flush is answered: a
   // supervisor recovering a key must not resend what was just consumed.
   notify_stage_supervisors(self, rep);
-  answer_after_replication(self, rep, std::move(promises), std::move(appends));
+  answer_after_replication(self, rep, std::move(promises), std::move(appends),
+                           failed_commits);
 }
 
 void commit_all(store_actor_t* self) {
@@ -410,7 +319,7 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
   s.pending_gauge = &m.get_gauge("sluice_store_pending_records", {},
                                  "Records waiting for the next commit");
   if (env.st->replicated())
-    s.gate.emplace();
+    s.replicated.emplace(*s.env.st, s.log);
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)
     s.stage_names[env.plan->stage_id(i)] = env.plan->topo().stages[i].name;
   self->set_exit_handler([self](caf::exit_msg& em) {
@@ -479,38 +388,26 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       },
       [self](ext::replication_watch_atom, caf::actor& watcher) {
         auto& s = self->state;
-        s.repl_watcher = std::move(watcher);
-        if (s.gate)
-          self->send(s.repl_watcher, ext::outbox_fence_atom::value,
-                     s.fence_sent);
+        if (s.replicated) // without, nothing is held, nothing to tell it
+          s.replicated->watch(self, std::move(watcher));
         maybe_commit(self);
       },
       [self](ext::watermark_atom, shard_positions& hw) {
         auto& s = self->state;
-        if (s.gate) {
-          s.gate->advance(hw.items);
-          settle(self);
-        }
+        if (s.replicated)
+          append_again(s, s.replicated->advance(self, hw));
         maybe_commit(self);
       },
       [self](ext::outbox_forwarded_atom, outbox_positions& done) {
         auto& s = self->state;
-        if (s.gate) {
-          s.gate->forwarded(done.items);
-          settle(self);
-        }
+        if (s.replicated)
+          append_again(s, s.replicated->forwarded(self, done));
         maybe_commit(self);
       },
       [self](ext::shards_lost_atom, shard_positions& lost) {
         auto& s = self->state;
-        if (s.gate) {
-          std::vector<std::uint32_t> shards;
-          for (auto& [shard, seq] : lost.items)
-            shards.push_back(shard);
-          s.lost_shards = {shards.begin(), shards.end()};
-          s.gate->lose(shards);
-          settle(self);
-        }
+        if (s.replicated)
+          append_again(s, s.replicated->lose(self, lost));
         maybe_commit(self);
       },
       [self](ext::outbox_watch_atom, caf::actor& watcher) {

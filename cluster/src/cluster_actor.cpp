@@ -8,6 +8,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include <utility>
+
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
 #include "handshake.hpp"
@@ -87,7 +89,8 @@ void recompute(cluster_actor* self) {
   auto next = shard_map::compute(s.table->shard_owners());
   if (!(next == s.desired)) {
     auto n = moved(s.desired, next).size();
-    s.desired = std::move(next);
+    auto before = std::exchange(s.desired, std::move(next));
+    forget_moved_batches(self, before);
     s.log->info("shard map: {} owners, {} shards moved (epoch {})",
                 s.desired.nodes().size(), n, s.table->epoch());
     s.outbox_dirty = true;

@@ -202,6 +202,11 @@ public:
     }
     nlohmann::json owned = nlohmann::json::object(),
                    copies = nlohmann::json::object();
+    // Every copy's position in one read; a failed read leaves copies out,
+    // as a failed read of one shard's position always did.
+    std::map<std::uint32_t, repl_position> copy_at;
+    if (auto all = st_->replica_positions(); all)
+      copy_at = std::move(*all);
     for (std::uint32_t sh = 0; sh < shard_count; ++sh) {
       auto key = std::to_string(sh);
       if (auto pos = st_->replog_position(sh); pos && *pos) {
@@ -209,11 +214,12 @@ public:
         if (d)
           owned[key] = {
               {"epoch", (*pos)->epoch}, {"seq", (*pos)->seq}, {"digest", *d}};
-      } else if (auto cp = st_->replica_position(sh); cp && *cp) {
+      } else if (auto cp = copy_at.find(sh); cp != copy_at.end()) {
         auto d = st_->replica_digest(sh);
         if (d)
-          copies[key] = {
-              {"epoch", (*cp)->epoch}, {"seq", (*cp)->seq}, {"digest", *d}};
+          copies[key] = {{"epoch", cp->second.epoch},
+                         {"seq", cp->second.seq},
+                         {"digest", *d}};
       }
     }
     a.json = nlohmann::json{{"owned", std::move(owned)},

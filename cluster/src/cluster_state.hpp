@@ -163,6 +163,8 @@ struct cluster_state {
   std::vector<held_ack> held_acks;
   bool roles_busy = false;  ///< a role change runs on the store
   bool roles_again = false; ///< the table changed meanwhile
+  /// When this member last trimmed its shards' logs (isr.cpp).
+  clock::time_point last_trim{};
 
   counter* forwarded = nullptr;
   counter* forwarded_bytes = nullptr;
@@ -189,6 +191,11 @@ void recompute(cluster_actor* self);
 /// The link to `target` dropped: its batch in flight will never be
 /// answered; its entries are sent again once it is back.
 void forget_batch(cluster_actor* self, const std::string& target);
+/// Shards moved away from their owners in `before` (the map was `before`
+/// until now): their batches in flight are forgotten, so each moved
+/// shard's entries go to its new owner again in outbox order (a late
+/// answer of the old owner still deletes what it took).
+void forget_moved_batches(cluster_actor* self, const shard_map& before);
 /// Sends outbox entries to the owners of their shards, a batch at a time
 /// per owner; deletes them once acknowledged.
 void pump_outbox(cluster_actor* self);

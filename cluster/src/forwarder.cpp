@@ -1,11 +1,14 @@
 // The forwarder: events for keys that another member owns wait in the
 // outbox (written in the same transaction as the rest of their batch). They
 // go to the owner in batches, one batch in flight per owner, urgent ones
-// first; the owner queues them, drops duplicates by (sender, shard,
-// priority, seq) and acknowledges, and only then are they deleted here.
-// At-least-once transport plus idempotent receipt: exactly once into the
-// owner's queue.
+// first, each target shard's in outbox order; the owner queues them, drops
+// duplicates by (shard, priority, sender, seq), or with replication by
+// (shard, priority, source shard, origin) for a shard's entries, and
+// acknowledges, and only then are they deleted here. At-least-once
+// transport plus idempotent receipt: exactly once into the owner's queue.
 #include <caf/event_based_actor.hpp>
+
+#include <set>
 
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
@@ -214,6 +217,17 @@ void forget_batch(cluster_actor* self, const std::string& target) {
   s.outbox_dirty = true;
 }
 
+void forget_moved_batches(cluster_actor* self, const shard_map& before) {
+  auto& s = self->state;
+  std::set<std::string> old_owners;
+  for (auto shard : moved(before, s.desired))
+    if (auto& o = before.owner(shard);
+        !o.empty() && s.in_flight_batches.count(o))
+      old_owners.insert(o);
+  for (auto& o : old_owners)
+    forget_batch(self, o);
+}
+
 void pump_outbox(cluster_actor* self) {
   auto& s = self->state;
   if (!s.joined || s.stopping || !s.outbox_dirty)
@@ -230,8 +244,15 @@ void pump_outbox(cluster_actor* self) {
   std::map<std::string, std::shared_ptr<batch>> batches;
   std::vector<bool> held(shard_count, false); // keep each shard in order
   for (auto& e : *entries) {
-    if (s.sending.count(e.pos) || e.shard >= shard_count || held[e.shard])
+    if (e.shard >= shard_count || held[e.shard])
       continue;
+    // In flight (perhaps to the shard's previous owner): later entries of
+    // its shard wait, or the receiver would take them first and drop these
+    // as duplicates when they come again.
+    if (s.sending.count(e.pos)) {
+      held[e.shard] = true;
+      continue;
+    }
     // Replicated: only what commits below their high-watermarks wrote
     // leaves (a failover could undo the rest).
     if (s.replicated && e.pos.seq >= s.outbox_fence) {
@@ -276,7 +297,8 @@ void pump_outbox(cluster_actor* self) {
                            e.stage_id,
                            e.pos.priority,
                            {},
-                           std::move(e.event_bytes)});
+                           std::move(e.event_bytes),
+                           e.origin});
     } else {
       auto* w = b->wire.mutable_forward()->add_events();
       auto n = s.stage_names.find(e.stage_id);
@@ -285,6 +307,8 @@ void pump_outbox(cluster_actor* self) {
       w->set_seq(e.pos.seq);
       w->set_priority(static_cast<std::uint32_t>(e.pos.priority));
       w->set_event(std::move(e.event_bytes));
+      if (e.origin)
+        to_wire(*e.origin, *w->mutable_origin());
     }
   }
   for (auto& [target, b] : batches)
@@ -312,9 +336,18 @@ caf::result<std::string> receive_forward(cluster_actor* self,
           fail(errc::parse, "malformed forwarded event (shard "
                                 + std::to_string(w.shard()) + ", priority "
                                 + std::to_string(w.priority()) + ")"));
+    std::optional<outbox_origin> origin;
+    if (w.has_origin()) {
+      if (w.origin().shard() >= shard_count)
+        return reply_error(
+            fail(errc::parse, "malformed forwarded event (its origin's shard "
+                                  + std::to_string(w.origin().shard()) + ")"));
+      origin = from_wire(w.origin());
+    }
     auto prio = w.priority() == 0 ? priority::urgent : priority::normal;
     urgent = urgent || prio == priority::urgent;
-    evs.push_back({w.shard(), w.seq(), id->second, prio, {}, w.event()});
+    evs.push_back(
+        {w.shard(), w.seq(), id->second, prio, {}, w.event(), origin});
   }
   auto receipt = std::make_shared<forward_receipt>();
   auto fn = receive_call(from, std::move(evs), receipt);

@@ -59,6 +59,17 @@ from_wire(const google::protobuf::RepeatedPtrField<v1::Member>& in) {
   return out;
 }
 
+void to_wire(const outbox_origin& in, v1::OutboxOrigin& out) {
+  out.set_shard(in.shard);
+  out.set_epoch(in.epoch);
+  out.set_seq(in.seq);
+  out.set_index(in.index);
+}
+
+outbox_origin from_wire(const v1::OutboxOrigin& in) {
+  return {in.shard(), in.epoch(), in.seq(), in.index()};
+}
+
 std::string body_name(const v1::ClusterMessage& m) {
   switch (m.body_case()) {
   case v1::ClusterMessage::kHello:

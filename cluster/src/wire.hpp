@@ -8,6 +8,7 @@
 
 #include "membership.hpp"
 #include "sluice/result.hpp"
+#include "sluice/store/cluster_records.hpp"
 #include "sluice/v1/cluster.pb.h"
 
 namespace sluice::cluster {
@@ -32,6 +33,10 @@ void to_wire(const std::vector<member>& in,
              google::protobuf::RepeatedPtrField<v1::Member>& out);
 std::vector<member>
 from_wire(const google::protobuf::RepeatedPtrField<v1::Member>& in);
+
+/// An outbox entry's origin on the wire and back.
+void to_wire(const outbox_origin& in, v1::OutboxOrigin& out);
+outbox_origin from_wire(const v1::OutboxOrigin& in);
 
 /// The name of a message's body, for logs ("hello", "forward", ...).
 std::string body_name(const v1::ClusterMessage& m);

@@ -1,5 +1,6 @@
 // Unit tests of the cluster's wire helpers: a refusal's errc crosses
-// between members with its message.
+// between members with its message; a forwarded event's origin crosses
+// whole, and one from an older member has none.
 #include "wire.hpp"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,28 @@ TEST(Wire, AReplyWithoutAKnownKindIsUnavailable) {
 
 TEST(Wire, AnAcceptanceIsOk) {
   EXPECT_TRUE(parsed(reply_ok()).ok());
+}
+
+TEST(Wire, AForwardedEventsOriginCrossesWhole) {
+  outbox_origin o{1023, 7, (std::uint64_t{1} << 40) + 3, 4'000'000'000u};
+  v1::ForwardedEvent ev;
+  ev.set_shard(5);
+  to_wire(o, *ev.mutable_origin());
+  v1::ForwardedEvent back;
+  ASSERT_TRUE(back.ParseFromString(ev.SerializeAsString()));
+  ASSERT_TRUE(back.has_origin());
+  EXPECT_EQ(from_wire(back.origin()), o);
+}
+
+TEST(Wire, AForwardedEventOfAnOlderMemberHasNoOrigin) {
+  v1::ForwardedEvent old_member; // fields 1-6 only
+  old_member.set_stage("parse");
+  old_member.set_shard(5);
+  old_member.set_seq(42);
+  v1::ForwardedEvent back;
+  ASSERT_TRUE(back.ParseFromString(old_member.SerializeAsString()));
+  EXPECT_FALSE(back.has_origin());
+  EXPECT_EQ(back.seq(), 42u);
 }
 
 } // namespace

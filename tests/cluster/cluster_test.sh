@@ -31,27 +31,14 @@
 # the waits), checks.sh (shards, exports), scenarios.sh (the scenarios).
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 SLUICE_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-sluice=$(realpath -- "$1")
-example=$(realpath -- "$2")/examples/package_trust
-pipeline=$example/pipeline.yaml
+here=$(dirname -- "${BASH_SOURCE[0]}")
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$here/lib.sh"
+driver_args "$@"
 feeds=(--feed "$example/data/npm.tsv" --feed "$example/data/pypi.tsv"
        --feed "$example/data/debian.Packages")
-if [[ ! -x $sluice ]]; then
-  echo "FAIL: $sluice is not an executable" >&2
-  exit 1
-fi
-for tool in python3 timeout; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "FAIL: this test needs $tool" >&2
-    exit 1
-  fi
-done
-have_jq=0
-if command -v jq >/dev/null; then have_jq=1; fi
+need_tools python3 timeout
+use_python
 
 scenarios=${SLUICE_CLUSTER_SCENARIOS:-1 2 3 4 5}
 wait_limit=${SLUICE_CLUSTER_WAIT:-120} # seconds any single wait may take
@@ -59,33 +46,13 @@ stages=(parse enrich score)
 records=20985
 shards_total=1024
 
-here=$(dirname -- "${BASH_SOURCE[0]}")
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$here/lib.sh"
 # shellcheck source=SCRIPTDIR/checks.sh
 source "$here/checks.sh"
 # shellcheck source=SCRIPTDIR/scenarios.sh
 source "$here/scenarios.sh"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_cluster.XXXXXX")
-declare -A running=() # pid -> name of every process started and not reaped
-cleanup() {
-  local p
-  for p in "${!running[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  if [[ ${SLUICE_CLUSTER_KEEP:-0} == 1 ]]; then
-    echo "work directory kept: $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-# The console token (node and console) and the cluster secret: never
-# inherited from the caller's environment.
-export SLUICE_TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
-unset SLUICE_CLUSTER_SECRET
-secret_file=$work/secret
-printf 'secret-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$secret_file"
+make_work sluice_cluster
+make_secrets
 
 # -- the single-node reference ------------------------------------------------
 

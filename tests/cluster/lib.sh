@@ -1,12 +1,18 @@
 # shellcheck shell=bash
-# Sourced by cluster_test.sh and partition_test.sh: the pass/fail tally, time
-# and JSON helpers, and the nodes: start, restart, console queries, waits for
-# an answer, for members up and for a quiet cluster, and stop. A node listens
-# on host[NAME]:port[NAME] (default 127.0.0.1 and a free port) and runs, with
-# its consoles, in network namespace netns_of[NAME] when that is set. Uses
-# the driver's globals ($sluice, $pipeline, $secret_file, $wait_limit,
-# $have_jq, $scenario, running).
-# shellcheck disable=SC2154  # the driver's globals
+# Sourced by the cluster drivers (cluster_test.sh, partition_test.sh and
+# the replication drivers) and by ../crash/kill_resume_test.sh: the pass/fail
+# tally, time and JSON helpers, the drivers' common start (driver_start.sh,
+# sourced here: arguments, tools, work directory and EXIT trap, secrets,
+# namespaces, etcd), and the nodes: start, restart, console queries, waits
+# for an answer, for members up and for a quiet cluster, and stop. A node
+# listens on host[NAME]:port[NAME] (default 127.0.0.1 and a free port) and
+# runs, with its consoles, in network namespace netns_of[NAME] when that is
+# set. Uses the driver's globals ($sluice, $pipeline, $secret_file,
+# $wait_limit, $have_jq, $scenario).
+# shellcheck disable=SC2154,SC2034  # the driver's globals; hook is read by the drivers
+
+# shellcheck source=SCRIPTDIR/driver_start.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/driver_start.sh"
 
 passed=0
 failed=0
@@ -64,6 +70,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 # -- nodes --------------------------------------------------------------------
 
 declare -A pid=() port=() host=() netns_of=() logf=() datad=() extra=()
+declare -A hook=() # member -> its webhook's base URL (place_members)
 live=() # the current scenario's nodes, in start order
 
 # setup_nodes DIR NAME...: fresh data directories, logs and ports, on
@@ -84,6 +91,21 @@ setup_nodes() {
     i=$((i + 1))
   done
   live=()
+}
+
+# place_members DIR: fresh directories for the members (a, b, c: the
+# driver's members), member i in network namespace i (netns.sh) on NET.i,
+# port 7400 (cluster) and 7480 (webhook, in hook[]).
+place_members() {
+  local i=1 n
+  setup_nodes "$1" "${members[@]}"
+  for n in "${members[@]}"; do
+    host[$n]=$(netns_addr "$i")
+    netns_of[$n]=$(netns_name "$i")
+    port[$n]=7400
+    hook[$n]=http://${host[$n]}:7480
+    i=$((i + 1))
+  done
 }
 
 # start_node NAME [ARGS...]: `sluice node` in the background with NAME's
@@ -297,3 +319,4 @@ kill_all() {
     pid[$n]=
   done
 }
+

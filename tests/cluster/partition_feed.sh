@@ -19,8 +19,9 @@ ns_prefix() {
 
 # start_posters DIR TAG [MEMBER...]: a webhook poster on each MEMBER
 # (default: every member), from inside its namespace: 10 events every
-# 50 ms, keys npm/TAG-MEMBER-N, each acknowledged body in DIR/acked.MEMBER;
-# they stop when DIR/stop exists.
+# 50 ms, keys npm/TAG-MEMBER-N, each acknowledged body in DIR/acked.MEMBER,
+# each body retried for up to $poster_retry_for s (default 20); they stop
+# when DIR/stop exists.
 start_posters() {
   local dir=$1 tag=$2 n
   shift 2
@@ -31,7 +32,8 @@ start_posters() {
     # A simple command, so $! is the poster's own PID (ip execs it).
     "${ns_pre[@]}" "$py" "$here/webhook_poster.py" \
       --url "${hook[$n]}/v1/events" --key-file "$hook_key" --prefix "$tag-$n" \
-      --out "$dir/acked.$n" --stop "$dir/stop" >"$dir/poster.$n.log" 2>&1 &
+      --out "$dir/acked.$n" --stop "$dir/stop" --retry-for "${poster_retry_for:-20}" \
+      >"$dir/poster.$n.log" 2>&1 &
     poster_pid[$n]=$!
     running[${poster_pid[$n]}]=poster-$n
   done

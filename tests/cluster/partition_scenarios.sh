@@ -1,32 +1,11 @@
 # shellcheck shell=bash
-# Sourced by partition_test.sh: the harness check, the two partition
-# scenarios, and what they share: three members a, b, c in namespaces 1-3,
-# what each reports of the others during a cut, and the checks after a heal
-# (the feeding and the reference are in partition_feed.sh).
+# Sourced by partition_test.sh: the partition scenarios and what they
+# share: three members a, b, c in namespaces 1-3, what each reports of the
+# others during a cut, and the checks after a heal (the feeding and the
+# reference are in partition_feed.sh, the harness check in driver_start.sh).
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's and checks.sh's globals; associative arrays
 
-declare -A hook=() # member -> its webhook's base URL
 members=(a b c)
-
-# check_harness: the namespaces reach each other, a cut and a heal work,
-# and no address outside 127.0.0.0/8 exists in them.
-check_harness() {
-  scenario=Harness
-  echo "== 0. $scenario"
-  check "$scenario: 1 reaches 2 and 3, 3 reaches 2" \
-    eval 'netns_can_reach 1 2 && netns_can_reach 1 3 && netns_can_reach 3 2'
-  netns_isolate 3
-  check "$scenario: with 3 isolated, 1 and 3 cannot reach each other" \
-    eval '! netns_can_reach 1 3 && ! netns_can_reach 3 1'
-  check "$scenario: with 3 isolated, 1 still reaches 2" netns_can_reach 1 2
-  netns_heal
-  check "$scenario: healed, 1 reaches 3 again" netns_can_reach 1 3
-  local i others=
-  for i in 1 2 3; do
-    others+=$(netns_exec "$i" ip -o addr show | awk '$3 ~ /^inet/ && $4 !~ /^127\./ { print " " $4 }')
-  done
-  check "$scenario: no address outside 127.0.0.0/8 in the namespaces${others}" test -z "$others"
-}
 
 # start_members DIR: a (new cluster), b and c join it, each in its own
 # namespace, each with the webhook on; waits until the cluster is quiet
@@ -38,20 +17,6 @@ start_members() {
   wait_members_up a 2 || return 1
   start_member c --join "$(addr a)" || return 1
   wait_quiet a b c
-}
-
-# place_members DIR: fresh directories for a, b, c; member i listens in
-# namespace i on NET.i, port 7400 (cluster) and 7480 (webhook).
-place_members() {
-  local i=1 n
-  setup_nodes "$1" "${members[@]}"
-  for n in "${members[@]}"; do
-    host[$n]=$(netns_addr "$i")
-    netns_of[$n]=$(netns_name "$i")
-    port[$n]=7400
-    hook[$n]=http://${host[$n]}:7480
-    i=$((i + 1))
-  done
 }
 
 # start_member NAME [ARGS...]: starts NAME with its webhook on and ARGS;

@@ -26,29 +26,12 @@
 #        SLUICE_CLUSTER_KEEP=1            keep the work directory
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 SLUICE_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-sluice=$(realpath -- "$1")
-example=$(realpath -- "$2")/examples/package_trust
-pipeline=$example/pipeline.yaml
-if [[ ! -x $sluice ]]; then
-  echo "FAIL: $sluice is not an executable" >&2
-  exit 1
-fi
-for tool in python3 timeout curl; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "FAIL: this test needs $tool" >&2
-    exit 1
-  fi
-done
-# The interpreter itself, not a version manager's shim (pyenv's costs a
-# second a call on a busy machine); lib.sh's helpers call python3 too.
-py=$(python3 -c 'import sys; print(sys.executable)')
-python3() { "$py" "$@"; }
-have_jq=0
-if command -v jq >/dev/null; then have_jq=1; fi
+here=$(realpath -- "$(dirname -- "${BASH_SOURCE[0]}")")
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$here/lib.sh"
+driver_args "$@"
+need_tools python3 timeout curl
+use_python
 
 scenarios=${SLUICE_PARTITION_SCENARIOS:-1 2}
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
@@ -62,9 +45,6 @@ for s in $scenarios; do
   esac
 done
 
-here=$(realpath -- "$(dirname -- "${BASH_SOURCE[0]}")")
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$here/lib.sh"
 # shellcheck source=SCRIPTDIR/checks.sh
 source "$here/checks.sh"
 # shellcheck source=SCRIPTDIR/netns.sh
@@ -74,45 +54,10 @@ source "$here/partition_scenarios.sh"
 # shellcheck source=SCRIPTDIR/partition_feed.sh
 source "$here/partition_feed.sh"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_partition.XXXXXX")
-declare -A running=() # pid -> name of every process started and not reaped
-cleanup() {
-  local p
-  for p in "${!running[@]}"; do
-    kill -CONT "$p" 2>/dev/null || true
-    kill -9 "$p" 2>/dev/null || true
-  done
-  netns_cleanup
-  if [[ ${SLUICE_CLUSTER_KEEP:-0} == 1 ]]; then
-    echo "work directory kept: $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-if ! netns_require 2>"$work/netns.err"; then
-  echo "FAIL: this test needs network namespaces and cannot make them:"
-  sed 's/^/      /' "$work/netns.err"
-  exit 1
-fi
-netns_sweep
+make_work sluice_partition
 t0=$(now_ms)
-if ! netns_create "$(netns_prefix)" 3 2>"$work/netns.err"; then
-  echo "FAIL: creating the network namespaces failed:"
-  sed 's/^/      /' "$work/netns.err"
-  exit 1
-fi
-note "namespaces $(netns_name 1) .. $(netns_name 3) and the bridge's: $(secs $(($(now_ms) - t0))) s"
-
-# The console token, the cluster secret and the webhook key: never
-# inherited from the caller's environment.
-export SLUICE_TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
-unset SLUICE_CLUSTER_SECRET
-secret_file=$work/secret
-printf 'secret-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$secret_file"
-hook_key=$work/hook.key
-printf 'hook-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$hook_key"
+make_netns 3
+make_secrets
 
 check_harness
 for s in $scenarios; do

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Sourced by replication_test.sh: the scenarios (1. owners killed five
-# times, 2. a member killed and wiped, 3. an owner stopped beyond its lease,
-# 4. scale-out from two members to three: the controller's rebalance gives
-# the new member a third of the owners), the failover measurement, and the
-# checks after each (replication_views.sh has the members and their views).
+# Sourced by the replication drivers: the scenarios of replication_test.sh
+# (1. owners killed five times, 2. a member killed and wiped, 3. an owner
+# stopped beyond its lease, 4. scale-out from two members to three: the
+# controller's rebalance gives the new member a third of the owners), the
+# failover measurement, and the checks after each, also used by
+# replication_partition_test.sh (replication_views.sh has the members and
+# their views).
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's, partition_feed.sh's and replication_views.sh's globals; associative arrays
 
 # verify_scenario DIR TAG: posters stopped; the controller's rebalance done
@@ -12,7 +14,16 @@
 # node's for those posts); each stage's merged export equals a single node
 # fed every acknowledged body; the members stop on SIGTERM with exit 0.
 verify_scenario() {
-  local dir=$1 tag=$2 before after delta t n
+  verify_replicated "$1" "$2" "$1" || return 1
+  stop_nodes "${members[@]}"
+}
+
+# verify_replicated DIR TAG ALL: verify_scenario's checks but the stop, the
+# members left running; DIR holds this scenario's posters' files, ALL every
+# body acknowledged since the members' data directories were made
+# (ALL/acked.*; ALL may be DIR).
+verify_replicated() {
+  local dir=$1 tag=$2 all=$3 before after delta t n
   stop_posters "$dir"
   for n in "${members[@]}"; do
     [[ -f $dir/poster.$n.log ]] && note "$scenario: poster at $n: $(tail -n 1 "$dir/poster.$n.log")"
@@ -29,19 +40,22 @@ verify_scenario() {
   after=$(member_counters)
   mkdir -p "$dir/probes"
   cp "$dir"/acked.probe.* "$dir/probes/"
+  if [[ $all != "$dir" ]]; then
+    for n in "$dir"/acked.*; do cp "$n" "$all/${n##*/}.$tag"; done
+  fi
   reference_run "$dir/probes"
   delta=$(counters_delta "$before" "$after")
   check "$scenario: the members' done/skipped/failed per stage grew by exactly the single node's for the probes ($delta)" \
     test "$delta" == "$ref_counters"
   if [[ $delta != "$ref_counters" ]]; then note "single node: $ref_counters"; fi
-  reference_run "$dir"
+  rm -rf "$all/ref"
+  reference_run "$all"
   # Not checked: a process killed -9 takes its counters with it, and work
   # redone after a failover counts again; the exports are the whole run's.
   note "$scenario: whole run: members' counters (their last lives) $after; single node $ref_counters"
   # While the members run (quiet): once one stops, the others take its
   # shards over and its data directory keeps a stale copy of their state.
-  ref_dir=$dir/ref compare_exports "$dir/export" "${members[@]}"
-  stop_nodes "${members[@]}"
+  ref_dir=$all/ref compare_exports "$dir/export" "${members[@]}"
 }
 
 # -- scenarios ----------------------------------------------------------------

@@ -33,42 +33,12 @@
 #        SLUICE_ETCD=PATH                     the etcd binary (default etcd)
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 SLUICE_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-sluice=$(realpath -- "$1")
-example=$(realpath -- "$2")/examples/package_trust
-pipeline=$example/pipeline.yaml
-if [[ ! -x $sluice ]]; then
-  echo "FAIL: $sluice is not an executable" >&2
-  exit 1
-fi
-for tool in python3 timeout curl; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "FAIL: this test needs $tool" >&2
-    exit 1
-  fi
-done
-etcd_bin=${SLUICE_ETCD:-etcd}
-if ! command -v "$etcd_bin" >/dev/null 2>&1; then
-  echo "replication_test: etcd not found; installing etcd-server"
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo -n); fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { "${sudo_cmd[@]}" apt-get update -qq \
-    && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends etcd-server; }; then
-    echo "FAIL: cannot install etcd-server (run scripts/setup.sh as root, or put" \
-      "etcd 3.4 on PATH, or set SLUICE_ETCD)" >&2
-    exit 1
-  fi
-fi
-# The interpreter itself, not a version manager's shim (pyenv's costs a
-# second a call on a busy machine); lib.sh's helpers call python3 too.
-py=$(python3 -c 'import sys; print(sys.executable)')
-python3() { "$py" "$@"; }
-have_jq=0
-if command -v jq >/dev/null; then have_jq=1; fi
+here=$(realpath -- "$(dirname -- "${BASH_SOURCE[0]}")")
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$here/lib.sh"
+driver_args "$@"
+need_tools python3 timeout curl
+use_python
 
 scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4}
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
@@ -83,10 +53,8 @@ for s in $scenarios; do
     *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 4)"; exit 2 ;;
   esac
 done
+need_etcd
 
-here=$(realpath -- "$(dirname -- "${BASH_SOURCE[0]}")")
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$here/lib.sh"
 # shellcheck source=SCRIPTDIR/checks.sh
 source "$here/checks.sh"
 # shellcheck source=SCRIPTDIR/partition_feed.sh
@@ -96,30 +64,8 @@ source "$here/replication_views.sh"
 # shellcheck source=SCRIPTDIR/replication_scenarios.sh
 source "$here/replication_scenarios.sh"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_replication.XXXXXX")
-declare -A running=() # pid -> name of every process started and not reaped
-cleanup() {
-  local p
-  for p in "${!running[@]}"; do
-    kill -CONT "$p" 2>/dev/null || true
-    kill -9 "$p" 2>/dev/null || true
-  done
-  if [[ ${SLUICE_CLUSTER_KEEP:-0} == 1 ]]; then
-    echo "work directory kept: $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-# The console token, the cluster secret and the webhook key: never
-# inherited from the caller's environment.
-export SLUICE_TOKEN="tok-$RANDOM-$RANDOM-$RANDOM"
-unset SLUICE_CLUSTER_SECRET
-secret_file=$work/secret
-printf 'secret-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$secret_file"
-hook_key=$work/hook.key
-printf 'hook-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$hook_key"
+make_work sluice_replication
+make_secrets
 
 t0=$(now_ms)
 scenario=Etcd

@@ -1,51 +1,14 @@
 # shellcheck shell=bash
-# Sourced by replication_test.sh: etcd's start and stop, the members a, b, c
-# with the controller's flags (start, restart, kill, abandon), what is read
-# of their replication views (owner maps, lag, shards under-replicated or
-# without owner, digests, the controller's rebalance), the waits on them and
-# the checks over them.
+# Sourced by the replication drivers: the members a, b, c with the
+# controller's flags (start, restart, kill, abandon), what is read of their
+# replication views (owner maps, lag, shards under-replicated or
+# without owner, digests, the controller's rebalance), the waits on them
+# and the checks over them.
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's and partition_feed.sh's globals; associative arrays
 
-declare -A hook=() # member -> its webhook's base URL
 members=(a b c)
 failover_ms=() # scenario 1's failover times
-controller=    # etcd's client URL
-etcd_pid=
 cluster_args=()
-
-# start_etcd DIR: one etcd on two free ports, its data and log in DIR;
-# waits until it reports itself healthy.
-start_etcd() {
-  local dir=$1 cport pport deadline
-  read -r cport pport <<<"$(free_ports 2)"
-  mkdir -p "$dir"
-  controller=http://127.0.0.1:$cport
-  "$etcd_bin" --name e --data-dir "$dir/data" \
-    --listen-client-urls "$controller" --advertise-client-urls "$controller" \
-    --listen-peer-urls "http://127.0.0.1:$pport" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-    --initial-cluster "e=http://127.0.0.1:$pport" >"$dir/etcd.log" 2>&1 &
-  etcd_pid=$!
-  running[$etcd_pid]=etcd
-  deadline=$(($(now_ms) + wait_limit * 1000))
-  while [[ $(now_ms) -lt $deadline ]]; do
-    if ! is_running "$etcd_pid"; then
-      reap "$etcd_pid"
-      fail "etcd exited ($reaped) at its start; its log ends:"
-      tail -n 10 "$dir/etcd.log" | sed 's/^/       /'
-      return 1
-    fi
-    if curl -s --max-time 1 "$controller/health" | grep -q '"health":"true"'; then return 0; fi
-    sleep 0.1
-  done
-  fail "etcd was not healthy within ${wait_limit} s"
-  return 1
-}
-
-stop_etcd() {
-  kill -TERM "$etcd_pid" 2>/dev/null || true
-  reap "$etcd_pid"
-}
 
 # ms_stats MS...: the values in seconds, their median and their maximum.
 ms_stats() {
@@ -58,12 +21,11 @@ print(" ".join("%.1f" % x for x in v), "s; median %.1f s, max %.1f s"
 
 # -- members ------------------------------------------------------------------
 
-# repl_prepare DIR CLUSTER: fresh data directories, cluster ports and
-# webhooks for a, b, c in DIR, replicated under /sluice/CLUSTER/ in etcd;
-# nothing started.
-repl_prepare() {
-  local dir=$1 n ports i=0
-  setup_nodes "$dir" "${members[@]}"
+# repl_place DIR: fresh data directories, cluster ports and webhooks for
+# a, b, c on 127.0.0.1 and free ports in DIR; nothing started.
+repl_place() {
+  local n ports i=0
+  setup_nodes "$1" "${members[@]}"
   read -r -a ports <<<"$(free_ports 6)"
   for n in "${members[@]}"; do
     # six ports taken at once, so none is a member's cluster port
@@ -71,17 +33,28 @@ repl_prepare() {
     hook[$n]=http://127.0.0.1:${ports[$i]}
     i=$((i + 1))
   done
-  cluster_args=(--controller "$controller" --cluster-name "$2" --replicas 3
+}
+
+# repl_args CLUSTER: the controller's flags, replicated under
+# /sluice/CLUSTER/ in etcd.
+repl_args() {
+  cluster_args=(--controller "$controller" --cluster-name "$1" --replicas 3
     --min-insync 2 --lease-ttl "$lease_ms")
 }
 
-# repl_start DIR CLUSTER: fresh a, b, c (b and c join through a) in DIR;
-# waits until a sees all three up and every shard has an owner and its full
-# in-sync set.
+# repl_start DIR CLUSTER: repl_place DIR, then repl_launch CLUSTER.
 repl_start() {
+  repl_place "$1"
+  repl_launch "$2"
+}
+
+# repl_launch CLUSTER: a, b, c placed (setup_nodes, hook) start, b and c
+# joining through a, replicated under /sluice/CLUSTER/ in etcd; waits until
+# a sees all three up and every shard has an owner and its full in-sync set.
+repl_launch() {
   local t0
   t0=$(now_ms)
-  repl_prepare "$1" "$2"
+  repl_args "$1"
   start_member a || return 1
   start_member b --join "$(addr a)" || return 1
   start_member c --join "$(addr a)" || return 1
@@ -96,7 +69,8 @@ repl_start() {
 repl_start_pair() {
   local t0 deadline n all
   t0=$(now_ms)
-  repl_prepare "$1" "$2"
+  repl_place "$1"
+  repl_args "$2"
   start_member a || return 1
   start_member b --join "$(addr a)" || return 1
   wait_members_up a 2 || return 1

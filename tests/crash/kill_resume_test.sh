@@ -6,32 +6,17 @@
 # and applies nothing twice.
 #
 # usage: kill_resume_test.sh SLUICE_BINARY SOURCE_DIR
+# shellcheck disable=SC2154,SC2004  # lib.sh's work and running (associative)
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 SLUICE_BINARY SOURCE_DIR" >&2
-  exit 2
-fi
-sluice=$(realpath -- "$1")
-example=$(realpath -- "$2")/examples/package_trust
-if [[ ! -x $sluice ]]; then
-  echo "FAIL: $sluice is not an executable" >&2
-  exit 1
-fi
-for tool in mdb_dump mdb_stat timeout; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "FAIL: this test needs $tool (mdb_* come from lmdb-utils)" >&2
-    exit 1
-  fi
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_kill_resume.XXXXXX")
+# lib.sh: the arguments, tools, work directory and trap shared with the
+# cluster drivers; the tally.
+# shellcheck source=SCRIPTDIR/../cluster/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/../cluster/lib.sh"
+driver_args "$@"
+need_tools --hint "mdb_* come from lmdb-utils" mdb_dump mdb_stat timeout
+make_work sluice_kill_resume
 run_pid=
-cleanup() {
-  if [[ -n $run_pid ]]; then kill -9 "$run_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 run_args=(run "$example/pipeline.yaml"
           --feed "$example/data/npm.tsv"
@@ -39,10 +24,6 @@ run_args=(run "$example/pipeline.yaml"
           --feed "$example/data/debian.Packages" -q)
 stages=(parse enrich score)
 run_limit=300 # seconds any single foreground run may take
-passed=0
-failed=0
-
-now_ms() { date +%s%3N; }
 
 # Number of key states stored so far, for the report ("-" before the store
 # exists).
@@ -115,6 +96,7 @@ kill_mid_run() {
   local dir=$1 delay_ms=$2 log=$3 rc=0 state
   "$sluice" "${run_args[@]}" --data "$dir" 2>>"$log" &
   run_pid=$!
+  running[$run_pid]=run
   sleep "$(awk -v ms="$delay_ms" 'BEGIN {printf "%.3f", ms / 1000}')"
   # A finished but unreaped child is a zombie (state Z): not running.
   state=$(sed 's/^.*) //' "/proc/$run_pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
@@ -122,6 +104,7 @@ kill_mid_run() {
     kill -9 "$run_pid" 2>/dev/null || true
   fi
   wait "$run_pid" 2>/dev/null || rc=$? # (no "Killed" job notice)
+  unset "running[$run_pid]"
   run_pid=
   case $rc in
     137) return 0 ;;   # 128 + SIGKILL: killed mid-run

@@ -317,7 +317,7 @@ TEST_F(Etcd, TheInitialPlanWritesAllShardsOnceAndAStalePlanFails) {
   ASSERT_EQ(again->ranges.size(), 128u);
   EXPECT_EQ(again->ranges[5].kvs.at(0).key, keys.shard(5));
   // A failover planned on the fresh table wins; replayed, it loses.
-  auto failover = failover_plan(keys, *table, {"n2", "n3"}, {});
+  auto failover = failover_plan(keys, *table, {"n2", "n3"}, {}, 1);
   ASSERT_FALSE(failover.changes.empty());
   for (const auto& txn : failover.txns)
     EXPECT_TRUE(c.txn(txn)->succeeded);

@@ -9,9 +9,13 @@
 namespace sluice {
 
 std::uint64_t replication_gate::hold(requirements reqs, std::uint64_t seq_after,
-                                     positions outbox) {
+                                     positions outbox, bool after_older) {
   held h;
   h.ticket = next_ticket_++;
+  if (after_older) {
+    h.barrier = h.ticket; // every commit held before it
+    ++barriers_;
+  }
   h.reqs = std::move(reqs);
   h.seq_after = seq_after;
   h.outbox_left = outbox.size();
@@ -29,6 +33,25 @@ std::uint64_t replication_gate::watermark(std::uint32_t shard) const {
   return i == hw_.end() ? 0 : i->second;
 }
 
+bool replication_gate::barred(const held& h) const {
+  if (h.barrier == 0)
+    return false;
+  if (unhandled_ > 0 || reappending_ > 0)
+    return true;
+  for (auto& e : held_) {
+    if (e.ticket > h.barrier)
+      break;
+    if (e.ticket == h.ticket || e.answered)
+      continue;
+    // Another retry: only its own records count (not what it waits for,
+    // or two retries would wait for each other).
+    bool own_done = e.at != held::state::waiting && e.outbox_left == 0;
+    if (e.barrier == 0 || !own_done)
+      return true;
+  }
+  return false;
+}
+
 void replication_gate::decide(held& h) {
   if (h.answered)
     return;
@@ -38,6 +61,9 @@ void replication_gate::decide(held& h) {
       if (lost_.count(shard)) {
         h.at = held::state::failed;
         h.answered = true;
+        if (h.barrier != 0)
+          --barriers_;
+        ++unhandled_;
         pending_.failed.push_back(h.ticket);
         auto& rest = pending_.failed_rest[h.ticket];
         for (auto& r : h.reqs)
@@ -50,10 +76,53 @@ void replication_gate::decide(held& h) {
     if (all)
       h.at = held::state::replicated;
   }
-  if (h.at == held::state::replicated && h.outbox_left == 0) {
+  if (h.at == held::state::replicated && h.outbox_left == 0 && !barred(h)) {
     h.answered = true;
+    if (h.barrier != 0)
+      --barriers_;
     pending_.released.push_back(h.ticket);
   }
+}
+
+void replication_gate::decide_all() {
+  // A commit held after others may sit before the one it waits for (a
+  // failed commit's replacement is newer): once more while that frees one.
+  std::size_t decided = 0;
+  do {
+    decided = pending_.released.size() + pending_.failed.size();
+    for (auto& h : held_)
+      decide(h);
+  } while (barriers_ > 0
+           && pending_.released.size() + pending_.failed.size() != decided);
+}
+
+void replication_gate::failure_handled(std::uint64_t replacement) {
+  if (unhandled_ > 0)
+    --unhandled_;
+  if (replacement != 0)
+    extend_barriers(replacement);
+  else
+    decide_all();
+}
+
+void replication_gate::reappending() {
+  ++reappending_;
+}
+
+void replication_gate::reappended(std::uint64_t ticket) {
+  if (reappending_ > 0)
+    --reappending_;
+  if (ticket != 0)
+    extend_barriers(ticket);
+  else
+    decide_all();
+}
+
+void replication_gate::extend_barriers(std::uint64_t ticket) {
+  for (auto& h : held_)
+    if (h.barrier != 0 && !h.answered && h.ticket != ticket)
+      h.barrier = std::max(h.barrier, ticket);
+  decide_all();
 }
 
 void replication_gate::advance(const requirements& watermarks) {
@@ -62,8 +131,7 @@ void replication_gate::advance(const requirements& watermarks) {
     w = std::max(w, seq);
     lost_.erase(shard);
   }
-  for (auto& h : held_)
-    decide(h);
+  decide_all();
 }
 
 void replication_gate::forwarded(const positions& done) {
@@ -80,6 +148,8 @@ void replication_gate::forwarded(const positions& done) {
       --h.outbox_left;
     decide(h);
   }
+  if (barriers_ > 0)
+    decide_all(); // a commit held after older ones may be free now
 }
 
 void replication_gate::lose(const std::vector<std::uint32_t>& shards) {
@@ -87,8 +157,7 @@ void replication_gate::lose(const std::vector<std::uint32_t>& shards) {
     lost_[s] = true;
     hw_.erase(s);
   }
-  for (auto& h : held_)
-    decide(h);
+  decide_all();
   // Later commits of these shards (before they are owned again) are
   // refused by the store's placement; the mark ends with the next advance.
 }

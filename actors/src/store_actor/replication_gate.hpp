@@ -27,8 +27,26 @@ public:
   /// for a key owned elsewhere): it is answered only once the owner took
   /// them (`forwarded`), which in turn waits for the owner's replicas.
   /// Returns its ticket; one with nothing to wait for is released at once.
+  /// `after_older`: it dropped events published once before (a client's
+  /// retry), so it is answered only after every older commit was, and
+  /// after the events of those that failed were appended again and
+  /// answered: the retry must not be acknowledged before the original.
   std::uint64_t hold(requirements reqs, std::uint64_t seq_after,
-                     positions outbox = {});
+                     positions outbox = {}, bool after_older = false);
+
+  /// A failed commit (reported by `take`) was dealt with: `replacement` is
+  /// the ticket its other events are held again under (0: none). Until
+  /// every failed commit was dealt with, commits held `after_older` wait.
+  void failure_handled(std::uint64_t replacement = 0);
+  /// A failed commit's events are to be appended again (in a commit not
+  /// made yet): commits held `after_older` wait for `reappended`.
+  void reappending();
+  /// Those events were committed under `ticket` (0: their commit failed):
+  /// commits held `after_older` wait for it too.
+  void reappended(std::uint64_t ticket);
+  /// Commits held `after_older` also wait for `ticket` (a failed commit's
+  /// other events, held again under it).
+  void extend_barriers(std::uint64_t ticket);
 
   /// Outbox entries the owners acknowledged (deleted here).
   void forwarded(const positions& done);
@@ -70,8 +88,14 @@ private:
     enum class state { waiting, replicated, failed } at = state::waiting;
     std::size_t outbox_left = 0; ///< its outbox entries not yet forwarded
     bool answered = false;
+    /// Held after older commits: answered only once every held commit
+    /// up to this ticket was (its own ticket excluded), 0: not so held.
+    std::uint64_t barrier = 0;
   };
   void decide(held& h);
+  void decide_all();
+  /// True while a commit held `after_older` must wait for others.
+  bool barred(const held& h) const;
 
   std::deque<held> held_; ///< in commit order
   /// Outbox entries waited for, to the ticket of the commit that wrote them.
@@ -80,6 +104,9 @@ private:
   std::map<std::uint32_t, std::uint64_t> hw_;
   std::map<std::uint32_t, bool> lost_;
   std::uint64_t next_ticket_ = 1;
+  std::size_t unhandled_ = 0;   ///< failed commits not yet dealt with
+  std::size_t reappending_ = 0; ///< re-appends not yet committed
+  std::size_t barriers_ = 0;    ///< held commits with a barrier
   outcome pending_;
 };
 

@@ -96,5 +96,74 @@ TEST(ReplicationGate, ACommitWaitsForBothItsShardsAndItsForwardedEntries) {
   EXPECT_EQ(g.take().released, ticket_list{a});
 }
 
+// A client's retry whose events were all published once (dropped as
+// duplicates) changed nothing: it must still not be acknowledged before
+// the original commit, held for its replicas or its owner's answer.
+TEST(ReplicationGate, ARetryOfPublishedEventsWaitsForTheOriginalCommit) {
+  replication_gate g;
+  auto original = g.hold({{4, 9}}, 10);
+  auto forwarded = g.hold({}, 20, {{1, 21}});
+  auto retry = g.hold({}, 30, {}, true);
+  EXPECT_TRUE(g.take().released.empty());
+  g.advance({{4, 9}});
+  EXPECT_EQ(g.take().released, ticket_list{original});
+  g.forwarded({{1, 21}});
+  EXPECT_EQ(g.take().released, (ticket_list{forwarded, retry}));
+  // Nothing older held: at once.
+  auto again = g.hold({}, 40, {}, true);
+  EXPECT_EQ(g.take().released, ticket_list{again});
+}
+
+// The original's shard was lost before it was replicated: its events are
+// appended again for the new owner, and the retry waits for that commit.
+TEST(ReplicationGate, ARetryWaitsForTheEventsOfAFailedOriginalAppendedAgain) {
+  replication_gate g;
+  auto original = g.hold({{4, 9}}, 10);
+  auto retry = g.hold({}, 20, {}, true);
+  g.lose({4});
+  auto o = g.take();
+  EXPECT_EQ(o.failed, ticket_list{original});
+  EXPECT_TRUE(o.released.empty()); // the failure is not dealt with yet
+  g.reappending();
+  g.failure_handled();
+  EXPECT_TRUE(g.take().released.empty()); // the re-append is not committed
+  // A later retry waits as well.
+  auto late = g.hold({}, 25, {}, true);
+  EXPECT_TRUE(g.take().released.empty());
+  auto again = g.hold({}, 30, {{2, 31}}); // the re-append, to the new owner
+  g.reappended(again);
+  EXPECT_TRUE(g.take().released.empty());
+  g.forwarded({{2, 31}});
+  EXPECT_EQ(g.take().released, (ticket_list{again, retry, late}));
+}
+
+// The failed original's events of shards still owned wait on under a
+// ticket of their own; the retry waits for it too.
+TEST(ReplicationGate, ARetryWaitsForTheRestOfAFailedOriginal) {
+  replication_gate g;
+  auto original = g.hold({{4, 9}, {5, 3}}, 10);
+  auto retry = g.hold({}, 20, {}, true);
+  g.lose({4});
+  auto o = g.take();
+  EXPECT_EQ(o.failed, ticket_list{original});
+  ASSERT_EQ(o.failed_rest[original].size(), 1u);
+  auto rest = g.hold(o.failed_rest[original], 20);
+  g.failure_handled(rest);
+  EXPECT_TRUE(g.take().released.empty());
+  g.advance({{5, 3}});
+  EXPECT_EQ(g.take().released, (ticket_list{rest, retry}));
+}
+
+// Without publish-once duplicates, commits do not wait for older ones.
+TEST(ReplicationGate, AnOrdinaryCommitDoesNotWaitForOlderOnes) {
+  replication_gate g;
+  g.hold({{4, 9}}, 10);
+  g.lose({4});
+  g.take();
+  g.reappending(); // never committed, say
+  auto b = g.hold({}, 20);
+  EXPECT_EQ(g.take().released, ticket_list{b});
+}
+
 } // namespace
 } // namespace sluice

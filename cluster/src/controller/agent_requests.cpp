@@ -1,6 +1,9 @@
-// A few attempts, a short pause between those that etcd did not answer.
+// The requests' rounds, one loop for all: read etcd, plan on what was read,
+// run the plan's txns; a few attempts, a short pause between those that
+// etcd did not answer. Runs on the caller's thread; no state of its own.
 #include "controller/agent_requests.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <thread>
@@ -20,6 +23,94 @@ void pause(int attempt) {
   std::this_thread::sleep_for(100ms * (1 << attempt));
 }
 
+/// How a request's rounds go: what each reads before planning, and what a
+/// failed txn does (the requests differ only there).
+struct round_rules {
+  std::string what;        ///< names the request in its final error
+  std::string read_key;    ///< read before each planning step: this key,
+  bool read_prefix = true; ///< or every key under it
+  /// Why a txn that found its shards changed failed, for the final error.
+  std::string conflict = "shards changed meanwhile";
+  /// The round's later txns still run after such a txn (each stands
+  /// alone); otherwise the round ends there.
+  bool run_rest_after_conflict = false;
+  /// The next round starts without a pause after such a txn (etcd
+  /// answered; only the shard moved on).
+  bool retry_conflict_at_once = false;
+  /// A txn error other than errc::unavailable ends the request (within
+  /// `what`); otherwise it is retried as an unanswered one is.
+  bool txn_errors_end = false;
+};
+
+/// What the rounds wrote: the plan of the round that finished the job
+/// (nullopt: the planning step found it done), and the shards compared in
+/// the txns that succeeded, over every round.
+struct rounds_done {
+  std::optional<assignment_plan> last;
+  std::size_t written = 0;
+};
+
+/// The planning step of a round: from what it read, the plan to write,
+/// nullopt when the job is done already, or an error that ends the
+/// request. `answer_lost`: a txn of an earlier round was not answered, so
+/// it may have run.
+using planning_step = std::function<result<std::optional<assignment_plan>>(
+    const etcd_range& read, bool answer_lost)>;
+
+/// Up to `attempts` rounds of: read, plan, run the plan's txns in order. A
+/// read or txn etcd did not answer, or a txn that found its shards changed,
+/// starts the next round from a fresh read (after a pause).
+result<rounds_done> run_rounds(etcd_client& client, const round_rules& rules,
+                               const planning_step& plan) {
+  rounds_done out;
+  bool answer_lost = false;
+  error last = fail(errc::unavailable, "not tried");
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto read = rules.read_prefix ? client.get_prefix(rules.read_key)
+                                  : client.get(rules.read_key);
+    if (!read) {
+      last = read.error();
+      pause(attempt);
+      continue;
+    }
+    auto planned = plan(*read, answer_lost);
+    answer_lost = false;
+    if (!planned)
+      return planned.error();
+    out.last = std::move(*planned);
+    if (!out.last)
+      return out;
+    bool again = false, pause_next = true;
+    for (const auto& txn : out.last->txns) {
+      auto done = client.txn(txn);
+      if (!done) {
+        if (rules.txn_errors_end && done.error().code != errc::unavailable)
+          return done.error().within(rules.what);
+        last = done.error();
+        answer_lost = again = true;
+        pause_next = true;
+        break;
+      }
+      if (done->succeeded) {
+        out.written += txn.compare.size();
+        continue;
+      }
+      last = fail(errc::unavailable, rules.conflict);
+      again = true;
+      pause_next = !rules.retry_conflict_at_once;
+      if (!rules.run_rest_after_conflict)
+        break;
+    }
+    if (!again)
+      return out;
+    if (pause_next)
+      pause(attempt);
+  }
+  return fail(errc::unavailable, rules.what + ": not done after "
+                                     + std::to_string(attempts)
+                                     + " attempts; last: " + last.message);
+}
+
 } // namespace
 
 result<void> change_isr_now(etcd_client& client, const controller_keys& keys,
@@ -31,42 +122,34 @@ result<void> change_isr_now(etcd_client& client, const controller_keys& keys,
     return fail(errc::invalid_argument, where + ": no such shard (there are "
                                             + std::to_string(shard_count)
                                             + ")");
-  std::optional<shard_assignment> unknown; // written, outcome unknown
-  error last = fail(errc::unavailable, where + ": not tried");
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    auto read = client.get(keys.shard(request.shard));
-    if (!read) {
-      last = read.error();
-      pause(attempt);
-      continue;
-    }
-    auto table = read_shard_table(keys, *read);
-    if (!table)
-      return table.error().within(where);
-    if (unknown && table->contains(request.shard)
-        && table->at(request.shard).value == *unknown)
-      return {}; // the lost answer's txn did run
-    unknown.reset();
-    auto plan = add ? isr_add_plan(keys, *table, request)
-                    : isr_remove_plan(keys, *table, request);
-    if (!plan)
-      return plan.error();
-    auto done = client.txn(plan->txns.front());
-    if (!done) {
-      if (done.error().code != errc::unavailable)
-        return done.error().within(where);
-      unknown = plan->changes.front().next;
-      last = done.error();
-      pause(attempt);
-      continue;
-    }
-    if (done->succeeded)
-      return {};
-    last = fail(errc::unavailable, "the shard changed meanwhile");
-  }
-  return fail(errc::unavailable, where + ": not done after "
-                                     + std::to_string(attempts)
-                                     + " attempts; last: " + last.message);
+  round_rules rules{.what = where,
+                    .read_key = keys.shard(request.shard),
+                    .read_prefix = false,
+                    .conflict = "the shard changed meanwhile",
+                    .retry_conflict_at_once = true,
+                    .txn_errors_end = true};
+  std::optional<shard_assignment> tried; // the last round's txn wrote
+  auto done = run_rounds(
+      client, rules,
+      [&](const etcd_range& read,
+          bool answer_lost) -> result<std::optional<assignment_plan>> {
+        auto table = read_shard_table(keys, read);
+        if (!table)
+          return table.error().within(where);
+        if (answer_lost && tried && table->contains(request.shard)
+            && table->at(request.shard).value == *tried)
+          return std::optional<assignment_plan>{}; // the lost answer's txn ran
+        auto plan = add ? isr_add_plan(keys, *table, request)
+                        : isr_remove_plan(keys, *table, request);
+        if (!plan)
+          return plan.error();
+        if (!plan->changes.empty()) // one shard: one change, one txn
+          tried = plan->changes.front().next;
+        return std::optional{std::move(*plan)};
+      });
+  if (!done)
+    return done.error();
+  return {};
 }
 
 std::vector<result<void>>
@@ -125,45 +208,35 @@ change_isr_batch_now(etcd_client& client, const controller_keys& keys,
 
 result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
                                const std::string& member,
-                               const std::vector<std::uint32_t>& shards) {
-  error last = fail(errc::unavailable, "not tried");
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    auto read = client.get_prefix(keys.root());
-    if (!read) {
-      last = read.error();
-      pause(attempt);
-      continue;
-    }
-    std::vector<std::string> problems;
-    auto s = read_snapshot(keys, *read, problems);
-    shard_table mine;
-    for (auto sh : shards)
-      if (auto it = s.shards.find(sh);
-          it != s.shards.end() && it->second.value.owner == member)
-        mine.insert(*it);
-    auto live = s.live();
-    live.erase(member);
-    auto plan = failover_plan(keys, mine, live, {});
-    bool conflict = false;
-    for (const auto& txn : plan.txns) {
-      auto done = client.txn(txn);
-      if (!done || !done->succeeded) {
-        last = done ? fail(errc::unavailable, "shards changed meanwhile")
-                    : done.error();
-        conflict = true;
-        break;
-      }
-    }
-    if (!conflict)
-      return "'" + member + "' gave up " + std::to_string(plan.changes.size())
-             + " shards it holds no data of ("
-             + std::to_string(plan.without_owner.size())
-             + " left without owner until an in-sync copy is back)";
-    pause(attempt);
-  }
-  return fail(errc::unavailable, "giving up shards: not done after "
-                                     + std::to_string(attempts)
-                                     + " attempts; last: " + last.message);
+                               const std::vector<std::uint32_t>& shards,
+                               std::size_t min_insync) {
+  round_rules rules{.what = "giving up shards", .read_key = keys.root()};
+  auto done = run_rounds(
+      client, rules,
+      [&](const etcd_range& read,
+          bool) -> result<std::optional<assignment_plan>> {
+        std::vector<std::string> problems;
+        auto s = read_snapshot(keys, read, problems);
+        shard_table mine;
+        for (auto sh : shards)
+          if (auto it = s.shards.find(sh);
+              it != s.shards.end() && it->second.value.owner == member) {
+            // It holds none of them: never counted in their isr again.
+            auto entry = *it;
+            std::erase(entry.second.value.isr, member);
+            mine.insert(std::move(entry));
+          }
+        auto live = s.live();
+        live.erase(member);
+        return std::optional{failover_plan(keys, mine, live, {}, min_insync)};
+      });
+  if (!done)
+    return done.error();
+  const auto& plan = *done->last;
+  return "'" + member + "' gave up " + std::to_string(plan.changes.size())
+         + " shards it holds no data of ("
+         + std::to_string(plan.without_owner.size())
+         + " left without owner until an in-sync copy is back)";
 }
 
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,
@@ -172,54 +245,37 @@ result<std::string> forget_now(etcd_client& client, const controller_keys& keys,
                                bool allow_data_loss) {
   if (auto ok = controller_keys::check_name("member name", member); !ok)
     return ok.error();
-  std::size_t written = 0;
-  error last = fail(errc::unavailable, "not tried");
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    auto read = client.get_prefix(keys.root());
-    if (!read) {
-      last = read.error();
-      pause(attempt);
-      continue;
-    }
-    std::vector<std::string> problems;
-    auto s = read_snapshot(keys, *read, problems);
-    auto plan = replacement_plan(keys, s.shards, member, s.live(),
-                                 replication_factor, {}, allow_data_loss);
-    if (!plan)
-      return plan.error();
-    bool conflict = false;
-    for (const auto& txn : plan->txns) {
-      auto done = client.txn(txn);
-      if (!done) {
-        last = done.error();
-        conflict = true;
-        break;
-      }
-      if (done->succeeded) {
-        written += txn.compare.size();
-      } else {
-        last = fail(errc::unavailable, "shards changed meanwhile");
-        conflict = true;
-      }
-    }
-    if (!conflict) { // counts of the last round, which finished the job
-      auto summary =
-          "forgot '" + member + "': " + std::to_string(written)
-          + " shards changed, " + std::to_string(plan->without_owner.size())
-          + " without owner, " + std::to_string(plan->data_lost.size())
-          + " restarted empty, " + std::to_string(plan->under_replicated.size())
-          + " under-replicated, " + std::to_string(plan->refused.size())
-          + " refused";
-      if (!plan->refused.empty())
-        summary += " (shard " + std::to_string(plan->refused.front().first)
-                   + ": " + plan->refused.front().second + ")";
-      return summary;
-    }
-    pause(attempt);
-  }
-  return fail(errc::unavailable, "forget '" + member + "': not done after "
-                                     + std::to_string(attempts)
-                                     + " attempts; last: " + last.message);
+  round_rules rules{.what = "forget '" + member + "'",
+                    .read_key = keys.root(),
+                    .run_rest_after_conflict = true};
+  auto done = run_rounds(client, rules,
+                         [&](const etcd_range& read,
+                             bool) -> result<std::optional<assignment_plan>> {
+                           std::vector<std::string> problems;
+                           auto s = read_snapshot(keys, read, problems);
+                           auto plan = replacement_plan(
+                               keys, s.shards, member, s.live(),
+                               replication_factor, {}, allow_data_loss);
+                           if (!plan)
+                             return plan.error();
+                           return std::optional{std::move(*plan)};
+                         });
+  if (!done)
+    return done.error();
+  // Counts of the last round, which finished the job; shards changed over
+  // every round.
+  const auto& plan = *done->last;
+  auto summary =
+      "forgot '" + member + "': " + std::to_string(done->written)
+      + " shards changed, " + std::to_string(plan.without_owner.size())
+      + " without owner, " + std::to_string(plan.data_lost.size())
+      + " restarted empty, " + std::to_string(plan.under_replicated.size())
+      + " under-replicated, " + std::to_string(plan.refused.size())
+      + " refused";
+  if (!plan.refused.empty())
+    summary += " (shard " + std::to_string(plan.refused.front().first) + ": "
+               + plan.refused.front().second + ")";
+  return summary;
 }
 
 } // namespace sluice::cluster

@@ -34,7 +34,8 @@ change_isr_batch_now(etcd_client& client, const controller_keys& keys,
 /// owner (fenced until one is back). A one-line summary.
 result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
                                const std::string& member,
-                               const std::vector<std::uint32_t>& shards);
+                               const std::vector<std::uint32_t>& shards,
+                               std::size_t min_insync);
 
 /// `forget member`: replacement_plan over the live members, written until
 /// nothing is left to change. A one-line summary, or the refusal.

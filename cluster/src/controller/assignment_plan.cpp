@@ -46,11 +46,12 @@ std::string best_live_isr(std::uint32_t shard, const shard_assignment& a,
 }
 
 /// Fails `next` over to the best live isr member (isr minus the members not
-/// live), or leaves it without owner (isr kept). Raises the epoch when the
-/// owner changes. False when the shard is left without owner.
+/// live, as long as `min_insync` remain), or leaves it without owner (isr
+/// kept). Raises the epoch when the owner changes. False when the shard is
+/// left without owner.
 bool promote(std::uint32_t shard, shard_assignment& next,
              const std::set<std::string>& live,
-             const replica_positions& positions) {
+             const replica_positions& positions, std::size_t min_insync) {
   auto best = best_live_isr(shard, next, live, positions);
   if (best.empty()) {
     if (!next.owner.empty()) {
@@ -59,7 +60,17 @@ bool promote(std::uint32_t shard, shard_assignment& next,
     }
     return false;
   }
-  std::erase_if(next.isr, [&](const auto& m) { return !live.contains(m); });
+  // A dead member leaves the isr only while min_insync others stay: each
+  // holds every acknowledged record, and if the new owner lost its data
+  // (a wiped disk) they are the only ones that do. Below min_insync
+  // nothing is acknowledged anyway, so keeping them costs no write.
+  for (auto it = next.isr.begin();
+       it != next.isr.end() && next.isr.size() > min_insync;) {
+    if (!live.contains(*it))
+      it = next.isr.erase(it);
+    else
+      ++it;
+  }
   if (best != next.owner) {
     next.owner = best;
     ++next.epoch;
@@ -148,14 +159,15 @@ result<assignment_plan> initial_plan(const controller_keys& keys,
 assignment_plan failover_plan(const controller_keys& keys,
                               const shard_table& table,
                               const std::set<std::string>& live,
-                              const replica_positions& positions) {
+                              const replica_positions& positions,
+                              std::size_t min_insync) {
   assignment_plan plan;
   for (const auto& [shard, entry] : table) {
     const auto& now = entry.value;
     if (!now.owner.empty() && live.contains(now.owner))
       continue;
     auto next = now;
-    if (!promote(shard, next, live, positions))
+    if (!promote(shard, next, live, positions, min_insync))
       plan.without_owner.push_back(shard);
     if (next != now)
       plan.changes.push_back({shard, entry.mod_revision, std::move(next)});
@@ -283,7 +295,9 @@ result<assignment_plan> replacement_plan(const controller_keys& keys,
       plan.data_lost.push_back(shard);
     } else if (now.owner == forgotten || now.owner.empty()) {
       // As a failover: `next.owner` is still the old one (not live).
-      if (!promote(shard, next, live, positions))
+      // Other dead isr members are dropped, as the forgotten one (the
+      // operator's call: the live ones hold what was acknowledged).
+      if (!promote(shard, next, live, positions, 1))
         plan.without_owner.push_back(shard);
     }
     plan.changes.push_back({shard, entry.mod_revision, std::move(next)});

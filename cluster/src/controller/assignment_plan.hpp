@@ -82,13 +82,16 @@ result<assignment_plan> initial_plan(const controller_keys& keys,
 /// For every shard whose owner is not in `live` (or that has none): the
 /// live isr member with the highest position becomes the owner (ties: the
 /// earlier in `replicas`), at epoch + 1, with the isr minus the members not
-/// live. An isr without a live member leaves the shard without owner, at
-/// epoch + 1 the first time (which fences the old one), isr kept (those
-/// members hold the acknowledged records).
+/// live, but never fewer than `min_insync` (dead members stay as needed:
+/// they hold every acknowledged record, should the new owner have lost
+/// its copy). An isr without a live member leaves the shard without
+/// owner, at epoch + 1 the first time (which fences the old one), isr
+/// kept (those members hold the acknowledged records).
 assignment_plan failover_plan(const controller_keys& keys,
                               const shard_table& table,
                               const std::set<std::string>& live,
-                              const replica_positions& positions);
+                              const replica_positions& positions,
+                              std::size_t min_insync);
 
 /// Shards with fewer than `replication_factor` replicas get the next
 /// members of their rendezvous ranking over `hosting` (the live members

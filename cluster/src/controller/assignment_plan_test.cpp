@@ -79,7 +79,7 @@ TEST(AssignmentPlan, InitialSkipsAssignedShardsAndRefusesBadInput) {
 TEST(AssignmentPlan, FailoverPromotesTheLiveIsrMemberWithTheHighestPosition) {
   auto table = one(9, {5, "a", {"a", "b", "c"}, {"a", "b", "c"}});
   replica_positions pos{{{9, "b"}, {5, 10}}, {{9, "c"}, {5, 12}}};
-  auto plan = failover_plan(k, table, {"b", "c"}, pos);
+  auto plan = failover_plan(k, table, {"b", "c"}, pos, 1);
   ASSERT_EQ(plan.changes.size(), 1u);
   const auto& c = plan.changes[0];
   EXPECT_EQ(c.expected_mod_revision, 40);
@@ -91,7 +91,7 @@ TEST(AssignmentPlan, FailoverPromotesTheLiveIsrMemberWithTheHighestPosition) {
 
 TEST(AssignmentPlan, FailoverTiesGoToTheEarlierReplica) {
   auto table = one(9, {5, "a", {"a", "c", "b"}, {"a", "b", "c"}});
-  auto plan = failover_plan(k, table, {"b", "c"}, {});
+  auto plan = failover_plan(k, table, {"b", "c"}, {}, 1);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].next.owner, "c");
 }
@@ -101,26 +101,42 @@ TEST(AssignmentPlan, FailoverNeverPromotesAMemberOutsideTheIsr) {
   // acknowledged records.
   auto table = one(2, {5, "a", {"a", "b", "c"}, {"a", "b"}});
   replica_positions pos{{{2, "b"}, {5, 3}}, {{2, "c"}, {5, 99}}};
-  auto plan = failover_plan(k, table, {"b", "c"}, pos);
+  auto plan = failover_plan(k, table, {"b", "c"}, pos, 1);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].next.owner, "b");
   EXPECT_EQ(plan.changes[0].next.isr, std::vector<std::string>{"b"});
 }
 
+// The isr {a, b} at min_insync 2 and a dies: b takes over, and a stays in
+// the isr (b cannot acknowledge without a second copy anyway). Should b's
+// own copy be gone (a wiped disk), a still holds every acknowledged record.
+TEST(AssignmentPlan, AFailoverKeepsDeadIsrMembersRatherThanGoBelowMinInsync) {
+  auto table = one(2, {5, "a", {"a", "b", "c"}, {"a", "b"}});
+  auto plan = failover_plan(k, table, {"b", "c"}, {}, 2);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].next,
+            (shard_assignment{6, "b", {"a", "b", "c"}, {"a", "b"}}));
+  // With three in the isr, the dead one leaves it.
+  auto three = one(2, {5, "a", {"a", "b", "c"}, {"a", "b", "c"}});
+  auto p3 = failover_plan(k, three, {"b", "c"}, {}, 2);
+  ASSERT_EQ(p3.changes.size(), 1u);
+  EXPECT_EQ(p3.changes[0].next.isr, (std::vector<std::string>{"b", "c"}));
+}
+
 TEST(AssignmentPlan, AnIsrWithoutLiveMembersLeavesTheShardWithoutOwner) {
   auto table = one(4, {5, "a", {"a", "b", "c"}, {"a", "b"}});
-  auto plan = failover_plan(k, table, {"c"}, {});
+  auto plan = failover_plan(k, table, {"c"}, {}, 1);
   ASSERT_EQ(plan.changes.size(), 1u);
   auto next = plan.changes[0].next;
   // Fenced at a new epoch; the isr kept: a and b hold what was acknowledged.
   EXPECT_EQ(next, (shard_assignment{6, "", {"a", "b", "c"}, {"a", "b"}}));
   EXPECT_EQ(plan.without_owner, std::vector<std::uint32_t>{4});
   // Planning again changes nothing and still says so.
-  auto again = failover_plan(k, one(4, next, 41), {"c"}, {});
+  auto again = failover_plan(k, one(4, next, 41), {"c"}, {}, 1);
   EXPECT_TRUE(again.changes.empty());
   EXPECT_EQ(again.without_owner, std::vector<std::uint32_t>{4});
   // b comes back: it takes the shard at a newer epoch.
-  auto back = failover_plan(k, one(4, next, 41), {"b", "c"}, {});
+  auto back = failover_plan(k, one(4, next, 41), {"b", "c"}, {}, 1);
   ASSERT_EQ(back.changes.size(), 1u);
   EXPECT_EQ(back.changes[0].next,
             (shard_assignment{7, "b", {"a", "b", "c"}, {"b"}}));
@@ -128,7 +144,7 @@ TEST(AssignmentPlan, AnIsrWithoutLiveMembersLeavesTheShardWithoutOwner) {
 
 TEST(AssignmentPlan, FailoverLeavesShardsWithALiveOwnerAlone) {
   auto table = one(1, {5, "a", {"a", "b"}, {"a", "b"}});
-  auto plan = failover_plan(k, table, {"a"}, {}); // b dead: the owner's call
+  auto plan = failover_plan(k, table, {"a"}, {}, 1); // b dead: the owner's call
   EXPECT_TRUE(plan.changes.empty());
   EXPECT_TRUE(plan.txns.empty());
 }
@@ -161,7 +177,8 @@ TEST(AssignmentPlan, RandomFailoversKeepEveryRule) {
     for (const auto& n : names)
       if (rng() % 2 == 0)
         live.insert(n);
-    auto plan = failover_plan(k, table, live, pos);
+    std::size_t min_insync = 1 + rng() % 3;
+    auto plan = failover_plan(k, table, live, pos, min_insync);
     for (const auto& c : plan.changes) {
       const auto& old = table.at(c.shard).value;
       const auto& next = c.next;
@@ -176,6 +193,13 @@ TEST(AssignmentPlan, RandomFailoversKeepEveryRule) {
       EXPECT_TRUE(next.owner.empty() || !next.isr.empty());
       for (const auto& m : next.isr)
         EXPECT_TRUE(has(old.isr, m)) << "the isr never grows in a failover";
+      // Dead members leave it only down to min_insync.
+      EXPECT_GE(next.isr.size(), std::min(old.isr.size(), min_insync));
+      if (next.isr.size() > min_insync && !next.owner.empty()) {
+        for (const auto& m : next.isr) {
+          EXPECT_TRUE(live.contains(m)) << "a dead member kept needlessly";
+        }
+      }
       EXPECT_EQ(next.replicas, old.replicas);
       // The best live isr member: nobody live in the old isr is ahead.
       for (const auto& m : old.isr)

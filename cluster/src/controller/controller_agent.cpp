@@ -287,14 +287,14 @@ void controller_agent::resign(std::vector<std::uint32_t> shards,
   auto shared = std::make_shared<std::function<void(result<std::string>)>>(
       std::move(done));
   auto* p = impl_.get();
-  p->enqueue(
-      {[p, shards = std::move(shards), shared] {
-         (*shared)(resign_now(p->client, p->keys, p->options.member, shards));
-       },
-       [shared] {
-         (*shared)(
-             fail(errc::unavailable, "the controller agent stopped first"));
-       }});
+  p->enqueue({[p, shards = std::move(shards), shared] {
+                (*shared)(resign_now(p->client, p->keys, p->options.member,
+                                     shards, p->options.min_insync));
+              },
+              [shared] {
+                (*shared)(fail(errc::unavailable,
+                               "the controller agent stopped first"));
+              }});
 }
 
 void controller_agent::forget(std::string member, bool allow_data_loss,

@@ -47,7 +47,9 @@ struct controller_agent_options {
   /// member appeared) before the first assignment, so that members started
   /// together share the shards from the start.
   std::chrono::milliseconds settle{1500};
-  /// The isr floor: a shard's isr is never written smaller by a rebalance.
+  /// Replicas that must hold a record before it is acknowledged: the isr
+  /// floor (a failover keeps dead members in the isr rather than go below
+  /// it; a rebalance never writes it smaller).
   std::size_t min_insync = 2;
   /// The rebalance (rebalance_plan.hpp): shards in motion at most (0: no
   /// rebalance), and how long membership must hold still before it moves

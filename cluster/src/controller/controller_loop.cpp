@@ -137,7 +137,8 @@ bool controller_loop::round(const std::function<bool()>& acting,
     }
     // Failovers first, whatever the settle: a shard without a live owner
     // accepts nothing.
-    auto failover = failover_plan(keys_, s.shards, s.live(), {});
+    auto failover =
+        failover_plan(keys_, s.shards, s.live(), {}, settings_.min_insync);
     log_count(without_owner_, failover.without_owner.size(),
               "without owner (no member of their isr is live)");
     if (!failover.changes.empty() || !failover.without_owner.empty())

@@ -4,6 +4,8 @@
 // its followers is brought up to date.
 #include <caf/event_based_actor.hpp>
 
+#include <utility>
+
 #include "cluster_messages.hpp"
 #include "replication/replication.hpp"
 #include "replication/roles.hpp"
@@ -21,13 +23,10 @@ result<local_shards> read_local(const store& st) {
     return records.error();
   for (auto& r : *records)
     l.owned[r.shard] = r.epoch;
-  for (std::uint32_t sh = 0; sh < shard_count; ++sh) {
-    auto pos = st.replica_position(sh);
-    if (!pos)
-      return pos.error();
-    if (*pos)
-      l.copies[sh] = **pos;
-  }
+  auto copies = st.replica_positions(); // one read, not one per shard
+  if (!copies)
+    return copies.error();
+  l.copies = std::move(*copies);
   return l;
 }
 
@@ -209,7 +208,8 @@ void on_assignments(cluster_actor* self,
       owners[shard] = e.value.owner;
   auto next = shard_map::from_owners(owners);
   if (!(next == s.desired)) {
-    s.desired = std::move(next);
+    auto before = std::exchange(s.desired, std::move(next));
+    forget_moved_batches(self, before);
     s.outbox_dirty = true;
   }
   apply_roles(self);

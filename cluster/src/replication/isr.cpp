@@ -2,8 +2,9 @@
 // fix): a caught-up follower is waited for *before* etcd adds it to the
 // isr, and a lagging one leaves the isr in etcd *before* the owner stops
 // waiting for it, so every member of the isr in etcd holds every
-// acknowledged record. Also trims each shard's log below what every
-// recently heard follower holds.
+// acknowledged record; never below min_insync (the members left hold
+// every acknowledged record, should the owner lose its disk). Also trims
+// each shard's log below what every recently heard follower holds.
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -64,14 +65,12 @@ void send_asks(cluster_actor* self, std::vector<isr_request> qs, bool add) {
       });
 }
 
-clock::time_point last_trim{};
-
 void trim_logs(cluster_actor* self) {
   auto& s = self->state;
   auto now = clock::now();
-  if (now - last_trim < trim_every)
+  if (now - s.last_trim < trim_every)
     return;
-  last_trim = now;
+  s.last_trim = now;
   auto points =
       std::make_shared<std::vector<std::pair<std::uint32_t, std::uint64_t>>>();
   for (auto& [shard, r] : s.repl) {
@@ -133,9 +132,14 @@ void tend_isr(cluster_actor* self) {
           !at_head && now - fs.caught_up_at > s.opts.replica_lag_time;
       if (!lagging || !r.waited.count(f))
         continue;
-      if (listed)
+      // Never below min_insync: those left hold every acknowledged record
+      // (should this owner lose its disk, they are where it is), and with
+      // fewer nothing could be acknowledged anyway.
+      auto need = std::max<std::size_t>(
+          1, std::min(s.opts.min_insync, r.replicas.size()));
+      if (listed && r.isr.size() > need)
         ask(self, shard, r, f, false, out); // etcd first, then stop waiting
-      else
+      else if (!listed)
         r.waited.erase(f); // never confirmed in etcd: nothing to undo
     }
   }

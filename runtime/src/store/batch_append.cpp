@@ -6,7 +6,7 @@
 
 namespace sluice {
 
-result<void> batch_writer::append(const queue_append& a) {
+result<bool> batch_writer::append(const queue_append& a) {
   if (!a.dedupe_id.empty() || a.dedupe_follow) {
     if (!a.dedupe_id.empty()) {
       auto seen = seen_before(a.dedupe_id);
@@ -17,7 +17,7 @@ result<void> batch_writer::append(const queue_append& a) {
         ++report.deduplicated;
     }
     if (dedupe_skip_)
-      return {}; // published once already
+      return false; // published once already
   }
   last_outboxed_ = false;
   if (p_.opts.place) {
@@ -26,7 +26,9 @@ result<void> batch_writer::append(const queue_append& a) {
       return shard.error();
     if (!p_.opts.place->queues_here(*shard)) {
       last_outboxed_ = true;
-      return to_outbox(a, *shard);
+      if (auto r = to_outbox(a, *shard); !r)
+        return r.error();
+      return true;
     }
   }
   auto dbi = p_.queue_dbi(a.stage_id);
@@ -45,7 +47,7 @@ result<void> batch_writer::append(const queue_append& a) {
   changes_.queued(a.stage_id, pos, a.key, a.event_bytes, false);
   report.appended[a.stage_id][static_cast<int>(a.priority)]++;
   ++report.records;
-  return {};
+  return true;
 }
 
 result<bool> batch_writer::seen_before(const std::string& id) {
@@ -84,10 +86,16 @@ result<void> batch_writer::to_outbox(const queue_append& a,
     return pos.error();
   // An event a shard's key produced is that shard's record until it is
   // forwarded; one fed or published through this member is nobody's.
+  // Its origin, the same wherever the entry is replicated to, lets the
+  // receiver tell it again when a promoted replica forwards it.
   if (changes_.on() && source_shard_) {
-    if (auto r = note_outbox_source(t_, p_, *pos, *source_shard_); !r)
+    auto origin = changes_.next_origin(t_, *source_shard_);
+    if (!origin)
+      return origin.error();
+    if (auto r = note_outbox_source(t_, p_, *pos, *source_shard_, *origin); !r)
       return r;
-    changes_.outbox(*source_shard_, a.stage_id, *pos, a.event_bytes, false);
+    changes_.outbox(*source_shard_, a.stage_id, *pos, a.event_bytes, *origin,
+                    false);
   }
   if (!source_shard_)
     report.member_outbox.push_back(*pos);

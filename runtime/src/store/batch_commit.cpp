@@ -37,9 +37,13 @@ result<commit_report> store::commit(write_batch batch) {
     p.next_seq = seq_before;
     return e;
   };
-  for (auto& a : batch.appends)
-    if (auto r = w.append(a); !r)
+  for (std::size_t i = 0; i < batch.appends.size(); ++i) {
+    auto r = w.append(batch.appends[i]);
+    if (!r)
       return undo(r.error());
+    if (!*r)
+      w.report.skipped_appends.push_back(i);
+  }
   for (auto& sp : batch.progress)
     if (auto r = w.progress(sp); !r)
       return undo(r.error());

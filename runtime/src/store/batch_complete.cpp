@@ -67,7 +67,7 @@ result<void> batch_writer::complete(completion& c) {
   std::optional<keys::queue_pos> waits_for;
   for (std::size_t i = 0; i < c.emits.size(); ++i) {
     if (auto r = append(c.emits[i]); !r)
-      return r;
+      return r.error();
     // An emit that went to the outbox waits in another node's queue.
     if (static_cast<int>(i) == c.status_emit && !last_outboxed_)
       waits_for = keys::queue_pos{c.emits[i].priority, p_.next_seq - 1};

@@ -64,7 +64,7 @@ result<void> batch_writer::apply(const redrive& r) {
   }
   source_scope source{*this, r.key};
   if (auto a = append(r.append); !a)
-    return a;
+    return a.error();
   if (auto a = put_status(r.key, r.new_status,
                           keys::queue_pos{r.append.priority, p_.next_seq - 1});
       !a)

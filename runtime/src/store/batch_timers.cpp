@@ -100,7 +100,7 @@ result<void> batch_writer::fire(const timer_fire& f) {
             rec.priority() == 0 ? priority::urgent : priority::normal,
             rec.event(), tkey ? std::string(tkey->first) : std::string()};
         if (auto r = append(a); !r)
-          return r;
+          return r.error();
       } else {
         v1::DeadLetter dl;
         dl.set_raw(std::string(as_view(v)));

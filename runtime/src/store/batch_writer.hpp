@@ -27,7 +27,8 @@ public:
 
   /// Queues an event for its stage, or for the outbox when its shard is
   /// owned elsewhere; drops it when its publish-once id was seen before.
-  result<void> append(const queue_append& a);
+  /// True when it was written, false when dropped so.
+  result<bool> append(const queue_append& a);
   /// True when `id` was published once before (in `seen`, or earlier in
   /// this batch); otherwise records it now.
   result<bool> seen_before(const std::string& id);

@@ -23,9 +23,10 @@ inline std::string shard_key(std::uint32_t shard) {
   return k;
 }
 
-/// inbox db key: shard, priority, then the sender's name. One watermark
-/// per priority class: the outbox sends urgent entries first, so seqs rise
-/// within a class, not across the two.
+/// inbox db key: shard, priority, then the sender's name (or a source
+/// shard's watermark name). One watermark per priority class: the outbox
+/// sends urgent entries first, so seqs rise within a class, not across the
+/// two.
 inline std::string inbox_key(std::uint32_t shard, priority prio,
                              std::string_view sender) {
   std::string k;
@@ -33,6 +34,13 @@ inline std::string inbox_key(std::uint32_t shard, priority prio,
   k.push_back(static_cast<char>(prio));
   k += sender;
   return k;
+}
+
+/// The inbox watermark name of the entries of source shard `shard`
+/// (replicated receipt by origin; the value is the origin number). It
+/// starts with a control character, which no member's name has.
+inline std::string source_watermark_name(std::uint32_t shard) {
+  return std::string(1, '\x01') + "source shard " + std::to_string(shard);
 }
 
 /// handoff_in db key: shard, stage id, queue key. Stage id ~0 marks an

@@ -19,8 +19,9 @@ TEST_F(ClusterStore, AHandOffMovesStateQueueStatusRetriesTimersAndWatermarks) {
   ASSERT_NO_FATAL_FAILURE(seed(a, k, j, 5000));
   ASSERT_NO_FATAL_FAILURE(seed(a, kt, jt, 4000));
   auto w = a.st->receive_forwarded(
-      "c", {{S, 7, a.parse, priority::normal, k, event_bytes(k, k + "#fwd")},
-            {T, 4, a.parse, priority::normal, kt, event_bytes(kt, "t#fwd")}});
+      "c",
+      {{S, 7, a.parse, priority::normal, k, event_bytes(k, k + "#fwd"), {}},
+       {T, 4, a.parse, priority::normal, kt, event_bytes(kt, "t#fwd"), {}}});
   ASSERT_TRUE(w);
   ASSERT_EQ(w->accepted, 2u);
 
@@ -70,7 +71,7 @@ TEST_F(ClusterStore, AHandOffMovesStateQueueStatusRetriesTimersAndWatermarks) {
   // Not owned until acquired: forwards for S are still refused.
   EXPECT_EQ(b.place->state(S), shard_state::remote);
   auto early = b.st->receive_forwarded(
-      "c", {{S, 8, b.parse, priority::normal, k, event_bytes(k, "early")}});
+      "c", {{S, 8, b.parse, priority::normal, k, event_bytes(k, "early"), {}}});
   ASSERT_TRUE(early);
   EXPECT_EQ(early->refused_shards, std::vector<std::uint32_t>{S});
   write_batch too_soon; // nor does its imported timer fire yet
@@ -158,12 +159,12 @@ TEST_F(ClusterStore, AHandOffMovesStateQueueStatusRetriesTimersAndWatermarks) {
 
   // c's watermark for S came along: what A had taken is a duplicate here.
   auto dup = b.st->receive_forwarded(
-      "c", {{S, 7, b.parse, priority::normal, k, event_bytes(k, "again")}});
+      "c", {{S, 7, b.parse, priority::normal, k, event_bytes(k, "again"), {}}});
   ASSERT_TRUE(dup);
   EXPECT_EQ(dup->accepted, 0u);
   EXPECT_EQ(dup->duplicates, 1u);
   auto next = b.st->receive_forwarded(
-      "c", {{S, 8, b.parse, priority::normal, k, event_bytes(k, "next")}});
+      "c", {{S, 8, b.parse, priority::normal, k, event_bytes(k, "next"), {}}});
   ASSERT_TRUE(next);
   EXPECT_EQ(next->accepted, 1u);
 

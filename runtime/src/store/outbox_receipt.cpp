@@ -1,12 +1,15 @@
 // Events between nodes: the outbox of events whose shard is owned
 // elsewhere (read and acknowledged by the forwarder), and the receipt of
-// events forwarded here, deduplicated by per-sender, per-shard watermarks.
-// Writers on the store actor's thread; readers on any thread.
+// events forwarded here, deduplicated by per-shard watermarks: per source
+// shard by origin when replicated, else per sender by outbox seq. Writers
+// on the store actor's thread; readers on any thread.
 #include <array>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "cluster_db.hpp"
+#include "replica_keys.hpp"
 
 namespace sluice {
 
@@ -53,7 +56,15 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
       return fail(errc::corrupt, p.opts.dir + ": outbox entry "
                                      + keys::printable(as_view(k))
                                      + " is malformed");
-    out.push_back({*pos, *stage, *shard, std::string(value.substr(8))});
+    std::optional<outbox_origin> origin;
+    if (p.replicating()) {
+      auto src = read_outbox_source(t.get(), p, *pos);
+      if (!src)
+        return src.error();
+      if (*src)
+        origin = (*src)->origin;
+    }
+    out.push_back({*pos, *stage, *shard, std::string(value.substr(8)), origin});
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read outbox");
@@ -88,7 +99,8 @@ result<void> note_outbox_delete(cluster_writer& w, store::impl& p,
   if (mdb_get(w.get(), p.outbox, &kv, &v) != 0)
     return {};
   auto stage = keys::get_u32(as_view(v));
-  w.changes.outbox(**source, stage.value_or(0), pos, {}, true);
+  w.changes.outbox((*source)->shard, stage.value_or(0), pos, {},
+                   (*source)->origin, true);
   return {};
 }
 
@@ -118,8 +130,8 @@ store::receive_forwarded(const std::string& sender,
   cluster_writer w{p, "receive forwarded events"};
   if (w.failed())
     return *w.failed();
-  // (shard, priority) -> watermark
-  std::map<std::pair<std::uint32_t, priority>, std::uint64_t> marks;
+  // (shard, priority, watermark name) -> the watermark, as stored.
+  std::map<std::tuple<std::uint32_t, priority, std::string>, std::string> marks;
   std::set<std::uint32_t> refused;
   std::map<std::uint32_t, std::array<std::uint64_t, 2>> appended;
   for (auto& ev : evs) {
@@ -128,16 +140,26 @@ store::receive_forwarded(const std::string& sender,
       refused.insert(ev.shard);
       continue;
     }
-    auto m = marks.find({ev.shard, ev.priority});
+    // Replicated: an entry of a source shard is the same entry whoever of
+    // its owners (a promoted replica) sends it; the rest, per sender.
+    bool by_origin = ev.origin && p.replicating();
+    auto name = by_origin ? source_watermark_name(ev.origin->shard) : sender;
+    std::string number;
+    if (by_origin)
+      number = repl::origin_number(*ev.origin);
+    else
+      keys::put_u64(number, ev.seq);
+    auto m = marks.find({ev.shard, ev.priority, name});
     if (m == marks.end()) {
-      auto ik = inbox_key(ev.shard, ev.priority, sender);
+      auto ik = inbox_key(ev.shard, ev.priority, name);
       MDB_val k = as_val(ik), v;
-      std::uint64_t mark = 0;
+      std::string mark;
       if (mdb_get(w.get(), p.inbox, &k, &v) == 0)
-        mark = keys::get_u64(as_view(v)).value_or(0);
-      m = marks.emplace(std::pair{ev.shard, ev.priority}, mark).first;
+        mark = std::string(as_view(v));
+      m = marks.emplace(std::tuple{ev.shard, ev.priority, name}, mark).first;
     }
-    if (ev.seq <= m->second) {
+    // Both are big-endian tuples of one length: byte order is their order.
+    if (m->second.size() == number.size() && number <= m->second) {
       ++out.duplicates;
       continue;
     }
@@ -151,18 +173,19 @@ store::receive_forwarded(const std::string& sender,
         !r)
       return w.undo(r.error());
     w.changes.queued(ev.stage_id, at, ev.key, ev.event_bytes, false);
-    m->second = ev.seq;
+    m->second = std::move(number);
     ++out.accepted;
     appended[ev.stage_id][static_cast<int>(ev.priority)]++;
   }
   for (auto& [at, mark] : marks) {
-    std::string buf;
-    keys::put_u64(buf, mark);
-    if (auto r = w.put(p.inbox, inbox_key(at.first, at.second, sender), buf,
+    auto& [shard, prio, name] = at;
+    if (mark.empty())
+      continue; // every event of it was refused: nothing to write
+    if (auto r = w.put(p.inbox, inbox_key(shard, prio, name), mark,
                        "write watermark");
         !r)
       return w.undo(r.error());
-    w.changes.inbox(at.first, at.second, sender, buf);
+    w.changes.inbox(shard, prio, name, mark);
   }
   if (auto r = w.finish(); !r)
     return r.error();

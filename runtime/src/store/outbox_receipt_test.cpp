@@ -136,7 +136,7 @@ TEST_F(ClusterStore, ForwardedEventsAreQueuedOnceAndShardsNotOwnedAreRefused) {
   auto kl = key_in(r + 1, "d");
   auto fwd = [&](std::uint32_t shard, std::uint64_t seq, const std::string& k,
                  const std::string& id, priority p = priority::normal) {
-    return forwarded_event{shard, seq, a.parse, p, k, event_bytes(k, id)};
+    return forwarded_event{shard, seq, a.parse, p, k, event_bytes(k, id), {}};
   };
   std::vector<forwarded_event> evs{
       fwd(s1, 1, k1, "s1-1"), fwd(s1, 2, k1, "s1-2", priority::urgent),
@@ -210,8 +210,13 @@ TEST_F(ClusterStore, EventsForwardedInOutboxOrderAreAllQueued) {
   ASSERT_EQ(out->size(), 2u);
   std::vector<forwarded_event> evs;
   for (auto& e : *out) // as the forwarder builds its batch
-    evs.push_back(
-        {e.shard, e.pos.seq, e.stage_id, e.pos.priority, {}, e.event_bytes});
+    evs.push_back({e.shard,
+                   e.pos.seq,
+                   e.stage_id,
+                   e.pos.priority,
+                   {},
+                   e.event_bytes,
+                   e.origin});
   auto got = b.st->receive_forwarded("a", evs);
   ASSERT_TRUE(got) << got.error().describe();
   EXPECT_EQ(got->accepted, 2u);

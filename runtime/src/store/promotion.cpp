@@ -1,7 +1,8 @@
 // A follower becoming a shard's owner: its replica copy imported into the
 // databases dispatched from (the hand-off's import, in one transaction),
 // the shard owned at the new epoch, its log continued from the copy's seq,
-// the copy dropped. Store actor's thread only.
+// the copy dropped; outbox entries keep their origins, in origin order.
+// Store actor's thread only.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -35,7 +36,17 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
   if (!r)
     return r;
   // Queued events sort first in the copy, so statuses and retries find
-  // their entries' new positions.
+  // their entries' new positions. Outbox entries sort last, by stage, but
+  // must take their new outbox positions in origin order: the forwarder
+  // sends in outbox order, and a receiver takes a source shard's origins
+  // only rising (a later one sent first would make the earlier a
+  // "duplicate"). Those without an origin keep their old order.
+  auto outbox = std::stable_partition(recs.begin(), recs.end(), [](auto& x) {
+    return x.what != handoff_record::kind::outbox;
+  });
+  std::stable_sort(outbox, recs.end(), [](auto& x, auto& y) {
+    return std::pair{x.origin, x.pos} < std::pair{y.origin, y.pos};
+  });
   position_map added;
   for (auto& rec : recs)
     if (auto x = import_record(p, w, rec, added, {}); !x)

@@ -1,7 +1,8 @@
 // Writing one record of a shard that becomes owned here, for the hand-off's
 // import and a replica's promotion: queued events at fresh seqs, statuses
 // and retries pointed at them, dead letters and outbox entries at fresh
-// seqs, the rest as they are. Store actor's thread only.
+// seqs (an outbox entry keeps its origin), the rest as they are. Store
+// actor's thread only.
 #include "cluster_db.hpp"
 #include "positions.hpp"
 #include "sluice/v1/store.pb.h"
@@ -95,11 +96,12 @@ import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
     return none;
   }
   case kind::inbox: {
+    // A sender's seq (8 bytes) or a source shard's origin number (20):
+    // big-endian either way, so byte order is their order.
     auto ik = inbox_key(r.shard, r.pos.priority, r.name);
     MDB_val k = as_val(ik), v;
-    auto theirs = keys::get_u64(r.value).value_or(0);
-    if (mdb_get(w.get(), p.inbox, &k, &v) == 0
-        && keys::get_u64(as_view(v)).value_or(0) >= theirs)
+    if (mdb_get(w.get(), p.inbox, &k, &v) == 0 && v.mv_size == r.value.size()
+        && as_view(v) >= std::string_view{r.value})
       return none;
     if (auto x = w.put(p.inbox, ik, r.value, "write a watermark"); !x)
       return x.error();
@@ -117,8 +119,9 @@ import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
                          r.pos.priority, r.value);
     if (!at)
       return at.error();
+    // Its origin stays: a receiver that had it from the old owner knows it.
     if (w.changes.on())
-      if (auto x = note_outbox_source(w.get(), p, *at, r.shard); !x)
+      if (auto x = note_outbox_source(w.get(), p, *at, r.shard, r.origin); !x)
         return x.error();
     return none;
   }

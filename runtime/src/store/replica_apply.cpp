@@ -13,6 +13,14 @@ std::string describe_position(repl_position at) {
          + std::to_string(at.seq) + ")";
 }
 
+std::optional<replica_entry> parse_replica_entry(std::string_view value) {
+  bool installing = value.size() == 17 && value.back() == 'i';
+  auto at = repl::parse_position(installing ? value.substr(0, 16) : value);
+  if (!at)
+    return std::nullopt;
+  return replica_entry{*at, installing};
+}
+
 result<std::optional<replica_entry>>
 read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
   auto sk = shard_key(shard);
@@ -22,13 +30,11 @@ read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
     return std::optional<replica_entry>{};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read replica position");
-  auto value = as_view(v);
-  bool installing = value.size() == 17 && value.back() == 'i';
-  auto at = repl::parse_position(installing ? value.substr(0, 16) : value);
-  if (!at)
+  auto e = parse_replica_entry(as_view(v));
+  if (!e)
     return fail(errc::corrupt, p.opts.dir + ": replica position of shard "
                                    + std::to_string(shard) + " is malformed");
-  return std::optional{replica_entry{*at, installing}};
+  return std::optional{*e};
 }
 
 result<void> write_replica_entry(store::impl& p, cluster_writer& w,
@@ -71,8 +77,11 @@ result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
   std::string stage;
   for (auto& c : rec.changes()) {
     if (!repl::from_change(c, shard, r, stage))
-      return fail(errc::corrupt, where + ": a change of unknown kind "
-                                     + std::to_string(c.kind()));
+      return fail(errc::corrupt,
+                  where
+                      + ": a change of unknown kind or with a malformed "
+                        "origin (kind "
+                      + std::to_string(c.kind()) + ")");
     auto k = repl::replica_key(r, stage);
     auto done = c.erase()
                     ? w.del(p.replica, k, "delete a replica record")

@@ -21,6 +21,9 @@ struct replica_entry {
   bool installing = false;
 };
 
+/// A `replica_pos` value as an entry; nullopt: malformed.
+std::optional<replica_entry> parse_replica_entry(std::string_view value);
+
 /// The `replica_pos` entry of `shard`, read in `t`; nullopt: none.
 result<std::optional<replica_entry>>
 read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard);

@@ -87,6 +87,24 @@ std::optional<repl_position> parse_position(std::string_view v) {
   return repl_position{*epoch, *seq};
 }
 
+std::string origin_number(const outbox_origin& o) {
+  std::string v;
+  keys::put_u64(v, o.epoch);
+  keys::put_u64(v, o.seq);
+  keys::put_u32(v, o.index);
+  return v;
+}
+
+std::optional<outbox_origin> parse_origin_number(std::uint32_t shard,
+                                                 std::string_view v) {
+  auto epoch = keys::get_u64(v);
+  auto seq = keys::get_u64(v, 8);
+  auto index = keys::get_u32(v, 16);
+  if (v.size() != 20 || !epoch || !seq || !index)
+    return std::nullopt;
+  return outbox_origin{shard, *epoch, *seq, *index};
+}
+
 std::string shard_prefix(std::uint32_t shard) {
   std::string k;
   keys::put_u32(k, shard);
@@ -105,6 +123,8 @@ std::string replica_key(const handoff_record& r, std::string_view stage) {
   keys::put_u64(k, has_seq(r.what) ? r.pos.seq : 0);
   if (has_name(r.what))
     k += r.name;
+  else if (r.what == kind::outbox && r.origin)
+    k += origin_number(*r.origin);
   return k;
 }
 
@@ -127,6 +147,12 @@ bool parse_replica(std::string_view k, std::string_view v, handoff_record& r,
   r.pos.seq = keys::get_u64(k, at + 1).value_or(0);
   r.name = std::string(k.substr(at + 9));
   r.value = std::string(v);
+  if (r.what == kind::outbox && !r.name.empty()) {
+    r.origin = parse_origin_number(r.shard, r.name);
+    if (!r.origin)
+      return false;
+    r.name.clear();
+  }
   if (r.what == kind::queued || r.what == kind::outbox) {
     if (auto ev = decode_event(v, "replica"))
       r.key = std::move(ev->key);
@@ -145,6 +171,8 @@ void to_change(const handoff_record& r, std::string_view stage, bool erase,
   out.set_name(r.name);
   out.set_priority(static_cast<std::uint32_t>(r.pos.priority));
   out.set_seq(r.pos.seq);
+  if (r.origin)
+    out.set_origin(origin_number(*r.origin));
   if (!erase)
     out.set_value(r.value);
 }
@@ -161,6 +189,11 @@ bool from_change(const v1::ReplChange& c, std::uint32_t shard,
   r.pos = {c.priority() == 0 ? priority::urgent : priority::normal, c.seq()};
   r.value = c.value();
   stage = c.stage();
+  if (r.what == kind::outbox && !c.origin().empty()) {
+    r.origin = parse_origin_number(shard, c.origin());
+    if (!r.origin)
+      return false;
+  }
   return true;
 }
 

@@ -28,13 +28,22 @@ std::optional<replog_entry> parse_log_key(std::string_view k);
 std::string position_value(repl_position at);
 std::optional<repl_position> parse_position(std::string_view v);
 
+/// An outbox entry's origin number, its shard left out: epoch u64, seq
+/// u64, index u32, big-endian, so byte order is origin order. Also the
+/// value of a source shard's forwarding watermark.
+std::string origin_number(const outbox_origin& o);
+/// The origin of `shard` that `v` encodes; nullopt unless it is 20 bytes.
+std::optional<outbox_origin> parse_origin_number(std::uint32_t shard,
+                                                 std::string_view v);
+
 /// The first replica key of `shard`: every key of its copy starts so.
 std::string shard_prefix(std::uint32_t shard);
 
 /// The replica key of record `r` of stage `stage` (empty: none): shard,
 /// kind, then only the fields that identify it among its kind (a queued
 /// event: stage and position; a state: stage and key; ...), so a put and
-/// a later delete of one record meet whatever else they carry.
+/// a later delete of one record meet whatever else they carry; an outbox
+/// entry's origin last (its put and delete carry the same one).
 std::string replica_key(const handoff_record& r, std::string_view stage);
 
 /// A replica entry back as a record and its stage's name: the identity
@@ -48,7 +57,7 @@ void to_change(const handoff_record& r, std::string_view stage, bool erase,
                v1::ReplChange& out);
 
 /// A change of `shard` as a record and its stage's name. False when its
-/// kind is unknown.
+/// kind is unknown or its origin malformed.
 bool from_change(const v1::ReplChange& c, std::uint32_t shard,
                  handoff_record& r, std::string& stage);
 

@@ -1,7 +1,7 @@
 // The follower's reads of its replica copies: the records of one shard's
-// copy, as hand-off records with this directory's stage ids, and their
-// digest (equal to the owner's shard_digest when both hold the same).
-// Any thread.
+// copy, as hand-off records with this directory's stage ids, their digest
+// (equal to the owner's shard_digest when both hold the same), and every
+// copy's position in one scan. Any thread.
 #include <mutex>
 
 #include "replica_db.hpp"
@@ -66,6 +66,36 @@ store::scan_replica(std::uint32_t shard,
         r.stage_id = i->second;
         return fn(r);
       });
+}
+
+result<std::map<std::uint32_t, repl_position>>
+store::replica_positions() const {
+  auto& p = *impl_;
+  std::map<std::uint32_t, repl_position> out;
+  if (!p.has_replication)
+    return out;
+  int rc = 0;
+  txn t{p.env, true, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": read replica positions");
+  cursor c{t.get(), p.replica_pos, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on replica_pos");
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto shard = keys::get_u32(as_view(k));
+    auto e = parse_replica_entry(as_view(v));
+    if (!shard || k.mv_size != 4 || !e)
+      return fail(errc::corrupt, p.opts.dir + ": replica position "
+                                     + keys::printable(as_view(k))
+                                     + " is malformed");
+    if (!e->installing) // not usable until its snapshot is finished
+      out.emplace(*shard, e->at);
+  }
+  if (rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read replica positions");
+  return out;
 }
 
 result<std::uint64_t> store::replica_digest(std::uint32_t shard) const {

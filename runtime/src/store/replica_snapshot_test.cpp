@@ -1,6 +1,7 @@
 // Snapshots: a follower's copy installed from the owner's snapshot in one
 // go or in steps matches the owner, takes no log records before it is
-// finished, and catches up with the log after.
+// finished, and catches up with the log after. Every copy's position read
+// in one scan equals each shard's own.
 #include "replication_workload.hpp"
 
 namespace sluice::cluster_store_test {
@@ -58,6 +59,48 @@ TEST_F(ReplicaSnapshot, ASnapshotInOneGoEqualsTheOwnerAndReplacesTheOldCopy) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, errc::corrupt);
   expect_in_sync(S, "a refused snapshot");
+}
+
+using ReplicaPositions = Replication;
+
+TEST_F(ReplicaPositions, AllPositionsReadTogetherEqualEachShardsOwnPosition) {
+  auto expect_equal = [&](const std::string& step) {
+    auto all = b.st->replica_positions();
+    ASSERT_TRUE(all) << all.error().describe();
+    for (std::uint32_t sh = 0; sh < shard_count; ++sh) {
+      auto one = b.st->replica_position(sh);
+      ASSERT_TRUE(one) << one.error().describe();
+      auto it = all->find(sh);
+      ASSERT_EQ(bool(*one), it != all->end()) << "shard " << sh << ", " << step;
+      if (*one) {
+        EXPECT_EQ(**one, it->second) << "shard " << sh << ", " << step;
+      }
+    }
+  };
+  auto none = b.st->replica_positions();
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  snapshot(S);
+  snapshot(S + 1);
+  workload([](const std::string&) {});
+  ship(S); // S's copy moves past its snapshot; S + 1's stays at it
+  // A snapshot still being installed is no usable copy.
+  auto at =
+      a.st->snapshot_shard(S + 2, 256, [](std::string&&) { return true; });
+  ASSERT_TRUE(at);
+  ASSERT_TRUE(b.st->begin_snapshot(S + 2, *at));
+  auto all = b.st->replica_positions();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_GT(all->at(S).seq, all->at(S + 1).seq);
+  expect_equal("two copies and one snapshot under way");
+  ASSERT_TRUE(b.st->finish_snapshot(S + 2, *at));
+  ASSERT_TRUE(b.st->drop_replica(S + 1));
+  expect_equal("a snapshot finished, a copy dropped");
+  EXPECT_EQ(b.st->replica_positions()->size(), 2u);
+  auto owner = a.st->replica_positions(); // owns, holds no copies
+  ASSERT_TRUE(owner);
+  EXPECT_TRUE(owner->empty());
 }
 
 } // namespace

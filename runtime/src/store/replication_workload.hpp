@@ -81,7 +81,8 @@ Replication::workload(const std::function<void(const std::string&)>& after) {
 
   // Forwarded: another member sends an event of S.
   auto fr = a.st->receive_forwarded(
-      "m3", {{S, 1, a.parse, priority::normal, k, event_bytes(k, "k#fwd")}});
+      "m3",
+      {{S, 1, a.parse, priority::normal, k, event_bytes(k, "k#fwd"), {}}});
   ASSERT_TRUE(fr) << fr.error().describe();
   EXPECT_EQ(fr->accepted, 1u);
   EXPECT_EQ(fr->replicated.size(), 1u);

@@ -1,6 +1,7 @@
 // Replication capture: a write transaction's changes of shards' records,
 // collected per shard and written as one replication record each at the
-// shard's epoch and next seq. Writer thread only.
+// shard's epoch and next seq; the origins of the outbox entries a shard's
+// keys produce. Writer thread only.
 #include "shard_changes.hpp"
 
 #include "cluster_db.hpp"
@@ -24,6 +25,7 @@ void shard_changes::inbox(std::uint32_t shard, priority prio,
 
 void shard_changes::outbox(std::uint32_t source_shard, std::uint32_t stage_id,
                            keys::queue_pos pos, std::string_view event,
+                           const std::optional<outbox_origin>& origin,
                            bool erase) {
   if (!on_)
     return;
@@ -33,7 +35,26 @@ void shard_changes::outbox(std::uint32_t source_shard, std::uint32_t stage_id,
   r.stage_id = stage_id;
   r.pos = pos;
   r.value = std::string(event);
+  r.origin = origin;
   note(std::move(r), erase);
+}
+
+result<std::optional<outbox_origin>>
+shard_changes::next_origin(MDB_txn* t, std::uint32_t source_shard) {
+  auto it = origins_.find(source_shard);
+  if (it == origins_.end()) {
+    auto at = next_log_position(t, p_, source_shard);
+    if (!at)
+      return at.error();
+    std::optional<outbox_origin> first;
+    if (*at)
+      first = outbox_origin{source_shard, (*at)->epoch, (*at)->seq, 0};
+    it = origins_.emplace(source_shard, first).first;
+  }
+  auto out = it->second;
+  if (it->second)
+    ++it->second->index;
+  return out;
 }
 
 void shard_changes::add(handoff_record::kind what, std::uint32_t stage_id,
@@ -90,26 +111,15 @@ shard_changes::flush(MDB_txn* t) {
     names = p_.stage_names;
   }
   for (auto& [shard, changes] : by_shard_) {
-    auto sk = shard_key(shard);
-    MDB_val k = as_val(sk), v;
-    int rc = mdb_get(t, p_.shards, &k, &v);
-    if (rc == MDB_NOTFOUND)
+    auto next = next_log_position(t, p_, shard);
+    if (!next)
+      return next.error();
+    if (!*next)
       continue; // not owned here: the owner replicates it
-    if (rc != 0)
-      return lmdb_error(rc, p_.opts.dir + ": read shard record");
-    v1::ShardRecord sr;
-    if (!sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
-      return fail(errc::corrupt, p_.opts.dir + ": shard record "
-                                     + std::to_string(shard)
-                                     + " does not parse");
-    repl_position head{sr.epoch(), 0};
-    MDB_val hv;
-    rc = mdb_get(t, p_.replog_head, &k, &hv);
-    if (rc == 0)
-      head.seq = repl::parse_position(as_view(hv)).value_or(head).seq;
-    else if (rc != MDB_NOTFOUND)
-      return lmdb_error(rc, p_.opts.dir + ": read replication head");
-    ++head.seq;
+    auto head = **next;
+    auto sk = shard_key(shard);
+    MDB_val k = as_val(sk);
+    int rc = 0;
     v1::ReplRecord rec;
     for (auto& [r, erase] : changes) {
       // Stage id 0 is ingest's (its dead letters): named "".
@@ -134,33 +144,31 @@ shard_changes::flush(MDB_txn* t) {
     out[shard] = head.seq;
   }
   by_shard_.clear();
+  origins_.clear(); // the shards' next records are at the next seqs
   return out;
 }
 
-result<void> note_outbox_source(MDB_txn* t, store::impl& p, keys::queue_pos pos,
-                                std::uint32_t source_shard) {
-  auto k = keys::queue_key(pos);
-  std::string v;
-  keys::put_u32(v, source_shard);
-  MDB_val kv = as_val(k), vv = as_val(v);
-  if (int rc = mdb_put(t, p.outbox_src, &kv, &vv, 0); rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": index an outbox entry's shard");
-  return {};
-}
-
-result<std::optional<std::uint32_t>>
-take_outbox_source(MDB_txn* t, store::impl& p, keys::queue_pos pos) {
-  auto k = keys::queue_key(pos);
-  MDB_val kv = as_val(k), v;
-  int rc = mdb_get(t, p.outbox_src, &kv, &v);
+result<std::optional<repl_position>>
+next_log_position(MDB_txn* t, const store::impl& p, std::uint32_t shard) {
+  auto sk = shard_key(shard);
+  MDB_val k = as_val(sk), v;
+  int rc = mdb_get(t, p.shards, &k, &v);
   if (rc == MDB_NOTFOUND)
-    return std::optional<std::uint32_t>{};
-  auto shard = rc == 0 ? keys::get_u32(as_view(v)) : std::nullopt;
-  if (rc == 0)
-    rc = mdb_del(t, p.outbox_src, &kv, nullptr);
+    return std::optional<repl_position>{};
   if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": read an outbox entry's shard");
-  return shard;
+    return lmdb_error(rc, p.opts.dir + ": read shard record");
+  v1::ShardRecord sr;
+  if (!sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+    return fail(errc::corrupt, p.opts.dir + ": shard record "
+                                   + std::to_string(shard) + " does not parse");
+  repl_position head{sr.epoch(), 0};
+  rc = mdb_get(t, p.replog_head, &k, &v);
+  if (rc == 0)
+    head.seq = repl::parse_position(as_view(v)).value_or(head).seq;
+  else if (rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read replication head");
+  ++head.seq;
+  return std::optional{head};
 }
 
 result<void> drop_replog(MDB_txn* t, store::impl& p, std::uint32_t shard) {

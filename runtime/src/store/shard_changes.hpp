@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lmdb_env.hpp"
+#include "outbox_source.hpp"
 
 namespace sluice {
 
@@ -66,9 +67,20 @@ public:
       add_dead_letter(stage_id, seq, value, erase);
   }
   /// An outbox entry that processing a key of `source_shard` produced, put
-  /// or deleted: `stage_id` is its queue at the owner of its own key.
+  /// or deleted: `stage_id` is its queue at the owner of its own key;
+  /// `origin` as `outbox_src` records it.
   void outbox(std::uint32_t source_shard, std::uint32_t stage_id,
-              keys::queue_pos pos, std::string_view event, bool erase);
+              keys::queue_pos pos, std::string_view event,
+              const std::optional<outbox_origin>& origin, bool erase);
+
+  /// The origin of the next outbox entry a key of `source_shard` produces
+  /// in this transaction: the position `flush` writes the shard's record
+  /// at, and the entry's index among the transaction's entries of the
+  /// shard (so origins rise in outbox order). Nullopt when the shard is
+  /// not owned here (its entry is this member's alone: no record of it is
+  /// replicated). Capture on only.
+  result<std::optional<outbox_origin>> next_origin(MDB_txn* t,
+                                                   std::uint32_t source_shard);
 
   /// Writes, in `t`, one replication record per shard changed that is
   /// owned here (has a shard record; the others are dropped), at the
@@ -87,21 +99,20 @@ private:
 
   store::impl& p_;
   bool on_;
+  /// Per source shard, the origin its next outbox entry gets (nullopt:
+  /// not owned here).
+  std::map<std::uint32_t, std::optional<outbox_origin>> origins_;
   /// Per shard, its changes in write order: the record and whether it is
   /// a delete.
   std::map<std::uint32_t, std::vector<std::pair<handoff_record, bool>>>
       by_shard_;
 };
 
-/// Records, in `outbox_src`, that the outbox entry at `pos` is a record of
-/// `source_shard` (a key of it produced the event). Replication only.
-result<void> note_outbox_source(MDB_txn* t, store::impl& p, keys::queue_pos pos,
-                                std::uint32_t source_shard);
-
-/// The shard whose key produced the outbox entry at `pos`, forgetting it
-/// (the entry is being deleted); nullopt when none was recorded.
-result<std::optional<std::uint32_t>>
-take_outbox_source(MDB_txn* t, store::impl& p, keys::queue_pos pos);
+/// The position the next replication record of `shard` is written at in
+/// `t`: its shard record's epoch, the seq after its `replog_head`;
+/// nullopt when the shard is not owned here (no shard record).
+result<std::optional<repl_position>>
+next_log_position(MDB_txn* t, const store::impl& p, std::uint32_t shard);
 
 /// Deletes every replication record of `shard` within `t` (its log is
 /// void once another member's copy replaces it). Writer thread only.

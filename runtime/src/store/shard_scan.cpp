@@ -57,7 +57,8 @@ scan_outbox_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
   for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto pos = keys::parse_queue_key(as_view(k));
-    if (!pos || keys::get_u32(as_view(v)) != shard)
+    auto src = parse_outbox_source(as_view(v));
+    if (!pos || !src || src->shard != shard)
       continue;
     MDB_val ov;
     if (mdb_get(t, p.outbox, &k, &ov) != 0 || ov.mv_size < 8)
@@ -73,6 +74,7 @@ scan_outbox_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
     r.key = std::move(ev->key);
     r.pos = *pos;
     r.value = std::string(entry.substr(8));
+    r.origin = src->origin;
     auto go = fn(r);
     if (!go || !*go)
       return go;

@@ -297,6 +297,7 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   auto r = st->commit(std::move(b));
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->deduplicated, 0u);
+  EXPECT_TRUE(r->skipped_appends.empty());
   EXPECT_EQ((*st->queue_depth(stage))[1], 3u);
 
   // Resent, alone and beside a new one, and twice within one batch: only
@@ -309,6 +310,9 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   r = st->commit(std::move(again));
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->deduplicated, 2u);
+  // Which were dropped: the replicated store appends only the others again
+  // when their shard is lost before they were replicated.
+  EXPECT_EQ(r->skipped_appends, (std::vector<std::size_t>{0, 1, 3}));
   EXPECT_EQ((*st->queue_depth(stage))[1], 4u);
 
   // Events published without `once` are never dropped.

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,12 +15,32 @@
 
 namespace sluice {
 
+/// Replicated shards: who produced an outbox entry, the same at every
+/// member that holds the entry (replicated with it, kept by a promotion).
+/// The source shard, and a number that rises per source shard across its
+/// owners: the replication position (epoch, seq) of the commit that wrote
+/// the entry and the entry's index among that commit's entries of the
+/// shard. Receivers deduplicate by it (docs/ARCHITECTURE.md).
+struct outbox_origin {
+  std::uint32_t shard = 0; ///< the source shard: whose key produced it
+  std::uint64_t epoch = 0; ///< the source shard's epoch at that commit
+  std::uint64_t seq = 0;   ///< the commit's replication seq of the shard
+  std::uint32_t index = 0; ///< among the commit's entries of the shard
+  /// Equal when every field is.
+  friend bool operator==(const outbox_origin&, const outbox_origin&) = default;
+  /// By shard, then in the order the source shard's owners wrote them.
+  friend auto operator<=>(const outbox_origin&, const outbox_origin&) = default;
+};
+
 /// An event waiting in the outbox for the node that owns its key.
 struct outbox_entry {
   keys::queue_pos pos;        ///< its position in the outbox (urgent first)
   std::uint32_t stage_id = 0; ///< the stage whose queue it is for
   std::uint32_t shard = 0;    ///< its key's shard
   std::string event_bytes;    ///< sluice.v1.Event
+  /// Replication on: set when a key of a shard owned here produced it (an
+  /// event fed or published through this member has none).
+  std::optional<outbox_origin> origin;
 };
 
 /// An event another node forwarded from its outbox.
@@ -29,6 +51,9 @@ struct forwarded_event {
   sluice::priority priority = priority::normal; ///< its queue class
   std::string key;                              ///< the event's key
   std::string event_bytes;                      ///< sluice.v1.Event
+  /// Its origin, when the sender's entry has one: a replicated receiver
+  /// then deduplicates by source shard and origin, not by sender and seq.
+  std::optional<outbox_origin> origin;
 };
 
 /// What `store::receive_forwarded` did.
@@ -64,7 +89,8 @@ struct handoff_record {
     retry,  ///< stage_id, key, value = RetryRecord
     timer,  ///< stage_id, key, name, value = TimerRecord
     inbox,  ///< name = sender, shard, pos.priority, value = watermark
-            ///< seq (u64 BE)
+            ///< seq (u64 BE); or name = a source shard's watermark name,
+            ///< value = its origin number (see outbox_origin)
     /// Replication only (a hand-off leaves them with the sender): a dead
     /// letter of the shard's key, stage_id, pos.seq, key, value =
     /// DeadLetter.
@@ -81,6 +107,8 @@ struct handoff_record {
   std::string name;           ///< the timer's name, or the inbox's sender
   keys::queue_pos pos;        ///< a queued event's position at the sender
   std::string value;          ///< the record's bytes, as stored
+  /// An outbox entry's origin (its `shard` is `shard`), when it has one.
+  std::optional<outbox_origin> origin;
 };
 
 } // namespace sluice

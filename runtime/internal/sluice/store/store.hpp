@@ -91,6 +91,10 @@ struct commit_report {
   std::size_t outboxed = 0;
   /// Events dropped because their id was published once before.
   std::size_t deduplicated = 0;
+  /// The batch's appends not written for that reason (with those that
+  /// follow one: `queue_append::dedupe_follow`), as indexes into
+  /// `write_batch::appends`, ascending.
+  std::vector<std::size_t> skipped_appends;
   /// Shards became dispatchable here (acquired or reclaimed): stage supervisors
   /// read their queues again from the start.
   bool rewind = false;
@@ -409,6 +413,11 @@ public:
   /// Follower: the position of the replica copy of `shard`; nullopt: none.
   result<std::optional<repl_position>>
   replica_position(std::uint32_t shard) const;
+
+  /// Follower: the position of every replica copy here, by shard, read in
+  /// one transaction (one scan); equals replica_position of each shard
+  /// (copies whose snapshot is still being installed are left out).
+  result<std::map<std::uint32_t, repl_position>> replica_positions() const;
 
   /// Follower: calls `fn` for every record of the replica copy of `shard`
   /// as a hand-off record with this directory's stage ids (a stage not

@@ -1,0 +1,205 @@
+// Forwarded events deduplicated per source shard across a failover: an
+// outbox entry keeps its origin through replication and promotion, so the
+// target tells it again when the promoted replica forwards it under its
+// own name, and still takes the replica's newer entries; entries indexed
+// before origins existed (the short `outbox_src` value) forward as before.
+#include <gtest/gtest.h>
+
+#include "replication_workload.hpp"
+#include "sluice/store/store.hpp"
+
+namespace sluice::cluster_store_test {
+
+namespace {
+
+/// a owns S (and every shard but T) with b following S; c owns T, where
+/// the events of S's keys for x go.
+struct OriginDedupe : Replication {
+  member c;
+
+  void SetUp() override {
+    Replication::SetUp();
+    c.dir = root + "/c";
+    ASSERT_NO_FATAL_FAILURE(open(c, true));
+    ASSERT_TRUE(c.st->begin_import({T}));
+    ASSERT_TRUE(c.st->acquire_shards({T}, 1));
+  }
+  void TearDown() override {
+    c.st.reset();
+    Replication::TearDown();
+  }
+
+  /// `m`'s outbox entries as the forwarder sends them, in outbox order.
+  static std::vector<forwarded_event> outbox_of(member& m) {
+    auto out = m.st->read_outbox({priority::urgent, 0}, 100);
+    EXPECT_TRUE(out) << out.error().describe();
+    std::vector<forwarded_event> evs;
+    for (auto& e : out ? *out : std::vector<outbox_entry>{})
+      evs.push_back({e.shard,
+                     e.pos.seq,
+                     e.stage_id,
+                     e.pos.priority,
+                     {},
+                     e.event_bytes,
+                     e.origin});
+    return evs;
+  }
+
+  /// `evs` received by c from `sender`; nothing refused.
+  forward_receipt forward(const std::string& sender,
+                          std::vector<forwarded_event> evs) {
+    auto r = c.st->receive_forwarded(sender, std::move(evs));
+    EXPECT_TRUE(r) << r.error().describe();
+    if (!r)
+      return {};
+    EXPECT_TRUE(r->refused_shards.empty());
+    return *r;
+  }
+
+  /// The ids of the events queued at c, per stage ("parse: ..., score:").
+  std::string queued_at_c() {
+    std::string out;
+    for (auto [name, stage] :
+         {std::pair{"parse", c.parse}, {"score", c.score}}) {
+      out += std::string(out.empty() ? "" : " ") + name + ":";
+      for (auto& id : ids_of(queue(c, stage, priority::normal)))
+        out += " " + id;
+    }
+    return out;
+  }
+
+  /// Processes `key`'s queued event `id` on `m` (its state at `base`),
+  /// emitting `emits`.
+  void process(member& m, std::uint32_t stage, const std::string& key,
+               const std::string& id, std::uint64_t base,
+               std::vector<queue_append> emits) {
+    auto done = complete(stage, key, pos_of(m, stage, id), base, id + "-done");
+    done.emits = std::move(emits);
+    write_batch b;
+    b.completions.push_back(std::move(done));
+    EXPECT_EQ(commit(m, std::move(b)).consumed.size(), 1u) << id;
+  }
+};
+
+TEST_F(OriginDedupe, APromotedReplicaForwardingTheSameEntryAgainIsADuplicate) {
+  snapshot(S);
+  write_batch fed;
+  fed.appends = {append(a.parse, k, "k#1"), append(a.parse, k, "k#2")};
+  commit(a, std::move(fed));
+  // Three entries of S for T over two commits; the second commit's first
+  // goes to the stage whose name sorts last, so the copy's key order is not
+  // their order.
+  process(a, a.parse, k, "k#1", 0, {append(a.parse, x, "x#1")});
+  process(a, a.parse, k, "k#2", 1,
+          {append(a.score, x, "x#2"), append(a.parse, x, "x#3")});
+  ship(S);
+  ASSERT_NO_FATAL_FAILURE(expect_in_sync(S, "emitted"));
+
+  auto from_a = outbox_of(a);
+  ASSERT_EQ(from_a.size(), 3u);
+  for (std::size_t i = 0; i < from_a.size(); ++i) {
+    ASSERT_TRUE(from_a[i].origin) << i;
+    EXPECT_EQ(from_a[i].origin->shard, S);
+    if (i > 0) {
+      EXPECT_LT(*from_a[i - 1].origin, *from_a[i].origin) << i;
+    }
+  }
+  EXPECT_EQ(from_a[1].origin->seq, from_a[2].origin->seq); // one commit
+  EXPECT_EQ(from_a[2].origin->index, from_a[1].origin->index + 1);
+
+  // c takes x#1 from a, which deletes it; the delete never reaches b.
+  auto first = forward("a", {from_a[0]});
+  EXPECT_EQ(first.accepted, 1u);
+  ASSERT_TRUE(a.st->delete_outbox({{from_a[0].priority, from_a[0].seq}}));
+
+  // a dies; b takes S over and forwards its copy of the outbox again.
+  auto at = a.st->replog_position(S);
+  ASSERT_TRUE(at && *at);
+  auto promoted = b.st->promote_replica({S}, (*at)->epoch + 1);
+  ASSERT_TRUE(promoted) << promoted.error().describe();
+  auto from_b = outbox_of(b);
+  ASSERT_EQ(from_b.size(), 3u);
+  for (std::size_t i = 0; i < from_b.size(); ++i) {
+    EXPECT_EQ(id_of(from_b[i].event_bytes), id_of(from_a[i].event_bytes));
+    EXPECT_EQ(from_b[i].origin, from_a[i].origin) << i;
+  }
+
+  auto again = forward("b", {from_b[0]});
+  EXPECT_EQ(again.duplicates, 1u);
+  EXPECT_EQ(again.accepted, 0u);
+  EXPECT_EQ(queued_at_c(), "parse: x#1 score:");
+
+  // The entries c never had are taken, in spite of the copy's key order.
+  auto rest = forward("b", {from_b[1], from_b[2]});
+  EXPECT_EQ(rest.accepted, 2u);
+  EXPECT_EQ(rest.duplicates, 0u);
+  EXPECT_EQ(queued_at_c(), "parse: x#1 x#3 score: x#2");
+  // Per source shard, not per sender: a's copy of x#2 is one c has now.
+  EXPECT_EQ(forward("a", {from_a[1]}).duplicates, 1u);
+
+  // b's own newer entry is not mistaken for one seen before.
+  write_batch more;
+  more.appends = {append(b.parse, k, "k#3")};
+  commit(b, std::move(more));
+  process(b, b.parse, k, "k#3", 2, {append(b.parse, x, "x#4")});
+  auto all = outbox_of(b);
+  ASSERT_EQ(all.size(), 4u);
+  ASSERT_TRUE(all[3].origin);
+  EXPECT_EQ(all[3].origin->epoch, (*at)->epoch + 1);
+  EXPECT_LT(*from_b[2].origin, *all[3].origin);
+  auto newer = forward("b", all);
+  EXPECT_EQ(newer.accepted, 1u);
+  EXPECT_EQ(newer.duplicates, 3u);
+  EXPECT_EQ(queued_at_c(), "parse: x#1 x#3 x#4 score: x#2");
+}
+
+TEST_F(OriginDedupe, AnEntryIndexedWithoutAnOriginStillForwardsOnce) {
+  write_batch fed;
+  fed.appends = {append(a.parse, k, "k#1"), append(a.parse, k, "k#2")};
+  commit(a, std::move(fed));
+  process(a, a.parse, k, "k#1", 0, {append(a.parse, x, "x#old")});
+  auto before = a.st->read_outbox({priority::urgent, 0}, 10);
+  ASSERT_TRUE(before && before->size() == 1u);
+  // The value a store wrote before origins: the source shard alone.
+  std::string short_value;
+  keys::put_u32(short_value, S);
+  auto old_pos = before->front().pos;
+  ASSERT_TRUE(
+      a.st->put_raw("outbox_src", keys::queue_key(old_pos), short_value));
+  ASSERT_NO_FATAL_FAILURE(open(a, true));
+
+  auto old = outbox_of(a);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_FALSE(old[0].origin);
+  snapshot(S);
+  ASSERT_NO_FATAL_FAILURE(expect_in_sync(S, "snapshot of an old entry"));
+
+  // Received once, deduplicated by sender and seq as before.
+  EXPECT_EQ(forward("a", old).accepted, 1u);
+  EXPECT_EQ(forward("a", old).duplicates, 1u);
+  // A new entry of the reopened store has an origin, and both go.
+  process(a, a.parse, k, "k#2", 1, {append(a.parse, x, "x#new")});
+  auto both = outbox_of(a);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_TRUE(both[1].origin);
+  auto r = forward("a", both);
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(queued_at_c(), "parse: x#old x#new score:");
+
+  // Acknowledged, the old entry leaves the follower's copy too.
+  ship(S);
+  ASSERT_TRUE(a.st->delete_outbox({old_pos}));
+  ship(S);
+  ASSERT_NO_FATAL_FAILURE(expect_in_sync(S, "old entry acknowledged"));
+  std::size_t outbox_records = 0;
+  ASSERT_TRUE(b.st->scan_replica(S, [&](handoff_record& rec) {
+    outbox_records += rec.what == kind::outbox;
+    return true;
+  }));
+  EXPECT_EQ(outbox_records, 1u);
+}
+
+} // namespace
+
+} // namespace sluice::cluster_store_test
