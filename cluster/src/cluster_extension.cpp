@@ -121,6 +121,8 @@ public:
     o.lease_ttl = opts_.lease_ttl;
     o.replication_factor = opts_.replication_factor;
     o.min_insync = opts_.min_insync;
+    o.rebalance_moves = opts_.rebalance_moves;
+    o.rebalance_settle = opts_.rebalance_settle;
     o.log = spdlog::default_logger();
     controller_callbacks cb;
     caf::actor to = actor_;
@@ -166,6 +168,15 @@ public:
     {
       std::lock_guard<std::mutex> guard{view_->mtx};
       j = command == "nodes" ? view_->nodes : view_->shards;
+    }
+    if (command == "shards" && agent_ && agent_->is_controller()
+        && j.contains("replication")) {
+      // The controller's rebalance (rebalance_plan.hpp), read live.
+      auto r = agent_->rebalance_state();
+      j["replication"]["rebalance"] = {
+          {"in_motion", r.in_motion},          {"not_at_target", r.unbalanced},
+          {"replicas_added", r.added},         {"owners_moved", r.owners_moved},
+          {"replica_sets_trimmed", r.dropped}, {"waiting", r.waiting}};
     }
     if (command == "nodes" && owner_) {
       // This member's own work, so a script can tell a quiet cluster.
@@ -351,6 +362,11 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
                       + " cannot work with --replicas "
                       + std::to_string(opts.replication_factor)
                       + "; give 1 to the replica count");
+    if (opts.rebalance_settle.count() < 0)
+      return fail(errc::invalid_argument,
+                  "--rebalance-settle: "
+                      + std::to_string(opts.rebalance_settle.count())
+                      + " ms; give 0 or more");
     if (opts.lease_ttl < std::chrono::seconds(1))
       return fail(errc::invalid_argument,
                   "--lease-ttl: at least 1 s (etcd's leases count seconds)");

@@ -40,7 +40,7 @@ driver_args "$@"
 need_tools python3 timeout curl
 use_python
 
-scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3}
+scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4}
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
 stages=(parse enrich score)
 shards_total=1024
@@ -49,8 +49,8 @@ stop_ms=5000   # scenario 3's SIGSTOP
 lease_ms=2000  # --lease-ttl
 for s in $scenarios; do
   case $s in
-    1 | 2 | 3) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 3)"; exit 2 ;;
+    1 | 2 | 3 | 4) ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 4)"; exit 2 ;;
   esac
 done
 need_etcd

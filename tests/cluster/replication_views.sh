@@ -2,7 +2,8 @@
 # Sourced by the replication drivers: the members a, b, c with the
 # controller's flags (start, restart, kill, abandon), what is read of their
 # replication views (owner maps, lag, shards under-replicated or
-# without owner, digests), the waits on them and the checks over them.
+# without owner, digests, the controller's rebalance), the waits on them
+# and the checks over them.
 # shellcheck disable=SC2154,SC2034,SC2004  # the driver's, lib.sh's and partition_feed.sh's globals; associative arrays
 
 members=(a b c)
@@ -20,9 +21,9 @@ print(" ".join("%.1f" % x for x in v), "s; median %.1f s, max %.1f s"
 
 # -- members ------------------------------------------------------------------
 
-# repl_start DIR CLUSTER: fresh a, b, c on 127.0.0.1 and free ports in DIR,
-# then repl_launch CLUSTER.
-repl_start() {
+# repl_place DIR: fresh data directories, cluster ports and webhooks for
+# a, b, c on 127.0.0.1 and free ports in DIR; nothing started.
+repl_place() {
   local n ports i=0
   setup_nodes "$1" "${members[@]}"
   read -r -a ports <<<"$(free_ports 6)"
@@ -32,6 +33,18 @@ repl_start() {
     hook[$n]=http://127.0.0.1:${ports[$i]}
     i=$((i + 1))
   done
+}
+
+# repl_args CLUSTER: the controller's flags, replicated under
+# /sluice/CLUSTER/ in etcd.
+repl_args() {
+  cluster_args=(--controller "$controller" --cluster-name "$1" --replicas 3
+    --min-insync 2 --lease-ttl "$lease_ms")
+}
+
+# repl_start DIR CLUSTER: repl_place DIR, then repl_launch CLUSTER.
+repl_start() {
+  repl_place "$1"
   repl_launch "$2"
 }
 
@@ -41,14 +54,42 @@ repl_start() {
 repl_launch() {
   local t0
   t0=$(now_ms)
-  cluster_args=(--controller "$controller" --cluster-name "$1" --replicas 3
-    --min-insync 2 --lease-ttl "$lease_ms")
+  repl_args "$1"
   start_member a || return 1
   start_member b --join "$(addr a)" || return 1
   start_member c --join "$(addr a)" || return 1
   wait_members_up a 3 || return 1
   wait_replicated isr a b c || return 1
   note "$scenario: a, b, c up and every shard in sync $(secs $(($(now_ms) - t0))) s after a's start"
+}
+
+# repl_start_pair DIR CLUSTER: fresh a and b only (c prepared, not
+# started); waits until a sees both up and every shard has an owner and
+# both replicas in sync (R = 3 uses the two there are).
+repl_start_pair() {
+  local t0 deadline n all
+  t0=$(now_ms)
+  repl_place "$1"
+  repl_args "$2"
+  start_member a || return 1
+  start_member b --join "$(addr a)" || return 1
+  wait_members_up a 2 || return 1
+  deadline=$((t0 + wait_limit * 1000))
+  while :; do
+    all=1
+    for n in a b; do
+      [[ $(con "$n" shards | pyj '(lambda r: r["lease"] is True and r["assigned"] == 1024 and r["without_owner"] == 0 and all(len(o["isr"]) == len(o["replicas"]) == 2 for o in r["owned"]))(d["replication"])' 2>/dev/null) == true ]] || all=0
+    done
+    [[ $all == 1 ]] && break
+    if [[ $(now_ms) -ge $deadline ]]; then
+      fail "$scenario: a and b did not hold every shard in sync within ${wait_limit} s"
+      note "a: $(repl_summary a)"
+      show_logs a b
+      return 1
+    fi
+    sleep 0.3
+  done
+  note "$scenario: a, b up and every shard in sync on both $(secs $(($(now_ms) - t0))) s after a's start"
 }
 
 # start_member NAME [ARGS...]: NAME with its webhook and the controller's
@@ -166,6 +207,68 @@ repl_progress() {
 lagging_shards() {
   con "$1" shards | pyj '[o for o in d["replication"]["owned"] if len(o["isr"]) < len(o["replicas"]) or any(o["lag"].values())][:4]' 2>/dev/null \
     || echo "no answer"
+}
+
+# rebalance_of NAME...: the controller's rebalance figures (console
+# `shards`, replication.rebalance) from whichever NAME is the controller,
+# as JSON; "{}" when none answers with them.
+rebalance_of() {
+  local n r
+  for n in "$@"; do
+    r=$(con "$n" shards | pyj 'd["replication"]["rebalance"]' 2>/dev/null) || continue
+    [[ -n $r && $r != null ]] && { echo "$r"; return 0; }
+  done
+  echo '{}'
+}
+
+# wait_rebalanced MODE NAME...: until the controller's rebalance has every
+# shard at its target (each owner move needs its new owner in sync) and no
+# reason to wait; MODE sync: also none in motion and every NAME in sync
+# (in_sync isr) at one instant, MODE moves: the moves only (under three
+# posters on two busy cores followers flap in and out of the isr for
+# minutes, so that instant may never come while fed). Five times the wait
+# limit: each of ~340 owner moves costs two snapshots (which wait behind
+# log records: shipping.cpp ship()). Notes the progress every 10 s.
+wait_rebalanced() {
+  local mode=$1 n all r t0 deadline next cond
+  shift
+  cond='d.get("not_at_target") == 0 and d.get("waiting") == ""'
+  if [[ $mode == sync ]]; then cond+=' and d.get("in_motion") == 0'; fi
+  t0=$(now_ms)
+  deadline=$((t0 + 5 * wait_limit * 1000))
+  next=$((t0 + 10000))
+  while [[ $(now_ms) -lt $deadline ]]; do
+    r=$(rebalance_of "$@")
+    all=0
+    if [[ $(echo "$r" | pyj "$cond" 2>/dev/null) == true ]]; then
+      all=1
+      for n in "$@"; do
+        [[ $mode == sync ]] || break
+        if ! in_sync "$n" isr; then all=0; break; fi
+      done
+    fi
+    if [[ $all == 1 ]]; then
+      note "$scenario: rebalanced after $(secs $(($(now_ms) - t0))) s: $r"
+      return 0
+    fi
+    if [[ $(now_ms) -ge $next ]]; then
+      note "$scenario: after $(secs $(($(now_ms) - t0))) s: rebalance $r; $(repl_progress "$@")"
+      next=$((next + 10000))
+    fi
+    sleep 0.5
+  done
+  fail "$scenario: the rebalance did not finish within $((5 * wait_limit)) s: $(rebalance_of "$@")"
+  for n in "$@"; do note "$n: $(repl_summary "$n")"; done
+  show_logs "$@"
+  return 1
+}
+
+# max_in_motion NAME...: the most shards the controllers' logs of NAME said
+# were in motion after a rebalance step (0 if none was logged).
+max_in_motion() {
+  local n
+  for n in "$@"; do cat "${logf[$n]}"; done \
+    | grep -oE '; [0-9]+ shards in motion' | awk '{ if ($2 > m) m = $2 } END { print m + 0 }'
 }
 
 # check_owners NAME...: every member's owner map is the same, sums to 1024

@@ -69,6 +69,14 @@ struct cluster_options {
   /// long leaves the in-sync set (so acknowledgements go on without it); a
   /// follower whose connection dropped leaves at once.
   std::chrono::milliseconds replica_lag_time{5000};
+  /// The controller's rebalance (docs/ARCHITECTURE.md "Replicated
+  /// shards"): each shard moves to the first R members of its ranking over
+  /// the live members, owned by the first, with at most this many shards in
+  /// motion at once (each costs a snapshot or two); 0 turns it off.
+  std::size_t rebalance_moves = 32;
+  /// Membership must hold still this long before the rebalance moves a
+  /// shard, so that a member restarting does not cause churn.
+  std::chrono::milliseconds rebalance_settle{10000};
 };
 
 /// A running cluster member's extension; pass both to node::start through

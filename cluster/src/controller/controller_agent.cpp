@@ -44,7 +44,8 @@ struct controller_agent::impl {
         client(std::move(e)), log(std::move(l)), outage(log),
         loop(client, keys,
              {options.member, options.replication_factor, options.settle,
-              options.min_insync},
+              options.min_insync, options.rebalance_moves,
+              options.rebalance_settle},
              outage, log) {}
 
   controller_agent_options options;
@@ -317,6 +318,10 @@ void controller_agent::forget(std::string member, bool allow_data_loss,
 
 bool controller_agent::is_controller() const {
   return impl_->controller.load();
+}
+
+rebalance_status controller_agent::rebalance_state() const {
+  return impl_->loop.rebalance_state();
 }
 
 } // namespace sluice::cluster

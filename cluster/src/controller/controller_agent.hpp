@@ -1,9 +1,9 @@
 // A member's agent in etcd: its lease and member record (kept alive), the
 // election of one controlling member, the controller's loop (first
 // assignment, replicas added as members join, failover when an owner's
-// lease is gone, isr changes asked by owners, `forget`), and a watch that
-// reports the shard table. Plain C++ on threads of its own, no CAF; the
-// callbacks run on those threads and must only hand the values over.
+// lease is gone, the rebalance, isr changes asked by owners, `forget`), and a
+// watch that reports the shard table. Plain C++ on threads of its own, no CAF;
+// the callbacks run on those threads and must only hand the values over.
 #pragma once
 
 #include <chrono>
@@ -18,6 +18,7 @@
 #include "controller/assignment_plan.hpp"
 #include "controller/controller_table.hpp"
 #include "controller/etcd_client.hpp"
+#include "controller/rebalance_plan.hpp"
 #include "sluice/result.hpp"
 
 namespace spdlog {
@@ -42,13 +43,19 @@ struct controller_agent_options {
   std::chrono::milliseconds lease_ttl{2000};
   /// R: replicas per shard (fewer while the cluster has fewer members).
   std::size_t replication_factor = 3;
-  /// Replicas that must hold a record before it is acknowledged: a
-  /// failover keeps dead members in the isr rather than go below it.
-  std::size_t min_insync = 2;
   /// The controller waits this long after it took over (and after a new
   /// member appeared) before the first assignment, so that members started
   /// together share the shards from the start.
   std::chrono::milliseconds settle{1500};
+  /// Replicas that must hold a record before it is acknowledged: the isr
+  /// floor (a failover keeps dead members in the isr rather than go below
+  /// it; a rebalance never writes it smaller).
+  std::size_t min_insync = 2;
+  /// The rebalance (rebalance_plan.hpp): shards in motion at most (0: no
+  /// rebalance), and how long membership must hold still before it moves
+  /// anything.
+  std::size_t rebalance_moves = 32;
+  std::chrono::milliseconds rebalance_settle{10000};
   std::shared_ptr<spdlog::logger> log;
 };
 
@@ -111,6 +118,10 @@ public:
 
   /// Whether this member holds the controller key now.
   bool is_controller() const;
+
+  /// The rebalance as this member's controller loop last planned it (only
+  /// meaningful while `is_controller()`).
+  rebalance_status rebalance_state() const;
 
   struct impl;
 

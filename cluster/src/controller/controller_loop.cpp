@@ -1,6 +1,7 @@
 // Each round reads the whole table in one range (members, controller key and
 // shards at one revision) and does one kind of change at a time, failovers
-// first since they are urgent; the next read sees what it wrote. Every txn
+// first since they are urgent, the rebalance last; the next read sees what it
+// wrote. Every txn
 // also compares the controller key's create_revision, so a member that lost
 // the key (its lease expired and another won) can no longer write.
 #include "controller/controller_loop.hpp"
@@ -53,6 +54,10 @@ result<bool> controller_loop::campaign(std::int64_t lease) {
     membership_changed_ = became_;
     last_hosting_.clear();
     without_owner_ = under_replicated_ = unreadable_ = 0;
+    rebalance_waiting_.clear();
+    rebalance_refused_ = 0;
+    rebalancing_ = false;
+    rebalance_waits("not planned yet");
     log_->info("controller agent: {} is the controller (revision {})",
                settings_.member, key_revision_);
   }
@@ -136,6 +141,8 @@ bool controller_loop::round(const std::function<bool()>& acting,
         failover_plan(keys_, s.shards, s.live(), {}, settings_.min_insync);
     log_count(without_owner_, failover.without_owner.size(),
               "without owner (no member of their isr is live)");
+    if (!failover.changes.empty() || !failover.without_owner.empty())
+      rebalance_waits("failovers first");
     if (!failover.changes.empty()) {
       if (write(failover.changes, acting, "failover") == outcome::failed)
         return true;
@@ -144,6 +151,7 @@ bool controller_loop::round(const std::function<bool()>& acting,
     auto settled = std::max(became_, membership_changed_) + settings_.settle;
     if (now < settled) {
       recheck = settled;
+      rebalance_waits("membership changed less than the settle time ago");
       return true;
     }
     if (hosting.empty())
@@ -152,6 +160,7 @@ bool controller_loop::round(const std::function<bool()>& acting,
     for (auto [shard, revision] : s.unreadable)
       existing[shard] = {}; // there: never assigned as if missing
     if (existing.size() < shard_count) {
+      rebalance_waits("first assignment first");
       auto initial =
           initial_plan(keys_, existing, hosting, settings_.replication_factor);
       if (!initial) {
@@ -168,12 +177,84 @@ bool controller_loop::round(const std::function<bool()>& acting,
         grow_plan(keys_, s.shards, hosting, settings_.replication_factor);
     log_count(under_replicated_, grow.under_replicated.size(),
               "with fewer replicas than R (too few members)");
-    if (grow.changes.empty())
-      return true;
+    if (grow.changes.empty()) {
+      if (!rebalance(s, hosting, acting, recheck))
+        return true;
+      continue;
+    }
+    rebalance_waits("growth to R replicas first");
     if (write(grow.changes, acting, "replicas added") == outcome::failed)
       return true;
   }
   return true;
+}
+
+rebalance_status controller_loop::rebalance_state() const {
+  std::lock_guard<std::mutex> guard{status_mtx_};
+  return status_;
+}
+
+void controller_loop::rebalance_waits(std::string why) {
+  std::lock_guard<std::mutex> guard{status_mtx_};
+  status_.waiting = std::move(why);
+}
+
+bool controller_loop::rebalance(const table_snapshot& s,
+                                const std::vector<std::string>& hosting,
+                                const std::function<bool()>& acting,
+                                clock_type::time_point& recheck) {
+  if (settings_.rebalance_moves == 0) {
+    rebalance_waits("turned off (--rebalance-moves 0)");
+    return false;
+  }
+  // A member restarting (or several joining) changes membership more than
+  // once: only a membership that held still for a while is balanced over.
+  auto settled =
+      std::max(became_, membership_changed_) + settings_.rebalance_settle;
+  if (clock_type::now() < settled) {
+    recheck = std::min(recheck, settled);
+    rebalance_waits("membership changed less than the rebalance settle time "
+                    "ago");
+    return false;
+  }
+  auto rb = rebalance_plan(keys_, s.shards, hosting,
+                           {settings_.replication_factor, settings_.min_insync,
+                            settings_.rebalance_moves});
+  {
+    std::lock_guard<std::mutex> guard{status_mtx_};
+    status_.waiting = rb.waiting;
+    status_.in_motion = rb.in_motion;
+    status_.unbalanced = rb.unbalanced;
+  }
+  if (rb.waiting != rebalance_waiting_) {
+    if (!rb.waiting.empty())
+      log_->info("controller: rebalance waits: {}", rb.waiting);
+    rebalance_waiting_ = rb.waiting;
+  }
+  log_count(rebalance_refused_, rb.plan.refused.size(),
+            "cannot move to their preferred owner (see rebalance_plan.hpp)");
+  if (!rb.waiting.empty())
+    return false;
+  if (rb.plan.changes.empty()) {
+    if (rb.unbalanced == 0 && rebalancing_)
+      log_->info("controller: rebalance done: every shard has its target "
+                 "replicas and its preferred owner");
+    rebalancing_ = rb.unbalanced > 0 && rebalancing_;
+    return false;
+  }
+  rebalancing_ = true;
+  auto what = fmt::format(
+      "rebalance ({} replicas added, {} owners moved, {} replica sets "
+      "trimmed; {} shards in motion, {} not at their target)",
+      rb.added, rb.owners_moved, rb.dropped, rb.in_motion, rb.unbalanced);
+  auto done = write(rb.plan.changes, acting, what.c_str());
+  if (done == outcome::written) {
+    std::lock_guard<std::mutex> guard{status_mtx_};
+    status_.added += rb.added;
+    status_.owners_moved += rb.owners_moved;
+    status_.dropped += rb.dropped;
+  }
+  return done != outcome::failed;
 }
 
 } // namespace sluice::cluster

@@ -1,20 +1,23 @@
 // The controller's side of the agent: the election (whoever creates the
 // `controller` key on its lease) and the loop's rounds: read the table, fail
 // shards over, assign new ones once membership settled, add replicas up to R,
-// each as compare-and-swap txns fenced on the controller key, re-planned on
-// conflict. Used from one thread (the agent's worker).
+// rebalance towards each shard's ranking, each as compare-and-swap txns
+// fenced on the controller key, re-planned on conflict. Used from one thread
+// (the agent's worker); `rebalance_state()` from any.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "controller/assignment_plan.hpp"
 #include "controller/etcd_client.hpp"
 #include "controller/etcd_outage.hpp"
+#include "controller/rebalance_plan.hpp"
 #include "controller/table_snapshot.hpp"
 
 namespace sluice::cluster {
@@ -23,7 +26,12 @@ struct controller_settings {
   std::string member;
   std::size_t replication_factor = 3;
   std::chrono::milliseconds settle{1500};
-  std::size_t min_insync = 2; ///< see controller_agent_options
+  /// The isr floor the rebalance keeps (rebalance_plan.hpp).
+  std::size_t min_insync = 2;
+  /// Shards the rebalance keeps in motion at most; 0: no rebalance.
+  std::size_t rebalance_moves = 32;
+  /// The rebalance starts this long after the membership last changed.
+  std::chrono::milliseconds rebalance_settle{10000};
 };
 
 class controller_loop {
@@ -47,6 +55,9 @@ public:
   bool round(const std::function<bool()>& acting,
              clock_type::time_point& recheck);
 
+  /// The rebalance as last planned (or why not). Any thread.
+  rebalance_status rebalance_state() const;
+
 private:
   enum class outcome { written, conflict, failed };
   /// Runs `changes` as txns fenced on the controller key.
@@ -54,6 +65,13 @@ private:
                 const std::function<bool()>& acting, const char* what);
   /// Logs `count` under `what` only when it differs from the last time.
   void log_count(std::size_t& last, std::size_t count, const char* what);
+  /// The rebalance's part of a round, once growth is done: true when it
+  /// wrote (plan again), false when the round is over (nothing to do, a
+  /// settle to wait for, or a failed write).
+  bool rebalance(const table_snapshot& s,
+                 const std::vector<std::string>& hosting,
+                 const std::function<bool()>& acting,
+                 clock_type::time_point& recheck);
 
   etcd_client client_;
   controller_keys keys_;
@@ -69,6 +87,15 @@ private:
   std::size_t without_owner_ = 0;
   std::size_t under_replicated_ = 0;
   std::size_t unreadable_ = 0;
+  /// The rebalance's last logged state: why it waits, refusals, in motion.
+  std::string rebalance_waiting_;
+  std::size_t rebalance_refused_ = 0;
+  /// Moves written since the rebalance was last done.
+  bool rebalancing_ = false;
+  mutable std::mutex status_mtx_;
+  rebalance_status status_;
+  /// Sets why the rebalance does not plan now.
+  void rebalance_waits(std::string why);
 };
 
 } // namespace sluice::cluster

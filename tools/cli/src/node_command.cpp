@@ -32,6 +32,8 @@ struct node_args {
   std::size_t min_insync = 2;
   unsigned lease_ttl_ms = 2000;
   unsigned replica_lag_ms = 5000;
+  std::size_t rebalance_moves = 32;
+  unsigned rebalance_settle_ms = 10000;
   std::string secret_on_command_line; ///< refused, without echoing it
 };
 
@@ -96,6 +98,8 @@ int run_member(node_args& a, const registry& reg) {
   co.min_insync = a.min_insync;
   co.lease_ttl = std::chrono::milliseconds(a.lease_ttl_ms);
   co.replica_lag_time = std::chrono::milliseconds(a.replica_lag_ms);
+  co.rebalance_moves = a.rebalance_moves;
+  co.rebalance_settle = std::chrono::milliseconds(a.rebalance_settle_ms);
   auto member = make_cluster_member(std::move(co));
   if (!member) {
     print_error(member.error().message);
@@ -224,6 +228,14 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "behind before it leaves the in-sync set (one that "
                   "disconnects leaves at once)")
       ->check(CLI::Range(50, 600000));
+  cmd->add_option("--rebalance-moves", a->rebalance_moves,
+                  "With --controller: shards the controller moves towards "
+                  "their preferred members at once (0: no rebalance)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--rebalance-settle", a->rebalance_settle_ms,
+                  "With --controller: milliseconds membership must hold "
+                  "still before the controller rebalances")
+      ->check(CLI::Range(0, 3600000));
   cmd->add_option("--threads", a->run.threads,
                   "Scheduler threads (default: cores)");
   cmd->add_option("--commit-batch", a->run.commit_batch,
