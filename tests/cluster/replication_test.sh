@@ -27,7 +27,7 @@
 # etcd-server is installed with apt-get when etcd is missing.
 #
 # usage: replication_test.sh SLUICE_BINARY SOURCE_DIR
-# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 2 3)
+# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 2 3 4)
 #        SLUICE_CLUSTER_WAIT=SECONDS          limit of each wait (default 60)
 #        SLUICE_CLUSTER_KEEP=1                keep the work directory
 #        SLUICE_ETCD=PATH                     the etcd binary (default etcd)
