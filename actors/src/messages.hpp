@@ -30,6 +30,9 @@ using stage_supervisors_atom =
 /// store before the store knows where to send it.
 using stage_supervisor_atom = caf::atom_constant<caf::atom("stagesup")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>; // commit window ends
+/// (shard u32, seq u64) -> ok once the shard's high-watermark reaches seq
+/// (a replicated store; at once otherwise): an on-demand answer's read.
+using replicated_read_atom = caf::atom_constant<caf::atom("replread")>;
 
 // stage supervisor
 using committed_atom =

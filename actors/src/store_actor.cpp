@@ -386,6 +386,16 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         maybe_commit(self);
         return caf::unit;
       },
+      [self](msg::replicated_read_atom, std::uint32_t shard,
+             std::uint64_t seq) -> caf::result<void> {
+        auto& s = self->state;
+        if (!s.replicated)
+          return caf::unit;
+        auto rp = self->make_response_promise();
+        append_again(s, s.replicated->hold_read(self, shard, seq, rp));
+        maybe_commit(self);
+        return rp;
+      },
       [self](ext::replication_watch_atom, caf::actor& watcher) {
         auto& s = self->state;
         if (s.replicated) // without, nothing is held, nothing to tell it

@@ -123,6 +123,7 @@ public:
     o.min_insync = opts_.min_insync;
     o.rebalance_moves = opts_.rebalance_moves;
     o.rebalance_settle = opts_.rebalance_settle;
+    o.replace_after = opts_.replace_after;
     o.log = spdlog::default_logger();
     controller_callbacks cb;
     caf::actor to = actor_;
@@ -367,6 +368,13 @@ result<cluster_member> make_cluster_member(cluster_options opts) {
                   "--rebalance-settle: "
                       + std::to_string(opts.rebalance_settle.count())
                       + " ms; give 0 or more");
+    if (opts.replace_after.count() != 0
+        && opts.replace_after < std::chrono::seconds(10))
+      return fail(errc::invalid_argument,
+                  "--replace-after: "
+                      + std::to_string(opts.replace_after.count())
+                      + " ms would re-replicate a member's shards at every "
+                        "restart; give 0 (off) or at least 10s");
     if (opts.lease_ttl < std::chrono::seconds(1))
       return fail(errc::invalid_argument,
                   "--lease-ttl: at least 1 s (etcd's leases count seconds)");

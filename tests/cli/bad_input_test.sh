@@ -173,6 +173,17 @@ expect "export of an unknown stage lists the known ones" 2 \
   -e "no stage 'scores'" -e "enrich, parse, score" -- \
   "$sluice" export --data "$work/d_mixed" --stage scores
 
+# -- cluster settings -----------------------------------------------------------
+
+node_base=(env SLUICE_CLUSTER_SECRET=s "$sluice" node --config "$pipeline"
+  --name m1 --listen 127.0.0.1:7999 --data "$work/d_node"
+  --controller http://127.0.0.1:9)
+expect "node --replace-after that is no duration names the flag" 2 \
+  -e "--replace-after: '5x' is not a duration" -- "${node_base[@]}" --replace-after 5x
+expect "node --replace-after below 10s is refused, the flag named" 2 \
+  -e "--replace-after: 5000 ms" -e "at least 10s" -- "${node_base[@]}" --replace-after 5s
+check "nothing was started for them" test ! -e "$work/d_node/data.mdb"
+
 # -- help ------------------------------------------------------------------------
 
 expect "run --help exits 0" 0 -- "$sluice" run --help

@@ -2,7 +2,8 @@
 # Sourced by the replication drivers: the scenarios of replication_test.sh
 # (1. owners killed five times, 2. a member killed and wiped, 3. an owner
 # stopped beyond its lease, 4. scale-out from two members to three: the
-# controller's rebalance gives the new member a third of the owners), the
+# controller's rebalance gives the new member a third of the owners, 5. as
+# 2 with R = 2), the
 # failover measurement, and the checks after each, also used by
 # replication_partition_test.sh (replication_views.sh has the members and
 # their views).
@@ -113,8 +114,33 @@ replication_1() {
 replication_2() {
   scenario=KilledMemberWipedAndRebuilt
   echo "== 2. $scenario"
-  local dir=$work/r2 tag=r2 t_kill t0 owned
+  wiped_and_rebuilt "$work/r2" r2 3 2
+}
+
+# 5. As 2 with R = 2. min_insync 1, not 2: with min_insync = R a member's
+# death leaves every shard it replicated unable to acknowledge until it is
+# back and caught up (the isr never shrinks below min_insync), so a cluster
+# of R = 2 tolerates one failure only with min_insync = R - 1 = 1, as
+# R = 3 does with 2 (Kafka's advice for min.insync.replicas). No
+# acknowledged record is lost for it: a follower leaves the isr in etcd
+# before its owner stops waiting for it, so every acknowledged record is on
+# every member of the isr, and one death leaves one of them.
+replication_5() {
+  scenario=KilledMemberWipedAndRebuiltTwoReplicas
+  echo "== 5. $scenario"
+  wiped_and_rebuilt "$work/r5" r5 2 1
+}
+
+# wiped_and_rebuilt DIR TAG R MIN_INSYNC: a, b, c with --replicas R and
+# --min-insync MIN_INSYNC, fed through a and b; c killed -9 and its data
+# directory wiped; its shards fail over and a post through a is
+# acknowledged while it is down; c restarts under its name with an empty
+# data directory and rebuilds its copies from the owners; then
+# verify_scenario.
+wiped_and_rebuilt() {
+  local dir=$1 tag=$2 repl_r=$3 repl_min=$4 t_kill t0 owned rc=0
   repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  check_replica_count "$repl_r" a b c
   start_posters "$dir" "$tag" a b
   sleep 1
   t_kill=$(now_ms)
@@ -122,6 +148,11 @@ replication_2() {
   rm -rf "${datad[c]}"
   while owned=$(owned_by a c); [[ $owned != 0 && $(now_ms) -lt $((t_kill + wait_limit * 1000)) ]]; do sleep 0.1; done
   check "$scenario: c's shards fail over ($(secs $(($(now_ms) - t_kill))) s after its kill; left: $owned)" test "$owned" == 0
+  "$py" "$here/webhook_poster.py" --url "${hook[a]}/v1/events" --key-file "$hook_key" \
+    --prefix "$tag-down" --out "$dir/acked.down" --once --retry-for "$wait_limit" \
+    >"$dir/down.log" 2>&1 || rc=$?
+  check "$scenario: a post through a is acknowledged while c is down, $(secs $(($(now_ms) - t_kill))) s after its kill ($(tail -n 1 "$dir/down.log"))" \
+    test "$rc" -eq 0
   t0=$(now_ms)
   restart_member c || { abandon "$dir"; return; }
   wait_members_up a 3 || { abandon "$dir"; return; }

@@ -13,7 +13,10 @@
 #      restarts under its name and rebuilds its copies from the owners;
 #   3. the member owning the most shards SIGSTOPped for 5 s (beyond the
 #      lease) while every member is fed, then SIGCONT: its shards fail over
-#      meanwhile, it gives them up and catches up.
+#      meanwhile, it gives them up and catches up;
+#   4. scale-out: c joins a and b; the rebalance gives it its shards;
+#   5. as 2 with R = 2 and min_insync 1 (replication_scenarios.sh says
+#      why 1).
 #
 # After each: the posters stop (each had every body acknowledged); the
 # cluster goes quiet and in sync (outboxes empty, no lag, no shard under-
@@ -27,7 +30,7 @@
 # etcd-server is installed with apt-get when etcd is missing.
 #
 # usage: replication_test.sh SLUICE_BINARY SOURCE_DIR
-# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 2 3 4)
+# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 to 5)
 #        SLUICE_CLUSTER_WAIT=SECONDS          limit of each wait (default 60)
 #        SLUICE_CLUSTER_KEEP=1                keep the work directory
 #        SLUICE_ETCD=PATH                     the etcd binary (default etcd)
@@ -40,7 +43,7 @@ driver_args "$@"
 need_tools python3 timeout curl
 use_python
 
-scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4}
+scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4 5}
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
 stages=(parse enrich score)
 shards_total=1024
@@ -49,8 +52,8 @@ stop_ms=5000   # scenario 3's SIGSTOP
 lease_ms=2000  # --lease-ttl
 for s in $scenarios; do
   case $s in
-    1 | 2 | 3 | 4) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 4)"; exit 2 ;;
+    1 | 2 | 3 | 4 | 5) ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 5)"; exit 2 ;;
   esac
 done
 need_etcd

@@ -36,10 +36,12 @@ repl_place() {
 }
 
 # repl_args CLUSTER: the controller's flags, replicated under
-# /sluice/CLUSTER/ in etcd.
+# /sluice/CLUSTER/ in etcd; R and min_insync from repl_r and repl_min
+# (default 3 and 2; a scenario may set them as locals).
 repl_args() {
-  cluster_args=(--controller "$controller" --cluster-name "$1" --replicas 3
-    --min-insync 2 --lease-ttl "$lease_ms")
+  cluster_args=(--controller "$controller" --cluster-name "$1"
+    --replicas "${repl_r:-3}" --min-insync "${repl_min:-2}"
+    --lease-ttl "$lease_ms")
 }
 
 # repl_start DIR CLUSTER: repl_place DIR, then repl_launch CLUSTER.
@@ -269,6 +271,17 @@ max_in_motion() {
   local n
   for n in "$@"; do cat "${logf[$n]}"; done \
     | grep -oE '; [0-9]+ shards in motion' | awk '{ if ($2 > m) m = $2 } END { print m + 0 }'
+}
+
+# check_replica_count R NAME...: every shard each NAME owns has R replicas,
+# all in sync (after repl_launch, which waited for the isr).
+check_replica_count() {
+  local r=$1 n bad=
+  shift
+  for n in "$@"; do
+    [[ $(con "$n" shards | pyj "all(len(o['replicas']) == len(o['isr']) == $r for o in d['replication']['owned'])" 2>/dev/null) == true ]] || bad+=" $n"
+  done
+  check "$scenario: every shard has $r replicas, all in sync${bad:+ (not on$bad)}" test -z "$bad"
 }
 
 # check_owners NAME...: every member's owner map is the same, sums to 1024

@@ -1,7 +1,8 @@
 // Controller agents against a real etcd 3.4 (etcd_process.hpp), several in
 // one process as members a, b, c...: the first assignment, one controller,
 // failover when an owner or the controller goes, a member cut off from etcd
-// (tcp_proxy.hpp) stopping within its TTL, isr refusals, growth up to R.
+// (tcp_proxy.hpp) stopping within its TTL, isr refusals, growth up to R,
+// `forget` and `replace_after`.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -440,6 +441,53 @@ TEST_F(Agents, ForgettingAStoppedMemberReplacesItWhereAnotherCopyIsInSync) {
               before.at(shard).value.isr == std::vector<std::string>{"d"})
         << "shard " << shard;
     EXPECT_EQ(a.replicas.size(), 3u);
+  }
+}
+
+TEST_F(Agents, AMemberGoneLongerThanReplaceAfterIsReplacedWhereACopyIsInSync) {
+  for (const auto* name : {"a", "b", "c", "d"}) {
+    auto o = options(name);
+    o.replace_after = 1500ms;
+    start(o);
+  }
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 3); }, 10s));
+  agents.erase("d"); // revokes its lease
+  auto gone = clock_type::now();
+  auto before = table();
+  auto has_d = [](const shard_assignment& a) {
+    return std::find(a.replicas.begin(), a.replicas.end(), "d")
+           != a.replicas.end();
+  };
+  std::size_t only_d = 0, replica_of_d = 0;
+  for (const auto& [shard, entry] : before) {
+    only_d += entry.value.isr == std::vector<std::string>{"d"};
+    replica_of_d += has_d(entry.value);
+  }
+  ASSERT_GT(only_d, 0u);
+  ASSERT_GT(replica_of_d, only_d);
+  // Not before replace_after: d keeps its places (a restart is no loss).
+  std::this_thread::sleep_for(900ms);
+  auto early = table();
+  if (clock_type::now() - gone < 1400ms) {
+    std::size_t still = 0;
+    for (const auto& [shard, entry] : early)
+      still += has_d(entry.value);
+    EXPECT_EQ(still, replica_of_d) << "replaced before replace_after";
+  }
+  // Then replaced wherever a live member of the isr holds the records;
+  // a shard whose only in-sync copy was on d keeps it (no data loss).
+  auto replaced = [&] {
+    for (const auto& [shard, entry] : table())
+      if (has_d(entry.value)
+          != (before.at(shard).value.isr == std::vector<std::string>{"d"}))
+        return false;
+    return true;
+  };
+  ASSERT_TRUE(eventually(replaced, 10s)) << "d not replaced within 10 s";
+  for (const auto& [shard, entry] : table()) {
+    EXPECT_EQ(entry.value.replicas.size(), 3u) << "shard " << shard;
+    EXPECT_TRUE(check(entry.value)) << "shard " << shard;
   }
 }
 

@@ -174,6 +174,18 @@ public:
   result<query_answer> query(const std::string& stage, const std::string& key,
                              query_options opts = {});
 
+  /// On a replicated member: waits until every record this member holds
+  /// of `key`'s shard (as of the call) is below the shard's high-watermark,
+  /// i.e. held by `min_insync` replicas, so an answer drawn from what was
+  /// read before the call shows no commit a failover could undo. Call it
+  /// after the read, before answering. Returns at once on a node that is
+  /// not replicated and for a shard not owned here. Errors: unavailable
+  /// when the watermark does not get there within `timeout` (the shard has
+  /// too few replicas in sync) or the shard went to another member. Safe
+  /// from any thread.
+  result<void> await_replicated(const std::string& key,
+                                std::chrono::milliseconds timeout);
+
   /// Runs `next` from now on, without stopping the node and without
   /// losing queued events: returns what changed (nothing: nothing done).
   /// Refused (errc::invalid_argument, with the reason) when a stage to

@@ -52,6 +52,19 @@ replicated_answers::hold(caf::event_based_actor* self, const commit_report& rep,
 }
 
 replicated_answers::again
+replicated_answers::hold_read(caf::event_based_actor* self, std::uint32_t shard,
+                              std::uint64_t seq, caf::response_promise rp) {
+  // seq_after 0: a read moves no outbox fence (the commit that wrote seq
+  // is held before it, with the same requirement, or was released).
+  auto t = gate_.hold({{shard, seq}}, 0);
+  held_[t].push_back(std::move(rp));
+  reads_[t] = shard;
+  again out;
+  settle(self, out);
+  return out;
+}
+
+replicated_answers::again
 replicated_answers::advance(caf::event_based_actor* self,
                             const shard_positions& hw) {
   gate_.advance(hw.items);
@@ -93,14 +106,32 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
       rp.deliver(caf::unit);
     held_.erase(i);
   }
-  for (auto t : o.released)
+  for (auto t : o.released) {
     held_appends_.erase(t);
+    reads_.erase(t);
+  }
   for (auto t : o.failed) {
     // Accepted events of a shard lost before they were replicated: append
     // them again (the shard is remote now: they go to its new owner) and
     // answer once that is acknowledged. Publish-once ids are not checked
     // again (they are recorded here already). Other work of the commit
     // (completions) is redone by the new owner from its queues.
+    if (auto r = reads_.find(t); r != reads_.end()) {
+      auto e = to_caf_error(
+          fail(errc::unavailable,
+               "shard " + std::to_string(r->second)
+                   + " went to another member before the data read was "
+                     "replicated: not answered, ask again"));
+      if (auto i = held_.find(t); i != held_.end()) {
+        for (auto& rp : i->second)
+          rp.deliver(e);
+        held_.erase(i);
+      }
+      reads_.erase(r);
+      gate_.failure_handled();
+      more = true;
+      continue;
+    }
     std::vector<queue_append> again_here, rest;
     if (auto a = held_appends_.find(t); a != held_appends_.end()) {
       for (auto& ap : a->second) {

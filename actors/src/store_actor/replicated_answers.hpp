@@ -58,6 +58,14 @@ public:
              std::vector<caf::response_promise> promises,
              std::vector<queue_append> appends, std::size_t carried = 0);
 
+  /// A read of `shard` (an on-demand answer) that saw its records up to
+  /// `seq`: `rp` is answered once the shard's high-watermark reaches seq,
+  /// or with an error (errc::unavailable) if the shard is lost first. It
+  /// waits on the gate like a commit without records of its own, so it
+  /// never holds a commit's answer back (its seq is an older commit's).
+  again hold_read(caf::event_based_actor* self, std::uint32_t shard,
+                  std::uint64_t seq, caf::response_promise rp);
+
   /// Shards' high-watermarks rose.
   again advance(caf::event_based_actor* self, const shard_positions& hw);
 
@@ -81,6 +89,8 @@ private:
   /// The appends of each held commit: those of shards lost before they
   /// were replicated are appended again (they now go to the new owner).
   std::unordered_map<std::uint64_t, std::vector<queue_append>> held_appends_;
+  /// Held reads (hold_read), by ticket: their shard, for the error.
+  std::unordered_map<std::uint64_t, std::uint32_t> reads_;
   std::set<std::uint32_t> lost_shards_; ///< the last lose()'s
   caf::actor watcher_;
   std::uint64_t fence_sent_ = 0;

@@ -77,6 +77,12 @@ struct cluster_options {
   /// Membership must hold still this long before the rebalance moves a
   /// shard, so that a member restarting does not cause churn.
   std::chrono::milliseconds rebalance_settle{10000};
+  /// A member whose lease has been gone this long is forgotten as by the
+  /// console's `forget NODE`: its replicas go to the next live members of
+  /// each shard's ranking (re-replicated to restore R), but never where it
+  /// is a shard's only in-sync copy besides other absent members. 0: never
+  /// (only `forget`). CockroachDB's server.time_until_store_dead is 5 min.
+  std::chrono::milliseconds replace_after{std::chrono::minutes(5)};
 };
 
 /// A running cluster member's extension; pass both to node::start through

@@ -45,7 +45,7 @@ struct controller_agent::impl {
         loop(client, keys,
              {options.member, options.replication_factor, options.settle,
               options.min_insync, options.rebalance_moves,
-              options.rebalance_settle},
+              options.rebalance_settle, options.replace_after},
              outage, log) {}
 
   controller_agent_options options;

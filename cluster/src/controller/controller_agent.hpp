@@ -56,6 +56,9 @@ struct controller_agent_options {
   /// anything.
   std::size_t rebalance_moves = 32;
   std::chrono::milliseconds rebalance_settle{10000};
+  /// A replica whose member's lease has been gone this long is forgotten
+  /// as by `forget` (never its shards' last live in-sync copy); 0: never.
+  std::chrono::milliseconds replace_after{std::chrono::minutes(5)};
   std::shared_ptr<spdlog::logger> log;
 };
 

@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "sluice/placement.hpp"
 
 namespace sluice::cluster {
@@ -24,7 +26,8 @@ controller_loop::controller_loop(etcd_client client, controller_keys keys,
                                  etcd_outage& outage,
                                  std::shared_ptr<spdlog::logger> log)
     : client_(std::move(client)), keys_(std::move(keys)),
-      settings_(std::move(settings)), outage_(outage), log_(std::move(log)) {}
+      settings_(std::move(settings)), outage_(outage), log_(std::move(log)),
+      absent_(settings_.replace_after) {}
 
 result<bool> controller_loop::campaign(std::int64_t lease) {
   etcd_txn txn;
@@ -53,6 +56,8 @@ result<bool> controller_loop::campaign(std::int64_t lease) {
     became_ = clock_type::now();
     membership_changed_ = became_;
     last_hosting_.clear();
+    absent_.clear();
+    replace_waiting_ = 0;
     without_owner_ = under_replicated_ = unreadable_ = 0;
     rebalance_waiting_.clear();
     rebalance_refused_ = 0;
@@ -135,6 +140,9 @@ bool controller_loop::round(const std::function<bool()>& acting,
       last_hosting_ = hosting;
       log_->info("controller: {} live members host shards", hosting.size());
     }
+    absent_.observe(s.shards, s.live(), now);
+    if (auto due = absent_.next_due(now))
+      recheck = std::min(recheck, *due);
     // Failovers first, whatever the settle: a shard without a live owner
     // accepts nothing.
     auto failover =
@@ -150,7 +158,7 @@ bool controller_loop::round(const std::function<bool()>& acting,
     }
     auto settled = std::max(became_, membership_changed_) + settings_.settle;
     if (now < settled) {
-      recheck = settled;
+      recheck = std::min(recheck, settled);
       rebalance_waits("membership changed less than the settle time ago");
       return true;
     }
@@ -173,6 +181,11 @@ bool controller_loop::round(const std::function<bool()>& acting,
         return true;
       continue;
     }
+    if (auto r = replace_absent(s, hosting, acting, now)) {
+      if (*r == outcome::failed)
+        return true;
+      continue; // planned again from a fresh read
+    }
     auto grow =
         grow_plan(keys_, s.shards, hosting, settings_.replication_factor);
     log_count(under_replicated_, grow.under_replicated.size(),
@@ -187,6 +200,32 @@ bool controller_loop::round(const std::function<bool()>& acting,
       return true;
   }
   return true;
+}
+
+std::optional<controller_loop::outcome> controller_loop::replace_absent(
+    const table_snapshot& s, const std::vector<std::string>& hosting,
+    const std::function<bool()>& acting, clock_type::time_point now) {
+  constexpr const char* kept = "keep an absent member past replace_after (no "
+                               "live in-sync copy besides it)";
+  auto due = absent_.due(now);
+  if (due.empty()) {
+    log_count(replace_waiting_, 0, kept);
+    return std::nullopt;
+  }
+  auto plan = absent_replacement_plan(keys_, s.shards, due, hosting,
+                                      settings_.replication_factor);
+  std::string names;
+  for (const auto& m : plan.forgotten)
+    names += (names.empty() ? "'" : ", '") + m + "'";
+  auto waiting = plan.refused.size();
+  auto& changes = plan.changes;
+  log_count(replace_waiting_, waiting, kept);
+  if (changes.empty())
+    return std::nullopt;
+  log_->warn("controller: replacing {} (lease gone longer than "
+             "replace_after, {} ms): {} shards re-replicated",
+             names, settings_.replace_after.count(), changes.size());
+  return write(changes, acting, "replace_after");
 }
 
 rebalance_status controller_loop::rebalance_state() const {

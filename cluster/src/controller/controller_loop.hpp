@@ -1,6 +1,7 @@
 // The controller's side of the agent: the election (whoever creates the
 // `controller` key on its lease) and the loop's rounds: read the table, fail
-// shards over, assign new ones once membership settled, add replicas up to R,
+// shards over, assign new ones once membership settled, forget members gone
+// longer than replace_after, add replicas up to R,
 // rebalance towards each shard's ranking, each as compare-and-swap txns
 // fenced on the controller key, re-planned on conflict. Used from one thread
 // (the agent's worker); `rebalance_state()` from any.
@@ -11,9 +12,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "controller/absent_members.hpp"
 #include "controller/assignment_plan.hpp"
 #include "controller/etcd_client.hpp"
 #include "controller/etcd_outage.hpp"
@@ -32,6 +35,9 @@ struct controller_settings {
   std::size_t rebalance_moves = 32;
   /// The rebalance starts this long after the membership last changed.
   std::chrono::milliseconds rebalance_settle{10000};
+  /// A replica whose member's lease has been gone this long is forgotten
+  /// (absent_members.hpp); 0: never (only `forget NODE`).
+  std::chrono::milliseconds replace_after{std::chrono::minutes(5)};
 };
 
 class controller_loop {
@@ -73,6 +79,14 @@ private:
                  const std::function<bool()>& acting,
                  clock_type::time_point& recheck);
 
+  /// `replace_after`'s part of a round: members gone long enough are
+  /// forgotten, each shard only while a live member of its isr remains.
+  /// nullopt: nothing to write.
+  std::optional<outcome> replace_absent(const table_snapshot& s,
+                                        const std::vector<std::string>& hosting,
+                                        const std::function<bool()>& acting,
+                                        clock_type::time_point now);
+
   etcd_client client_;
   controller_keys keys_;
   controller_settings settings_;
@@ -84,6 +98,9 @@ private:
   clock_type::time_point became_{};
   clock_type::time_point membership_changed_{};
   std::vector<std::string> last_hosting_;
+  absent_members absent_;
+  /// Shards replace_after leaves alone (no live in-sync copy), last logged.
+  std::size_t replace_waiting_ = 0;
   std::size_t without_owner_ = 0;
   std::size_t under_replicated_ = 0;
   std::size_t unreadable_ = 0;

@@ -3,7 +3,9 @@
 // demand from the node's catalog as an urgent event (scope query, within
 // the on-demand limits; never with ?ingest=0); the request waits up to
 // ?wait= (2 s by default) for the pipeline to finish with it, then answers
-// 200 with the final state, or 202 with a link to ask again.
+// 200 with the final state, or 202 with a link to ask again. A replicated
+// member answers only from data below the key's shard's high-watermark
+// (node::await_replicated), else 503.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -21,6 +23,9 @@ namespace {
 using json = nlohmann::json;
 constexpr const char* json_type = "application/json";
 constexpr auto max_wait = std::chrono::seconds(30);
+/// How long a replicated member's answer waits for min_insync replicas to
+/// hold what it read (a lease's TTL and a failover fit in it).
+constexpr auto replication_wait = std::chrono::seconds(5);
 
 void refuse(httplib::Response& res, int status, const std::string& why) {
   res.status = status;
@@ -53,6 +58,17 @@ result<std::chrono::milliseconds> parse_wait(const std::string& text) {
   if (!std::isfinite(v) || v < 0 || v > 30000)
     return bad;
   return std::chrono::milliseconds(static_cast<std::int64_t>(v));
+}
+
+/// False (and a 503) when what a replicated member read of `key` does not
+/// get below its shard's high-watermark in time; true at once otherwise.
+bool replicated(node& n, const std::string& key, httplib::Response& res) {
+  auto r = n.await_replicated(key, replication_wait);
+  if (r)
+    return true;
+  res.set_header("Retry-After", "1");
+  refuse(res, 503, "not answered: " + r.error().message);
+  return false;
 }
 
 void get_key(const httplib::Request& req, httplib::Response& res,
@@ -136,6 +152,8 @@ void get_key(const httplib::Request& req, httplib::Response& res,
     auto link = "/v1/keys/" + stage + "/" + key;
     switch (a->outcome) {
     case query_outcome::not_found:
+      if (!replicated(n, key, res))
+        return;
       refuse(res, 404,
              "stage " + stage + " has no key '" + key + "', and "
                  + (!may_ingest ? std::string("ingest=0 asked not to ingest it")
@@ -168,6 +186,9 @@ void get_key(const httplib::Request& req, httplib::Response& res,
     auto body = json::parse(inspect.json, nullptr, false);
     if (body.is_discarded() || !body.is_object())
       body = json::object();
+    // Read first, then wait: what was read is below the watermark then.
+    if (!replicated(n, key, res))
+      return;
     if (a->outcome == query_outcome::ingested)
       body["on_demand"] = {
           {"ingestion", a->ingestion},

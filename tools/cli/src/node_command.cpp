@@ -34,6 +34,7 @@ struct node_args {
   unsigned replica_lag_ms = 5000;
   std::size_t rebalance_moves = 32;
   unsigned rebalance_settle_ms = 10000;
+  std::string replace_after = "5m";
   std::string secret_on_command_line; ///< refused, without echoing it
 };
 
@@ -55,6 +56,30 @@ result<std::string> read_secret(const std::string& file) {
   return fail(errc::invalid_argument,
               "no cluster secret: give --secret-file FILE or set "
               "SLUICE_CLUSTER_SECRET (never on the command line)");
+}
+
+/// --replace-after: "0" or "off", or a count with ms, s, m or h.
+result<std::chrono::milliseconds> parse_replace_after(const std::string& t) {
+  if (t == "0" || t == "off")
+    return std::chrono::milliseconds(0);
+  auto bad = fail(
+      errc::invalid_argument,
+      "--replace-after: '" + t
+          + "' is not a duration; give e.g. 5m, 300s, 1h (at most 168h), or 0 "
+            "(never: only the console's forget)");
+  auto digits = t.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string::npos || digits > 9)
+    return bad;
+  auto unit = t.substr(digits);
+  std::int64_t scale = unit == "ms"  ? 1
+                       : unit == "s" ? 1000
+                       : unit == "m" ? 60'000
+                       : unit == "h" ? 3'600'000
+                                     : 0;
+  auto n = std::stoll(t.substr(0, digits));
+  if (scale == 0 || n * scale > std::int64_t{7} * 24 * 3'600'000)
+    return bad;
+  return std::chrono::milliseconds(n * scale);
 }
 
 int run_member(node_args& a, const registry& reg) {
@@ -100,6 +125,12 @@ int run_member(node_args& a, const registry& reg) {
   co.replica_lag_time = std::chrono::milliseconds(a.replica_lag_ms);
   co.rebalance_moves = a.rebalance_moves;
   co.rebalance_settle = std::chrono::milliseconds(a.rebalance_settle_ms);
+  auto replace_after = parse_replace_after(a.replace_after);
+  if (!replace_after) {
+    print_error(replace_after.error().message);
+    return usage;
+  }
+  co.replace_after = *replace_after;
   auto member = make_cluster_member(std::move(co));
   if (!member) {
     print_error(member.error().message);
@@ -236,6 +267,12 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "With --controller: milliseconds membership must hold "
                   "still before the controller rebalances")
       ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--replace-after", a->replace_after,
+                  "With --controller: how long a member's lease may be gone "
+                  "before the controller forgets it as `forget` does, "
+                  "re-replicating its shards (e.g. 5m, 300s; 0: never)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   cmd->add_option("--threads", a->run.threads,
                   "Scheduler threads (default: cores)");
   cmd->add_option("--commit-batch", a->run.commit_batch,
