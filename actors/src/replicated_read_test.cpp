@@ -8,10 +8,12 @@
 #include <future>
 #include <thread>
 
+#include "messages.hpp"
 #include "sluice/node.hpp"
 #include "sluice/node_extension.hpp"
 #include "sluice/placement.hpp"
 #include "sluice_test/node_fixture.hpp"
+#include "store_actor/replicated_answers.hpp"
 
 using namespace sluice;
 using namespace sluice_test;
@@ -161,4 +163,27 @@ TEST(ReplicatedRead, ANodeThatIsNotReplicatedAnswersAtOnce) {
     EXPECT_TRUE((*n)->await_replicated("k", 1ms));
   }
   fs::remove_all(dir);
+}
+
+TEST(ReplicatedRead, ReadsBeyondTheCapAreRefusedAtOnce) {
+  replicated_node t;
+  ASSERT_TRUE(t.n);
+  t.feed_unreplicated();
+  auto head = t.ext->head(t.shard);
+  // Askers that gave up leave their reads held until the shard catches up:
+  // fill the store actor's held reads to the cap without waiting for each.
+  for (std::size_t i = 0; i < replicated_answers::max_held_reads; ++i)
+    caf::anon_send(t.ext->store_actor, msg::replicated_read_atom::value,
+                   t.shard, head);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = t.n->await_replicated("k", 10s);
+  ASSERT_FALSE(r) << "a read beyond the cap was held";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "not refused at once";
+  EXPECT_EQ(r.error().code, errc::unavailable);
+  EXPECT_NE(r.error().message.find("reads already wait"), std::string::npos)
+      << r.error().message;
+  // Once replicated, the held reads are released and reads answer again.
+  t.ext->raise(t.shard, head);
+  EXPECT_TRUE(
+      wait_until([&] { return bool(t.n->await_replicated("k", 1s)); }, 20s));
 }

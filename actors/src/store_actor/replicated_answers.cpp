@@ -54,6 +54,14 @@ replicated_answers::hold(caf::event_based_actor* self, const commit_report& rep,
 replicated_answers::again
 replicated_answers::hold_read(caf::event_based_actor* self, std::uint32_t shard,
                               std::uint64_t seq, caf::response_promise rp) {
+  if (reads_.size() >= max_held_reads) {
+    rp.deliver(to_caf_error(fail(
+        errc::unavailable,
+        "shard " + std::to_string(shard) + ": " + std::to_string(reads_.size())
+            + " reads already wait for replication: not answered, ask "
+              "again")));
+    return {};
+  }
   // seq_after 0: a read moves no outbox fence (the commit that wrote seq
   // is held before it, with the same requirement, or was released).
   auto t = gate_.hold({{shard, seq}}, 0);

@@ -66,6 +66,11 @@ public:
   again hold_read(caf::event_based_actor* self, std::uint32_t shard,
                   std::uint64_t seq, caf::response_promise rp);
 
+  /// Reads held at most: a read beyond it (fewer than min_insync in sync
+  /// for long while queries keep coming; their askers gave up after their
+  /// timeout) is refused at once, so held reads take bounded memory.
+  static constexpr std::size_t max_held_reads = 10'000;
+
   /// Shards' high-watermarks rose.
   again advance(caf::event_based_actor* self, const shard_positions& hw);
 
