@@ -5,6 +5,9 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
+if(_sluice_sanitize STREQUAL "thread")
+  include(SluiceCafTsan) # CAF::core and CAF::io built from Debian's source with TSan
+endif()
 include(SluiceFindCAF)
 include(SluiceFindHttplib) # httplib::httplib, for `sluice run --http`
 include(SluiceFindReadline) # Readline::Readline, for `sluice console`

@@ -65,11 +65,13 @@ result<bool> store::delete_entry(std::uint32_t stage_id, keys::queue_pos pos) {
 result<void> store::put_raw(const std::string& db, const std::string& key,
                             const std::string& value) {
   auto& p = *impl_;
-  std::lock_guard<std::mutex> guard{p.dbi_mtx};
   int rc = 0;
   txn t{p.env, false, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": begin transaction");
+  // After LMDB's writer lock, as store::commit takes it (queue_dbi): the
+  // other order can deadlock against a commit on another thread.
+  std::lock_guard<std::mutex> guard{p.dbi_mtx};
   auto d = p.open_db(t.get(), db, false);
   if (!d)
     return d.error();

@@ -13,11 +13,13 @@ result<std::uint32_t> store::register_stage(const std::string& name,
   auto& p = *impl_;
   if (p.opts.read_only)
     return fail(errc::invalid_argument, p.opts.dir + " is open read-only");
-  std::lock_guard<std::mutex> guard{p.dbi_mtx};
   int rc = 0;
   txn t{p.env, false, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": begin transaction");
+  // After LMDB's writer lock, as store::commit takes it (queue_dbi): the
+  // other order can deadlock against a commit on another thread.
+  std::lock_guard<std::mutex> guard{p.dbi_mtx};
   auto mkey = std::string(stage_key_prefix) + name;
   MDB_val k = as_val(mkey), v;
   v1::StageMeta sm;
