@@ -108,6 +108,8 @@ struct commit_report {
   /// Outbox entries written that belong to no shard here (events fed or
   /// published through this member for keys owned elsewhere).
   std::vector<keys::queue_pos> member_outbox;
+  /// What each of `write_batch::copies` did, in the same order.
+  std::vector<replica_report> copies;
 };
 
 /// A pending durable timer as stored in `timers`.
