@@ -269,9 +269,12 @@ void maybe_commit(store_actor_t* self) {
   }
   // Shipped batches hold their owners' acknowledgements: they commit as
   // soon as nothing else waits (all that arrived meanwhile rides along),
-  // and after at most the commit window while the mailbox stays busy.
+  // and after about as long as a commit takes (at most the commit window)
+  // while the mailbox stays busy.
   bool copies = !s.normal.batch.copies.empty();
-  if (copies && now - s.first_pending >= s.env.commit_window) {
+  auto window = std::min<std::chrono::steady_clock::duration>(
+      s.env.commit_window, s.last_commit_took);
+  if (copies && now - s.first_pending >= window) {
     commit(self, s.normal);
     return;
   }
@@ -283,8 +286,6 @@ void maybe_commit(store_actor_t* self) {
   }
   // Wait for company about as long as a commit takes (group commit), at
   // most the configured window.
-  auto window = std::min<std::chrono::steady_clock::duration>(
-      s.env.commit_window, s.last_commit_took);
   auto waited = now - s.first_pending;
   if (waited >= window) {
     commit(self, s.normal);

@@ -91,7 +91,8 @@ struct replicated_shard {
   /// isr changes asked of the controller and not answered yet, and when
   /// (an ask unanswered for long is given up and asked again).
   std::map<std::string, clock::time_point> isr_asked;
-  std::uint64_t hw = 0; ///< the high-watermark last told to the store
+  std::uint64_t hw = 0;      ///< the high-watermark last told to the store
+  std::uint64_t trimmed = 0; ///< its log was trimmed up to this seq
 };
 
 /// A forwarded batch's acknowledgement, held until its shards' records

@@ -371,6 +371,11 @@ public:
   /// (every follower holds them); returns how many.
   result<std::size_t> trim_replog(std::uint32_t shard, std::uint64_t up_to_seq);
 
+  /// The same for several (shard, up_to_seq) in one transaction (one
+  /// fsync, however many shards); returns how many records it deleted.
+  result<std::size_t> trim_replogs(
+      const std::vector<std::pair<std::uint32_t, std::uint64_t>>& points);
+
   /// Owner: calls `fn` with every record of `shard` (those of a hand-off,
   /// dead letters and outbox entries of its keys) as sluice.v1.ReplRecord
   /// chunks of puts of about `chunk_bytes`, all read in one snapshot, and
