@@ -31,6 +31,9 @@ struct lane {
   std::set<std::pair<std::uint32_t, std::string>> keys;
   /// Failed commits (replicated store) whose events it appends again.
   std::size_t failed_commits = 0;
+  /// Answered with the report of the shipped batch at the same index of
+  /// `batch.copies` once the commit is durable.
+  std::vector<caf::response_promise> copy_promises;
 
   bool empty() const { return batch.empty() && promises.empty(); }
 };
@@ -183,6 +186,7 @@ void commit(store_actor_t* self, lane& l) {
   if (s.replicated)
     appends = l.batch.appends;
   auto failed_commits = l.failed_commits;
+  auto copy_promises = std::move(l.copy_promises);
   auto r = s.env.st->commit(std::move(l.batch));
   l = lane{};
   if (!r) {
@@ -190,9 +194,16 @@ void commit(store_actor_t* self, lane& l) {
                     r.error().describe());
     for (auto& rp : promises)
       rp.deliver(to_caf_error(r.error()));
+    for (auto& rp : copy_promises)
+      rp.deliver(to_caf_error(r.error()));
     self->quit(to_caf_error(r.error()));
     return;
   }
+  // Shipped batches applied to the copies: durable now, their owners may
+  // count them.
+  for (std::size_t i = 0; i < copy_promises.size(); ++i)
+    copy_promises[i].deliver(i < r->copies.size() ? std::move(r->copies[i])
+                                                  : replica_report{});
   auto t1 = std::chrono::steady_clock::now();
   if (&l == &s.normal)
     s.last_commit_took = t1 - t0;
@@ -256,12 +267,25 @@ void maybe_commit(store_actor_t* self) {
     commit(self, s.normal);
     return;
   }
-  if (!self->mailbox().empty())
-    return;
-  // Wait for company about as long as a commit takes (group commit), at
-  // most the configured window.
+  // Shipped batches hold their owners' acknowledgements: they commit as
+  // soon as nothing else waits (all that arrived meanwhile rides along),
+  // and after about as long as a commit takes (at most the commit window)
+  // while the mailbox stays busy.
+  bool copies = !s.normal.batch.copies.empty();
   auto window = std::min<std::chrono::steady_clock::duration>(
       s.env.commit_window, s.last_commit_took);
+  if (copies && now - s.first_pending >= window) {
+    commit(self, s.normal);
+    return;
+  }
+  if (!self->mailbox().empty())
+    return;
+  if (copies) {
+    commit(self, s.normal);
+    return;
+  }
+  // Wait for company about as long as a commit takes (group commit), at
+  // most the configured window.
   auto waited = now - s.first_pending;
   if (waited >= window) {
     commit(self, s.normal);
@@ -393,6 +417,22 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
           return caf::unit;
         auto rp = self->make_response_promise();
         append_again(s, s.replicated->hold_read(self, shard, seq, rp));
+        maybe_commit(self);
+        return rp;
+      },
+      [self](ext::replica_apply_atom,
+             std::vector<replog_entry>& recs) -> caf::result<replica_report> {
+        auto& s = self->state;
+        if (!s.env.st->replicated()) {
+          maybe_commit(self);
+          return to_caf_error(
+              fail(errc::invalid_argument,
+                   "this store keeps no replica copies (no replication)"));
+        }
+        auto& l = normal_lane(s);
+        auto rp = self->make_response_promise();
+        l.batch.copies.push_back(std::move(recs));
+        l.copy_promises.push_back(rp);
         maybe_commit(self);
         return rp;
       },

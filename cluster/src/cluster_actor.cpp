@@ -189,6 +189,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
             f->second.caught_up_at = clock::time_point{};
           }
         s.shipping.erase(l.name);
+        s.snapshotting.erase(l.name);
       }
       retry_later(l);
     }

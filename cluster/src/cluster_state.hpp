@@ -91,7 +91,8 @@ struct replicated_shard {
   /// isr changes asked of the controller and not answered yet, and when
   /// (an ask unanswered for long is given up and asked again).
   std::map<std::string, clock::time_point> isr_asked;
-  std::uint64_t hw = 0; ///< the high-watermark last told to the store
+  std::uint64_t hw = 0;      ///< the high-watermark last told to the store
+  std::uint64_t trimmed = 0; ///< its log was trimmed up to this seq
 };
 
 /// A forwarded batch's acknowledgement, held until its shards' records
@@ -156,7 +157,10 @@ struct cluster_state {
   controller_agent* agent = nullptr;              ///< owned by the extension
   bool lease_ok = false; ///< the agent confirmed this member's lease
   std::map<std::uint32_t, replicated_shard> repl; ///< owned here
-  std::set<std::string> shipping; ///< followers with a message in flight
+  /// Followers with log records or probes in flight (one message each).
+  std::set<std::string> shipping;
+  /// Followers with a snapshot in flight (one each, beside the records).
+  std::set<std::string> snapshotting;
   /// Outbox entries below it were written by commits that are below their
   /// shards' high-watermarks (the store actor's replication gate).
   std::uint64_t outbox_fence = 0;

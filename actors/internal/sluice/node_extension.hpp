@@ -76,6 +76,14 @@ using shards_lost_atom = caf::atom_constant<caf::atom("shardslost")>;
 /// owners acknowledged these outbox entries (deleted here); commits that
 /// wrote them for keys owned elsewhere may be answered.
 using outbox_forwarded_atom = caf::atom_constant<caf::atom("obxfwded")>;
+/// To the store actor of a replicated store: (replica_apply_atom,
+/// std::vector<replog_entry>) -> replica_report: log records an owner
+/// shipped, applied to this member's copies in the next commit's
+/// transaction together with the pending batch and every other shipped
+/// batch that arrived meanwhile (one fsync for all), answered once that
+/// commit is durable (`store::apply_replicated` says what the report
+/// holds). The pending batch commits as soon as the mailbox is empty.
+using replica_apply_atom = caf::atom_constant<caf::atom("replapply")>;
 } // namespace ext
 
 /// Per shard, a replication seq (a record written, or a high-watermark).
@@ -141,3 +149,5 @@ public:
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::store_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::shard_positions)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::outbox_positions)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<sluice::replog_entry>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::replica_report)

@@ -1,12 +1,14 @@
 // Follower side of replicated shards: records shipped by a shard's owner
-// are applied to this member's copy (one transaction per message, the
-// positions with them, so a message applied twice changes nothing), and
+// are applied to this member's copy (in the store's next commit, with
+// every other batch shipped meanwhile: one transaction with the positions,
+// so a batch applied twice changes nothing), and
 // snapshots replace a copy. Records of an epoch older than the one the
 // controller's table gives the shard are refused: a cut-off owner's
 // records never count towards its acknowledgements.
 #include <caf/event_based_actor.hpp>
 
 #include "replication/replication.hpp"
+#include "sluice/caf_error.hpp"
 #include "wire.hpp"
 
 namespace sluice::cluster {
@@ -79,36 +81,31 @@ caf::result<std::string> receive_replicate(cluster_actor* self,
   }
   if (entries->empty())
     return answer->SerializeAsString();
-  auto report = std::make_shared<replica_report>();
-  store_call fn = [entries, report](store& st) -> result<commit_report> {
-    auto r = st.apply_replicated(*entries);
-    if (!r)
-      return r.error();
-    *report = std::move(*r);
-    return commit_report{};
-  };
+  // The store applies it in its next commit, with its pending batch and
+  // whatever else was shipped meanwhile (one transaction, one fsync), and
+  // answers once that commit is durable: only then do we acknowledge.
   auto rp = self->make_response_promise<std::string>();
-  call_store(
-      self, fn,
-      [rp, answer, report, from](const result<void>& done) mutable {
-        if (!done) {
-          rp.deliver(reply_error(done.error().within(
-              "applying replication records from " + from + " failed")));
-          return;
-        }
-        auto* ack = answer->mutable_replicate_ack();
-        for (auto& o : report->shards) {
-          auto* p = ack->add_positions();
-          p->set_shard(o.shard);
-          p->set_has_copy(o.at.epoch > 0);
-          p->set_epoch(o.at.epoch);
-          p->set_seq(o.at.seq);
-          if (o.refused)
-            refuse(*p, o.refused->code, o.refused->message);
-        }
-        rp.deliver(answer->SerializeAsString());
-      },
-      true);
+  self->request<caf::message_priority::high>(s.ctx.store_actor, caf::infinite,
+                                             ext::replica_apply_atom::value,
+                                             std::move(*entries))
+      .then(
+          [rp, answer](replica_report& report) mutable {
+            auto* ack = answer->mutable_replicate_ack();
+            for (auto& o : report.shards) {
+              auto* p = ack->add_positions();
+              p->set_shard(o.shard);
+              p->set_has_copy(o.at.epoch > 0);
+              p->set_epoch(o.at.epoch);
+              p->set_seq(o.at.seq);
+              if (o.refused)
+                refuse(*p, o.refused->code, o.refused->message);
+            }
+            rp.deliver(answer->SerializeAsString());
+          },
+          [rp, from](caf::error& e) mutable {
+            rp.deliver(reply_error(from_caf_error(e).within(
+                "applying replication records from " + from + " failed")));
+          });
   return rp;
 }
 

@@ -82,21 +82,28 @@ void trim_logs(cluster_actor* self) {
       else if (recent)
         upto = 0; // catching up from a snapshot: keep the log for it
     }
-    if (upto > 0)
+    if (upto > r.trimmed)
       points->emplace_back(shard, upto);
   }
   if (points->empty())
     return;
+  // All shards in one transaction: one fsync, not one per shard (the
+  // store actor is blocked meanwhile, and commits wait behind it).
   store_call fn = [points](store& st) -> result<commit_report> {
-    for (auto& [shard, upto] : *points)
-      if (auto r = st.trim_replog(shard, upto); !r)
-        return r.error();
+    if (auto r = st.trim_replogs(*points); !r)
+      return r.error();
     return commit_report{};
   };
-  call_store(self, fn, [self](const result<void>& done) {
-    if (!done)
-      self->state.log->warn("trimming replication logs failed: {}",
-                            done.error().describe());
+  call_store(self, fn, [self, points](const result<void>& done) {
+    auto& s = self->state;
+    if (!done) {
+      s.log->warn("trimming replication logs failed: {}",
+                  done.error().describe());
+      return;
+    }
+    for (auto& [shard, upto] : *points)
+      if (auto r = s.repl.find(shard); r != s.repl.end())
+        r->second.trimmed = std::max(r->second.trimmed, upto);
   });
 }
 

@@ -1,13 +1,17 @@
 // Owner side of replicated shards: each follower gets what it lacks of the
-// shards it follows, one message in flight per follower (a probe for an
-// unknown position, log records after its position, or a snapshot when it
-// has no copy, another epoch or a gap), and answers with its positions.
+// shards it follows, in two lanes with one message in flight each: probes
+// for unknown positions and log records after its positions (every shard's
+// in one message), and snapshots, one shard at a time, for a shard it has
+// no copy of, of another epoch or behind a gap; so a snapshot never waits
+// for the log to go quiet, nor the log for a snapshot. It answers with its
+// positions.
 // The high-watermark of a shard is the lowest position among the
 // followers it waits for, counted only while they and the owner make
 // `min_insync`; the store answers commits below it.
 #include <caf/event_based_actor.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "cluster_messages.hpp"
 #include "links.hpp"
@@ -23,11 +27,18 @@ constexpr std::size_t ship_bytes = 4 << 20;
 constexpr std::size_t snapshot_chunk = 1 << 20;
 constexpr auto ship_timeout = std::chrono::seconds(10);
 
+/// A follower's lane: log records and probes, or snapshots.
+enum class lane { records, snapshot };
+
+std::set<std::string>& in_flight(cluster_state& s, lane l) {
+  return l == lane::records ? s.shipping : s.snapshotting;
+}
+
 /// A follower's answer: its positions, shard by shard.
 void on_ack(cluster_actor* self, const std::string& follower,
-            const std::string& answer) {
+            const std::string& answer, lane l) {
   auto& s = self->state;
-  s.shipping.erase(follower);
+  in_flight(s, l).erase(follower);
   v1::ClusterMessage m;
   if (!m.ParseFromString(answer) || !m.has_replicate_ack()) {
     s.log->warn("{} did not take replication records: {}", follower,
@@ -69,22 +80,24 @@ void on_ack(cluster_actor* self, const std::string& follower,
 }
 
 void send(cluster_actor* self, const std::string& follower,
-          v1::ClusterMessage& m) {
+          v1::ClusterMessage& m, lane ln) {
   auto& s = self->state;
   auto* l = ready_link(s, follower);
   if (!l)
     return;
-  s.shipping.insert(follower);
+  in_flight(s, ln).insert(follower);
   self->request<caf::message_priority::high>(
           l->handle, ship_timeout, cluster_atom::value, m.SerializeAsString())
-      .then([self, follower](
-                const std::string& answer) { on_ack(self, follower, answer); },
-            [self, follower](caf::error& e) {
-              auto& s = self->state;
-              s.shipping.erase(follower);
-              s.log->debug("replicating to {} failed: {}", follower,
-                           to_string(e));
-            });
+      .then(
+          [self, follower, ln](const std::string& answer) {
+            on_ack(self, follower, answer, ln);
+          },
+          [self, follower, ln](caf::error& e) {
+            auto& s = self->state;
+            in_flight(s, ln).erase(follower);
+            s.log->debug("replicating to {} failed: {}", follower,
+                         to_string(e));
+          });
 }
 
 /// One shard's whole state, for a follower without a usable copy.
@@ -109,7 +122,7 @@ void send_snapshot(cluster_actor* self, const std::string& follower,
   snap->set_seq(at->seq);
   if (auto r = s.repl.find(shard); r != s.repl.end())
     r->second.followers[follower].offered = at->seq;
-  send(self, follower, m);
+  send(self, follower, m, lane::snapshot);
 }
 
 /// Log records of `shard` after the follower's position; false when the
@@ -159,7 +172,8 @@ void ship(cluster_actor* self) {
     for (auto& [f, fs] : r.followers)
       per_follower[f].push_back(shard);
   for (auto& [f, shards] : per_follower) {
-    if (s.shipping.count(f) || !ready_link(s, f))
+    bool records = !s.shipping.count(f), snapshots = !s.snapshotting.count(f);
+    if ((!records && !snapshots) || !ready_link(s, f))
       continue;
     std::optional<std::uint32_t> snapshot;
     v1::ClusterMessage m;
@@ -173,23 +187,25 @@ void ship(cluster_actor* self) {
       if (now < fs.paused_until)
         continue;
       if (!fs.acked) {
-        rep->add_probe(shard);
+        if (records)
+          rep->add_probe(shard);
         continue;
       }
       if (fs.needs_snapshot) {
         snapshot = snapshot ? snapshot : shard;
         continue;
       }
-      if (fs.acked->seq >= r.head || n >= ship_records || bytes >= ship_bytes)
+      if (!records || fs.acked->seq >= r.head || n >= ship_records
+          || bytes >= ship_bytes)
         continue;
       if (!add_records(s, shard, r, fs, *rep, n, bytes)) {
         fs.needs_snapshot = true;
         snapshot = snapshot ? snapshot : shard;
       }
     }
-    if (rep->probe_size() > 0 || rep->entries_size() > 0)
-      send(self, f, m);
-    else if (snapshot)
+    if (records && (rep->probe_size() > 0 || rep->entries_size() > 0))
+      send(self, f, m, lane::records);
+    if (snapshots && snapshot)
       send_snapshot(self, f, *snapshot);
   }
 }

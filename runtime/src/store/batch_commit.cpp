@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "batch_writer.hpp"
+#include "replica_db.hpp"
 
 namespace sluice {
 
@@ -17,6 +18,29 @@ result<void> refresh_seq(MDB_txn* t, store::impl& p) {
   p.next_seq = std::max(p.next_seq, keys::get_u64(as_view(v)).value_or(0));
   return {};
 }
+
+namespace {
+
+/// Shipped batches for this member's replica copies, in the commit's txn.
+result<void> apply_copies(store::impl& p, MDB_txn* t,
+                          const std::vector<std::vector<replog_entry>>& copies,
+                          commit_report& report) {
+  if (copies.empty())
+    return {};
+  if (!p.has_replication)
+    return fail(errc::invalid_argument,
+                p.opts.dir + " has no replication: it keeps no copies");
+  replica_applier applier{p, t};
+  for (auto& c : copies) {
+    auto r = applier.apply(c);
+    if (!r)
+      return r.error();
+    report.copies.push_back(std::move(*r));
+  }
+  return applier.finish();
+}
+
+} // namespace
 
 result<commit_report> store::commit(write_batch batch) {
   auto& p = *impl_;
@@ -59,6 +83,8 @@ result<commit_report> store::commit(write_batch batch) {
   for (auto& f : batch.timer_fires)
     if (auto r = w.fire(f); !r)
       return undo(r.error());
+  if (auto r = apply_copies(p, t.get(), batch.copies, w.report); !r)
+    return undo(r.error());
   if (auto r = w.replicate(); !r)
     return undo(r.error());
   if (p.next_seq != seq_before)

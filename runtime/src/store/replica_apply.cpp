@@ -69,7 +69,7 @@ result<void> check_replicable(const store::impl& p, MDB_txn* t,
   return {};
 }
 
-result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
+result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
                                    std::uint32_t shard,
                                    const v1::ReplRecord& rec,
                                    const std::string& where) {
@@ -83,11 +83,20 @@ result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
                         "origin (kind "
                       + std::to_string(c.kind()) + ")");
     auto k = repl::replica_key(r, stage);
-    auto done = c.erase()
-                    ? w.del(p.replica, k, "delete a replica record")
-                    : w.put(p.replica, k, r.value, "put a replica record");
-    if (!done)
-      return done;
+    MDB_val kv = as_val(k);
+    int rc = 0;
+    if (c.erase()) {
+      rc = mdb_del(t, p.replica, &kv, nullptr);
+      if (rc == MDB_NOTFOUND)
+        rc = 0;
+    } else {
+      MDB_val vv = as_val(r.value);
+      rc = mdb_put(t, p.replica, &kv, &vv, 0);
+    }
+    if (rc != 0)
+      return lmdb_error(rc, p.opts.dir + ": "
+                                + (c.erase() ? "delete a replica record"
+                                             : "put a replica record"));
   }
   return {};
 }
@@ -146,6 +155,77 @@ std::optional<error> refusal(std::uint32_t shard,
 } // namespace
 
 result<replica_report>
+replica_applier::apply(const std::vector<replog_entry>& recs) {
+  replica_report out;
+  std::map<std::uint32_t, std::size_t> index; // shard -> its outcome
+  for (auto& e : recs) {
+    auto [it, fresh] = index.try_emplace(e.shard, out.shards.size());
+    auto [cp, first] = copies_.try_emplace(e.shard);
+    auto& c = cp->second;
+    if (first) {
+      if (auto ok = check_replicable(p_, t_, e.shard); !ok) {
+        c.not_here = ok.error();
+      } else {
+        auto at = read_replica_position(p_, t_, e.shard);
+        if (!at)
+          return at.error();
+        c.at = *at;
+      }
+    }
+    if (fresh) {
+      replica_outcome o;
+      o.shard = e.shard;
+      o.refused = c.not_here;
+      if (c.at)
+        o.at = *c.at;
+      out.shards.push_back(std::move(o));
+    }
+    auto& o = out.shards[it->second];
+    if (o.refused)
+      continue;
+    repl_position rec{e.epoch, e.seq};
+    if ((o.refused = refusal(e.shard, c.at, rec)))
+      continue;
+    if (rec.seq <= o.at.seq) {
+      ++o.skipped;
+      continue;
+    }
+    auto where = p_.opts.dir + ": shard " + std::to_string(e.shard)
+                 + ": record " + describe_position(rec);
+    v1::ReplRecord parsed;
+    if (!parsed.ParseFromString(e.record)) {
+      o.refused = fail(errc::corrupt, where + " does not parse");
+      continue;
+    }
+    if (auto r = apply_replica_changes(p_, t_, e.shard, parsed, where); !r) {
+      if (r.error().code != errc::corrupt)
+        return r.error();
+      o.refused = r.error(); // the shard's earlier records stay applied
+      continue;
+    }
+    o.at = rec;
+    c.at = rec;
+    c.moved = true;
+    ++o.applied;
+  }
+  return out;
+}
+
+result<void> replica_applier::finish() {
+  for (auto& [shard, c] : copies_) {
+    if (!c.moved)
+      continue;
+    auto k = shard_key(shard);
+    auto v = repl::position_value(*c.at);
+    MDB_val kv = as_val(k), vv = as_val(v);
+    if (int rc = mdb_put(t_, p_.replica_pos, &kv, &vv, 0); rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write replica position");
+    c.moved = false;
+  }
+  return {};
+}
+
+result<replica_report>
 store::apply_replicated(const std::vector<replog_entry>& recs) {
   auto& p = *impl_;
   if (!p.has_replication)
@@ -153,59 +233,12 @@ store::apply_replicated(const std::vector<replog_entry>& recs) {
   cluster_writer w{p, "apply replicated records"};
   if (w.failed())
     return *w.failed();
-  replica_report out;
-  std::map<std::uint32_t, std::size_t> index; // shard -> its outcome
-  std::map<std::uint32_t, std::optional<repl_position>> pos;
-  for (auto& e : recs) {
-    auto [it, fresh] = index.try_emplace(e.shard, out.shards.size());
-    if (fresh) {
-      replica_outcome o;
-      o.shard = e.shard;
-      if (auto ok = check_replicable(p, w.get(), e.shard); !ok) {
-        o.refused = ok.error();
-      } else {
-        auto at = read_replica_position(p, w.get(), e.shard);
-        if (!at)
-          return w.undo(at.error());
-        pos[e.shard] = *at;
-        if (*at)
-          o.at = **at;
-      }
-      out.shards.push_back(std::move(o));
-    }
-    auto& o = out.shards[it->second];
-    if (o.refused)
-      continue;
-    repl_position rec{e.epoch, e.seq};
-    if ((o.refused = refusal(e.shard, pos[e.shard], rec)))
-      continue;
-    if (rec.seq <= o.at.seq) {
-      ++o.skipped;
-      continue;
-    }
-    auto where = p.opts.dir + ": shard " + std::to_string(e.shard) + ": record "
-                 + describe_position(rec);
-    v1::ReplRecord parsed;
-    if (!parsed.ParseFromString(e.record)) {
-      o.refused = fail(errc::corrupt, where + " does not parse");
-      continue;
-    }
-    if (auto r = apply_replica_changes(p, w, e.shard, parsed, where); !r) {
-      if (r.error().code != errc::corrupt)
-        return w.undo(r.error());
-      o.refused = r.error(); // the shard's earlier records stay applied
-      continue;
-    }
-    o.at = rec;
-    pos[e.shard] = rec;
-    ++o.applied;
-  }
-  for (auto& o : out.shards)
-    if (o.applied > 0)
-      if (auto r = w.put(p.replica_pos, shard_key(o.shard),
-                         repl::position_value(o.at), "write replica position");
-          !r)
-        return w.undo(r.error());
+  replica_applier copies{p, w.get()};
+  auto out = copies.apply(recs);
+  if (!out)
+    return w.undo(out.error());
+  if (auto r = copies.finish(); !r)
+    return w.undo(r.error());
   if (auto r = w.finish(); !r)
     return r.error();
   return out;

@@ -53,11 +53,38 @@ result<void> erase_replica(store::impl& p, cluster_writer& w,
 result<void> check_replicable(const store::impl& p, MDB_txn* t,
                               std::uint32_t shard);
 
-/// Applies one ReplRecord's changes of `shard` to its copy within `w`;
+/// Applies one ReplRecord's changes of `shard` to its copy within `t`;
 /// `where` names the record in errors.
-result<void> apply_replica_changes(store::impl& p, cluster_writer& w,
+result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
                                    std::uint32_t shard,
                                    const v1::ReplRecord& rec,
                                    const std::string& where);
+
+/// Applies shipped batches of log records to the replica copies within one
+/// write transaction (a follower's `apply_replicated`, or batches that
+/// ride along in a `store::commit`): each batch gets its own report, and a
+/// shard's position carries from one batch to the next, so records a
+/// batch repeats are skipped. `finish` writes the positions that moved.
+class replica_applier {
+public:
+  replica_applier(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
+
+  /// Applies `recs` (each shard's in log order). Errors: LMDB only; a
+  /// record a copy cannot take refuses its shard in the report.
+  result<replica_report> apply(const std::vector<replog_entry>& recs);
+
+  /// Records the new position of every copy that moved.
+  result<void> finish();
+
+private:
+  struct copy {
+    std::optional<repl_position> at; ///< nullopt: no usable copy
+    std::optional<error> not_here;   ///< not replicable (owned here)
+    bool moved = false;              ///< `at` to be written
+  };
+  store::impl& p_;
+  MDB_txn* t_;
+  std::map<std::uint32_t, copy> copies_;
+};
 
 } // namespace sluice

@@ -74,6 +74,26 @@ TEST_F(ReplicationCapture, OnlyShardsOwnedHereAreLoggedEachWithItsOwnSeqs) {
   EXPECT_EQ((*log)[0].seq, 2u);
 }
 
+TEST_F(ReplicationCapture, SeveralShardsLogsAreTrimmedInOneCallEachToItsPoint) {
+  auto other = key_in(S + 1, "o");
+  for (int i = 1; i <= 3; ++i) {
+    write_batch wb;
+    wb.appends = {append(a.parse, k, "k#" + std::to_string(i)),
+                  append(a.parse, other, "o#" + std::to_string(i))};
+    commit(a, std::move(wb));
+  }
+  auto trimmed = a.st->trim_replogs({{S, 2}, {S + 1, 1}, {T, 5}});
+  ASSERT_TRUE(trimmed) << trimmed.error().describe();
+  EXPECT_EQ(*trimmed, 3u);
+  auto s = a.st->read_replog(S, 0, 10);
+  auto o = a.st->read_replog(S + 1, 0, 10);
+  ASSERT_TRUE(s && o);
+  ASSERT_EQ(s->size(), 1u);
+  EXPECT_EQ((*s)[0].seq, 3u);
+  ASSERT_EQ(o->size(), 2u);
+  EXPECT_EQ((*o)[0].seq, 2u);
+}
+
 TEST_F(ReplicationCapture, ABatchAppliedTwiceChangesNothing) {
   snapshot(S);
   std::vector<replog_entry> all;

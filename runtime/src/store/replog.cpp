@@ -61,28 +61,38 @@ result<std::vector<replog_entry>> store::read_replog(std::uint32_t shard,
 
 result<std::size_t> store::trim_replog(std::uint32_t shard,
                                        std::uint64_t up_to_seq) {
+  return trim_replogs({{shard, up_to_seq}});
+}
+
+result<std::size_t> store::trim_replogs(
+    const std::vector<std::pair<std::uint32_t, std::uint64_t>>& points) {
   auto& p = *impl_;
-  if (!p.has_replication)
+  if (!p.has_replication || points.empty())
     return std::size_t{0};
   cluster_writer w{p, "trim replog"};
   if (w.failed())
     return *w.failed();
-  std::vector<std::string> doomed;
-  auto r = for_each_entry(
-      p, w.get(), shard,
-      [&](std::string_view k, replog_entry& e, std::string_view) {
-        if (e.seq <= up_to_seq)
-          doomed.emplace_back(k);
-        return true;
-      });
-  if (!r)
-    return r.error();
-  for (auto& k : doomed)
-    if (auto d = w.del(p.replog, k, "trim replog"); !d)
-      return d.error();
+  std::size_t trimmed = 0;
+  for (auto& [shard, up_to_seq] : points) {
+    std::vector<std::string> doomed;
+    auto r = for_each_entry(p, w.get(), shard,
+                            [&, up_to = up_to_seq](std::string_view k,
+                                                   replog_entry& e,
+                                                   std::string_view) {
+                              if (e.seq <= up_to)
+                                doomed.emplace_back(k);
+                              return true;
+                            });
+    if (!r)
+      return w.undo(r.error());
+    for (auto& k : doomed)
+      if (auto d = w.del(p.replog, k, "trim replog"); !d)
+        return w.undo(d.error());
+    trimmed += doomed.size();
+  }
   if (auto f = w.finish(); !f)
     return f.error();
-  return doomed.size();
+  return trimmed;
 }
 
 } // namespace sluice

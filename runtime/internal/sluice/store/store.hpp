@@ -108,6 +108,8 @@ struct commit_report {
   /// Outbox entries written that belong to no shard here (events fed or
   /// published through this member for keys owned elsewhere).
   std::vector<keys::queue_pos> member_outbox;
+  /// What each of `write_batch::copies` did, in the same order.
+  std::vector<replica_report> copies;
 };
 
 /// A pending durable timer as stored in `timers`.
@@ -368,6 +370,11 @@ public:
   /// Deletes the replication records of `shard` with seq <= `up_to_seq`
   /// (every follower holds them); returns how many.
   result<std::size_t> trim_replog(std::uint32_t shard, std::uint64_t up_to_seq);
+
+  /// The same for several (shard, up_to_seq) in one transaction (one
+  /// fsync, however many shards); returns how many records it deleted.
+  result<std::size_t> trim_replogs(
+      const std::vector<std::pair<std::uint32_t, std::uint64_t>>& points);
 
   /// Owner: calls `fn` with every record of `shard` (those of a hand-off,
   /// dead letters and outbox entries of its keys) as sluice.v1.ReplRecord

@@ -9,6 +9,7 @@
 
 #include "sluice/event.hpp"
 #include "sluice/store/keys.hpp"
+#include "sluice/store/replication.hpp"
 
 namespace sluice {
 
@@ -125,17 +126,27 @@ struct write_batch {
   std::vector<std::string> dead_letters;
   std::vector<redrive> redrives;       ///< reconciler re-drives
   std::vector<timer_fire> timer_fires; ///< due durable timers to queue
+  /// Follower (a store with replication): batches of log records shipped
+  /// by owners, applied to this member's replica copies in the same
+  /// transaction (one fsync for all), each reported on its own in
+  /// `commit_report::copies`; see `store::apply_replicated`.
+  std::vector<std::vector<replog_entry>> copies;
 
   /// True when the batch holds nothing to write.
   bool empty() const noexcept {
     return appends.empty() && progress.empty() && completions.empty()
-           && dead_letters.empty() && redrives.empty() && timer_fires.empty();
+           && dead_letters.empty() && redrives.empty() && timer_fires.empty()
+           && copies.empty();
   }
-  /// The number of items in all lists together: the batch's size in
-  /// records, as the node's commit batch limit counts it.
+  /// The number of items in all lists together (a shipped batch counts
+  /// its records): the batch's size in records, as the node's commit
+  /// batch limit counts it.
   std::size_t size() const noexcept {
-    return appends.size() + progress.size() + completions.size()
-           + dead_letters.size() + redrives.size() + timer_fires.size();
+    auto n = appends.size() + progress.size() + completions.size()
+             + dead_letters.size() + redrives.size() + timer_fires.size();
+    for (auto& c : copies)
+      n += c.size();
+    return n;
   }
 };
 
