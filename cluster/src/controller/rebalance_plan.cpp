@@ -11,6 +11,7 @@
 #include "controller/rebalance_plan.hpp"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "shard_map.hpp"
 
@@ -48,6 +49,13 @@ bool in_motion(const shard_assignment& a, std::size_t target_size) {
   return !all_in(a.replicas, a.isr) || a.replicas.size() > target_size;
 }
 
+/// The first `n` members of `ranking` (all of them when it is shorter).
+std::vector<std::string> first_of(const std::vector<std::string>& ranking,
+                                  std::size_t n) {
+  auto k = static_cast<std::ptrdiff_t>(std::min(n, ranking.size()));
+  return {ranking.begin(), ranking.begin() + k};
+}
+
 bool balanced(const shard_assignment& a,
               const std::vector<std::string>& target) {
   return !target.empty() && a.owner == target.front()
@@ -62,8 +70,7 @@ step next_step(std::uint32_t shard, const shard_assignment& now,
                const std::vector<std::string>& ranking, std::size_t size,
                const rebalance_settings& settings, bool start,
                shard_assignment& next, assignment_plan& plan) {
-  std::vector<std::string> target(
-      ranking.begin(), ranking.begin() + std::min(size, ranking.size()));
+  auto target = first_of(ranking, size);
   if (target.empty() || balanced(now, target))
     return step::none;
   bool moving = in_motion(now, target.size());
@@ -178,8 +185,7 @@ rebalance_outcome rebalance_plan(const controller_keys& keys,
       ++moving;
     else if (was_moving && !is_moving)
       --moving;
-    std::vector<std::string> target(
-        ranking.begin(), ranking.begin() + std::min(size, ranking.size()));
+    auto target = first_of(ranking, size);
     if (!balanced(result, target))
       ++out.unbalanced;
     if (s == step::none)
