@@ -34,24 +34,30 @@ result<void> node::await_replicated(const std::string& key,
   auto answer = done->get_future();
   // A small actor asks the store actor, so no caller's thread becomes one
   // (see caller_pool.hpp); it always answers, by the timeout at the latest.
-  p.sys->spawn([done, store = p.store_actor, shard, seq, timeout,
-                what](caf::event_based_actor* self) {
-    self->request<caf::message_priority::high>(
-            store, timeout, msg::replicated_read_atom::value, shard, seq)
-        .then([done] { done->set_value(result<void>{}); },
-              [done, timeout, what](caf::error& err) {
-                if (err == caf::sec::request_timeout) {
-                  done->set_value(fail(
-                      errc::unavailable,
-                      what + ": its data is not yet held by min_insync "
-                          + "replicas after " + std::to_string(timeout.count())
-                          + " ms (too few replicas in sync): not answered"));
-                  return;
-                }
-                auto e = from_caf_error(err);
-                done->set_value(fail(e.code, what + ": " + e.message));
-              });
-  });
+  // The shard is passed as the actor's argument, not captured: CAF 0.17
+  // binds a null argument tuple for a spawn without arguments (UBSan).
+  p.sys->spawn(
+      [done, store = p.store_actor, seq, timeout,
+       what](caf::event_based_actor* self, std::uint32_t shard) {
+        self->request<caf::message_priority::high>(
+                store, timeout, msg::replicated_read_atom::value, shard, seq)
+            .then(
+                [done] { done->set_value(result<void>{}); },
+                [done, timeout, what](caf::error& err) {
+                  if (err == caf::sec::request_timeout) {
+                    done->set_value(fail(
+                        errc::unavailable,
+                        what + ": its data is not yet held by min_insync "
+                            + "replicas after "
+                            + std::to_string(timeout.count())
+                            + " ms (too few replicas in sync): not answered"));
+                    return;
+                  }
+                  auto e = from_caf_error(err);
+                  done->set_value(fail(e.code, what + ": " + e.message));
+                });
+      },
+      shard);
   // The actor answers by its timeout; the margin covers a stopping system.
   if (answer.wait_for(timeout + std::chrono::seconds(2))
       != std::future_status::ready)
