@@ -1,6 +1,7 @@
 // Group commit into LMDB, answering appends after commit (a replicated
-// store's once replicated: store_actor/replicated_answers.hpp) and
+// store's once replicated: store_actor/replicated_handlers.cpp) and
 // notifying stage supervisors of what each commit consumed and appended.
+// The store actor's core; its state is in store_actor/state.hpp.
 #include "store_actor.hpp"
 
 #include <caf/actor_system.hpp>
@@ -17,63 +18,11 @@
 
 #include "messages.hpp"
 #include "sluice/caf_error.hpp"
-#include "store_actor/replicated_answers.hpp"
+#include "store_actor/state.hpp"
 
 namespace sluice {
-
+namespace store_writer {
 namespace {
-
-/// Records waiting for one commit, with the requests answered by it.
-struct lane {
-  write_batch batch;
-  std::vector<caf::response_promise> promises;
-  /// Stage id and key of every completion in the lane.
-  std::set<std::pair<std::uint32_t, std::string>> keys;
-  /// Failed commits (replicated store) whose events it appends again.
-  std::size_t failed_commits = 0;
-  /// Answered with the report of the shipped batch at the same index of
-  /// `batch.copies` once the commit is durable.
-  std::vector<caf::response_promise> copy_promises;
-
-  bool empty() const { return batch.empty() && promises.empty(); }
-};
-
-struct store_state {
-  node_env env;
-  std::shared_ptr<spdlog::logger> log;
-  /// Urgent work commits alone and at once, ahead of the normal batch, so
-  /// its latency does not grow with the backlog's commit size.
-  lane urgent;
-  lane normal;
-  std::chrono::steady_clock::time_point first_pending;
-  /// When urgent work last arrived. For a while after, normal commits are
-  /// kept small, so urgent work never waits long behind one.
-  std::chrono::steady_clock::time_point last_urgent;
-  /// How long the last normal commit took: the window never exceeds it,
-  /// so a lightly loaded store commits almost at once.
-  std::chrono::steady_clock::duration last_commit_took{};
-  bool timer_armed = false;
-  std::unordered_map<std::uint32_t, caf::actor> stage_supervisors;
-  /// Told after every commit that put events into the outbox (the
-  /// cluster's forwarder).
-  caf::actor outbox_watcher;
-  /// A replicated store: commits are answered once the watermarks of the
-  /// shards they changed reach them.
-  std::optional<replicated_answers> replicated;
-  histogram* commit_latency = nullptr;
-  histogram* commit_size = nullptr;
-  counter* commits = nullptr;
-  counter* redriven = nullptr;
-  counter* deduplicated = nullptr;
-  counter* timers_fired = nullptr;
-  gauge* pending_gauge = nullptr;
-  std::unordered_map<std::uint64_t, histogram*> stage_latency; // (id<<1)|prio
-  std::unordered_map<std::uint32_t, std::string> stage_names;
-
-  static inline const char* name = "store";
-};
-
-using store_actor_t = caf::stateful_actor<store_state>;
 
 histogram& latency_of(store_state& s, std::uint32_t stage, priority p) {
   auto k = (std::uint64_t{stage} << 1) | static_cast<std::uint64_t>(p);
@@ -141,36 +90,6 @@ void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
     else
       self->send(i->second, msg::committed_atom::value, std::move(sc));
   }
-}
-
-lane& normal_lane(store_state& s);
-
-/// Puts what the replicated answers gave back into the next normal commit.
-void append_again(store_state& s, replicated_answers::again a) {
-  if (a.appends.empty() && a.promises.empty())
-    return;
-  auto& l = normal_lane(s);
-  for (auto& ap : a.appends)
-    l.batch.appends.push_back(std::move(ap));
-  for (auto& rp : a.promises)
-    l.promises.push_back(std::move(rp));
-  l.failed_commits += a.failed_commits;
-}
-
-/// A commit's answers: at once, or (replicated store) once the shards it
-/// changed are below their high-watermarks.
-void answer_after_replication(store_actor_t* self, const commit_report& rep,
-                              std::vector<caf::response_promise> promises,
-                              std::vector<queue_append> appends = {},
-                              std::size_t failed_commits = 0) {
-  auto& s = self->state;
-  if (!s.replicated) {
-    for (auto& rp : promises)
-      rp.deliver(caf::unit);
-    return;
-  }
-  append_again(s, s.replicated->hold(self, rep, std::move(promises),
-                                     std::move(appends), failed_commits));
 }
 
 /// Commits one lane in one LMDB transaction. Deferred completions (their
@@ -247,6 +166,8 @@ void commit_all(store_actor_t* self) {
   commit(self, self->state.normal);
 }
 
+} // namespace
+
 /// Urgent work commits at once. Normal work commits when its batch is
 /// full, or when nothing else waits in the mailbox and its oldest record
 /// has waited the commit window; otherwise a one-shot timer wakes the
@@ -298,12 +219,13 @@ void maybe_commit(store_actor_t* self) {
   }
 }
 
-/// The lane for new normal work; notes when the normal batch began.
 lane& normal_lane(store_state& s) {
   if (s.normal.empty())
     s.first_pending = std::chrono::steady_clock::now();
   return s.normal;
 }
+
+namespace {
 
 /// Moves the normal lane's completions of (stage, key) to the urgent lane,
 /// so an urgent completion never commits ahead of its key's predecessors.
@@ -350,7 +272,7 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
     commit_all(self); // what arrived before the exit is committed
     self->quit(em.reason);
   });
-  return {
+  caf::message_handler core{
       [self](msg::append_atom, write_batch& b) -> caf::result<void> {
         auto& s = self->state;
         bool urgent = false;
@@ -410,56 +332,6 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         maybe_commit(self);
         return caf::unit;
       },
-      [self](msg::replicated_read_atom, std::uint32_t shard,
-             std::uint64_t seq) -> caf::result<void> {
-        auto& s = self->state;
-        if (!s.replicated)
-          return caf::unit;
-        auto rp = self->make_response_promise();
-        append_again(s, s.replicated->hold_read(self, shard, seq, rp));
-        maybe_commit(self);
-        return rp;
-      },
-      [self](ext::replica_apply_atom,
-             std::vector<replog_entry>& recs) -> caf::result<replica_report> {
-        auto& s = self->state;
-        if (!s.env.st->replicated()) {
-          maybe_commit(self);
-          return to_caf_error(
-              fail(errc::invalid_argument,
-                   "this store keeps no replica copies (no replication)"));
-        }
-        auto& l = normal_lane(s);
-        auto rp = self->make_response_promise();
-        l.batch.copies.push_back(std::move(recs));
-        l.copy_promises.push_back(rp);
-        maybe_commit(self);
-        return rp;
-      },
-      [self](ext::replication_watch_atom, caf::actor& watcher) {
-        auto& s = self->state;
-        if (s.replicated) // without, nothing is held, nothing to tell it
-          s.replicated->watch(self, std::move(watcher));
-        maybe_commit(self);
-      },
-      [self](ext::watermark_atom, shard_positions& hw) {
-        auto& s = self->state;
-        if (s.replicated)
-          append_again(s, s.replicated->advance(self, hw));
-        maybe_commit(self);
-      },
-      [self](ext::outbox_forwarded_atom, outbox_positions& done) {
-        auto& s = self->state;
-        if (s.replicated)
-          append_again(s, s.replicated->forwarded(self, done));
-        maybe_commit(self);
-      },
-      [self](ext::shards_lost_atom, shard_positions& lost) {
-        auto& s = self->state;
-        if (s.replicated)
-          append_again(s, s.replicated->lose(self, lost));
-        maybe_commit(self);
-      },
       [self](ext::outbox_watch_atom, caf::actor& watcher) {
         self->state.outbox_watcher = std::move(watcher);
         maybe_commit(self);
@@ -487,12 +359,15 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         maybe_commit(self); // every handler ends here
       },
   };
+  // Disjoint message types: the order of the two lists does not matter.
+  return core.or_else(replicated_handlers(self));
 }
 
 } // namespace
+} // namespace store_writer
 
 caf::actor spawn_store_actor(caf::actor_system& sys, const node_env& env) {
-  return sys.spawn<caf::detached>(store_actor, env);
+  return sys.spawn<caf::detached>(store_writer::store_actor, env);
 }
 
 } // namespace sluice

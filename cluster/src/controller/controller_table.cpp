@@ -127,6 +127,10 @@ result<void> check(const shard_assignment& a) {
   return {};
 }
 
+std::size_t isr_floor(std::size_t min_insync, std::size_t replicas) {
+  return std::max<std::size_t>(1, std::min(min_insync, replicas));
+}
+
 std::string encode(const shard_assignment& a) {
   return json{{"epoch", a.epoch},
               {"owner", a.owner},

@@ -3,6 +3,7 @@
 // and the table read back from a range. Plain values, no I/O; any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -73,6 +74,12 @@ bool listed(const std::vector<std::string>& list, const std::string& name);
 /// repeated; isr within replicas; an owner is in the isr; the isr is not
 /// empty when there is an owner.
 result<void> check(const shard_assignment& a);
+
+/// The isr size below which an owner acknowledges nothing
+/// (replication/shipping.cpp) and below which no isr is written or shrunk
+/// (replication/isr.cpp, rebalance_plan.cpp): `min_insync`, but at most
+/// the shard's `replicas` and at least 1.
+std::size_t isr_floor(std::size_t min_insync, std::size_t replicas);
 
 /// `{"epoch":3,"owner":"b","replicas":["a","b","c"],"isr":["b","c"]}`.
 std::string encode(const shard_assignment& a);

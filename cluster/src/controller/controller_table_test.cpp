@@ -55,6 +55,18 @@ TEST(ControllerTable, AnAssignmentRoundTripsThroughJson) {
   EXPECT_TRUE(newer->owner.empty());
 }
 
+TEST(ControllerTable, TheIsrFloorIsMinInsyncCappedByTheReplicasAndAtLeastOne) {
+  EXPECT_EQ(isr_floor(2, 3), 2u);
+  EXPECT_EQ(isr_floor(3, 3), 3u);
+  EXPECT_EQ(isr_floor(1, 3), 1u);
+  // Fewer replicas than min_insync (a shard not yet grown): all of them.
+  EXPECT_EQ(isr_floor(3, 2), 2u);
+  EXPECT_EQ(isr_floor(2, 1), 1u);
+  // Never 0: an owner alone still counts itself.
+  EXPECT_EQ(isr_floor(0, 3), 1u);
+  EXPECT_EQ(isr_floor(2, 0), 1u);
+}
+
 TEST(ControllerTable, AssignmentsBreakingTheRulesDoNotDecode) {
   auto why = [](std::string_view text) {
     auto a = decode_assignment(text);

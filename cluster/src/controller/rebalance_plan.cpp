@@ -35,12 +35,6 @@ std::vector<std::string> kept(const std::vector<std::string>& of,
   return out;
 }
 
-/// The isr size below which the owner acknowledges nothing (shipping.cpp's
-/// update_watermarks): the isr must never be written smaller.
-std::size_t isr_floor(const shard_assignment& a, std::size_t min_insync) {
-  return std::max<std::size_t>(1, std::min(min_insync, a.replicas.size()));
-}
-
 bool in_motion(const shard_assignment& a, std::size_t target_size) {
   return !all_in(a.replicas, a.isr) || a.replicas.size() > target_size;
 }
@@ -89,7 +83,8 @@ step next_step(std::uint32_t shard, const shard_assignment& now,
       return step::none; // catching up: the owner adds it to the isr
     next.isr = kept(now.isr, now.replicas);
     std::erase(next.isr, now.owner);
-    if (next.isr.size() >= isr_floor(next, settings.min_insync)) {
+    if (next.isr.size()
+        >= isr_floor(settings.min_insync, next.replicas.size())) {
       if (!moving && !start)
         return step::none;
       next.owner = preferred;
@@ -119,7 +114,7 @@ step next_step(std::uint32_t shard, const shard_assignment& now,
     return step::none;
   next.replicas = target;
   next.isr = kept(target, now.isr);
-  if (next.isr.size() < isr_floor(next, settings.min_insync)) {
+  if (next.isr.size() < isr_floor(settings.min_insync, next.replicas.size())) {
     plan.refused.emplace_back(shard,
                               "dropping its replicas outside the target would "
                               "leave fewer than min_insync in sync");

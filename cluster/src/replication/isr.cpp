@@ -142,8 +142,7 @@ void tend_isr(cluster_actor* self) {
       // Never below min_insync: those left hold every acknowledged record
       // (should this owner lose its disk, they are where it is), and with
       // fewer nothing could be acknowledged anyway.
-      auto need = std::max<std::size_t>(
-          1, std::min(s.opts.min_insync, r.replicas.size()));
+      auto need = isr_floor(s.opts.min_insync, r.replicas.size());
       if (listed && r.isr.size() > need)
         ask(self, shard, r, f, false, out); // etcd first, then stop waiting
       else if (!listed)

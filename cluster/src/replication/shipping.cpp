@@ -216,8 +216,7 @@ void update_watermarks(cluster_actor* self) {
     return;
   shard_positions up;
   for (auto& [shard, r] : s.repl) {
-    auto need = std::max<std::size_t>(
-        1, std::min(s.opts.min_insync, r.replicas.size()));
+    auto need = isr_floor(s.opts.min_insync, r.replicas.size());
     if (r.waited.size() + 1 < need)
       continue;
     auto hw = r.head;
