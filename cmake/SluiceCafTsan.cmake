@@ -26,10 +26,13 @@ function(_sluice_caf_library name dir)
   file(GLOB_RECURSE _srcs CONFIGURE_DEPENDS ${_caf_src}/${dir}/src/*.cpp)
   add_library(${name} STATIC ${_srcs})
   # C++17, no -Werror, warnings off: CAF's code is not ours to lint. The
-  # sanitizer flags and -O2 -g (RelWithDebInfo) come from the global flags.
+  # sanitizer flags come from the global flags.
+  # Never a unity build: CAF's sources repeat file-local names.
   set_target_properties(${name} PROPERTIES CXX_STANDARD 17 CXX_EXTENSIONS OFF
-    CXX_CLANG_TIDY "" POSITION_INDEPENDENT_CODE ON)
-  target_compile_options(${name} PRIVATE -w)
+    CXX_CLANG_TIDY "" POSITION_INDEPENDENT_CODE ON UNITY_BUILD OFF)
+  # -O1 -g1 (after the global -O2 -g, so they win): CAF is half the TSan
+  # build, and line tables are all a race report's stacks need.
+  target_compile_options(${name} PRIVATE -w -O1 -g1)
   target_include_directories(${name} SYSTEM PRIVATE ${CAF_INCLUDE_DIR})
   target_link_libraries(${name} PUBLIC Threads::Threads)
 endfunction()

@@ -21,7 +21,7 @@ namespace sluice::cluster {
 
 namespace {
 
-constexpr auto request_timeout = std::chrono::seconds(10);
+constexpr auto handshake_timeout = std::chrono::seconds(10);
 
 /// Client side, step 3: the server accepted our proof and sent its table.
 void on_welcome(cluster_actor* self, const std::string& address,
@@ -60,7 +60,7 @@ void on_challenge(cluster_actor* self, const std::string& address,
   p->set_name(s.opts.name);
   p->set_proof(proof_of(s.opts.secret, "client", c.nonce(), s.opts.name));
   const auto& name = c.name(); // [=] below copies it into the handler
-  self->request(l.handle, request_timeout, cluster_atom::value,
+  self->request(l.handle, handshake_timeout, cluster_atom::value,
                 m.SerializeAsString())
       .then(
           [=](const std::string& bytes) {
@@ -116,7 +116,7 @@ void connect(cluster_actor* self, const std::string& address) {
   l.at = link::phase::connecting;
   auto [host, port] = split_address(address);
   auto mm = self->system().middleman().actor_handle();
-  self->request(mm, request_timeout, caf::connect_atom::value, host, port)
+  self->request(mm, handshake_timeout, caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
               const std::set<std::string>&) {
@@ -146,7 +146,7 @@ void connect(cluster_actor* self, const std::string& address) {
             h->set_nonce(nonce);
             h->set_shard_count(shard_count);
             h->set_proxy(!s.opts.hosts_shards);
-            self->request(l.handle, request_timeout, cluster_atom::value,
+            self->request(l.handle, handshake_timeout, cluster_atom::value,
                           m.SerializeAsString())
                 .then(
                     [=](const std::string& bytes) {

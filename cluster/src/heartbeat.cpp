@@ -16,7 +16,7 @@ namespace sluice::cluster {
 
 namespace {
 
-constexpr auto request_timeout = std::chrono::seconds(10);
+constexpr auto heartbeat_timeout = std::chrono::seconds(10);
 
 /// A leaving member that owns nothing any more and has forwarded all it
 /// held has left: it says so to every member, and the node may stop.
@@ -35,7 +35,7 @@ void finish_leave_when_done(cluster_actor* self) {
   auto bytes = m.SerializeAsString();
   for (auto& [address, l] : s.links)
     if (l.at == link::phase::ready)
-      self->request(l.handle, request_timeout, cluster_atom::value, bytes)
+      self->request(l.handle, heartbeat_timeout, cluster_atom::value, bytes)
           .then([](const std::string&) {}, [](caf::error&) {});
   s.log->info("left the cluster: every shard handed off");
   std::lock_guard<std::mutex> guard{s.view->mtx};

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "topology_yaml.hpp"
+
 namespace sluice {
 namespace {
 
@@ -56,16 +58,6 @@ std::string_view trim(std::string_view s) {
     return {};
   const std::size_t last = s.find_last_not_of(" \t");
   return s.substr(first, last - first + 1);
-}
-
-std::string join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) {
-    if (!out.empty())
-      out += ", ";
-    out += p;
-  }
-  return out;
 }
 
 // A compact JSON object; invalid UTF-8 is replaced rather than rejected, so a
@@ -152,7 +144,7 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   }
   if (std::find(seen.begin(), seen.end(), "name") == seen.end()) {
     return fail(errc::parse, at + "header has no 'name' column (columns: "
-                                 + join(seen) + ")");
+                                 + topology_yaml::join(seen, ", ") + ")");
   }
   r->header_end_ = r->offset_;
   return r;
@@ -299,8 +291,9 @@ feed_record feed_reader::from_tsv(const std::string& line,
   const std::vector<std::string> cells = split_tabs(line);
   if (cells.size() != columns_.size()) {
     return failed(lineno, at + "expected " + std::to_string(columns_.size())
-                              + " tab-separated fields (" + join(columns_)
-                              + "), got " + std::to_string(cells.size()));
+                              + " tab-separated fields ("
+                              + topology_yaml::join(columns_, ", ") + "), got "
+                              + std::to_string(cells.size()));
   }
   std::map<std::string, std::string> fields;
   for (std::size_t i = 0; i < cells.size(); ++i)

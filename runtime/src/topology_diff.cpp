@@ -4,23 +4,22 @@
 #include <algorithm>
 #include <sstream>
 
+#include "topology_yaml.hpp"
+
 namespace sluice {
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (auto& i : items)
-    out += (out.empty() ? "" : ", ") + i;
-  return out;
+std::string comma_list(const std::vector<std::string>& items) {
+  return topology_yaml::join(items, ", ");
 }
 
 std::string describe(const filter_policy& f) {
   std::vector<std::string> parts;
   for (auto& [attr, values] : f.accept)
-    parts.push_back(attr + " in [" + join({values.begin(), values.end()})
+    parts.push_back(attr + " in [" + comma_list({values.begin(), values.end()})
                     + "]");
-  return join(parts);
+  return comma_list(parts);
 }
 
 std::string describe(const priority_rule& p) {
@@ -28,7 +27,7 @@ std::string describe(const priority_rule& p) {
     return std::string("always ") + to_string(*p.fixed);
   if (!p.attribute.empty())
     return "urgent when " + p.attribute + " in ["
-           + join({p.urgent_values.begin(), p.urgent_values.end()}) + "]";
+           + comma_list({p.urgent_values.begin(), p.urgent_values.end()}) + "]";
   return {};
 }
 
@@ -50,9 +49,9 @@ std::string describe_stage(const stage_spec& s) {
   std::vector<std::string> subs;
   for (auto& sub : s.subscribe)
     subs.push_back(describe(sub));
-  auto out = "behaviour " + s.behaviour + ", takes " + join(subs);
+  auto out = "behaviour " + s.behaviour + ", takes " + comma_list(subs);
   if (!s.emits.empty())
-    out += ", emits " + join(s.emits);
+    out += ", emits " + comma_list(s.emits);
   return out;
 }
 
@@ -74,7 +73,7 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
   auto subject = "stage " + a.name;
   field_diff f{out, subject};
   f("behaviour", a.behaviour, b.behaviour);
-  f("emits", join(a.emits), join(b.emits));
+  f("emits", comma_list(a.emits), comma_list(b.emits));
   f("retry", describe(a.retry), describe(b.retry));
   f("supervision", describe(a.supervision), describe(b.supervision));
   f("stuck_after", ms(a.stuck_after), ms(b.stuck_after));
@@ -97,15 +96,16 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
     auto sub_subject = subject + ": subscription to " + topic;
     auto i = sb.find(topic);
     if (i == sb.end())
-      out.push_back({topology_change::kind::removed, sub_subject, join(subs)});
+      out.push_back(
+          {topology_change::kind::removed, sub_subject, comma_list(subs)});
     else if (i->second != subs)
       out.push_back({topology_change::kind::changed, sub_subject,
-                     join(subs) + " -> " + join(i->second)});
+                     comma_list(subs) + " -> " + comma_list(i->second)});
   }
   for (auto& [topic, subs] : sb)
     if (!sa.count(topic))
       out.push_back({topology_change::kind::added,
-                     subject + ": subscription to " + topic, join(subs)});
+                     subject + ": subscription to " + topic, comma_list(subs)});
 }
 
 } // namespace

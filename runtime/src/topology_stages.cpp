@@ -13,7 +13,6 @@ namespace sluice::topology_yaml {
 namespace {
 
 constexpr std::uint64_t max_in_flight_limit = 1'000'000;
-constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
 
 } // namespace
 

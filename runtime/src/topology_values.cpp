@@ -14,7 +14,6 @@ namespace sluice::topology_yaml {
 namespace {
 
 constexpr std::size_t max_stage_name_length = 64;
-constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
 
 bool is_stage_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';

@@ -14,8 +14,6 @@ namespace sluice::topology_yaml {
 
 namespace {
 
-constexpr std::uint64_t u32_max = std::numeric_limits<std::uint32_t>::max();
-
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   std::iota(row.begin(), row.end(), std::size_t{0});

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@
 #include "sluice/result.hpp"
 
 namespace sluice::topology_yaml {
+
+/// The largest value a u32 setting takes.
+inline constexpr std::uint64_t u32_max =
+    std::numeric_limits<std::uint32_t>::max();
 
 /// "file:line" (1-based) or just "file" when the mark is unknown.
 std::string location(const std::string& file, const YAML::Mark& mark);

@@ -98,8 +98,8 @@ topology scripted(const std::string& first_extra,
   return *t;
 }
 
-v1::KeyState key_state(const store& st, const std::string& stage,
-                       const std::string& key) {
+v1::KeyState stored_key_state(const store& st, const std::string& stage,
+                              const std::string& key) {
   v1::KeyState ks;
   auto s = st.read_state(stage_id(st, stage), key);
   EXPECT_TRUE(s && *s) << "no state for " << key;
@@ -132,16 +132,16 @@ TEST(Retries, AnEventThatFailsTwiceSucceedsOnItsThirdTryAndItsKeyKeepsOrder) {
   (*n)->stop();
   auto st = open_store(dir, true);
   // a ran on its third try (attempt 2); b and c waited behind it.
-  auto k = key_state(*st, "first", "k");
+  auto k = stored_key_state(*st, "first", "k");
   EXPECT_EQ(k.state(), "a@2,b@0,c@0,");
   EXPECT_EQ(k.events_failed(), 2u);
   // The other key was not held up: done before k's first retry was due.
-  auto m = key_state(*st, "first", "m");
+  auto m = stored_key_state(*st, "first", "m");
   EXPECT_EQ(m.state(), "x@0,");
   EXPECT_LT(m.updated_ts_ns(), k.updated_ts_ns() - 100'000'000);
   EXPECT_TRUE(dead_letters(*st).empty());
   EXPECT_TRUE(st->scan_retries(stage_id(*st, "first"))->empty());
-  EXPECT_EQ(key_state(*st, "second", "k").state(), "3");
+  EXPECT_EQ(stored_key_state(*st, "second", "k").state(), "3");
 }
 
 TEST(Retries, APoisonedEventIsDeadLetteredWithEveryAttemptAndItsKeyGoesOn) {
@@ -173,8 +173,8 @@ TEST(Retries, APoisonedEventIsDeadLetteredWithEveryAttemptAndItsKeyGoesOn) {
   EXPECT_GE(dl.attempts(1).at_ts_ns() - dl.attempts(0).at_ts_ns(), 50'000'000);
   EXPECT_GE(dl.attempts(2).at_ts_ns() - dl.attempts(1).at_ts_ns(), 50'000'000);
   // The key kept its last good state and went on with b.
-  EXPECT_EQ(key_state(*st, "first", "k").state(), "a@0,b@0,");
-  EXPECT_EQ(key_state(*st, "second", "k").state(), "2");
+  EXPECT_EQ(stored_key_state(*st, "first", "k").state(), "a@0,b@0,");
+  EXPECT_EQ(stored_key_state(*st, "second", "k").state(), "2");
 }
 
 TEST(Retries, APermanentErrorIsDeadLetteredAtOnce) {
@@ -195,7 +195,7 @@ TEST(Retries, APermanentErrorIsDeadLetteredAtOnce) {
   ASSERT_EQ(dls.front().attempts_size(), 1);
   EXPECT_NE(dls.front().attempts(0).error().find("failed permanently"),
             std::string::npos);
-  EXPECT_EQ(key_state(*st, "first", "k").state(), "y@0,");
+  EXPECT_EQ(stored_key_state(*st, "first", "k").state(), "y@0,");
 }
 
 TEST(Retries, APendingRetrySurvivesKillDashNineWithItsAttempts) {
@@ -250,7 +250,7 @@ TEST(Retries, APendingRetrySurvivesKillDashNineWithItsAttempts) {
   EXPECT_LT(dls.front().attempts(0).at_ts_ns(), killed_at);
   EXPECT_GT(dls.front().attempts(1).at_ts_ns(), killed_at);
   // b waited behind the retried event and ran once, after it.
-  auto k = key_state(*st, "first", "k");
+  auto k = stored_key_state(*st, "first", "k");
   EXPECT_EQ(k.state(), "b@0,");
   EXPECT_GT(k.updated_ts_ns(), dls.front().attempts(1).at_ts_ns());
 }
@@ -270,7 +270,7 @@ TEST(Supervision, ACrashedKeyActorRestartsFromCommittedStateAndRedoesItsEvent) {
   EXPECT_FALSE(s->failed);
   (*n)->stop();
   auto st = open_store(dir, true);
-  EXPECT_EQ(key_state(*st, "first", "k").state(), "a@0,b@0,c@0,");
+  EXPECT_EQ(stored_key_state(*st, "first", "k").state(), "a@0,b@0,c@0,");
   EXPECT_TRUE(dead_letters(*st).empty());
 }
 
@@ -304,8 +304,8 @@ TEST(Supervision, OneForAllRestartsEveryKeyActorOfTheStage) {
   // a crashed; b and c, alive and idle, were restarted with it.
   EXPECT_GE(restarts, 3u);
   auto st = open_store(dir, true);
-  EXPECT_EQ(key_state(*st, "first", "a").state(), "1@0,2@0,");
-  EXPECT_EQ(key_state(*st, "first", "b").state(), "1@0,");
+  EXPECT_EQ(stored_key_state(*st, "first", "a").state(), "1@0,2@0,");
+  EXPECT_EQ(stored_key_state(*st, "first", "b").state(), "1@0,");
 }
 
 TEST(Supervision, AStageBeyondItsIntensityEscalatesAndTheNodeStopsLoudly) {
@@ -351,5 +351,5 @@ TEST(Supervision, RestForOneRestartsTheCrashedKeyActorAndThoseStartedAfterIt) {
   // b and c (started after b) restart; a does not.
   EXPECT_EQ(restarts, 2u);
   auto st = open_store(dir, true);
-  EXPECT_EQ(key_state(*st, "first", "b").state(), "1@0,2@0,");
+  EXPECT_EQ(stored_key_state(*st, "first", "b").state(), "1@0,2@0,");
 }

@@ -1,6 +1,7 @@
 // replace_after: an absent replica's clock, and the forget it leads to,
 // which never leaves a shard's acknowledged records on absent members only.
 #include "controller/absent_members.hpp"
+#include "controller/plan_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,14 +10,11 @@
 namespace sluice::cluster {
 namespace {
 
+using plan_testing::one_shard;
+using plan_testing::test_keys;
+
 using namespace std::chrono_literals;
 using clock_type = absent_members::clock_type;
-
-const controller_keys k = *controller_keys::make("test");
-
-bool has(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
 
 TEST(AbsentMembers, AReplicaGoneLongerThanReplaceAfterIsDueAndNotBefore) {
   shard_table table{{1, {{2, "a", {"a", "b", "c"}, {"a", "b", "c"}}, 7}}};
@@ -62,17 +60,18 @@ TEST(AbsentMembers, ReplacementGivesAnAbsentReplicasPlaceToTheNextLiveMember) {
   shard_table table{{1, {{3, "a", {"a", "b", "c"}, {"a", "b", "c"}}, 40}},
                     {2, {{5, "c", {"c", "a", "b"}, {"c", "a"}}, 41}},
                     {3, {{1, "a", {"a", "b", "d"}, {"a", "b"}}, 42}}};
-  auto plan = absent_replacement_plan(k, table, {"c"}, {"a", "b", "d", "e"}, 3);
+  auto plan =
+      absent_replacement_plan(test_keys, table, {"c"}, {"a", "b", "d", "e"}, 3);
   EXPECT_EQ(plan.forgotten, std::vector<std::string>{"c"});
   EXPECT_TRUE(plan.refused.empty());
   ASSERT_EQ(plan.changes.size(), 2u); // shard 3 never had c
   for (const auto& c : plan.changes) {
     EXPECT_EQ(c.expected_mod_revision, table.at(c.shard).mod_revision);
-    EXPECT_FALSE(has(c.next.replicas, "c"));
-    EXPECT_FALSE(has(c.next.isr, "c"));
+    EXPECT_FALSE(listed(c.next.replicas, "c"));
+    EXPECT_FALSE(listed(c.next.isr, "c"));
     EXPECT_EQ(c.next.replicas.size(), 3u); // R restored
     // The newcomer is outside the isr until it caught up.
-    EXPECT_FALSE(has(c.next.isr, c.next.replicas.back()));
+    EXPECT_FALSE(listed(c.next.isr, c.next.replicas.back()));
   }
   // Shard 2's owner was c: it fails over to a, at a higher epoch.
   auto s2 = std::find_if(plan.changes.begin(), plan.changes.end(),
@@ -90,7 +89,8 @@ TEST(AbsentMembers, ReplacementNeverLeavesAcknowledgedRecordsOnAbsentMembers) {
   shard_table table{{1, {{3, "", {"c", "a", "b"}, {"c"}}, 40}},
                     {2, {{4, "", {"c", "f", "a"}, {"c", "f"}}, 41}},
                     {3, {{2, "a", {"a", "c", "b"}, {"a", "c"}}, 42}}};
-  auto plan = absent_replacement_plan(k, table, {"c", "f"}, {"a", "b", "d"}, 3);
+  auto plan =
+      absent_replacement_plan(test_keys, table, {"c", "f"}, {"a", "b", "d"}, 3);
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].shard, 3u);
   EXPECT_EQ(plan.changes[0].next.isr, std::vector<std::string>{"a"});
@@ -103,15 +103,16 @@ TEST(AbsentMembers, ReplacementNeverLeavesAcknowledgedRecordsOnAbsentMembers) {
 
 TEST(AbsentMembers, TwoAbsentMembersOfOneShardAreReplacedInOneChange) {
   shard_table table{{1, {{3, "a", {"a", "b", "c"}, {"a", "b", "c"}}, 40}}};
-  auto plan = absent_replacement_plan(k, table, {"b", "c"}, {"a", "d", "e"}, 3);
+  auto plan =
+      absent_replacement_plan(test_keys, table, {"b", "c"}, {"a", "d", "e"}, 3);
   ASSERT_EQ(plan.changes.size(), 1u);
   const auto& next = plan.changes[0].next;
   EXPECT_EQ(next.owner, "a");
   EXPECT_EQ(next.epoch, 3u);
   EXPECT_EQ(next.isr, std::vector<std::string>{"a"});
   EXPECT_EQ(next.replicas.size(), 3u);
-  EXPECT_TRUE(has(next.replicas, "d"));
-  EXPECT_TRUE(has(next.replicas, "e"));
+  EXPECT_TRUE(listed(next.replicas, "d"));
+  EXPECT_TRUE(listed(next.replicas, "e"));
   EXPECT_EQ(plan.forgotten, (std::vector<std::string>{"b", "c"}));
 }
 

@@ -12,10 +12,6 @@ namespace sluice::cluster {
 
 namespace {
 
-bool has(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
 void drop(std::vector<std::string>& list, const std::string& name) {
   list.erase(std::remove(list.begin(), list.end(), name), list.end());
 }
@@ -34,7 +30,7 @@ std::string best_live_isr(std::uint32_t shard, const shard_assignment& a,
   std::string best;
   replica_position best_pos;
   for (const auto& m : a.replicas) {
-    if (!has(a.isr, m) || !live.contains(m))
+    if (!listed(a.isr, m) || !live.contains(m))
       continue;
     auto pos = position_of(positions, shard, m);
     if (best.empty() || pos > best_pos) {
@@ -94,7 +90,7 @@ result<const shard_entry*> owner_request(const shard_table& table,
     return fail(errc::invalid_argument,
                 where + "'" + r.requester + "' is not its owner (the owner is '"
                     + a.owner + "' at epoch " + std::to_string(a.epoch) + ")");
-  if (!has(a.replicas, r.member))
+  if (!listed(a.replicas, r.member))
     return fail(errc::invalid_argument,
                 where + "'" + r.member + "' is not one of its replicas");
   return entry;
@@ -189,7 +185,7 @@ assignment_plan grow_plan(const controller_keys& keys, const shard_table& table,
     for (const auto& m : map.ranking(shard, map.nodes().size())) {
       if (next.replicas.size() >= replication_factor)
         break;
-      if (!has(next.replicas, m))
+      if (!listed(next.replicas, m))
         next.replicas.push_back(m);
     }
     if (next.replicas.size() < replication_factor)
@@ -209,7 +205,7 @@ result<assignment_plan> isr_add_plan(const controller_keys& keys,
     return entry.error();
   const auto& a = (*entry)->value;
   auto where = "shard " + std::to_string(r.shard) + ": '" + r.member + "' ";
-  if (has(a.isr, r.member))
+  if (listed(a.isr, r.member))
     return fail(errc::invalid_argument, where + "is already in the isr");
   if (r.member_position < r.owner_position)
     return fail(errc::invalid_argument,
@@ -221,7 +217,7 @@ result<assignment_plan> isr_add_plan(const controller_keys& keys,
   auto next = a;
   next.isr.clear(); // in the order of `replicas`
   for (const auto& m : a.replicas)
-    if (has(a.isr, m) || m == r.member)
+    if (listed(a.isr, m) || m == r.member)
       next.isr.push_back(m);
   return single(keys, r.shard, **entry, std::move(next));
 }
@@ -236,7 +232,7 @@ result<assignment_plan> isr_remove_plan(const controller_keys& keys,
   auto where = "shard " + std::to_string(r.shard) + ": '" + r.member + "' ";
   if (r.member == a.owner)
     return fail(errc::invalid_argument, where + "is the owner");
-  if (!has(a.isr, r.member))
+  if (!listed(a.isr, r.member))
     return fail(errc::invalid_argument, where + "is not in the isr");
   bool lagging =
       r.member_position.epoch < r.owner_position.epoch
@@ -264,7 +260,7 @@ result<assignment_plan> replacement_plan(const controller_keys& keys,
   assignment_plan plan;
   for (const auto& [shard, entry] : table) {
     const auto& now = entry.value;
-    if (!has(now.replicas, forgotten))
+    if (!listed(now.replicas, forgotten))
       continue;
     auto next = now;
     drop(next.replicas, forgotten);
@@ -272,7 +268,7 @@ result<assignment_plan> replacement_plan(const controller_keys& keys,
     for (const auto& m : map.ranking(shard, live.size())) {
       if (next.replicas.size() >= replication_factor)
         break;
-      if (!has(next.replicas, m))
+      if (!listed(next.replicas, m))
         next.replicas.push_back(m);
     }
     if (next.replicas.size() < replication_factor)

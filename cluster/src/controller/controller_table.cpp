@@ -34,10 +34,6 @@ result<std::vector<std::string>> names(const json& j, const char* field) {
   return out;
 }
 
-bool has(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
 result<void> unique_valid(const char* what,
                           const std::vector<std::string>& list) {
   for (std::size_t i = 0; i < list.size(); ++i) {
@@ -112,6 +108,10 @@ result<std::string> controller_keys::member_of(std::string_view key) const {
   return name;
 }
 
+bool listed(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 result<void> check(const shard_assignment& a) {
   if (a.epoch == 0)
     return fail(errc::corrupt, "epoch 0 (the first is 1)");
@@ -120,9 +120,9 @@ result<void> check(const shard_assignment& a) {
   if (auto ok = unique_valid("isr member", a.isr); !ok)
     return fail(errc::corrupt, ok.error().message);
   for (const auto& m : a.isr)
-    if (!has(a.replicas, m))
+    if (!listed(a.replicas, m))
       return fail(errc::corrupt, "isr member '" + m + "' is not a replica");
-  if (!a.owner.empty() && !has(a.isr, a.owner))
+  if (!a.owner.empty() && !listed(a.isr, a.owner))
     return fail(errc::corrupt, "owner '" + a.owner + "' is not in the isr");
   return {};
 }

@@ -67,6 +67,9 @@ struct shard_assignment {
   bool operator==(const shard_assignment&) const = default;
 };
 
+/// Whether `name` is in `list` (a replica or isr list: a few members).
+bool listed(const std::vector<std::string>& list, const std::string& name);
+
 /// The rules every stored assignment keeps: epoch > 0; names valid and not
 /// repeated; isr within replicas; an owner is in the isr; the isr is not
 /// empty when there is an owner.

@@ -19,14 +19,10 @@ namespace sluice::cluster {
 
 namespace {
 
-bool has(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
 bool all_in(const std::vector<std::string>& some,
             const std::vector<std::string>& list) {
   return std::all_of(some.begin(), some.end(),
-                     [&](const auto& m) { return has(list, m); });
+                     [&](const auto& m) { return listed(list, m); });
 }
 
 /// Members of `of` that are in `keep`, in the order of `of`.
@@ -34,7 +30,7 @@ std::vector<std::string> kept(const std::vector<std::string>& of,
                               const std::vector<std::string>& keep) {
   std::vector<std::string> out;
   for (const auto& m : of)
-    if (has(keep, m))
+    if (listed(keep, m))
       out.push_back(m);
   return out;
 }
@@ -76,14 +72,14 @@ step next_step(std::uint32_t shard, const shard_assignment& now,
     if (catching_up || (!moving && !start))
       return step::none;
     for (const auto& m : target)
-      if (!has(next.replicas, m))
+      if (!listed(next.replicas, m))
         next.replicas.push_back(m);
     return step::added;
   }
   const auto& preferred = target.front();
   // 2. The preferred member takes over once it holds what was acknowledged.
   if (now.owner != preferred) {
-    if (!has(now.isr, preferred))
+    if (!listed(now.isr, preferred))
       return step::none; // catching up: the owner adds it to the isr
     next.isr = kept(now.isr, now.replicas);
     std::erase(next.isr, now.owner);
@@ -97,8 +93,9 @@ step next_step(std::uint32_t shard, const shard_assignment& now,
     }
     if (catching_up)
       return step::none; // a spare (or another replica) catching up
-    auto spare = std::find_if(ranking.begin(), ranking.end(),
-                              [&](auto& m) { return !has(now.replicas, m); });
+    auto spare = std::find_if(ranking.begin(), ranking.end(), [&](auto& m) {
+      return !listed(now.replicas, m);
+    });
     if (spare == ranking.end()) {
       plan.refused.emplace_back(
           shard, "its owner cannot move to '" + preferred
@@ -135,11 +132,11 @@ std::string blocked(const shard_table& table,
     const auto& a = entry.value;
     if (a.owner.empty())
       return "shard " + std::to_string(shard) + " has no owner";
-    if (!has(hosting, a.owner))
+    if (!listed(hosting, a.owner))
       return "shard " + std::to_string(shard) + "'s owner '" + a.owner
              + "' is not live (a failover comes first)";
     for (const auto& m : a.replicas)
-      if (!has(hosting, m))
+      if (!listed(hosting, m))
         return "'" + m + "' holds replicas of shard " + std::to_string(shard)
                + " but is not live (it keeps its places until it is back or "
                  "forgotten)";

@@ -2,6 +2,7 @@
 // never below min_insync, nothing while a member is not live or when
 // balanced; and whole scale-outs simulated round by round (followers catch
 // up between rounds) until balanced, the rules checked after every round.
+#include "controller/plan_test_support.hpp"
 #include "controller/rebalance_plan.hpp"
 
 #include <gtest/gtest.h>
@@ -14,28 +15,21 @@
 namespace sluice::cluster {
 namespace {
 
-const controller_keys k = *controller_keys::make("test");
-
-bool has(const std::vector<std::string>& list, const std::string& name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
+using plan_testing::one_shard;
+using plan_testing::test_keys;
 
 /// Every shard assigned as initial_plan does over `members`, every replica
 /// in sync.
 shard_table settled_table(const std::vector<std::string>& members,
                           std::size_t r) {
   shard_table t;
-  auto plan = initial_plan(k, {}, members, r);
+  auto plan = initial_plan(test_keys, {}, members, r);
   EXPECT_TRUE(plan);
   for (auto& c : plan->changes) {
     c.next.isr = c.next.replicas;
     t[c.shard] = {c.next, 7};
   }
   return t;
-}
-
-shard_table one(std::uint32_t shard, shard_assignment a) {
-  return {{shard, {std::move(a), 40}}};
 }
 
 rebalance_settings settings(std::size_t moves = 1024, std::size_t r = 3,
@@ -56,7 +50,7 @@ std::uint32_t shard_ranked(const std::vector<std::string>& members,
 
 TEST(RebalancePlan, DoesNothingWhenEveryShardIsAtItsTarget) {
   auto t = settled_table({"a", "b", "c", "d"}, 3);
-  auto out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings());
+  auto out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings());
   EXPECT_TRUE(out.waiting.empty()) << out.waiting;
   EXPECT_TRUE(out.plan.changes.empty());
   EXPECT_TRUE(out.plan.txns.empty());
@@ -67,11 +61,11 @@ TEST(RebalancePlan, DoesNothingWhenEveryShardIsAtItsTarget) {
 TEST(RebalancePlan, AddsANewMemberOutsideTheIsrWhereItIsInTheTarget) {
   auto t = settled_table({"a", "b", "c"}, 3);
   std::vector<std::string> hosting{"a", "b", "c", "d"};
-  auto out = rebalance_plan(k, t, hosting, settings());
+  auto out = rebalance_plan(test_keys, t, hosting, settings());
   auto map = shard_map::compute(hosting);
   std::size_t expected = 0;
   for (std::uint32_t s = 0; s < shard_count; ++s)
-    expected += has(map.ranking(s, 3), "d") ? 1 : 0;
+    expected += listed(map.ranking(s, 3), "d") ? 1 : 0;
   ASSERT_EQ(out.plan.changes.size(), expected);
   EXPECT_EQ(out.added, expected);
   EXPECT_GT(expected, 600u); // about 3/4 of the shards
@@ -90,7 +84,7 @@ TEST(RebalancePlan, AddsANewMemberOutsideTheIsrWhereItIsInTheTarget) {
 
 TEST(RebalancePlan, KeepsAtMostTheGivenNumberOfShardsInMotion) {
   auto t = settled_table({"a", "b", "c"}, 3);
-  auto out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings(32));
+  auto out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings(32));
   EXPECT_EQ(out.plan.changes.size(), 32u);
   EXPECT_EQ(out.in_motion, 32u);
   // Ten shards already catching up leave room for 22 more.
@@ -98,11 +92,11 @@ TEST(RebalancePlan, KeepsAtMostTheGivenNumberOfShardsInMotion) {
   for (auto& [shard, e] : t)
     if (n < 10 && ++n)
       std::erase(e.value.isr, e.value.replicas.back());
-  out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings(32));
+  out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings(32));
   EXPECT_EQ(out.plan.changes.size(), 22u);
   EXPECT_EQ(out.in_motion, 32u);
   // Full: nothing new starts.
-  out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings(10));
+  out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings(10));
   EXPECT_TRUE(out.plan.changes.empty());
   EXPECT_GT(out.unbalanced, 0u);
 }
@@ -115,18 +109,18 @@ TEST(RebalancePlan, AShardAlreadyInMotionGoesOnWhateverTheThrottle) {
   auto replicas = three.ranking(s, 3);
   auto old_owner = replicas.front();
   replicas.push_back("d");
-  auto t = one(s, {5, old_owner, replicas, replicas});
+  auto t = one_shard(s, {5, old_owner, replicas, replicas});
   // Another shard catching up: two in motion with a limit of one.
   std::uint32_t other = s == 0 ? 1 : 0;
   t[other] = {{1, "a", {"a", "b", "c"}, {"a"}}, 3};
   // And one at rest whose target has d: it must not start.
   auto map = shard_map::compute(four);
   std::uint32_t rest = 0;
-  while (rest == s || rest == other || !has(map.ranking(rest, 3), "d"))
+  while (rest == s || rest == other || !listed(map.ranking(rest, 3), "d"))
     ++rest;
   auto at_rest = three.ranking(rest, 3);
   t[rest] = {{1, at_rest.front(), at_rest, at_rest}, 3};
-  auto out = rebalance_plan(k, t, four, settings(1));
+  auto out = rebalance_plan(test_keys, t, four, settings(1));
   ASSERT_EQ(out.plan.changes.size(), 1u);
   EXPECT_EQ(out.plan.changes[0].shard, s);
   EXPECT_EQ(out.plan.changes[0].next.owner, "d");
@@ -141,12 +135,12 @@ TEST(RebalancePlan, MovesTheOwnerToThePreferredMemberOnceItIsInTheIsr) {
   auto target = map.ranking(s, 3);
   // c came back after a failover: owner target[1], c catching up.
   std::vector<std::string> isr{target[1], target[2]};
-  auto t = one(s, {6, target[1], target, isr});
-  auto out = rebalance_plan(k, t, {"a", "b", "c"}, settings());
+  auto t = one_shard(s, {6, target[1], target, isr});
+  auto out = rebalance_plan(test_keys, t, {"a", "b", "c"}, settings());
   EXPECT_TRUE(out.plan.changes.empty()) << "c is not in the isr yet";
   EXPECT_EQ(out.in_motion, 1u);
   t.at(s).value.isr = target;
-  out = rebalance_plan(k, t, {"a", "b", "c"}, settings());
+  out = rebalance_plan(test_keys, t, {"a", "b", "c"}, settings());
   ASSERT_EQ(out.plan.changes.size(), 1u);
   const auto& next = out.plan.changes[0].next;
   EXPECT_EQ(next.owner, "c");
@@ -161,15 +155,15 @@ TEST(RebalancePlan, MovesTheOwnerToThePreferredMemberOnceItIsInTheIsr) {
 TEST(RebalancePlan, NeverLeavesTheIsrBelowMinInsyncAndAddsASpareInstead) {
   // R = 2, min_insync = 2: moving the owner would leave one in sync.
   auto s = shard_ranked({"a", "b"}, {"b"});
-  auto t = one(s, {3, "a", {"a", "b"}, {"a", "b"}});
-  auto out = rebalance_plan(k, t, {"a", "b"}, settings(32, 2, 2));
+  auto t = one_shard(s, {3, "a", {"a", "b"}, {"a", "b"}});
+  auto out = rebalance_plan(test_keys, t, {"a", "b"}, settings(32, 2, 2));
   EXPECT_TRUE(out.plan.changes.empty());
   ASSERT_EQ(out.plan.refused.size(), 1u);
   EXPECT_NE(out.plan.refused[0].second.find("min_insync"), std::string::npos);
   // With a third live member that is not in the target: a spare first.
   auto s3 = shard_ranked({"a", "b", "c"}, {"b", "a", "c"});
-  t = one(s3, {3, "a", {"a", "b"}, {"a", "b"}});
-  out = rebalance_plan(k, t, {"a", "b", "c"}, settings(32, 2, 2));
+  t = one_shard(s3, {3, "a", {"a", "b"}, {"a", "b"}});
+  out = rebalance_plan(test_keys, t, {"a", "b", "c"}, settings(32, 2, 2));
   ASSERT_EQ(out.plan.changes.size(), 1u);
   auto next = out.plan.changes[0].next;
   EXPECT_EQ(next.replicas, (std::vector<std::string>{"a", "b", "c"}));
@@ -177,10 +171,10 @@ TEST(RebalancePlan, NeverLeavesTheIsrBelowMinInsyncAndAddsASpareInstead) {
   EXPECT_EQ(next.owner, "a");
   // The spare catching up: nothing; caught up: the owner moves, 2 in sync.
   t.at(s3).value = next;
-  EXPECT_TRUE(rebalance_plan(k, t, {"a", "b", "c"}, settings(32, 2, 2))
+  EXPECT_TRUE(rebalance_plan(test_keys, t, {"a", "b", "c"}, settings(32, 2, 2))
                   .plan.changes.empty());
   t.at(s3).value.isr = {"a", "b", "c"};
-  out = rebalance_plan(k, t, {"a", "b", "c"}, settings(32, 2, 2));
+  out = rebalance_plan(test_keys, t, {"a", "b", "c"}, settings(32, 2, 2));
   ASSERT_EQ(out.plan.changes.size(), 1u);
   next = out.plan.changes[0].next;
   EXPECT_EQ(next.owner, "b");
@@ -188,7 +182,7 @@ TEST(RebalancePlan, NeverLeavesTheIsrBelowMinInsyncAndAddsASpareInstead) {
   // a back in sync: the spare leaves.
   next.isr = {"a", "b", "c"};
   t.at(s3).value = next;
-  out = rebalance_plan(k, t, {"a", "b", "c"}, settings(32, 2, 2));
+  out = rebalance_plan(test_keys, t, {"a", "b", "c"}, settings(32, 2, 2));
   ASSERT_EQ(out.plan.changes.size(), 1u);
   EXPECT_EQ(out.plan.changes[0].next.replicas,
             (std::vector<std::string>{"b", "a"}));
@@ -200,21 +194,21 @@ TEST(RebalancePlan, DropsReplicasOutsideTheTargetOnlyOnceTheTargetIsInSync) {
   auto target = shard_map::compute({"a", "b", "c", "d"}).ranking(s, 3);
   std::string out_of_target;
   for (const auto& m : {"a", "b", "c"})
-    if (!has(target, m))
+    if (!listed(target, m))
       out_of_target = m;
   std::vector<std::string> replicas{"a", "b", "c", "d"};
   auto isr = replicas;
   std::erase(isr, target[1]); // the old owner, catching up again
-  auto t = one(s, {8, "d", replicas, isr});
-  auto out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings());
+  auto t = one_shard(s, {8, "d", replicas, isr});
+  auto out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings());
   EXPECT_TRUE(out.plan.changes.empty());
   t.at(s).value.isr = replicas;
-  out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings());
+  out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings());
   ASSERT_EQ(out.plan.changes.size(), 1u);
   const auto& next = out.plan.changes[0].next;
   EXPECT_EQ(next.replicas, target);
   EXPECT_EQ(next.isr, target);
-  EXPECT_FALSE(has(next.replicas, out_of_target));
+  EXPECT_FALSE(listed(next.replicas, out_of_target));
   EXPECT_EQ(next.epoch, 8u);
   EXPECT_EQ(next.owner, "d");
   EXPECT_EQ(out.dropped, 1u);
@@ -224,16 +218,16 @@ TEST(RebalancePlan, DropsReplicasOutsideTheTargetOnlyOnceTheTargetIsInSync) {
 
 TEST(RebalancePlan, WaitsWhileAShardHasNoLiveOwnerOrAReplicaIsNotLive) {
   auto t = settled_table({"a", "b", "c"}, 3);
-  auto out = rebalance_plan(k, t, {"a", "b", "d"}, settings());
+  auto out = rebalance_plan(test_keys, t, {"a", "b", "d"}, settings());
   EXPECT_TRUE(out.plan.changes.empty());
   EXPECT_NE(out.waiting.find("'c'"), std::string::npos) << out.waiting;
   t.at(5).value.owner.clear();
-  out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings());
+  out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings());
   EXPECT_TRUE(out.plan.changes.empty());
   EXPECT_EQ(out.waiting, "shard 5 has no owner");
-  EXPECT_FALSE(rebalance_plan(k, t, {}, settings()).waiting.empty());
+  EXPECT_FALSE(rebalance_plan(test_keys, t, {}, settings()).waiting.empty());
   t = settled_table({"a", "b", "c"}, 3);
-  out = rebalance_plan(k, t, {"a", "b", "c", "d"}, settings(0));
+  out = rebalance_plan(test_keys, t, {"a", "b", "c", "d"}, settings(0));
   EXPECT_TRUE(out.plan.changes.empty());
   EXPECT_EQ(out.waiting, "rebalance turned off");
 }
@@ -255,7 +249,7 @@ int simulate(shard_table& t, const std::vector<std::string>& hosting,
   int rounds = 0;
   for (; rounds < 500; ++rounds) {
     auto before = count_in_motion(t, size);
-    auto out = rebalance_plan(k, t, hosting, rs);
+    auto out = rebalance_plan(test_keys, t, hosting, rs);
     EXPECT_TRUE(out.waiting.empty()) << out.waiting;
     EXPECT_TRUE(out.plan.refused.empty());
     // Nothing starts past the limit (a failover may have put more there).
@@ -266,8 +260,8 @@ int simulate(shard_table& t, const std::vector<std::string>& hosting,
       auto& now = t.at(c.shard);
       const auto& next = c.next;
       EXPECT_EQ(c.expected_mod_revision, now.mod_revision);
-      EXPECT_TRUE(has(next.isr, next.owner)) << "the owner is in the isr";
-      EXPECT_TRUE(has(now.value.isr, next.owner))
+      EXPECT_TRUE(listed(next.isr, next.owner)) << "the owner is in the isr";
+      EXPECT_TRUE(listed(now.value.isr, next.owner))
           << "no member outside the isr becomes owner";
       EXPECT_GE(next.isr.size(), std::min(rs.min_insync, next.replicas.size()));
       if (next.owner != now.value.owner)
@@ -275,7 +269,7 @@ int simulate(shard_table& t, const std::vector<std::string>& hosting,
       else
         EXPECT_EQ(next.epoch, now.value.epoch);
       for (const auto& m : next.isr)
-        EXPECT_TRUE(has(now.value.isr, m)) << "nobody joins the isr here";
+        EXPECT_TRUE(listed(now.value.isr, m)) << "nobody joins the isr here";
       now = {next, now.mod_revision + 1};
     }
     EXPECT_EQ(count_in_motion(t, size), out.in_motion);
@@ -293,7 +287,7 @@ void expect_balanced(const shard_table& t,
     EXPECT_EQ(e.value.owner, target.front());
     EXPECT_EQ(e.value.replicas.size(), target.size());
     for (const auto& m : target)
-      EXPECT_TRUE(has(e.value.replicas, m));
+      EXPECT_TRUE(listed(e.value.replicas, m));
   }
 }
 
@@ -301,7 +295,7 @@ TEST(RebalancePlan, ScaleOutFromTwoToThreeMembersEndsBalancedAThirdEach) {
   // R = 3 on two members, then c joins: grow_plan adds c everywhere, the
   // rebalance moves a third of the owners to it.
   auto t = settled_table({"a", "b"}, 3);
-  auto grown = grow_plan(k, t, {"a", "b", "c"}, 3);
+  auto grown = grow_plan(test_keys, t, {"a", "b", "c"}, 3);
   for (const auto& c : grown.changes)
     t[c.shard] = {c.next, 9};
   for (auto& [shard, e] : t)

@@ -10,8 +10,6 @@
 namespace sluice::examples::package_trust {
 namespace {
 
-constexpr std::size_t npos = std::string_view::npos;
-
 struct split_url {
   std::string host; // lower case, without "www."
   std::vector<std::string> path;
@@ -42,12 +40,13 @@ std::string join(const std::vector<std::string>& parts, std::size_t from,
 split_url split(std::string_view s) {
   split_url out;
   std::string_view rest;
-  if (const auto scheme = s.find("://"); scheme != npos) {
+  if (const auto scheme = s.find("://"); scheme != std::string_view::npos) {
     s.remove_prefix(scheme + 3);
     const auto slash = s.find('/');
     std::string_view authority = s.substr(0, slash);
-    rest = slash == npos ? std::string_view() : s.substr(slash);
-    if (const auto at = authority.rfind('@'); at != npos) {
+    rest =
+        slash == std::string_view::npos ? std::string_view() : s.substr(slash);
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
       authority.remove_prefix(at + 1);
     }
     authority = authority.substr(0, authority.find(':')); // port
@@ -56,16 +55,18 @@ split_url split(std::string_view s) {
     // "git@host:owner/repo", "host:owner/repo" or "host/owner/repo".
     const auto colon = s.find(':');
     const auto slash = s.find('/');
-    if (colon != npos && (slash == npos || colon < slash)) {
+    if (colon != std::string_view::npos
+        && (slash == std::string_view::npos || colon < slash)) {
       std::string_view authority = s.substr(0, colon);
-      if (const auto at = authority.rfind('@'); at != npos) {
+      if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
         authority.remove_prefix(at + 1);
       }
       out.host = to_lower(authority);
       rest = s.substr(colon + 1);
     } else {
       out.host = to_lower(s.substr(0, slash));
-      rest = slash == npos ? std::string_view() : s.substr(slash);
+      rest = slash == std::string_view::npos ? std::string_view()
+                                             : s.substr(slash);
     }
   }
   if (starts_with(out.host, "www."))

@@ -13,8 +13,6 @@
 namespace sluice::examples::package_trust {
 namespace {
 
-constexpr std::size_t npos = std::string_view::npos;
-
 bool all_digits(std::string_view s) {
   if (s.empty())
     return false;
@@ -142,17 +140,17 @@ Version parse_version(std::string_view ecosystem, std::string_view raw) {
 
   if (ecosystem == "debian") {
     if (const auto colon = s.find(':');
-        colon != npos && all_digits(s.substr(0, colon))) {
+        colon != std::string_view::npos && all_digits(s.substr(0, colon))) {
       v.set_epoch(static_cast<std::uint32_t>(to_number(s.substr(0, colon))));
       s.remove_prefix(colon + 1);
     }
-    if (const auto dash = s.rfind('-'); dash != npos) {
+    if (const auto dash = s.rfind('-'); dash != std::string_view::npos) {
       v.set_revision(std::string(s.substr(dash + 1)));
       s = s.substr(0, dash);
     }
   } else if (ecosystem == "pypi") {
     if (const auto bang = s.find('!');
-        bang != npos && all_digits(s.substr(0, bang))) {
+        bang != std::string_view::npos && all_digits(s.substr(0, bang))) {
       v.set_epoch(static_cast<std::uint32_t>(to_number(s.substr(0, bang))));
       s.remove_prefix(bang + 1);
     }

@@ -57,6 +57,11 @@ std::string request_name(const httplib::Request& req) {
   return req.method + " " + req.path;
 }
 
+void refuse(httplib::Response& res, int status, const std::string& why) {
+  res.status = status;
+  res.set_content(nlohmann::json{{"error", why}}.dump(), json_type);
+}
+
 void refuse_request(httplib::Response& res, int status,
                     const std::string& reason, const std::string& missing,
                     const std::string& why, const http_caller& c,
@@ -65,7 +70,7 @@ void refuse_request(httplib::Response& res, int status,
   nlohmann::json body{{"error", why}};
   if (!missing.empty())
     body["missing"] = missing;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(), json_type);
   state.with_node([&](node& n) {
     n.metrics()
         .get_counter("sluice_http_refused_total", {{"reason", reason}},

@@ -51,6 +51,12 @@ bool allowed(const http_caller& c, scope need, bool anonymous_ok,
              const std::string& what, httplib::Response& res,
              const access_policy& p, const readiness& state);
 
+/// The content type of every JSON answer.
+inline constexpr const char* json_type = "application/json";
+
+/// Answers `status` with {"error": why}: a bad request's plain refusal.
+void refuse(httplib::Response& res, int status, const std::string& why);
+
 /// Answers `status` with {"error": why, "missing": missing}, counts it
 /// under `reason` and logs it on the audit trail (refusals of one client
 /// for one reason are summarised once a second past the first few).

@@ -73,7 +73,6 @@ bool readiness::with_node(const std::function<void(sluice::node&)>& fn) const {
 
 namespace {
 
-constexpr const char* json_type = "application/json";
 constexpr const char* example = "expected HOST:PORT, e.g. 127.0.0.1:9464";
 
 struct address {

@@ -17,15 +17,10 @@ namespace sluice::cli {
 namespace {
 
 using json = nlohmann::json;
-constexpr const char* json_type = "application/json";
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(), json_type);
-}
-
-void refuse(httplib::Response& res, int status, const std::string& why) {
-  reply(res, status, {{"error", why}});
 }
 
 /// Builds one event from a JSON object; `where` names it in errors.

@@ -21,16 +21,10 @@ namespace sluice::cli {
 namespace {
 
 using json = nlohmann::json;
-constexpr const char* json_type = "application/json";
 constexpr auto max_wait = std::chrono::seconds(30);
 /// How long a replicated member's answer waits for min_insync replicas to
 /// hold what it read (a lease's TTL and a failover fit in it).
 constexpr auto replication_wait = std::chrono::seconds(5);
-
-void refuse(httplib::Response& res, int status, const std::string& why) {
-  res.status = status;
-  res.set_content(json{{"error", why}}.dump(), json_type);
-}
 
 /// "2s", "250ms", "1.5" (seconds) or "0": the wait, at most 30 s.
 result<std::chrono::milliseconds> parse_wait(const std::string& text) {
