@@ -11,7 +11,10 @@
 #include <caf/event_based_actor.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "cluster_messages.hpp"
 #include "links.hpp"
@@ -152,6 +155,29 @@ bool add_records(cluster_state& s, std::uint32_t shard, replicated_shard& r,
   return true;
 }
 
+/// What `ship` sends one follower: which lanes are free, and the records
+/// lane's message as it fills.
+struct outgoing {
+  std::string follower;
+  bool records = false;   ///< the records lane is free and the link ready
+  bool snapshots = false; ///< the same for the snapshot lane
+  v1::ClusterMessage m;
+  std::size_t n = 0, bytes = 0;
+  std::optional<std::uint32_t> snapshot; ///< the first shard needing one
+};
+
+outgoing outgoing_to(cluster_state& s, const std::string& follower) {
+  outgoing o;
+  o.follower = follower;
+  o.records = !s.shipping.count(follower);
+  o.snapshots = !s.snapshotting.count(follower);
+  if ((o.records || o.snapshots) && !ready_link(s, follower))
+    o.records = o.snapshots = false;
+  if (o.records)
+    o.m.mutable_replicate()->set_from(s.opts.name);
+  return o;
+}
+
 } // namespace
 
 void on_heads(cluster_actor* self, const shard_positions& heads) {
@@ -167,46 +193,47 @@ void ship(cluster_actor* self) {
   auto& s = self->state;
   if (!s.replicated || s.stopping)
     return;
-  std::map<std::string, std::vector<std::uint32_t>> per_follower;
-  for (auto& [shard, r] : s.repl)
-    for (auto& [f, fs] : r.followers)
-      per_follower[f].push_back(shard);
-  for (auto& [f, shards] : per_follower) {
-    bool records = !s.shipping.count(f), snapshots = !s.snapshotting.count(f);
-    if ((!records && !snapshots) || !ready_link(s, f))
-      continue;
-    std::optional<std::uint32_t> snapshot;
-    v1::ClusterMessage m;
-    auto* rep = m.mutable_replicate();
-    rep->set_from(s.opts.name);
-    std::size_t n = 0, bytes = 0;
-    auto now = clock::now();
-    for (auto shard : shards) {
-      auto& r = s.repl[shard];
-      auto& fs = r.followers[f];
+  // One pass over the shards, a message per follower built as it goes
+  // (a member has few followers: a linear search beats a map). Called on
+  // every commit and every answer, mostly while the lanes are busy, so
+  // it stays cheap then: a follower with no free lane costs a compare.
+  std::vector<outgoing> out;
+  auto now = clock::now();
+  for (auto& [shard, r] : s.repl) {
+    for (auto& [f, fs] : r.followers) {
+      auto o = std::find_if(out.begin(), out.end(),
+                            [&f = f](auto& x) { return x.follower == f; });
+      if (o == out.end())
+        o = out.insert(out.end(), outgoing_to(s, f));
+      if (!o->records && !o->snapshots)
+        continue;
       if (now < fs.paused_until)
         continue;
+      auto* rep = o->m.mutable_replicate();
       if (!fs.acked) {
-        if (records)
+        if (o->records)
           rep->add_probe(shard);
         continue;
       }
       if (fs.needs_snapshot) {
-        snapshot = snapshot ? snapshot : shard;
+        o->snapshot = o->snapshot ? o->snapshot : shard;
         continue;
       }
-      if (!records || fs.acked->seq >= r.head || n >= ship_records
-          || bytes >= ship_bytes)
+      if (!o->records || fs.acked->seq >= r.head || o->n >= ship_records
+          || o->bytes >= ship_bytes)
         continue;
-      if (!add_records(s, shard, r, fs, *rep, n, bytes)) {
+      if (!add_records(s, shard, r, fs, *rep, o->n, o->bytes)) {
         fs.needs_snapshot = true;
-        snapshot = snapshot ? snapshot : shard;
+        o->snapshot = o->snapshot ? o->snapshot : shard;
       }
     }
-    if (records && (rep->probe_size() > 0 || rep->entries_size() > 0))
-      send(self, f, m, lane::records);
-    if (snapshots && snapshot)
-      send_snapshot(self, f, *snapshot);
+  }
+  for (auto& o : out) {
+    auto& rep = o.m.replicate();
+    if (o.records && (rep.probe_size() > 0 || rep.entries_size() > 0))
+      send(self, o.follower, o.m, lane::records);
+    if (o.snapshots && o.snapshot)
+      send_snapshot(self, o.follower, *o.snapshot);
   }
 }
 

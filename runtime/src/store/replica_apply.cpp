@@ -72,13 +72,13 @@ result<void> check_replicable(const store::impl& p, MDB_txn* t,
 result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
                                    std::uint32_t shard,
                                    const v1::ReplRecord& rec,
-                                   const std::string& where) {
+                                   const std::function<std::string()>& where) {
   handoff_record r;
   std::string stage;
   for (auto& c : rec.changes()) {
     if (!repl::from_change(c, shard, r, stage))
       return fail(errc::corrupt,
-                  where
+                  where()
                       + ": a change of unknown kind or with a malformed "
                         "origin (kind "
                       + std::to_string(c.kind()) + ")");
@@ -190,14 +190,17 @@ replica_applier::apply(const std::vector<replog_entry>& recs) {
       ++o.skipped;
       continue;
     }
-    auto where = p_.opts.dir + ": shard " + std::to_string(e.shard)
-                 + ": record " + describe_position(rec);
-    v1::ReplRecord parsed;
-    if (!parsed.ParseFromString(e.record)) {
-      o.refused = fail(errc::corrupt, where + " does not parse");
+    // Named only for an error: built for every record, the name cost an
+    // allocation per record of every shipped batch.
+    auto where = [&] {
+      return p_.opts.dir + ": shard " + std::to_string(e.shard) + ": record "
+             + describe_position(rec);
+    };
+    if (!parsed_.ParseFromString(e.record)) {
+      o.refused = fail(errc::corrupt, where() + " does not parse");
       continue;
     }
-    if (auto r = apply_replica_changes(p_, t_, e.shard, parsed, where); !r) {
+    if (auto r = apply_replica_changes(p_, t_, e.shard, parsed_, where); !r) {
       if (r.error().code != errc::corrupt)
         return r.error();
       o.refused = r.error(); // the shard's earlier records stay applied

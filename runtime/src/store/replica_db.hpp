@@ -5,6 +5,8 @@
 // on any thread.
 #pragma once
 
+#include <functional>
+
 #include "cluster_db.hpp"
 #include "replica_keys.hpp"
 
@@ -54,11 +56,11 @@ result<void> check_replicable(const store::impl& p, MDB_txn* t,
                               std::uint32_t shard);
 
 /// Applies one ReplRecord's changes of `shard` to its copy within `t`;
-/// `where` names the record in errors.
+/// `where()` names the record in errors (called only for one).
 result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
                                    std::uint32_t shard,
                                    const v1::ReplRecord& rec,
-                                   const std::string& where);
+                                   const std::function<std::string()>& where);
 
 /// Applies shipped batches of log records to the replica copies within one
 /// write transaction (a follower's `apply_replicated`, or batches that
@@ -85,6 +87,9 @@ private:
   store::impl& p_;
   MDB_txn* t_;
   std::map<std::uint32_t, copy> copies_;
+  /// Each record parsed into this one: its repeated changes are kept and
+  /// reused, not allocated again per record.
+  v1::ReplRecord parsed_;
 };
 
 } // namespace sluice

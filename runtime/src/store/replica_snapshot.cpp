@@ -34,7 +34,7 @@ result<void> apply_chunk(store::impl& p, cluster_writer& w, std::uint32_t shard,
   v1::ReplRecord rec;
   if (!rec.ParseFromString(chunk))
     return fail(errc::corrupt, where + " does not parse");
-  return apply_replica_changes(p, w.get(), shard, rec, where);
+  return apply_replica_changes(p, w.get(), shard, rec, [&] { return where; });
 }
 
 /// Runs `fn(w)` in a write transaction of a store with replication.

@@ -216,6 +216,40 @@ TEST_F(ReplicationCapture, AReleasedShardsLogIsDroppedAndItsSeqsNeverGoBack) {
   EXPECT_EQ(**at, (repl_position{3, 2}));
 }
 
+TEST_F(ReplicationCapture, TheLogIsReadAfterASeqAtMostMaxRecordsInLogOrder) {
+  for (int i = 1; i <= 5; ++i) {
+    write_batch b;
+    b.appends = {append(a.parse, k, "k#" + std::to_string(i))};
+    commit(a, std::move(b));
+  }
+  auto seqs = [&](std::uint64_t after, std::size_t max) {
+    std::vector<std::uint64_t> out;
+    auto log = a.st->read_replog(S, after, max);
+    EXPECT_TRUE(log);
+    for (auto& e : log ? *log : std::vector<replog_entry>{}) {
+      EXPECT_EQ(e.shard, S);
+      v1::ReplRecord rec;
+      EXPECT_TRUE(rec.ParseFromString(e.record));
+      EXPECT_EQ(id_of(rec.changes(0).value()), "k#" + std::to_string(e.seq));
+      out.push_back(e.seq);
+    }
+    return out;
+  };
+  EXPECT_EQ(seqs(0, 10), (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(seqs(2, 2), (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_EQ(seqs(4, 10), (std::vector<std::uint64_t>{5}));
+  EXPECT_TRUE(seqs(5, 10).empty());
+  EXPECT_TRUE(seqs(9, 10).empty());
+  // Trimmed below 3, a read from before the trim starts at 3; the next
+  // shard's log is not read into.
+  ASSERT_TRUE(a.st->trim_replog(S, 2));
+  EXPECT_EQ(seqs(0, 10), (std::vector<std::uint64_t>{3, 4, 5}));
+  write_batch other;
+  other.appends = {append(a.parse, key_in(S + 1, "o"), "o#1")};
+  commit(a, std::move(other));
+  EXPECT_EQ(seqs(4, 10), (std::vector<std::uint64_t>{5}));
+}
+
 TEST_F(ReplicationCapture, ReplicationOffWritesNoReplicationRecord) {
   open(a, false);
   write_batch b1;

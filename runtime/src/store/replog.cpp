@@ -45,17 +45,47 @@ result<std::vector<replog_entry>> store::read_replog(std::uint32_t shard,
   txn t{p.env, true, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read replog");
-  auto r = for_each_entry(
-      p, t.get(), shard,
-      [&](std::string_view, replog_entry& e, std::string_view v) {
-        if (e.seq > after_seq) {
-          e.record = std::string(v);
-          out.push_back(std::move(e));
-        }
-        return out.size() < max;
-      });
-  if (!r)
-    return r.error();
+  cursor c{t.get(), p.replog, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on replog");
+  // Seek, never scan: the log keeps every record not yet trimmed, and the
+  // owner reads it after each follower's position many times a second.
+  // Within an epoch the first record after `after_seq` is at (epoch,
+  // after_seq + 1) or later; one of a later epoch found there may still be
+  // at or below it (seqs rise across epochs, but need not here), so seek
+  // again within that epoch. The seeks pass over only records at or below
+  // `after_seq`, which a scan would skip too.
+  auto from = repl::log_key(shard, 0, after_seq + 1);
+  MDB_val k = as_val(from), v;
+  auto in_shard = [&]() -> std::optional<replog_entry> {
+    auto e = repl::parse_log_key(as_view(k));
+    if (!e || e->shard != shard)
+      return std::nullopt;
+    return e;
+  };
+  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE)) {
+    auto e = in_shard();
+    if (!e)
+      return out;
+    if (e->seq > after_seq)
+      break;
+    from = repl::log_key(shard, e->epoch, after_seq + 1);
+    k = as_val(from);
+  }
+  for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto e = in_shard();
+    if (!e)
+      break;
+    if (e->seq <= after_seq)
+      continue;
+    e->record = std::string(as_view(v));
+    out.push_back(std::move(*e));
+    if (out.size() >= max)
+      break;
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read replog");
   return out;
 }
 
