@@ -6,16 +6,17 @@
 # build-asan/'s compile commands); the actor and integration tests under
 # ThreadSanitizer (build-tsan/, with CAF itself built from Debian's source
 # with -fsanitize=thread, see cmake/SluiceCafTsan.cmake; tests/tsan.supp
-# says why each entry is there). The two sanitizer builds are unity builds
-# (CAF's headers parsed once per 16 sources: about half the build time,
-# and clang-tidy checks the unity files). SLUICE_TSAN=1 runs the TSan pass
+# says why each entry is there). The sanitizer builds are unity builds, as
+# build/ is in CI (scripts/setup.sh): CAF's headers parsed once per 16
+# sources, about half the build time, and clang-tidy checks the unity
+# files, a fifth of its time per source. SLUICE_TSAN=1 runs the TSan pass
 # alone after ctest. Each stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${SLUICE_JOBS:-$(nproc)}"
 began=$SECONDS
 stage_began=$SECONDS
-# Sanitizer builds only: a developer's build/ stays one object per source.
+# The sanitizer builds' (build/'s is set by scripts/setup.sh).
 unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
 stage_done() {
   echo "== $1: $((SECONDS - stage_began)) s (total $((SECONDS - began)) s) =="
