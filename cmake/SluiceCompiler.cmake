@@ -17,10 +17,11 @@ target_compile_options(sluice_warnings INTERFACE -Wall -Wextra -Wpedantic)
 if(SLUICE_WERROR)
   target_compile_options(sluice_warnings INTERFACE -Werror)
 endif()
-# -DCMAKE_UNITY_BUILD=ON (the sanitizer builds of scripts/test.sh: each
-# unity file parses CAF's headers once for many sources) makes every source
-# an included file, where GCC flags a test fixture in an anonymous namespace
-# (-Wsubobject-linkage); in a unity file that is no hazard. File-local names
+# -DCMAKE_UNITY_BUILD=ON (scripts/test.sh's sanitizer builds, and build/ in
+# CI: each unity file parses CAF's headers once for many sources) makes
+# every source an included file, where GCC flags a test fixture in an
+# anonymous namespace (-Wsubobject-linkage); in a unity file that is no
+# hazard. File-local names
 # must then differ within a component: a clash is a compile error there.
 if(CMAKE_UNITY_BUILD)
   target_compile_options(sluice_warnings INTERFACE -Wno-subobject-linkage)

@@ -10,7 +10,6 @@
 namespace sluice::cluster {
 namespace {
 
-using plan_testing::one_shard;
 using plan_testing::test_keys;
 
 using namespace std::chrono_literals;

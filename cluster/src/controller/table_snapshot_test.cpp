@@ -8,7 +8,6 @@
 namespace sluice::cluster {
 namespace {
 
-using plan_testing::one_shard;
 using plan_testing::test_keys;
 
 etcd_kv kv(std::string key, std::string value, std::int64_t revision) {

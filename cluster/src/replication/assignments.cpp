@@ -58,8 +58,7 @@ void track_owned(cluster_actor* self) {
       }
     // A follower no longer a replica is neither shipped to nor waited for.
     for (auto it = r.followers.begin(); it != r.followers.end();)
-      if (std::find(a.replicas.begin(), a.replicas.end(), it->first)
-          == a.replicas.end()) {
+      if (!listed(a.replicas, it->first)) {
         r.waited.erase(it->first);
         it = r.followers.erase(it);
       } else {

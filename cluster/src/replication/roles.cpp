@@ -12,8 +12,7 @@ role_changes plan_roles(const shard_table& table, const std::string& me,
     auto& a = entry.value;
     auto owned = local.owned.find(shard);
     bool has_copy = local.copies.count(shard) > 0;
-    bool replica =
-        std::find(a.replicas.begin(), a.replicas.end(), me) != a.replicas.end();
+    bool replica = listed(a.replicas, me);
     if (a.owner == me) {
       if (owned != local.owned.end()) {
         if (owned->second < a.epoch)
