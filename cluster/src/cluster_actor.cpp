@@ -160,6 +160,18 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
                               "Members this node sees up");
   s.owned_shards = &m.get_gauge("sluice_cluster_shards_owned", {},
                                 "Shards this member owns");
+  s.promoted = &m.get_counter(
+      "sluice_replication_promoted_total", {},
+      "Shards this member took over from its copy after their owner failed");
+  s.snapshots_sent =
+      &m.get_counter("sluice_replication_snapshots_sent_total", {},
+                     "Shard snapshots sent to followers without a usable copy");
+  s.under_replicated = &m.get_gauge(
+      "sluice_replication_under_replicated_shards", {},
+      "Shards owned here with fewer in-sync copies than the factor asks");
+  s.follower_lag =
+      &m.get_gauge("sluice_replication_max_follower_lag_records", {},
+                   "The largest lag of a follower of a shard owned here");
   for (auto& seed : s.seeds.others) {
     link_to(s, seed);
     seed_state x;

@@ -80,8 +80,11 @@ struct follower_state {
 
 /// Owner side: a shard this member owns in a replicated cluster.
 struct replicated_shard {
-  std::uint64_t epoch = 0;           ///< owned here at
-  std::uint64_t head = 0;            ///< the last replication seq written here
+  std::uint64_t epoch = 0; ///< owned here at
+  std::uint64_t head = 0;  ///< the last replication seq written here
+  /// Where a promotion continued the shard from (its store record): a
+  /// follower whose copy is there takes this epoch's records as they are.
+  std::optional<repl_position> base;
   std::vector<std::string> replicas; ///< from the controller's table
   std::vector<std::string> isr;      ///< from the controller's table
   /// Followers every acknowledgement waits for: the table's isr (without
@@ -181,6 +184,10 @@ struct cluster_state {
   histogram* handoff_time = nullptr;
   gauge* members_up = nullptr;
   gauge* owned_shards = nullptr;
+  counter* promoted = nullptr;       ///< shards taken over from a copy
+  counter* snapshots_sent = nullptr; ///< shard snapshots sent to followers
+  gauge* under_replicated = nullptr; ///< shards owned here, under-replicated
+  gauge* follower_lag = nullptr;     ///< the largest follower lag, records
 
   static inline const char* name = "cluster";
 };

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "links.hpp"
+#include "replication/replication.hpp"
 #include "seeds.hpp"
 
 namespace sluice::cluster {
@@ -27,7 +28,7 @@ nlohmann::json replication_view(const cluster_state& s) {
     json lag = json::object();
     for (auto& [f, fs] : r.followers) {
       std::uint64_t behind =
-          fs.acked && fs.acked->epoch == r.epoch && fs.acked->seq <= r.head
+          fs.acked && takes_log(r, *fs.acked) && fs.acked->seq <= r.head
               ? r.head - fs.acked->seq
               : r.head;
       lag[f] = behind;
@@ -100,8 +101,12 @@ void publish_view(cluster_actor* self) {
     for (auto& n : s.desired.nodes())
       owners[n] = s.desired.shards_of(n).size();
   shards["owners"] = owners;
-  if (s.replicated)
-    shards["replication"] = replication_view(s);
+  if (s.replicated) {
+    auto rv = replication_view(s);
+    s.under_replicated->set(rv["under_replicated_here"].get<std::int64_t>());
+    s.follower_lag->set(rv["max_follower_lag"].get<std::int64_t>());
+    shards["replication"] = std::move(rv);
+  }
   // An incoming transfer is the sender's to finish (it counts as busy
   // there); a sender that died must not hold this member up for good.
   bool busy = !s.joined || s.handoff || !leaving.empty() || misplaced > 0;

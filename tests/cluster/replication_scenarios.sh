@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the replication drivers: the scenarios of replication_test.sh
-# (1. owners killed five times, 2. a member killed and wiped, 3. an owner
-# stopped beyond its lease, 4. scale-out from two members to three: the
+# (1. owners killed five times, then once quiet, 2. a member killed and
+# wiped, 3. an owner stopped beyond its lease, 4. scale-out from two members to three: the
 # controller's rebalance gives the new member a third of the owners, 5. as
 # 2 with R = 2), the
 # failover measurement, and the checks after each, also used by
@@ -86,6 +86,50 @@ measure_failover() {
   note "$scenario: kill $i of $v: gone from a's owner map after $(secs $((t_gone - t_kill))) s, a post through a acknowledged after $(secs $((t_ack - t_kill))) s"
 }
 
+# metric_sum NAME MEMBER...: the sum of metric NAME over the members'
+# /metrics.
+metric_sum() {
+  local name=$1 n total=0 v
+  shift
+  for n in "$@"; do
+    v=$(curl -s --max-time 5 "${hook[$n]}/metrics" | awk -v m="$name" '$1 == m { print $2 }')
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+# quiet_failover DIR TAG: posters stopped and every copy at its owner's
+# position, the member owning the most shards (b or c) is killed -9. Its
+# shards are promoted on the survivors, each new owner's first record of
+# the new epoch carries what its import renumbered, and the other
+# survivor, whose copy was where the new owner's was, goes on from the log:
+# not one snapshot is sent (before, every such shard took one, one at a
+# time per follower, and stayed unwritable meanwhile). Then the victim is
+# back and caught up.
+quiet_failover() {
+  local dir=$1 tag=$2 v owned n survivors=() p0 p1 s0 s1
+  stop_posters "$dir"
+  wait_rebalanced sync "${members[@]}" || return 1
+  wait_quiet "${members[@]}" || return 1
+  wait_replicated quiet "${members[@]}" || return 1
+  v=$(most_shards a b c)
+  owned=$(owned_by a "$v")
+  for n in "${members[@]}"; do [[ $n == "$v" ]] || survivors+=("$n"); done
+  p0=$(metric_sum sluice_replication_promoted_total "${survivors[@]}")
+  s0=$(metric_sum sluice_replication_snapshots_sent_total "${survivors[@]}")
+  measure_failover "$dir" "$tag" q "$v" || return 1
+  sleep 2 # a snapshot, were one due, would be on its way by now
+  p1=$(metric_sum sluice_replication_promoted_total "${survivors[@]}")
+  s1=$(metric_sum sluice_replication_snapshots_sent_total "${survivors[@]}")
+  check "$scenario: quiet failover: the survivors promoted the $owned shards of $v (promoted: $((p1 - p0)))" \
+    test $((p1 - p0)) -eq "$owned"
+  check "$scenario: quiet failover: no snapshot sent, the followers went on from the log (snapshots: $((s1 - s0)))" \
+    test $((s1 - s0)) -eq 0
+  restart_member "$v" || return 1
+  wait_members_up a 3 || return 1
+  wait_replicated isr a b c
+}
+
 replication_1() {
   scenario=OwnerKilledFiveTimes
   echo "== 1. $scenario"
@@ -107,7 +151,7 @@ replication_1() {
     wait_given_up "$v" "$from"
     if [[ $v == b ]]; then v=c; else v=b; fi
   done
-  sleep 1
+  quiet_failover "$dir" "$tag" || { abandon "$dir"; return; }
   verify_scenario "$dir" "$tag"
 }
 

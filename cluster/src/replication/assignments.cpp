@@ -34,6 +34,17 @@ result<local_shards> read_local(const store& st) {
 void track_owned(cluster_actor* self) {
   auto& s = self->state;
   std::map<std::uint32_t, replicated_shard> next;
+  // The promotions' starting points: one read, not one per shard.
+  std::map<std::uint32_t, shard_record> bases;
+  if (auto recs = s.ctx.st->shard_records(); recs) {
+    for (auto& rec : *recs)
+      if (rec.base)
+        bases[rec.shard] = std::move(rec);
+  } else {
+    s.log->warn("reading this member's shard records failed: {} (followers "
+                "of promoted shards get snapshots)",
+                recs.error().describe());
+  }
   for (auto& [shard, e] : *s.assignments) {
     auto& a = e.value;
     if (a.owner != s.opts.name || s.place->state(shard) != shard_state::owned)
@@ -44,6 +55,9 @@ void track_owned(cluster_actor* self) {
     if (same_epoch)
       r = std::move(old->second);
     r.epoch = a.epoch;
+    if (auto b = bases.find(shard);
+        b != bases.end() && b->second.epoch == r.epoch)
+      r.base = b->second.base;
     r.replicas = a.replicas;
     r.isr = a.isr;
     if (auto pos = s.ctx.st->replog_position(shard); pos && *pos)
@@ -74,9 +88,13 @@ void roles_done(cluster_actor* self, const role_changes& ch,
                 const result<void>& done) {
   auto& s = self->state;
   s.roles_busy = false;
-  if (!done)
+  if (!done) {
     s.log->error("applying the controller's assignment failed: {}",
                  done.error().describe());
+  } else {
+    for (auto& [epoch, shards] : ch.promote)
+      s.promoted->add(shards.size());
+  }
   if (!ch.demote.empty()) {
     // Commits of the shards that no one acknowledged are void: their
     // callers get an error, and the stages forget the shards' keys.

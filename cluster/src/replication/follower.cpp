@@ -72,7 +72,8 @@ caf::result<std::string> receive_replicate(cluster_actor* self,
                           + std::to_string(known);
       continue;
     }
-    entries->push_back({e.shard(), e.epoch(), e.seq(), e.record()});
+    entries->push_back(
+        {e.shard(), e.epoch(), e.seq(), e.record(), e.base_epoch()});
   }
   for (auto& [shard, why] : fenced) {
     auto* p = ack->add_positions();

@@ -77,7 +77,7 @@ void trim_logs(cluster_actor* self) {
     auto upto = r.hw;
     for (auto& [f, fs] : r.followers) {
       bool recent = now - fs.last_heard < 5 * s.opts.replica_lag_time;
-      if (recent && fs.acked && fs.acked->epoch == r.epoch)
+      if (recent && fs.acked && takes_log(r, *fs.acked))
         upto = std::min(upto, fs.acked->seq);
       else if (recent)
         upto = 0; // catching up from a snapshot: keep the log for it
@@ -125,9 +125,11 @@ void tend_isr(cluster_actor* self) {
                     shard, f, isr_answer_limit.count());
         r.isr_asked.erase(a);
       }
-      bool usable =
-          fs.acked && fs.acked->epoch == r.epoch && !fs.needs_snapshot;
-      bool holds_acked = usable && fs.acked->seq >= r.hw;
+      bool usable = fs.acked && takes_log(r, *fs.acked) && !fs.needs_snapshot;
+      // (At this epoch: the controller compares positions, and one at a
+      // promotion's base is below every position of the new epoch.)
+      bool holds_acked =
+          usable && fs.acked->epoch == r.epoch && fs.acked->seq >= r.hw;
       bool listed = in(r.isr, f);
       if (!listed && holds_acked) {
         r.waited.insert(f); // first wait for it, then tell etcd

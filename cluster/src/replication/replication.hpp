@@ -28,6 +28,9 @@ void on_assignments(cluster_actor* self,
 void on_lease(cluster_actor* self, bool ok);
 
 // -- shipping.cpp --
+/// A follower's copy at `at` takes the shard's log as this owner writes
+/// it: at this epoch, or exactly where a promotion continued it from.
+bool takes_log(const replicated_shard& r, const repl_position& at);
 /// The store committed replication records (seq per shard).
 void on_heads(cluster_actor* self, const shard_positions& heads);
 /// Sends each follower what it lacks: probes, log records, snapshots.

@@ -72,7 +72,7 @@ void on_ack(cluster_actor* self, const std::string& follower,
     else
       fs.acked = repl_position{};
     fs.needs_snapshot =
-        p.code() != 0 || !p.has_copy() || fs.acked->epoch != it->second.epoch;
+        p.code() != 0 || !p.has_copy() || !takes_log(it->second, *fs.acked);
     if (!fs.needs_snapshot
         && (fs.acked->seq >= it->second.head
             || (fs.offered > 0 && fs.acked->seq >= fs.offered)))
@@ -125,6 +125,7 @@ void send_snapshot(cluster_actor* self, const std::string& follower,
   snap->set_seq(at->seq);
   if (auto r = s.repl.find(shard); r != s.repl.end())
     r->second.followers[follower].offered = at->seq;
+  s.snapshots_sent->add();
   send(self, follower, m, lane::snapshot);
 }
 
@@ -148,6 +149,8 @@ bool add_records(cluster_state& s, std::uint32_t shard, replicated_shard& r,
     w->set_shard(e.shard);
     w->set_epoch(e.epoch);
     w->set_seq(e.seq);
+    if (r.base && e.epoch == r.epoch && e.seq == r.base->seq + 1)
+      w->set_base_epoch(r.base->epoch);
     bytes += e.record.size();
     w->set_record(std::move(e.record));
     ++n;
@@ -179,6 +182,10 @@ outgoing outgoing_to(cluster_state& s, const std::string& follower) {
 }
 
 } // namespace
+
+bool takes_log(const replicated_shard& r, const repl_position& at) {
+  return at.epoch == r.epoch || (r.base && at == *r.base);
+}
 
 void on_heads(cluster_actor* self, const shard_positions& heads) {
   auto& s = self->state;
@@ -250,7 +257,7 @@ void update_watermarks(cluster_actor* self) {
     for (auto& f : r.waited) {
       auto it = r.followers.find(f);
       if (it == r.followers.end() || !it->second.acked
-          || it->second.acked->epoch != r.epoch) {
+          || !takes_log(r, *it->second.acked)) {
         hw = 0;
         break;
       }

@@ -171,4 +171,11 @@ result<void> scan_shard(
     const store::impl& p, MDB_txn* t, std::uint32_t shard,
     const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
 
+/// `scan_shard` for every shard in `in` (shard_set) in one pass: each
+/// database is read whole once, whatever the number of shards; a record's
+/// `shard` says whose it is.
+result<void> scan_shards(
+    const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
+    const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
+
 } // namespace sluice

@@ -1,8 +1,10 @@
 // A follower becoming a shard's owner: its replica copy imported into the
 // databases dispatched from (the hand-off's import, in one transaction),
-// the shard owned at the new epoch, its log continued from the copy's seq,
-// the copy dropped; outbox entries keep their origins, in origin order.
-// Store actor's thread only.
+// the shard owned at the new epoch, its log continued from the copy's seq
+// with one record of what the import renumbered (so a follower whose copy
+// was where this one was continues without a snapshot), the copy dropped;
+// outbox entries keep their origins, in origin order. Store actor's thread
+// only.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -13,15 +15,31 @@ namespace sluice {
 
 namespace {
 
+/// A shard's record as replicas key it, with what makes its change.
+struct keyed_record {
+  std::string key; ///< repl::replica_key
+  handoff_record rec;
+  std::string stage;
+};
+
+std::vector<keyed_record> by_key(std::vector<keyed_record> v) {
+  std::sort(v.begin(), v.end(), [](auto& x, auto& y) { return x.key < y.key; });
+  return v;
+}
+
 /// Imports the copy of `shard` within `w`, mapping stage names to this
-/// directory's ids (`ids`).
+/// directory's ids (`ids`); `copy` gets the copy's records as replicas key
+/// them.
 result<void>
 import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
-            const std::map<std::string, std::uint32_t, std::less<>>& ids) {
+            const std::map<std::string, std::uint32_t, std::less<>>& ids,
+            std::vector<keyed_record>& copy) {
   std::vector<handoff_record> recs;
   auto r = scan_replica_copy(
       p, w.get(), shard,
       [&](handoff_record& rec, std::string_view stage) -> result<bool> {
+        copy.push_back(
+            {repl::replica_key(rec, stage), rec, std::string(stage)});
         auto i = ids.find(stage);
         if (i == ids.end())
           return fail(errc::not_found,
@@ -54,6 +72,86 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
   return {};
 }
 
+/// What turns a shard's copy (`copy`) into the shard as imported here
+/// (`owned`): a put for each record the import added or changed (renumbered
+/// queue positions, statuses and retries pointing at them, outbox entries
+/// and dead letters), a delete for each one it left behind.
+v1::ReplRecord renumbering(std::vector<keyed_record> copy,
+                           std::vector<keyed_record> owned) {
+  auto before = by_key(std::move(copy));
+  auto after = by_key(std::move(owned));
+  v1::ReplRecord out;
+  std::size_t i = 0, j = 0;
+  while (i < before.size() || j < after.size()) {
+    if (j == after.size()
+        || (i < before.size() && before[i].key < after[j].key)) {
+      repl::to_change(before[i].rec, before[i].stage, true, *out.add_changes());
+      ++i;
+    } else if (i == before.size() || after[j].key < before[i].key) {
+      repl::to_change(after[j].rec, after[j].stage, false, *out.add_changes());
+      ++j;
+    } else {
+      if (before[i].rec.value != after[j].rec.value)
+        repl::to_change(after[j].rec, after[j].stage, false,
+                        *out.add_changes());
+      ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
+/// A shard being promoted: its log head at the new epoch, and, when the
+/// epoch continues its copy (`based`), the copy's records.
+struct promoting {
+  std::uint32_t shard = 0;
+  repl_position head;
+  bool based = false;
+  std::vector<keyed_record> copy;
+};
+
+/// Writes the first record of each based shard's new epoch: what the
+/// import renumbered, perhaps nothing (one scan for all of them: a scan
+/// reads every database whole), and moves its head past it.
+result<void> write_renumberings(store::impl& p, cluster_writer& w,
+                                std::vector<promoting>& ps) {
+  std::vector<std::uint32_t> based;
+  for (auto& x : ps)
+    if (x.based)
+      based.push_back(x.shard);
+  if (based.empty())
+    return {};
+  std::map<std::uint32_t, std::vector<keyed_record>> owned;
+  auto r = scan_shards(
+      p, w.get(), shard_set(based),
+      [&](handoff_record& rec, std::string_view stage) -> result<bool> {
+        auto shard = rec.shard;
+        auto key = repl::replica_key(rec, stage);
+        owned[shard].push_back(
+            {std::move(key), std::move(rec), std::string(stage)});
+        return true;
+      });
+  if (!r)
+    return r;
+  for (auto& x : ps) {
+    if (!x.based)
+      continue;
+    // Written even when nothing was renumbered, as a Raft leader's first
+    // entry of its term: a follower of an idle shard moves to the new epoch
+    // with it (else it would stay at the base, below every position of the
+    // epoch, and never count as in sync).
+    auto diff = renumbering(std::move(x.copy), std::move(owned[x.shard]));
+    ++x.head.seq;
+    if (auto put =
+            w.put(p.replog, repl::log_key(x.shard, x.head.epoch, x.head.seq),
+                  diff.SerializeAsString(),
+                  "write the promotion's replication record");
+        !put)
+      return put;
+  }
+  return {};
+}
+
 } // namespace
 
 result<commit_report>
@@ -71,9 +169,7 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
   cluster_writer w{p, "promote replicas"};
   if (w.failed())
     return *w.failed();
-  v1::ShardRecord sr;
-  sr.set_epoch(epoch);
-  auto record = sr.SerializeAsString();
+  std::vector<promoting> ps;
   for (auto s : std::set<std::uint32_t>(shards.begin(), shards.end())) {
     auto name = "shard " + std::to_string(s);
     auto sk = shard_key(s);
@@ -92,25 +188,47 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
                          name + ": promotion to epoch " + std::to_string(epoch)
                              + " is not above the replica's epoch "
                              + std::to_string((*at)->epoch)));
-    if (auto r = import_copy(p, w, s, ids); !r)
+    promoting x;
+    x.shard = s;
+    if (auto r = import_copy(p, w, s, ids, x.copy); !r)
       return w.undo(r.error());
     // The log goes on from the copy's seq (never back), at the new epoch;
     // whatever this member logged of the shard before is void.
-    repl_position head{epoch, (*at)->seq};
+    x.head = {epoch, (*at)->seq};
     if (mdb_get(w.get(), p.replog_head, &k, &v) == 0)
       if (auto old = repl::parse_position(as_view(v)))
-        head.seq = std::max(head.seq, old->seq);
+        x.head.seq = std::max(x.head.seq, old->seq);
     if (auto r = drop_replog(w.get(), p, s); !r)
       return w.undo(r.error());
-    if (auto r = w.put(p.replog_head, sk, repl::position_value(head),
-                       "write replication head");
+    // Where the new epoch continues from: a follower whose copy is at
+    // exactly that position holds this copy too (one owner per epoch wrote
+    // it), so the epoch's first record (what the import renumbered) turns
+    // it into this shard, and it takes the new records without a snapshot.
+    // Not when an older log of this member's moved the seq on (a gap).
+    v1::ShardRecord sr;
+    sr.set_epoch(epoch);
+    x.based = x.head.seq == (*at)->seq;
+    if (x.based) {
+      sr.set_base_epoch((*at)->epoch);
+      sr.set_base_seq((*at)->seq);
+    } else {
+      x.copy.clear();
+    }
+    if (auto r =
+            w.put(p.shards, sk, sr.SerializeAsString(), "write shard record");
         !r)
-      return w.undo(r.error());
-    if (auto r = w.put(p.shards, sk, record, "write shard record"); !r)
       return w.undo(r.error());
     if (auto r = erase_replica(p, w, s); !r)
       return w.undo(r.error());
+    ps.push_back(std::move(x));
   }
+  if (auto r = write_renumberings(p, w, ps); !r)
+    return w.undo(r.error());
+  for (auto& x : ps)
+    if (auto r = w.put(p.replog_head, shard_key(x.shard),
+                       repl::position_value(x.head), "write replication head");
+        !r)
+      return w.undo(r.error());
   if (auto r = w.finish(); !r)
     return r.error();
   if (p.opts.place)

@@ -2,6 +2,8 @@
 // it over at a higher epoch and serves what the owner served: the same
 // queued events in the same order, states, statuses and retries pointing at
 // the same events, timers, dead letters and outbox entries.
+#include <algorithm>
+
 #include "replication_workload.hpp"
 #include "sluice/store/store.hpp"
 
@@ -83,22 +85,160 @@ TEST_F(ReplicaPromotion, APromotedReplicaServesWhatTheOwnerServed) {
   EXPECT_EQ(b.place->state(S), shard_state::owned);
   EXPECT_EQ(view(b, {k, j}), seen_by_owner);
 
-  // The copy is gone; the log goes on at the new epoch from the copy's seq.
+  // The copy is gone; the log goes on at the new epoch from the copy's seq:
+  // first the import's renumbering (the workload left queued events, whose
+  // positions the import changed), then the next commit.
   auto copy = b.st->replica_position(S);
   ASSERT_TRUE(copy);
   EXPECT_FALSE(*copy);
   auto at = b.st->replog_position(S);
   ASSERT_TRUE(at && *at);
-  EXPECT_EQ(**at, (repl_position{2, (*owner_at)->seq}));
+  EXPECT_EQ(**at, (repl_position{2, (*owner_at)->seq + 1}));
   write_batch more;
   more.appends = {append(b.parse, k, "k#after")};
   auto r = commit(b, std::move(more));
   EXPECT_EQ(r.replicated, (std::map<std::uint32_t, std::uint64_t>{
-                              {S, (*owner_at)->seq + 1}}));
+                              {S, (*owner_at)->seq + 2}}));
   auto log = b.st->read_replog(S, 0, 10);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].epoch, 2u);
+  EXPECT_EQ((*log)[0].seq, (*owner_at)->seq + 1);
+  EXPECT_EQ((*log)[1].epoch, 2u);
+}
+
+TEST_F(ReplicaPromotion,
+       AFollowerWhereThePromotionContinuedTakesTheNewEpochWithoutASnapshot) {
+  // c follows S beside b, in step with it.
+  member c;
+  c.dir = root + "/c";
+  open(c, true);
+  std::vector<std::string> chunks;
+  auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
+    chunks.push_back(std::move(ch));
+    return true;
+  });
+  ASSERT_TRUE(snap);
+  snapshot(S);
+  ASSERT_TRUE(c.st->install_snapshot(S, *snap, chunks));
+  workload([&](const std::string&) {
+    auto recs = unshipped(S);
+    ASSERT_TRUE(c.st->apply_replicated(recs));
+    ship(S);
+  });
+  auto owner_at = a.st->replog_position(S);
+  ASSERT_TRUE(owner_at && *owner_at);
+  repl_position base = **owner_at;
+
+  ASSERT_TRUE(b.st->promote_replica({S}, 2));
+  auto recs = b.st->shard_records();
+  ASSERT_TRUE(recs);
+  auto rec = std::find_if(recs->begin(), recs->end(),
+                          [](auto& r) { return r.shard == S; });
+  ASSERT_NE(rec, recs->end());
+  EXPECT_EQ(rec->epoch, 2u);
+  ASSERT_TRUE(rec->base);
+  EXPECT_EQ(*rec->base, base);
+
+  write_batch more;
+  more.appends = {append(b.parse, k, "k#after")};
+  commit(b, std::move(more));
+  // The import's renumbering, then the commit.
+  auto log = b.st->read_replog(S, base.seq, 10);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].seq, base.seq + 1);
+
+  // Without the base its first record is of a newer epoch: a snapshot.
+  auto bare = c.st->apply_replicated(*log);
+  ASSERT_TRUE(bare);
+  ASSERT_TRUE(bare->shards[0].refused);
+  EXPECT_EQ(bare->shards[0].refused->code, errc::not_found);
+  // A base of another epoch does not match the copy either.
+  auto other = *log;
+  other[0].base_epoch = 3;
+  auto wrong = c.st->apply_replicated(other);
+  ASSERT_TRUE(wrong && wrong->shards[0].refused);
+
+  // Named as the owner ships it, it continues the copy: same data.
+  auto named = *log;
+  named[0].base_epoch = base.epoch;
+  auto took = c.st->apply_replicated(named);
+  ASSERT_TRUE(took);
+  EXPECT_FALSE(took->shards[0].refused) << took->shards[0].refused->describe();
+  EXPECT_EQ(took->shards[0].applied, 2u);
+  EXPECT_EQ(took->shards[0].at, (repl_position{2, base.seq + 2}));
+  auto owner = b.st->shard_digest(S);
+  auto copy = c.st->replica_digest(S);
+  ASSERT_TRUE(owner && copy);
+  EXPECT_EQ(*owner, *copy);
+}
+
+TEST_F(ReplicaPromotion, AnIdleShardsPromotionStillOpensItsEpochWithARecord) {
+  // Nothing to renumber: the new epoch still gets its first record (a
+  // Raft leader's first entry), so a follower at the base moves to the new
+  // epoch though no commit comes.
+  member c;
+  c.dir = root + "/c";
+  open(c, true);
+  std::vector<std::string> chunks;
+  auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
+    chunks.push_back(std::move(ch));
+    return true;
+  });
+  ASSERT_TRUE(snap);
+  snapshot(S);
+  ASSERT_TRUE(c.st->install_snapshot(S, *snap, chunks));
+  ASSERT_TRUE(b.st->promote_replica({S}, 2));
+  auto log = b.st->read_replog(S, snap->seq, 10);
   ASSERT_TRUE(log);
   ASSERT_EQ(log->size(), 1u);
   EXPECT_EQ((*log)[0].epoch, 2u);
+  EXPECT_EQ((*log)[0].seq, snap->seq + 1);
+  v1::ReplRecord first;
+  ASSERT_TRUE(first.ParseFromString((*log)[0].record));
+  EXPECT_EQ(first.changes_size(), 0);
+  (*log)[0].base_epoch = snap->epoch;
+  auto took = c.st->apply_replicated(*log);
+  ASSERT_TRUE(took);
+  EXPECT_FALSE(took->shards[0].refused) << took->shards[0].refused->describe();
+  EXPECT_EQ(took->shards[0].at, (repl_position{2, snap->seq + 1}));
+}
+
+TEST_F(ReplicaPromotion, AFollowerBehindThePromotionsStartNeedsASnapshot) {
+  member c;
+  c.dir = root + "/c";
+  open(c, true);
+  std::vector<std::string> chunks;
+  auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
+    chunks.push_back(std::move(ch));
+    return true;
+  });
+  ASSERT_TRUE(snap);
+  snapshot(S);
+  ASSERT_TRUE(c.st->install_snapshot(S, *snap, chunks));
+  // b gets every record, c all but the last.
+  workload([&](const std::string&) { ship(S); });
+  auto at_c = c.st->replica_position(S);
+  ASSERT_TRUE(at_c && *at_c);
+  auto upto = a.st->read_replog(S, (*at_c)->seq, 100000);
+  ASSERT_TRUE(upto && upto->size() > 1);
+  upto->pop_back();
+  ASSERT_TRUE(c.st->apply_replicated(*upto));
+
+  ASSERT_TRUE(b.st->promote_replica({S}, 2));
+  write_batch more;
+  more.appends = {append(b.parse, k, "k#after")};
+  commit(b, std::move(more));
+  auto base = b.st->replog_position(S);
+  ASSERT_TRUE(base && *base);
+  auto log = b.st->read_replog(S, (*base)->seq - 1, 10);
+  ASSERT_TRUE(log && log->size() == 1u);
+  (*log)[0].base_epoch = 1;
+  auto r = c.st->apply_replicated(*log);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->shards[0].refused);
+  EXPECT_EQ(r->shards[0].refused->code, errc::not_found);
 }
 
 TEST_F(ReplicaPromotion, APromotionNeedsACopyAndAHigherEpoch) {

@@ -132,22 +132,30 @@ namespace {
 /// nothing (then it is applied when above `at`, else skipped).
 std::optional<error> refusal(std::uint32_t shard,
                              const std::optional<repl_position>& at,
-                             repl_position rec) {
-  auto name =
-      "shard " + std::to_string(shard) + ": record " + describe_position(rec);
+                             repl_position rec, std::uint64_t base_epoch) {
+  // Named only for a refusal: this runs for every shipped record.
+  auto name = [&] {
+    return "shard " + std::to_string(shard) + ": record "
+           + describe_position(rec);
+  };
   if (!at)
     return fail(errc::not_found,
-                name + " cannot start a replica: it needs a snapshot first");
+                name() + " cannot start a replica: it needs a snapshot first");
   if (rec.epoch < at->epoch)
     return fail(errc::invalid_argument,
-                name + " is of an older epoch than " + "the replica at "
+                name() + " is of an older epoch than the replica at "
                     + describe_position(*at) + ": refused");
-  if (rec.epoch > at->epoch)
-    return fail(errc::not_found, name + " is of a newer epoch than the "
+  // A new owner's first record says which position its epoch continues
+  // from (Raft's prevLogTerm and prevLogIndex): a copy exactly there holds
+  // the state the record applies to.
+  bool continues =
+      base_epoch != 0 && base_epoch == at->epoch && rec.seq == at->seq + 1;
+  if (rec.epoch > at->epoch && !continues)
+    return fail(errc::not_found, name() + " is of a newer epoch than the "
                                      + "replica at " + describe_position(*at)
                                      + ": it needs a snapshot");
   if (rec.seq > at->seq + 1)
-    return fail(errc::not_found, name + " leaves a gap after the replica at "
+    return fail(errc::not_found, name() + " leaves a gap after the replica at "
                                      + describe_position(*at));
   return std::nullopt;
 }
@@ -184,7 +192,7 @@ replica_applier::apply(const std::vector<replog_entry>& recs) {
     if (o.refused)
       continue;
     repl_position rec{e.epoch, e.seq};
-    if ((o.refused = refusal(e.shard, c.at, rec)))
+    if ((o.refused = refusal(e.shard, c.at, rec, e.base_epoch)))
       continue;
     if (rec.seq <= o.at.seq) {
       ++o.skipped;

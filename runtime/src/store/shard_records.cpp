@@ -19,8 +19,11 @@ result<shard_record> parse_shard_record(const store::impl& p,
   if (!shard || !sr.ParseFromArray(v.data(), static_cast<int>(v.size())))
     return fail(errc::corrupt, p.opts.dir + ": shard record "
                                    + keys::printable(k) + " does not parse");
-  return shard_record{*shard, sr.epoch(), sr.leaving(), sr.target(),
-                      sr.transfer()};
+  shard_record rec{*shard,      sr.epoch(),    sr.leaving(),
+                   sr.target(), sr.transfer(), std::nullopt};
+  if (sr.base_epoch() != 0)
+    rec.base = repl_position{sr.base_epoch(), sr.base_seq()};
+  return rec;
 }
 
 /// Every record of the `shards` database, read in `t`.

@@ -1,7 +1,7 @@
-// The owner's side of replication reads: every record of one shard as the
-// replication knows it (a hand-off's records, plus dead letters and outbox
-// entries of its keys), as a snapshot in ReplRecord chunks and as a digest.
-// Any thread.
+// The owner's side of replication reads: every record of a shard (or of a
+// set of shards, in one pass) as the replication knows it (a hand-off's
+// records, plus dead letters and outbox entries of its keys), as a
+// snapshot in ReplRecord chunks and as a digest. Any thread.
 #include <algorithm>
 #include <mutex>
 
@@ -13,9 +13,10 @@ namespace sluice {
 
 namespace {
 
-/// The dead letters of `shard`'s keys, read in `t`.
+/// The dead letters of the keys of the shards in `in`, read in `t`.
 result<bool>
-scan_dead_letters_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
+scan_dead_letters_of(const store::impl& p, MDB_txn* t,
+                     const std::vector<bool>& in,
                      const std::function<result<bool>(handoff_record&)>& fn) {
   int rc = 0;
   cursor c{t, p.dead_letters, rc};
@@ -27,7 +28,10 @@ scan_dead_letters_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
     auto stage = keys::get_u32(as_view(k));
     auto seq = keys::get_u64(as_view(k), 4);
     auto key = repl::dead_letter_key_of(as_view(v));
-    if (!stage || !seq || !key || shard_of(*key) != shard)
+    if (!stage || !seq || !key)
+      continue;
+    auto shard = shard_of(*key);
+    if (shard >= in.size() || !in[shard])
       continue;
     handoff_record r;
     r.what = handoff_record::kind::dead_letter;
@@ -45,9 +49,10 @@ scan_dead_letters_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
   return true;
 }
 
-/// The outbox entries `shard`'s keys produced (`outbox_src`), read in `t`.
+/// The outbox entries the keys of the shards in `in` produced
+/// (`outbox_src`), read in `t`.
 result<bool>
-scan_outbox_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
+scan_outbox_of(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
                const std::function<result<bool>(handoff_record&)>& fn) {
   int rc = 0;
   cursor c{t, p.outbox_src, rc};
@@ -58,7 +63,7 @@ scan_outbox_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto pos = keys::parse_queue_key(as_view(k));
     auto src = parse_outbox_source(as_view(v));
-    if (!pos || !src || src->shard != shard)
+    if (!pos || !src || src->shard >= in.size() || !in[src->shard])
       continue;
     MDB_val ov;
     if (mdb_get(t, p.outbox, &k, &ov) != 0 || ov.mv_size < 8)
@@ -70,7 +75,7 @@ scan_outbox_of(const store::impl& p, MDB_txn* t, std::uint32_t shard,
     handoff_record r;
     r.what = handoff_record::kind::outbox;
     r.stage_id = keys::get_u32(entry).value_or(0);
-    r.shard = shard;
+    r.shard = src->shard;
     r.key = std::move(ev->key);
     r.pos = *pos;
     r.value = std::string(entry.substr(8));
@@ -111,6 +116,12 @@ owner_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
 result<void> scan_shard(
     const store::impl& p, MDB_txn* t, std::uint32_t shard,
     const std::function<result<bool>(handoff_record&, std::string_view)>& fn) {
+  return scan_shards(p, t, shard_set({shard}), fn);
+}
+
+result<void> scan_shards(
+    const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
+    const std::function<result<bool>(handoff_record&, std::string_view)>& fn) {
   std::map<std::uint32_t, std::string> names;
   {
     std::lock_guard<std::mutex> guard{p.dbi_mtx};
@@ -125,7 +136,7 @@ result<void> scan_shard(
   };
   bool more = true;
   auto r = scan_records(
-      p, t, shard_set({shard}),
+      p, t, in,
       [&](handoff_record& rec, MDB_dbi, std::string_view) -> result<bool> {
         auto go = named(rec);
         more = go && *go;
@@ -133,10 +144,10 @@ result<void> scan_shard(
       });
   if (!r || !more)
     return r;
-  auto go = scan_dead_letters_of(p, t, shard, named);
+  auto go = scan_dead_letters_of(p, t, in, named);
   if (!go || !*go)
     return go ? result<void>{} : result<void>{go.error()};
-  go = scan_outbox_of(p, t, shard, named);
+  go = scan_outbox_of(p, t, in, named);
   return go ? result<void>{} : result<void>{go.error()};
 }
 

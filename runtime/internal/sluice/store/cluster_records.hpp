@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sluice/store/keys.hpp"
+#include "sluice/store/replication.hpp"
 
 namespace sluice {
 
@@ -77,6 +78,10 @@ struct shard_record {
   bool leaving = false;       ///< being handed off to `target`
   std::string target;         ///< the node it goes to (when leaving)
   std::uint64_t transfer = 0; ///< the hand-off's id (when leaving)
+  /// A promotion's starting point: the replica position the shard's state
+  /// continued from at `epoch` (its first record is base->seq + 1);
+  /// nullopt when unknown (claimed, or handed off here).
+  std::optional<repl_position> base;
 };
 
 /// One record a hand-off streams from the old owner to the new.

@@ -31,6 +31,10 @@ struct replog_entry {
   std::uint64_t epoch = 0; ///< the owner's epoch of the shard when written
   std::uint64_t seq = 0;   ///< the shard's replication seq
   std::string record;      ///< sluice.v1.ReplRecord
+  /// On the first record of an epoch that continues a copy (a promotion):
+  /// the epoch of the position (base_epoch, seq - 1) it follows; 0: none.
+  /// Shipped only, never stored.
+  std::uint64_t base_epoch = 0;
 };
 
 /// What `store::apply_replicated` did with one shard's records.
