@@ -1,12 +1,14 @@
 // A follower becoming a shard's owner: its replica copy imported into the
 // databases dispatched from (the hand-off's import, in one transaction),
 // the shard owned at the new epoch, its log continued from the copy's seq,
-// the copy dropped; outbox entries keep their origins, in origin order.
+// the copy dropped; outbox entries keep their origins, in origin order;
+// the shard's epoch history gains the copy's epoch, ended at its seq.
 // Store actor's thread only.
 #include <algorithm>
 #include <mutex>
 #include <set>
 
+#include "epoch_history.hpp"
 #include "replica_db.hpp"
 
 namespace sluice {
@@ -14,11 +16,13 @@ namespace sluice {
 namespace {
 
 /// Imports the copy of `shard` within `w`, mapping stage names to this
-/// directory's ids (`ids`).
-result<void>
+/// directory's ids (`ids`); returns the copy's epoch history.
+result<epoch_history>
 import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
             const std::map<std::string, std::uint32_t, std::less<>>& ids) {
   std::vector<handoff_record> recs;
+  epoch_history history;
+  auto history_name = epoch_history_name();
   auto r = scan_replica_copy(
       p, w.get(), shard,
       [&](handoff_record& rec, std::string_view stage) -> result<bool> {
@@ -30,11 +34,16 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
                           + std::string(stage) + ", not registered in "
                           + p.opts.dir);
         rec.stage_id = i->second;
+        if (rec.what == handoff_record::kind::inbox
+            && rec.name == history_name) {
+          history = parse_epoch_history(rec.value).value_or(epoch_history{});
+          return true; // written anew by the promotion
+        }
         recs.push_back(std::move(rec));
         return true;
       });
   if (!r)
-    return r;
+    return r.error();
   // Queued events sort first in the copy, so statuses and retries find
   // their entries' new positions. Outbox entries sort last, by stage, but
   // must take their new outbox positions in origin order: the forwarder
@@ -51,7 +60,24 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
   for (auto& rec : recs)
     if (auto x = import_record(p, w, rec, added, {}); !x)
       return x.error();
-  return {};
+  return history;
+}
+
+/// Writes `shard`'s epoch history within `w`: the copy's, with the copy's
+/// epoch ended at its seq. Every record of that epoch up to that seq is in
+/// this data now, and none after it: a member that lost the shard and
+/// appends an event again names where it first wrote it, and the receiver
+/// drops it when that record survived (`receive_forwarded`).
+result<void> write_history(store::impl& p, cluster_writer& w,
+                           std::uint32_t shard, epoch_history copied,
+                           const repl_position& copy_at) {
+  auto value = encode_epoch_history(
+      with_ended_epoch(std::move(copied), copy_at.epoch, copy_at.seq));
+  auto name = epoch_history_name();
+  // Not logged: every follower takes a snapshot at the new epoch (the
+  // import moved positions), and the snapshot carries it.
+  return w.put(p.inbox, inbox_key(shard, priority::urgent, name), value,
+               "write the epoch history");
 }
 
 } // namespace
@@ -92,7 +118,10 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
                          name + ": promotion to epoch " + std::to_string(epoch)
                              + " is not above the replica's epoch "
                              + std::to_string((*at)->epoch)));
-    if (auto r = import_copy(p, w, s, ids); !r)
+    auto history = import_copy(p, w, s, ids);
+    if (!history)
+      return w.undo(history.error());
+    if (auto r = write_history(p, w, s, std::move(*history), **at); !r)
       return w.undo(r.error());
     // The log goes on from the copy's seq (never back), at the new epoch;
     // whatever this member logged of the shard before is void.
