@@ -21,6 +21,9 @@
 #
 # usage: replication_dedupe_test.sh SLUICE_BINARY SOURCE_DIR REKEY_PLUGIN
 # env:   SLUICE_DEDUPE_KILLS=N          kills (default 2)
+#        SLUICE_DEDUPE_THROUGH_REBALANCE=1  the poster feeds on until the
+#                                       rebalance has moved the owners back
+#                                       (longer: about 70 s)
 #        SLUICE_CLUSTER_WAIT=SECONDS    limit of each wait (default 60)
 #        SLUICE_CLUSTER_KEEP=1          keep the work directory
 #        SLUICE_ETCD=PATH               the etcd binary (default etcd)
@@ -45,6 +48,7 @@ use_python
 
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
 kills=${SLUICE_DEDUPE_KILLS:-2}
+through_rebalance=${SLUICE_DEDUPE_THROUGH_REBALANCE:-0}
 stages=(route tally)
 probe_stage=route # tally is keyed by bucket, not by the posted keys
 shards_total=1024
@@ -135,6 +139,12 @@ dedupe_scenario() {
     wait_replicated isr a b c || { abandon "$dir"; return; }
     if [[ $v == b ]]; then v=c; else v=b; fi
   done
+  # Optionally fed on through the rebalance that gives the restarted
+  # members their shards back: owners that lose shards while fed append
+  # their unreplicated events again (the epoch history's case).
+  if [[ $through_rebalance == 1 ]]; then
+    wait_rebalanced moves a b c || { abandon "$dir"; return; }
+  fi
   verify_replicated "$dir" "$tag" "$dir" || { abandon "$dir"; return; }
   note "$scenario: forwarded events the receivers dropped as received before (the members' current lives): $(duplicates_dropped a b c)"
   check_tallies "$dir"
