@@ -1,8 +1,8 @@
 // A shard's epoch history, as Kafka's leader-epoch cache: for each epoch
 // of the shard that ended, the last seq of that epoch's log that survived
 // into the shard's data (the promoted copy's position). Kept with the
-// shard as an inbox record of a reserved name, so it is replicated,
-// snapshotted, imported and handed off with the shard's other records.
+// shard as an inbox record of a reserved name, so snapshots (every
+// follower takes one at a new epoch), imports and hand-offs carry it.
 // Pure functions, plus a read within a caller's transaction.
 #pragma once
 
