@@ -298,7 +298,8 @@ void pump_outbox(cluster_actor* self) {
                            e.pos.priority,
                            {},
                            std::move(e.event_bytes),
-                           e.origin});
+                           e.origin,
+                           e.written_at});
     } else {
       auto* w = b->wire.mutable_forward()->add_events();
       auto n = s.stage_names.find(e.stage_id);
@@ -309,6 +310,10 @@ void pump_outbox(cluster_actor* self) {
       w->set_event(std::move(e.event_bytes));
       if (e.origin)
         to_wire(*e.origin, *w->mutable_origin());
+      if (e.written_at) {
+        w->mutable_written_at()->set_epoch(e.written_at->epoch);
+        w->mutable_written_at()->set_seq(e.written_at->seq);
+      }
     }
   }
   for (auto& [target, b] : batches)
@@ -344,10 +349,19 @@ caf::result<std::string> receive_forward(cluster_actor* self,
                                   + std::to_string(w.origin().shard()) + ")"));
       origin = from_wire(w.origin());
     }
+    std::optional<repl_position> written_at;
+    if (w.has_written_at())
+      written_at = repl_position{w.written_at().epoch(), w.written_at().seq()};
     auto prio = w.priority() == 0 ? priority::urgent : priority::normal;
     urgent = urgent || prio == priority::urgent;
-    evs.push_back(
-        {w.shard(), w.seq(), id->second, prio, {}, w.event(), origin});
+    evs.push_back({w.shard(),
+                   w.seq(),
+                   id->second,
+                   prio,
+                   {},
+                   w.event(),
+                   origin,
+                   written_at});
   }
   auto receipt = std::make_shared<forward_receipt>();
   auto fn = receive_call(from, std::move(evs), receipt);

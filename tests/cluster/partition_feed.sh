@@ -55,7 +55,8 @@ stop_posters() {
 # probe_after_heal DIR TAG T_HEAL [WHAT]: right after a heal (or WHAT),
 # each member is posted 6 new events (from its namespace) and must
 # acknowledge them within 3 s of the first try; then every probe key must
-# reach the last stage at some member within 3 s more.
+# reach the last stage (or $probe_stage: one keyed by the posted keys) at
+# some member within 3 s more.
 probe_after_heal() {
   local dir=$1 tag=$2 t_heal=$3 what=${4:-the heal} n t rc keys='' pids=() line
   for n in "${members[@]}"; do
@@ -78,7 +79,7 @@ probe_after_heal() {
   local specs=() answer
   for n in "${members[@]}"; do specs+=("$n=${netns_of[$n]:+/run/netns/${netns_of[$n]}}=${hook[$n]}"); done
   rc=0
-  answer=$("$py" "$here/keys_done.py" --stage "${stages[-1]}" --within 3 \
+  answer=$("$py" "$here/keys_done.py" --stage "${probe_stage:-${stages[-1]}}" --within 3 \
     --keys "${keys#,}" "${specs[@]}") || rc=$?
   note "$scenario: the probes at the last stage ($(secs $(($(now_ms) - t_heal))) s after $what): $answer"
   check "$scenario: every probe reached the last stage within 3 s of its acknowledgement" test "$rc" -eq 0

@@ -44,8 +44,14 @@ replicated_answers::hold(caf::event_based_actor* self, const commit_report& rep,
     gate_.reappended(t);
   if (!promises.empty())
     held_[t] = std::move(promises);
-  if (!appends.empty())
+  if (!appends.empty()) {
     held_appends_[t] = std::move(appends);
+    auto& written = written_[t];
+    for (auto& [shard, seq] : rep.replicated)
+      if (auto e = rep.replicated_epochs.find(shard);
+          e != rep.replicated_epochs.end())
+        written[shard] = {e->second, seq};
+  }
   again out;
   settle(self, out);
   return out;
@@ -116,6 +122,7 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
   }
   for (auto t : o.released) {
     held_appends_.erase(t);
+    written_.erase(t);
     reads_.erase(t);
   }
   for (auto t : o.failed) {
@@ -141,6 +148,11 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
       continue;
     }
     std::vector<queue_append> again_here, rest;
+    std::unordered_map<std::uint32_t, repl_position> written;
+    if (auto w = written_.find(t); w != written_.end()) {
+      written = std::move(w->second);
+      written_.erase(w);
+    }
     if (auto a = held_appends_.find(t); a != held_appends_.end()) {
       for (auto& ap : a->second) {
         std::uint32_t shard = 0;
@@ -157,6 +169,10 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
         }
         ap.dedupe_id.clear();
         ap.dedupe_follow = false;
+        // The record that queued it here: the new owner drops the event
+        // when that record survived into its copy (its epoch history).
+        if (auto w = written.find(shard); w != written.end())
+          ap.written_at = w->second;
         again_here.push_back(std::move(ap));
       }
       held_appends_.erase(a);
@@ -168,6 +184,7 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
         r != o.failed_rest.end() && !r->second.empty() && !rest.empty()) {
       t2 = gate_.hold(std::move(r->second), st_.next_seq());
       held_appends_[t2] = std::move(rest);
+      written_[t2] = std::move(written);
     }
     // Retries held after this commit wait for its events' new tickets.
     if (!again_here.empty()) {

@@ -1,7 +1,8 @@
 // A replicated store's answers to its commits: held until the replication
 // gate releases them (or failed when a shard they wrote was lost), the
-// accepted events of a lost shard given back to be appended again, and the
-// outbox fence told to the replication watcher. Private to the store
+// accepted events of a lost shard given back to be appended again (each
+// naming the log record that first queued it), and the outbox fence told
+// to the replication watcher. Private to the store
 // actor; its thread only.
 #pragma once
 
@@ -94,6 +95,12 @@ private:
   /// The appends of each held commit: those of shards lost before they
   /// were replicated are appended again (they now go to the new owner).
   std::unordered_map<std::uint64_t, std::vector<queue_append>> held_appends_;
+  /// Where each held commit with appends wrote its shards' records: an
+  /// event appended again names its shard's (`queue_append::written_at`),
+  /// so the new owner drops it if that record survived into its copy.
+  std::unordered_map<std::uint64_t,
+                     std::unordered_map<std::uint32_t, repl_position>>
+      written_;
   /// Held reads (hold_read), by ticket: their shard, for the error.
   std::unordered_map<std::uint64_t, std::uint32_t> reads_;
   std::set<std::uint32_t> lost_shards_; ///< the last lose()'s

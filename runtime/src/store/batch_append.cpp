@@ -81,7 +81,8 @@ result<std::uint32_t> batch_writer::shard_of_append(const queue_append& a) {
 
 result<void> batch_writer::to_outbox(const queue_append& a,
                                      std::uint32_t shard) {
-  auto pos = put_outbox(t_, p_, a.stage_id, shard, a.priority, a.event_bytes);
+  auto pos = put_outbox(t_, p_, a.stage_id, shard, a.priority, a.event_bytes,
+                        source_shard_ ? std::nullopt : a.written_at);
   if (!pos)
     return pos.error();
   // An event a shard's key produced is that shard's record until it is

@@ -124,6 +124,7 @@ result<void> batch_writer::replicate() {
   if (!seqs)
     return seqs.error();
   report.replicated = std::move(*seqs);
+  report.replicated_epochs = changes_.flushed_epochs();
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,9 +43,16 @@ result<bool> queues_here(MDB_txn* t, const struct store::impl& p,
                          std::uint32_t shard);
 
 /// Puts an event into the outbox at (priority, next seq); returns where.
-result<keys::queue_pos> put_outbox(MDB_txn* t, struct store::impl& p,
-                                   std::uint32_t stage_id, std::uint32_t shard,
-                                   priority prio, std::string_view event_bytes);
+/// `written_at`: an event appended again for a lost shard
+/// (`queue_append::written_at`), kept in the entry.
+result<keys::queue_pos>
+put_outbox(MDB_txn* t, struct store::impl& p, std::uint32_t stage_id,
+           std::uint32_t shard, priority prio, std::string_view event_bytes,
+           const std::optional<repl_position>& written_at = std::nullopt);
+
+/// The high bit of an outbox value's shard: 16 bytes of `written_at`
+/// (epoch, seq, big-endian) follow the shard, before the event.
+inline constexpr std::uint32_t outbox_written_flag = 0x80000000u;
 
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
@@ -108,7 +116,8 @@ struct store::impl {
   MDB_dbi timers = 0, timers_due = 0;
   bool has_timers = false; ///< false: a read-only store from before them
   std::uint64_t next_seq = 1;
-  /// Cluster databases: `outbox` (priority, seq) -> stage id, shard, Event;
+  /// Cluster databases: `outbox` (priority, seq) -> stage id, shard (its
+  /// high bit: `outbox_written_flag`), [written-at position,] Event;
   /// `inbox` (sender, shard) -> watermark seq; `shards` shard -> record;
   /// `handoff_in` (shard, stage id, queue key) -> empty: queued events a
   /// hand-off brought in, not yet owned.

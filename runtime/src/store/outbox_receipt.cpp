@@ -9,20 +9,25 @@
 #include <tuple>
 
 #include "cluster_db.hpp"
+#include "epoch_history.hpp"
 #include "replica_keys.hpp"
 
 namespace sluice {
 
-result<keys::queue_pos> put_outbox(MDB_txn* t, store::impl& p,
-                                   std::uint32_t stage_id, std::uint32_t shard,
-                                   priority prio,
-                                   std::string_view event_bytes) {
+result<keys::queue_pos>
+put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
+           std::uint32_t shard, priority prio, std::string_view event_bytes,
+           const std::optional<repl_position>& written_at) {
   keys::queue_pos pos{prio, p.next_seq++};
   auto k = keys::queue_key(pos);
   std::string value;
-  value.reserve(8 + event_bytes.size());
+  value.reserve(24 + event_bytes.size());
   keys::put_u32(value, stage_id);
-  keys::put_u32(value, shard);
+  keys::put_u32(value, written_at ? shard | outbox_written_flag : shard);
+  if (written_at) {
+    keys::put_u64(value, written_at->epoch);
+    keys::put_u64(value, written_at->seq);
+  }
   value += event_bytes;
   MDB_val kv = as_val(k), vv = as_val(value);
   if (int rc = mdb_put(t, p.outbox, &kv, &vv, 0); rc != 0)
@@ -51,7 +56,19 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
     auto pos = keys::parse_queue_key(as_view(k));
     auto value = as_view(v);
     auto stage = keys::get_u32(value);
-    auto shard = keys::get_u32(value, 4);
+    auto shard_field = keys::get_u32(value, 4).value_or(0);
+    std::optional<std::uint32_t> shard;
+    std::optional<repl_position> written_at;
+    std::size_t event_at = 8;
+    if (value.size() >= 8 && (shard_field & outbox_written_flag) == 0) {
+      shard = shard_field;
+    } else if (auto epoch = keys::get_u64(value, 8),
+               seq = keys::get_u64(value, 16);
+               value.size() >= 24 && epoch && seq) {
+      shard = shard_field & ~outbox_written_flag;
+      written_at = repl_position{*epoch, *seq};
+      event_at = 24;
+    }
     if (!pos || !stage || !shard)
       return fail(errc::corrupt, p.opts.dir + ": outbox entry "
                                      + keys::printable(as_view(k))
@@ -64,7 +81,8 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
       if (*src)
         origin = (*src)->origin;
     }
-    out.push_back({*pos, *stage, *shard, std::string(value.substr(8)), origin});
+    out.push_back({*pos, *stage, *shard, std::string(value.substr(event_at)),
+                   origin, written_at});
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read outbox");
@@ -134,11 +152,27 @@ store::receive_forwarded(const std::string& sender,
   std::map<std::tuple<std::uint32_t, priority, std::string>, std::string> marks;
   std::set<std::uint32_t> refused;
   std::map<std::uint32_t, std::array<std::uint64_t, 2>> appended;
+  std::map<std::uint32_t, epoch_history> histories;
   for (auto& ev : evs) {
     if (ev.shard >= shard_count || !p.opts.place
         || !p.opts.place->queues_here(ev.shard)) {
       refused.insert(ev.shard);
       continue;
+    }
+    // Appended again by a member that lost the shard: a duplicate when the
+    // record that first queued it there survived into this shard's data.
+    if (ev.written_at && p.replicating()) {
+      auto h = histories.find(ev.shard);
+      if (h == histories.end()) {
+        auto read = read_epoch_history(w.get(), p, ev.shard);
+        if (!read)
+          return w.undo(read.error());
+        h = histories.emplace(ev.shard, std::move(*read)).first;
+      }
+      if (survived(h->second, *ev.written_at)) {
+        ++out.duplicates;
+        continue;
+      }
     }
     // Replicated: an entry of a source shard is the same entry whoever of
     // its owners (a promoted replica) sends it; the rest, per sender.

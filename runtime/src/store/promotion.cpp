@@ -3,12 +3,14 @@
 // the shard owned at the new epoch, its log continued from the copy's seq
 // with one record of what the import renumbered (so a follower whose copy
 // was where this one was continues without a snapshot), the copy dropped;
-// outbox entries keep their origins, in origin order. Store actor's thread
+// outbox entries keep their origins, in origin order; the shard's epoch
+// history gains the copy's epoch, ended at its seq. Store actor's thread
 // only.
 #include <algorithm>
 #include <mutex>
 #include <set>
 
+#include "epoch_history.hpp"
 #include "replica_db.hpp"
 
 namespace sluice {
@@ -29,12 +31,14 @@ std::vector<keyed_record> by_key(std::vector<keyed_record> v) {
 
 /// Imports the copy of `shard` within `w`, mapping stage names to this
 /// directory's ids (`ids`); `copy` gets the copy's records as replicas key
-/// them.
-result<void>
+/// them. Returns the copy's epoch history.
+result<epoch_history>
 import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
             const std::map<std::string, std::uint32_t, std::less<>>& ids,
             std::vector<keyed_record>& copy) {
   std::vector<handoff_record> recs;
+  epoch_history history;
+  auto history_name = epoch_history_name();
   auto r = scan_replica_copy(
       p, w.get(), shard,
       [&](handoff_record& rec, std::string_view stage) -> result<bool> {
@@ -48,11 +52,16 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
                           + std::string(stage) + ", not registered in "
                           + p.opts.dir);
         rec.stage_id = i->second;
+        if (rec.what == handoff_record::kind::inbox
+            && rec.name == history_name) {
+          history = parse_epoch_history(rec.value).value_or(epoch_history{});
+          return true; // written anew by the promotion
+        }
         recs.push_back(std::move(rec));
         return true;
       });
   if (!r)
-    return r;
+    return r.error();
   // Queued events sort first in the copy, so statuses and retries find
   // their entries' new positions. Outbox entries sort last, by stage, but
   // must take their new outbox positions in origin order: the forwarder
@@ -69,7 +78,24 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
   for (auto& rec : recs)
     if (auto x = import_record(p, w, rec, added, {}); !x)
       return x.error();
-  return {};
+  return history;
+}
+
+/// Writes `shard`'s epoch history within `w`: the copy's, with the copy's
+/// epoch ended at its seq. Every record of that epoch up to that seq is in
+/// this data now, and none after it: a member that lost the shard and
+/// appends an event again names where it first wrote it, and the receiver
+/// drops it when that record survived (`receive_forwarded`).
+result<void> write_history(store::impl& p, cluster_writer& w,
+                           std::uint32_t shard, epoch_history copied,
+                           const repl_position& copy_at) {
+  auto value = encode_epoch_history(
+      with_ended_epoch(std::move(copied), copy_at.epoch, copy_at.seq));
+  auto name = epoch_history_name();
+  // Logged with the new epoch's first record (the import's renumbering,
+  // which this put is part of), and carried by snapshots.
+  return w.put(p.inbox, inbox_key(shard, priority::urgent, name), value,
+               "write the epoch history");
 }
 
 /// What turns a shard's copy (`copy`) into the shard as imported here
@@ -190,7 +216,10 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
                              + std::to_string((*at)->epoch)));
     promoting x;
     x.shard = s;
-    if (auto r = import_copy(p, w, s, ids, x.copy); !r)
+    auto history = import_copy(p, w, s, ids, x.copy);
+    if (!history)
+      return w.undo(history.error());
+    if (auto r = write_history(p, w, s, std::move(*history), **at); !r)
       return w.undo(r.error());
     // The log goes on from the copy's seq (never back), at the new epoch;
     // whatever this member logged of the shard before is void.

@@ -103,6 +103,7 @@ void shard_changes::note(handoff_record r, bool erase) {
 result<std::map<std::uint32_t, std::uint64_t>>
 shard_changes::flush(MDB_txn* t) {
   std::map<std::uint32_t, std::uint64_t> out;
+  epochs_.clear();
   if (by_shard_.empty())
     return out;
   std::map<std::uint32_t, std::string> names;
@@ -142,6 +143,7 @@ shard_changes::flush(MDB_txn* t) {
       return lmdb_error(rc, p_.opts.dir + ": write replication record of shard "
                                 + std::to_string(shard));
     out[shard] = head.seq;
+    epochs_[shard] = head.epoch;
   }
   by_shard_.clear();
   origins_.clear(); // the shards' next records are at the next seqs

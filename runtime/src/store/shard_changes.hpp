@@ -86,6 +86,10 @@ public:
   /// owned here (has a shard record; the others are dropped), at the
   /// shard's epoch and next seq; returns shard -> the seq written.
   result<std::map<std::uint32_t, std::uint64_t>> flush(MDB_txn* t);
+  /// The epoch of each record the last `flush` wrote, per shard.
+  const std::map<std::uint32_t, std::uint64_t>& flushed_epochs() const {
+    return epochs_;
+  }
 
 private:
   void add(handoff_record::kind what, std::uint32_t stage_id,
@@ -106,6 +110,7 @@ private:
   /// a delete.
   std::map<std::uint32_t, std::vector<std::pair<handoff_record, bool>>>
       by_shard_;
+  std::map<std::uint32_t, std::uint64_t> epochs_; ///< of the last flush
 };
 
 /// The position the next replication record of `shard` is written at in

@@ -42,6 +42,9 @@ struct outbox_entry {
   /// Replication on: set when a key of a shard owned here produced it (an
   /// event fed or published through this member has none).
   std::optional<outbox_origin> origin;
+  /// An event appended again for a lost shard: where it was first written
+  /// in that shard's log (`queue_append::written_at`).
+  std::optional<repl_position> written_at{};
 };
 
 /// An event another node forwarded from its outbox.
@@ -55,6 +58,10 @@ struct forwarded_event {
   /// Its origin, when the sender's entry has one: a replicated receiver
   /// then deduplicates by source shard and origin, not by sender and seq.
   std::optional<outbox_origin> origin;
+  /// Appended again by a member that lost the shard: where the event was
+  /// first written in the shard's log; a replicated receiver drops it when
+  /// its shard's epoch history says that record survived into its data.
+  std::optional<repl_position> written_at{};
 };
 
 /// What `store::receive_forwarded` did.

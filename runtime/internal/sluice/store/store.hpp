@@ -105,6 +105,8 @@ struct commit_report {
   /// With `store_options::replicated`: per shard the commit changed, the
   /// seq of the replication record it wrote.
   std::map<std::uint32_t, std::uint64_t> replicated;
+  /// The epoch each of those records was written at (same shards).
+  std::map<std::uint32_t, std::uint64_t> replicated_epochs;
   /// Outbox entries written that belong to no shard here (events fed or
   /// published through this member for keys owned elsewhere).
   std::vector<keys::queue_pos> member_outbox;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct queue_append {
   /// Another route of the event of the last `dedupe_id` append: dropped
   /// with it.
   bool dedupe_follow = false;
+  /// An event appended again because its shard was lost before the commit
+  /// that first queued it here was replicated: that commit's position in
+  /// the shard's log. It goes with the outbox entry to the new owner,
+  /// which drops the event if its copy held that position (the epoch
+  /// history, `store::receive_forwarded`).
+  std::optional<repl_position> written_at{};
 };
 
 /// A timer a behaviour set or cancelled (`context::set_timer`), applied
