@@ -4,6 +4,7 @@
 // the same events, timers, dead letters and outbox entries.
 #include <algorithm>
 
+#include "epoch_history.hpp"
 #include "replication_workload.hpp"
 #include "sluice/store/store.hpp"
 
@@ -195,9 +196,12 @@ TEST_F(ReplicaPromotion, AnIdleShardsPromotionStillOpensItsEpochWithARecord) {
   ASSERT_EQ(log->size(), 1u);
   EXPECT_EQ((*log)[0].epoch, 2u);
   EXPECT_EQ((*log)[0].seq, snap->seq + 1);
+  // Nothing renumbered: it holds only the shard's new epoch history.
   v1::ReplRecord first;
   ASSERT_TRUE(first.ParseFromString((*log)[0].record));
-  EXPECT_EQ(first.changes_size(), 0);
+  ASSERT_EQ(first.changes_size(), 1);
+  EXPECT_EQ(first.changes(0).kind(), v1::REPL_INBOX);
+  EXPECT_EQ(first.changes(0).name(), epoch_history_name());
   (*log)[0].base_epoch = snap->epoch;
   auto took = c.st->apply_replicated(*log);
   ASSERT_TRUE(took);
