@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "rekey.pb.h"
+#include "rekey/rekey.pb.h"
 #include "sluice/typed_behaviour.hpp"
 
 namespace rekey {

@@ -1,7 +1,9 @@
 // Promotion: a follower that replicated a shard through the workload takes
 // it over at a higher epoch and serves what the owner served: the same
 // queued events in the same order, states, statuses and retries pointing at
-// the same events, timers, dead letters and outbox entries.
+// the same events, timers, dead letters and outbox entries; a second
+// follower whose copy was where the promoted one was goes on from the new
+// owner's log, and only such a one.
 #include <algorithm>
 
 #include "epoch_history.hpp"
@@ -108,20 +110,35 @@ TEST_F(ReplicaPromotion, APromotedReplicaServesWhatTheOwnerServed) {
   EXPECT_EQ((*log)[1].epoch, 2u);
 }
 
-TEST_F(ReplicaPromotion,
+/// Promotion with a second follower: c follows S beside b, a's snapshot
+/// of S installed on both (at `start`).
+struct TwoFollowers : Replication {
+  member c;
+  repl_position start;
+
+  void SetUp() override {
+    Replication::SetUp();
+    c.dir = root + "/c";
+    open(c, true);
+    std::vector<std::string> chunks;
+    auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
+      chunks.push_back(std::move(ch));
+      return true;
+    });
+    ASSERT_TRUE(snap);
+    start = *snap;
+    snapshot(S);
+    ASSERT_TRUE(c.st->install_snapshot(S, start, chunks));
+  }
+  void TearDown() override {
+    c.st.reset();
+    Replication::TearDown();
+  }
+};
+
+TEST_F(TwoFollowers,
        AFollowerWhereThePromotionContinuedTakesTheNewEpochWithoutASnapshot) {
   // c follows S beside b, in step with it.
-  member c;
-  c.dir = root + "/c";
-  open(c, true);
-  std::vector<std::string> chunks;
-  auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
-    chunks.push_back(std::move(ch));
-    return true;
-  });
-  ASSERT_TRUE(snap);
-  snapshot(S);
-  ASSERT_TRUE(c.st->install_snapshot(S, *snap, chunks));
   workload([&](const std::string&) {
     auto recs = unshipped(S);
     ASSERT_TRUE(c.st->apply_replicated(recs));
@@ -175,52 +192,30 @@ TEST_F(ReplicaPromotion,
   EXPECT_EQ(*owner, *copy);
 }
 
-TEST_F(ReplicaPromotion, AnIdleShardsPromotionStillOpensItsEpochWithARecord) {
+TEST_F(TwoFollowers, AnIdleShardsPromotionStillOpensItsEpochWithARecord) {
   // Nothing to renumber: the new epoch still gets its first record (a
   // Raft leader's first entry), so a follower at the base moves to the new
   // epoch though no commit comes.
-  member c;
-  c.dir = root + "/c";
-  open(c, true);
-  std::vector<std::string> chunks;
-  auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
-    chunks.push_back(std::move(ch));
-    return true;
-  });
-  ASSERT_TRUE(snap);
-  snapshot(S);
-  ASSERT_TRUE(c.st->install_snapshot(S, *snap, chunks));
   ASSERT_TRUE(b.st->promote_replica({S}, 2));
-  auto log = b.st->read_replog(S, snap->seq, 10);
+  auto log = b.st->read_replog(S, start.seq, 10);
   ASSERT_TRUE(log);
   ASSERT_EQ(log->size(), 1u);
   EXPECT_EQ((*log)[0].epoch, 2u);
-  EXPECT_EQ((*log)[0].seq, snap->seq + 1);
+  EXPECT_EQ((*log)[0].seq, start.seq + 1);
   // Nothing renumbered: it holds only the shard's new epoch history.
   v1::ReplRecord first;
   ASSERT_TRUE(first.ParseFromString((*log)[0].record));
   ASSERT_EQ(first.changes_size(), 1);
   EXPECT_EQ(first.changes(0).kind(), v1::REPL_INBOX);
   EXPECT_EQ(first.changes(0).name(), epoch_history_name());
-  (*log)[0].base_epoch = snap->epoch;
+  (*log)[0].base_epoch = start.epoch;
   auto took = c.st->apply_replicated(*log);
   ASSERT_TRUE(took);
   EXPECT_FALSE(took->shards[0].refused) << took->shards[0].refused->describe();
-  EXPECT_EQ(took->shards[0].at, (repl_position{2, snap->seq + 1}));
+  EXPECT_EQ(took->shards[0].at, (repl_position{2, start.seq + 1}));
 }
 
-TEST_F(ReplicaPromotion, AFollowerBehindThePromotionsStartNeedsASnapshot) {
-  member c;
-  c.dir = root + "/c";
-  open(c, true);
-  std::vector<std::string> chunks;
-  auto snap = a.st->snapshot_shard(S, 256, [&](std::string&& ch) {
-    chunks.push_back(std::move(ch));
-    return true;
-  });
-  ASSERT_TRUE(snap);
-  snapshot(S);
-  ASSERT_TRUE(c.st->install_snapshot(S, *snap, chunks));
+TEST_F(TwoFollowers, AFollowerBehindThePromotionsStartNeedsASnapshot) {
   // b gets every record, c all but the last.
   workload([&](const std::string&) { ship(S); });
   auto at_c = c.st->replica_position(S);
