@@ -95,10 +95,11 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
   s.refusals->add(refused_events);
   s.duplicates->add(duplicates);
   auto positions = std::move(b.positions);
+  // The report names the source shards' records the deletes wrote: the
+  // store actor sends them on for shipping (a shard whose last record is
+  // a delete would otherwise never reach its high-watermark).
   auto fn = [done](store& st) -> result<commit_report> {
-    if (auto r = st.delete_outbox(done); !r)
-      return r.error();
-    return commit_report{};
+    return st.delete_outbox(done);
   };
   auto n = done.size();
   call_store(self, fn,

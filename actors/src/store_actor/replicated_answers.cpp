@@ -5,6 +5,8 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
+
 #include "sluice/caf_error.hpp"
 #include "sluice/event_codec.hpp"
 #include "sluice/placement.hpp"
@@ -22,8 +24,12 @@ replicated_answers::hold(caf::event_based_actor* self, const commit_report& rep,
                          std::vector<caf::response_promise> promises,
                          std::vector<queue_append> appends,
                          std::size_t carried) {
-  replication_gate::requirements reqs(rep.replicated.begin(),
-                                      rep.replicated.end());
+  // A retry dropped as published once by an earlier opening of the store
+  // waits, too, for the shard's log that holds the original.
+  auto needs = rep.replicated;
+  for (auto& [shard, seq] : rep.awaits)
+    needs[shard] = std::max(needs[shard], seq);
+  replication_gate::requirements reqs(needs.begin(), needs.end());
   if (!reqs.empty() && watcher_) {
     shard_positions heads{reqs};
     self->send<caf::message_priority::high>(
@@ -167,8 +173,7 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
           rest.push_back(std::move(ap));
           continue;
         }
-        ap.dedupe_id.clear();
-        ap.dedupe_follow = false;
+        ap.appended_again = true; // its publish-once id: this member's now
         // The record that queued it here: the new owner drops the event
         // when that record survived into its copy (its epoch history).
         if (auto w = written.find(shard); w != written.end())

@@ -142,6 +142,10 @@ bool add_records(cluster_state& s, std::uint32_t shard, replicated_shard& r,
   }
   if (recs->empty() || recs->front().seq != fs.acked->seq + 1)
     return false;
+  // The log is the truth: a record written without a report (a command
+  // beside the running member, such as `sluice dlq`) is shipped with the
+  // others and counts for the high-watermark.
+  r.head = std::max(r.head, recs->back().seq);
   if (recs->back().seq >= r.head)
     fs.offered = r.head; // all of it, as of now
   for (auto& e : *recs) {

@@ -29,14 +29,36 @@ public:
   /// owned elsewhere; drops it when its publish-once id was seen before.
   /// True when it was written, false when dropped so.
   result<bool> append(const queue_append& a);
-  /// True when `id` was published once before (in `seen`, or earlier in
-  /// this batch); otherwise records it now.
-  result<bool> seen_before(const std::string& id);
+  /// What a publish-once id decides for its event's appends (every route
+  /// of an event has its key, so its shard).
+  struct once_decision {
+    bool skip = false; ///< published before: every route is dropped
+    /// Queued by an earlier opening of the store at this position of the
+    /// shard's log, which is not known here to have survived: appended
+    /// again naming it, so the shard's owner drops it if it did.
+    std::optional<repl_position> unsure{};
+  };
+  /// Looks `id` up in `seen` (and earlier in this batch) for an event of
+  /// `shard`. An id recorded by this opening, or with no log position
+  /// (the event went to this member's own outbox), is a duplicate; one an
+  /// earlier opening queued in a shard's log is a duplicate only if that
+  /// record survived into the shard's data here, and then the answer also
+  /// waits for the shard's high-watermark (`commit_report::awaits`).
+  result<once_decision> publish_once(const std::string& id,
+                                     std::uint32_t shard);
+  /// Records `id` as published now; `queued_at`: the record of `shard`'s
+  /// log that queues its event (none: this member's outbox holds it).
+  result<void> record_once(const std::string& id, std::uint32_t shard,
+                           const std::optional<repl_position>& queued_at);
   /// The shard of an append's key (read from the event when not given).
   result<std::uint32_t> shard_of_append(const queue_append& a);
   /// Queues an event for the node that owns its shard: the forwarder
   /// ships it, and deletes it once the owner acknowledged it.
-  result<void> to_outbox(const queue_append& a, std::uint32_t shard);
+  /// `written_at`: the log record that queued it before (an event
+  /// appended again), kept with the entry unless a key of this member
+  /// produced it.
+  result<void> to_outbox(const queue_append& a, std::uint32_t shard,
+                         const std::optional<repl_position>& written_at);
   /// Records a source's offset.
   result<void> progress(const source_progress& sp);
   /// Writes a dead letter of `stage_id` (0: input that never became an
@@ -103,7 +125,7 @@ private:
   store::impl& p_;
   MDB_txn* t_;
   bool last_outboxed_ = false;      ///< the last append went to the outbox
-  bool dedupe_skip_ = false;        ///< the last dedupe_id append was dropped
+  once_decision once_;              ///< the last dedupe_id append's
   std::set<std::string> batch_ids_; ///< publish-once ids of this batch
   std::int64_t now_ns_ =
       std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -54,23 +54,6 @@ struct ReappendDedupe : Replication {
             r.replicated.count(S) ? r.replicated.at(S) : 0};
   }
 
-  /// `m`'s outbox as the forwarder sends it.
-  static std::vector<forwarded_event> outbox_of(member& m) {
-    auto out = m.st->read_outbox({priority::urgent, 0}, 100);
-    EXPECT_TRUE(out) << out.error().describe();
-    std::vector<forwarded_event> evs;
-    for (auto& e : out ? *out : std::vector<outbox_entry>{})
-      evs.push_back({e.shard,
-                     e.pos.seq,
-                     e.stage_id,
-                     e.pos.priority,
-                     {},
-                     e.event_bytes,
-                     e.origin,
-                     e.written_at});
-    return evs;
-  }
-
   static forward_receipt receive(member& m, const std::string& sender,
                                  std::vector<forwarded_event> evs) {
     auto r = m.st->receive_forwarded(sender, std::move(evs));

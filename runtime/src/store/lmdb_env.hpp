@@ -126,8 +126,13 @@ struct store::impl {
   /// `catalog`: key -> Event, the on-demand source's index.
   MDB_dbi catalog = 0;
   bool has_catalog = false; ///< false: a read-only store from before it
-  /// `seen`: publish-once event id -> when it was first published (ns).
+  /// `seen`: publish-once event id -> when it was first published (ns)
+  /// [, the opening that recorded it (`life`) and where it was queued:
+  /// shard u32, epoch u64, seq u64 of that shard's log record].
   MDB_dbi seen = 0;
+  /// This opening's number (random): a publish-once id recorded by
+  /// another opening may name a log record that did not survive it.
+  std::uint64_t life = 0;
   /// Replication: `replog` (shard, epoch, seq) -> ReplRecord, the owner's
   /// log; `replog_head` shard -> the last seq written; `replica` (shard,
   /// kind, identity) -> bytes, a follower's copies; `replica_pos` shard ->

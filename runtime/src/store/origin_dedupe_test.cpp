@@ -29,22 +29,6 @@ struct OriginDedupe : Replication {
     Replication::TearDown();
   }
 
-  /// `m`'s outbox entries as the forwarder sends them, in outbox order.
-  static std::vector<forwarded_event> outbox_of(member& m) {
-    auto out = m.st->read_outbox({priority::urgent, 0}, 100);
-    EXPECT_TRUE(out) << out.error().describe();
-    std::vector<forwarded_event> evs;
-    for (auto& e : out ? *out : std::vector<outbox_entry>{})
-      evs.push_back({e.shard,
-                     e.pos.seq,
-                     e.stage_id,
-                     e.pos.priority,
-                     {},
-                     e.event_bytes,
-                     e.origin});
-    return evs;
-  }
-
   /// `evs` received by c from `sender`; nothing refused.
   forward_receipt forward(const std::string& sender,
                           std::vector<forwarded_event> evs) {
@@ -151,6 +135,68 @@ TEST_F(OriginDedupe, APromotedReplicaForwardingTheSameEntryAgainIsADuplicate) {
   EXPECT_EQ(newer.accepted, 1u);
   EXPECT_EQ(newer.duplicates, 3u);
   EXPECT_EQ(queued_at_c(), "parse: x#1 x#3 x#4 score: x#2");
+}
+
+// Shards owned by one member fail over one by one: a key's emit to another
+// shard owned here is a record of the key's shard (an outbox entry with its
+// origin), not of the other shard's log, so no failover of one of them
+// alone loses it (consumed, never queued) or repeats it (queued, not
+// consumed). The member forwards it to itself, deduplicated by origin.
+TEST_F(OriginDedupe, AnEmitToAnotherShardOwnedHereIsARecordOfTheEmittingShard) {
+  constexpr std::uint32_t U = 11; // owned by a, as S is
+  auto y = key_in(U, "y");
+  snapshot(S);
+  write_batch fed;
+  fed.appends = {append(a.parse, k, "k#1"), append(a.parse, y, "y#1")};
+  commit(a, std::move(fed));
+  auto u_before = a.st->replog_position(U);
+  ASSERT_TRUE(u_before && *u_before);
+  process(a, a.parse, k, "k#1", 0,
+          {append(a.score, y, "y#from-k"), append(a.score, k, "k#same")});
+
+  // U's log has no record of the commit; S's holds the emit, in b's copy.
+  auto u_after = a.st->replog_position(U);
+  ASSERT_TRUE(u_after && *u_after);
+  EXPECT_EQ((*u_after)->seq, (*u_before)->seq);
+  EXPECT_EQ(ids_of(queue(a, a.score, priority::normal)),
+            std::vector<std::string>{"k#same"});
+  auto out = outbox_of(a);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shard, U);
+  ASSERT_TRUE(out[0].origin);
+  EXPECT_EQ(out[0].origin->shard, S);
+  ship(S);
+  ASSERT_NO_FATAL_FAILURE(expect_in_sync(S, "emitted"));
+  std::size_t outbox_records = 0;
+  ASSERT_TRUE(b.st->scan_replica(S, [&](handoff_record& rec) {
+    outbox_records += rec.what == kind::outbox;
+    return true;
+  }));
+  EXPECT_EQ(outbox_records, 1u);
+
+  // Forwarded to a itself it is queued in U; sent again by whoever owns S
+  // next, it is a duplicate.
+  auto here = a.st->receive_forwarded("a", out);
+  ASSERT_TRUE(here) << here.error().describe();
+  EXPECT_TRUE(here->refused_shards.empty());
+  EXPECT_EQ(here->accepted, 1u);
+  auto again = a.st->receive_forwarded("b", out);
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(again->duplicates, 1u);
+  EXPECT_EQ(ids_of(queue(a, a.score, priority::normal)),
+            (std::vector<std::string>{"k#same", "y#from-k"}));
+
+  // Acknowledged, the entry leaves S's records: the delete is S's newest
+  // record, and the report names it, so it ships (and S's watermark can
+  // reach the head an on-demand read waits for).
+  auto deleted = a.st->delete_outbox({{out[0].priority, out[0].seq}});
+  ASSERT_TRUE(deleted) << deleted.error().describe();
+  auto head = a.st->replog_position(S);
+  ASSERT_TRUE(head && *head);
+  ASSERT_EQ(deleted->replicated.count(S), 1u);
+  EXPECT_EQ(deleted->replicated.at(S), (*head)->seq);
+  ship(S);
+  ASSERT_NO_FATAL_FAILURE(expect_in_sync(S, "acknowledged"));
 }
 
 TEST_F(OriginDedupe, AnEntryIndexedWithoutAnOriginStillForwardsOnce) {

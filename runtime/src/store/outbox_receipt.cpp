@@ -124,7 +124,8 @@ result<void> note_outbox_delete(cluster_writer& w, store::impl& p,
 
 } // namespace
 
-result<void> store::delete_outbox(const std::vector<keys::queue_pos>& done) {
+result<commit_report>
+store::delete_outbox(const std::vector<keys::queue_pos>& done) {
   auto& p = *impl_;
   cluster_writer w{p, "outbox delete"};
   if (w.failed())
@@ -132,12 +133,16 @@ result<void> store::delete_outbox(const std::vector<keys::queue_pos>& done) {
   for (auto& pos : done) {
     if (w.changes.on())
       if (auto r = note_outbox_delete(w, p, pos); !r)
-        return r;
+        return r.error();
     if (auto r = w.del(p.outbox, keys::queue_key(pos), "delete outbox entry");
         !r)
-      return r;
+      return r.error();
   }
-  return w.finish();
+  if (auto r = w.finish(); !r)
+    return r.error();
+  commit_report rep;
+  rep.replicated = std::move(w.replicated);
+  return rep;
 }
 
 result<forward_receipt>

@@ -99,6 +99,23 @@ struct Replication : ClusterStore {
     EXPECT_EQ((*pa)->seq, (*pb)->seq) << step;
   }
 
+  /// `m`'s outbox entries as the forwarder sends them, in outbox order.
+  static std::vector<forwarded_event> outbox_of(member& m) {
+    auto out = m.st->read_outbox({priority::urgent, 0}, 100);
+    EXPECT_TRUE(out) << out.error().describe();
+    std::vector<forwarded_event> evs;
+    for (auto& e : out ? *out : std::vector<outbox_entry>{})
+      evs.push_back({e.shard,
+                     e.pos.seq,
+                     e.stage_id,
+                     e.pos.priority,
+                     {},
+                     e.event_bytes,
+                     e.origin,
+                     e.written_at});
+    return evs;
+  }
+
   /// A KeyStatus of `phase` in `stage`.
   static std::string status(const std::string& stage, v1::Phase phase) {
     v1::KeyStatus st;

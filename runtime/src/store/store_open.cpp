@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <optional>
+#include <random>
 #include <vector>
 
 #include "lmdb_env.hpp"
@@ -162,6 +163,8 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
                                 + ec.message());
   }
   auto p = std::make_unique<impl>();
+  p->life = std::random_device{}();
+  p->life = (p->life << 32) ^ std::random_device{}();
   p->opts = opts;
   int rc = mdb_env_create(&p->env);
   if (rc != 0)

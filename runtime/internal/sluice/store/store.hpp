@@ -107,6 +107,11 @@ struct commit_report {
   std::map<std::uint32_t, std::uint64_t> replicated;
   /// The epoch each of those records was written at (same shards).
   std::map<std::uint32_t, std::uint64_t> replicated_epochs;
+  /// Per shard, a seq of its log the commit's answer waits for besides
+  /// its own records: a publish-once retry dropped because an earlier
+  /// opening of the store queued the event in that shard's log, whose
+  /// record may not be replicated yet.
+  std::map<std::uint32_t, std::uint64_t> awaits;
   /// Outbox entries written that belong to no shard here (events fed or
   /// published through this member for keys owned elsewhere).
   std::vector<keys::queue_pos> member_outbox;
@@ -307,8 +312,11 @@ public:
   /// Outbox entries waiting to be forwarded.
   result<std::uint64_t> outbox_depth() const;
 
-  /// Deletes acknowledged outbox entries.
-  result<void> delete_outbox(const std::vector<keys::queue_pos>& done);
+  /// Deletes acknowledged outbox entries. With replication, deleting an
+  /// entry a shard's key produced is a change of that shard: the report's
+  /// `replicated` names the records written, which must ship like any
+  /// commit's.
+  result<commit_report> delete_outbox(const std::vector<keys::queue_pos>& done);
 
   /// Appends events another node forwarded, in one transaction: those of
   /// shards not owned here are refused (the sender retries), those at or

@@ -36,6 +36,11 @@ struct queue_append {
   /// which drops the event if its copy held that position (the epoch
   /// history, `store::receive_forwarded`).
   std::optional<repl_position> written_at{};
+  /// Appended again for a lost shard (`written_at` says from where): its
+  /// publish-once id, recorded with the first commit, is not checked
+  /// again, only recorded as this member's own (the event waits in its
+  /// outbox now, durable here).
+  bool appended_again = false;
 };
 
 /// A timer a behaviour set or cancelled (`context::set_timer`), applied
