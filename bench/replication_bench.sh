@@ -37,6 +37,8 @@
 #            K = 8,000: about 5 minutes here (one trial per R: no medians)
 #   --keep   keep the scratch directory (logs, data)
 #   --failover-only  only parts 3 and 4 (to try the script out)
+#   --throughput-only  only part 1, without the latency (before/after runs)
+#   --order "R..."     the R of each throughput trial, in order
 # Needs build/bin/sluice (or $SLUICE_BIN), etcd on PATH, python3 and
 # libxxhash.so.0 (the key -> shard hash, cluster/repl_helper.py).
 set -euo pipefail
@@ -47,12 +49,16 @@ sluice="${SLUICE_BIN:-$here/../build/bin/sluice}"
 pipeline="$here/../examples/package_trust/pipeline.yaml"
 npm="$here/../examples/package_trust/data/npm.tsv"
 helper="$here/cluster/repl_helper.py"
-quick=0 keep=0 failover_only=0
+quick=0 keep=0 failover_only=0 throughput_only=0 order_arg=""
 while (($#)); do
   case $1 in
     --quick) quick=1; shift ;;
     --keep) keep=1; shift ;;
     --failover-only) failover_only=1; shift ;;
+    --throughput-only) throughput_only=1; shift ;;
+    --order)
+      [[ $# -ge 2 && $2 =~ ^[123]( [123])*$ ]] || { echo "--order takes R values 1 to 3, e.g. --order \"1 3 3 1\"" >&2; exit 2; }
+      order_arg=$2; shift 2 ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   esac
 done
@@ -61,6 +67,7 @@ if ((quick)); then
 else
   events=20000 order="1 3 2 2 3 1 3 1 2" lat_secs=20 fo_trials=10 cu_keys=40000
 fi
+[[ -n $order_arg ]] && order=$order_arg
 [[ -x $sluice ]] || { echo "missing $sluice: build it first" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "etcd is not on PATH (Debian etcd-server)" >&2; exit 1; }
 work=$(mktemp -d /var/tmp/sluice_repl.XXXXXX)
@@ -220,7 +227,7 @@ for r in $order; do
   printf '%5s %3s %9s %10s %9s %8s %9s %7s\n' "$trial" "$r" "$settle" "$fed_secs" "$rate" "$join_secs" "$got" "$bl"
   [[ $got == "$events" ]] || echo "PROBLEM: score processed $got events, $events fed" >&2
   echo "$r $rate $fed_secs" >>"$results"
-  if { [[ $r == 3 ]] || [[ $r == 1 ]]; } && ! grep -q "^$r " "$lat"; then
+  if ((!throughput_only)) && { [[ $r == 3 ]] || [[ $r == 1 ]]; } && ! grep -q "^$r " "$lat"; then
     l=$(python3 "$helper" latency --port "${http[a]}" --key-file "$work/hook.key" \
       --seconds "$lat_secs" --prefix "lat$trial") || true
     echo "$r $l" >>"$lat"
@@ -243,6 +250,7 @@ if ((!failover_only)); then
       "$(awk -v r="$r" '$1 == r { printf "%s ", $2 }' "$results")"
   done
   echo
+  if ((throughput_only)); then exit 0; fi
   echo "## 2. webhook acknowledgement latency (sequential POSTs, 1 event each, through a, ${lat_secs} s)"
   while read -r r l; do echo "R = $r: $l"; done <"$lat"
   echo
