@@ -7,6 +7,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "messages.hpp"
 #include "sluice/caf_error.hpp"
@@ -34,7 +36,45 @@ struct feed_state {
   counter* records = nullptr;
   counter* rejected = nullptr;
   counter* unrouted = nullptr;
+  /// Records no stage took, per reason (`topology::why_unrouted`), since
+  /// this node began reading the feed; reasons beyond
+  /// `max_unrouted_reasons` are counted together.
+  std::map<std::string, std::uint64_t> unrouted_why;
+  std::uint64_t unrouted_other = 0;
 };
+
+/// Distinct reasons a feed keeps for its summary (values of a filtered
+/// attribute may be many).
+constexpr std::size_t max_unrouted_reasons = 16;
+
+/// Counts a record no stage took; the first of each reason is logged with
+/// where it was read.
+void note_unrouted(feed_state& s, std::string why, const std::string& where) {
+  s.unrouted->add();
+  auto i = s.unrouted_why.find(why);
+  if (i != s.unrouted_why.end()) {
+    ++i->second;
+    return;
+  }
+  if (s.unrouted_why.size() >= max_unrouted_reasons) {
+    ++s.unrouted_other;
+    return;
+  }
+  s.log->warn("{}: taken by no stage: {} (records like it are counted in "
+              "sluice_feed_unrouted_total and summed when the feed ends)",
+              where, why);
+  s.unrouted_why.emplace(std::move(why), 1);
+}
+
+/// The feed ended: how many records no stage took, and why.
+void log_unrouted(feed_state& s) {
+  for (auto& [why, n] : s.unrouted_why)
+    s.log->warn("{}: {} record{} taken by no stage: {}", s.reader->path(), n,
+                n == 1 ? "" : "s", why);
+  if (s.unrouted_other > 0)
+    s.log->warn("{}: {} more records taken by no stage, for other reasons",
+                s.reader->path(), s.unrouted_other);
+}
 
 using feed_actor = caf::stateful_actor<feed_state>;
 
@@ -63,9 +103,10 @@ void read_batch(feed_actor* self) {
           raw_dead_letter_record(where(), r.ev.payload, now, why));
     } else {
       r.ev.ingest_ts_ns = now;
-      auto appends = s.env.plan->route(topic, std::move(r.ev));
+      std::string why;
+      auto appends = s.env.plan->route(topic, std::move(r.ev), nullptr, &why);
       if (appends.empty())
-        s.unrouted->add();
+        note_unrouted(s, std::move(why), where());
       for (auto& a : appends)
         b.appends.push_back(std::move(a));
     }
@@ -83,6 +124,7 @@ void read_batch(feed_actor* self) {
             if (s.progress.finished()) {
               s.log->info("{}: finished after {} records", s.reader->path(),
                           s.progress.records());
+              log_unrouted(s);
               self->quit();
             } else {
               self->send(self, msg::read_atom::value);

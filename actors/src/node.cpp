@@ -318,6 +318,8 @@ result<node_stats> node::stats() const {
     auto& f = p.feeds[i];
     feed_progress fp;
     fp.source = f;
+    fp.unrouted =
+        p.metrics.counter_value("sluice_feed_unrouted_total", {{"source", f}});
     auto rec = p.st->read_progress(feed_source_name(f));
     if (!rec)
       return rec.error();

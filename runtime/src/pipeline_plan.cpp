@@ -34,12 +34,15 @@ result<void> pipeline_plan::check_payload_size(std::size_t size) const {
                   + std::to_string(topo_.max_payload_bytes));
 }
 
-std::vector<queue_append> pipeline_plan::route(const std::string& topic,
-                                               event ev,
-                                               std::size_t* first_stage) const {
+std::vector<queue_append>
+pipeline_plan::route(const std::string& topic, event ev,
+                     std::size_t* first_stage,
+                     std::string* why_unrouted) const {
   std::vector<queue_append> out;
   ev.topic = topic;
   auto routes = topo_.routes(topic, ev);
+  if (routes.empty() && why_unrouted)
+    *why_unrouted = topo_.why_unrouted(topic, ev);
   if (first_stage && !routes.empty())
     *first_stage = routes.front().stage;
   for (auto& r : routes) {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "topology_loader.hpp"
@@ -57,6 +59,52 @@ std::vector<topology::route> topology::routes(const std::string& topic,
     }
   }
   return out;
+}
+
+namespace {
+
+/// "a", "a or b", "a, b or c".
+std::string one_of(const std::set<std::string>& values) {
+  std::string out;
+  std::size_t i = 0;
+  for (const std::string& v : values) {
+    if (i > 0)
+      out += i + 1 == values.size() ? " or " : ", ";
+    out += v;
+    ++i;
+  }
+  return out;
+}
+
+} // namespace
+
+std::string topology::why_unrouted(const std::string& topic,
+                                   const event& ev) const {
+  std::set<std::string> refused; // the event's side, once each
+  std::string takes;             // the subscriptions' side, in stage order
+  for (const stage_spec& stage : stages) {
+    for (const subscription& sub : stage.subscribe) {
+      if (sub.topic != topic)
+        continue;
+      for (const auto& [name, values] : sub.filter.accept) {
+        auto found = ev.attributes.find(name);
+        if (found != ev.attributes.end() && values.contains(found->second))
+          continue;
+        refused.insert(found == ev.attributes.end()
+                           ? name + " (missing)"
+                           : name + "=" + found->second);
+        takes += (takes.empty() ? "" : "; ") + stage.name + " takes " + name
+                 + " " + one_of(values);
+        break; // the first attribute it refuses names the subscription
+      }
+    }
+  }
+  if (takes.empty())
+    return "no stage subscribes to topic '" + topic + "'";
+  std::string what;
+  for (const std::string& r : refused)
+    what += (what.empty() ? "" : ", ") + r;
+  return what + " matched no subscription: " + takes;
 }
 
 // ---- public entry points ----------------------------------------------------

@@ -84,5 +84,40 @@ TEST(Topology, RoutesToEachMatchingStageOnceWithTheFirstMatchingSubscription) {
   EXPECT_TRUE(parsed->routes("nowhere", event_with({})).empty());
 }
 
+TEST(TopologyRoutes, SaysWhyAnEventWasTakenByNoStage) {
+  const auto parsed = parse_topology(
+      "pipeline: p\n"
+      "topics: [registry, other]\n"
+      "stages:\n"
+      "  - name: parse\n"
+      "    behaviour: b\n"
+      "    subscribe:\n"
+      "      - {topic: registry, filter: {ecosystem: [npm, pypi, debian]}}\n"
+      "  - name: audit\n"
+      "    behaviour: b\n"
+      "    subscribe:\n"
+      "      - {topic: registry, filter: {ecosystem: npm, tier: gold}}\n"
+      "  - name: elsewhere\n"
+      "    behaviour: b\n"
+      "    subscribe: [{topic: other}]\n",
+      "pipeline.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  // The feed file named feed.tsv gives every record ecosystem=feed.
+  EXPECT_EQ(
+      parsed->why_unrouted("registry", event_with({{"ecosystem", "feed"}})),
+      "ecosystem=feed matched no subscription: parse takes ecosystem "
+      "debian, npm or pypi; audit takes ecosystem npm");
+  // The first attribute a subscription refuses names it.
+  EXPECT_EQ(
+      parsed->why_unrouted("registry", event_with({{"ecosystem", "cargo"}})),
+      "ecosystem=cargo matched no subscription: parse takes ecosystem "
+      "debian, npm or pypi; audit takes ecosystem npm");
+  EXPECT_EQ(parsed->why_unrouted("registry", event_with({})),
+            "ecosystem (missing) matched no subscription: parse takes "
+            "ecosystem debian, npm or pypi; audit takes ecosystem npm");
+  EXPECT_EQ(parsed->why_unrouted("nowhere", event_with({})),
+            "no stage subscribes to topic 'nowhere'");
+}
+
 } // namespace
 } // namespace sluice::topology_test

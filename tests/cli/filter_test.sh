@@ -3,7 +3,9 @@
 # webhook reach the stage whose SNS-style filter accepts their attributes;
 # those no subscription takes are counted as unrouted, not lost silently;
 # an attribute value mapped to urgent (`priority_from`) makes the event
-# urgent at that stage.
+# urgent at that stage. And a feed file whose name is no ecosystem the
+# example's parse stage takes (feed.tsv): the run says why nothing went
+# through, once per reason and in its summary.
 #
 # usage: filter_test.sh SLUICE_BINARY SOURCE_DIR
 set -uo pipefail
@@ -58,4 +60,18 @@ check "and the other one normal" \
   grep -q '^sluice_stage_latency_seconds_count{priority="normal",stage="parse"} 1$' <<<"$metrics"
 
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
+
+# The example routes by the ecosystem it takes from the feed's file name.
+head -n 51 "$src/examples/package_trust/data/npm.tsv" > "$work/feed.tsv"
+"$sluice" run "$src/examples/package_trust/pipeline.yaml" --data "$work/feed-data" \
+  --feed "$work/feed.tsv" >"$work/feed.out" 2>&1
+rc=$?
+check "a feed no stage takes still runs to its end (exit $rc)" test "$rc" -eq 0
+why='ecosystem=feed matched no subscription: parse takes ecosystem debian, npm or pypi'
+check "the first such record is logged with its line and why" \
+  grep -q "feed.tsv:2: taken by no stage: $why" "$work/feed.out"
+check "the end of the feed counts them per reason" \
+  grep -q "feed.tsv: 50 records taken by no stage: $why" "$work/feed.out"
+check "the summary says so" \
+  grep -q "^  50 feed records taken by no stage" "$work/feed.out"
 finish

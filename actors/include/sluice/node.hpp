@@ -73,6 +73,9 @@ struct feed_progress {
   std::uint64_t size = 0;    ///< the file's size in bytes when it was opened
   /// All of it is committed (with `refeed`: in this node's pass).
   bool finished = false;
+  /// Records no stage's subscription took, since this node started (the
+  /// feed's log lines say why).
+  std::uint64_t unrouted = 0;
 };
 
 /// Counters of one stage.

@@ -118,6 +118,14 @@ struct topology {
   /// stage order: at most one per stage, from its first subscription to
   /// `topic` whose filter matches.
   std::vector<route> routes(const std::string& topic, const event& ev) const;
+
+  /// Why no stage takes `ev` published on `topic` (for an event `routes`
+  /// gave nothing), for operators: "no stage subscribes to topic 'x'", or
+  /// the event's attributes the filters refused and what each subscription
+  /// takes, e.g. "ecosystem=feed matched no subscription: parse takes
+  /// ecosystem debian, npm or pypi". Events alike get the same text, so it
+  /// can be counted per reason.
+  std::string why_unrouted(const std::string& topic, const event& ev) const;
 };
 
 /// Loads `path`, following `include:` entries relative to it. Errors name the

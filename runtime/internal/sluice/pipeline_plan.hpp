@@ -41,10 +41,12 @@ public:
 
   /// The queue appends for `ev` published on `topic`, one per subscribing
   /// stage whose filter matches, with the subscription's priority class.
-  /// Empty when nothing subscribes: callers count that as unrouted.
+  /// Empty when nothing subscribes: callers count that as unrouted, and
+  /// `why_unrouted` (when given) receives `topology::why_unrouted`'s text.
   /// `first_stage` receives the index of the first target stage.
   std::vector<queue_append> route(const std::string& topic, event ev,
-                                  std::size_t* first_stage = nullptr) const;
+                                  std::size_t* first_stage = nullptr,
+                                  std::string* why_unrouted = nullptr) const;
 
 private:
   topology topo_;

@@ -78,6 +78,13 @@ void progress::finish(const node_stats& s, const std::string& data_dir) {
        << " s ("
        << human(static_cast<double>(total_done(s)) / std::max(secs, 1e-3))
        << " stage events/s), " << s.commits << " commits\n";
+  std::uint64_t unrouted = 0;
+  for (auto& f : s.feeds)
+    unrouted += f.unrouted;
+  if (unrouted > 0)
+    out_ << "  " << unrouted << " feed record" << (unrouted == 1 ? "" : "s")
+         << " taken by no stage: no subscription's filter matched (the "
+            "warnings above say which values each stage takes)\n";
   out_ << "  " << std::left << std::setw(12) << "stage" << std::right
        << std::setw(10) << "in" << std::setw(10) << "done" << std::setw(10)
        << "skipped" << std::setw(10) << "failed" << std::setw(10) << "queued"
