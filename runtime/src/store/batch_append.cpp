@@ -59,7 +59,7 @@ result<bool> batch_writer::append(const queue_append& a) {
   if (!a.dedupe_id.empty()) {
     std::optional<repl_position> at;
     if (changes_.on()) {
-      auto next = next_log_position(t_, p_, *shard);
+      auto next = changes_.next_position(t_, *shard);
       if (!next)
         return next.error();
       at = *next;
@@ -135,7 +135,7 @@ batch_writer::publish_once(const std::string& id, std::uint32_t shard) {
   // log, an older one is in the shard's epoch history.
   auto at = seen.queued_at->second;
   if (p_.opts.place && p_.opts.place->queues_here(shard)) {
-    auto next = next_log_position(t_, p_, shard);
+    auto next = changes_.next_position(t_, shard);
     if (!next)
       return next.error();
     if (*next) {

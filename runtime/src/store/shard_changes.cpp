@@ -39,22 +39,40 @@ void shard_changes::outbox(std::uint32_t source_shard, std::uint32_t stage_id,
   note(std::move(r), erase);
 }
 
-result<std::optional<outbox_origin>>
-shard_changes::next_origin(MDB_txn* t, std::uint32_t source_shard) {
-  auto it = origins_.find(source_shard);
+result<std::optional<outbox_origin>*>
+shard_changes::origin_slot(MDB_txn* t, std::uint32_t shard) {
+  auto it = origins_.find(shard);
   if (it == origins_.end()) {
-    auto at = next_log_position(t, p_, source_shard);
+    auto at = next_log_position(t, p_, shard);
     if (!at)
       return at.error();
     std::optional<outbox_origin> first;
     if (*at)
-      first = outbox_origin{source_shard, (*at)->epoch, (*at)->seq, 0};
-    it = origins_.emplace(source_shard, first).first;
+      first = outbox_origin{shard, (*at)->epoch, (*at)->seq, 0};
+    it = origins_.emplace(shard, first).first;
   }
-  auto out = it->second;
-  if (it->second)
-    ++it->second->index;
+  return &it->second;
+}
+
+result<std::optional<outbox_origin>>
+shard_changes::next_origin(MDB_txn* t, std::uint32_t source_shard) {
+  auto slot = origin_slot(t, source_shard);
+  if (!slot)
+    return slot.error();
+  auto out = **slot;
+  if (**slot)
+    ++(**slot)->index;
   return out;
+}
+
+result<std::optional<repl_position>>
+shard_changes::next_position(MDB_txn* t, std::uint32_t shard) {
+  auto slot = origin_slot(t, shard);
+  if (!slot)
+    return slot.error();
+  if (!**slot)
+    return std::optional<repl_position>{};
+  return std::optional{repl_position{(**slot)->epoch, (**slot)->seq}};
 }
 
 void shard_changes::add(handoff_record::kind what, std::uint32_t stage_id,

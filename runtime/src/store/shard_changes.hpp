@@ -81,6 +81,11 @@ public:
   /// replicated). Capture on only.
   result<std::optional<outbox_origin>> next_origin(MDB_txn* t,
                                                    std::uint32_t source_shard);
+  /// The position `flush` writes `shard`'s record at in this transaction
+  /// (read once per transaction, as for `next_origin`); nullopt when the
+  /// shard is not owned here.
+  result<std::optional<repl_position>> next_position(MDB_txn* t,
+                                                     std::uint32_t shard);
 
   /// Writes, in `t`, one replication record per shard changed that is
   /// owned here (has a shard record; the others are dropped), at the
@@ -92,6 +97,9 @@ public:
   }
 
 private:
+  /// `shard`'s entry of `origins_`, read from `t` the first time.
+  result<std::optional<outbox_origin>*> origin_slot(MDB_txn* t,
+                                                    std::uint32_t shard);
   void add(handoff_record::kind what, std::uint32_t stage_id,
            std::string_view key, std::string_view name, keys::queue_pos pos,
            std::string_view value, bool erase);
