@@ -162,8 +162,20 @@ void send_batch(cluster_actor* self, const std::string& target,
             unsend(self, target, *b);
             return;
           }
-          settle(self, target, *b, receipt->refused_shards,
-                 receipt->duplicates);
+          // As for another member's batch (receive_forward): the entries
+          // leave the outbox only once the receiving shards' records are
+          // replicated. A shard given up before that (a move, a fencing)
+          // drops the receipt with its unacknowledged commits, and the
+          // entries go again to its new owner; settled at once, the
+          // source shard's delete could be acknowledged without them.
+          hold_ack(self, receipt->replicated,
+                   [self, target, b, receipt](bool ok) {
+                     if (ok)
+                       settle(self, target, *b, receipt->refused_shards,
+                              receipt->duplicates);
+                     else
+                       unsend(self, target, *b);
+                   });
         },
         b->urgent);
     return;

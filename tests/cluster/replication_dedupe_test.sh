@@ -104,7 +104,8 @@ for line in open(d + "/export/tally.tsv"):
     n, keys, rep = int(t["events"]), t["keys"], int(t["repeated_keys"])
     events += n
     if n != len(keys) or rep:
-        bad.append("%s: %d events, %d keys, %d repeated" % (bucket, n, len(keys), rep))
+        bad.append("%s: %d events, %d keys, %d repeated (%s)"
+                   % (bucket, n, len(keys), rep, "; ".join(t.get("repeats", [])[:3])))
     for k in keys:
         if k in seen:
             bad.append("%s in %s and %s" % (k, seen[k], bucket))

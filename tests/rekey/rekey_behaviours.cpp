@@ -33,6 +33,7 @@ void tally_behaviour::on_event(sluice::context& ctx, const sluice::event& ev,
   auto at = std::lower_bound(keys->begin(), keys->end(), ev.payload);
   if (at != keys->end() && *at == ev.payload) {
     t.set_repeated_keys(t.repeated_keys() + 1);
+    t.add_repeats(ev.payload + " " + ev.id);
     ctx.count("repeated_keys");
     return;
   }

@@ -54,6 +54,8 @@ TEST(Rekey, TallyKeepsKeysSortedOnceAndCountsARepeat) {
   EXPECT_EQ(t.keys(1), "npm/b");
   EXPECT_EQ(t.keys(2), "npm/c");
   EXPECT_EQ(t.repeated_keys(), 1u);
+  ASSERT_EQ(t.repeats_size(), 1);
+  EXPECT_EQ(t.repeats(0), "npm/a t:npm/a"); // the repeat's key and event id
 }
 
 TEST(Rekey, TallyRefusesAnEventWithoutAPackageKey) {

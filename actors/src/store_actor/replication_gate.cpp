@@ -69,6 +69,7 @@ void replication_gate::decide(held& h) {
         for (auto& r : h.reqs)
           if (!lost_.count(r.first) && watermark(r.first) < r.second)
             rest.push_back(r);
+        h.rest = rest;
         return;
       }
       all = all && watermark(shard) >= seq;
@@ -157,21 +158,31 @@ void replication_gate::lose(const std::vector<std::uint32_t>& shards) {
     lost_[s] = true;
     hw_.erase(s);
   }
+  // A failed commit's records of these shards are gone with them (their
+  // outbox entries too): they no longer hold the fence.
+  for (auto& h : held_)
+    std::erase_if(h.rest, [&](const auto& r) { return lost_.count(r.first); });
   decide_all();
   // Later commits of these shards (before they are owned again) are
   // refused by the store's placement; the mark ends with the next advance.
+}
+
+bool replication_gate::rest_replicated(held& h) {
+  std::erase_if(h.rest,
+                [&](const auto& r) { return watermark(r.first) >= r.second; });
+  return h.rest.empty();
 }
 
 replication_gate::outcome replication_gate::take() {
   // The fence: the newest commit such that it and every older one have
   // their records replicated (or failed).
   for (auto& h : held_) {
-    if (h.at == held::state::waiting)
+    if (h.at == held::state::waiting || !rest_replicated(h))
       break;
     pending_.fence = std::max(pending_.fence, h.seq_after);
   }
   while (!held_.empty() && held_.front().at != held::state::waiting
-         && held_.front().answered) {
+         && held_.front().answered && held_.front().rest.empty()) {
     held_.pop_front();
     ++first_ticket_;
   }

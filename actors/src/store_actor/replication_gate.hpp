@@ -70,7 +70,8 @@ public:
   };
   /// Takes the tickets decided since the last call, and the outbox fence:
   /// the seq_after of the newest commit such that it and every older one
-  /// are decided.
+  /// have their records replicated (a failed one: those of its shards
+  /// not lost).
   outcome take();
 
   /// Commits still held.
@@ -91,7 +92,16 @@ private:
     /// Held after older commits: answered only once every held commit
     /// up to this ticket was (its own ticket excluded), 0: not so held.
     std::uint64_t barrier = 0;
+    /// Failed: its records of shards still owned here, not yet below
+    /// their watermarks. Until they are, the fence stays before it: the
+    /// outbox entries those shards' keys emitted in it must not leave
+    /// (should those shards be lost too, their keys run again and emit
+    /// again).
+    requirements rest;
   };
+  /// True once a failed commit's records of shards still owned here are
+  /// replicated (they no longer hold the fence); drops those that are.
+  bool rest_replicated(held& h);
   void decide(held& h);
   void decide_all();
   /// True while a commit held `after_older` must wait for others.

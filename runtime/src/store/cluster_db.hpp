@@ -150,6 +150,12 @@ scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
 result<void> erase_records(store::impl& p, cluster_writer& w,
                            const std::vector<bool>& in);
 
+/// Deletes within `w` the dead letters and outbox entries (with their
+/// `outbox_src` index) of the keys of the shards in `in`: a replicated
+/// shard's records beside its keyed ones, given up with it.
+result<void> erase_letters_and_outbox(store::impl& p, cluster_writer& w,
+                                      const std::vector<bool>& in);
+
 /// Queued events' positions in an import: (shard, old) -> new.
 using position_map =
     std::map<std::pair<std::uint32_t, keys::queue_pos>, keys::queue_pos>;

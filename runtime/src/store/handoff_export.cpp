@@ -58,6 +58,15 @@ result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
     return *w.failed();
   if (auto r = erase_records(p, w, shard_set(shards)); !r)
     return r;
+  // Replicated: the shard's dead letters and the outbox entries its keys
+  // emitted are its records too. Those below its high-watermark are the
+  // new owner's (it forwards them); the rest are void with the commits
+  // that wrote them. Left here, an entry beyond the watermark left once
+  // the shard was lost (nothing holds the fence for a lost shard) while
+  // the new owner ran its key again: the same event twice downstream.
+  if (w.changes.on())
+    if (auto r = erase_letters_and_outbox(p, w, shard_set(shards)); !r)
+      return r;
   for (auto s : shards) {
     if (auto r = w.del(p.shards, shard_key(s), "delete shard record"); !r)
       return r;

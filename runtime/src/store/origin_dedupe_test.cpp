@@ -152,6 +152,45 @@ TEST_F(OriginDedupe, APromotedReplicaForwardingTheSameEntryAgainIsADuplicate) {
 // origin), not of the other shard's log, so no failover of one of them
 // alone loses it (consumed, never queued) or repeats it (queued, not
 // consumed). The member forwards it to itself, deduplicated by origin.
+TEST_F(OriginDedupe,
+       AGivenUpShardTakesItsKeysOutboxEntriesAndDeadLettersAlong) {
+  // a processes k (shard S): one event emits for x (shard T, c's), the
+  // other is dead-lettered. Given up (its new owner's copy holds what was
+  // replicated; the rest is void), S leaves nothing of its keys here: an
+  // outbox entry left behind was forwarded once nothing fenced it, while
+  // the new owner ran k again and emitted the same event again.
+  write_batch fed;
+  fed.appends = {append(a.parse, k, "k#1"), append(a.parse, k, "k#2")};
+  commit(a, std::move(fed));
+  process(a, a.parse, k, "k#1", 0, {append(a.score, x, "x#from-k")});
+  v1::DeadLetter dl;
+  dl.set_key(k);
+  dl.set_stage("parse");
+  auto dead = complete(a.parse, k, pos_of(a, a.parse, "k#2"), 1, "k#2-done");
+  dead.dead_letter = dl.SerializeAsString();
+  write_batch b2;
+  b2.completions.push_back(std::move(dead));
+  commit(a, std::move(b2));
+  auto letters = [&] {
+    std::size_t n = 0;
+    EXPECT_TRUE(a.st->scan_dead_letters(
+        [&](std::uint32_t, std::uint64_t, const std::string&) {
+          ++n;
+          return true;
+        }));
+    return n;
+  };
+  ASSERT_EQ(outbox_of(a).size(), 1u);
+  ASSERT_EQ(letters(), 1u);
+
+  ASSERT_TRUE(a.st->release_shards({S}));
+  EXPECT_TRUE(outbox_of(a).empty());
+  EXPECT_EQ(letters(), 0u);
+  auto depth = a.st->outbox_depth();
+  ASSERT_TRUE(depth);
+  EXPECT_EQ(*depth, 0u);
+}
+
 TEST_F(OriginDedupe, AnEmitToAnotherShardOwnedHereIsARecordOfTheEmittingShard) {
   constexpr std::uint32_t U = 11; // owned by a, as S is
   auto y = key_in(U, "y");

@@ -113,6 +113,33 @@ owner_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
 
 } // namespace
 
+result<void> erase_letters_and_outbox(store::impl& p, cluster_writer& w,
+                                      const std::vector<bool>& in) {
+  std::vector<std::string> letters, outbox;
+  auto keep = [&](handoff_record& r) -> result<bool> {
+    if (r.what == handoff_record::kind::dead_letter)
+      letters.push_back(keys::dead_letter_key(r.stage_id, r.pos.seq));
+    else
+      outbox.push_back(keys::queue_key(r.pos));
+    return true;
+  };
+  auto go = scan_dead_letters_of(p, w.get(), in, keep);
+  if (go && *go)
+    go = scan_outbox_of(p, w.get(), in, keep);
+  if (!go)
+    return go.error();
+  for (auto& k : letters)
+    if (auto r = w.del(p.dead_letters, k, "delete a given-up dead letter"); !r)
+      return r;
+  for (auto& k : outbox) {
+    if (auto r = w.del(p.outbox, k, "delete a given-up outbox entry"); !r)
+      return r;
+    if (auto r = w.del(p.outbox_src, k, "delete a given-up outbox entry"); !r)
+      return r;
+  }
+  return {};
+}
+
 result<void> scan_shard(
     const store::impl& p, MDB_txn* t, std::uint32_t shard,
     const std::function<result<bool>(handoff_record&, std::string_view)>& fn) {
