@@ -15,10 +15,13 @@
 #include "sluice/dead_letter.hpp"
 #include "sluice/feed_reader.hpp"
 #include "sluice/v1/store.pb.h"
+#include "unrouted_reasons.hpp"
 
 namespace sluice {
 
 std::string feed_source_name(const std::string& path) {
+  if (path == feed_reader::standard_input)
+    return "feed:stdin";
   std::error_code ec;
   auto abs = std::filesystem::weakly_canonical(path, ec);
   return "feed:" + (ec ? path : abs.string());
@@ -29,6 +32,7 @@ namespace {
 struct feed_state {
   node_env env;
   std::string source_name;
+  std::string shown; ///< in logs and dead letters: the path, or "stdin"
   caf::actor store;
   std::unique_ptr<feed_reader> reader;
   v1::SourceOffset progress;
@@ -36,44 +40,15 @@ struct feed_state {
   counter* records = nullptr;
   counter* rejected = nullptr;
   counter* unrouted = nullptr;
-  /// Records no stage took, per reason (`topology::why_unrouted`), since
-  /// this node began reading the feed; reasons beyond
-  /// `max_unrouted_reasons` are counted together.
-  std::map<std::string, std::uint64_t> unrouted_why;
-  std::uint64_t unrouted_other = 0;
 };
 
-/// Distinct reasons a feed keeps for its summary (values of a filtered
-/// attribute may be many).
-constexpr std::size_t max_unrouted_reasons = 16;
-
 /// Counts a record no stage took; the first of each reason is logged with
-/// where it was read.
-void note_unrouted(feed_state& s, std::string why, const std::string& where) {
+/// where it was read, and the feed's sums when it ends (`log_totals`).
+void note_unrouted(feed_state& s, const std::string& why,
+                   const std::string& where) {
   s.unrouted->add();
-  auto i = s.unrouted_why.find(why);
-  if (i != s.unrouted_why.end()) {
-    ++i->second;
-    return;
-  }
-  if (s.unrouted_why.size() >= max_unrouted_reasons) {
-    ++s.unrouted_other;
-    return;
-  }
-  s.log->warn("{}: taken by no stage: {} (records like it are counted in "
-              "sluice_feed_unrouted_total and summed when the feed ends)",
-              where, why);
-  s.unrouted_why.emplace(std::move(why), 1);
-}
-
-/// The feed ended: how many records no stage took, and why.
-void log_unrouted(feed_state& s) {
-  for (auto& [why, n] : s.unrouted_why)
-    s.log->warn("{}: {} record{} taken by no stage: {}", s.reader->path(), n,
-                n == 1 ? "" : "s", why);
-  if (s.unrouted_other > 0)
-    s.log->warn("{}: {} more records taken by no stage, for other reasons",
-                s.reader->path(), s.unrouted_other);
+  if (s.env.unrouted)
+    s.env.unrouted->note(s.shown, why, where, "sluice_feed_unrouted_total");
 }
 
 using feed_actor = caf::stateful_actor<feed_state>;
@@ -85,9 +60,7 @@ void read_batch(feed_actor* self) {
   auto now = now_ns();
   auto& topic = s.env.plan->topo().feed.topic;
   for (auto& r : recs) {
-    auto where = [&] {
-      return s.reader->path() + ":" + std::to_string(r.line);
-    };
+    auto where = [&] { return s.shown + ":" + std::to_string(r.line); };
     if (!r.ok) {
       s.rejected->add();
       s.log->warn("{}", r.error);
@@ -106,7 +79,7 @@ void read_batch(feed_actor* self) {
       std::string why;
       auto appends = s.env.plan->route(topic, std::move(r.ev), nullptr, &why);
       if (appends.empty())
-        note_unrouted(s, std::move(why), where());
+        note_unrouted(s, why, where());
       for (auto& a : appends)
         b.appends.push_back(std::move(a));
     }
@@ -122,9 +95,10 @@ void read_batch(feed_actor* self) {
             auto& s = self->state;
             s.records->add(n);
             if (s.progress.finished()) {
-              s.log->info("{}: finished after {} records", s.reader->path(),
+              s.log->info("{}: finished after {} records", s.shown,
                           s.progress.records());
-              log_unrouted(s);
+              if (s.env.unrouted)
+                s.env.unrouted->log_totals(s.shown);
               self->quit();
             } else {
               self->send(self, msg::read_atom::value);
@@ -143,6 +117,8 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
   auto& s = self->state;
   s.env = env;
   s.source_name = feed_source_name(path);
+  const bool from_stdin = path == feed_reader::standard_input;
+  s.shown = from_stdin ? "stdin" : path;
   s.store = std::move(store);
   s.log = env.logger("feed");
   labels l{{"source", path}};
@@ -155,11 +131,20 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
   if (auto prev = env.st->read_progress(s.source_name); prev && *prev)
     s.progress.ParseFromString(**prev);
   s.progress.set_source(s.source_name);
-  if (s.progress.finished() && !env.refeed) {
+  if (s.progress.finished() && !env.refeed && !from_stdin) {
     self->quit();
     return {};
   }
-  if (s.progress.finished()) {
+  // Standard input is new input on every run: a new pass from its start.
+  // Its offset is committed as a file's, but a pipe cannot go back to it.
+  if (from_stdin && !s.progress.finished() && s.progress.byte_offset() > 0)
+    s.log->warn(
+        "stdin: the last run stopped at byte {} of its input, after {} "
+        "records; standard input cannot be resumed as a file can: this "
+        "input is read from its start (send what the last run did not read "
+        "again; skip_unchanged stages skip what they already have)",
+        s.progress.byte_offset(), s.progress.records());
+  if (s.progress.finished() || (from_stdin && s.progress.byte_offset() > 0)) {
     // --refeed after a finished pass: a new pass from the start, recorded
     // with the first batch it commits.
     s.progress.set_pass(s.progress.pass() + 1);

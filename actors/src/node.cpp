@@ -42,7 +42,16 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     return fail(errc::invalid_argument,
                 "scheduler must be sharing or stealing, not '" + opts.scheduler
                     + "'");
+  std::size_t stdin_feeds = 0;
   for (auto& f : opts.feeds) {
+    // Standard input is opened by its feed only: a look here would take
+    // what a pipe gives.
+    if (f == feed_reader::standard_input) {
+      if (++stdin_feeds > 1)
+        return fail(errc::invalid_argument,
+                    "--feed - (standard input) is given more than once");
+      continue;
+    }
     auto r = feed_reader::open(f, topo.feed.topic);
     if (!r)
       return r.error();
@@ -83,11 +92,15 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   p->reg = &reg;
   p->feeds = opts.feeds;
   for (auto& f : opts.feeds) {
+    // A pass its feed starts anew (--refeed, or standard input, which is
+    // new input on every run) is waited for, not the one recorded.
     std::uint32_t awaited = 0;
-    if (opts.refeed)
+    bool from_stdin = f == feed_reader::standard_input;
+    if (opts.refeed || from_stdin)
       if (auto rec = p->st->read_progress(feed_source_name(f)); rec && *rec) {
         v1::SourceOffset so;
-        if (so.ParseFromString(**rec) && so.finished())
+        if (so.ParseFromString(**rec)
+            && (so.finished() || (from_stdin && so.byte_offset() > 0)))
           awaited = std::max(so.pass(), 1u);
       }
     p->awaited_pass.push_back(awaited);
@@ -122,6 +135,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   p->sys = std::make_unique<caf::actor_system>(*p->cfg);
 
   node_env env;
+  p->unrouted = std::make_unique<unrouted_reasons>(env.logger("routing"));
+  env.unrouted = p->unrouted.get();
   env.st = p->st.get();
   env.plan = p->plan();
   env.reg = &reg;
@@ -251,8 +266,13 @@ result<void> publish_here(node::impl& p, const std::string& topic,
     if (ev.content_hash == 0)
       ev.content_hash = content_hash(ev.payload);
     auto id = opts.once ? ev.id : std::string();
-    auto appends = p.plan()->route(topic, std::move(ev));
-    unrouted += appends.empty();
+    auto where = "published event " + ev.id + " (topic " + topic + ")";
+    std::string why;
+    auto appends = p.plan()->route(topic, std::move(ev), nullptr, &why);
+    if (appends.empty()) {
+      ++unrouted;
+      p.unrouted->note("publish", why, where, "sluice_publish_unrouted_total");
+    }
     for (std::size_t i = 0; i < appends.size(); ++i) {
       if (opts.once) { // the first route checks the id, the others follow
         if (i == 0)

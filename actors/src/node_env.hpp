@@ -17,6 +17,8 @@
 
 namespace sluice {
 
+class unrouted_reasons;
+
 struct node_env {
   store* st = nullptr;
   const pipeline_plan* plan = nullptr;
@@ -24,6 +26,8 @@ struct node_env {
   sluice::metrics* metrics = nullptr;
   /// Shard ownership in a cluster (null on a single node: all is local).
   const sluice::placement* place = nullptr;
+  /// Why input was taken by no stage (the node's; null in some tests).
+  unrouted_reasons* unrouted = nullptr;
   std::size_t max_commit_batch = 4096;
   std::chrono::milliseconds commit_window{20};
   std::size_t feed_batch = 2048;

@@ -24,6 +24,7 @@
 #include "sluice/pipeline_plan.hpp"
 #include "sluice/store/store.hpp"
 #include "sluice/topology_diff.hpp"
+#include "unrouted_reasons.hpp"
 
 namespace sluice {
 
@@ -42,6 +43,8 @@ struct node::impl {
   }
   /// What the node's actors share (the plan changes with a live apply).
   node_env env;
+  /// Why feeds' and publishes' input was taken by no stage.
+  std::unique_ptr<unrouted_reasons> unrouted;
   /// One live topology change at a time; the node supervisor's exit is
   /// expected then, not a failure.
   std::mutex apply_mtx;

@@ -1,7 +1,10 @@
-// Turns registry feed files (TSV with a header row, Debian RFC 822 stanzas)
-// into events, one record at a time, with byte offsets that allow an exact
-// resume. Bad records come back as error values; reading goes on after them.
+// Turns feed files (TSV with a header row, Debian RFC 822 stanzas, JSON
+// lines) into events, one record at a time, with byte offsets that allow an
+// exact resume. Bad records come back as error values; reading goes on
+// after them.
 #include "sluice/feed_reader.hpp"
+
+#include "sluice/event_json.hpp"
 
 #include <algorithm>
 #include <array>
@@ -37,8 +40,13 @@ std::string file_stem(const std::string& path) {
   return base.substr(0, base.find('.'));
 }
 
-std::string where(const std::string& path, std::uint64_t line) {
-  return base_name(path) + ":" + std::to_string(line) + ": ";
+std::string where(const std::string& name, std::uint64_t line) {
+  return name + ":" + std::to_string(line) + ": ";
+}
+
+bool ends_with(const std::string& s, std::string_view tail) {
+  return s.size() >= tail.size()
+         && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 std::vector<std::string> split_tabs(std::string_view line) {
@@ -88,8 +96,11 @@ feed_record failed(std::uint64_t line, std::string message) {
 
 result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
                                                        std::string topic) {
+  const bool stdin_ = path == standard_input;
+  // /dev/stdin opens the same file (seekable) or pipe as descriptor 0.
+  const std::string file = stdin_ ? "/dev/stdin" : path;
   std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
+  const auto status = std::filesystem::status(file, ec);
   if (!std::filesystem::exists(status)) {
     return fail(errc::not_found, "feed file not found: " + path);
   }
@@ -98,35 +109,49 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   }
   std::unique_ptr<feed_reader> r(new feed_reader());
   r->path_ = path;
+  r->name_ = stdin_ ? "stdin" : base_name(path);
   r->topic_ = std::move(topic);
-  r->in_.open(path, std::ios::binary);
+  r->seekable_ = std::filesystem::is_regular_file(status);
+  r->in_.open(file, std::ios::binary);
   if (!r->in_)
     return fail(errc::io, "cannot open feed file: " + path);
-  r->size_ = std::filesystem::file_size(path, ec);
-  if (ec)
-    return fail(errc::io, "cannot stat " + path + ": " + ec.message());
+  if (r->seekable_) {
+    r->size_ = std::filesystem::file_size(file, ec);
+    if (ec)
+      return fail(errc::io, "cannot stat " + path + ": " + ec.message());
+  }
 
   // Sniff on the first non-blank line.
   std::string first;
   bool found = false;
-  while (r->next_line(first)) {
+  std::uint64_t before = 0;
+  for (before = r->offset_; r->next_line(first); before = r->offset_) {
     if (!is_blank(first)) {
       found = true;
       break;
     }
   }
+  const bool json_name =
+      ends_with(r->name_, ".jsonl") || ends_with(r->name_, ".ndjson");
   if (!found) { // empty or blank: no records
+    r->kind_ = json_name ? format::jsonl : format::tsv;
     r->header_end_ = r->offset_;
     return r;
   }
-  if (first.rfind("Package:", 0) == 0) {
+  // Debian and JSON lines: the first line is a record's; read it again.
+  if (first.rfind("Package:", 0) == 0 && !json_name) {
     r->kind_ = format::debian;
-    r->header_end_ = 0;
-    if (auto ok = r->seek(0); !ok)
-      return ok.error();
+    r->unread(std::move(first), r->offset_ - before);
+    r->header_end_ = r->offset_;
     return r;
   }
-  const std::string at = where(path, r->line_);
+  if (json_name || first.front() == '{') {
+    r->kind_ = format::jsonl;
+    r->unread(std::move(first), r->offset_ - before);
+    r->header_end_ = r->offset_;
+    return r;
+  }
+  const std::string at = where(r->name_, r->line_);
   if (first.size() > max_record_bytes) {
     return fail(errc::parse, at + "header longer than "
                                  + std::to_string(max_record_bytes) + " bytes");
@@ -157,7 +182,24 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   return r;
 }
 
+void feed_reader::unread(std::string line, std::uint64_t bytes) {
+  unread_ = std::move(line);
+  unread_bytes_ = bytes;
+  offset_ -= bytes;
+  --line_;
+}
+
 result<void> feed_reader::seek(std::uint64_t offset) {
+  if (offset < header_end_ && offset == 0)
+    offset = header_end_;
+  if (offset == offset_)
+    return {}; // already there (a pipe can go nowhere else)
+  if (!seekable_)
+    return fail(errc::invalid_argument,
+                name_ + " is a pipe: it cannot go to byte "
+                    + std::to_string(offset) + " (it is at byte "
+                    + std::to_string(offset_) + ")");
+  unread_.reset();
   if (offset > size_) {
     return fail(errc::invalid_argument,
                 "offset " + std::to_string(offset) + " is past the end of "
@@ -208,6 +250,13 @@ result<void> feed_reader::seek(std::uint64_t offset) {
 // Reads one line without its terminator ("\n" or "\r\n"). A line longer than
 // the record cap is cut to cap + 1 bytes so that callers can tell.
 bool feed_reader::next_line(std::string& line) {
+  if (unread_) {
+    line = std::move(*unread_);
+    unread_.reset();
+    offset_ += unread_bytes_;
+    ++line_;
+    return true;
+  }
   line.clear();
   std::streambuf* buf = in_.rdbuf();
   bool any = false;
@@ -236,6 +285,17 @@ bool feed_reader::next_line(std::string& line) {
 std::vector<feed_record> feed_reader::next(std::size_t max) {
   std::vector<feed_record> out;
   std::string line;
+  if (kind_ == format::jsonl) {
+    while (out.size() < max && next_line(line)) {
+      if (is_blank(line))
+        continue;
+      out.push_back(from_json_line(line, line_));
+      out.back().end_offset = offset_;
+      if (!out.back().ok && line.size() <= max_record_bytes)
+        out.back().raw = line;
+    }
+    return out;
+  }
   if (kind_ == format::tsv) {
     if (columns_.empty())
       return out; // empty file
@@ -275,7 +335,7 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
       break; // end of file
     if (too_long) {
       out.push_back(failed(first_line,
-                           where(path_, first_line) + "stanza longer than "
+                           where(name_, first_line) + "stanza longer than "
                                + std::to_string(max_record_bytes) + " bytes"));
     } else {
       out.push_back(from_stanza(lines, first_line));
@@ -290,7 +350,7 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
 
 feed_record feed_reader::from_tsv(const std::string& line,
                                   std::uint64_t lineno) {
-  const std::string at = where(path_, lineno);
+  const std::string at = where(name_, lineno);
   if (line.size() > max_record_bytes) {
     return failed(lineno, at + "line longer than "
                               + std::to_string(max_record_bytes) + " bytes");
@@ -309,7 +369,7 @@ feed_record feed_reader::from_tsv(const std::string& line,
   if (trim(name).empty())
     return failed(lineno, at + "empty name");
 
-  std::string ecosystem = file_stem(path_);
+  std::string ecosystem = file_stem(name_);
   if (auto it = fields.find("ecosystem");
       it != fields.end() && !trim(it->second).empty()) {
     ecosystem = std::string(trim(it->second));
@@ -317,13 +377,39 @@ feed_record feed_reader::from_tsv(const std::string& line,
   feed_record rec;
   rec.line = lineno;
   event& ev = rec.ev;
-  ev.id = base_name(path_) + ":" + std::to_string(lineno);
+  ev.id = name_ + ":" + std::to_string(lineno);
   ev.topic = topic_;
   ev.key = ecosystem + "/" + name;
   ev.attributes["ecosystem"] = ecosystem;
   ev.attributes["format"] = "tsv";
   ev.payload = to_json(fields);
   ev.content_hash = content_hash(ev.payload);
+  return rec;
+}
+
+feed_record feed_reader::from_json_line(const std::string& line,
+                                        std::uint64_t lineno) {
+  const std::string at = name_ + ":" + std::to_string(lineno);
+  if (line.size() > max_record_bytes) {
+    return failed(lineno, at + ": line longer than "
+                              + std::to_string(max_record_bytes) + " bytes");
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    return failed(lineno, at + ": not JSON: " + e.what());
+  }
+  auto ev = event_from_json(j, at, topic_);
+  if (!ev)
+    return failed(lineno, ev.error().message);
+  feed_record rec;
+  rec.line = lineno;
+  rec.ev = std::move(*ev);
+  if (rec.ev.id.empty())
+    rec.ev.id = at;
+  rec.ev.attributes.try_emplace("format", "jsonl");
+  rec.ev.content_hash = content_hash(rec.ev.payload);
   return rec;
 }
 
@@ -336,7 +422,7 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
     const std::uint64_t lineno = first_line + i;
     if (l.front() == ' ' || l.front() == '\t') {
       if (current.empty()) {
-        return failed(first_line, where(path_, lineno)
+        return failed(first_line, where(name_, lineno)
                                       + "continuation line without a field");
       }
       // Drop the one marker character; deeper indentation is content.
@@ -348,12 +434,12 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
         colon == std::string::npos ? "" : l.substr(0, colon);
     if (name.empty() || name.find_first_of(" \t") != std::string::npos) {
       return failed(first_line,
-                    where(path_, lineno)
+                    where(name_, lineno)
                         + "expected 'Field: value' or a continuation line");
     }
     if (fields.count(name) != 0) {
       return failed(first_line,
-                    where(path_, lineno) + "duplicate field '" + name + "'");
+                    where(name_, lineno) + "duplicate field '" + name + "'");
     }
     fields[name] = std::string(trim(std::string_view(l).substr(colon + 1)));
     current = name;
@@ -361,12 +447,12 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
   auto pkg = fields.find("Package");
   if (pkg == fields.end() || trim(pkg->second).empty()) {
     return failed(first_line,
-                  where(path_, first_line) + "stanza has no Package field");
+                  where(name_, first_line) + "stanza has no Package field");
   }
   feed_record rec;
   rec.line = first_line;
   event& ev = rec.ev;
-  ev.id = base_name(path_) + ":" + std::to_string(first_line);
+  ev.id = name_ + ":" + std::to_string(first_line);
   ev.topic = topic_;
   ev.key = "debian/" + pkg->second;
   ev.attributes["ecosystem"] = "debian";

@@ -1,14 +1,18 @@
-// Tests for sluice::feed_reader on small fixtures written to a temp dir: both
-// formats, malformed records with their exact messages, and exact resume.
+// Tests for sluice::feed_reader on small fixtures written to a temp dir: the
+// three formats, malformed records with their exact messages, exact resume,
+// and a pipe (which reads on but cannot seek).
 #include "sluice/feed_reader.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice {
@@ -75,6 +79,121 @@ const std::string debian_fixture =
     "Version: 1:1.2.13.dfsg-1\n"
     "Priority: required\n"
     "\n";
+
+const std::string jsonl_fixture =
+    "{\"key\": \"npm/left-pad\", \"payload\": {\"name\": \"left-pad\", "
+    "\"downloads\": 12}}\n"
+    "\n"
+    "{\"key\": \"pypi/requests\", \"id\": \"r-1\", \"topic\": \"other\", "
+    "\"tenant\": \"acme\", \"priority\": \"urgent\", "
+    "\"attributes\": {\"ecosystem\": \"pypi\", \"format\": \"mine\"}, "
+    "\"payload\": \"plain text\"}\n"
+    "{\"key\": \"npm/x\", \"payload\": [1, null, true]}\n";
+
+TEST_F(FeedReader, ReadsJsonLinesWithEveryField) {
+  auto r = open_ok(write("events.jsonl", jsonl_fixture));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind(), feed_reader::format::jsonl);
+  auto recs = read_all(*r);
+  ASSERT_EQ(recs.size(), 3u);
+  for (auto& rec : recs)
+    ASSERT_TRUE(rec.ok) << rec.error;
+  // Defaults: the feed's topic, the file and line as id, format jsonl.
+  EXPECT_EQ(recs[0].ev.key, "npm/left-pad");
+  EXPECT_EQ(recs[0].ev.id, "events.jsonl:1");
+  EXPECT_EQ(recs[0].ev.topic, "registry");
+  EXPECT_EQ(recs[0].ev.priority, priority::normal);
+  EXPECT_EQ(recs[0].ev.attributes.at("format"), "jsonl");
+  EXPECT_EQ(nlohmann::json::parse(recs[0].ev.payload),
+            nlohmann::json::parse(R"({"name":"left-pad","downloads":12})"));
+  EXPECT_EQ(recs[0].ev.content_hash, content_hash(recs[0].ev.payload));
+  // Given: every field (a blank line between is skipped).
+  EXPECT_EQ(recs[1].line, 3u);
+  EXPECT_EQ(recs[1].ev.id, "r-1");
+  EXPECT_EQ(recs[1].ev.topic, "other");
+  EXPECT_EQ(recs[1].ev.tenant, "acme");
+  EXPECT_EQ(recs[1].ev.priority, priority::urgent);
+  EXPECT_EQ(recs[1].ev.attributes.at("ecosystem"), "pypi");
+  EXPECT_EQ(recs[1].ev.attributes.at("format"), "mine");
+  EXPECT_EQ(recs[1].ev.payload, "plain text"); // a string as it is
+  EXPECT_EQ(recs[2].ev.payload, "[1,null,true]");
+  EXPECT_EQ(recs[2].end_offset, r->file_size());
+}
+
+TEST_F(FeedReader, SniffsJsonLinesByTheFirstLineWhateverTheName) {
+  auto r = open_ok(write("feed.txt", "{\"key\": \"k\"}\n"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind(), feed_reader::format::jsonl);
+  auto recs = read_all(*r);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_TRUE(recs[0].ok) << recs[0].error;
+}
+
+TEST_F(FeedReader, ReportsMalformedJsonLinesWithFileAndLineAndReadsOn) {
+  auto r = open_ok(write("bad.ndjson",
+                         "[1, 2]\n"
+                         "{\"key\": 7}\n"
+                         "{\"payload\": {}}\n"
+                         "{\"key\": \"k\", \"attributes\": {\"a\": 1}}\n"
+                         "{\"key\": \"k\", \"priority\": \"high\"}\n"
+                         "{\"key\": \"k\",\n"
+                         "{\"key\": \"good\"}\n"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind(), feed_reader::format::jsonl); // by its name
+  auto recs = read_all(*r);
+  ASSERT_EQ(recs.size(), 7u);
+  EXPECT_EQ(recs[0].error, "bad.ndjson:1: is not a JSON object");
+  EXPECT_EQ(recs[0].raw, "[1, 2]");
+  EXPECT_EQ(recs[1].error, "bad.ndjson:2: \"key\" must be a string");
+  EXPECT_EQ(recs[2].error, "bad.ndjson:3: no \"key\"");
+  EXPECT_EQ(recs[3].error, "bad.ndjson:4: attribute \"a\" must be a string");
+  EXPECT_EQ(recs[4].error,
+            "bad.ndjson:5: \"priority\" must be \"urgent\" or \"normal\"");
+  EXPECT_EQ(recs[5].error.rfind("bad.ndjson:6: not JSON: ", 0), 0u)
+      << recs[5].error;
+  ASSERT_TRUE(recs[6].ok) << recs[6].error;
+  EXPECT_EQ(recs[6].ev.id, "bad.ndjson:7");
+}
+
+TEST_F(FeedReader, TurnsAJsonLineOverOneMebibyteIntoAnErrorAndReadsOn) {
+  const std::string huge(std::size_t{1} << 21, 'x');
+  auto r = open_ok(write("big.jsonl", "{\"key\": \"a\", \"payload\": \"" + huge
+                                          + "\"}\n{\"key\": \"b\"}\n"));
+  ASSERT_TRUE(r);
+  auto recs = read_all(*r);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].error, "big.jsonl:1: line longer than 1048576 bytes");
+  EXPECT_TRUE(recs[0].raw.empty()); // too long to keep
+  ASSERT_TRUE(recs[1].ok) << recs[1].error;
+  EXPECT_EQ(recs[1].ev.key, "b");
+}
+
+TEST_F(FeedReader, ReadsAPipeToItsEndButCannotSeekInIt) {
+  // A FIFO stands in for standard input from another process.
+  const auto fifo = (dir_ / "events.jsonl").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer(
+      [&] { std::ofstream(fifo, std::ios::binary) << jsonl_fixture; });
+  auto r = open_ok(fifo);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->seekable());
+  EXPECT_EQ(r->kind(), feed_reader::format::jsonl);
+  EXPECT_EQ(r->file_size(), 0u);
+  ASSERT_TRUE(r->seek(0)); // where it is
+  auto first = r->next(1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].ev.key, "npm/left-pad"); // the sniffed line, read again
+  auto back = r->seek(0);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().message.find("events.jsonl is a pipe: it cannot go "
+                                      "to byte 0"),
+            0u)
+      << back.error().message;
+  auto rest = read_all(*r);
+  writer.join();
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[1].ev.key, "npm/x");
+}
 
 TEST_F(FeedReader, ReadsTsvRowsIntoEventsWithKeyIdAndPayload) {
   auto r = open_ok(write("npm.tsv", npm_fixture));

@@ -22,6 +22,16 @@ std::uint64_t jitter_bits() {
   return rng();
 }
 
+/// What `spec` declares it emits, for an error message.
+std::string declared_emits(const stage_spec& spec) {
+  if (spec.emits.empty())
+    return "it declares no emits";
+  std::string out = "it declares emits: [";
+  for (std::size_t i = 0; i < spec.emits.size(); ++i)
+    out += (i ? ", " : "") + spec.emits[i];
+  return out + "]";
+}
+
 /// Fills in what an emit inherits from the event that caused it (`ev` of
 /// `stage`, for `key`) and its id, the `n`th emit of that event.
 void stamp_emit(event& out, const event& ev, const std::string& key,
@@ -147,19 +157,22 @@ key_processor::impl::call_behaviour(key_context& ctx, const event& ev) const {
 }
 
 /// Turns the behaviour's emits into appends for the subscribing stages. An
-/// undeclared topic or an oversized payload fails the event as a whole
-/// (permanently), so no partial effect is committed. An emit no stage takes
-/// is counted as "unrouted".
+/// undeclared topic (any topic, for a stage that declares no `emits`) or an
+/// oversized payload fails the event as a whole (permanently), so no
+/// partial effect is committed. An emit no stage takes is counted as
+/// "unrouted".
 std::optional<event_failure>
 key_processor::impl::route_emits(key_context& ctx, const event& ev,
                                  routed_emits& out) {
   std::size_t n = 0;
   for (auto& [topic, emitted] : ctx.emitted) {
-    if (!spec.emits.empty()
-        && std::find(spec.emits.begin(), spec.emits.end(), topic)
-               == spec.emits.end())
+    if (std::find(spec.emits.begin(), spec.emits.end(), topic)
+        == spec.emits.end())
       return event_failure{"stage " + spec.name
-                               + " emitted to undeclared topic '" + topic + "'",
+                               + " emitted to undeclared topic '" + topic
+                               + "' (" + declared_emits(spec)
+                               + "; add the topic to the stage's emits in "
+                                 "the topology)",
                            true};
     if (auto size_ok = plan.check_payload_size(emitted.payload.size());
         !size_ok)

@@ -298,9 +298,37 @@ TEST_F(KeyProcessor, AnEmitToAnUndeclaredTopicFailsTheEventForGood) {
   auto ev = make_event("e1", "v1");
   auto c = kp->process(enqueue(ev), ev, now_ns());
   EXPECT_EQ(kp->last_outcome(), outcome::failed);
-  EXPECT_NE(kp->last_error().find("undeclared topic 'in'"), std::string::npos);
+  EXPECT_NE(kp->last_error().find("undeclared topic 'in' (it declares emits: "
+                                  "[out, audit]"),
+            std::string::npos)
+      << kp->last_error();
   EXPECT_TRUE(c.emits.empty());
   EXPECT_FALSE(c.dead_letter.empty());
+}
+
+TEST_F(KeyProcessor, AStageThatDeclaresNoEmitsMayNotEmit) {
+  // plain has no `emits:`: its emit to out is refused, though sink_all
+  // subscribes to out (the example's parse without `emits: [parsed]`).
+  act->emits = {{"out", "npm"}};
+  auto kp = processor(plain);
+  auto ev = make_event("e1", "v1");
+  auto c = kp->process(enqueue(ev, plain), ev, now_ns());
+  EXPECT_EQ(kp->last_outcome(), outcome::failed);
+  EXPECT_NE(kp->last_error().find(
+                "stage plain emitted to undeclared topic 'out' (it declares "
+                "no emits; add the topic to the stage's emits in the "
+                "topology)"),
+            std::string::npos)
+      << kp->last_error();
+  EXPECT_TRUE(c.emits.empty());
+  v1::DeadLetter dl;
+  ASSERT_TRUE(dl.ParseFromString(c.dead_letter));
+  ASSERT_GT(dl.attempts_size(), 0);
+  EXPECT_NE(dl.attempts(0).error().find("undeclared topic 'out'"),
+            std::string::npos);
+  commit(std::move(c));
+  EXPECT_EQ(queued(sink_all), 0u);
+  EXPECT_EQ(dead_letters(), 1u);
 }
 
 TEST_F(KeyProcessor, AnUnchangedPayloadIsSkippedUnlessRefreshed) {

@@ -41,6 +41,7 @@ result<void> load_plugin(const std::string& path, registry& reg) {
     return fail(errc::invalid_argument,
                 "plugin " + path
                     + ": registration failed (a behaviour name taken twice?)");
+  reg.note_plugin(path);
   return {}; // stays loaded: its code runs in key actors
 }
 

@@ -56,9 +56,17 @@ registry::create(const std::string& name) const {
     std::string known;
     for (auto& n : names())
       known += (known.empty() ? "" : ", ") + n;
-    return fail(errc::not_found, "unknown behaviour '" + name
-                                     + "' (registered: "
-                                     + (known.empty() ? "none" : known) + ")");
+    std::string loaded;
+    for (auto& p : plugins_)
+      loaded += (loaded.empty() ? "" : ", ") + p;
+    return fail(
+        errc::not_found,
+        "unknown behaviour '" + name
+            + "' (registered: " + (known.empty() ? "none" : known) + "; "
+            + (loaded.empty() ? "no plugin loaded: a behaviour built as a "
+                                "shared library needs --plugin PATH"
+                              : "plugins loaded: " + loaded)
+            + ")");
   }
   try {
     auto b = i->second();
@@ -70,6 +78,10 @@ registry::create(const std::string& name) const {
     return fail(errc::behaviour,
                 "factory of behaviour '" + name + "' threw: " + e.what());
   }
+}
+
+void registry::note_plugin(std::string path) {
+  plugins_.push_back(std::move(path));
 }
 
 std::vector<std::string> registry::names() const {

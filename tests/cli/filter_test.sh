@@ -24,8 +24,9 @@ grep -q 'priority_from' "$work/pipeline.yaml" || { echo "FAIL: the test's pipeli
 
 # The console token: GET /v1/keys needs a token with scope read.
 export SLUICE_TOKEN="filter-test-token-$RANDOM"
+cport=$(free_port)
 "$sluice" run "$work/pipeline.yaml" --data "$work/data" --http "127.0.0.1:$port" \
-  --hmac-key-file "$work/key" --serve -q 2>>"$work/node.log" &
+  --hmac-key-file "$work/key" --listen "127.0.0.1:$cport" --serve -q 2>>"$work/node.log" &
 node_pid=$!
 for _ in $(seq 1 200); do
   [[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" == 200 ]] && break
@@ -58,6 +59,15 @@ check "priority \"1\" made hot-pypi urgent at parse" \
   grep -q '^sluice_stage_latency_seconds_count{priority="urgent",stage="parse"} 1$' <<<"$metrics"
 check "and the other one normal" \
   grep -q '^sluice_stage_latency_seconds_count{priority="normal",stage="parse"} 1$' <<<"$metrics"
+
+# The console's stages list them with why; the log says it once per reason.
+take_why='matched no subscription: parse takes ecosystem npm or pypi'
+"$sluice" console "127.0.0.1:$cport" -c stages >"$work/stages.json" 2>"$work/console.err"
+unrouted=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(";".join("%s|%s|%d" % (u["source"], u["why"], u["records"]) for u in d["unrouted"]))' "$work/stages.json")
+check "the console's stages say why each was taken by no stage ($unrouted)" \
+  test "$unrouted" == "publish|ecosystem=crates $take_why|1;publish|ecosystem=debian $take_why|1"
+check "the node logged the first of each reason with the event" \
+  grep -q "published event .* (topic registry): taken by no stage: ecosystem=crates $take_why" "$work/node.log"
 
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 

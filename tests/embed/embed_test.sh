@@ -59,6 +59,8 @@ plugin="$work/b/libtally_plugin.so"
 sluice="$work/prefix/bin/sluice"
 refuses "without the plugin the behaviour is unknown" "tally.sum" \
   "$sluice" run pipeline.yaml --feed data/orders.tsv --data "$work/none" -q
+refuses "without the plugin the error suggests --plugin" "no plugin loaded: a behaviour built as a shared library needs --plugin PATH" \
+  "$sluice" run pipeline.yaml --feed data/orders.tsv --data "$work/none" -q
 check "plugin: run" "$sluice" --plugin "$plugin" run pipeline.yaml --feed data/orders.tsv --data "$work/plugged" -q
 check "plugin: export" "$sluice" --plugin "$plugin" export --data "$work/plugged" --stage sum
 check "plugin: the tallies are right" test "$(cat "$work/out")" == "$expected"

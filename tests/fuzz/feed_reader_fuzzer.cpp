@@ -1,4 +1,5 @@
-// libFuzzer target: arbitrary bytes as a feed file (TSV or Debian index).
+// libFuzzer target: arbitrary bytes as a feed file (TSV, Debian index or
+// JSON lines).
 // Nothing may crash; every record is either an event or an error naming
 // file and line; offsets only grow and stay within the file; and resuming
 // at a record's end offset yields the same next record.

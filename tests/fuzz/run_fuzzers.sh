@@ -20,7 +20,7 @@ libs=(-lprotobuf -lxxhash -lpthread)
 passed=0 failed=0
 for target in event_decoder feed_reader; do
   extra=()
-  [[ $target == feed_reader ]] && extra=("$src/runtime/src/feed_reader.cpp")
+  [[ $target == feed_reader ]] && extra=("$src/runtime/src/feed_reader.cpp" "$src/runtime/src/event_json.cpp")
   clang++ "${flags[@]}" "$src/tests/fuzz/${target}_fuzzer.cpp" "${common[@]}" \
     "${extra[@]}" "${libs[@]}" -o "$work/$target"
   cp -r "$src/tests/fuzz/corpus/$target" "$work/corpus_$target"

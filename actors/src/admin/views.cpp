@@ -91,7 +91,13 @@ command_result session::stages() {
           {{"normal", latency(spec.name, "normal")},
            {"urgent", latency(spec.name, "urgent")}}}});
   }
-  return json{{"stages", out}};
+  // Input no stage took, and why (feeds and publishes).
+  auto unrouted = json::array();
+  if (p_.unrouted)
+    for (auto& e : p_.unrouted->snapshot())
+      unrouted.push_back(
+          {{"source", e.source}, {"why", e.why}, {"records", e.records}});
+  return json{{"stages", out}, {"unrouted", unrouted}};
 }
 
 command_result session::metrics(const args_t& args) {

@@ -56,11 +56,16 @@ public:
   /// All registered names (behaviours and actor stages), sorted.
   std::vector<std::string> names() const;
 
+  /// Notes a plugin loaded into it (`load_plugin`), for the message of an
+  /// unknown behaviour.
+  void note_plugin(std::string path);
+
 private:
   result<void> check_new(const std::string& name) const;
 
   std::map<std::string, behaviour_factory> factories_;
   std::map<std::string, std::shared_ptr<const actor_stage_factory>> actors_;
+  std::vector<std::string> plugins_; ///< loaded into it, in order
 };
 
 } // namespace sluice

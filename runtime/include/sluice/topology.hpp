@@ -65,8 +65,10 @@ struct stage_spec {
   std::string name;      ///< unique in the pipeline; keys its store id
   std::string behaviour; ///< a name in the registry
   std::vector<subscription> subscribe; ///< what it takes; at least one
-  std::vector<std::string> emits;      ///< topics it may emit to (declared)
-  retry_policy retry;                  ///< how its failed events are retried
+  /// The topics it may emit to: an emit to any other (to any topic, when
+  /// empty) fails the event for good, a dead letter naming the topic.
+  std::vector<std::string> emits;
+  retry_policy retry; ///< how its failed events are retried
   /// How the stage supervisor restarts crashed key actors, and how many
   /// restarts it tolerates before the stage stops and escalates.
   supervision_policy supervision;

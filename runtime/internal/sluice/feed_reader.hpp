@@ -1,11 +1,13 @@
-// Reads registry feeds into events: TSV with a header row (npm.tsv,
-// pypi.tsv style) and Debian package indexes (RFC 822 stanzas). Not
-// thread-safe; one reader per source.
+// Reads feeds into events: TSV with a header row (npm.tsv, pypi.tsv
+// style), Debian package indexes (RFC 822 stanzas) and JSON lines (one
+// event object per line), from a file or standard input. Not thread-safe;
+// one reader per source.
 #pragma once
 
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,24 +33,35 @@ class feed_reader {
 public:
   /// The feed formats `open` recognises.
   enum class format {
-    tsv,   ///< tab-separated, with a header row that has a `name` column
-    debian ///< Debian package index: RFC 822 stanzas, "Package: ..." first
+    tsv,    ///< tab-separated, with a header row that has a `name` column
+    debian, ///< Debian package index: RFC 822 stanzas, "Package: ..." first
+    jsonl   ///< one JSON object per line: {"key", "id", "topic", ...}
   };
 
-  /// Opens `path`, sniffs the format (a first line with tabs is TSV, a first
-  /// line "Package: ..." is Debian) and, for TSV, reads the header.
+  /// `open`'s path for standard input.
+  static constexpr const char* standard_input = "-";
+
+  /// Opens `path` ("-": standard input, named "stdin" in ids and errors),
+  /// sniffs the format (a name ending in .jsonl or .ndjson, or a first
+  /// line starting with "{", is JSON lines; a first line with tabs is TSV;
+  /// a first line "Package: ..." is Debian) and, for TSV, reads the header.
   static result<std::unique_ptr<feed_reader>> open(const std::string& path,
                                                    std::string topic);
 
   /// Continues at `offset` (0 or a value from `feed_record::end_offset`).
+  /// A pipe (standard input from another process) cannot go anywhere but
+  /// where it is: an error.
   result<void> seek(std::uint64_t offset);
+
+  /// False for a pipe: `seek` only to where it is.
+  bool seekable() const noexcept { return seekable_; }
 
   /// Reads up to `max` records. An empty vector means end of file.
   std::vector<feed_record> next(std::size_t max);
 
   /// The format sniffed by `open`.
   format kind() const noexcept { return kind_; }
-  /// The file's size in bytes when it was opened.
+  /// The file's size in bytes when it was opened (0 for a pipe).
   std::uint64_t file_size() const noexcept { return size_; }
   /// The path given to `open`.
   const std::string& path() const noexcept { return path_; }
@@ -59,8 +72,13 @@ private:
   feed_record from_tsv(const std::string& line, std::uint64_t lineno);
   feed_record from_stanza(const std::vector<std::string>& lines,
                           std::uint64_t first_line);
+  feed_record from_json_line(const std::string& line, std::uint64_t lineno);
+  /// Gives back the line just read: `next_line` returns it again (a pipe
+  /// cannot seek back to the record the format was sniffed on).
+  void unread(std::string line, std::uint64_t bytes);
 
   std::string path_;
+  std::string name_; ///< in ids and errors: the file's name, or "stdin"
   std::string topic_;
   std::ifstream in_;
   format kind_ = format::tsv;
@@ -69,6 +87,9 @@ private:
   std::uint64_t offset_ = 0; ///< byte offset of the next unread line
   std::uint64_t line_ = 0;   ///< lines consumed so far
   std::uint64_t header_end_ = 0;
+  bool seekable_ = true;
+  std::optional<std::string> unread_; ///< the line `unread` gave back
+  std::uint64_t unread_bytes_ = 0;    ///< its bytes, terminator included
 };
 
 } // namespace sluice

@@ -2,6 +2,7 @@
 // exit codes.
 #include "sluice/cli.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "commands.hpp"
 #include "log_format.hpp"
+#include "settings_file.hpp"
 #include "sluice/plugin.hpp"
 
 namespace sluice {
@@ -79,8 +81,20 @@ int main(int argc, char** argv, const registry& linked) {
   add(cli::add_dlq_command);
   add(cli::add_console_command);
   add(cli::add_topology_command);
+  // `sluice node --settings FILE`: the file's settings become arguments
+  // for the options the command line does not give.
+  std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  auto with_settings = cli::with_settings_file(app, std::move(args));
+  if (!with_settings) {
+    cli::print_error(with_settings.error().message);
+    return cli::usage;
+  }
+  args = std::move(*with_settings);
+  std::reverse(args.begin(), args.end()); // CLI11 takes them last first
+  if (argc > 0)
+    app.name(argv[0]); // as parse(argc, argv) would, for the usage line
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -30,4 +30,11 @@ result<std::string> read_admin_token(const std::string& token_file);
 /// Prints "sluice: <message>" to stderr.
 void print_error(const std::string& message);
 
+/// `--feed`'s check: an existing file, or "-" for standard input.
+inline const CLI::Validator feed_path(
+    [](std::string& path) -> std::string {
+      return path == "-" ? std::string() : CLI::ExistingFile(path);
+    },
+    "FILE|-");
+
 } // namespace sluice::cli

@@ -152,6 +152,11 @@ void stages(const json& a, std::ostream& out) {
   t.print(out);
   if (!paused.empty())
     out << "paused: " << paused << '\n';
+  if (a.contains("unrouted"))
+    for (auto& u : a["unrouted"])
+      out << "taken by no stage: " << str(u, "records") << " record"
+          << (u.value("records", 0) == 1 ? "" : "s") << " of "
+          << str(u, "source") << ": " << str(u, "why") << '\n';
 }
 
 void actors(const json& a, std::ostream& out) {

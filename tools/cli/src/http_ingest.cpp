@@ -10,6 +10,7 @@
 #include "http_access.hpp"
 #include "http_ingest_routes.hpp"
 #include "sluice/event_codec.hpp"
+#include "sluice/event_json.hpp"
 #include "sluice/secret.hpp"
 
 namespace sluice::cli {
@@ -23,63 +24,18 @@ void reply(httplib::Response& res, int status, const json& body) {
   res.set_content(body.dump(), json_type);
 }
 
-/// Builds one event from a JSON object; `where` names it in errors.
+/// Builds one event from a JSON object; `where` names it in errors. One
+/// without an "id" gets the body's hash and its index in the body.
 result<event> event_from(const json& j, const std::string& where,
                          std::uint64_t body_hash, std::size_t index) {
-  auto bad = [&](const std::string& why) {
-    return fail(errc::invalid_argument, where + ": " + why);
-  };
-  if (!j.is_object())
-    return bad("is not a JSON object");
-  event ev;
-  auto text = [&](const char* field, std::string& out,
-                  bool required) -> std::optional<error> {
-    if (!j.contains(field)) {
-      if (required)
-        return error{errc::invalid_argument, where + ": no \"" + field + "\""};
-      return std::nullopt;
-    }
-    if (!j[field].is_string())
-      return error{errc::invalid_argument,
-                   where + ": \"" + field + "\" must be a string"};
-    out = j[field].get<std::string>();
-    if (required && out.empty())
-      return error{errc::invalid_argument,
-                   where + ": \"" + field + "\" is empty"};
-    return std::nullopt;
-  };
-  if (auto e = text("topic", ev.topic, true))
-    return *e;
-  if (auto e = text("key", ev.key, true))
-    return *e;
-  if (auto e = text("id", ev.id, false))
-    return *e;
-  if (auto e = text("tenant", ev.tenant, false))
-    return *e;
-  if (j.contains("payload"))
-    ev.payload = j["payload"].is_string() ? j["payload"].get<std::string>()
-                                          : j["payload"].dump();
-  if (j.contains("attributes")) {
-    if (!j["attributes"].is_object())
-      return bad("\"attributes\" must be an object of strings");
-    for (auto& [k, v] : j["attributes"].items()) {
-      if (!v.is_string())
-        return bad("attribute \"" + k + "\" must be a string");
-      ev.attributes[k] = v.get<std::string>();
-    }
-  }
-  if (j.contains("priority")) {
-    auto p = j["priority"].is_string() ? j["priority"].get<std::string>() : "";
-    if (p == "urgent")
-      ev.priority = priority::urgent;
-    else if (p != "normal")
-      return bad("\"priority\" must be \"urgent\" or \"normal\"");
-  }
-  if (ev.id.empty()) // the same body sent again gets the same ids
-    ev.id = "http:"
-            + to_hex(std::string_view(reinterpret_cast<const char*>(&body_hash),
-                                      sizeof body_hash))
-            + ":" + std::to_string(index);
+  auto ev = event_from_json(j, where);
+  if (!ev)
+    return ev;
+  if (ev->id.empty()) // the same body sent again gets the same ids
+    ev->id = "http:"
+             + to_hex(std::string_view(
+                 reinterpret_cast<const char*>(&body_hash), sizeof body_hash))
+             + ":" + std::to_string(index);
   return ev;
 }
 

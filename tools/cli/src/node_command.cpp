@@ -36,6 +36,7 @@ struct node_args {
   unsigned rebalance_settle_ms = 10000;
   std::string replace_after = "5m";
   std::string secret_on_command_line; ///< refused, without echoing it
+  std::string settings; ///< read before parsing (settings_file.hpp)
 };
 
 result<std::string> read_secret(const std::string& file) {
@@ -171,6 +172,15 @@ action add_node_command(CLI::App& app, const registry& reg) {
   auto a = std::make_shared<node_args>();
   auto* cmd = app.add_subcommand(
       "node", "Run a cluster member (until SIGINT or SIGTERM)");
+  cmd->add_option("--settings", a->settings,
+                  "A YAML file of these options without the dashes (name: "
+                  "a, listen: 127.0.0.1:7401, join: [...], no-sync: true); "
+                  "the command line wins")
+      ->check(CLI::ExistingFile)
+      ->type_name("FILE");
+  cmd->add_flag("--check", a->run.check_only,
+                "Check the settings, files and topology, print what the "
+                "member would run with, and exit: 0 if it could start");
   cmd->add_option("--config", a->run.pipeline, "Pipeline topology (YAML)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -200,9 +210,9 @@ action add_node_command(CLI::App& app, const registry& reg) {
                 "A proxy member: takes input (feeds, HTTP) and forwards it, "
                 "owns no shard");
   cmd->add_option("--feed", a->run.feeds,
-                  "Feed a file into the cluster through this member; "
-                  "repeatable")
-      ->check(CLI::ExistingFile);
+                  "Feed a file (or - for standard input) into the cluster "
+                  "through this member; repeatable")
+      ->check(feed_path);
   cmd->add_option("--http", a->run.http,
                   "Serve /healthz, /readyz, /metrics (and the event API with "
                   "--hmac-key-file) on this address")

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -31,6 +32,64 @@ std::atomic<bool> interrupted{false};
 
 extern "C" void on_signal(int) {
   interrupted = true;
+}
+
+/// `--check`: what a start would check and nothing it would do (no
+/// store opened, no port bound): the behaviours, the data directory. The
+/// options, files and topology were checked before.
+int check_only(const run_args& a, const topology& topo,
+               const node_options& opts, const registry& reg) {
+  std::string stages;
+  for (auto& s : topo.stages) {
+    if (!reg.contains(s.behaviour)) {
+      auto made = reg.create(s.behaviour);
+      print_error("stage " + s.name + ": "
+                  + (made ? "unknown behaviour" : made.error().message));
+      return usage;
+    }
+    stages += (stages.empty() ? "" : ", ") + s.name;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = opts.data_dir;
+  std::string data = opts.data_dir;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) {
+      print_error("--data " + opts.data_dir + " is not a directory");
+      return usage;
+    }
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+      print_error("--data " + opts.data_dir + " is not writable");
+      return usage;
+    }
+    data += " (exists)";
+  } else {
+    auto parent = fs::absolute(dir, ec).parent_path();
+    while (!parent.empty() && !fs::exists(parent, ec))
+      parent = parent.parent_path();
+    if (parent.empty() || !fs::is_directory(parent, ec)
+        || ::access(parent.c_str(), W_OK | X_OK) != 0) {
+      print_error("--data " + opts.data_dir
+                  + " does not exist and cannot be created (" + parent.string()
+                  + (fs::is_directory(parent, ec) ? " is not writable)"
+                                                  : " is not a directory)"));
+      return usage;
+    }
+    data += " (to be created)";
+  }
+  std::cout << "sluice: the check passed: " << (a.name.empty() ? "" : a.name)
+            << (opts.listen.empty() && a.listen.empty()
+                    ? ""
+                    : " listening on " + a.listen)
+            << "\n  topology " << topo.name << " (" << topo.stages.size()
+            << " stages: " << stages << ") from " << a.pipeline << "\n  data "
+            << data;
+  if (!a.http.empty())
+    std::cout << "\n  http " << a.http;
+  for (auto& f : a.feeds)
+    std::cout << "\n  feed " << f;
+  std::cout << std::endl;
+  return ok;
 }
 
 } // namespace
@@ -99,6 +158,8 @@ int run_pipeline(const run_args& a, const registry& reg,
       return usage;
     }
   }
+  if (a.check_only)
+    return check_only(a, *topo, opts, reg);
   // The endpoint answers before the node starts: /healthz at once, /readyz
   // "the store is opening" while node::start waits for LMDB.
   readiness state;
@@ -202,9 +263,10 @@ action add_run_command(CLI::App& app, const registry& reg) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--feed", a->feeds,
-                  "Feed file (TSV with header, or a Debian "
-                  "package index); repeatable")
-      ->check(CLI::ExistingFile);
+                  "Feed file (TSV with header, a Debian package index, or "
+                  "JSON lines: .jsonl, one event object per line), or - "
+                  "for standard input; repeatable")
+      ->check(feed_path);
   cmd->add_option(
       "--data", a->data_dir,
       "Data directory; resumed if it holds a run (default var/PIPELINE)");

@@ -41,6 +41,8 @@ struct run_args {
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
   unsigned commit_window_ms = 20;
+  /// `node --check`: validate everything a start would, start nothing.
+  bool check_only = false;
 };
 
 /// What `sluice node` adds to the loop: its options (the cluster
