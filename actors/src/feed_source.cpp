@@ -154,7 +154,8 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
   } else if (s.progress.pass() == 0) {
     s.progress.set_pass(1); // the first pass (or one from before passes)
   }
-  auto r = feed_reader::open(path, env.plan->topo().feed.topic);
+  auto& spec = env.plan->topo().feed;
+  auto r = feed_reader::open(path, {spec.topic, spec.key, spec.attributes});
   if (!r) {
     s.log->error("{}", r.error().describe());
     self->quit(to_caf_error(r.error()));

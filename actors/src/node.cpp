@@ -52,7 +52,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
                     "--feed - (standard input) is given more than once");
       continue;
     }
-    auto r = feed_reader::open(f, topo.feed.topic);
+    auto r = feed_reader::open(
+        f, {topo.feed.topic, topo.feed.key, topo.feed.attributes});
     if (!r)
       return r.error();
   }
@@ -83,8 +84,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     if (p->plan()->topo().feed.topic.empty())
       return fail(errc::config, "--catalog: the topology names no feed topic "
                                 "for the catalog's records");
-    if (auto r = index_catalog_file(*p->st, opts.catalog,
-                                    p->plan()->topo().feed.topic);
+    if (auto r =
+            index_catalog_file(*p->st, opts.catalog, p->plan()->topo().feed);
         !r)
       return r.error();
   }

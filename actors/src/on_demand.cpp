@@ -42,12 +42,15 @@ bool finished(store& st, const std::string& key, const std::string& id) {
 } // namespace
 
 result<void> index_catalog_file(store& st, const std::string& path,
-                                const std::string& topic) {
+                                const feed_spec& feed) {
   struct stat sb {};
   if (::stat(path.c_str(), &sb) != 0)
     return fail(errc::not_found, "--catalog " + path + ": no such file");
+  // Indexed again when the file or the feed's key or attributes change.
   auto source = path + "|" + std::to_string(sb.st_size) + "|"
-                + std::to_string(sb.st_mtime);
+                + std::to_string(sb.st_mtime) + "|" + feed.key;
+  for (auto& a : feed.attributes)
+    source += "|" + a;
   auto indexed = st.catalog_source();
   if (!indexed)
     return indexed.error();
@@ -55,7 +58,8 @@ result<void> index_catalog_file(store& st, const std::string& path,
     spdlog::info("catalog {}: indexed already", path);
     return {};
   }
-  auto reader = feed_reader::open(path, topic);
+  auto reader =
+      feed_reader::open(path, {feed.topic, feed.key, feed.attributes});
   if (!reader)
     return reader.error().within("--catalog");
   std::vector<std::pair<std::string, std::string>> entries;

@@ -6,13 +6,14 @@
 
 #include "sluice/result.hpp"
 #include "sluice/store/store.hpp"
+#include "sluice/topology.hpp"
 
 namespace sluice {
 
-/// Indexes the catalog file `path` (read like a feed on `topic`) into the
-/// store's `catalog` database, unless it is indexed already (same path,
-/// size and modification time). Run before the store actor starts.
+/// Indexes the catalog file `path` (read like a feed as `feed` says) into
+/// the store's `catalog` database, unless it is indexed already (same
+/// path, size and modification time). Run before the store actor starts.
 result<void> index_catalog_file(store& st, const std::string& path,
-                                const std::string& topic);
+                                const feed_spec& feed);
 
 } // namespace sluice

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
@@ -96,6 +97,11 @@ feed_record failed(std::uint64_t line, std::string message) {
 
 result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
                                                        std::string topic) {
+  return open(path, options{std::move(topic), {}, {}});
+}
+
+result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
+                                                       options opts) {
   const bool stdin_ = path == standard_input;
   // /dev/stdin opens the same file (seekable) or pipe as descriptor 0.
   const std::string file = stdin_ ? "/dev/stdin" : path;
@@ -110,7 +116,9 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   std::unique_ptr<feed_reader> r(new feed_reader());
   r->path_ = path;
   r->name_ = stdin_ ? "stdin" : base_name(path);
-  r->topic_ = std::move(topic);
+  r->topic_ = std::move(opts.topic);
+  r->key_ = std::move(opts.key);
+  r->attributes_ = std::move(opts.attributes);
   r->seekable_ = std::filesystem::is_regular_file(status);
   r->in_.open(file, std::ios::binary);
   if (!r->in_)
@@ -174,10 +182,19 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
     }
     seen.push_back(c);
   }
-  if (std::find(seen.begin(), seen.end(), "name") == seen.end()) {
-    return fail(errc::parse, at + "header has no 'name' column (columns: "
-                                 + column_list(seen) + ")");
-  }
+  auto need = [&](const std::string& column,
+                  const std::string& why) -> std::optional<error> {
+    if (std::find(seen.begin(), seen.end(), column) != seen.end())
+      return std::nullopt;
+    return error{errc::parse, at + "header has no '" + column + "' column" + why
+                                  + " (columns: " + column_list(seen) + ")"};
+  };
+  if (auto e = need(r->key_.empty() ? "name" : r->key_,
+                    r->key_.empty() ? "" : ", the feed's key"))
+    return *e;
+  for (auto& a : r->attributes_)
+    if (auto e = need(a, ", a feed attribute"))
+      return *e;
   r->header_end_ = r->offset_;
   return r;
 }
@@ -365,9 +382,14 @@ feed_record feed_reader::from_tsv(const std::string& line,
   std::map<std::string, std::string> fields;
   for (std::size_t i = 0; i < cells.size(); ++i)
     fields[columns_[i]] = cells[i];
-  const std::string& name = fields["name"];
-  if (trim(name).empty())
+  std::string key;
+  if (!key_.empty()) {
+    key = std::string(trim(fields[key_]));
+    if (key.empty())
+      return failed(lineno, at + "empty " + key_ + " (the feed's key)");
+  } else if (trim(fields["name"]).empty()) {
     return failed(lineno, at + "empty name");
+  }
 
   std::string ecosystem = file_stem(name_);
   if (auto it = fields.find("ecosystem");
@@ -379,9 +401,11 @@ feed_record feed_reader::from_tsv(const std::string& line,
   event& ev = rec.ev;
   ev.id = name_ + ":" + std::to_string(lineno);
   ev.topic = topic_;
-  ev.key = ecosystem + "/" + name;
+  ev.key = key.empty() ? ecosystem + "/" + fields["name"] : key;
   ev.attributes["ecosystem"] = ecosystem;
   ev.attributes["format"] = "tsv";
+  for (auto& a : attributes_)
+    ev.attributes[a] = fields[a];
   ev.payload = to_json(fields);
   ev.content_hash = content_hash(ev.payload);
   return rec;
@@ -400,9 +424,33 @@ feed_record feed_reader::from_json_line(const std::string& line,
   } catch (const nlohmann::json::exception& e) {
     return failed(lineno, at + ": not JSON: " + e.what());
   }
+  // The feed's key and attributes from the payload's fields, where the
+  // line does not give them itself.
+  const nlohmann::json* payload = nullptr;
+  if (j.is_object())
+    if (auto p = j.find("payload"); p != j.end() && p->is_object())
+      payload = &*p;
+  auto field_text = [&](const std::string& name) -> std::optional<std::string> {
+    if (!payload)
+      return std::nullopt;
+    auto f = payload->find(name);
+    if (f == payload->end() || f->is_null() || f->is_structured())
+      return std::nullopt;
+    return f->is_string() ? f->get<std::string>() : f->dump();
+  };
+  if (!key_.empty() && j.is_object() && !j.contains("key")) {
+    auto k = field_text(key_);
+    if (!k || k->empty())
+      return failed(lineno, at + ": no \"key\" and no payload field '" + key_
+                                + "' (the feed's key)");
+    j["key"] = *k;
+  }
   auto ev = event_from_json(j, at, topic_);
   if (!ev)
     return failed(lineno, ev.error().message);
+  for (auto& a : attributes_)
+    if (auto v = field_text(a))
+      ev->attributes.try_emplace(a, std::move(*v));
   feed_record rec;
   rec.line = lineno;
   rec.ev = std::move(*ev);
@@ -449,14 +497,25 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
     return failed(first_line,
                   where(name_, first_line) + "stanza has no Package field");
   }
+  std::string key = "debian/" + pkg->second;
+  if (!key_.empty()) {
+    auto k = fields.find(key_);
+    if (k == fields.end() || trim(k->second).empty())
+      return failed(first_line, where(name_, first_line) + "stanza has no "
+                                    + key_ + " field (the feed's key)");
+    key = std::string(trim(k->second));
+  }
   feed_record rec;
   rec.line = first_line;
   event& ev = rec.ev;
   ev.id = name_ + ":" + std::to_string(first_line);
   ev.topic = topic_;
-  ev.key = "debian/" + pkg->second;
+  ev.key = std::move(key);
   ev.attributes["ecosystem"] = "debian";
   ev.attributes["format"] = "debian";
+  for (auto& a : attributes_)
+    if (auto f = fields.find(a); f != fields.end())
+      ev.attributes[a] = f->second;
   ev.payload = to_json(fields);
   ev.content_hash = content_hash(ev.payload);
   return rec;

@@ -195,6 +195,80 @@ TEST_F(FeedReader, ReadsAPipeToItsEndButCannotSeekInIt) {
   EXPECT_EQ(rest[1].ev.key, "npm/x");
 }
 
+TEST_F(FeedReader, TakesTheKeyAndAttributesFromTheColumnsTheFeedNames) {
+  feed_reader::options opts{"orders", "customer", {"tier", "region"}};
+  auto r =
+      feed_reader::open(write("orders.tsv", "customer\ttier\tregion\ttotal\n"
+                                            "c-17\tgold\teu\t12.50\n"
+                                            "\tsilver\tus\t3\n"),
+                        opts);
+  ASSERT_TRUE(r) << r.error().describe();
+  auto recs = read_all(**r);
+  ASSERT_EQ(recs.size(), 2u);
+  ASSERT_TRUE(recs[0].ok) << recs[0].error;
+  EXPECT_EQ(recs[0].ev.key, "c-17"); // no name column needed
+  EXPECT_EQ(recs[0].ev.topic, "orders");
+  EXPECT_EQ(recs[0].ev.attributes.at("tier"), "gold");
+  EXPECT_EQ(recs[0].ev.attributes.at("region"), "eu");
+  EXPECT_EQ(recs[1].error, "orders.tsv:3: empty customer (the feed's key)");
+
+  auto no_key =
+      feed_reader::open(write("bad.tsv", "name\ttier\nx\tgold\n"), opts);
+  ASSERT_FALSE(no_key);
+  EXPECT_EQ(no_key.error().message,
+            "bad.tsv:1: header has no 'customer' column, the feed's key "
+            "(columns: name, tier)");
+  feed_reader::options attr_only{"orders", {}, {"region"}};
+  auto no_attr =
+      feed_reader::open(write("bad2.tsv", "name\ttier\nx\tgold\n"), attr_only);
+  ASSERT_FALSE(no_attr);
+  EXPECT_EQ(no_attr.error().message,
+            "bad2.tsv:1: header has no 'region' column, a feed attribute "
+            "(columns: name, tier)");
+}
+
+TEST_F(FeedReader, TakesAJsonLinesKeyAndAttributesFromPayloadFields) {
+  feed_reader::options opts{"orders", "customer", {"tier", "total"}};
+  auto r = feed_reader::open(
+      write("orders.jsonl",
+            "{\"payload\": {\"customer\": \"c-1\", \"tier\": \"gold\", "
+            "\"total\": 12.5}}\n"
+            "{\"key\": \"own\", \"attributes\": {\"tier\": \"mine\"}, "
+            "\"payload\": {\"customer\": \"c-2\", \"tier\": \"gold\"}}\n"
+            "{\"payload\": {\"customer\": 42}}\n"
+            "{\"payload\": {\"tier\": \"gold\"}}\n"),
+      opts);
+  ASSERT_TRUE(r) << r.error().describe();
+  auto recs = read_all(**r);
+  ASSERT_EQ(recs.size(), 4u);
+  ASSERT_TRUE(recs[0].ok) << recs[0].error;
+  EXPECT_EQ(recs[0].ev.key, "c-1");
+  EXPECT_EQ(recs[0].ev.attributes.at("tier"), "gold");
+  EXPECT_EQ(recs[0].ev.attributes.at("total"), "12.5");
+  // The line's own key and attributes win.
+  EXPECT_EQ(recs[1].ev.key, "own");
+  EXPECT_EQ(recs[1].ev.attributes.at("tier"), "mine");
+  EXPECT_EQ(recs[2].ev.key, "42");
+  EXPECT_EQ(recs[3].error, "orders.jsonl:4: no \"key\" and no payload field "
+                           "'customer' (the feed's key)");
+}
+
+TEST_F(FeedReader, TakesADebianKeyFromTheFieldTheFeedNames) {
+  feed_reader::options opts{"registry", "Source", {"Section"}};
+  auto r = feed_reader::open(
+      write("debian.Packages", "Package: libz1\nSource: zlib\nSection: libs\n\n"
+                               "Package: lonely\n"),
+      opts);
+  ASSERT_TRUE(r) << r.error().describe();
+  auto recs = read_all(**r);
+  ASSERT_EQ(recs.size(), 2u);
+  ASSERT_TRUE(recs[0].ok) << recs[0].error;
+  EXPECT_EQ(recs[0].ev.key, "zlib");
+  EXPECT_EQ(recs[0].ev.attributes.at("Section"), "libs");
+  EXPECT_EQ(recs[1].error, "debian.Packages:5: stanza has no Source field "
+                           "(the feed's key)");
+}
+
 TEST_F(FeedReader, ReadsTsvRowsIntoEventsWithKeyIdAndPayload) {
   auto r = open_ok(write("npm.tsv", npm_fixture));
   ASSERT_TRUE(r);

@@ -125,6 +125,9 @@ std::vector<topology_change> diff_topologies(const topology& from,
   field_diff pipeline{out, "pipeline"};
   pipeline("name", from.name, to.name);
   pipeline("feed topic", from.feed.topic, to.feed.topic);
+  pipeline("feed key", from.feed.key, to.feed.key);
+  pipeline("feed attributes", comma_list(from.feed.attributes),
+           comma_list(to.feed.attributes));
   pipeline("max_payload_bytes", std::to_string(from.max_payload_bytes),
            std::to_string(to.max_payload_bytes));
   pipeline("supervision", describe(from.supervision), describe(to.supervision));

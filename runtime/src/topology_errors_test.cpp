@@ -184,6 +184,13 @@ TEST(Topology, RejectsAnUnknownEmittedOrFedTopic) {
             "pipeline.yaml:3: feed.topic: unknown topic 'inn' (declared: in)");
 }
 
+TEST(Topology, RejectsAFeedAttributeListedTwice) {
+  EXPECT_EQ(config_message("pipeline: p\ntopics: [in]\n"
+                           "feed:\n  topic: in\n  attributes: [tier, tier]\n"),
+            "pipeline.yaml:5: feed.attributes[1]: attribute 'tier' is listed "
+            "twice");
+}
+
 TEST(Topology, RejectsBadDurations) {
   const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
   EXPECT_EQ(

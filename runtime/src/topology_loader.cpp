@@ -117,7 +117,7 @@ result<void> loader::load_document(const field& doc, const fs::path& base_dir,
 
 result<void> loader::load_root_fields(const strict_map& m) {
   if (auto v = m.get("feed")) {
-    auto feed = v->fields({"topic"});
+    auto feed = v->fields({"topic", "key", "attributes"});
     if (!feed)
       return feed.error();
     auto topic = feed->require("topic");
@@ -125,6 +125,26 @@ result<void> loader::load_root_fields(const strict_map& m) {
       return topic.error();
     feed_ = *topic;
     topic_refs_.push_back(*feed_);
+    if (auto k = feed->get("key")) {
+      auto key = k->text();
+      if (!key)
+        return key.error();
+      topo_.feed.key = std::move(*key);
+    }
+    if (auto a = feed->get("attributes")) {
+      auto items = a->items();
+      if (!items)
+        return items.error();
+      for (const auto& item : *items) {
+        auto name = item.text();
+        if (!name)
+          return name.error();
+        auto& names = topo_.feed.attributes;
+        if (std::find(names.begin(), names.end(), *name) != names.end())
+          return item.fail("attribute '" + *name + "' is listed twice");
+        names.push_back(std::move(*name));
+      }
+    }
   }
   if (auto v = m.get("max_payload_bytes")) {
     auto n = v->integer(1, std::numeric_limits<std::uint64_t>::max());

@@ -69,6 +69,18 @@ TEST(Topology, FillsDefaultsAndFeedsTheFirstTopic) {
   EXPECT_TRUE(s.subscribe[0].priority.attribute.empty());
 }
 
+TEST(Topology, ReadsTheFeedsKeyAndAttributes) {
+  auto parsed = parse_topology(
+      "pipeline: p\ntopics: [in]\n"
+      "feed: {topic: in, key: customer, attributes: [tier, region]}\n"
+      "stages:\n  - name: s\n    behaviour: b\n    subscribe: [{topic: in}]\n",
+      "pipeline.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->feed.key, "customer");
+  EXPECT_EQ(parsed->feed.attributes,
+            (std::vector<std::string>{"tier", "region"}));
+}
+
 TEST(Topology, ReadsBackoffDurationsInMillisecondsSecondsAndMinutes) {
   const auto backoff = [](const std::string& text) {
     auto parsed = parse_topology(with_stage("    behaviour: b\n"

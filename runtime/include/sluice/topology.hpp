@@ -85,10 +85,18 @@ struct stage_spec {
   int source_line = 0;                ///< 1-based line of its definition
 };
 
-/// Where the file feed (`--feed`) puts its events.
+/// Where the file feed (`--feed`) puts its events, and how records that
+/// are not registry rows become events.
 struct feed_spec {
   /// `feed.topic`, or the first declared topic when there is none.
   std::string topic;
+  /// `feed.key`: the TSV column, Debian field or JSON-lines payload field
+  /// that is a record's key (empty: `ecosystem/name`, `debian/Package`,
+  /// and a JSON line's own "key").
+  std::string key;
+  /// `feed.attributes`: columns or fields copied into each event's
+  /// attributes, for filter policies and `priority_from`.
+  std::vector<std::string> attributes;
 };
 
 /// A whole pipeline.

@@ -41,12 +41,27 @@ public:
   /// `open`'s path for standard input.
   static constexpr const char* standard_input = "-";
 
+  /// How records become events beyond the format's own rules (the
+  /// topology's `feed:`).
+  struct options {
+    std::string topic; ///< the events' topic
+    /// The column (TSV), field (Debian) or payload field (JSON lines)
+    /// that is the key; empty: the format's own key.
+    std::string key;
+    /// Columns or fields copied into the attributes.
+    std::vector<std::string> attributes;
+  };
+
   /// Opens `path` ("-": standard input, named "stdin" in ids and errors),
   /// sniffs the format (a name ending in .jsonl or .ndjson, or a first
   /// line starting with "{", is JSON lines; a first line with tabs is TSV;
   /// a first line "Package: ..." is Debian) and, for TSV, reads the header.
   static result<std::unique_ptr<feed_reader>> open(const std::string& path,
                                                    std::string topic);
+  /// As above, with `opts`: a TSV header must have the key column and the
+  /// attribute columns (an error names the file and what is missing).
+  static result<std::unique_ptr<feed_reader>> open(const std::string& path,
+                                                   options opts);
 
   /// Continues at `offset` (0 or a value from `feed_record::end_offset`).
   /// A pipe (standard input from another process) cannot go anywhere but
@@ -80,6 +95,8 @@ private:
   std::string path_;
   std::string name_; ///< in ids and errors: the file's name, or "stdin"
   std::string topic_;
+  std::string key_;                     ///< options::key
+  std::vector<std::string> attributes_; ///< options::attributes
   std::ifstream in_;
   format kind_ = format::tsv;
   std::vector<std::string> columns_;
