@@ -266,13 +266,14 @@ result<void> publish_here(node::impl& p, const std::string& topic,
       ev.ingest_ts_ns = now;
     if (ev.content_hash == 0)
       ev.content_hash = content_hash(ev.payload);
-    auto id = opts.once ? ev.id : std::string();
-    auto where = "published event " + ev.id + " (topic " + topic + ")";
+    auto id = ev.id; // for publish-once, and to name an unrouted event
     std::string why;
     auto appends = p.plan()->route(topic, std::move(ev), nullptr, &why);
     if (appends.empty()) {
       ++unrouted;
-      p.unrouted->note("publish", why, where, "sluice_publish_unrouted_total");
+      p.unrouted->note("publish", why,
+                       "published event " + id + " (topic " + topic + ")",
+                       "sluice_publish_unrouted_total");
     }
     for (std::size_t i = 0; i < appends.size(); ++i) {
       if (opts.once) { // the first route checks the id, the others follow

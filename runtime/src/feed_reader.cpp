@@ -147,14 +147,9 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
     return r;
   }
   // Debian and JSON lines: the first line is a record's; read it again.
-  if (first.rfind("Package:", 0) == 0 && !json_name) {
-    r->kind_ = format::debian;
-    r->unread(std::move(first), r->offset_ - before);
-    r->header_end_ = r->offset_;
-    return r;
-  }
-  if (json_name || first.front() == '{') {
-    r->kind_ = format::jsonl;
+  const bool debian = first.rfind("Package:", 0) == 0 && !json_name;
+  if (debian || json_name || first.front() == '{') {
+    r->kind_ = debian ? format::debian : format::jsonl;
     r->unread(std::move(first), r->offset_ - before);
     r->header_end_ = r->offset_;
     return r;
@@ -302,24 +297,14 @@ bool feed_reader::next_line(std::string& line) {
 std::vector<feed_record> feed_reader::next(std::size_t max) {
   std::vector<feed_record> out;
   std::string line;
-  if (kind_ == format::jsonl) {
-    while (out.size() < max && next_line(line)) {
-      if (is_blank(line))
-        continue;
-      out.push_back(from_json_line(line, line_));
-      out.back().end_offset = offset_;
-      if (!out.back().ok && line.size() <= max_record_bytes)
-        out.back().raw = line;
-    }
-    return out;
-  }
-  if (kind_ == format::tsv) {
-    if (columns_.empty())
+  if (kind_ != format::debian) { // a record per line
+    if (kind_ == format::tsv && columns_.empty())
       return out; // empty file
     while (out.size() < max && next_line(line)) {
       if (is_blank(line))
         continue;
-      out.push_back(from_tsv(line, line_));
+      out.push_back(kind_ == format::jsonl ? from_json_line(line, line_)
+                                           : from_tsv(line, line_));
       out.back().end_offset = offset_;
       if (!out.back().ok && line.size() <= max_record_bytes)
         out.back().raw = line;
