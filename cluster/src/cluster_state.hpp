@@ -132,7 +132,10 @@ struct cluster_state {
   clock::time_point next_wait_log{};
 
   // -- forwarder --
-  std::set<keys::queue_pos> sending;  ///< outbox entries on their way
+  std::set<keys::queue_pos> sending; ///< outbox entries on their way
+  /// Taken by their owner, their delete not yet committed: the next batch
+  /// to the owner goes meanwhile, without them.
+  std::set<keys::queue_pos> settling;
   std::set<std::string> busy_targets; ///< one batch in flight per target
   std::map<std::uint32_t, clock::time_point> refused_until;
   bool outbox_dirty = true;

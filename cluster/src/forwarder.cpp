@@ -94,7 +94,13 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
   }
   s.refusals->add(refused_events);
   s.duplicates->add(duplicates);
-  auto positions = std::move(b.positions);
+  // Taken: the target's next batch goes while the delete commits (a
+  // commit of this member's store, which would otherwise stand in every
+  // batch's round trip); these entries stay out of it until then.
+  for (auto& p : b.positions)
+    s.sending.erase(p);
+  s.settling.insert(done.begin(), done.end());
+  release_target(s, target, b.number);
   // The report names the source shards' records the deletes wrote: the
   // store actor sends them on for shipping (a shard whose last record is
   // a delete would otherwise never reach its high-watermark).
@@ -102,34 +108,32 @@ void settle(cluster_actor* self, const std::string& target, batch& b,
     return st.delete_outbox(done);
   };
   auto n = done.size();
-  call_store(self, fn,
-             [self, target, positions, done, n, done_bytes,
-              number = b.number](const result<void>& stored) {
-               auto& s = self->state;
-               for (auto& p : positions)
-                 s.sending.erase(p);
-               release_target(s, target, number);
-               if (!stored)
-                 s.log->error(
-                     "deleting {} forwarded events from the outbox failed: {}",
-                     n, stored.error().describe());
-               else {
-                 s.forwarded->add(n);
-                 s.forwarded_bytes->add(done_bytes);
-                 // Replicated: the commits that wrote them may answer.
-                 if (s.replicated) {
-                   outbox_positions op;
-                   for (auto& p : done)
-                     op.items.emplace_back(
-                         static_cast<std::uint8_t>(p.priority), p.seq);
-                   self->send<caf::message_priority::high>(
-                       s.ctx.store_actor, ext::outbox_forwarded_atom::value,
-                       std::move(op));
-                 }
-               }
-               s.outbox_dirty = true;
-               pump_outbox(self);
-             });
+  call_store(self, fn, [self, done, n, done_bytes](const result<void>& stored) {
+    auto& s = self->state;
+    for (auto& p : done)
+      s.settling.erase(p);
+    if (!stored) {
+      // They go again; their owner drops them as duplicates.
+      s.log->error("deleting {} forwarded events from the outbox failed: {}", n,
+                   stored.error().describe());
+    } else {
+      s.forwarded->add(n);
+      s.forwarded_bytes->add(done_bytes);
+      // Replicated: the commits that wrote them may answer.
+      if (s.replicated) {
+        outbox_positions op;
+        for (auto& p : done)
+          op.items.emplace_back(static_cast<std::uint8_t>(p.priority), p.seq);
+        self->send<caf::message_priority::high>(
+            s.ctx.store_actor, ext::outbox_forwarded_atom::value,
+            std::move(op));
+      }
+    }
+    s.outbox_dirty = true;
+    pump_outbox(self);
+  });
+  s.outbox_dirty = true;
+  pump_outbox(self);
 }
 
 /// The batch could not be delivered: its entries stay for a later pump.
@@ -257,7 +261,7 @@ void pump_outbox(cluster_actor* self) {
   std::map<std::string, std::shared_ptr<batch>> batches;
   std::vector<bool> held(shard_count, false); // keep each shard in order
   for (auto& e : *entries) {
-    if (e.shard >= shard_count || held[e.shard])
+    if (e.shard >= shard_count || held[e.shard] || s.settling.count(e.pos))
       continue;
     // In flight (perhaps to the shard's previous owner): later entries of
     // its shard wait, or the receiver would take them first and drop these

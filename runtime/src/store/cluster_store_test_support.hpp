@@ -68,6 +68,8 @@ struct member {
   std::shared_ptr<placement> place;
   std::unique_ptr<store> st;
   std::uint32_t parse = 0, score = 0;
+  /// store_options::replica_log_records at the next open.
+  std::size_t replica_log = store_options{}.replica_log_records;
 };
 
 struct ClusterStore : ::testing::Test {
@@ -103,6 +105,7 @@ struct ClusterStore : ::testing::Test {
     o.sync = false;
     o.place = m.place;
     o.replicated = replicated;
+    o.replica_log_records = m.replica_log;
     auto s = store::open(o);
     ASSERT_TRUE(s) << s.error().describe();
     m.st = std::move(*s);

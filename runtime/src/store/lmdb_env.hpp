@@ -140,6 +140,12 @@ struct store::impl {
   /// key produced the entry (written only with replication on).
   MDB_dbi replog = 0, replog_head = 0, replica = 0, replica_pos = 0,
           outbox_src = 0;
+  /// `replica_log`: arrival number u64 -> shard u32, epoch u64, seq u64,
+  /// ReplRecord: shipped records taken (durable, acknowledged) but not yet
+  /// applied to `replica`, which they reach in large batches (replica_log.cpp).
+  /// 0 with has_replica_log false: a read-only store from before it.
+  MDB_dbi replica_log = 0;
+  bool has_replica_log = false;
   bool has_replication = false; ///< false: a read-only store from before
   /// True when commits write replication records (the option, and the
   /// databases are there).

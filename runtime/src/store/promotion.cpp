@@ -195,6 +195,9 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
   cluster_writer w{p, "promote replicas"};
   if (w.failed())
     return *w.failed();
+  // The copies as taken: records still in the replica_log applied first.
+  if (auto r = apply_replica_log(p, w.get()); !r)
+    return w.undo(r.error());
   std::vector<promoting> ps;
   for (auto s : std::set<std::uint32_t>(shards.begin(), shards.end())) {
     auto name = "shard " + std::to_string(s);

@@ -74,16 +74,36 @@ std::vector<std::string> view(member& m, const std::vector<std::string>& ks) {
   return out;
 }
 
-TEST_F(ReplicaPromotion, APromotedReplicaServesWhatTheOwnerServed) {
+/// The follower applies its replica_log every GetParam() records: 1, as
+/// it takes them; or never before the promotion, which must take them.
+struct PromotionOfACopy : Replication,
+                          ::testing::WithParamInterface<std::size_t> {
+  void SetUp() override {
+    Replication::SetUp();
+    b.replica_log = GetParam();
+    open(b, true);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(AppliedAsTakenOrStillLogged, PromotionOfACopy,
+                         ::testing::Values(1, 100000));
+
+TEST_P(PromotionOfACopy, APromotedReplicaServesWhatTheOwnerServed) {
   snapshot(S);
   workload([&](const std::string&) { ship(S); });
   auto owner_at = a.st->replog_position(S);
   ASSERT_TRUE(owner_at && *owner_at);
   auto seen_by_owner = view(a, {k, j});
   ASSERT_GT(seen_by_owner.size(), 10u);
+  auto logged = b.st->replica_log_records();
+  ASSERT_TRUE(logged);
+  EXPECT_EQ(*logged > 0, GetParam() > 1);
 
   auto rep = b.st->promote_replica({S}, 2);
   ASSERT_TRUE(rep) << rep.error().describe();
+  auto left = b.st->replica_log_records();
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, 0u);
   EXPECT_TRUE(rep->rewind);
   EXPECT_EQ(b.place->state(S), shard_state::owned);
   EXPECT_EQ(view(b, {k, j}), seen_by_owner);

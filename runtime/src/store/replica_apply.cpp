@@ -1,7 +1,7 @@
-// The follower's writes: shipped replication records applied to the
-// `replica` copies with their positions (idempotent, epoch-fenced), a
-// snapshot installed in place of a copy, and a copy dropped. Store actor's
-// thread only.
+// The follower's writes: shipped replication records taken (checked, and
+// logged for the `replica` copies: replica_log.cpp) with their positions
+// (idempotent, epoch-fenced), a record's changes applied to a copy, and a
+// copy dropped. Store actor's thread only.
 #include <map>
 
 #include "replica_db.hpp"
@@ -69,44 +69,68 @@ result<void> check_replicable(const store::impl& p, MDB_txn* t,
   return {};
 }
 
-result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
-                                   std::uint32_t shard,
-                                   const v1::ReplRecord& rec,
-                                   const std::function<std::string()>& where) {
+result<void> replica_writes_of(std::uint32_t shard, const v1::ReplRecord& rec,
+                               const std::function<std::string()>& where,
+                               std::vector<replica_write>& out) {
+  auto first = out.size();
   handoff_record r;
   std::string stage;
   for (auto& c : rec.changes()) {
-    if (!repl::from_change(c, shard, r, stage))
+    if (!repl::from_change(c, shard, r, stage)) {
+      out.resize(first);
       return fail(errc::corrupt,
                   where()
                       + ": a change of unknown kind or with a malformed "
                         "origin (kind "
                       + std::to_string(c.kind()) + ")");
-    auto k = repl::replica_key(r, stage);
-    MDB_val kv = as_val(k);
-    int rc = 0;
-    if (c.erase()) {
-      rc = mdb_del(t, p.replica, &kv, nullptr);
-      if (rc == MDB_NOTFOUND)
-        rc = 0;
-    } else {
-      MDB_val vv = as_val(r.value);
-      rc = mdb_put(t, p.replica, &kv, &vv, 0);
     }
-    if (rc != 0)
-      return lmdb_error(rc, p.opts.dir + ": "
-                                + (c.erase() ? "delete a replica record"
-                                             : "put a replica record"));
+    auto k = repl::replica_key(r, stage);
+    if (c.erase())
+      out.emplace_back(std::move(k), std::nullopt);
+    else
+      out.emplace_back(std::move(k), std::move(r.value));
   }
   return {};
 }
 
-result<void> erase_replica(store::impl& p, cluster_writer& w,
-                           std::uint32_t shard) {
+result<void> write_replica(store::impl& p, MDB_txn* t, const std::string& key,
+                           const std::optional<std::string>& value) {
+  MDB_val kv = as_val(key);
+  int rc = 0;
+  if (!value) {
+    rc = mdb_del(t, p.replica, &kv, nullptr);
+    if (rc == MDB_NOTFOUND)
+      rc = 0;
+  } else {
+    MDB_val vv = as_val(*value);
+    rc = mdb_put(t, p.replica, &kv, &vv, 0);
+  }
+  if (rc != 0)
+    return lmdb_error(
+        rc, p.opts.dir + ": "
+                + (value ? "put a replica record" : "delete a replica record"));
+  return {};
+}
+
+result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
+                                   std::uint32_t shard,
+                                   const v1::ReplRecord& rec,
+                                   const std::function<std::string()>& where) {
+  std::vector<replica_write> writes;
+  if (auto r = replica_writes_of(shard, rec, where, writes); !r)
+    return r;
+  for (auto& [k, v] : writes)
+    if (auto r = write_replica(p, t, k, v); !r)
+      return r;
+  return {};
+}
+
+result<void> erase_replica_copy(store::impl& p, MDB_txn* t,
+                                std::uint32_t shard) {
   std::vector<std::string> doomed;
   int rc = 0;
   {
-    cursor c{w.get(), p.replica, rc};
+    cursor c{t, p.replica, rc};
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on replica");
     auto from = repl::shard_prefix(shard);
@@ -121,9 +145,22 @@ result<void> erase_replica(store::impl& p, cluster_writer& w,
       return lmdb_error(rc, p.opts.dir + ": read replica");
   }
   for (auto& k : doomed)
-    if (auto r = w.del(p.replica, k, "drop a replica record"); !r)
+    if (auto r = write_replica(p, t, k, std::nullopt); !r)
       return r;
-  return w.del(p.replica_pos, shard_key(shard), "drop a replica position");
+  auto sk = shard_key(shard);
+  MDB_val kv = as_val(sk);
+  rc = mdb_del(t, p.replica_pos, &kv, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": drop a replica position");
+  return {};
+}
+
+result<void> erase_replica(store::impl& p, cluster_writer& w,
+                           std::uint32_t shard) {
+  // The shard's records still in the log go first, with everything there.
+  if (auto r = apply_replica_log(p, w.get()); !r)
+    return r;
+  return erase_replica_copy(p, w.get(), shard);
 }
 
 namespace {
@@ -208,12 +245,14 @@ replica_applier::apply(const std::vector<replog_entry>& recs) {
       o.refused = fail(errc::corrupt, where() + " does not parse");
       continue;
     }
-    if (auto r = apply_replica_changes(p_, t_, e.shard, parsed_, where); !r) {
-      if (r.error().code != errc::corrupt)
-        return r.error();
-      o.refused = r.error(); // the shard's earlier records stay applied
+    // Checked now, applied later with others (replica_log.cpp).
+    record_.clear();
+    if (auto r = replica_writes_of(e.shard, parsed_, where, record_); !r) {
+      o.refused = r.error(); // the shard's earlier records stay taken
       continue;
     }
+    if (auto r = append_replica_log(p_, t_, next_, e); !r)
+      return r.error();
     o.at = rec;
     c.at = rec;
     c.moved = true;
@@ -233,7 +272,10 @@ result<void> replica_applier::finish() {
       return lmdb_error(rc, p_.opts.dir + ": write replica position");
     c.moved = false;
   }
-  return {};
+  auto due = replica_log_due(p_, t_);
+  if (!due)
+    return due.error();
+  return *due ? apply_replica_log(p_, t_) : result<void>{};
 }
 
 result<replica_report>

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "cluster_db.hpp"
 #include "replica_keys.hpp"
@@ -46,7 +49,13 @@ result<void> scan_replica_copy(
     const store::impl& p, MDB_txn* t, std::uint32_t shard,
     const std::function<result<bool>(handoff_record&, std::string_view)>& fn);
 
-/// Deletes the replica copy of `shard` and its position within `w`.
+/// Deletes the replica copy of `shard` and its position within `t` (the
+/// `replica_log` left as it is).
+result<void> erase_replica_copy(store::impl& p, MDB_txn* t,
+                                std::uint32_t shard);
+
+/// Deletes the replica copy of `shard` and its position within `w`, the
+/// `replica_log` applied first.
 result<void> erase_replica(store::impl& p, cluster_writer& w,
                            std::uint32_t shard);
 
@@ -54,6 +63,42 @@ result<void> erase_replica(store::impl& p, cluster_writer& w,
 /// here.
 result<void> check_replicable(const store::impl& p, MDB_txn* t,
                               std::uint32_t shard);
+
+/// A change to a replica copy: its key, and the value to put (nullopt:
+/// delete it).
+using replica_write = std::pair<std::string, std::optional<std::string>>;
+
+/// One ReplRecord's changes of `shard` as replica writes, appended to
+/// `out` only if every change converts (corrupt otherwise, `where()`
+/// naming the record; called only then).
+result<void> replica_writes_of(std::uint32_t shard, const v1::ReplRecord& rec,
+                               const std::function<std::string()>& where,
+                               std::vector<replica_write>& out);
+
+/// Puts `value` at `key` in the replica copies within `t`, or deletes the
+/// key when it is nullopt (deleting what is not there is no error).
+result<void> write_replica(store::impl& p, MDB_txn* t, const std::string& key,
+                           const std::optional<std::string>& value);
+
+/// Appends shipped record `e` to the `replica_log` within `t`, as number
+/// `next` (read from the log's last entry when nullopt), and counts on.
+result<void> append_replica_log(store::impl& p, MDB_txn* t,
+                                std::optional<std::uint64_t>& next,
+                                const replog_entry& e);
+
+/// True when the `replica_log` is large enough to be applied.
+result<bool> replica_log_due(const store::impl& p, MDB_txn* t);
+
+/// Applies every record of the `replica_log` to the copies within `t`, each
+/// key once, in key order, and empties the log. Damaged log bytes drop the
+/// copies they belong to (their owners send snapshots).
+result<void> apply_replica_log(store::impl& p, MDB_txn* t);
+
+/// The writes the `replica_log` holds for `shard`, in order, appended to
+/// `out`: with the `replica` entries, its copy as of `t`.
+result<void> overlay_replica_log(const store::impl& p, MDB_txn* t,
+                                 std::uint32_t shard,
+                                 std::vector<replica_write>& out);
 
 /// Applies one ReplRecord's changes of `shard` to its copy within `t`;
 /// `where()` names the record in errors (called only for one).
@@ -66,7 +111,9 @@ result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
 /// write transaction (a follower's `apply_replicated`, or batches that
 /// ride along in a `store::commit`): each batch gets its own report, and a
 /// shard's position carries from one batch to the next, so records a
-/// batch repeats are skipped. `finish` writes the positions that moved.
+/// batch repeats are skipped. Records are checked and appended to the
+/// `replica_log`; `finish` writes the positions that moved and applies the
+/// log once it is large enough.
 class replica_applier {
 public:
   replica_applier(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
@@ -87,6 +134,8 @@ private:
   store::impl& p_;
   MDB_txn* t_;
   std::map<std::uint32_t, copy> copies_;
+  std::vector<replica_write> record_; ///< one record's writes, reused
+  std::optional<std::uint64_t> next_; ///< the log's next number
   /// Each record parsed into this one: its repeated changes are kept and
   /// reused, not allocated again per record.
   v1::ReplRecord parsed_;

@@ -2,32 +2,31 @@
 // copy, as hand-off records with this directory's stage ids, their digest
 // (equal to the owner's shard_digest when both hold the same), and every
 // copy's position in one scan. Any thread.
+#include <map>
 #include <mutex>
 
 #include "replica_db.hpp"
 
 namespace sluice {
 
-result<void> scan_replica_copy(
-    const store::impl& p, MDB_txn* t, std::uint32_t shard,
-    const std::function<result<bool>(handoff_record&, std::string_view)>& fn) {
+namespace {
+
+/// Calls `fn(key, value)` for the `replica` entries of `shard` in key
+/// order until it returns false.
+template <class F>
+result<void> for_each_copied(const store::impl& p, MDB_txn* t,
+                             std::uint32_t shard, F fn) {
   int rc = 0;
   cursor c{t, p.replica, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on replica");
   auto from = repl::shard_prefix(shard);
   MDB_val k = as_val(from), v;
-  handoff_record r;
-  std::string stage;
   for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     if (keys::get_u32(as_view(k)) != shard)
       break;
-    if (!repl::parse_replica(as_view(k), as_view(v), r, stage))
-      return fail(errc::corrupt, p.opts.dir + ": replica record "
-                                     + keys::printable(as_view(k))
-                                     + " is malformed");
-    auto go = fn(r, stage);
+    auto go = fn(as_view(k), as_view(v));
     if (!go)
       return go.error();
     if (!*go)
@@ -35,6 +34,49 @@ result<void> scan_replica_copy(
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read replica");
+  return {};
+}
+
+} // namespace
+
+result<void> scan_replica_copy(
+    const store::impl& p, MDB_txn* t, std::uint32_t shard,
+    const std::function<result<bool>(handoff_record&, std::string_view)>& fn) {
+  handoff_record r;
+  std::string stage;
+  auto one = [&](std::string_view k, std::string_view v) -> result<bool> {
+    if (!repl::parse_replica(k, v, r, stage))
+      return fail(errc::corrupt, p.opts.dir + ": replica record "
+                                     + keys::printable(k) + " is malformed");
+    return fn(r, stage);
+  };
+  std::vector<replica_write> logged;
+  if (auto l = overlay_replica_log(p, t, shard, logged); !l)
+    return l;
+  if (logged.empty())
+    return for_each_copied(p, t, shard, one);
+  // Records taken but not yet applied: the copy is the entries with them
+  // applied on top, in key order.
+  std::map<std::string, std::string, std::less<>> copy;
+  auto all = for_each_copied(
+      p, t, shard, [&](std::string_view k, std::string_view v) -> result<bool> {
+        copy.emplace(k, v);
+        return true;
+      });
+  if (!all)
+    return all;
+  for (auto& [k, v] : logged)
+    if (v)
+      copy.insert_or_assign(std::move(k), std::move(*v));
+    else
+      copy.erase(k);
+  for (auto& [k, v] : copy) {
+    auto go = one(k, v);
+    if (!go)
+      return go.error();
+    if (!*go)
+      return {};
+  }
   return {};
 }
 

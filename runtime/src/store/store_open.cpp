@@ -257,6 +257,12 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       *dbi = *d;
     }
     p->has_replication = all;
+    if (auto d = p->open_db(t.get(), "replica_log", create)) {
+      p->replica_log = *d;
+      p->has_replica_log = true;
+    } else if (create) {
+      return d.error();
+    }
   }
   // Schema version check, and the global sequence counter.
   MDB_val k = as_val(schema_key), v;

@@ -40,6 +40,11 @@ struct store_options {
   /// replication record into `replog` (see store::read_replog). Off: no
   /// replication record is written, and nothing costs more.
   bool replicated = false;
+  /// A follower takes shipped records into a log (one append each) and
+  /// applies them to its copies once this many are there (or 16 MiB): each
+  /// page of the copies is then written once for all its records, not
+  /// once per record. 1: every commit applies what it took.
+  std::size_t replica_log_records = 16384;
 };
 
 /// A queue entry identified by stage.
@@ -450,6 +455,11 @@ public:
 
   /// Follower: the hash of the replica copy of `shard`.
   result<std::uint64_t> replica_digest(std::uint32_t shard) const;
+
+  /// Follower: how many shipped records are taken (durable and
+  /// acknowledged) but not yet applied to the copies; every read of a copy
+  /// sees them (store_options::replica_log_records).
+  result<std::size_t> replica_log_records() const;
 
   /// Follower becoming owner: imports the replica copies of `shards` into
   /// the databases dispatched from (queued events at fresh seqs in their

@@ -1,0 +1,155 @@
+// The follower's replica_log: shipped records are taken into the log and
+// reach the copies in batches; the copy read meanwhile (scans, digests) is
+// the same as if every record had been applied at once; a snapshot replaces
+// logged records too; the log survives a reopen; a damaged entry drops
+// only its shard's copy. (A promotion from the log: promotion_test.cpp.)
+#include <lmdb.h>
+
+#include "replication_workload.hpp"
+
+namespace sluice::cluster_store_test {
+
+namespace {
+
+/// b applies its log every `N` records.
+template <std::size_t N>
+struct ReplicaLogEvery : Replication {
+  void SetUp() override {
+    Replication::SetUp();
+    b.replica_log = N;
+    open(b, true);
+  }
+
+  std::size_t logged() {
+    auto n = b.st->replica_log_records();
+    EXPECT_TRUE(n) << n.error().describe();
+    return n ? *n : 0;
+  }
+};
+
+using ReplicaLogEvery3 = ReplicaLogEvery<3>;
+using ReplicaLogLarge = ReplicaLogEvery<100000>;
+
+TEST_F(ReplicaLogEvery3, ApplyingTheLogInBatchesKeepsTheCopyEqualAtEveryStep) {
+  snapshot(S);
+  std::size_t applied = 0, before = 0;
+  workload([&](const std::string& step) {
+    ship(S);
+    expect_in_sync(S, step);
+    auto now = logged();
+    EXPECT_LT(now, 3u) << step; // applied once 3 were there
+    if (now < before + 1)
+      ++applied;
+    before = now;
+  });
+  EXPECT_GT(applied, 2u) << "the log was never applied";
+}
+
+TEST_F(ReplicaLogLarge,
+       RecordsStillInTheLogAreReadWithTheCopyAndSurviveAReopen) {
+  snapshot(S);
+  std::size_t steps = 0;
+  workload([&](const std::string& step) {
+    ship(S);
+    expect_in_sync(S, step);
+    ++steps;
+  });
+  auto n = logged();
+  EXPECT_GE(n, steps);
+  // Taken means durable: a restart holds the same copy, still unapplied.
+  open(b, true);
+  EXPECT_EQ(logged(), n);
+  expect_in_sync(S, "a reopen with records in the log");
+  // Applied at last (the next commit with a lower bound), nothing changes.
+  b.replica_log = 1;
+  open(b, true);
+  auto rep = b.st->apply_replicated({});
+  ASSERT_TRUE(rep) << rep.error().describe();
+  EXPECT_EQ(logged(), 0u);
+  expect_in_sync(S, "the log applied after the reopen");
+}
+
+TEST_F(ReplicaLogLarge, ASnapshotReplacesACopyWhoseRecordsAreStillInTheLog) {
+  snapshot(S);
+  workload([&](const std::string&) { ship(S); });
+  ASSERT_GT(logged(), 0u);
+  // The owner goes on; the follower is sent a snapshot instead of the log.
+  write_batch wb;
+  wb.appends = {append(a.parse, k, "k#after")};
+  commit(a, std::move(wb));
+  snapshot(S);
+  EXPECT_EQ(logged(), 0u);
+  expect_in_sync(S, "a snapshot over logged records");
+}
+
+/// Overwrites the value of b's first replica_log entry with `value`.
+void damage_first_entry(const std::string& dir, const std::string& value) {
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 256);
+  mdb_env_set_mapsize(env, std::size_t{1} << 30);
+  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
+  MDB_txn* t = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &t), 0);
+  MDB_dbi dbi = 0;
+  ASSERT_EQ(mdb_dbi_open(t, "replica_log", 0, &dbi), 0);
+  MDB_cursor* c = nullptr;
+  ASSERT_EQ(mdb_cursor_open(t, dbi, &c), 0);
+  MDB_val k, v;
+  ASSERT_EQ(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+  std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
+  mdb_cursor_close(c);
+  MDB_val kv{key.size(), key.data()};
+  MDB_val vv{value.size(), const_cast<char*>(value.data())};
+  ASSERT_EQ(mdb_put(t, dbi, &kv, &vv, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(t), 0);
+  mdb_env_close(env);
+}
+
+TEST_F(ReplicaLogLarge,
+       ADamagedEntryDropsOnlyItsShardsCopyWhichThenNeedsASnapshot) {
+  auto other = key_in(S + 1, "o");
+  snapshot(S);
+  snapshot(S + 1);
+  write_batch wb;
+  wb.appends = {append(a.parse, k, "k#1"), append(a.parse, other, "o#1")};
+  commit(a, std::move(wb));
+  ship(S);
+  ship(S + 1);
+  ASSERT_EQ(logged(), 2u);
+  b.st.reset();
+  // The first entry is S's: its header whole, its record garbage.
+  std::string bad;
+  keys::put_u32(bad, S);
+  keys::put_u64(bad, 1);
+  keys::put_u64(bad, 1);
+  bad += "\xff\xff\xff";
+  damage_first_entry(b.dir, bad);
+  b.replica_log = 1;
+  open(b, true);
+  // Reads of S's copy name the damage; they never crash.
+  auto d = b.st->replica_digest(S);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().describe().find("replica_log entry"), std::string::npos)
+      << d.error().describe();
+  // Applying the log drops S's copy and keeps S + 1's.
+  auto rep = b.st->apply_replicated({});
+  ASSERT_TRUE(rep) << rep.error().describe();
+  EXPECT_EQ(logged(), 0u);
+  auto at = b.st->replica_position(S);
+  ASSERT_TRUE(at);
+  EXPECT_FALSE(*at) << "the damaged copy is still there";
+  expect_in_sync(S + 1, "a damaged entry of another shard");
+  // S's owner's records are refused until a snapshot comes.
+  auto again = b.st->apply_replicated(a.st->read_replog(S, 0, 10).value());
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->shards.size(), 1u);
+  ASSERT_TRUE(again->shards[0].refused);
+  EXPECT_EQ(again->shards[0].refused->code, errc::not_found);
+  snapshot(S);
+  expect_in_sync(S, "the snapshot after the damage");
+}
+
+} // namespace
+
+} // namespace sluice::cluster_store_test
