@@ -2,6 +2,8 @@
 // transactions and error translation. Thread-safety as for sluice::store.
 #pragma once
 
+#include <array>
+
 #include <lmdb.h>
 
 #include <map>
@@ -14,6 +16,15 @@
 #include "sluice/store/store.hpp"
 
 namespace sluice {
+
+/// How many databases the follower's replica_log is split into.
+inline constexpr std::size_t replica_logs = 16;
+
+/// The name of replica_log database `l`: "replica_log.00" to ".15".
+inline std::string replica_log_name(std::size_t l) {
+  return std::string("replica_log.") + static_cast<char>('0' + l / 10)
+         + static_cast<char>('0' + l % 10);
+}
 
 /// The `meta` key of the global sequence counter.
 inline constexpr std::string_view seq_key_name = "seq";
@@ -140,11 +151,12 @@ struct store::impl {
   /// key produced the entry (written only with replication on).
   MDB_dbi replog = 0, replog_head = 0, replica = 0, replica_pos = 0,
           outbox_src = 0;
-  /// `replica_log`: arrival number u64 -> shard u32, epoch u64, seq u64,
-  /// ReplRecord: shipped records taken (durable, acknowledged) but not yet
-  /// applied to `replica`, which they reach in large batches (replica_log.cpp).
-  /// 0 with has_replica_log false: a read-only store from before it.
-  MDB_dbi replica_log = 0;
+  /// `replica_log.NN`, one per range of shard_count / replica_logs shards:
+  /// arrival number u64 -> shard u32, epoch u64, seq u64, ReplRecord:
+  /// shipped records taken (durable, acknowledged) but not yet applied to
+  /// `replica`, which they reach in large batches (replica_log.cpp).
+  /// has_replica_log false: a read-only store from before them.
+  std::array<MDB_dbi, replica_logs> replica_log{};
   bool has_replica_log = false;
   bool has_replication = false; ///< false: a read-only store from before
   /// True when commits write replication records (the option, and the

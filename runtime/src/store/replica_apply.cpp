@@ -157,8 +157,8 @@ result<void> erase_replica_copy(store::impl& p, MDB_txn* t,
 
 result<void> erase_replica(store::impl& p, cluster_writer& w,
                            std::uint32_t shard) {
-  // The shard's records still in the log go first, with everything there.
-  if (auto r = apply_replica_log(p, w.get()); !r)
+  // The shard's records still in the log go first (with its part's).
+  if (auto r = apply_replica_log_of(p, w.get(), shard); !r)
     return r;
   return erase_replica_copy(p, w.get(), shard);
 }
@@ -272,10 +272,7 @@ result<void> replica_applier::finish() {
       return lmdb_error(rc, p_.opts.dir + ": write replica position");
     c.moved = false;
   }
-  auto due = replica_log_due(p_, t_);
-  if (!due)
-    return due.error();
-  return *due ? apply_replica_log(p_, t_) : result<void>{};
+  return apply_replica_log_share(p_, t_);
 }
 
 result<replica_report>

@@ -5,6 +5,7 @@
 // on any thread.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <utility>
@@ -80,19 +81,28 @@ result<void> replica_writes_of(std::uint32_t shard, const v1::ReplRecord& rec,
 result<void> write_replica(store::impl& p, MDB_txn* t, const std::string& key,
                            const std::optional<std::string>& value);
 
-/// Appends shipped record `e` to the `replica_log` within `t`, as number
-/// `next` (read from the log's last entry when nullopt), and counts on.
+/// The next arrival number of each replica_log (nullopt: read from its
+/// last entry at the first append).
+using replica_log_numbers =
+    std::array<std::optional<std::uint64_t>, replica_logs>;
+
+/// Appends shipped record `e` to its shard's `replica_log` within `t`.
 result<void> append_replica_log(store::impl& p, MDB_txn* t,
-                                std::optional<std::uint64_t>& next,
+                                replica_log_numbers& next,
                                 const replog_entry& e);
 
-/// True when the `replica_log` is large enough to be applied.
-result<bool> replica_log_due(const store::impl& p, MDB_txn* t);
+/// Once the replica_log is over its bound, applies its largest part to the
+/// copies within `t` (one part per call, so no commit carries all of it).
+result<void> apply_replica_log_share(store::impl& p, MDB_txn* t);
 
 /// Applies every record of the `replica_log` to the copies within `t`, each
 /// key once, in key order, and empties the log. Damaged log bytes drop the
-/// copies they belong to (their owners send snapshots).
+/// copies they may belong to (their owners send snapshots).
 result<void> apply_replica_log(store::impl& p, MDB_txn* t);
+
+/// Applies the part of the `replica_log` that holds `shard`'s records.
+result<void> apply_replica_log_of(store::impl& p, MDB_txn* t,
+                                  std::uint32_t shard);
 
 /// The writes the `replica_log` holds for `shard`, in order, appended to
 /// `out`: with the `replica` entries, its copy as of `t`.
@@ -112,8 +122,8 @@ result<void> apply_replica_changes(store::impl& p, MDB_txn* t,
 /// ride along in a `store::commit`): each batch gets its own report, and a
 /// shard's position carries from one batch to the next, so records a
 /// batch repeats are skipped. Records are checked and appended to the
-/// `replica_log`; `finish` writes the positions that moved and applies the
-/// log once it is large enough.
+/// `replica_log`; `finish` writes the positions that moved and applies a
+/// share of the log once it is over its bound.
 class replica_applier {
 public:
   replica_applier(store::impl& p, MDB_txn* t) : p_(p), t_(t) {}
@@ -135,7 +145,7 @@ private:
   MDB_txn* t_;
   std::map<std::uint32_t, copy> copies_;
   std::vector<replica_write> record_; ///< one record's writes, reused
-  std::optional<std::uint64_t> next_; ///< the log's next number
+  replica_log_numbers next_;          ///< each log's next number
   /// Each record parsed into this one: its repeated changes are kept and
   /// reused, not allocated again per record.
   v1::ReplRecord parsed_;

@@ -1,6 +1,7 @@
 // The follower's replica_log: shipped records are taken into the log and
 // reach the copies in batches; the copy read meanwhile (scans, digests) is
-// the same as if every record had been applied at once; a snapshot replaces
+// the same as if every record had been applied at once; over its bound one
+// part of the log is applied per commit, the largest; a snapshot replaces
 // logged records too; the log survives a reopen; a damaged entry drops
 // only its shard's copy. (A promotion from the log: promotion_test.cpp.)
 #include <lmdb.h>
@@ -43,6 +44,31 @@ TEST_F(ReplicaLogEvery3, ApplyingTheLogInBatchesKeepsTheCopyEqualAtEveryStep) {
     before = now;
   });
   EXPECT_GT(applied, 2u) << "the log was never applied";
+}
+
+using ReplicaLogEvery4 = ReplicaLogEvery<4>;
+
+TEST_F(ReplicaLogEvery4,
+       OverItsBoundTheLogIsAppliedOnePartACommitLargestFirst) {
+  // S's records and U's are in different parts of the log (64 shards each).
+  constexpr std::uint32_t U = S + 64;
+  auto u = key_in(U, "u");
+  snapshot(S);
+  snapshot(U);
+  for (int i = 1; i <= 3; ++i) {
+    write_batch wb;
+    wb.appends = {append(a.parse, k, "k#" + std::to_string(i))};
+    if (i <= 2)
+      wb.appends.push_back(append(a.parse, u, "u#" + std::to_string(i)));
+    commit(a, std::move(wb));
+  }
+  ship(S);
+  EXPECT_EQ(logged(), 3u); // under the bound: nothing applied
+  ship(U);
+  // 5 logged: S's part (3) is applied, U's (2) waits for a later commit.
+  EXPECT_EQ(logged(), 2u);
+  expect_in_sync(S, "S's part applied");
+  expect_in_sync(U, "U's part still logged");
 }
 
 TEST_F(ReplicaLogLarge,
@@ -92,7 +118,7 @@ void damage_first_entry(const std::string& dir, const std::string& value) {
   MDB_txn* t = nullptr;
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &t), 0);
   MDB_dbi dbi = 0;
-  ASSERT_EQ(mdb_dbi_open(t, "replica_log", 0, &dbi), 0);
+  ASSERT_EQ(mdb_dbi_open(t, "replica_log.00", 0, &dbi), 0);
   MDB_cursor* c = nullptr;
   ASSERT_EQ(mdb_cursor_open(t, dbi, &c), 0);
   MDB_val k, v;
@@ -118,7 +144,8 @@ TEST_F(ReplicaLogLarge,
   ship(S + 1);
   ASSERT_EQ(logged(), 2u);
   b.st.reset();
-  // The first entry is S's: its header whole, its record garbage.
+  // S and S + 1 share the first part of the log, and its first entry is
+  // S's: its header whole, its record garbage.
   std::string bad;
   keys::put_u32(bad, S);
   keys::put_u64(bad, 1);
@@ -130,7 +157,8 @@ TEST_F(ReplicaLogLarge,
   // Reads of S's copy name the damage; they never crash.
   auto d = b.st->replica_digest(S);
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().describe().find("replica_log entry"), std::string::npos)
+  EXPECT_NE(d.error().describe().find("replica_log.00 entry"),
+            std::string::npos)
       << d.error().describe();
   // Applying the log drops S's copy and keeps S + 1's.
   auto rep = b.st->apply_replicated({});

@@ -257,11 +257,14 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       *dbi = *d;
     }
     p->has_replication = all;
-    if (auto d = p->open_db(t.get(), "replica_log", create)) {
-      p->replica_log = *d;
-      p->has_replica_log = true;
-    } else if (create) {
-      return d.error();
+    p->has_replica_log = true;
+    for (std::size_t l = 0; l < replica_logs && p->has_replica_log; ++l) {
+      if (auto d = p->open_db(t.get(), replica_log_name(l), create))
+        p->replica_log[l] = *d;
+      else if (create)
+        return d.error();
+      else
+        p->has_replica_log = false;
     }
   }
   // Schema version check, and the global sequence counter.

@@ -41,10 +41,11 @@ struct store_options {
   /// replication record is written, and nothing costs more.
   bool replicated = false;
   /// A follower takes shipped records into a log (one append each) and
-  /// applies them to its copies once this many are there (or 16 MiB): each
-  /// page of the copies is then written once for all its records, not
-  /// once per record. 1: every commit applies what it took.
-  std::size_t replica_log_records = 16384;
+  /// applies them to its copies in batches: once this many are there (or
+  /// 64 MiB), each commit applies the largest of the log's 16 parts. Each
+  /// page of the copies is then written once for many records, not once
+  /// per record. 1: every commit applies what it took.
+  std::size_t replica_log_records = 65536;
 };
 
 /// A queue entry identified by stage.
