@@ -17,7 +17,10 @@ namespace sluice {
 
 namespace {
 
-constexpr std::uint32_t schema_version = 1;
+/// The data directory's format. 2: a follower's shipped records may wait
+/// in `replica_log.NN` (a reader that ignored them would see copies behind
+/// their positions). 1 (before them) is upgraded by a writable open.
+constexpr std::uint32_t schema_version = 2;
 const std::string schema_key = "schema_version";
 
 /// The greatest key of `dbi` below `end` (below no bound when `end` is
@@ -272,8 +275,23 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   rc = mdb_get(t.get(), p->meta, &k, &v);
   if (rc == 0) {
     auto ver = keys::get_u32(as_view(v));
-    if (!ver || *ver != schema_version)
-      return fail(errc::corrupt, opts.dir + ": unsupported schema version");
+    if (!ver || v.mv_size != 4)
+      return fail(errc::corrupt, opts.dir
+                                     + ": the format version in meta is "
+                                       "malformed");
+    if (*ver > schema_version)
+      return fail(errc::invalid_argument,
+                  opts.dir + ": written by a newer Sluice (data format "
+                      + std::to_string(*ver) + "; this one reads up to "
+                      + std::to_string(schema_version)
+                      + "): run that version, or restore a backup");
+    if (*ver < schema_version && create) {
+      std::string buf;
+      keys::put_u32(buf, schema_version);
+      MDB_val bv = as_val(buf);
+      if ((rc = mdb_put(t.get(), p->meta, &k, &bv, 0)) != 0)
+        return lmdb_error(rc, opts.dir + ": upgrade the format version");
+    }
   } else if (rc == MDB_NOTFOUND && create) {
     std::string buf;
     keys::put_u32(buf, schema_version);
