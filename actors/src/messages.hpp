@@ -42,6 +42,8 @@ using stats_atom =
     caf::atom_constant<caf::atom("stats")>; // () -> stage_snapshot
 using wake_atom =
     caf::atom_constant<caf::atom("wake")>; // () retries or timers due
+using idle_check_atom =
+    caf::atom_constant<caf::atom("idlecheck")>; // () passivate idle keys
 
 using let_go_atom = ext::let_go_atom; // (shards) -> in flight; forget them
 using rewind_atom =

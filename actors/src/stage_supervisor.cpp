@@ -90,9 +90,14 @@ caf::behavior stage_supervisor_impl(self_ptr self, node_env env,
       s.store, msg::stage_supervisor_atom::value, s.stage_id,
       caf::actor_cast<caf::actor>(self));
   self->send(self, msg::pump_atom::value);
+  arm_idle_check(self);
   return {
       [self](msg::pump_atom) { pump(self); },
       [self](msg::wake_atom) { wake(self); },
+      [self](msg::idle_check_atom) {
+        passivate_idle(self);
+        arm_idle_check(self);
+      },
       [self](msg::pause_atom, bool paused) {
         self->state.paused = paused;
         if (!paused)

@@ -83,6 +83,7 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
     std::to_string(b.max_in_flight));
   f("max_live_keys", std::to_string(a.max_live_keys),
     std::to_string(b.max_live_keys));
+  f("passivate_after", ms(a.passivate_after), ms(b.passivate_after));
   // Subscriptions by topic (a stage takes a topic's event from its first
   // matching subscription; several per topic are compared in order).
   auto by_topic = [](const stage_spec& s) {

@@ -85,6 +85,17 @@ TEST(Topology, RejectsIntegersOutOfRange) {
       "1, got '-1'");
 }
 
+TEST(Topology, RejectsAPassivateAfterThatIsNoDurationOrNever) {
+  const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
+  for (auto bad : {"0s", "soon", "-5s"})
+    EXPECT_EQ(config_message(with_stage(
+                  stage + "    passivate_after: " + std::string(bad) + "\n")),
+              "pipeline.yaml:7: stages[0].passivate_after: bad duration '"
+                  + std::string(bad)
+                  + "' (expected a positive number with ms, s or m, e.g. "
+                    "2m, or never)");
+}
+
 TEST(Topology, RejectsANonBoolSkipUnchanged) {
   EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
                                       "    subscribe: [{topic: in}]\n"

@@ -19,7 +19,7 @@ constexpr std::uint64_t max_in_flight_limit = 1'000'000;
 result<stage_spec> stage_reader::read(const field& f) {
   auto m = f.fields({"name", "behaviour", "subscribe", "emits", "retry",
                      "skip_unchanged", "max_in_flight", "max_live_keys",
-                     "supervision", "stuck_after"});
+                     "passivate_after", "supervision", "stuck_after"});
   if (!m)
     return m.error();
   stage_spec stage;
@@ -107,6 +107,20 @@ result<void> stage_reader::read_options(const strict_map& m,
     if (!n)
       return n.error();
     stage.max_live_keys = static_cast<std::uint32_t>(*n);
+  }
+  if (auto v = m.get("passivate_after")) {
+    auto text = v->text();
+    if (!text)
+      return text.error();
+    auto d = parse_duration(*text);
+    if (*text == "never")
+      stage.passivate_after = std::chrono::milliseconds(0);
+    else if (d && d->count() > 0)
+      stage.passivate_after = *d;
+    else
+      return v->fail("bad duration '" + *text
+                     + "' (expected a positive number with ms, s or m, "
+                       "e.g. 2m, or never)");
   }
   return {};
 }

@@ -49,6 +49,19 @@ TEST(Topology, ParsesEveryFieldOfAFullExample) {
   EXPECT_EQ(rule.urgent_values, (std::set<std::string>{"1", "high"}));
 }
 
+TEST(Topology, PassivateAfterTakesADurationOrNever) {
+  for (auto [text, ms] :
+       {std::pair{"90s", 90000}, {"250ms", 250}, {"never", 0}}) {
+    auto parsed = parse_topology(
+        with_stage("    behaviour: b\n    subscribe: [{topic: in}]\n"
+                   "    passivate_after: "
+                   + std::string(text) + "\n"),
+        "pipeline.yaml");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->stages.at(0).passivate_after.count(), ms) << text;
+  }
+}
+
 TEST(Topology, FillsDefaultsAndFeedsTheFirstTopic) {
   auto parsed = parse_topology(with_stage("    behaviour: b\n"
                                           "    subscribe: [{topic: out}]\n"),
@@ -61,6 +74,7 @@ TEST(Topology, FillsDefaultsAndFeedsTheFirstTopic) {
   EXPECT_FALSE(s.skip_unchanged);
   EXPECT_EQ(s.max_in_flight, 2048u);
   EXPECT_EQ(s.max_live_keys, 4096u);
+  EXPECT_EQ(s.passivate_after, std::chrono::minutes(2));
   EXPECT_EQ(s.retry.max_attempts, 5u);
   EXPECT_EQ(s.retry.backoff_min, std::chrono::milliseconds(200));
   EXPECT_EQ(s.retry.backoff_max, std::chrono::milliseconds(30000));

@@ -1,11 +1,13 @@
 // The key-actor pool of one stage supervisor: each key's entry with its
-// actor handle, the keys that went idle (oldest first), reuse of an idle
-// actor for another key and passivation beyond a live-key limit. Generic
+// actor handle, the keys that went idle (oldest first, with when), reuse of
+// an idle actor for another key, and passivation beyond a live-key limit
+// or after an idle time. Generic
 // over the entry (and so the handle) type, with no actor system: the
 // supervisor passes in how to spawn and rebind. Not thread-safe: owned by
 // its stage supervisor.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -96,9 +98,34 @@ public:
     return a;
   }
 
-  /// `key` has nothing in flight any more: a candidate for reuse and for
-  /// passivation, after the keys that went idle before it.
-  void went_idle(const std::string& key) { idle_.push_back(key); }
+  using clock = std::chrono::steady_clock;
+
+  /// `key` has nothing in flight any more (since `at`): a candidate for
+  /// reuse and for passivation, after the keys that went idle before it.
+  void went_idle(const std::string& key, clock::time_point at = clock::now()) {
+    idle_.push_back({key, at});
+    idle_since_[key] = at;
+  }
+
+  /// Drops the entries of keys idle since `cutoff` or earlier (and still
+  /// forgettable), oldest first. Returns their actors (null for an entry
+  /// without one), for the caller to stop; one element per dropped entry.
+  std::vector<handle> passivate_idle(clock::time_point cutoff) {
+    std::vector<handle> out;
+    while (!idle_.empty() && idle_.front().second <= cutoff) {
+      auto key = std::move(idle_.front().first);
+      idle_.pop_front();
+      auto since = idle_since_.find(key);
+      // Busy again since, and idle again later: that later time counts.
+      if (since == idle_since_.end() || since->second > cutoff)
+        continue;
+      auto i = entries_.find(key);
+      if (i == entries_.end() || !i->second.forgettable())
+        continue;
+      out.push_back(drop(i));
+    }
+    return out;
+  }
 
   /// Drops idle, forgettable entries while there are more than `max_live`,
   /// oldest idle first. Returns their actors (null for an entry without
@@ -106,16 +133,12 @@ public:
   std::vector<handle> passivate(std::size_t max_live) {
     std::vector<handle> out;
     while (entries_.size() > max_live && !idle_.empty()) {
-      auto key = std::move(idle_.front());
+      auto key = std::move(idle_.front().first);
       idle_.pop_front();
       auto i = entries_.find(key);
       if (i == entries_.end() || !i->second.forgettable())
         continue;
-      handle a = std::move(i->second.actor);
-      entries_.erase(i);
-      if (a)
-        key_of_actor_.erase(a.id());
-      out.push_back(std::move(a));
+      out.push_back(drop(i));
     }
     return out;
   }
@@ -127,25 +150,32 @@ public:
     auto i = entries_.find(key);
     if (i == entries_.end())
       return a;
-    a = std::move(i->second.actor);
+    return drop(i);
+  }
+
+private:
+  /// Drops entry `i`; returns its actor (maybe null).
+  handle drop(typename map_type::iterator i) {
+    handle a = std::move(i->second.actor);
+    idle_since_.erase(i->first);
     entries_.erase(i);
     if (a)
       key_of_actor_.erase(a.id());
     return a;
   }
 
-private:
   /// The actor of the oldest idle key that is forgettable and not express,
   /// rebound to `key` (its entry dropped); null when no key is idle.
   handle take_idle(const std::string& key) {
     while (!idle_.empty()) {
-      auto victim = std::move(idle_.front());
+      auto victim = std::move(idle_.front().first);
       idle_.pop_front();
       auto i = entries_.find(victim);
       if (i == entries_.end() || victim == key || !i->second.forgettable()
           || i->second.express || !i->second.actor)
         continue;
       handle a = std::move(i->second.actor);
+      idle_since_.erase(i->first);
       entries_.erase(i);
       key_of_actor_[a.id()] = key;
       hooks_.rebind(a, key);
@@ -157,8 +187,11 @@ private:
   hooks hooks_;
   map_type entries_;
   std::unordered_map<id_type, std::string> key_of_actor_; ///< live actors
-  std::deque<std::string> idle_; ///< keys that went idle, oldest first
-  std::uint64_t spawned_ = 0;    ///< actors spawned, for their order
+  /// Keys that went idle and when, oldest first (a key busy again and idle
+  /// again later is in it twice: `idle_since_` has its latest time).
+  std::deque<std::pair<std::string, clock::time_point>> idle_;
+  std::unordered_map<std::string, clock::time_point> idle_since_;
+  std::uint64_t spawned_ = 0; ///< actors spawned, for their order
 };
 
 } // namespace sluice::stage_supervision

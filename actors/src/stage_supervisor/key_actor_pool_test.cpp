@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -177,6 +178,47 @@ TEST_F(KeyActorPool, ForgetDropsTheEntryAndReturnsItsActor) {
   EXPECT_EQ(pool.find("a"), nullptr);
   EXPECT_EQ(pool.key_of(a.n), nullptr);
   EXPECT_FALSE(pool.forget("a"));
+}
+
+TEST_F(KeyActorPool, KeysIdleSinceTheCutoffArePassivatedOthersStay) {
+  using clock = key_actor_pool<fake_entry>::clock;
+  auto t0 = clock::now();
+  auto at = [&](int s) { return t0 + std::chrono::seconds(s); };
+  for (auto k : {"old", "busy", "again", "recent"})
+    pool.actor_of(k, false, 10);
+  pool.went_idle("old", at(0));
+  pool.went_idle("busy", at(1));
+  pool.find("busy")->busy = 1;    // a retry waits, say
+  pool.went_idle("again", at(2)); // then busy, and idle again at 50
+  pool.went_idle("recent", at(40));
+  pool.went_idle("again", at(50));
+  auto stopped = pool.passivate_idle(at(30));
+  ASSERT_EQ(stopped.size(), 1u);
+  EXPECT_EQ(stopped[0].n, 1); // "old" only
+  EXPECT_EQ(pool.find("old"), nullptr);
+  EXPECT_EQ(pool.key_of(1), nullptr);
+  EXPECT_NE(pool.find("busy"), nullptr);
+  EXPECT_NE(pool.find("again"), nullptr);
+  EXPECT_NE(pool.find("recent"), nullptr);
+  // Later, "again" and "recent" have been idle long enough; "busy" never
+  // went idle again, so it stays until it does.
+  stopped = pool.passivate_idle(at(60));
+  ASSERT_EQ(stopped.size(), 2u);
+  EXPECT_EQ(stopped[0].n, 4); // recent went idle (40) before again (50)
+  EXPECT_EQ(stopped[1].n, 3);
+  EXPECT_EQ(pool.size(), 1u);
+  EXPECT_TRUE(pool.passivate_idle(at(1000)).empty());
+}
+
+TEST_F(KeyActorPool, AKeyPassivatedByCountIsNotPassivatedAgainByTime) {
+  using clock = key_actor_pool<fake_entry>::clock;
+  auto t0 = clock::now();
+  pool.actor_of("a", false, 10);
+  pool.went_idle("a", t0);
+  ASSERT_EQ(pool.passivate(0).size(), 1u);
+  auto again = pool.actor_of("a", false, 10); // a new event for it
+  EXPECT_TRUE(pool.passivate_idle(t0 + std::chrono::hours(1)).empty());
+  EXPECT_EQ(pool.find("a")->actor.n, again.n);
 }
 
 } // namespace

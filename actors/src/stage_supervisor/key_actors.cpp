@@ -1,8 +1,13 @@
 // The stage supervisor's key actors: spawned on demand through the
 // key-actor pool, rebound when idle, retired, passivated beyond the live-key
-// limit and stopped with the stage. Runs in the stage supervisor.
+// limit or after an idle time, and stopped with the stage. Runs in the
+// stage supervisor.
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
 
 #include "../key_actor.hpp"
 #include "state.hpp"
@@ -69,15 +74,44 @@ void send_to_key(self_ptr self, caf::actor& a, keys::queue_pos pos,
     self->send(a, msg::process_atom::value, std::move(d));
 }
 
-void passivate(self_ptr self) {
+namespace {
+
+/// Stops the actors of passivated entries (null: an entry without one).
+void stop_passivated(self_ptr self, std::vector<caf::actor> actors) {
   auto& s = self->state;
-  for (auto& a : s.keys.passivate(s.spec->max_live_keys)) {
+  for (auto& a : actors) {
     // Its DOWN message reaches us from an unknown address and is ignored.
     if (a)
       self->send_exit(a, caf::exit_reason::user_shutdown);
     s.passivated->add();
   }
   s.live_keys->set(static_cast<std::int64_t>(s.keys.size()));
+}
+
+} // namespace
+
+void passivate(self_ptr self) {
+  auto& s = self->state;
+  stop_passivated(self, s.keys.passivate(s.spec->max_live_keys));
+}
+
+void passivate_idle(self_ptr self) {
+  auto& s = self->state;
+  auto after = s.spec->passivate_after;
+  if (after.count() <= 0)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  stop_passivated(self, s.keys.passivate_idle(now - after));
+}
+
+void arm_idle_check(self_ptr self) {
+  auto after = self->state.spec->passivate_after;
+  if (after.count() <= 0)
+    return;
+  // A key goes at most a quarter of the span late (at most 10 s).
+  auto every = std::clamp<std::chrono::milliseconds>(
+      after / 4, std::chrono::milliseconds(10), std::chrono::seconds(10));
+  self->delayed_send(self, every, msg::idle_check_atom::value);
 }
 
 void stop_key_actors(self_ptr self, const caf::error& reason) {

@@ -145,6 +145,13 @@ void retire(self_ptr self, key_entry& e,
             caf::exit_reason reason = caf::exit_reason::user_shutdown);
 /// Stops idle key actors beyond max_live_keys, oldest idle first.
 void passivate(self_ptr self);
+
+/// Stops the key actors idle for the stage's passivate_after (if set).
+void passivate_idle(self_ptr self);
+
+/// Asks for the next idle check, a fraction of passivate_after from now
+/// (none while it is 0).
+void arm_idle_check(self_ptr self);
 /// Stops every key actor of the stage (and its raw actor), with the stage.
 void stop_key_actors(self_ptr self, const caf::error& reason);
 

@@ -81,8 +81,12 @@ struct stage_spec {
   std::uint32_t max_in_flight =
       2048; ///< credit: events dispatched, not committed
   std::uint32_t max_live_keys = 4096; ///< key actors kept before passivation
-  std::string source_file;            ///< the YAML file that defined it
-  int source_line = 0;                ///< 1-based line of its definition
+  /// A key actor idle this long is stopped (its key's state stays in LMDB;
+  /// the next event starts one again), as Akka's idle passivation. 0: only
+  /// `max_live_keys` passivates.
+  std::chrono::milliseconds passivate_after{std::chrono::minutes(2)};
+  std::string source_file; ///< the YAML file that defined it
+  int source_line = 0;     ///< 1-based line of its definition
 };
 
 /// Where the file feed (`--feed`) puts its events, and how records that
