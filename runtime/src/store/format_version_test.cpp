@@ -2,12 +2,13 @@
 // current one; an older one is upgraded by a writable open and read as it
 // is by a read-only one; a newer one is refused with both versions named.
 #include <gtest/gtest.h>
-#include <lmdb.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
+#include "raw_lmdb_test_support.hpp"
 #include "sluice/store/store.hpp"
 
 namespace sluice {
@@ -33,34 +34,24 @@ struct FormatVersion : ::testing::Test {
 
   /// The stored version, read (or, with `to`, written) with LMDB directly.
   std::uint32_t version(std::optional<std::uint32_t> to = std::nullopt) {
-    MDB_env* env = nullptr;
-    EXPECT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 256);
-    mdb_env_set_mapsize(env, std::size_t{1} << 30);
-    EXPECT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
-    MDB_txn* t = nullptr;
-    EXPECT_EQ(mdb_txn_begin(env, nullptr, 0, &t), 0);
-    MDB_dbi meta = 0;
-    EXPECT_EQ(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    test::raw_lmdb db{dir};
+    auto meta = db.dbi("meta");
     std::string name = "schema_version";
     MDB_val k{name.size(), name.data()}, v;
-    std::uint32_t out = 0;
     if (to) {
       unsigned char b[4] = {static_cast<unsigned char>(*to >> 24),
                             static_cast<unsigned char>(*to >> 16),
                             static_cast<unsigned char>(*to >> 8),
                             static_cast<unsigned char>(*to)};
       MDB_val bv{4, b};
-      EXPECT_EQ(mdb_put(t, meta, &k, &bv, 0), 0);
-      out = *to;
-    } else if (mdb_get(t, meta, &k, &v) == 0 && v.mv_size == 4) {
-      auto* p = static_cast<const unsigned char*>(v.mv_data);
-      out = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16)
-            | (std::uint32_t{p[2]} << 8) | p[3];
+      EXPECT_EQ(mdb_put(db.txn(), meta, &k, &bv, 0), 0);
+      return *to;
     }
-    EXPECT_EQ(mdb_txn_commit(t), 0);
-    mdb_env_close(env);
-    return out;
+    if (mdb_get(db.txn(), meta, &k, &v) != 0 || v.mv_size != 4)
+      return 0;
+    auto* p = static_cast<const unsigned char*>(v.mv_data);
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16)
+           | (std::uint32_t{p[2]} << 8) | p[3];
   }
 };
 

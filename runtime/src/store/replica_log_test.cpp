@@ -4,8 +4,7 @@
 // part of the log is applied per commit, the largest; a snapshot replaces
 // logged records too; the log survives a reopen; a damaged entry drops
 // only its shard's copy. (A promotion from the log: promotion_test.cpp.)
-#include <lmdb.h>
-
+#include "raw_lmdb_test_support.hpp"
 #include "replication_workload.hpp"
 
 namespace sluice::cluster_store_test {
@@ -110,26 +109,17 @@ TEST_F(ReplicaLogLarge, ASnapshotReplacesACopyWhoseRecordsAreStillInTheLog) {
 
 /// Overwrites the value of b's first replica_log entry with `value`.
 void damage_first_entry(const std::string& dir, const std::string& value) {
-  MDB_env* env = nullptr;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 256);
-  mdb_env_set_mapsize(env, std::size_t{1} << 30);
-  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
-  MDB_txn* t = nullptr;
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &t), 0);
-  MDB_dbi dbi = 0;
-  ASSERT_EQ(mdb_dbi_open(t, "replica_log.00", 0, &dbi), 0);
+  test::raw_lmdb db{dir};
+  auto dbi = db.dbi("replica_log.00");
   MDB_cursor* c = nullptr;
-  ASSERT_EQ(mdb_cursor_open(t, dbi, &c), 0);
+  ASSERT_EQ(mdb_cursor_open(db.txn(), dbi, &c), 0);
   MDB_val k, v;
   ASSERT_EQ(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
   std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
   mdb_cursor_close(c);
   MDB_val kv{key.size(), key.data()};
   MDB_val vv{value.size(), const_cast<char*>(value.data())};
-  ASSERT_EQ(mdb_put(t, dbi, &kv, &vv, 0), 0);
-  ASSERT_EQ(mdb_txn_commit(t), 0);
-  mdb_env_close(env);
+  ASSERT_EQ(mdb_put(db.txn(), dbi, &kv, &vv, 0), 0);
 }
 
 TEST_F(ReplicaLogLarge,
