@@ -45,6 +45,13 @@ const std::vector<admin_command>& admin_commands() {
        "dead-lettered; queued urgent/normal; in flight; events/s since the "
        "last `stages`; p50 and p99 latency from ingest to this stage's "
        "commit (upper bounds of log-spaced buckets)."},
+      {"subscribers", "", "change-feed subscribers: position and lag",
+       "Each live subscription (GET /v1/feed, `sluice subscribe`): its "
+       "stage, client, phase (snapshot, catch-up, live), events sent, "
+       "offset and lag behind the changelog's head in changes and seconds. "
+       "Then per stage with a changelog: the changes it keeps, how old the "
+       "oldest is (its span) against how long the last cold start took: a "
+       "span shorter than a cold start resets subscribers."},
       {"actors", "[STAGE]", "live key actors, the busiest first",
        "The keys with a live entry in each stage (or STAGE): events in "
        "flight per priority (the key actor's mailbox), parked behind a "

@@ -74,6 +74,8 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     return plan.error();
   p->plans.push_back(std::make_unique<pipeline_plan>(std::move(*plan)));
   p->current_plan = p->plans.back().get();
+  p->feed_hub =
+      std::make_unique<feed::hub>(*p->st, reg, opts.max_feed_subscribers);
   {
     auto window = std::chrono::duration_cast<std::chrono::nanoseconds>(
         opts.dedupe_window);
@@ -204,6 +206,7 @@ std::string node::prometheus() {
           .get_gauge("sluice_timers_pending", {},
                      "Durable behaviour timers not yet fired")
           .set(static_cast<std::int64_t>(*t));
+    feed_metrics();
   }
   return p.metrics.render_prometheus();
 }
@@ -392,6 +395,8 @@ void node::stop() {
   if (p.stopped || !p.sys)
     return;
   p.stopped = true;
+  if (p.feed_hub)
+    p.feed_hub->close(); // open subscriptions end before the store goes
   if (p.extension_started) {
     p.extension->stop(); // its actors go before the node's
     p.extension_started = false;

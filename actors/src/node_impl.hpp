@@ -19,6 +19,7 @@
 
 #include "caller_pool.hpp"
 #include "node_env.hpp"
+#include "sluice/feed/feed_hub.hpp"
 #include "sluice/node.hpp"
 #include "sluice/node_extension.hpp"
 #include "sluice/pipeline_plan.hpp"
@@ -33,6 +34,9 @@ struct node::impl {
   const registry* reg = nullptr;
   sluice::metrics metrics;
   std::unique_ptr<store> st;
+  /// Change-feed subscriptions over `st` (node_feeds.cpp); closed first
+  /// when the node stops.
+  std::unique_ptr<feed::hub> feed_hub;
   /// Every plan the node was bound to (a topology applied live adds one).
   /// Old ones stay alive: actors and other threads may still read them.
   std::vector<std::unique_ptr<pipeline_plan>> plans;

@@ -16,7 +16,12 @@ result<pipeline_plan> pipeline_plan::bind(topology topo, const registry& reg,
                                     + ": stages." + s.name
                                     + ".behaviour: " + made.error().message);
     }
-    auto id = st.register_stage(s.name, s.behaviour);
+    changelog_retention keep;
+    if (s.changelog.enabled) {
+      keep.changes = s.changelog.retain_changes;
+      keep.span = s.changelog.retain_for;
+    }
+    auto id = st.register_stage(s.name, s.behaviour, keep);
     if (!id)
       return id.error();
     plan.ids_.push_back(*id);

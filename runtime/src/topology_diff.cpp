@@ -14,6 +14,14 @@ std::string comma_list(const std::vector<std::string>& items) {
   return topology_yaml::join(items, ", ");
 }
 
+std::string describe(const changelog_policy& c) {
+  if (!c.enabled)
+    return "none";
+  if (c.retain_changes > 0)
+    return "retain " + std::to_string(c.retain_changes) + " changes";
+  return "retain " + std::to_string(c.retain_for.count()) + "ms";
+}
+
 std::string describe(const filter_policy& f) {
   std::vector<std::string> parts;
   for (auto& [attr, values] : f.accept)
@@ -84,6 +92,7 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
   f("max_live_keys", std::to_string(a.max_live_keys),
     std::to_string(b.max_live_keys));
   f("passivate_after", ms(a.passivate_after), ms(b.passivate_after));
+  f("changelog", describe(a.changelog), describe(b.changelog));
   // Subscriptions by topic (a stage takes a topic's event from its first
   // matching subscription; several per topic are compared in order).
   auto by_topic = [](const stage_spec& s) {

@@ -96,6 +96,23 @@ TEST(Topology, RejectsAPassivateAfterThatIsNoDurationOrNever) {
                     "2m, or never)");
 }
 
+TEST(Topology, RejectsAChangelogRetainThatIsNoCountOrSpan) {
+  const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
+  for (auto bad : {"0s", "soon", "-5", "3w", "h"})
+    EXPECT_EQ(config_message(with_stage(stage + "    changelog: {retain: "
+                                        + std::string(bad) + "}\n")),
+              "pipeline.yaml:7: stages[0].changelog.retain: bad retain '"
+                  + std::string(bad)
+                  + "' (expected a count of changes, e.g. 100000, or a span "
+                    "with ms, s, m, h or d, e.g. 10m)");
+  EXPECT_EQ(config_message(with_stage(stage + "    changelog: {retain: 0}\n")),
+            "pipeline.yaml:7: stages[0].changelog.retain: expected an "
+            "integer in 1..1000000000000, got '0'");
+  EXPECT_EQ(config_message(with_stage(stage + "    changelog: {keep: 5}\n")),
+            "pipeline.yaml:7: stages[0].changelog.keep: unknown field 'keep' "
+            "(known: retain)");
+}
+
 TEST(Topology, RejectsANonBoolSkipUnchanged) {
   EXPECT_EQ(config_message(with_stage("    behaviour: b\n"
                                       "    subscribe: [{topic: in}]\n"

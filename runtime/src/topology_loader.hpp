@@ -37,6 +37,9 @@ public:
 private:
   result<void> read_options(const strict_map& m, stage_spec& stage);
   result<subscription> read_subscription(const field& f);
+  /// `changelog: { retain: COUNT | DURATION }` (retain: a million changes
+  /// when not given).
+  static result<changelog_policy> read_changelog(const field& f);
   result<std::vector<std::string>> read_emits(const field& f);
 
   std::vector<field>& topic_refs_;

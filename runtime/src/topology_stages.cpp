@@ -13,13 +13,17 @@ namespace sluice::topology_yaml {
 namespace {
 
 constexpr std::uint64_t max_in_flight_limit = 1'000'000;
+/// A changelog's `retain` when none is given: the last million changes.
+constexpr std::uint64_t default_changelog_retain = 1'000'000;
+constexpr std::uint64_t max_changelog_retain = 1'000'000'000'000;
 
 } // namespace
 
 result<stage_spec> stage_reader::read(const field& f) {
-  auto m = f.fields({"name", "behaviour", "subscribe", "emits", "retry",
-                     "skip_unchanged", "max_in_flight", "max_live_keys",
-                     "passivate_after", "supervision", "stuck_after"});
+  auto m =
+      f.fields({"name", "behaviour", "subscribe", "emits", "retry",
+                "skip_unchanged", "max_in_flight", "max_live_keys",
+                "passivate_after", "supervision", "stuck_after", "changelog"});
   if (!m)
     return m.error();
   stage_spec stage;
@@ -122,7 +126,48 @@ result<void> stage_reader::read_options(const strict_map& m,
                      + "' (expected a positive number with ms, s or m, "
                        "e.g. 2m, or never)");
   }
+  if (auto v = m.get("changelog")) {
+    auto c = read_changelog(*v);
+    if (!c)
+      return c.error();
+    stage.changelog = *c;
+  }
   return {};
+}
+
+result<changelog_policy> stage_reader::read_changelog(const field& f) {
+  auto m = f.fields({"retain"});
+  if (!m)
+    return m.error();
+  changelog_policy c;
+  c.enabled = true;
+  c.retain_changes = default_changelog_retain;
+  auto v = m->get("retain");
+  if (!v)
+    return c;
+  auto text = v->text();
+  if (!text)
+    return text.error();
+  if (text->find_first_not_of("0123456789") == std::string::npos) {
+    auto n = v->integer(1, max_changelog_retain);
+    if (!n)
+      return n.error();
+    c.retain_changes = *n;
+    return c;
+  }
+  // A log is kept for hours or days, too: h and d besides ms, s and m.
+  auto d = parse_duration(*text);
+  for (auto [unit, factor] : {std::pair{'h', 3600}, std::pair{'d', 86400}})
+    if (!d && text->size() > 1 && text->back() == unit)
+      if (auto n = parse_duration(text->substr(0, text->size() - 1) + "s"))
+        d = *n * factor;
+  if (!d || d->count() <= 0)
+    return v->fail("bad retain '" + *text
+                   + "' (expected a count of changes, e.g. 100000, or a "
+                     "span with ms, s, m, h or d, e.g. 10m)");
+  c.retain_changes = 0;
+  c.retain_for = *d;
+  return c;
 }
 
 result<subscription> stage_reader::read_subscription(const field& f) {

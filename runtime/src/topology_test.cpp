@@ -62,6 +62,34 @@ TEST(Topology, PassivateAfterTakesADurationOrNever) {
   }
 }
 
+TEST(Topology, ChangelogRetainsByCountOrBySpan) {
+  struct want {
+    const char* yaml;
+    std::uint64_t changes;
+    std::int64_t ms;
+  };
+  for (auto w :
+       {want{"{retain: 50000}", 50000, 0}, want{"{retain: 10m}", 0, 600000},
+        want{"{retain: 2h}", 0, 7200000}, want{"{retain: 7d}", 0, 604800000},
+        want{"{}", 1000000, 0}}) {
+    auto parsed = parse_topology(
+        with_stage("    behaviour: b\n    subscribe: [{topic: in}]\n"
+                   "    changelog: "
+                   + std::string(w.yaml) + "\n"),
+        "pipeline.yaml");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    auto& c = parsed->stages.at(0).changelog;
+    EXPECT_TRUE(c.enabled) << w.yaml;
+    EXPECT_EQ(c.retain_changes, w.changes) << w.yaml;
+    EXPECT_EQ(c.retain_for.count(), w.ms) << w.yaml;
+  }
+  auto none = parse_topology(
+      with_stage("    behaviour: b\n    subscribe: [{topic: in}]\n"),
+      "pipeline.yaml");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->stages.at(0).changelog.enabled);
+}
+
 TEST(Topology, FillsDefaultsAndFeedsTheFirstTopic) {
   auto parsed = parse_topology(with_stage("    behaviour: b\n"
                                           "    subscribe: [{topic: out}]\n"),

@@ -12,6 +12,7 @@
 
 #include "sluice/admin.hpp"
 #include "sluice/event.hpp"
+#include "sluice/feed.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/registry.hpp"
 #include "sluice/result.hpp"
@@ -33,6 +34,9 @@ struct node_options {
   bool refeed = false;     ///< feed files that were fed completely once more
   std::size_t threads = 0; ///< scheduler threads; 0 = cores
   std::size_t max_commit_batch = 4096; ///< records per LMDB transaction
+  /// Change-feed subscriptions served at once (`subscribe`); more are
+  /// refused (errc::unavailable) until one ends.
+  std::size_t max_feed_subscribers = 64;
   /// How long normal work may wait for more records to share its commit.
   /// Larger batches rewrite fewer LMDB pages per record; urgent work
   /// commits at once regardless.
@@ -177,6 +181,19 @@ public:
   result<query_answer> query(const std::string& stage, const std::string& key,
                              query_options opts = {});
 
+  /// Subscribes to the changes of `stage`'s key states (see
+  /// sluice/feed.hpp); the stage needs `changelog:` in the topology.
+  /// Errors: not_found (no such stage), config (no changelog),
+  /// invalid_argument (a malformed cursor or filter), unavailable
+  /// (`max_feed_subscribers` live, or the node stopping). The subscription
+  /// may outlive the node: its `next` then fails (unavailable). Safe from
+  /// any thread.
+  result<std::unique_ptr<feed_subscription>> subscribe(const std::string& stage,
+                                                       feed_options opts);
+
+  /// The live change-feed subscriptions, with their positions and lag.
+  std::vector<feed_subscriber> feed_subscribers() const;
+
   /// On a replicated member: waits until every record this member holds
   /// of `key`'s shard (as of the call) is below the shard's high-watermark,
   /// i.e. held by `min_insync` replicas, so an answer drawn from what was
@@ -228,6 +245,8 @@ public:
   struct impl;
 
 private:
+  /// Refreshes the change feeds' gauges (node_feeds.cpp).
+  void feed_metrics();
   explicit node(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

@@ -17,6 +17,8 @@ command_result session::run(const std::string& cmd, const args_t& args) {
                       "`sluice node`)");
   if (cmd == "stages")
     return stages();
+  if (cmd == "subscribers")
+    return subscribers();
   if (cmd == "actors")
     return actors(args);
   if (cmd == "inspect")

@@ -92,6 +92,8 @@ private:
   command_result nodes();
   command_result shards();
   command_result stages();
+  /// Change-feed subscribers and the changelogs they read (feeds.cpp).
+  command_result subscribers();
   command_result metrics(const args_t& args);
 
   // -- keys (key_views.cpp) --------------------------------------------------

@@ -84,7 +84,7 @@ result<dead_letter_filter> parse_dlq_filter(const args_t& options) {
 
 result<void> check_usage(const std::string& cmd, const args_t& args) {
   if (cmd == "nodes" || cmd == "shards" || cmd == "leave" || cmd == "stages"
-      || cmd == "digests")
+      || cmd == "digests" || cmd == "subscribers")
     return {}; // their arguments are ignored
   if (cmd == "actors")
     return arity(cmd, args, 0, 1);

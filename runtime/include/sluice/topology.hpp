@@ -60,6 +60,20 @@ struct retry_policy {
   std::chrono::milliseconds backoff_max{30000};
 };
 
+/// A stage's changelog, what change feeds read: every committed change of a
+/// key's state (a new state or its removal), kept at least as long as this
+/// says (by count or by age), never less.
+struct changelog_policy {
+  bool enabled = false; ///< `changelog:` is set: the stage keeps one
+  /// Keep at least the last this many changes (0: keep by age).
+  std::uint64_t retain_changes = 0;
+  /// Keep at least the changes of this last span (0: keep by count).
+  std::chrono::milliseconds retain_for{0};
+  /// Equal when every field is.
+  friend bool operator==(const changelog_policy&,
+                         const changelog_policy&) = default;
+};
+
 /// One named step of a pipeline.
 struct stage_spec {
   std::string name;      ///< unique in the pipeline; keys its store id
@@ -85,6 +99,8 @@ struct stage_spec {
   /// the next event starts one again), as Akka's idle passivation. 0: only
   /// `max_live_keys` passivates.
   std::chrono::milliseconds passivate_after{std::chrono::minutes(2)};
+  /// `changelog: { retain: 10m | 100000 }`: subscribable by change feeds.
+  changelog_policy changelog;
   std::string source_file; ///< the YAML file that defined it
   int source_line = 0;     ///< 1-based line of its definition
 };

@@ -83,6 +83,8 @@ result<commit_report> store::commit(write_batch batch) {
   for (auto& f : batch.timer_fires)
     if (auto r = w.fire(f); !r)
       return undo(r.error());
+  if (auto r = w.prune_changelogs(); !r)
+    return undo(r.error());
   if (auto r = apply_copies(p, t.get(), batch.copies, w.report); !r)
     return undo(r.error());
   if (auto r = w.replicate(); !r)
@@ -92,6 +94,13 @@ result<commit_report> store::commit(write_batch batch) {
       return undo(r.error());
   if ((rc = t.commit()) != 0)
     return undo(lmdb_error(rc, p.opts.dir + ": commit"));
+  if (w.changelog_written()) {
+    {
+      std::lock_guard<std::mutex> guard{p.changelog_mtx};
+      ++p.changelog_commits;
+    }
+    p.changelog_cv.notify_all();
+  }
   return std::move(w.report);
 }
 

@@ -139,6 +139,11 @@ result<void> batch_writer::put_state(const std::string& skey,
                       p_.opts.dir + ": write state " + keys::printable(skey));
   changes_.state(c.stage_id, c.key, value);
   versions_[skey] = version;
+  // A change of the key's state, for change feeds: not the failure
+  // counters of an event that waits for a retry or went to dead letters
+  // (the behaviour's state is what it was).
+  if (c.retry.empty() && c.dead_letter.empty())
+    return log_change(c.stage_id, c.key, value);
   return {};
 }
 

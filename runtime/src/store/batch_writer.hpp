@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -80,6 +81,17 @@ public:
   result<void> put_state(const std::string& skey, std::uint64_t version,
                          const completion& c);
 
+  // -- changelogs (changelog_write.cpp) -------------------------------------
+
+  /// Appends a change of (stage, key) to the stage's changelog, when it
+  /// keeps one; `state_value` is the state record as written.
+  result<void> log_change(std::uint32_t stage_id, const std::string& key,
+                          std::string_view state_value);
+  /// Prunes the changelogs this batch wrote to their retention.
+  result<void> prune_changelogs();
+  /// True when the batch wrote a changelog entry.
+  bool changelog_written() const noexcept { return changelog_written_; }
+
   // -- statuses and re-drives (batch_status.cpp) ----------------------------
 
   /// True when the key's stored status waits for the queue entry at `pos`
@@ -132,6 +144,10 @@ private:
           std::chrono::system_clock::now().time_since_epoch())
           .count();
   std::unordered_map<std::string, std::uint64_t> versions_;
+  /// Stages looked up for a changelog, and those that keep one.
+  std::set<std::uint32_t> changelogs_checked_;
+  std::map<std::uint32_t, store::impl::changelog_db> changelog_dbs_;
+  bool changelog_written_ = false;
   /// The batch's changes of shards' records, for replication.
   shard_changes changes_{p_};
   /// The shard of the key being processed (a completion, a re-drive, a

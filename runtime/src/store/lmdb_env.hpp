@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 
 #include <lmdb.h>
 
@@ -13,6 +14,7 @@
 #include <string_view>
 
 #include "sluice/result.hpp"
+#include "sluice/store/changelog.hpp"
 #include "sluice/store/store.hpp"
 
 namespace sluice {
@@ -64,6 +66,24 @@ put_outbox(MDB_txn* t, struct store::impl& p, std::uint32_t stage_id,
 /// The high bit of an outbox value's shard: 16 bytes of `written_at`
 /// (epoch, seq, big-endian) follow the shard, before the event.
 inline constexpr std::uint32_t outbox_written_flag = 0x80000000u;
+
+/// The name of the LMDB database holding stage `stage`'s changelog.
+inline std::string changelog_db_name(std::string_view stage) {
+  return "changelog." + std::string(stage);
+}
+
+/// The `meta` key of a stage's changelog record: log id and low offset,
+/// both u64 big-endian.
+inline std::string changelog_meta_key(std::string_view stage) {
+  return "changelog/" + std::string(stage);
+}
+
+/// Opens (creating it, empty, the first time) the changelog of stage
+/// `name` when `keep` is on; when off, drops one it kept before. The
+/// database when there is one.
+result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, struct store::impl& p,
+                                              const std::string& name,
+                                              const changelog_retention& keep);
 
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
@@ -176,6 +196,21 @@ struct store::impl {
   mutable std::mutex dbi_mtx;
   std::map<std::uint32_t, MDB_dbi> queues;
   std::map<std::uint32_t, std::string> stage_names;
+  /// A stage's changelog: `changelog.<stage>` offset -> change
+  /// (changelog_write.cpp), and how much of it to keep.
+  struct changelog_db {
+    MDB_dbi dbi = 0;
+    changelog_retention keep;
+  };
+  /// Stage id -> its changelog, for stages that keep one (under dbi_mtx).
+  std::map<std::uint32_t, changelog_db> changelogs;
+  /// Commits that wrote changelog entries, for change feeds waiting for
+  /// more (changelog_reader::wait).
+  mutable std::mutex changelog_mtx;
+  mutable std::condition_variable changelog_cv;
+  std::uint64_t changelog_commits = 0;
+  /// The changelog of `stage_id`, when it keeps one.
+  std::optional<changelog_db> changelog_of(std::uint32_t stage_id) const;
 
   ~impl();
   result<MDB_dbi> queue_dbi(std::uint32_t stage_id) const;

@@ -9,7 +9,8 @@
 namespace sluice {
 
 result<std::uint32_t> store::register_stage(const std::string& name,
-                                            const std::string& behaviour) {
+                                            const std::string& behaviour,
+                                            changelog_retention changelog) {
   auto& p = *impl_;
   if (p.opts.read_only)
     return fail(errc::invalid_argument, p.opts.dir + " is open read-only");
@@ -45,10 +46,17 @@ result<std::uint32_t> store::register_stage(const std::string& name,
   auto d = p.open_db(t.get(), queue_db_name(name), true);
   if (!d)
     return d.error();
+  auto log = open_changelog(t.get(), p, name, changelog);
+  if (!log)
+    return log.error();
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, p.opts.dir + ": commit stage " + name);
   p.queues[sm.id()] = *d;
   p.stage_names[sm.id()] = name;
+  if (*log)
+    p.changelogs[sm.id()] = {**log, changelog};
+  else
+    p.changelogs.erase(sm.id());
   return sm.id();
 }
 

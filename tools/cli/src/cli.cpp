@@ -81,6 +81,7 @@ int main(int argc, char** argv, const registry& linked) {
   add(cli::add_dlq_command);
   add(cli::add_console_command);
   add(cli::add_topology_command);
+  add(cli::add_subscribe_command);
   // `sluice node --settings FILE`: the file's settings become arguments
   // for the options the command line does not give.
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);

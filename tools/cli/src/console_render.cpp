@@ -159,6 +159,39 @@ void stages(const json& a, std::ostream& out) {
           << str(u, "source") << ": " << str(u, "why") << '\n';
 }
 
+void subscribers(const json& a, std::ostream& out) {
+  table t;
+  t.column("ID", true)
+      .column("STAGE")
+      .column("CLIENT")
+      .column("PHASE")
+      .column("SENT", true)
+      .column("OFFSET", true)
+      .column("LAG", true)
+      .column("LAG-S", true);
+  for (auto& s : a["subscribers"]) {
+    char lag[32];
+    std::snprintf(lag, sizeof lag, "%.1f", s.value("lag_seconds", 0.0));
+    t.row({num(s, "id"), str(s, "stage"), str(s, "client"), str(s, "phase"),
+           num(s, "delivered"), num(s, "position"), num(s, "lag_changes"),
+           lag});
+  }
+  t.print(out);
+  for (auto& l : a["changelogs"]) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "changelog %s: %s changes over %.1f s (offsets %s..%s)",
+                  str(l, "stage").c_str(), num(l, "changes").c_str(),
+                  l.value("span_seconds", 0.0), num(l, "low").c_str(),
+                  num(l, "head").c_str());
+    out << line;
+    if (l.contains("cold_start_seconds"))
+      out << "; the last cold start took " << l["cold_start_seconds"].dump()
+          << " s";
+    out << '\n';
+  }
+}
+
 void actors(const json& a, std::ostream& out) {
   table t;
   t.column("STAGE")
@@ -344,6 +377,8 @@ void render(const std::string& command, const std::vector<std::string>& args,
     stages(a, out);
   else if (command == "actors")
     actors(a, out);
+  else if (command == "subscribers")
+    subscribers(a, out);
   else if (command == "inspect")
     inspect(a, out);
   else if (command == "trace")

@@ -166,7 +166,9 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
   // On-demand queries may each wait up to 30 s, but at most
   // `limits->max_in_flight` of them at once, so the rest of the pool stays
   // free for the webhook.
-  std::size_t threads = ingest ? 16 : 2;
+  // Each change-feed stream holds a thread while it is open: the pool has
+  // one for each the node serves, besides the others.
+  std::size_t threads = ingest ? 16 + ingest->feed_subscribers : 2;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   if (ingest) {
     if (!ingest->access)
@@ -176,6 +178,7 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
           std::make_shared<ondemand_limits>(ondemand_limit_options{});
     svr.set_payload_max_length(ingest->max_body_bytes);
     add_event_routes(svr, state, *ingest);
+    add_feed_route(svr, state, *ingest);
   }
   // SO_REUSEADDR (a restart binds despite TIME_WAIT) but not httplib's
   // default SO_REUSEPORT, which would let two nodes share one port.

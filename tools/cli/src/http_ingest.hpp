@@ -27,7 +27,10 @@ struct ingest_options {
   std::size_t max_body_bytes = 8u << 20; ///< larger bodies get 413
   std::size_t max_events = 10000;        ///< per request, else 413
   std::size_t max_in_flight = 64;        ///< concurrent posts, else 503
-  std::uint64_t max_backlog = 10000000;  ///< queued events, else 429
+  /// Change-feed streams served at once (the node's
+  /// `max_feed_subscribers`): each has a thread of the endpoint's own.
+  std::size_t feed_subscribers = 64;
+  std::uint64_t max_backlog = 10000000; ///< queued events, else 429
   /// The node has an on-demand source (--catalog): GET /v1/keys ingests an
   /// unknown key from it. Only changes the wording of a 404.
   bool catalog = false;

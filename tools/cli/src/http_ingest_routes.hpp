@@ -17,4 +17,10 @@ void add_event_routes(httplib::Server& svr, const readiness& state,
 void add_query_route(httplib::Server& svr, const readiness& state,
                      const ingest_options& opts);
 
+/// GET /v1/feed/STAGE[?format=ndjson][&cursor=C][&prefix=P][&key=K...]
+/// [&filter=JSON][&max_rate=N] on `svr` (http_feed.cpp): the stage's
+/// change feed, streamed.
+void add_feed_route(httplib::Server& svr, const readiness& state,
+                    const ingest_options& opts);
+
 } // namespace sluice::cli

@@ -60,6 +60,7 @@ result<http_settings> load_http_settings(const run_args& a,
   lim.max_in_flight = a.query_in_flight;
   lim.max_pending_per_client = a.query_per_client;
   ingest.limits = std::make_shared<ondemand_limits>(lim);
+  ingest.feed_subscribers = a.feed_subscribers;
   return out;
 }
 
@@ -84,6 +85,10 @@ void add_http_access_options(CLI::App& cmd, run_args& a) {
                  "On-demand ingestions one client may have under way; "
                  "beyond it 429")
       ->check(CLI::Range(1, 100000));
+  cmd.add_option("--feed-subscribers", a.feed_subscribers,
+                 "Change-feed streams (GET /v1/feed) served at once, each "
+                 "on a thread of its own; beyond it 503")
+      ->check(CLI::Range(1, 1024));
 }
 
 } // namespace sluice::cli

@@ -108,6 +108,7 @@ int run_pipeline(const run_args& a, const registry& reg,
   opts.refeed = a.refeed;
   opts.threads = a.threads;
   opts.max_commit_batch = a.commit_batch;
+  opts.max_feed_subscribers = a.feed_subscribers;
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
   opts.name = a.name;
   opts.listen = a.listen;

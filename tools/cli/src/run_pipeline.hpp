@@ -37,6 +37,8 @@ struct run_args {
   double query_rate = 20;       ///< on-demand requests/s per client and token
   std::size_t query_in_flight = 8;
   std::size_t query_per_client = 16;
+  /// --feed-subscribers: change-feed streams served at once.
+  std::size_t feed_subscribers = 64;
   std::string name = "local";
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;

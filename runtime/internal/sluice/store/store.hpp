@@ -15,6 +15,7 @@
 #include "sluice/event.hpp"
 #include "sluice/placement.hpp"
 #include "sluice/result.hpp"
+#include "sluice/store/changelog.hpp"
 #include "sluice/store/cluster_records.hpp"
 #include "sluice/store/keys.hpp"
 #include "sluice/store/replication.hpp"
@@ -185,9 +186,12 @@ public:
 
   // -- writer thread only ---------------------------------------------------
 
-  /// The id of stage `name`, recorded on first use.
+  /// The id of stage `name`, recorded on first use. With `changelog` on,
+  /// the stage keeps a changelog (created the first time, empty); off, a
+  /// changelog it kept before is dropped.
   result<std::uint32_t> register_stage(const std::string& name,
-                                       const std::string& behaviour);
+                                       const std::string& behaviour,
+                                       changelog_retention changelog = {});
 
   /// Applies `batch` in one transaction and fsyncs (when sync is on).
   /// Completions whose base version is ahead of the stored one are
@@ -500,6 +504,7 @@ public:
   struct impl;
 
 private:
+  friend class changelog_reader;
   explicit store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

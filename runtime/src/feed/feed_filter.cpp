@@ -1,0 +1,107 @@
+// Subscription filters: key prefix, key list, and a filter policy on the
+// state's JSON fields.
+#include "sluice/feed/feed_filter.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace sluice::feed {
+
+namespace {
+
+error bad(const std::string& what) {
+  return {errc::invalid_argument, "bad filter: " + what};
+}
+
+/// A scalar as the policy compares it: strings bare, others as JSON.
+std::string text_of(const nlohmann::json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+std::vector<std::string> split_path(const std::string& field) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = field.find('.', start);
+    out.push_back(field.substr(start, dot - start));
+    if (dot == std::string::npos)
+      return out;
+    start = dot + 1;
+  }
+}
+
+} // namespace
+
+result<filter> filter::make(std::string prefix, std::vector<std::string> keys,
+                            const std::string& policy) {
+  filter f;
+  f.prefix_ = std::move(prefix);
+  f.keys_.insert(keys.begin(), keys.end());
+  if (policy.empty())
+    return f;
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(policy);
+  } catch (const nlohmann::json::parse_error& e) {
+    return bad("not JSON (" + std::string(e.what()) + ")");
+  }
+  if (!doc.is_object())
+    return bad("expected a JSON object of field -> accepted values, e.g. "
+               "{\"ecosystem\": [\"npm\"]}");
+  for (auto& [field, values] : doc.items()) {
+    auto path = split_path(field);
+    for (auto& part : path)
+      if (part.empty())
+        return bad("field '" + field + "' has an empty name part");
+    std::set<std::string> accepted;
+    auto take = [&](const nlohmann::json& v) -> result<void> {
+      if (!v.is_string() && !v.is_number() && !v.is_boolean())
+        return bad("field '" + field
+                   + "': values are strings, numbers or booleans, not "
+                   + v.dump());
+      accepted.insert(text_of(v));
+      return {};
+    };
+    if (values.is_array()) {
+      if (values.empty())
+        return bad("field '" + field + "' accepts no value");
+      for (auto& v : values)
+        if (auto r = take(v); !r)
+          return r.error();
+    } else if (auto r = take(values); !r) {
+      return r.error();
+    }
+    f.accept_.emplace_back(std::move(path), std::move(accepted));
+  }
+  return f;
+}
+
+bool filter::takes_key(std::string_view key) const {
+  if (key.substr(0, prefix_.size()) != prefix_)
+    return false;
+  return keys_.empty() || keys_.find(key) != keys_.end();
+}
+
+bool filter::takes_state(const std::string& state_json) const {
+  if (accept_.empty())
+    return true;
+  auto doc = nlohmann::json::parse(state_json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return false;
+  for (auto& [path, accepted] : accept_) {
+    const nlohmann::json* at = &doc;
+    for (auto& part : path) {
+      if (!at->is_object())
+        return false;
+      auto i = at->find(part);
+      if (i == at->end())
+        return false;
+      at = &*i;
+    }
+    if (at->is_object() || at->is_array() || at->is_null()
+        || !accepted.count(text_of(*at)))
+      return false;
+  }
+  return true;
+}
+
+} // namespace sluice::feed

@@ -1,0 +1,363 @@
+// One change-feed subscription: resume from a cursor, or snapshot (in
+// chunks, each its own read transaction) then catch up, then follow the
+// changelog live. A cursor that cannot resume gets a reset and a snapshot.
+//
+// Why the snapshot is consistent without one long transaction: each chunk
+// of keys is read with the changelog's head of its transaction, so its
+// states hold every change up to that head and none after. After the last
+// chunk, the changes between the first head and the last are read back: a
+// change of a key whose chunk was read at a head at or past it is already
+// in what was sent, and is skipped; the others are sent. Only then comes
+// `snapshot_end`, at the last head: the subscriber's view is the stage's
+// state at one point of its log, with every change after it to follow.
+// Memory: one (last key, head) pair per chunk.
+#include "subscription.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "sluice/behaviour.hpp"
+#include "sluice/placement.hpp"
+#include "sluice/v1/store.pb.h"
+
+namespace sluice::feed {
+
+namespace {
+
+/// How long one wait for commits lasts before the hub's closing is
+/// checked again.
+constexpr std::chrono::milliseconds wait_slice{100};
+
+/// Changes read per read transaction while following the log.
+constexpr std::size_t read_batch = 512;
+
+} // namespace
+
+subscription::subscription(std::shared_ptr<hub_state> hub,
+                           std::shared_ptr<subscriber_stats> stats,
+                           std::uint32_t stage_id, std::string stage,
+                           std::unique_ptr<behaviour> renderer, filter f,
+                           std::optional<feed::cursor> from, std::size_t chunk)
+    : hub_(std::move(hub)), stats_(std::move(stats)), stage_id_(stage_id),
+      stage_(std::move(stage)), renderer_(std::move(renderer)),
+      filter_(std::move(f)), from_(std::move(from)),
+      chunk_(std::max<std::size_t>(chunk, 1)) {}
+
+subscription::~subscription() {
+  std::lock_guard<std::mutex> guard{hub_->list_mtx};
+  hub_->live.erase(stats_->id);
+}
+
+const std::string& subscription::cursor() const {
+  return cursor_text_;
+}
+
+std::string subscription::render(const std::string& key_state, bool* removed,
+                                 std::string* event_id,
+                                 std::int64_t* ts_ns) const {
+  v1::KeyState ks;
+  if (!ks.ParseFromString(key_state)) {
+    *removed = false;
+    return json_quote(key_state);
+  }
+  // As `sluice export`: no state is a removed one, or one no event ever
+  // set (only failures counted).
+  *removed = ks.cleared() || (ks.state().empty() && ks.events_processed() == 0);
+  if (event_id)
+    *event_id = ks.last_event_id();
+  if (ts_ns)
+    *ts_ns = ks.updated_ts_ns();
+  if (*removed)
+    return {};
+  try {
+    return renderer_ ? renderer_->state_to_json(ks.state())
+                     : json_quote(ks.state());
+  } catch (const std::exception&) {
+    return json_quote(ks.state());
+  }
+}
+
+void subscription::set_position(std::uint64_t offset) {
+  pos_.base = offset;
+  cursor_text_ = encode(pos_);
+  stats_->position.store(offset, std::memory_order_relaxed);
+}
+
+result<void> subscription::next(std::vector<feed_event>& out, std::size_t max,
+                                std::chrono::milliseconds wait) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  auto before = out.size();
+  for (;;) {
+    std::uint64_t seen = 0;
+    {
+      std::shared_lock<std::shared_mutex> gate{hub_->gate};
+      if (hub_->closed)
+        return fail(errc::unavailable, "the node stopped");
+      changelog_reader log{*hub_->st};
+      seen = log.commits();
+      auto r = step(log, out, before + std::max<std::size_t>(max, 1));
+      if (!r)
+        return r.error();
+      stats_->delivered.fetch_add(out.size() - before,
+                                  std::memory_order_relaxed);
+      if (out.size() > before)
+        return {};
+      if (*r)
+        continue; // moved on (to the next phase, or chunk): read again
+      // Nothing to send: wait for a commit, in slices, so that a closing
+      // hub is noticed.
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline)
+        return {};
+      auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
+                                                                 wait_slice);
+      log.wait(seen,
+               std::chrono::duration_cast<std::chrono::milliseconds>(slice)
+                   + std::chrono::milliseconds(1));
+    }
+    if (hub_->closing.load())
+      return fail(errc::unavailable, "the node stopped");
+  }
+}
+
+result<bool> subscription::step(changelog_reader& log,
+                                std::vector<feed_event>& out,
+                                std::size_t limit) {
+  switch (phase_) {
+  case phase::start:
+    return start(log, out);
+  case phase::snapshot:
+    return snapshot(log, out, limit);
+  case phase::catch_up:
+    return catch_up(log, out, limit);
+  case phase::live:
+    return follow(log, out, limit);
+  }
+  return false;
+}
+
+result<bool> subscription::start(changelog_reader& log,
+                                 std::vector<feed_event>& out) {
+  auto span = log.span(stage_id_);
+  if (!span)
+    return span.error();
+  pos_ = {};
+  pos_.stage_tag = stage_tag(stage_);
+  pos_.log_id = span->log_id;
+  if (!from_)
+    return begin_snapshot(*span);
+  std::string why;
+  const auto& c = *from_;
+  if (c.log_id != span->log_id)
+    why = "the cursor is from another changelog of stage " + stage_
+          + " (it was dropped and made again, or the data directory is new)";
+  else if (c.lowest() < span->low)
+    why = "the cursor's changes have left the changelog (it keeps changes "
+          "after offset "
+          + std::to_string(span->low) + "; the cursor is at "
+          + std::to_string(c.lowest()) + "): raise the stage's retain";
+  else if (c.base > span->head)
+    why = "the cursor is ahead of the changelog (offset "
+          + std::to_string(c.base) + ", head " + std::to_string(span->head)
+          + ")";
+  from_.reset();
+  if (!why.empty()) {
+    feed_event e;
+    e.kind = feed_event_kind::reset;
+    e.reason = why;
+    out.push_back(std::move(e));
+    return begin_snapshot(*span);
+  }
+  // A node serves its changelog in offset order: every shard at the
+  // lowest offset is where to resume (exceptions only come from a cursor
+  // that several members advanced).
+  set_position(c.lowest());
+  phase_ = phase::live;
+  stats_->phase.store(2);
+  return true;
+}
+
+result<bool> subscription::begin_snapshot(const changelog_span& span) {
+  snapshot_from_ = span.head;
+  chunks_.clear();
+  after_key_.clear();
+  first_chunk_ = true;
+  snapshot_keys_ = 0;
+  snapshot_started_ = std::chrono::steady_clock::now();
+  cursor_text_.clear();
+  phase_ = phase::snapshot;
+  stats_->phase.store(0);
+  stats_->position.store(span.head, std::memory_order_relaxed);
+  return true;
+}
+
+result<bool> subscription::snapshot(changelog_reader& log,
+                                    std::vector<feed_event>& out,
+                                    std::size_t limit) {
+  for (std::size_t chunks = 0; out.size() < limit && chunks < 16; ++chunks) {
+    auto chunk = log.states(stage_id_, after_key_, !first_chunk_,
+                            filter_.prefix(), chunk_);
+    if (!chunk)
+      return chunk.error();
+    first_chunk_ = false;
+    stats_->head.store(chunk->head, std::memory_order_relaxed);
+    for (auto& s : chunk->states) {
+      if (!filter_.takes_key(s.key))
+        continue;
+      bool removed = false;
+      feed_event e;
+      e.kind = feed_event_kind::snapshot;
+      e.state_json = render(s.key_state, &removed, &e.event_id, &e.ts_ns);
+      if (removed || !filter_.takes_state(e.state_json))
+        continue;
+      e.key = s.key;
+      e.version = s.version;
+      e.shard = shard_of(s.key);
+      out.push_back(std::move(e));
+      ++snapshot_keys_;
+    }
+    chunks_.push_back(
+        {chunk->states.empty() ? after_key_ : chunk->states.back().key,
+         chunk->head, chunk->last});
+    if (!chunk->states.empty())
+      after_key_ = chunk->states.back().key;
+    if (chunk->last) {
+      phase_ = phase::catch_up;
+      stats_->phase.store(1);
+      catch_up_at_ = snapshot_from_;
+      return true;
+    }
+  }
+  return true;
+}
+
+std::uint64_t subscription::covered_up_to(const std::string& key) const {
+  // The first chunk whose last key is at or after `key` read it (the last
+  // chunk reads everything after the one before it).
+  auto i = std::lower_bound(chunks_.begin(), chunks_.end(), key,
+                            [](const chunk_mark& c, const std::string& k) {
+                              return !c.last && c.last_key < k;
+                            });
+  return i == chunks_.end() ? chunks_.back().head : i->head;
+}
+
+result<bool> subscription::catch_up(changelog_reader& log,
+                                    std::vector<feed_event>& out,
+                                    std::size_t limit) {
+  auto end = chunks_.back().head;
+  while (catch_up_at_ < end && out.size() < limit) {
+    auto batch = log.read(stage_id_, catch_up_at_,
+                          std::min(read_batch, limit - out.size()));
+    if (!batch)
+      return batch.error();
+    if (batch->span.low > catch_up_at_) {
+      // Pruned while the snapshot was read: the log is shorter than a
+      // snapshot takes. Start over (and say why).
+      feed_event e;
+      e.kind = feed_event_kind::reset;
+      e.reason = "the stage's changelog pruned changes made during the "
+                 "snapshot (it keeps changes after offset "
+                 + std::to_string(batch->span.low)
+                 + "): raise its retain above the time a snapshot takes";
+      out.push_back(std::move(e));
+      return begin_snapshot(batch->span);
+    }
+    if (batch->entries.empty()) {
+      catch_up_at_ = end; // nothing left below the last chunk's head
+      break;
+    }
+    for (auto& entry : batch->entries) {
+      if (entry.offset > end) {
+        catch_up_at_ = end;
+        break;
+      }
+      catch_up_at_ = entry.offset;
+      if (entry.offset <= covered_up_to(entry.key))
+        continue; // the snapshot sent this change, or a later one
+      deliver(entry, out, false);
+    }
+  }
+  if (catch_up_at_ < end)
+    return true;
+  chunks_.clear();
+  chunks_.shrink_to_fit();
+  set_position(end);
+  {
+    std::lock_guard<std::mutex> guard{hub_->list_mtx};
+    hub_->snapshot_took[stage_] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - snapshot_started_);
+  }
+  feed_event e;
+  e.kind = feed_event_kind::snapshot_end;
+  e.cursor = cursor_text_;
+  e.offset = end;
+  e.keys = snapshot_keys_;
+  out.push_back(std::move(e));
+  phase_ = phase::live;
+  stats_->phase.store(2);
+  return true;
+}
+
+bool subscription::deliver(const changelog_entry& entry,
+                           std::vector<feed_event>& out, bool with_cursor) {
+  if (!filter_.takes_key(entry.key))
+    return false;
+  bool removed = false;
+  feed_event e;
+  e.state_json = render(entry.key_state, &removed, &e.event_id, nullptr);
+  if (!removed && !filter_.takes_state(e.state_json))
+    return false;
+  e.kind = removed ? feed_event_kind::removed : feed_event_kind::change;
+  e.key = entry.key;
+  e.ts_ns = entry.ts_ns;
+  e.version = entry.version;
+  e.offset = entry.offset;
+  e.shard = shard_of(entry.key);
+  if (with_cursor)
+    e.cursor = cursor_text_;
+  out.push_back(std::move(e));
+  return true;
+}
+
+result<bool> subscription::follow(changelog_reader& log,
+                                  std::vector<feed_event>& out,
+                                  std::size_t limit) {
+  auto from = pos_.base;
+  auto batch =
+      log.read(stage_id_, from, std::min(read_batch, limit - out.size()));
+  if (!batch)
+    return batch.error();
+  stats_->head.store(batch->span.head, std::memory_order_relaxed);
+  if (batch->span.low > from || batch->span.log_id != pos_.log_id) {
+    feed_event e;
+    e.kind = feed_event_kind::reset;
+    e.reason = batch->span.log_id != pos_.log_id
+                   ? "the stage's changelog was dropped and made again"
+                   : "this subscriber fell behind the changelog (it keeps "
+                     "changes after offset "
+                         + std::to_string(batch->span.low) + ", the "
+                         + "subscriber was at " + std::to_string(from)
+                         + "): raise the stage's retain or read faster";
+    out.push_back(std::move(e));
+    pos_.log_id = batch->span.log_id;
+    return begin_snapshot(batch->span);
+  }
+  bool sent = false;
+  for (auto& entry : batch->entries) {
+    set_position(entry.offset);
+    sent = deliver(entry, out, true) || sent;
+  }
+  if (!sent && pos_.base != from) {
+    // Everything read was filtered out: say how far the cursor moved, so
+    // a resumed subscription does not read it again.
+    feed_event e;
+    e.kind = feed_event_kind::progress;
+    e.offset = pos_.base;
+    e.cursor = cursor_text_;
+    out.push_back(std::move(e));
+  }
+  return false;
+}
+
+} // namespace sluice::feed

@@ -1,0 +1,157 @@
+// The writing side of stage changelogs: made or dropped as a stage is
+// registered, an entry per applied change of a key's state in the commit's
+// transaction, pruned to the stage's retention at the end of the batch.
+// Writer thread only.
+#include <random>
+
+#include "batch_writer.hpp"
+#include "changelog_codec.hpp"
+
+namespace sluice {
+
+namespace {
+
+/// Most entries one commit prunes: a retention made much shorter is
+/// caught up over several commits instead of one long one.
+constexpr std::size_t max_pruned_per_commit = 65536;
+
+std::string meta_value(std::uint64_t log_id, std::uint64_t low) {
+  std::string out;
+  keys::put_u64(out, log_id);
+  keys::put_u64(out, low);
+  return out;
+}
+
+} // namespace
+
+std::optional<store::impl::changelog_db>
+store::impl::changelog_of(std::uint32_t stage_id) const {
+  std::lock_guard<std::mutex> guard{dbi_mtx};
+  auto i = changelogs.find(stage_id);
+  if (i == changelogs.end())
+    return std::nullopt;
+  return i->second;
+}
+
+result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, store::impl& p,
+                                              const std::string& name,
+                                              const changelog_retention& keep) {
+  auto db_name = changelog_db_name(name);
+  auto mkey = changelog_meta_key(name);
+  MDB_val mk = as_val(mkey);
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(t, db_name.c_str(), 0, &dbi);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": open database '" + db_name + "'");
+  bool exists = rc == 0;
+  if (!keep.on()) {
+    if (exists && (rc = mdb_drop(t, dbi, 1)) != 0)
+      return lmdb_error(rc, p.opts.dir + ": drop the changelog of " + name);
+    rc = mdb_del(t, p.meta, &mk, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p.opts.dir + ": delete " + mkey);
+    return std::optional<MDB_dbi>{};
+  }
+  MDB_val mv;
+  rc = mdb_get(t, p.meta, &mk, &mv);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read " + mkey);
+  if (exists && rc == 0)
+    return std::optional<MDB_dbi>{dbi};
+  // A new log (or one whose record went missing: started again, so no
+  // cursor of the old one is taken for this one). Nothing before the
+  // store's current seq is in it.
+  if (exists && (rc = mdb_drop(t, dbi, 0)) != 0)
+    return lmdb_error(rc, p.opts.dir + ": empty the changelog of " + name);
+  auto made = p.open_db(t, db_name, true);
+  if (!made)
+    return made.error();
+  if (auto r = refresh_seq(t, p); !r)
+    return r.error();
+  std::uint64_t id = std::random_device{}();
+  id = (id << 32) ^ std::random_device{}();
+  auto value = meta_value(id, p.next_seq - 1);
+  MDB_val v = as_val(value);
+  if ((rc = mdb_put(t, p.meta, &mk, &v, 0)) != 0)
+    return lmdb_error(rc, p.opts.dir + ": write " + mkey);
+  return std::optional<MDB_dbi>{*made};
+}
+
+result<void> batch_writer::log_change(std::uint32_t stage_id,
+                                      const std::string& key,
+                                      std::string_view state_value) {
+  if (changelogs_checked_.insert(stage_id).second) {
+    if (auto db = p_.changelog_of(stage_id))
+      changelog_dbs_[stage_id] = *db;
+  }
+  auto db = changelog_dbs_.find(stage_id);
+  if (db == changelog_dbs_.end())
+    return {};
+  auto offset = p_.next_seq++;
+  auto k = changelog_codec::offset_key(offset);
+  auto value = changelog_codec::entry_value(now_ns_, key, state_value);
+  MDB_val kv = as_val(k), vv = as_val(value);
+  // Offsets only grow: appending is LMDB's cheapest put.
+  if (int rc = mdb_put(t_, db->second.dbi, &kv, &vv, MDB_APPEND); rc != 0)
+    return lmdb_error(rc, p_.opts.dir + ": write changelog entry of "
+                              + keys::printable(key));
+  changelog_written_ = true;
+  return {};
+}
+
+result<void> batch_writer::prune_changelogs() {
+  for (auto& [stage_id, db] : changelog_dbs_) {
+    int rc = 0;
+    cursor c{t_, db.dbi, rc};
+    if (rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": open changelog cursor");
+    MDB_stat st{};
+    if ((rc = mdb_stat(t_, db.dbi, &st)) != 0)
+      return lmdb_error(rc, p_.opts.dir + ": changelog size");
+    std::uint64_t excess = 0;
+    if (db.keep.changes > 0 && st.ms_entries > db.keep.changes)
+      excess = st.ms_entries - db.keep.changes;
+    auto cutoff =
+        now_ns_
+        - std::chrono::duration_cast<std::chrono::nanoseconds>(db.keep.span)
+              .count();
+    std::uint64_t pruned = 0, low = 0;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
+         rc == 0 && pruned < max_pruned_per_commit;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      bool old = false;
+      if (db.keep.changes > 0) {
+        old = pruned < excess;
+      } else {
+        auto ts = changelog_codec::entry_ts(as_view(v));
+        old = ts && *ts < cutoff;
+      }
+      if (!old)
+        break;
+      low = keys::get_u64(as_view(k)).value_or(low);
+      if ((rc = mdb_cursor_del(c.get(), 0)) != 0)
+        return lmdb_error(rc, p_.opts.dir + ": prune changelog");
+      ++pruned;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p_.opts.dir + ": read changelog");
+    if (pruned == 0)
+      continue;
+    auto name = p_.stage_names.find(stage_id);
+    if (name == p_.stage_names.end())
+      continue;
+    auto mkey = changelog_meta_key(name->second);
+    MDB_val mk = as_val(mkey), mv;
+    if ((rc = mdb_get(t_, p_.meta, &mk, &mv)) != 0)
+      return lmdb_error(rc, p_.opts.dir + ": read " + mkey);
+    auto id = keys::get_u64(as_view(mv)).value_or(0);
+    auto value = meta_value(id, low);
+    MDB_val nv = as_val(value);
+    if ((rc = mdb_put(t_, p_.meta, &mk, &nv, 0)) != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write " + mkey);
+  }
+  return {};
+}
+
+} // namespace sluice

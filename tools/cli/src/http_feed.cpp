@@ -1,0 +1,247 @@
+// GET /v1/feed/STAGE: a stage's change feed as Server-Sent Events or, with
+// ?format=ndjson, one JSON object per line. Each stream is one
+// subscription of the node (sluice/feed.hpp) on one of the endpoint's
+// threads, pulled at the client's pace: the socket's buffer is all it
+// holds, a client that stops reading is dropped after the write timeout
+// and resumes from its cursor.
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "http_access.hpp"
+#include "http_ingest_routes.hpp"
+#include "log_format.hpp"
+#include "sluice/utc_time.hpp"
+
+namespace sluice::cli {
+
+namespace {
+
+/// Events taken from the subscription per write.
+constexpr std::size_t batch_events = 256;
+
+/// A comment line (SSE) or heartbeat object (NDJSON) after this long
+/// without an event: proxies keep the connection, and a client that went
+/// away is noticed.
+constexpr std::chrono::milliseconds heartbeat{5000};
+
+/// How long a refused subscriber (the node's limit) is told to wait.
+constexpr int retry_after_seconds = 5;
+
+struct stream_options {
+  bool sse = true;
+  double max_rate = 0; ///< events per second; 0: as fast as it reads
+};
+
+/// One event as the JSON object both formats carry.
+std::string to_json(const feed_event& e) {
+  std::string out = "{\"type\":\"";
+  out += to_string(e.kind);
+  out += '"';
+  if (!e.key.empty())
+    out += ",\"key\":" + json_string(e.key);
+  if (e.kind == feed_event_kind::snapshot || e.kind == feed_event_kind::change)
+    out += ",\"state\":" + (e.state_json.empty() ? "null" : e.state_json);
+  if (!e.event_id.empty())
+    out += ",\"event_id\":" + json_string(e.event_id);
+  if (e.ts_ns > 0)
+    out += ",\"ts\":\"" + utc_time(e.ts_ns) + "\"";
+  if (e.version > 0)
+    out += ",\"version\":" + std::to_string(e.version);
+  if (e.kind == feed_event_kind::change || e.kind == feed_event_kind::removed
+      || e.kind == feed_event_kind::progress
+      || e.kind == feed_event_kind::snapshot_end)
+    out += ",\"offset\":" + std::to_string(e.offset);
+  if (e.kind == feed_event_kind::change || e.kind == feed_event_kind::removed)
+    out += ",\"shard\":" + std::to_string(e.shard);
+  if (e.kind == feed_event_kind::snapshot_end)
+    out += ",\"keys\":" + std::to_string(e.keys);
+  if (!e.reason.empty())
+    out += ",\"reason\":" + json_string(e.reason);
+  if (!e.cursor.empty())
+    out += ",\"cursor\":" + json_string(e.cursor);
+  out += '}';
+  return out;
+}
+
+/// Appends one event in the stream's format.
+void append(std::string& out, const feed_event& e, bool sse) {
+  if (!sse) {
+    out += to_json(e);
+    out += '\n';
+    return;
+  }
+  out += "event: ";
+  out += to_string(e.kind);
+  out += '\n';
+  // The browser resends the last id it saw as Last-Event-ID. A reset
+  // clears it: a reconnect during the snapshot that follows starts over.
+  if (!e.cursor.empty())
+    out += "id: " + e.cursor + "\n";
+  else if (e.kind == feed_event_kind::reset)
+    out += "id\n";
+  out += "data: " + to_json(e) + "\n\n";
+}
+
+/// The status for a refused subscription.
+int status_of(const error& e) {
+  switch (e.code) {
+  case errc::not_found:
+    return 404;
+  case errc::config:
+    return 409;
+  case errc::unavailable:
+    return 503;
+  default:
+    return e.code == errc::invalid_argument ? 400 : 500;
+  }
+}
+
+result<stream_options> read_stream_options(const httplib::Request& req) {
+  stream_options so;
+  if (req.has_param("format")) {
+    auto f = req.get_param_value("format");
+    if (f == "ndjson")
+      so.sse = false;
+    else if (f != "sse")
+      return fail(errc::invalid_argument,
+                  "format=" + f + ": give format=sse (the default) or ndjson");
+  }
+  if (req.has_param("max_rate")) {
+    auto text = req.get_param_value("max_rate");
+    char* end = nullptr;
+    so.max_rate = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size()
+        || !std::isfinite(so.max_rate) || so.max_rate <= 0)
+      return fail(errc::invalid_argument,
+                  "max_rate=" + text
+                      + ": give a positive number of events per second");
+  }
+  return so;
+}
+
+feed_options read_feed_options(const httplib::Request& req) {
+  feed_options fo;
+  // A browser's EventSource reconnects to the same URL (its ?cursor= as
+  // first given) with Last-Event-ID: the header is the newer position.
+  if (req.has_header("Last-Event-ID"))
+    fo.cursor = req.get_header_value("Last-Event-ID");
+  else if (req.has_param("cursor"))
+    fo.cursor = req.get_param_value("cursor");
+  if (req.has_param("prefix"))
+    fo.prefix = req.get_param_value("prefix");
+  for (std::size_t i = 0; i < req.get_param_value_count("key"); ++i)
+    fo.keys.push_back(req.get_param_value("key", i));
+  if (req.has_param("filter"))
+    fo.filter = req.get_param_value("filter");
+  fo.client = req.remote_addr + ":" + std::to_string(req.remote_port);
+  return fo;
+}
+
+/// Writes a subscription to the client until either side ends it.
+class stream {
+public:
+  stream(std::unique_ptr<feed_subscription> sub, stream_options so)
+      : sub_(std::move(sub)), so_(so),
+        started_(std::chrono::steady_clock::now()) {}
+
+  /// One round: the next events (or a heartbeat) in one write. False when
+  /// the stream ends (the client went away, the node stopped).
+  bool pump(httplib::DataSink& sink) {
+    events_.clear();
+    auto max = batch_events;
+    if (so_.max_rate > 0)
+      max = std::max<std::size_t>(
+          1, std::min<std::size_t>(
+                 batch_events, static_cast<std::size_t>(so_.max_rate / 10)));
+    auto r = sub_->next(events_, max, heartbeat);
+    if (!r) {
+      std::string out;
+      if (so_.sse)
+        out = "event: error\ndata: {\"error\":" + json_string(r.error().message)
+              + "}\n\n";
+      else
+        out = "{\"type\":\"error\",\"error\":" + json_string(r.error().message)
+              + "}\n";
+      sink.write(out.data(), out.size());
+      sink.done();
+      return true;
+    }
+    std::string out;
+    if (events_.empty()) {
+      out = so_.sse ? ": heartbeat\n\n" : "{\"type\":\"heartbeat\"}\n";
+    } else {
+      pace(events_.size());
+      for (auto& e : events_)
+        append(out, e, so_.sse);
+    }
+    return sink.write(out.data(), out.size());
+  }
+
+private:
+  /// Sleeps until sending `n` more events keeps to max_rate.
+  void pace(std::size_t n) {
+    if (so_.max_rate <= 0)
+      return;
+    sent_ += n;
+    auto due = started_
+               + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::duration<double>(static_cast<double>(sent_)
+                                                 / so_.max_rate));
+    auto now = std::chrono::steady_clock::now();
+    if (due > now)
+      std::this_thread::sleep_for(due - now);
+  }
+
+  std::unique_ptr<feed_subscription> sub_;
+  stream_options so_;
+  std::chrono::steady_clock::time_point started_;
+  std::uint64_t sent_ = 0;
+  std::vector<feed_event> events_;
+};
+
+void get_feed(const httplib::Request& req, httplib::Response& res,
+              const readiness& state, const ingest_options& opts) {
+  auto& access = *opts.access;
+  auto caller = identify(req, res, access, state);
+  if (!caller)
+    return;
+  auto what = request_name(req);
+  if (!allowed(*caller, scope::read, access.public_read, what, res, access,
+               state))
+    return;
+  auto so = read_stream_options(req);
+  if (!so)
+    return refuse(res, 400, so.error().message);
+  auto fo = read_feed_options(req);
+  auto stage = req.matches[1].str();
+  std::optional<result<std::unique_ptr<feed_subscription>>> sub;
+  state.with_node(
+      [&](node& n) { sub.emplace(n.subscribe(stage, std::move(fo))); });
+  if (!sub)
+    return refuse(res, 503, "the node is not ready: " + state.check().reason);
+  if (!*sub) {
+    const auto& e = sub->error();
+    if (e.code == errc::unavailable)
+      res.set_header("Retry-After", std::to_string(retry_after_seconds));
+    return refuse(res, status_of(e), e.message);
+  }
+  auto s = std::make_shared<stream>(std::move(**sub), *so);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no"); // nginx: do not buffer
+  res.set_chunked_content_provider(
+      so->sse ? "text/event-stream" : "application/x-ndjson",
+      [s](std::size_t, httplib::DataSink& sink) { return s->pump(sink); });
+}
+
+} // namespace
+
+void add_feed_route(httplib::Server& svr, const readiness& state,
+                    const ingest_options& opts) {
+  svr.Get(R"(/v1/feed/([^/]+))",
+          [&state, opts](const httplib::Request& req, httplib::Response& res) {
+            get_feed(req, res, state, opts);
+          });
+}
+
+} // namespace sluice::cli
