@@ -47,7 +47,9 @@ result<filter> filter::make(std::string prefix, std::vector<std::string> keys,
   if (!doc.is_object())
     return bad("expected a JSON object of field -> accepted values, e.g. "
                "{\"ecosystem\": [\"npm\"]}");
-  for (auto& [field, values] : doc.items()) {
+  for (auto& item : doc.items()) {
+    const std::string& field = item.key();
+    const auto& values = item.value();
     auto path = split_path(field);
     for (auto& part : path)
       if (part.empty())

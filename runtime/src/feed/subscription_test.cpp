@@ -109,6 +109,7 @@ struct FeedTest : ::testing::Test {
   }
   static std::vector<std::string> kinds(const std::vector<feed_event>& es) {
     std::vector<std::string> out;
+    out.reserve(es.size());
     for (auto& e : es)
       out.push_back(std::string(to_string(e.kind)) + ":" + e.key);
     return out;
@@ -355,6 +356,7 @@ TEST_F(FeedTest, RefusesBadRequestsAndSubscribersBeyondTheCap) {
   bad_filter.filter = "[";
   expect("score", bad_filter, errc::invalid_argument, "bad filter");
   std::vector<std::unique_ptr<feed_subscription>> live;
+  live.reserve(4);
   for (int i = 0; i < 4; ++i)
     live.push_back(subscribe());
   EXPECT_EQ(hub->subscribers().size(), 4u);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <signal.h>
 #include <thread>
 
 #include "commands.hpp"
@@ -202,12 +203,16 @@ int run_subscribe(const subscribe_args& a) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopping{false}, finished{false};
   std::thread watcher([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    stopping = true;
-    http.stop();
+    const timespec tick{0, 100'000'000};
+    while (!finished) {
+      if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) {
+        stopping = true;
+        http.stop();
+        return;
+      }
+    }
   });
   int code = ok;
   auto backoff = std::chrono::milliseconds(500);
@@ -228,8 +233,7 @@ int run_subscribe(const subscribe_args& a) {
          waited += std::chrono::milliseconds(50))
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (!stopping)
-    pthread_kill(watcher.native_handle(), SIGTERM);
+  finished = true;
   watcher.join();
   return code;
 }
