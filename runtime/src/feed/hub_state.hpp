@@ -33,6 +33,46 @@ struct subscriber_stats {
   std::atomic<std::uint64_t> head{0};
 };
 
+/// A change as a subscriber sends it: its state rendered as JSON.
+struct rendered_change {
+  std::string state_json; ///< empty when removed
+  std::string event_id;
+  bool removed = false;
+};
+
+/// The last changes rendered, per stage: subscribers following the head
+/// read the same changes, so each is rendered (KeyState parsed, the
+/// behaviour's state_to_json) once, not once per subscriber.
+class render_cache {
+public:
+  /// Changes kept per stage, the newest (offsets only grow).
+  static constexpr std::size_t per_stage = 16384;
+
+  std::shared_ptr<const rendered_change> find(std::uint32_t stage,
+                                              std::uint64_t offset) const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto s = stages_.find(stage);
+    if (s == stages_.end())
+      return nullptr;
+    auto i = s->second.find(offset);
+    return i == s->second.end() ? nullptr : i->second;
+  }
+  void put(std::uint32_t stage, std::uint64_t offset,
+           std::shared_ptr<const rendered_change> r) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& s = stages_[stage];
+    s.emplace(offset, std::move(r));
+    while (s.size() > per_stage)
+      s.erase(s.begin());
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::map<std::uint32_t,
+           std::map<std::uint64_t, std::shared_ptr<const rendered_change>>>
+      stages_;
+};
+
 struct hub_state {
   const store* st = nullptr;
   const registry* reg = nullptr;
@@ -48,6 +88,7 @@ struct hub_state {
   /// Per stage, how long the last snapshot a subscriber finished took
   /// (the time a cold start takes, against the changelog's span).
   std::map<std::string, std::chrono::milliseconds> snapshot_took;
+  render_cache rendered; ///< the changes rendered last, for every subscriber
 };
 
 } // namespace feed

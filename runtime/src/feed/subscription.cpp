@@ -303,11 +303,20 @@ bool subscription::deliver(const changelog_entry& entry,
                            std::vector<feed_event>& out, bool with_cursor) {
   if (!filter_.takes_key(entry.key))
     return false;
-  bool removed = false;
-  feed_event e;
-  e.state_json = render(entry.key_state, &removed, &e.event_id, nullptr);
-  if (!removed && !filter_.takes_state(e.state_json))
+  auto r = hub_->rendered.find(stage_id_, entry.offset);
+  if (!r) {
+    auto made = std::make_shared<rendered_change>();
+    made->state_json =
+        render(entry.key_state, &made->removed, &made->event_id, nullptr);
+    hub_->rendered.put(stage_id_, entry.offset, made);
+    r = std::move(made);
+  }
+  bool removed = r->removed;
+  if (!removed && !filter_.takes_state(r->state_json))
     return false;
+  feed_event e;
+  e.state_json = r->state_json;
+  e.event_id = r->event_id;
   e.kind = removed ? feed_event_kind::removed : feed_event_kind::change;
   e.key = entry.key;
   e.ts_ns = entry.ts_ns;
@@ -324,8 +333,11 @@ result<bool> subscription::follow(changelog_reader& log,
                                   std::vector<feed_event>& out,
                                   std::size_t limit) {
   auto from = pos_.base;
+  // The prefix is applied as the log is read: entries of other keys are
+  // passed over without being copied.
   auto batch =
-      log.read(stage_id_, from, std::min(read_batch, limit - out.size()));
+      log.read(stage_id_, from, std::min(read_batch, limit - out.size()),
+               filter_.prefix());
   if (!batch)
     return batch.error();
   stats_->head.store(batch->span.head, std::memory_order_relaxed);
@@ -348,6 +360,8 @@ result<bool> subscription::follow(changelog_reader& log,
     set_position(entry.offset);
     sent = deliver(entry, out, true) || sent;
   }
+  if (batch->passed > pos_.base)
+    set_position(batch->passed);
   if (!sent && pos_.base != from) {
     // Everything read was filtered out: say how far the cursor moved, so
     // a resumed subscription does not read it again.

@@ -40,6 +40,14 @@ inline std::optional<std::int64_t> entry_ts(std::string_view value) {
   return static_cast<std::int64_t>(*ts);
 }
 
+/// The key of an entry's value, without copying; nullopt when too short.
+inline std::optional<std::string_view> entry_key(std::string_view value) {
+  auto len = keys::get_u32(value, 8);
+  if (!len || value.size() < 12 + std::size_t{*len})
+    return std::nullopt;
+  return value.substr(12, *len);
+}
+
 /// The entry at (`k`, `v`); nullopt when either does not decode.
 inline std::optional<changelog_entry> parse_entry(std::string_view k,
                                                   std::string_view v) {

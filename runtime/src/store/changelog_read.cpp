@@ -91,7 +91,8 @@ result<changelog_span> changelog_reader::span(std::uint32_t stage_id) const {
 
 result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
                                                std::uint64_t after,
-                                               std::size_t max) const {
+                                               std::size_t max,
+                                               std::string_view prefix) const {
   auto& p = *st_.impl_;
   auto log = log_of(p, stage_id);
   if (!log)
@@ -101,6 +102,7 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": begin read transaction");
   changelog_batch out;
+  out.passed = after;
   auto s = read_span(t.get(), p, log->dbi, log->name);
   if (!s)
     return s.error();
@@ -112,15 +114,25 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
     return lmdb_error(rc, p.opts.dir + ": open changelog cursor");
   auto from = changelog_codec::offset_key(after + 1);
   MDB_val k = as_val(from), v;
+  std::size_t scanned = 0;
   for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-       rc == 0 && out.entries.size() < max;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+       rc == 0 && scanned < max;
+       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT), ++scanned) {
+    if (!prefix.empty()) {
+      auto offset = keys::get_u64(as_view(k));
+      auto key = changelog_codec::entry_key(as_view(v));
+      if (offset && key && key->substr(0, prefix.size()) != prefix) {
+        out.passed = *offset;
+        continue;
+      }
+    }
     auto e = changelog_codec::parse_entry(as_view(k), as_view(v));
     if (!e)
       return fail(errc::corrupt, p.opts.dir + ": changelog entry "
                                      + keys::printable(as_view(k))
                                      + " of stage " + log->name
                                      + " does not decode");
+    out.passed = e->offset;
     out.entries.push_back(std::move(*e));
   }
   if (rc != 0 && rc != MDB_NOTFOUND)

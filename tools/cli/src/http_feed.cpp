@@ -6,6 +6,9 @@
 // and resumes from its cursor.
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "http_access.hpp"
@@ -64,10 +67,53 @@ std::string to_json(const feed_event& e) {
   return out;
 }
 
-/// Appends one event in the stream's format.
-void append(std::string& out, const feed_event& e, bool sse) {
+/// The JSON objects of the changes sent last, per stage: every subscriber
+/// following the head sends the same object (the same cursor too, on one
+/// node), so it is built once. Bounded; offsets only grow.
+class line_cache {
+public:
+  static constexpr std::size_t per_stage = 16384;
+
+  /// The object of change `e` of `stage`, built by `make` the first time.
+  std::shared_ptr<const std::string> get(const std::string& stage,
+                                         const feed_event& e) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto& m = stages_[stage];
+      if (auto i = m.find(e.offset);
+          i != m.end() && i->second.cursor == e.cursor)
+        return i->second.json;
+    }
+    auto made = std::make_shared<const std::string>(to_json(e));
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& m = stages_[stage];
+    m[e.offset] = {e.cursor, made};
+    while (m.size() > per_stage)
+      m.erase(m.begin());
+    return made;
+  }
+
+private:
+  struct entry {
+    std::string cursor;
+    std::shared_ptr<const std::string> json;
+  };
+  std::mutex mtx_;
+  std::map<std::string, std::map<std::uint64_t, entry>> stages_;
+};
+
+/// Appends one event in the stream's format; changes come from `cache`.
+void append(std::string& out, const feed_event& e, bool sse,
+            const std::string& stage, line_cache& cache) {
+  std::shared_ptr<const std::string> shared;
+  std::string own;
+  if (e.kind == feed_event_kind::change || e.kind == feed_event_kind::removed)
+    shared = cache.get(stage, e);
+  else
+    own = to_json(e);
+  const std::string& json = shared ? *shared : own;
   if (!sse) {
-    out += to_json(e);
+    out += json;
     out += '\n';
     return;
   }
@@ -80,7 +126,9 @@ void append(std::string& out, const feed_event& e, bool sse) {
     out += "id: " + e.cursor + "\n";
   else if (e.kind == feed_event_kind::reset)
     out += "id\n";
-  out += "data: " + to_json(e) + "\n\n";
+  out += "data: ";
+  out += json;
+  out += "\n\n";
 }
 
 /// The status for a refused subscription.
@@ -141,9 +189,10 @@ feed_options read_feed_options(const httplib::Request& req) {
 /// Writes a subscription to the client until either side ends it.
 class stream {
 public:
-  stream(std::unique_ptr<feed_subscription> sub, stream_options so)
-      : sub_(std::move(sub)), so_(so),
-        started_(std::chrono::steady_clock::now()) {}
+  stream(std::unique_ptr<feed_subscription> sub, stream_options so,
+         std::string stage, std::shared_ptr<line_cache> cache)
+      : sub_(std::move(sub)), so_(so), stage_(std::move(stage)),
+        cache_(std::move(cache)), started_(std::chrono::steady_clock::now()) {}
 
   /// One round: the next events (or a heartbeat) in one write. False when
   /// the stream ends (the client went away, the node stopped).
@@ -173,7 +222,7 @@ public:
     } else {
       pace(events_.size());
       for (auto& e : events_)
-        append(out, e, so_.sse);
+        append(out, e, so_.sse, stage_, *cache_);
     }
     return sink.write(out.data(), out.size());
   }
@@ -195,13 +244,16 @@ private:
 
   std::unique_ptr<feed_subscription> sub_;
   stream_options so_;
+  std::string stage_;
+  std::shared_ptr<line_cache> cache_;
   std::chrono::steady_clock::time_point started_;
   std::uint64_t sent_ = 0;
   std::vector<feed_event> events_;
 };
 
 void get_feed(const httplib::Request& req, httplib::Response& res,
-              const readiness& state, const ingest_options& opts) {
+              const readiness& state, const ingest_options& opts,
+              const std::shared_ptr<line_cache>& cache) {
   auto& access = *opts.access;
   auto caller = identify(req, res, access, state);
   if (!caller)
@@ -226,7 +278,7 @@ void get_feed(const httplib::Request& req, httplib::Response& res,
       res.set_header("Retry-After", std::to_string(retry_after_seconds));
     return refuse(res, status_of(e), e.message);
   }
-  auto s = std::make_shared<stream>(std::move(**sub), *so);
+  auto s = std::make_shared<stream>(std::move(**sub), *so, stage, cache);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no"); // nginx: do not buffer
   res.set_chunked_content_provider(
@@ -238,9 +290,11 @@ void get_feed(const httplib::Request& req, httplib::Response& res,
 
 void add_feed_route(httplib::Server& svr, const readiness& state,
                     const ingest_options& opts) {
+  auto cache = std::make_shared<line_cache>();
   svr.Get(R"(/v1/feed/([^/]+))",
-          [&state, opts](const httplib::Request& req, httplib::Response& res) {
-            get_feed(req, res, state, opts);
+          [&state, opts, cache](const httplib::Request& req,
+                                httplib::Response& res) {
+            get_feed(req, res, state, opts, cache);
           });
 }
 

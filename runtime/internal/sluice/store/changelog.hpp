@@ -53,6 +53,9 @@ struct changelog_span {
 struct changelog_batch {
   changelog_span span;                  ///< read in the same transaction
   std::vector<changelog_entry> entries; ///< in offset order
+  /// The last offset read, also past entries the prefix left out (the
+  /// `after` asked for when none was read).
+  std::uint64_t passed = 0;
 };
 
 /// Key states of a stage, read in one short transaction.
@@ -82,9 +85,12 @@ public:
   result<std::uint32_t> stage(const std::string& name) const;
   /// The stage's changelog as it is now.
   result<changelog_span> span(std::uint32_t stage_id) const;
-  /// Up to `max` changes after offset `after`, in offset order.
+  /// The changes after offset `after`, in offset order, of keys starting
+  /// with `prefix`: at most `max` read (those the prefix leaves out
+  /// count, but are neither copied nor returned).
   result<changelog_batch> read(std::uint32_t stage_id, std::uint64_t after,
-                               std::size_t max) const;
+                               std::size_t max,
+                               std::string_view prefix = {}) const;
   /// How many changes follow offset `after`.
   result<std::uint64_t> count_after(std::uint32_t stage_id,
                                     std::uint64_t after) const;

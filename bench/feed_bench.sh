@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Change feeds (issue 16), three measurements in one run of the example
+# pipeline (examples/package_trust, whose score stage keeps a changelog):
+#
+# 1. Cold start: a data directory with N keys (default 1,000,000; filled
+#    through the pipeline with --no-sync, not measured), served by
+#    `sluice run --serve`; one reader (curl) takes GET /v1/feed/score from
+#    the first byte to `snapshot_end`: events/s, NDJSON and SSE, against
+#    `sluice export` of the same stage (the same states read and rendered
+#    as JSON, to a file) in the same run. Medians over the trials.
+# 2. Live tail: the npm list fed 13 times (104,260 changes, each row with
+#    other download counts) with an fsync per commit; one subscriber
+#    records, for every change, its arrival time minus its commit time
+#    (`ts`, ms): p50, p99, max.
+# 3. Cost: the same feed's throughput (the run's summary line, stage
+#    events/s) with 0, 10 and 100 subscribers following the whole stream,
+#    and with 100 following one key prefix each (a realistic filtered
+#    fan-out), alternating, medians and ratios to 0.
+#
+# usage: bench/feed_bench.sh [--keys N] [--trials T] [--only cold|lag|cost]
+# Needs build/bin/sluice (or $SLUICE_BIN), curl, python3.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+sluice="${SLUICE_BIN:-$here/../build/bin/sluice}"
+pipeline="$here/../examples/package_trust/pipeline.yaml"
+npm="$here/../examples/package_trust/data/npm.tsv"
+keys=1000000 trials=3 only=""
+while (($#)); do
+  case $1 in
+    --keys) keys=$2; shift 2 ;;
+    --trials) trials=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+  esac
+done
+[[ -x $sluice ]] || { echo "missing $sluice: build it first" >&2; exit 1; }
+work=$(mktemp -d /var/tmp/sluice_feed_bench.XXXXXX)
+pid=""
+readers=()
+cleanup() {
+  local p
+  for p in "${readers[@]}" $pid; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port=$((20000 + RANDOM % 20000))
+base="http://127.0.0.1:$port"
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+serve() { # DATA [ARGS...]: a serving node, ready
+  local data=$1
+  shift
+  "$sluice" --log-level warn run "$pipeline" --data "$data" \
+    --http "127.0.0.1:$port" --serve --public-read "$@" >"$work/node.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    curl -s -o /dev/null "$base/readyz" && return 0
+    sleep 0.05
+  done
+  echo "the node did not start" >&2
+  cat "$work/node.log" >&2
+  exit 1
+}
+stop() {
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
+
+echo "== change feeds =="
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+if [[ -z $only || $only == cold ]]; then
+  echo
+  echo "-- 1. cold start: $keys keys, one reader to snapshot_end --"
+  bash "$here/cluster/unique_feed.sh" "$keys" "$npm" "$work/npm.tsv"
+  t0=$(now_ms)
+  "$sluice" --log-level warn run "$pipeline" --data "$work/full" \
+    --feed "$work/npm.tsv" --no-sync >"$work/fill.log" 2>&1
+  echo "filled in $(( ($(now_ms) - t0) / 1000 )) s; data.mdb $(du -h "$work/full/data.mdb" | cut -f1)"
+  serve "$work/full"
+  for trial in $(seq 1 "$trials"); do
+    t0=$(now_ms)
+    "$sluice" export --data "$work/full" --stage score >"$work/export.tsv"
+    ms=$(($(now_ms) - t0))
+    echo "$keys $ms" | awk '{ printf "export %d: %d ms, %.0f keys/s\n", t, $2, $1 * 1000 / $2 }' t="$trial"
+    echo "$ms" >>"$work/export.ms"
+    for format in ndjson sse; do
+      t0=$(now_ms)
+      n=$(curl -sN "$base/v1/feed/score?format=$format" \
+            | awk '/snapshot_end/ { print NR; exit }')
+      ms=$(($(now_ms) - t0))
+      echo "$keys $ms $n" | awk '{ printf "%s %d: %d ms to snapshot_end (%d lines), %.0f events/s\n", f, t, $2, $3, $1 * 1000 / $2 }' f="$format" t="$trial"
+      echo "$ms" >>"$work/$format.ms"
+    done
+  done
+  e=$(median <"$work/export.ms") nd=$(median <"$work/ndjson.ms") ss=$(median <"$work/sse.ms")
+  awk -v k="$keys" -v e="$e" -v n="$nd" -v s="$ss" 'BEGIN {
+    printf "median: export %.0f keys/s; feed NDJSON %.0f events/s (%.2f of export), SSE %.0f events/s (%.2f)\n",
+      k * 1000 / e, k * 1000 / n, e / n, k * 1000 / s, e / s }'
+  stop
+  rm -rf "$work/full" "$work/export.tsv"
+fi
+
+# 13 rounds of the npm list, each row with other download counts: every
+# row changes its key's score.
+mkdir -p "$work/rounds"
+python3 - "$npm" >"$work/rounds/npm.tsv" <<'PY'
+import sys
+rows = open(sys.argv[1]).read().splitlines()
+print(rows[0])
+for r in range(1, 14):
+    for row in rows[1:]:
+        f = row.split("\t")
+        f[2] = str(int(f[2] or 0) + r)
+        print("\t".join(f))
+PY
+feed="$work/rounds/npm.tsv"
+changes=$(($(wc -l <"$feed") - 1))
+
+if [[ -z $only || $only == lag ]]; then
+  echo
+  echo "-- 2. live tail: $changes changes, fsync per commit, commit -> delivery --"
+  rm -rf "$work/lag"
+  # The subscriber is connected before the first change: start the node
+  # with no feed, subscribe, then start it again with the feed (the same
+  # data directory; the subscriber reconnects with its cursor).
+  serve "$work/lag"
+  python3 - "$base/v1/feed/score?format=ndjson" "$changes" >"$work/lag.txt" <<'PY' &
+import datetime, json, sys, time, urllib.request
+url, want = sys.argv[1], int(sys.argv[2])
+lags, cursor, seen = [], "", 0
+while seen < want:
+    try:
+        full = url + ("&cursor=" + cursor if cursor else "")
+        with urllib.request.urlopen(full, timeout=30) as r:
+            for raw in r:
+                now = time.time()
+                e = json.loads(raw)
+                if "cursor" in e:
+                    cursor = e["cursor"]
+                if e["type"] != "change":
+                    continue
+                ts = datetime.datetime.strptime(e["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
+                ts = ts.replace(tzinfo=datetime.timezone.utc).timestamp()
+                lags.append((now - ts) * 1000)
+                seen += 1
+                if seen >= want:
+                    break
+    except Exception:
+        time.sleep(0.05)
+lags.sort()
+q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))]
+print("%d changes: lag p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lags), q(0.5), q(0.99), lags[-1]))
+PY
+  reader=$!
+  readers+=("$reader")
+  sleep 1
+  stop
+  t0=$(now_ms)
+  serve "$work/lag" --feed "$feed"
+  wait "$reader"
+  echo "fed and delivered in $(($(now_ms) - t0)) ms"
+  cat "$work/lag.txt"
+  stop
+fi
+
+if [[ -z $only || $only == cost ]]; then
+  echo
+  echo "-- 3. cost: throughput of the $changes-change feed with subscribers --"
+  run_with() { # N FILTERED: prints the run's stage events/s
+    local n=$1 filtered=$2 data="$work/cost" i
+    rm -rf "$data"
+    local subs=()
+    "$sluice" --log-level warn run "$pipeline" --data "$data" \
+      --http "127.0.0.1:$port" --serve --public-read --feed-subscribers 128 \
+      --feed "$feed" >"$work/node.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do curl -s -o /dev/null "$base/readyz" && break; sleep 0.02; done
+    for ((i = 0; i < n; i++)); do
+      local q=""
+      if ((filtered)); then q="&prefix=npm/$(printf '%x' $((i % 16)))"; fi
+      curl -sN "$base/v1/feed/score?format=ndjson$q" >/dev/null &
+      subs+=($!)
+    done
+    for _ in $(seq 1 3000); do grep -q '^summary:' "$work/node.log" && break; sleep 0.05; done
+    local rate
+    rate=$(sed -n 's/^summary:.*(\([0-9.]*\)k stage events\/s).*/\1/p' "$work/node.log")
+    if ((${#subs[@]})); then
+      kill "${subs[@]}" 2>/dev/null || true
+      wait "${subs[@]}" 2>/dev/null || true
+    fi
+    stop
+    echo "$rate"
+  }
+  for trial in $(seq 1 "$trials"); do
+    for setup in "0 0" "10 0" "100 0" "100 1"; do
+      read -r n f <<<"$setup"
+      r=$(run_with "$n" "$f")
+      echo "trial $trial: $n subscribers$( ((f)) && echo ' (one prefix each)'): ${r}k stage events/s"
+      echo "$r" >>"$work/cost.$n.$f"
+    done
+  done
+  z=$(median <"$work/cost.0.0")
+  for setup in "10 0" "100 0" "100 1"; do
+    read -r n f <<<"$setup"
+    m=$(median <"$work/cost.$n.$f")
+    awk -v n="$n" -v f="$f" -v m="$m" -v z="$z" 'BEGIN {
+      printf "median: %d subscribers%s %.1fk stage events/s, %.2f of none (%.1fk)\n",
+        n, f ? " (one prefix each)" : "", m, m / z, z }'
+  done
+fi
