@@ -83,7 +83,7 @@ result<commit_report> store::commit(write_batch batch) {
   for (auto& f : batch.timer_fires)
     if (auto r = w.fire(f); !r)
       return undo(r.error());
-  if (auto r = w.prune_changelogs(); !r)
+  if (auto r = w.finish_changelogs(); !r)
     return undo(r.error());
   if (auto r = apply_copies(p, t.get(), batch.copies, w.report); !r)
     return undo(r.error());

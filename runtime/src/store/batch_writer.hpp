@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "lmdb_env.hpp"
 #include "shard_changes.hpp"
@@ -83,10 +84,14 @@ public:
 
   // -- changelogs (changelog_write.cpp) -------------------------------------
 
-  /// Appends a change of (stage, key) to the stage's changelog, when it
+  /// Keeps a change of (stage, key) for the stage's changelog, when it
   /// keeps one; `state_value` is the state record as written.
   result<void> log_change(std::uint32_t stage_id, const std::string& key,
                           std::string_view state_value);
+  /// Writes the batch's changes into their changelogs (offsets from the
+  /// seq counter, the time now), then prunes those logs to their
+  /// retention. Last before the seq counter is saved.
+  result<void> finish_changelogs();
   /// Prunes the changelogs this batch wrote to their retention.
   result<void> prune_changelogs();
   /// True when the batch wrote a changelog entry.
@@ -147,6 +152,13 @@ private:
   /// Stages looked up for a changelog, and those that keep one.
   std::set<std::uint32_t> changelogs_checked_;
   std::map<std::uint32_t, store::impl::changelog_db> changelog_dbs_;
+  /// Changes to log, in the order they were applied.
+  struct pending_change {
+    std::uint32_t stage_id = 0;
+    std::string key;
+    std::string state_value;
+  };
+  std::vector<pending_change> changelog_pending_;
   bool changelog_written_ = false;
   /// The batch's changes of shards' records, for replication.
   shard_changes changes_{p_};

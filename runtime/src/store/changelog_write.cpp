@@ -84,19 +84,34 @@ result<void> batch_writer::log_change(std::uint32_t stage_id,
     if (auto db = p_.changelog_of(stage_id))
       changelog_dbs_[stage_id] = *db;
   }
-  auto db = changelog_dbs_.find(stage_id);
-  if (db == changelog_dbs_.end())
-    return {};
-  auto offset = p_.next_seq++;
-  auto k = changelog_codec::offset_key(offset);
-  auto value = changelog_codec::entry_value(now_ns_, key, state_value);
-  MDB_val kv = as_val(k), vv = as_val(value);
-  // Offsets only grow: appending is LMDB's cheapest put.
-  if (int rc = mdb_put(t_, db->second.dbi, &kv, &vv, MDB_APPEND); rc != 0)
-    return lmdb_error(rc, p_.opts.dir + ": write changelog entry of "
-                              + keys::printable(key));
-  changelog_written_ = true;
+  if (changelog_dbs_.count(stage_id))
+    changelog_pending_.push_back({stage_id, key, std::string(state_value)});
   return {};
+}
+
+result<void> batch_writer::finish_changelogs() {
+  if (changelog_pending_.empty() && changelog_dbs_.empty())
+    return {};
+  // Written last, with the time they are committed at (the commit's fsync
+  // is all that follows), so a change's `ts` is when it became visible.
+  auto ts = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  for (auto& c : changelog_pending_) {
+    auto offset = p_.next_seq++;
+    auto k = changelog_codec::offset_key(offset);
+    auto value = changelog_codec::entry_value(ts, c.key, c.state_value);
+    MDB_val kv = as_val(k), vv = as_val(value);
+    // Offsets only grow: appending is LMDB's cheapest put.
+    if (int rc =
+            mdb_put(t_, changelog_dbs_[c.stage_id].dbi, &kv, &vv, MDB_APPEND);
+        rc != 0)
+      return lmdb_error(rc, p_.opts.dir + ": write changelog entry of "
+                                + keys::printable(c.key));
+    changelog_written_ = true;
+  }
+  changelog_pending_.clear();
+  return prune_changelogs();
 }
 
 result<void> batch_writer::prune_changelogs() {

@@ -56,7 +56,7 @@ struct FormatVersion : ::testing::Test {
 };
 
 TEST_F(FormatVersion, ANewDirectoryIsWrittenAtTheCurrentVersion) {
-  EXPECT_EQ(version(), 2u);
+  EXPECT_EQ(version(), 3u);
 }
 
 TEST_F(FormatVersion, AnOlderDirectoryIsReadAsItIsAndUpgradedByAWritableOpen) {
@@ -71,20 +71,20 @@ TEST_F(FormatVersion, AnOlderDirectoryIsReadAsItIsAndUpgradedByAWritableOpen) {
   auto w = store::open({dir});
   ASSERT_TRUE(w) << w.error().describe();
   w->reset();
-  EXPECT_EQ(version(), 2u);
+  EXPECT_EQ(version(), 3u);
 }
 
 TEST_F(FormatVersion, ANewerDirectoryIsRefusedNamingBothVersions) {
-  version(3);
+  version(4);
   auto s = store::open({dir});
   ASSERT_FALSE(s);
   auto msg = s.error().describe();
-  EXPECT_NE(msg.find("written by a newer Sluice (data format 3; this one "
-                     "reads up to 2)"),
+  EXPECT_NE(msg.find("written by a newer Sluice (data format 4; this one "
+                     "reads up to 3)"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find(dir), std::string::npos) << msg;
-  EXPECT_EQ(version(), 3u) << "the refused directory was changed";
+  EXPECT_EQ(version(), 4u) << "the refused directory was changed";
 }
 
 } // namespace

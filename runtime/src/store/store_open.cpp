@@ -17,10 +17,13 @@ namespace sluice {
 
 namespace {
 
-/// The data directory's format. 2: a follower's shipped records may wait
-/// in `replica_log.NN` (a reader that ignored them would see copies behind
-/// their positions). 1 (before them) is upgraded by a writable open.
-constexpr std::uint32_t schema_version = 2;
+/// The data directory's format. 3: stages may keep a changelog
+/// (`changelog.<stage>`; an older Sluice would commit changes without
+/// logging them, and subscribers resuming later would miss them). 2: a
+/// follower's shipped records may wait in `replica_log.NN` (a reader that
+/// ignored them would see copies behind their positions). 1 and 2 are
+/// upgraded by a writable open.
+constexpr std::uint32_t schema_version = 3;
 const std::string schema_key = "schema_version";
 
 /// The greatest key of `dbi` below `end` (below no bound when `end` is
