@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Keeps a count of events per key, rendered as {"n": N}.
-class counting : public behaviour {
+class feed_counting : public behaviour {
 public:
   void on_event(context& ctx, const event&) override {
     auto n = ctx.has_state() ? std::stoull(ctx.state()) : 0;
@@ -40,7 +40,7 @@ struct ChangeFeed : ::testing::Test {
           / ("sluice_change_feed_" + std::to_string(::getpid()) + "_"
              + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
-    ASSERT_TRUE(reg.add<counting>("test.count"));
+    ASSERT_TRUE(reg.add<feed_counting>("test.count"));
     auto topo = parse_topology(R"(
 pipeline: feeds
 topics: [in]

@@ -15,7 +15,7 @@ namespace sluice::feed {
 
 namespace {
 
-constexpr std::string_view alphabet =
+constexpr std::string_view base64url_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Most exceptions a cursor may hold: one per shard.
@@ -51,19 +51,20 @@ std::string to_base64url(std::string_view bytes) {
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      out.push_back(alphabet[(acc >> bits) & 0x3f]);
+      out.push_back(base64url_alphabet[(acc >> bits) & 0x3f]);
     }
   }
   if (bits > 0)
-    out.push_back(alphabet[(acc << (6 - bits)) & 0x3f]);
+    out.push_back(base64url_alphabet[(acc << (6 - bits)) & 0x3f]);
   return out;
 }
 
 std::optional<std::string> from_base64url(std::string_view text) {
   std::array<int, 256> value{};
   value.fill(-1);
-  for (std::size_t i = 0; i < alphabet.size(); ++i)
-    value[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+  for (std::size_t i = 0; i < base64url_alphabet.size(); ++i)
+    value[static_cast<unsigned char>(base64url_alphabet[i])] =
+        static_cast<int>(i);
   std::string out;
   std::uint32_t acc = 0;
   int bits = 0;
@@ -81,7 +82,7 @@ std::optional<std::string> from_base64url(std::string_view text) {
   return out;
 }
 
-error bad(const std::string& what) {
+error bad_cursor(const std::string& what) {
   return {errc::invalid_argument, "malformed cursor: " + what};
 }
 
@@ -120,41 +121,41 @@ std::string encode(const cursor& c) {
 
 result<cursor> decode(std::string_view text) {
   if (text.empty())
-    return bad("it is empty");
+    return bad_cursor("it is empty");
   if (text[0] != '1')
-    return bad("unknown version '" + std::string(1, text[0])
-               + "' (this node reads version 1)");
+    return bad_cursor("unknown version '" + std::string(1, text[0])
+                      + "' (this node reads version 1)");
   auto bytes = from_base64url(text.substr(1));
   if (!bytes)
-    return bad("not base64url after its version");
+    return bad_cursor("not base64url after its version");
   cursor c;
   auto tag = keys::get_u32(*bytes);
   auto id = keys::get_u64(*bytes, 4);
   if (!tag || !id)
-    return bad("too short");
+    return bad_cursor("too short");
   c.stage_tag = *tag;
   c.log_id = *id;
   std::size_t pos = 12;
   auto base = get_varint(*bytes, pos);
   auto n = get_varint(*bytes, pos);
   if (!base || !n)
-    return bad("truncated");
+    return bad_cursor("truncated");
   if (*n > max_exceptions)
-    return bad("too many shards");
+    return bad_cursor("too many shards");
   c.base = *base;
   std::uint64_t shard = 0;
   for (std::uint64_t i = 0; i < *n; ++i) {
     auto step = get_varint(*bytes, pos);
     auto offset = get_varint(*bytes, pos);
     if (!step || !offset)
-      return bad("truncated");
+      return bad_cursor("truncated");
     shard += *step;
     if ((i > 0 && *step == 0) || shard > 0xffffffffu)
-      return bad("shards out of order");
+      return bad_cursor("shards out of order");
     c.shards[static_cast<std::uint32_t>(shard)] = *offset;
   }
   if (pos != bytes->size())
-    return bad("trailing bytes");
+    return bad_cursor("trailing bytes");
   return c;
 }
 

@@ -8,16 +8,16 @@ namespace sluice::feed {
 
 namespace {
 
-error bad(const std::string& what) {
+error bad_filter(const std::string& what) {
   return {errc::invalid_argument, "bad filter: " + what};
 }
 
 /// A scalar as the policy compares it: strings bare, others as JSON.
-std::string text_of(const nlohmann::json& v) {
+std::string policy_text(const nlohmann::json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-std::vector<std::string> split_path(const std::string& field) {
+std::vector<std::string> split_field_path(const std::string& field) {
   std::vector<std::string> out;
   std::size_t start = 0;
   for (;;) {
@@ -42,30 +42,31 @@ result<filter> filter::make(std::string prefix, std::vector<std::string> keys,
   try {
     doc = nlohmann::json::parse(policy);
   } catch (const nlohmann::json::parse_error& e) {
-    return bad("not JSON (" + std::string(e.what()) + ")");
+    return bad_filter("not JSON (" + std::string(e.what()) + ")");
   }
   if (!doc.is_object())
-    return bad("expected a JSON object of field -> accepted values, e.g. "
-               "{\"ecosystem\": [\"npm\"]}");
+    return bad_filter(
+        "expected a JSON object of field -> accepted values, e.g. "
+        "{\"ecosystem\": [\"npm\"]}");
   for (auto& item : doc.items()) {
     const std::string& field = item.key();
     const auto& values = item.value();
-    auto path = split_path(field);
+    auto path = split_field_path(field);
     for (auto& part : path)
       if (part.empty())
-        return bad("field '" + field + "' has an empty name part");
+        return bad_filter("field '" + field + "' has an empty name part");
     std::set<std::string> accepted;
     auto take = [&](const nlohmann::json& v) -> result<void> {
       if (!v.is_string() && !v.is_number() && !v.is_boolean())
-        return bad("field '" + field
-                   + "': values are strings, numbers or booleans, not "
-                   + v.dump());
-      accepted.insert(text_of(v));
+        return bad_filter("field '" + field
+                          + "': values are strings, numbers or booleans, not "
+                          + v.dump());
+      accepted.insert(policy_text(v));
       return {};
     };
     if (values.is_array()) {
       if (values.empty())
-        return bad("field '" + field + "' accepts no value");
+        return bad_filter("field '" + field + "' accepts no value");
       for (auto& v : values)
         if (auto r = take(v); !r)
           return r.error();
@@ -100,7 +101,7 @@ bool filter::takes_state(const std::string& state_json) const {
       at = &*i;
     }
     if (at->is_object() || at->is_array() || at->is_null()
-        || !accepted.count(text_of(*at)))
+        || !accepted.count(policy_text(*at)))
       return false;
   }
   return true;

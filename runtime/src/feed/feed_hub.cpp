@@ -29,13 +29,13 @@ namespace feed {
 
 namespace {
 
-std::int64_t now_ns() {
+std::int64_t hub_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-const char* phase_name(int phase) {
+const char* subscriber_phase_name(int phase) {
   switch (phase) {
   case 0:
     return "snapshot";
@@ -93,7 +93,7 @@ hub::subscribe(const std::string& stage, const std::string& behaviour_name,
   stats->stage = stage;
   stats->stage_id = *id;
   stats->client = opts.client;
-  stats->since_ns = now_ns();
+  stats->since_ns = hub_now_ns();
   {
     std::lock_guard<std::mutex> guard{state_->list_mtx};
     if (state_->live.size() >= state_->max)
@@ -118,13 +118,13 @@ std::vector<feed_subscriber> hub::subscribers() const {
   }
   std::vector<feed_subscriber> out;
   std::shared_lock<std::shared_mutex> gate{state_->gate};
-  auto now = now_ns();
+  auto now = hub_now_ns();
   for (auto& s : live) {
     feed_subscriber f;
     f.id = s->id;
     f.stage = s->stage;
     f.client = s->client;
-    f.phase = phase_name(s->phase.load());
+    f.phase = subscriber_phase_name(s->phase.load());
     f.since_ns = s->since_ns;
     f.delivered = s->delivered.load();
     f.position = s->position.load();

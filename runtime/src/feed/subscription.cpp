@@ -26,10 +26,10 @@ namespace {
 
 /// How long one wait for commits lasts before the hub's closing is
 /// checked again.
-constexpr std::chrono::milliseconds wait_slice{100};
+constexpr std::chrono::milliseconds feed_wait_slice{100};
 
 /// Changes read per read transaction while following the log.
-constexpr std::size_t read_batch = 512;
+constexpr std::size_t feed_read_batch = 512;
 
 } // namespace
 
@@ -109,8 +109,8 @@ result<void> subscription::next(std::vector<feed_event>& out, std::size_t max,
       auto now = std::chrono::steady_clock::now();
       if (now >= deadline)
         return {};
-      auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                 wait_slice);
+      auto slice = std::min<std::chrono::steady_clock::duration>(
+          deadline - now, feed_wait_slice);
       log.wait(seen,
                std::chrono::duration_cast<std::chrono::milliseconds>(slice)
                    + std::chrono::milliseconds(1));
@@ -247,7 +247,7 @@ result<bool> subscription::catch_up(changelog_reader& log,
   auto end = chunks_.back().head;
   while (catch_up_at_ < end && out.size() < limit) {
     auto batch = log.read(stage_id_, catch_up_at_,
-                          std::min(read_batch, limit - out.size()));
+                          std::min(feed_read_batch, limit - out.size()));
     if (!batch)
       return batch.error();
     if (batch->span.low > catch_up_at_) {
@@ -336,7 +336,7 @@ result<bool> subscription::follow(changelog_reader& log,
   // The prefix is applied as the log is read: entries of other keys are
   // passed over without being copied.
   auto batch =
-      log.read(stage_id_, from, std::min(read_batch, limit - out.size()),
+      log.read(stage_id_, from, std::min(feed_read_batch, limit - out.size()),
                filter_.prefix());
   if (!batch)
     return batch.error();

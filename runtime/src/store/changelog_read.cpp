@@ -8,8 +8,9 @@ namespace sluice {
 namespace {
 
 /// The span of `db`'s changelog (stage `name`) in `t`.
-result<changelog_span> read_span(MDB_txn* t, const store::impl& p, MDB_dbi dbi,
-                                 const std::string& name) {
+result<changelog_span> read_changelog_span(MDB_txn* t, const store::impl& p,
+                                           MDB_dbi dbi,
+                                           const std::string& name) {
   changelog_span s;
   auto mkey = changelog_meta_key(name);
   MDB_val mk = as_val(mkey), mv;
@@ -41,19 +42,20 @@ result<changelog_span> read_span(MDB_txn* t, const store::impl& p, MDB_dbi dbi,
   return s;
 }
 
-struct log_ref {
+struct changelog_ref {
   MDB_dbi dbi = 0;
   std::string name;
 };
 
-result<log_ref> log_of(const store::impl& p, std::uint32_t stage_id) {
+result<changelog_ref> changelog_ref_of(const store::impl& p,
+                                       std::uint32_t stage_id) {
   std::lock_guard<std::mutex> guard{p.dbi_mtx};
   auto i = p.changelogs.find(stage_id);
   auto n = p.stage_names.find(stage_id);
   if (i == p.changelogs.end() || n == p.stage_names.end())
     return fail(errc::not_found,
                 "stage id " + std::to_string(stage_id) + " keeps no changelog");
-  return log_ref{i->second.dbi, n->second};
+  return changelog_ref{i->second.dbi, n->second};
 }
 
 } // namespace
@@ -79,14 +81,14 @@ result<std::uint32_t> changelog_reader::stage(const std::string& name) const {
 
 result<changelog_span> changelog_reader::span(std::uint32_t stage_id) const {
   auto& p = *st_.impl_;
-  auto log = log_of(p, stage_id);
+  auto log = changelog_ref_of(p, stage_id);
   if (!log)
     return log.error();
   int rc = 0;
   txn t{p.env, true, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": begin read transaction");
-  return read_span(t.get(), p, log->dbi, log->name);
+  return read_changelog_span(t.get(), p, log->dbi, log->name);
 }
 
 result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
@@ -94,7 +96,7 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
                                                std::size_t max,
                                                std::string_view prefix) const {
   auto& p = *st_.impl_;
-  auto log = log_of(p, stage_id);
+  auto log = changelog_ref_of(p, stage_id);
   if (!log)
     return log.error();
   int rc = 0;
@@ -103,7 +105,7 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
     return lmdb_error(rc, p.opts.dir + ": begin read transaction");
   changelog_batch out;
   out.passed = after;
-  auto s = read_span(t.get(), p, log->dbi, log->name);
+  auto s = read_changelog_span(t.get(), p, log->dbi, log->name);
   if (!s)
     return s.error();
   out.span = *s;
@@ -143,7 +145,7 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
 result<std::uint64_t> changelog_reader::count_after(std::uint32_t stage_id,
                                                     std::uint64_t after) const {
   auto& p = *st_.impl_;
-  auto log = log_of(p, stage_id);
+  auto log = changelog_ref_of(p, stage_id);
   if (!log)
     return log.error();
   int rc = 0;
@@ -170,7 +172,7 @@ result<state_chunk> changelog_reader::states(std::uint32_t stage_id,
                                              std::string_view prefix,
                                              std::size_t max) const {
   auto& p = *st_.impl_;
-  auto log = log_of(p, stage_id);
+  auto log = changelog_ref_of(p, stage_id);
   if (!log)
     return log.error();
   int rc = 0;
@@ -178,7 +180,7 @@ result<state_chunk> changelog_reader::states(std::uint32_t stage_id,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": begin read transaction");
   state_chunk out;
-  auto s = read_span(t.get(), p, log->dbi, log->name);
+  auto s = read_changelog_span(t.get(), p, log->dbi, log->name);
   if (!s)
     return s.error();
   out.head = s->head;

@@ -15,7 +15,7 @@ namespace {
 /// caught up over several commits instead of one long one.
 constexpr std::size_t max_pruned_per_commit = 65536;
 
-std::string meta_value(std::uint64_t log_id, std::uint64_t low) {
+std::string changelog_meta_value(std::uint64_t log_id, std::uint64_t low) {
   std::string out;
   keys::put_u64(out, log_id);
   keys::put_u64(out, low);
@@ -70,7 +70,7 @@ result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, store::impl& p,
     return r.error();
   std::uint64_t id = std::random_device{}();
   id = (id << 32) ^ std::random_device{}();
-  auto value = meta_value(id, p.next_seq - 1);
+  auto value = changelog_meta_value(id, p.next_seq - 1);
   MDB_val v = as_val(value);
   if ((rc = mdb_put(t, p.meta, &mk, &v, 0)) != 0)
     return lmdb_error(rc, p.opts.dir + ": write " + mkey);
@@ -161,7 +161,7 @@ result<void> batch_writer::prune_changelogs() {
     if ((rc = mdb_get(t_, p_.meta, &mk, &mv)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": read " + mkey);
     auto id = keys::get_u64(as_view(mv)).value_or(0);
-    auto value = meta_value(id, low);
+    auto value = changelog_meta_value(id, low);
     MDB_val nv = as_val(value);
     if ((rc = mdb_put(t_, p_.meta, &mk, &nv, 0)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": write " + mkey);

@@ -21,23 +21,23 @@ namespace sluice::cli {
 namespace {
 
 /// Events taken from the subscription per write.
-constexpr std::size_t batch_events = 256;
+constexpr std::size_t feed_batch_events = 256;
 
 /// A comment line (SSE) or heartbeat object (NDJSON) after this long
 /// without an event: proxies keep the connection, and a client that went
 /// away is noticed.
-constexpr std::chrono::milliseconds heartbeat{5000};
+constexpr std::chrono::milliseconds feed_heartbeat{5000};
 
 /// How long a refused subscriber (the node's limit) is told to wait.
-constexpr int retry_after_seconds = 5;
+constexpr int feed_retry_after_seconds = 5;
 
-struct stream_options {
+struct feed_stream_options {
   bool sse = true;
   double max_rate = 0; ///< events per second; 0: as fast as it reads
 };
 
 /// One event as the JSON object both formats carry.
-std::string to_json(const feed_event& e) {
+std::string feed_event_json(const feed_event& e) {
   std::string out = "{\"type\":\"";
   out += to_string(e.kind);
   out += '"';
@@ -70,7 +70,7 @@ std::string to_json(const feed_event& e) {
 /// The JSON objects of the changes sent last, per stage: every subscriber
 /// following the head sends the same object (the same cursor too, on one
 /// node), so it is built once. Bounded; offsets only grow.
-class line_cache {
+class feed_line_cache {
 public:
   static constexpr std::size_t per_stage = 16384;
 
@@ -84,7 +84,7 @@ public:
           i != m.end() && i->second.cursor == e.cursor)
         return i->second.json;
     }
-    auto made = std::make_shared<const std::string>(to_json(e));
+    auto made = std::make_shared<const std::string>(feed_event_json(e));
     std::lock_guard<std::mutex> guard{mtx_};
     auto& m = stages_[stage];
     m[e.offset] = {e.cursor, made};
@@ -103,14 +103,14 @@ private:
 };
 
 /// Appends one event in the stream's format; changes come from `cache`.
-void append(std::string& out, const feed_event& e, bool sse,
-            const std::string& stage, line_cache& cache) {
+void append_feed_event(std::string& out, const feed_event& e, bool sse,
+                       const std::string& stage, feed_line_cache& cache) {
   std::shared_ptr<const std::string> shared;
   std::string own;
   if (e.kind == feed_event_kind::change || e.kind == feed_event_kind::removed)
     shared = cache.get(stage, e);
   else
-    own = to_json(e);
+    own = feed_event_json(e);
   const std::string& json = shared ? *shared : own;
   if (!sse) {
     out += json;
@@ -132,7 +132,7 @@ void append(std::string& out, const feed_event& e, bool sse,
 }
 
 /// The status for a refused subscription.
-int status_of(const error& e) {
+int feed_status_of(const error& e) {
   switch (e.code) {
   case errc::not_found:
     return 404;
@@ -145,8 +145,8 @@ int status_of(const error& e) {
   }
 }
 
-result<stream_options> read_stream_options(const httplib::Request& req) {
-  stream_options so;
+result<feed_stream_options> read_stream_options(const httplib::Request& req) {
+  feed_stream_options so;
   if (req.has_param("format")) {
     auto f = req.get_param_value("format");
     if (f == "ndjson")
@@ -187,10 +187,10 @@ feed_options read_feed_options(const httplib::Request& req) {
 }
 
 /// Writes a subscription to the client until either side ends it.
-class stream {
+class feed_stream {
 public:
-  stream(std::unique_ptr<feed_subscription> sub, stream_options so,
-         std::string stage, std::shared_ptr<line_cache> cache)
+  feed_stream(std::unique_ptr<feed_subscription> sub, feed_stream_options so,
+              std::string stage, std::shared_ptr<feed_line_cache> cache)
       : sub_(std::move(sub)), so_(so), stage_(std::move(stage)),
         cache_(std::move(cache)), started_(std::chrono::steady_clock::now()) {}
 
@@ -198,12 +198,12 @@ public:
   /// the stream ends (the client went away, the node stopped).
   bool pump(httplib::DataSink& sink) {
     events_.clear();
-    auto max = batch_events;
+    auto max = feed_batch_events;
     if (so_.max_rate > 0)
       max = std::max<std::size_t>(
-          1, std::min<std::size_t>(
-                 batch_events, static_cast<std::size_t>(so_.max_rate / 10)));
-    auto r = sub_->next(events_, max, heartbeat);
+          1, std::min<std::size_t>(feed_batch_events, static_cast<std::size_t>(
+                                                          so_.max_rate / 10)));
+    auto r = sub_->next(events_, max, feed_heartbeat);
     if (!r) {
       std::string out;
       if (so_.sse)
@@ -222,7 +222,7 @@ public:
     } else {
       pace(events_.size());
       for (auto& e : events_)
-        append(out, e, so_.sse, stage_, *cache_);
+        append_feed_event(out, e, so_.sse, stage_, *cache_);
     }
     return sink.write(out.data(), out.size());
   }
@@ -243,9 +243,9 @@ private:
   }
 
   std::unique_ptr<feed_subscription> sub_;
-  stream_options so_;
+  feed_stream_options so_;
   std::string stage_;
-  std::shared_ptr<line_cache> cache_;
+  std::shared_ptr<feed_line_cache> cache_;
   std::chrono::steady_clock::time_point started_;
   std::uint64_t sent_ = 0;
   std::vector<feed_event> events_;
@@ -253,7 +253,7 @@ private:
 
 void get_feed(const httplib::Request& req, httplib::Response& res,
               const readiness& state, const ingest_options& opts,
-              const std::shared_ptr<line_cache>& cache) {
+              const std::shared_ptr<feed_line_cache>& cache) {
   auto& access = *opts.access;
   auto caller = identify(req, res, access, state);
   if (!caller)
@@ -275,10 +275,10 @@ void get_feed(const httplib::Request& req, httplib::Response& res,
   if (!*sub) {
     const auto& e = sub->error();
     if (e.code == errc::unavailable)
-      res.set_header("Retry-After", std::to_string(retry_after_seconds));
-    return refuse(res, status_of(e), e.message);
+      res.set_header("Retry-After", std::to_string(feed_retry_after_seconds));
+    return refuse(res, feed_status_of(e), e.message);
   }
-  auto s = std::make_shared<stream>(std::move(**sub), *so, stage, cache);
+  auto s = std::make_shared<feed_stream>(std::move(**sub), *so, stage, cache);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no"); // nginx: do not buffer
   res.set_chunked_content_provider(
@@ -290,7 +290,7 @@ void get_feed(const httplib::Request& req, httplib::Response& res,
 
 void add_feed_route(httplib::Server& svr, const readiness& state,
                     const ingest_options& opts) {
-  auto cache = std::make_shared<line_cache>();
+  auto cache = std::make_shared<feed_line_cache>();
   svr.Get(R"(/v1/feed/([^/]+))",
           [&state, opts, cache](const httplib::Request& req,
                                 httplib::Response& res) {

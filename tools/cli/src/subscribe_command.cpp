@@ -36,13 +36,13 @@ struct subscribe_args {
 };
 
 /// What one connection ended with.
-struct outcome {
+struct subscribe_outcome {
   bool stop = false;     ///< do not reconnect
   int exit = ok;         ///< the exit code when stopping
   int retry_after_s = 0; ///< the server asked to wait this long
 };
 
-result<std::string> read_cursor(const std::string& file) {
+result<std::string> read_cursor_file(const std::string& file) {
   if (file.empty() || !std::filesystem::exists(file))
     return std::string{};
   std::ifstream in(file);
@@ -53,7 +53,7 @@ result<std::string> read_cursor(const std::string& file) {
   return c;
 }
 
-result<void> save_cursor(const std::string& file, const std::string& c) {
+result<void> save_cursor_file(const std::string& file, const std::string& c) {
   auto tmp = file + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -70,7 +70,7 @@ result<void> save_cursor(const std::string& file, const std::string& c) {
   return {};
 }
 
-std::string query_of(const subscribe_args& a, const std::string& cursor) {
+std::string feed_query(const subscribe_args& a, const std::string& cursor) {
   httplib::Params p{{"format", "ndjson"}};
   if (!cursor.empty())
     p.emplace("cursor", cursor);
@@ -86,8 +86,8 @@ std::string query_of(const subscribe_args& a, const std::string& cursor) {
 }
 
 /// Follows the feed over one connection; `cursor` moves along.
-outcome follow(httplib::Client& http, const subscribe_args& a,
-               const std::string& token, std::string& cursor) {
+subscribe_outcome follow_feed(httplib::Client& http, const subscribe_args& a,
+                              const std::string& token, std::string& cursor) {
   httplib::Headers headers;
   if (!token.empty())
     headers.emplace("Authorization", "Bearer " + token);
@@ -124,7 +124,7 @@ outcome follow(httplib::Client& http, const subscribe_args& a,
       return false;
     }
     if (!a.cursor_file.empty() && cursor != saved) {
-      if (auto r = save_cursor(a.cursor_file, cursor); !r) {
+      if (auto r = save_cursor_file(a.cursor_file, cursor); !r) {
         print_error(r.error().message);
         write_failed = true;
         return false;
@@ -133,7 +133,7 @@ outcome follow(httplib::Client& http, const subscribe_args& a,
     }
     return true;
   };
-  auto path = "/v1/feed/" + a.stage + "?" + query_of(a, cursor);
+  auto path = "/v1/feed/" + a.stage + "?" + feed_query(a, cursor);
   auto res = http.Get(
       path, headers,
       [&](const httplib::Response& r) {
@@ -188,7 +188,7 @@ int run_subscribe(const subscribe_args& a) {
     }
     token = *t;
   }
-  auto cursor = read_cursor(a.cursor_file);
+  auto cursor = read_cursor_file(a.cursor_file);
   if (!cursor) {
     print_error(cursor.error().message);
     return usage;
@@ -218,7 +218,7 @@ int run_subscribe(const subscribe_args& a) {
   auto backoff = std::chrono::milliseconds(500);
   while (!stopping) {
     auto started = std::chrono::steady_clock::now();
-    auto o = follow(http, a, token, *cursor);
+    auto o = follow_feed(http, a, token, *cursor);
     if (o.stop || stopping || a.once) {
       code = stopping ? ok : o.exit;
       break;
