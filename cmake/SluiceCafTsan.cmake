@@ -1,7 +1,8 @@
-# SLUICE_SANITIZE=thread only: builds CAF's core and io from Debian's own
-# source of the installed version (scripts/fetch-caf-source.sh) as static
-# libraries with -fsanitize=thread and makes CAF::core and CAF::io use them,
-# so TSan sees CAF's mailbox synchronization. Other builds never include this.
+# SLUICE_SANITIZE=thread only: builds CAF's core, io and openssl from
+# Debian's own source of the installed version (scripts/fetch-caf-source.sh)
+# as static libraries with -fsanitize=thread and makes CAF::core, CAF::io and
+# CAF::openssl use them, so TSan sees CAF's mailbox synchronization. Other
+# builds never include this.
 #
 # CAF's sources compile against the installed headers (/usr/include), the very
 # headers our code compiles against: the ABI agrees by construction. The
@@ -39,6 +40,9 @@ endfunction()
 _sluice_caf_library(sluice_caf_core_tsan libcaf_core)
 _sluice_caf_library(sluice_caf_io_tsan libcaf_io)
 target_link_libraries(sluice_caf_io_tsan PUBLIC sluice_caf_core_tsan)
+_sluice_caf_library(sluice_caf_openssl_tsan libcaf_openssl)
+target_link_libraries(sluice_caf_openssl_tsan PUBLIC sluice_caf_io_tsan
+  OpenSSL::SSL OpenSSL::Crypto)
 
 # Imported interface targets (not aliases): installed export sets name them as
 # CAF::core / CAF::io, as in the normal build.
@@ -47,3 +51,5 @@ set_target_properties(CAF::core PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CAF_I
   INTERFACE_LINK_LIBRARIES sluice_caf_core_tsan)
 add_library(CAF::io INTERFACE IMPORTED)
 set_target_properties(CAF::io PROPERTIES INTERFACE_LINK_LIBRARIES "sluice_caf_io_tsan;CAF::core")
+add_library(CAF::openssl INTERFACE IMPORTED)
+set_target_properties(CAF::openssl PROPERTIES INTERFACE_LINK_LIBRARIES "sluice_caf_openssl_tsan;CAF::io")

@@ -5,15 +5,15 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 
+find_package(OpenSSL REQUIRED) # HMAC-SHA256, TLS (CAF::openssl, HTTPS)
 if(_sluice_sanitize STREQUAL "thread")
-  include(SluiceCafTsan) # CAF::core and CAF::io built from Debian's source with TSan
+  include(SluiceCafTsan) # CAF::core, io and openssl built from Debian's source with TSan
 endif()
 include(SluiceFindCAF)
 include(SluiceFindHttplib) # httplib::httplib, for `sluice run --http`
 include(SluiceFindReadline) # Readline::Readline, for `sluice console`
 
 find_package(Protobuf REQUIRED)
-find_package(OpenSSL REQUIRED) # HMAC-SHA256 of webhook bodies
 find_package(spdlog REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)

@@ -29,6 +29,7 @@ set(SLUICE_PUBLIC_HEADERS
   runtime/include/sluice/supervision.hpp
   runtime/include/sluice/metrics.hpp
   runtime/include/sluice/feed.hpp
+  runtime/include/sluice/tls.hpp
   # actors: an embedded node, its console commands' answers.
   actors/include/sluice/node.hpp
   actors/include/sluice/admin.hpp

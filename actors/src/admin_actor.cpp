@@ -3,12 +3,12 @@
 
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/node_id.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include "sluice/audit.hpp"
+#include "sluice/transport.hpp"
 #include "sluice/v1/admin.pb.h"
 
 namespace sluice {
@@ -119,11 +119,12 @@ result<std::uint16_t> publish_admin(caf::actor_system& sys, node& n,
   if (!hp)
     return fail(errc::invalid_argument, "--listen: " + hp.error().message);
   out = spawn_admin(sys, n, token, log);
-  auto port = sys.middleman().publish(out, hp->second, hp->first.c_str(), true);
+  auto port = publish_actor(sys, out, hp->second, hp->first);
   if (!port)
     return fail(errc::unavailable,
                 "cannot listen on " + listen + ": " + sys.render(port.error()));
-  log->info("console access on {}:{}", hp->first, *port);
+  log->info("console access on {}:{}{}", hp->first, *port,
+            uses_tls(sys) ? " (mutual TLS)" : "");
   return *port;
 }
 

@@ -4,11 +4,12 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/sec.hpp>
 
 #include "admin_actor.hpp"
 #include "sluice/caf_error.hpp"
+#include "sluice/transport.hpp"
 #include "sluice/v1/admin.pb.h"
 
 namespace sluice {
@@ -16,6 +17,7 @@ namespace sluice {
 struct admin_client::impl {
   std::string address;
   std::string token;
+  std::shared_ptr<tls_files> tls; ///< outlives the actor system
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor remote;
@@ -29,7 +31,8 @@ const std::string& admin_client::address() const noexcept {
 }
 
 result<std::unique_ptr<admin_client>>
-admin_client::connect(const std::string& host_port, std::string token) {
+admin_client::connect(const std::string& host_port, std::string token,
+                      std::shared_ptr<const tls::identity> tls) {
   auto hp = parse_host_port(host_port);
   if (!hp)
     return hp.error();
@@ -37,16 +40,29 @@ admin_client::connect(const std::string& host_port, std::string token) {
   p->address = host_port;
   p->token = std::move(token);
   p->cfg = std::make_unique<caf::actor_system_config>();
-  p->cfg->load<caf::io::middleman>();
+  auto files = configure_transport(*p->cfg, tls.get());
+  if (!files)
+    return files.error();
+  p->tls = std::move(*files);
   add_sluice_error_category(*p->cfg);
   p->cfg->set("scheduler.max-threads", 1);
   p->cfg->set("middleman.heartbeat-interval", caf::timespan{500000000});
   p->cfg->set("middleman.connection-timeout", caf::timespan{5000000000});
   p->sys = std::make_unique<caf::actor_system>(*p->cfg);
-  auto remote = p->sys->middleman().remote_actor(hp->first, hp->second);
-  if (!remote)
-    return fail(errc::unavailable, "no Sluice node answers at " + host_port
-                                       + ": " + p->sys->render(remote.error()));
+  auto remote = remote_actor_at(*p->sys, hp->first, hp->second);
+  if (!remote) {
+    auto why = p->sys->render(remote.error());
+    // Refused during the handshake: most likely TLS on one side only, or
+    // certificates from different CAs.
+    bool handshake = remote.error() == caf::sec::disconnect_during_handshake;
+    return fail(errc::unavailable,
+                "no Sluice node answers at " + host_port + ": " + why
+                    + (!handshake ? ""
+                       : tls ? " (over TLS; a node without TLS, or whose CA "
+                               "does not trust this certificate, refuses it)"
+                             : " (a node with TLS on refuses a plain console: "
+                               "give --tls-dir)"));
+  }
   p->remote = std::move(*remote);
   return std::unique_ptr<admin_client>(new admin_client(std::move(p)));
 }

@@ -4,7 +4,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include "on_demand.hpp"
 #include "sluice/caf_error.hpp"
 #include "sluice/feed_reader.hpp"
+#include "sluice/transport.hpp"
 #include "sluice/v1/store.pb.h"
 #include "store_actor.hpp"
 
@@ -113,6 +113,10 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   // Logs and failures render sluice errors as "sluice:config: ...".
   add_sluice_error_category(*p->cfg);
   if (p->extension) {
+    auto files = configure_transport(*p->cfg, opts.tls.get());
+    if (!files)
+      return files.error();
+    p->tls = std::move(*files);
     p->extension->configure(*p->cfg);
   } else if (!opts.listen.empty()) {
     if (auto hp = parse_host_port(opts.listen); !hp)
@@ -121,7 +125,10 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
       return fail(errc::invalid_argument,
                   "--listen needs an admin token: set SLUICE_TOKEN or give "
                   "--token-file");
-    p->cfg->load<caf::io::middleman>();
+    auto files = configure_transport(*p->cfg, opts.tls.get());
+    if (!files)
+      return files.error();
+    p->tls = std::move(*files);
     // A console that froze (SIGSTOP) is noticed, not waited for.
     p->cfg->set("middleman.heartbeat-interval", caf::timespan{500000000});
     p->cfg->set("middleman.connection-timeout", caf::timespan{5000000000});

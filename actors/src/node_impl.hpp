@@ -29,6 +29,8 @@
 
 namespace sluice {
 
+class tls_files;
+
 struct node::impl {
   node_options opts;
   const registry* reg = nullptr;
@@ -55,6 +57,8 @@ struct node::impl {
   std::atomic<bool> swapping{false};
   /// Node supervisors started: the exit of an older one is no failure.
   std::atomic<std::uint64_t> supervisors_started{0};
+  /// CAF's TLS module reads these at every connection: they outlive it.
+  std::shared_ptr<tls_files> tls;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   /// Makes the blocking calls of publish and admin (see caller_pool.hpp).

@@ -1,10 +1,9 @@
-// The node extension that makes a node a cluster member: loads CAF's
-// middleman with heartbeats on, claims every shard when it starts a new
-// cluster, publishes the cluster actor on the member's address, and
-// answers the console's `nodes` and `shards`.
+// The node extension that makes a node a cluster member: sets CAF's
+// middleman heartbeats (the node loads the middleman, with TLS or not), claims
+// every shard when it starts a new cluster, publishes the cluster actor on the
+// member's address, and answers the console's `nodes` and `shards`.
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <spdlog/spdlog.h>
@@ -17,6 +16,7 @@
 #include "seed_list.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/node.hpp"
+#include "sluice/transport.hpp"
 
 namespace sluice {
 
@@ -31,7 +31,6 @@ public:
         place_(std::move(place)) {}
 
   void configure(caf::actor_system_config& cfg) override {
-    cfg.load<caf::io::middleman>();
     // CAF's own keep-alive notices a frozen peer's connection; the member
     // table's failure detector works from gossip on top of it.
     cfg.set("middleman.heartbeat-interval",
@@ -90,8 +89,7 @@ public:
                      : "[" + hp->host + "]:" + std::to_string(hp->port);
     auto cs_address = cs.address;
     actor_ = spawn_cluster_actor(*sys_, std::move(cs));
-    auto port =
-        sys_->middleman().publish(actor_, hp->port, hp->host.c_str(), true);
+    auto port = publish_actor(*sys_, actor_, hp->port, hp->host);
     if (!port) {
       stop();
       return fail(errc::unavailable, "cannot listen on " + opts_.listen + ": "
@@ -106,7 +104,8 @@ public:
         return r;
       }
     }
-    spdlog::info("member {} listening on {}", opts_.name, opts_.listen);
+    spdlog::info("member {} listening on {}{}", opts_.name, opts_.listen,
+                 uses_tls(*sys_) ? " (mutual TLS)" : "");
     return {};
   }
 

@@ -7,13 +7,13 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 
 #include "cluster_messages.hpp"
 #include "links.hpp"
 #include "seeds.hpp"
 #include "sluice/secret.hpp"
+#include "sluice/transport.hpp"
 #include "view_publisher.hpp"
 #include "wire.hpp"
 
@@ -115,7 +115,7 @@ void connect(cluster_actor* self, const std::string& address) {
   auto& l = link_to(s, address);
   l.at = link::phase::connecting;
   auto [host, port] = split_address(address);
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = connector(self->system());
   self->request(mm, handshake_timeout, caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr,

@@ -26,6 +26,8 @@
 # env:   SLUICE_CLUSTER_SCENARIOS="1 5"  only these scenarios (default all)
 #        SLUICE_CLUSTER_WAIT=SECONDS     limit of each wait (default 120)
 #        SLUICE_CLUSTER_KEEP=1           keep the work directory
+#        SLUICE_CLUSTER_TLS=1            members and consoles over mutual TLS
+#                                        (a CA made in the work directory)
 #
 # The helpers live beside this driver: lib.sh (tally, JSON, the nodes and
 # the waits), checks.sh (shards, exports), scenarios.sh (the scenarios).
@@ -53,6 +55,7 @@ source "$here/scenarios.sh"
 
 make_work sluice_cluster
 make_secrets
+make_tls
 
 # -- the single-node reference ------------------------------------------------
 

@@ -83,6 +83,20 @@ make_secrets() {
   printf 'hook-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" >"$hook_key"
 }
 
+# make_tls: with SLUICE_CLUSTER_TLS=1, a cluster CA in $work/tls/ca and a
+# console's TLS directory (exported as SLUICE_TLS_DIR, which consoles
+# read); launch issues each member's own directory when it first starts it
+# and gives it --tls-dir. Without it, nothing (plain links).
+tls_root=
+make_tls() {
+  [[ ${SLUICE_CLUSTER_TLS:-0} == 1 ]] || return 0
+  tls_root=$work/tls
+  "$sluice" certs init "$tls_root/ca" >/dev/null
+  "$sluice" certs issue --ca "$tls_root/ca" --name console \
+    --out "$tls_root/console" >/dev/null
+  export SLUICE_TLS_DIR=$tls_root/console
+}
+
 # make_netns N: N member namespaces and the bridge's (netns.sh, which the
 # driver sources), after deleting those a killed earlier run left. Without
 # root, ip, nft or namespaces it says why and exits 1: such a test fails.

@@ -133,11 +133,24 @@ in_ns() {
   fi
 }
 
+# tls_args NAME: tls_arg=(--tls-dir DIR) with NAME's own certificate
+# (issued the first time) when make_tls made a CA; else tls_arg=().
+tls_arg=()
+tls_args() {
+  tls_arg=()
+  [[ -n $tls_root ]] || return 0
+  [[ -d $tls_root/$1 ]] || "$sluice" certs issue --ca "$tls_root/ca" \
+    --name "$1" --host "${host[$1]:-127.0.0.1}" --out "$tls_root/$1" >/dev/null
+  tls_arg=(--tls-dir "$tls_root/$1")
+}
+
 # launch NAME: (re)starts NAME with the command line start_node recorded.
 launch() {
   local n=$1 args pre=()
   eval "args=(${extra[$n]})"
   if [[ -n ${netns_of[$n]} ]]; then pre=(ip netns exec "${netns_of[$n]}"); fi
+  tls_args "$n"
+  args+=("${tls_arg[@]}")
   echo "---- $(date +%T.%3N) start: node $n ${args[*]}" >>"${logf[$n]}"
   "${pre[@]}" "$sluice" --log-level info node --config "$pipeline" --name "$n" \
     --listen "$(addr "$n")" --data "${datad[$n]}" \

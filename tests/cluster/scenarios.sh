@@ -108,9 +108,10 @@ scenario_4() {
   local t0 rc deadline
   t0=$(now_ms)
   echo "---- $(date +%T.%3N) start: node x with a wrong secret" >>"${logf[x]}"
+  tls_args x # with TLS: a good certificate, still the wrong secret
   SLUICE_CLUSTER_SECRET="not-the-secret-$RANDOM" "$sluice" node --config "$pipeline" \
     --name x --listen "127.0.0.1:${port[x]}" --data "${datad[x]}" \
-    --join "127.0.0.1:${port[a]}" >>"${logf[x]}" 2>&1 &
+    --join "127.0.0.1:${port[a]}" "${tls_arg[@]}" >>"${logf[x]}" 2>&1 &
   pid[x]=$!
   running[${pid[x]}]=x
   live+=(x)

@@ -23,6 +23,9 @@ namespace sluice {
 
 class node_extension;
 class placement;
+namespace tls {
+struct identity;
+} // namespace tls
 
 /// How to run a node.
 struct node_options {
@@ -50,6 +53,11 @@ struct node_options {
   std::string listen;
   /// The token a console must present; required with `listen`.
   std::string admin_token;
+  /// Mutual TLS for every link of CAF networking (console access, cluster
+  /// members), from a TLS directory read and checked by `tls::load_dir`
+  /// (`sluice/tls.hpp`): the peer must present a certificate signed by its
+  /// CA, and a plain connection is refused. Null: plain TCP.
+  std::shared_ptr<const tls::identity> tls{};
   /// The on-demand source: a registry list (TSV with a `name` column) or a
   /// Debian package index, read like a feed and indexed by key into LMDB
   /// once (again only when the file changed). `query` ingests an unknown

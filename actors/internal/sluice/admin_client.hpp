@@ -12,14 +12,20 @@
 
 namespace sluice {
 
+namespace tls {
+struct identity;
+} // namespace tls
+
 /// A connection to one node's admin actor (`node_options::listen`).
 class admin_client {
 public:
   /// Connects to `host_port` ("HOST:PORT"), presenting `token` with each
-  /// command. An address that is not HOST:PORT, or a node that does not
-  /// answer there, is an error naming the address.
+  /// command; with `tls`, over mutual TLS with that identity (a node with
+  /// TLS on refuses a plain console). An address that is not HOST:PORT, or
+  /// a node that does not answer there, is an error naming the address.
   static result<std::unique_ptr<admin_client>>
-  connect(const std::string& host_port, std::string token);
+  connect(const std::string& host_port, std::string token,
+          std::shared_ptr<const tls::identity> tls = nullptr);
   ~admin_client();
 
   /// Runs `command` with `args` on the node. A lost connection is

@@ -72,17 +72,17 @@ result<x509_ptr> new_certificate(EVP_PKEY* key, const std::string& name,
 
 /// Adds the extensions `specs` ({nid, "value"}) with `issuer` as the
 /// issuing certificate.
-result<void> add_extensions(X509* cert, X509* issuer,
-                            std::initializer_list<std::pair<int, std::string>>
-                                specs) {
+result<void>
+add_extensions(X509* cert, X509* issuer,
+               std::initializer_list<std::pair<int, std::string>> specs) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   for (auto& [nid, value] : specs) {
     auto* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
     if (!ext)
-      return fail(errc::invalid_argument,
-                  std::string("certificate extension ") + OBJ_nid2sn(nid)
-                      + "=" + value + ": " + last_error());
+      return fail(errc::invalid_argument, std::string("certificate extension ")
+                                              + OBJ_nid2sn(nid) + "=" + value
+                                              + ": " + last_error());
     X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
   }
@@ -99,8 +99,9 @@ result<void> refuse_existing(const std::vector<std::string>& paths) {
   for (auto& p : paths)
     if (auto f = read_file(p); f || f.error().code != errc::not_found)
       return fail(errc::invalid_argument,
-                  p + ": already exists (not overwritten; choose another "
-                      "directory)");
+                  p
+                      + ": already exists (not overwritten; choose another "
+                        "directory)");
   return {};
 }
 
@@ -143,8 +144,8 @@ result<void> init_ca(const std::string& dir, const ca_options& o) {
   auto key = new_key();
   if (!key)
     return fail(errc::io, "cannot make a key: " + last_error());
-  auto cert = new_certificate(key.get(), o.name, std::chrono::seconds{-3600},
-                              o.days);
+  auto cert =
+      new_certificate(key.get(), o.name, std::chrono::seconds{-3600}, o.days);
   if (!cert)
     return cert.error();
   X509_set_issuer_name(cert->get(), X509_get_subject_name(cert->get()));
@@ -156,8 +157,8 @@ result<void> init_ca(const std::string& dir, const ca_options& o) {
     return r;
   if (auto r = sign(cert->get(), key.get()); !r)
     return r;
-  if (auto r = write_new_file(key_path, private_key_pem(key.get()),
-                              private_mode);
+  if (auto r =
+          write_new_file(key_path, private_key_pem(key.get()), private_mode);
       !r)
     return r;
   return write_new_file(cert_path, certificate_pem(cert->get()), public_mode);
@@ -185,8 +186,8 @@ result<void> issue(const std::string& ca_dir, const issue_options& o,
                                   + last_error("unreadable") + ")");
   if (X509_check_private_key(ca, ca_key.get()) != 1) {
     ERR_clear_error();
-    return fail(errc::config, ca_dir + "/ca.key: is not the key of "
-                                  + ca_dir + "/ca.pem");
+    return fail(errc::config,
+                ca_dir + "/ca.key: is not the key of " + ca_dir + "/ca.pem");
   }
   auto sans = alt_names_of(o);
   if (!sans)
@@ -202,8 +203,9 @@ result<void> issue(const std::string& ca_dir, const issue_options& o,
   auto existing_trust = read_file(trust_path);
   if (existing_trust && *existing_trust != *ca_pem)
     return fail(errc::invalid_argument,
-                trust_path + ": already exists and trusts another CA (not "
-                             "overwritten; choose another directory)");
+                trust_path
+                    + ": already exists and trusts another CA (not "
+                      "overwritten; choose another directory)");
 
   auto key = new_key();
   if (!key)
@@ -221,18 +223,18 @@ result<void> issue(const std::string& ca_dir, const issue_options& o,
   if (auto r = add_extensions(cert->get(), ca, always); !r)
     return r;
   if (!sans->empty())
-    if (auto r = add_extensions(cert->get(), ca,
-                                {{NID_subject_alt_name, *sans}});
+    if (auto r =
+            add_extensions(cert->get(), ca, {{NID_subject_alt_name, *sans}});
         !r)
       return r;
   if (auto r = sign(cert->get(), ca_key.get()); !r)
     return r;
-  if (auto r = write_new_file(key_path, private_key_pem(key.get()),
-                              private_mode);
+  if (auto r =
+          write_new_file(key_path, private_key_pem(key.get()), private_mode);
       !r)
     return r;
-  if (auto r = write_new_file(cert_path, certificate_pem(cert->get()),
-                              public_mode);
+  if (auto r =
+          write_new_file(cert_path, certificate_pem(cert->get()), public_mode);
       !r)
     return r;
   if (!existing_trust)

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -38,8 +39,7 @@ bio_ptr memory_bio(const std::string& text) {
 std::string bio_text(BIO* b) {
   char* data = nullptr;
   auto n = BIO_get_mem_data(b, &data);
-  return n > 0 ? std::string(data, static_cast<std::size_t>(n))
-               : std::string{};
+  return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string{};
 }
 
 } // namespace
@@ -69,8 +69,7 @@ std::string certificate_pem(X509* cert) {
 
 std::string private_key_pem(EVP_PKEY* key) {
   bio_ptr b{BIO_new(BIO_s_mem())};
-  PEM_write_bio_PrivateKey(b.get(), key, nullptr, nullptr, 0, nullptr,
-                           nullptr);
+  PEM_write_bio_PrivateKey(b.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   return bio_text(b.get());
 }
 
@@ -97,7 +96,7 @@ std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
 }
 
 result<std::string> read_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return fail(errno == ENOENT ? errc::not_found : errc::io,
                 path + ": " + std::strerror(errno));
@@ -147,8 +146,13 @@ result<void> write_new_file(const std::string& path, const std::string& data,
 }
 
 result<void> make_private_dir(const std::string& dir) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty() && !std::filesystem::exists(parent, ec)
+      && !std::filesystem::create_directories(parent, ec))
+    return fail(errc::io, parent.string() + ": cannot create: " + ec.message());
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return fail(errc::io, dir + ": not a directory");
     return {};

@@ -21,13 +21,9 @@ struct ossl_free {
   void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
   void operator()(BIO* p) const noexcept { BIO_free(p); }
   void operator()(X509_STORE* p) const noexcept { X509_STORE_free(p); }
-  void operator()(X509_STORE_CTX* p) const noexcept {
-    X509_STORE_CTX_free(p);
-  }
+  void operator()(X509_STORE_CTX* p) const noexcept { X509_STORE_CTX_free(p); }
   void operator()(X509_NAME* p) const noexcept { X509_NAME_free(p); }
-  void operator()(X509_EXTENSION* p) const noexcept {
-    X509_EXTENSION_free(p);
-  }
+  void operator()(X509_EXTENSION* p) const noexcept { X509_EXTENSION_free(p); }
   void operator()(STACK_OF(X509) * p) const noexcept { sk_X509_free(p); }
 };
 

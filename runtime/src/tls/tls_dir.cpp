@@ -66,8 +66,8 @@ std::vector<std::string> alt_names(X509* cert) {
       int len = ASN1_STRING_length(ip);
       char text[INET6_ADDRSTRLEN] = {};
       if ((len == 4 || len == 16)
-          && inet_ntop(len == 4 ? AF_INET : AF_INET6,
-                       ASN1_STRING_get0_data(ip), text, sizeof text))
+          && inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip),
+                       text, sizeof text))
         out.emplace_back(text);
     }
   }
@@ -81,9 +81,10 @@ result<std::string> read_pem_file(const std::string& path) {
   if (!text)
     return text.error().code == errc::not_found
                ? fail(errc::not_found,
-                      path + ": missing (a TLS directory holds ca.pem, "
-                             "node.pem and node.key; sluice certs issue "
-                             "makes one)")
+                      path
+                          + ": missing (a TLS directory holds ca.pem, "
+                            "node.pem and node.key; sluice certs issue "
+                            "makes one)")
                : text.error();
   if (text->find("-----BEGIN ") == std::string::npos)
     return fail(errc::config, path + ": holds no PEM data");
@@ -133,16 +134,18 @@ result<identity> load_dir(const std::string& dir) {
 
   if (key->find("ENCRYPTED") != std::string::npos)
     return fail(errc::config,
-                key_path + ": the key is encrypted; Sluice reads keys "
-                           "without a passphrase (keep the file 0600)");
+                key_path
+                    + ": the key is encrypted; Sluice reads keys "
+                      "without a passphrase (keep the file 0600)");
   auto pkey = read_private_key(*key);
   if (!pkey)
     return fail(errc::config, key_path + ": holds no private key ("
                                   + last_error("unreadable") + ")");
   if (X509_check_private_key(leaf, pkey.get()) != 1) {
     ERR_clear_error();
-    return fail(errc::config, key_path + ": is not the key of the certificate "
-                                  "in "
+    return fail(errc::config, key_path
+                                  + ": is not the key of the certificate "
+                                    "in "
                                   + cert_path);
   }
 
@@ -152,8 +155,8 @@ result<identity> load_dir(const std::string& dir) {
   x509_store_ctx_ptr ctx{X509_STORE_CTX_new()};
   X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted.get());
   if (X509_verify_cert(ctx.get()) != 1) {
-    auto why = X509_verify_cert_error_string(
-        X509_STORE_CTX_get_error(ctx.get()));
+    auto why =
+        X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
     ERR_clear_error();
     return fail(errc::config, cert_path + ": not signed by a CA in " + ca_path
                                   + " (" + why + ")");

@@ -70,7 +70,7 @@ TEST_F(Tls, AnIssuedDirectoryLoadsWithItsNameHostsAndPrivateKey) {
               / 24;
   EXPECT_NEAR(days, 824, 1);
   EXPECT_TRUE(warnings(*id).empty());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((node + "/node.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((ca + "/ca.key").c_str(), &st), 0);
@@ -112,8 +112,9 @@ TEST_F(Tls, AKeyOfAnotherCertificateIsRefused) {
   auto b = issued(ca, "b");
   fs::copy_file(b + "/node.key", node + "/node.key",
                 fs::copy_options::overwrite_existing);
-  EXPECT_EQ(refusal(node), node + "/node.key: is not the key of the "
-                                  "certificate in "
+  EXPECT_EQ(refusal(node), node
+                               + "/node.key: is not the key of the "
+                                 "certificate in "
                                + node + "/node.pem");
 }
 

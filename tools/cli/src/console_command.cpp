@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "console_render.hpp"
 #include "sluice/admin_client.hpp"
+#include "tls_options.hpp"
 
 namespace sluice::cli {
 
@@ -27,6 +28,8 @@ struct console_args {
   std::string command;
   std::string token_file;
   std::string history_file;
+  std::string tls_dir;
+  std::shared_ptr<const tls::identity> tls; ///< loaded from tls_dir
 };
 
 /// Splits a command line into words; "double quotes" keep spaces.
@@ -210,7 +213,7 @@ int shell(const console_args& a, std::unique_ptr<admin_client> client,
       continue;
     }
     if (!client) { // lost earlier: try again
-      auto c = admin_client::connect(a.address, token);
+      auto c = admin_client::connect(a.address, token, a.tls);
       if (!c) {
         std::cout << "error: " << c.error().message << '\n';
         continue;
@@ -267,13 +270,19 @@ int one_shot(const console_args& a, admin_client* client) {
   return static_cast<int>(ans.code);
 }
 
-int run_console(const console_args& a) {
+int run_console(console_args& a) {
   auto token = read_admin_token(a.token_file);
   if (!token) {
     print_error(token.error().message);
     return usage;
   }
-  auto client = admin_client::connect(a.address, *token);
+  auto tls = load_tls_option(client_tls_dir(a.tls_dir));
+  if (!tls) {
+    print_error(tls.error().message);
+    return usage;
+  }
+  a.tls = *tls;
+  auto client = admin_client::connect(a.address, *token, a.tls);
   if (!client) {
     print_error(client.error().message);
     if (!a.command.empty())
@@ -314,6 +323,11 @@ action add_console_command(CLI::App& app, const registry&) {
   cmd->add_option("--history", a->history_file,
                   "History file (default $SLUICE_HISTORY or "
                   "~/.sluice_history)");
+  cmd->add_option("--tls-dir", a->tls_dir,
+                  "TLS directory (ca.pem, node.pem, node.key) for a node "
+                  "with TLS on: mutual TLS with its CA (default: "
+                  "$SLUICE_TLS_DIR)")
+      ->type_name("DIR");
   return [a] { return run_console(*a); };
 }
 

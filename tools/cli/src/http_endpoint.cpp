@@ -125,7 +125,7 @@ std::string json_error(const std::string& message) {
 struct http_endpoint::impl {
   explicit impl(const readiness& s) : state(s) {}
   const readiness& state;
-  httplib::Server svr;
+  std::unique_ptr<httplib::Server> svr;
   std::thread thread;
 };
 
@@ -138,13 +138,14 @@ http_endpoint::~http_endpoint() {
 void http_endpoint::stop() {
   if (!impl_->thread.joinable())
     return;
-  impl_->svr.stop();
+  impl_->svr->stop();
   impl_->thread.join();
 }
 
 result<std::unique_ptr<http_endpoint>>
 http_endpoint::start(const std::string& host_port, const readiness& state,
-                     std::optional<ingest_options> ingest) {
+                     std::optional<ingest_options> ingest,
+                     const https_options& https) {
   auto addr = parse_address(host_port);
   if (!addr)
     return addr.error();
@@ -160,7 +161,15 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
   ::freeaddrinfo(found);
 
   auto p = std::make_unique<impl>(state);
-  auto& svr = p->svr;
+  if (https.id) {
+    auto s = make_https_server(*https.id, https.clients);
+    if (!s)
+      return s.error();
+    p->svr = std::move(*s);
+  } else {
+    p->svr = std::make_unique<httplib::Server>();
+  }
+  auto& svr = *p->svr;
   // Health checks are rare and short: two threads. The event API waits
   // for commits, so it gets more, to let concurrent posts share them.
   // On-demand queries may each wait up to 30 s, but at most
@@ -256,7 +265,12 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
   // stop() only closes a server that is running: wait until it is.
   for (int i = 0; i < 5000 && !svr.is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  spdlog::info("http: serving /healthz, /readyz and /metrics on {}", host_port);
+  spdlog::info("http: serving /healthz, /readyz and /metrics on {}{}",
+               host_port,
+               !https.id ? ""
+               : https.clients == client_certs::required
+                   ? " (HTTPS; client certificates required)"
+                   : " (HTTPS; client certificates optional)");
   if (ingest)
     spdlog::info(
         "http: events on {}/v1/events ({}), keys on {}/v1/keys", host_port,

@@ -14,6 +14,7 @@
 #include "http_ingest.hpp"
 #include "sluice/node.hpp"
 #include "sluice/result.hpp"
+#include "tls_options.hpp"
 
 namespace sluice::cli {
 
@@ -60,6 +61,12 @@ private:
   std::function<result<void>()> gate_;
 };
 
+/// HTTPS for the endpoint (--tls-dir, --http-client-certs).
+struct https_options {
+  std::shared_ptr<const tls::identity> id; ///< null: plain HTTP
+  client_certs clients = client_certs::optional;
+};
+
 /// An HTTP server on a background thread, answering from a `readiness`.
 /// Stopped by `stop` or its destructor.
 class http_endpoint {
@@ -70,9 +77,11 @@ public:
   /// `invalid_argument` error that names it.
   /// With `ingest`, it also serves the event API (POST /v1/events, GET
   /// /v1/keys/STAGE/KEY; see http_ingest.hpp).
+  /// With `https.id`, it serves HTTPS with that identity's certificate.
   static result<std::unique_ptr<http_endpoint>>
   start(const std::string& host_port, const readiness& state,
-        std::optional<ingest_options> ingest = std::nullopt);
+        std::optional<ingest_options> ingest = std::nullopt,
+        const https_options& https = {});
   ~http_endpoint();
   http_endpoint(const http_endpoint&) = delete;
   http_endpoint& operator=(const http_endpoint&) = delete;

@@ -65,6 +65,15 @@ result<http_settings> load_http_settings(const run_args& a,
 }
 
 void add_http_access_options(CLI::App& cmd, run_args& a) {
+  cmd.add_option("--tls-dir", a.tls_dir,
+                 "TLS directory (ca.pem, node.pem, node.key; sluice certs "
+                 "issue makes one): mutual TLS for --listen and cluster "
+                 "links, HTTPS for --http; plain connections are refused")
+      ->type_name("DIR");
+  cmd.add_option("--http-client-certs", a.http_client_certs,
+                 "With --tls-dir: HTTPS clients may (optional) or must "
+                 "(required) present a certificate from the CA")
+      ->check(CLI::IsMember({"optional", "required"}));
   cmd.add_option("--tokens-file", a.tokens_file,
                  "Bearer tokens of the HTTP API: lines of NAME SCOPES SECRET "
                  "(docs/OPERATIONS.md, Access control)")

@@ -22,7 +22,9 @@
 #include "progress.hpp"
 #include "run_pipeline.hpp"
 #include "sluice/node.hpp"
+#include "sluice/tls.hpp"
 #include "sluice/topology.hpp"
+#include "tls_options.hpp"
 
 namespace sluice::cli {
 
@@ -113,6 +115,20 @@ int run_pipeline(const run_args& a, const registry& reg,
   opts.name = a.name;
   opts.listen = a.listen;
   opts.catalog = a.catalog;
+  auto tls = load_tls_option(a.tls_dir);
+  if (!tls) {
+    print_error(tls.error().message);
+    return usage;
+  }
+  if (*tls && a.listen.empty() && a.http.empty() && !member) {
+    print_error("--tls-dir: nothing to encrypt; give --listen or --http");
+    return usage;
+  }
+  if (a.http_client_certs == "required" && (!*tls || a.http.empty())) {
+    print_error("--http-client-certs required: needs --tls-dir and --http");
+    return usage;
+  }
+  opts.tls = *tls;
   if (member)
     if (auto r = member->extend(opts); !r) {
       print_error(r.error().message);
@@ -168,7 +184,10 @@ int run_pipeline(const run_args& a, const registry& reg,
     state.gate(member->ready);
   std::unique_ptr<http_endpoint> http;
   if (http_opts) {
-    auto h = http_endpoint::start(a.http, state, http_opts->ingest);
+    https_options https{*tls, a.http_client_certs == "required"
+                                  ? client_certs::required
+                                  : client_certs::optional};
+    auto h = http_endpoint::start(a.http, state, http_opts->ingest, https);
     if (!h) {
       print_error("--http " + h.error().message);
       return usage;

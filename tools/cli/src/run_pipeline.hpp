@@ -31,6 +31,8 @@ struct run_args {
       cluster_secret_file; ///< `node --secret-file`: its mode is checked
   /// A data directory open to other users is an error, not a warning.
   bool strict_permissions = false;
+  std::string tls_dir; ///< --tls-dir: mutual TLS and HTTPS
+  std::string http_client_certs = "optional"; ///< or "required"
   std::string tokens_file;      ///< named bearer tokens of the HTTP API
   bool public_read = false;     ///< GET /v1/keys (known keys) without a token
   bool private_metrics = false; ///< GET /metrics needs scope read

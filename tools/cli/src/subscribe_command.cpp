@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "tls_options.hpp"
 
 namespace sluice::cli {
 
@@ -32,6 +33,7 @@ struct subscribe_args {
   std::string filter;
   double max_rate = 0;
   std::string token_file;
+  std::string tls_dir;
   bool once = false;
 };
 
@@ -148,7 +150,7 @@ subscribe_outcome follow_feed(httplib::Client& http, const subscribe_args& a,
       return {};
     std::cerr << "sluice: " << a.address << ": "
               << httplib::to_string(res.error()) << "\n";
-    return {};
+    return {false, failed, 0}; // reconnects; with --once, exit 1
   }
   if (res->status == 200)
     return {};
@@ -193,7 +195,14 @@ int run_subscribe(const subscribe_args& a) {
     print_error(cursor.error().message);
     return usage;
   }
-  httplib::Client http(host, port);
+  auto tls = load_tls_option(client_tls_dir(a.tls_dir));
+  if (!tls) {
+    print_error(tls.error().message);
+    return usage;
+  }
+  auto client = *tls ? make_https_client(**tls, host, port)
+                     : std::make_unique<httplib::Client>(host, port);
+  auto& http = *client;
   http.set_connection_timeout(5);
   http.set_read_timeout(30); // heartbeats come every 5 s
   // SIGINT and SIGTERM stop the client from a thread of their own (a
@@ -263,6 +272,11 @@ action add_subscribe_command(CLI::App& app, const registry&) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--token-file", a->token_file,
                   "A token with scope read (else $SLUICE_TOKEN, else none)");
+  cmd->add_option("--tls-dir", a->tls_dir,
+                  "TLS directory (ca.pem, node.pem, node.key): HTTPS, the "
+                  "node's certificate checked against ca.pem, this one "
+                  "presented (default: $SLUICE_TLS_DIR)")
+      ->type_name("DIR");
   cmd->add_flag("--once", a->once,
                 "Exit when the stream ends instead of reconnecting");
   return [a] { return run_subscribe(*a); };
