@@ -19,13 +19,19 @@
 # Each trial waits for an idle machine, and is discarded and repeated when
 # other processes used more than 0.3 cores of user time (cluster/common.sh).
 #
+# With --tls, each trial runs twice, plain and then with both members and
+# the console on mutual TLS (--tls-dir, a CA made by `sluice certs` in the
+# scratch directory), and the medians compare the two (tls/plain).
+#
 # usage: bench/cluster_forward.sh [--events N] [--trials T]
-#          [--batches "2048 512 8192"] [--sync] [--interval-ms MS] [--keep]
+#          [--batches "2048 512 8192"] [--sync] [--interval-ms MS] [--tls]
+#          [--keep]
 #   --events N       events (= keys), default 500000
 #   --trials T       runs per batch size, default 3 (medians reported)
 #   --batches LIST   --forward-batch values, default "2048 512 8192"
 #   --sync           fsync each commit on both members (default: --no-sync)
 #   --interval-ms MS poll interval, default 20
+#   --tls            every trial plain and over TLS (ratios tls/plain)
 #   --keep           keep the scratch directory
 # Reduced, for development: bench/cluster_forward.sh --events 50000
 #   --trials 1 --batches 2048
@@ -39,6 +45,7 @@ tcp="$here/../build/bin/bench_tcp_loopback"
 pipeline="$here/../examples/package_trust/pipeline.yaml"
 npm="$here/../examples/package_trust/data/npm.tsv"
 events=500000 trials=3 batches="2048 512 8192" sync=0 interval=20 keep=0
+modes=plain
 while (($#)); do
   case $1 in
     --events) events=$2; shift 2 ;;
@@ -46,6 +53,7 @@ while (($#)); do
     --batches) batches=$2; shift 2 ;;
     --sync) sync=1; shift ;;
     --interval-ms) interval=$2; shift 2 ;;
+    --tls) modes="plain tls"; shift ;;
     --keep) keep=1; shift ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   esac
@@ -76,6 +84,14 @@ echo "feed: $events npm records, unique keys, $(stat -c %s "$work/feed/npm.tsv")
 echo "fsync: $( ((sync)) && echo on || echo 'off (--no-sync on both members)')"
 echo "B's stages parse, enrich and score are paused as soon as B answers the console: B only receives"
 echo "poll: A's sluice_outbox_depth through one console session every ${interval} ms"
+if [[ $modes == *tls* ]]; then
+  "$sluice" certs init "$work/tls/ca" >/dev/null
+  for n in a b console; do
+    "$sluice" certs issue --ca "$work/tls/ca" --name "$n" --host 127.0.0.1 \
+      --out "$work/tls/$n" >/dev/null
+  done
+  echo "tls: each trial runs plain, then with --tls-dir on A, B and the console (mutual TLS, P-256 certificates from sluice certs)"
+fi
 echo
 
 results="$work/results"
@@ -83,15 +99,21 @@ results="$work/results"
 # One trial; leaves DIR/discarded (and records nothing) when other
 # processes used more than $other_limit cores during the forwarding or the
 # raw TCP runs.
-run_trial() { # FORWARD_BATCH TRIAL DIR
-  local fb=$1 t=$2 d=$3 pa pb a b t0 fill
+run_trial() { # FORWARD_BATCH TRIAL DIR MODE
+  local fb=$1 t=$2 d=$3 mode=${4:-plain} pa pb a b t0 fill
+  local tls_a=() tls_b=()
   mkdir -p "$d"
+  unset SLUICE_TLS_DIR
+  if [[ $mode == tls ]]; then
+    tls_a=(--tls-dir "$work/tls/a") tls_b=(--tls-dir "$work/tls/b")
+    export SLUICE_TLS_DIR=$work/tls/console # the console's (and the poll's)
+  fi
   wait_idle
   pa=$(free_port) pb=$(free_port)
   t0=$(date +%s.%N)
   start_node "$d/a.log" --config "$pipeline" --name a --no-shards \
     --listen "127.0.0.1:$pa" --join "127.0.0.1:$pb" --data "$d/a" \
-    "${nosync[@]}" --forward-batch "$fb" --feed "$work/feed/npm.tsv"
+    "${nosync[@]}" --forward-batch "$fb" --feed "$work/feed/npm.tsv" "${tls_a[@]}"
   a=$started
   outbox_full() {
     [[ "$(console "127.0.0.1:$pa" nodes | json_get .local.outbox 2>/dev/null)" == "$events" ]] &&
@@ -115,7 +137,7 @@ run_trial() { # FORWARD_BATCH TRIAL DIR
   ca0=$(cpu_snapshot "$a")
   lo0=$(awk '$1 == "lo:" { print $2 }' /proc/net/dev)
   start_node "$d/b.log" --config "$pipeline" --name b \
-    --listen "127.0.0.1:$pb" --data "$d/b" "${nosync[@]}"
+    --listen "127.0.0.1:$pb" --data "$d/b" "${nosync[@]}" "${tls_b[@]}"
   b=$started
   wait_for 30 console "127.0.0.1:$pb" "pause parse" >/dev/null
   console "127.0.0.1:$pb" "pause enrich" >/dev/null
@@ -158,6 +180,9 @@ run_trial() { # FORWARD_BATCH TRIAL DIR
   window=$(awk -v a="$joined" -v b="$end" 'BEGIN { print b - a }')
   cpua=$(cpu_report <(echo "$ca0") <(echo "$ca1") "$window" "$events")
   cpub=$(cpu_report <(echo "$cb0") <(echo "$cb1") "$window" "$events")
+  local cpua_us cpub_us
+  cpua_us=$(sed -n 's/^[^=]*= \([0-9.]*\) us\/event.*/\1/p' <<<"$cpua")
+  cpub_us=$(sed -n 's/^[^=]*= \([0-9.]*\) us\/event.*/\1/p' <<<"$cpub")
   machine=$(cpu_window "$joined" "$end")
   other=$(other_load "$joined" "$end" "$a" "$b")
   wire=$(awk -v a="$lo0" -v b="$lo1" -v e="$bytes" 'BEGIN { printf "%.2f", (b - a) / e }')
@@ -179,7 +204,7 @@ run_trial() { # FORWARD_BATCH TRIAL DIR
     discard=1
   fi
 
-  printf '%6s %5s %10s %8s %9s %9s %9s %8s %8s%s\n' "$fb" "$t" "$rate" "$mbs" \
+  printf '%6s %5s %5s %10s %8s %9s %9s %9s %8s %8s%s\n' "$fb" "$mode" "$t" "$rate" "$mbs" \
     "$join_secs" "$stream" "$ack" \
     "$(awk -v f="$mbs" -v r="$stream" 'BEGIN { printf "%.4f", f / r }')" \
     "$(awk -v f="$mbs" -v r="$ack" 'BEGIN { printf "%.4f", f / r }')" \
@@ -196,46 +221,63 @@ run_trial() { # FORWARD_BATCH TRIAL DIR
   if ((discard)); then
     touch "$d/discarded"
   else
-    echo "$fb $t $rate $mbs $join_secs $stream $ack" >>"$results"
+    echo "$fb $t $rate $mbs $join_secs $stream $ack $mode $cpua_us $cpub_us" >>"$results"
   fi
 }
 
-printf '%6s %5s %10s %8s %9s %9s %9s %8s %8s\n' batch trial events/s MB/s \
+printf '%6s %5s %5s %10s %8s %9s %9s %9s %8s %8s\n' batch mode trial events/s MB/s \
   join-empty raw-MB/s raw-ack fwd/raw fwd/ack
 start_cpu_sampler
 for fb in $batches; do
   for ((t = 1; t <= trials; t++)); do
-    for ((try = 0; ; try++)); do
-      run_trial "$fb" "$t" "$work/t$fb.$t.$try"
-      cat "$work/t$fb.$t.$try/detail"
-      [[ -e "$work/t$fb.$t.$try/discarded" ]] || break
-      if ((try >= max_retries)); then
-        echo "trial $t of batch $fb: other load in $((try + 1)) attempts; no figure" >&2
-        break
-      fi
+    for mode in $modes; do
+      for ((try = 0; ; try++)); do
+        run_trial "$fb" "$t" "$work/t$fb.$mode.$t.$try" "$mode"
+        cat "$work/t$fb.$mode.$t.$try/detail"
+        [[ -e "$work/t$fb.$mode.$t.$try/discarded" ]] || break
+        if ((try >= max_retries)); then
+          echo "trial $t of batch $fb ($mode): other load in $((try + 1)) attempts; no figure" >&2
+          break
+        fi
+      done
     done
   done
 done
 
 echo
 echo "== medians over the trials kept (n); MB = 10^6 bytes of events (sluice_cluster_forwarded_bytes_total), not wire bytes =="
-printf '%6s %3s %10s %8s %10s %10s %12s %9s %9s\n' batch n events/s MB/s join-empty \
-  raw-MB/s raw-ack-MB/s fwd/raw fwd/ack
+printf '%6s %5s %3s %10s %8s %10s %10s %12s %9s %9s %8s %8s\n' batch mode n events/s MB/s join-empty \
+  raw-MB/s raw-ack-MB/s fwd/raw fwd/ack A-us/ev B-us/ev
 for fb in $batches; do
-  mapfile -t rows < <(awk -v f="$fb" '$1 == f' "$results")
-  col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{ print $c }'; }
-  fwd_ratio=() ack_ratio=()
-  for r in "${rows[@]}"; do
-    read -r _ _ _ m _ s a <<<"$r"
-    fwd_ratio+=("$(awk -v f="$m" -v r="$s" 'BEGIN { print f / r }')")
-    ack_ratio+=("$(awk -v f="$m" -v r="$a" 'BEGIN { print f / r }')")
+  for mode in $modes; do
+    mapfile -t rows < <(awk -v f="$fb" -v m="$mode" '$1 == f && $8 == m' "$results")
+    col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{ print $c }'; }
+    fwd_ratio=() ack_ratio=()
+    for r in "${rows[@]}"; do
+      read -r _ _ _ m _ s a _ <<<"$r"
+      fwd_ratio+=("$(awk -v f="$m" -v r="$s" 'BEGIN { print f / r }')")
+      ack_ratio+=("$(awk -v f="$m" -v r="$a" 'BEGIN { print f / r }')")
+    done
+    ((${#rows[@]})) || continue
+    # shellcheck disable=SC2046
+    printf '%6s %5s %3s %10.0f %8.2f %10.3f %10.0f %12.0f %9.4f %9.4f %8.2f %8.2f\n' "$fb" "$mode" "${#rows[@]}" \
+      "$(median $(col 3))" "$(median $(col 4))" "$(median $(col 5))" \
+      "$(median $(col 6))" "$(median $(col 7))" \
+      "$(median "${fwd_ratio[@]}")" "$(median "${ack_ratio[@]}")" \
+      "$(median $(col 9))" "$(median $(col 10))"
   done
-  ((${#rows[@]})) || continue
-  # shellcheck disable=SC2046
-  printf '%6s %3s %10.0f %8.2f %10.3f %10.0f %12.0f %9.4f %9.4f\n' "$fb" "${#rows[@]}" \
-    "$(median $(col 3))" "$(median $(col 4))" "$(median $(col 5))" \
-    "$(median $(col 6))" "$(median $(col 7))" \
-    "$(median "${fwd_ratio[@]}")" "$(median "${ack_ratio[@]}")"
+  if [[ $modes == *tls* ]]; then
+    # tls/plain per trial (both runs of a trial kept), then the median.
+    ratios=()
+    for ((t = 1; t <= trials; t++)); do
+      p=$(awk -v f="$fb" -v t="$t" '$1 == f && $2 == t && $8 == "plain" { print $3 }' "$results")
+      q=$(awk -v f="$fb" -v t="$t" '$1 == f && $2 == t && $8 == "tls" { print $3 }' "$results")
+      [[ -n $p && -n $q ]] && ratios+=("$(awk -v p="$p" -v q="$q" 'BEGIN { print q / p }')")
+    done
+    if ((${#ratios[@]})); then
+      echo "batch $fb: events/s tls/plain per trial: ${ratios[*]}; median $(median "${ratios[@]}")"
+    fi
+  fi
 done
 echo "events/s: events acknowledged per second from the first poll that saw the outbox shrink to the first that saw it empty."
 echo "join-empty: seconds from A's \"joined the cluster\" log line to the first poll that saw the outbox empty."

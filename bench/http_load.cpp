@@ -25,7 +25,7 @@
 // usage:
 //   bench_http_load query  --url http://127.0.0.1:PORT --keys FILE
 //       [--stage score] [--clients 1] [--wait 2s] [--new-connection]
-//       [--label TEXT]
+//       [--label TEXT] [--tls-dir DIR (with an https:// URL)]
 //   bench_http_load ingest --url http://127.0.0.1:PORT --hmac-key-file FILE
 //       [--records npm.tsv] [--batch 100] [--connections 4]
 //       [--seconds 20 | --events N] [--new-connection] [--tag TEXT]
@@ -82,17 +82,25 @@ struct options {
   std::size_t clients = 1;
   bool new_connection = false; // a connection per request, no keep-alive
   std::string label;
+  /// https:// URL: TLS, with this directory's node.pem and node.key
+  /// presented and its ca.pem trusted (a `sluice certs issue` directory).
+  std::string tls_dir;
+  bool https = false;
 };
 
 void parse_url(const std::string& url, options& o) {
   std::string rest = url;
   if (rest.starts_with("http://"))
     rest = rest.substr(7);
+  else if (rest.starts_with("https://")) {
+    rest = rest.substr(8);
+    o.https = true;
+  }
   while (!rest.empty() && rest.back() == '/')
     rest.pop_back();
   auto colon = rest.rfind(':');
   if (colon == std::string::npos)
-    die("--url " + url + ": expected http://HOST:PORT");
+    die("--url " + url + ": expected http[s]://HOST:PORT");
   o.host = rest.substr(0, colon);
   o.port = std::atoi(rest.substr(colon + 1).c_str());
   if (o.port <= 0 || o.port > 65535)
@@ -147,6 +155,8 @@ options parse_args(int argc, char** argv) {
       o.tag = value();
     else if (a == "--label")
       o.label = value();
+    else if (a == "--tls-dir")
+      o.tls_dir = value();
     else if (a == "--new-connection")
       o.new_connection = true;
     else
@@ -154,6 +164,8 @@ options parse_args(int argc, char** argv) {
   }
   if (o.port == 0)
     die("--url is required");
+  if (o.https && o.tls_dir.empty())
+    die("an https:// --url needs --tls-dir DIR (ca.pem, node.pem, node.key)");
   if (o.mode == "query" && o.keys_file.empty())
     die("query needs --keys FILE");
   if (o.mode == "ingest" && o.hmac_key_file.empty())
@@ -190,7 +202,14 @@ double cpu_seconds() {
 /// A client with TCP_NODELAY (as curl sets it), keeping its connection
 /// alive unless --new-connection.
 std::unique_ptr<httplib::Client> make_client(const options& o) {
-  auto c = std::make_unique<httplib::Client>(o.host, o.port);
+  auto c = o.https ? std::make_unique<httplib::Client>(
+                         "https://" + o.host + ":" + std::to_string(o.port),
+                         o.tls_dir + "/node.pem", o.tls_dir + "/node.key")
+                   : std::make_unique<httplib::Client>(o.host, o.port);
+  if (o.https) {
+    c->set_ca_cert_path(o.tls_dir + "/ca.pem");
+    c->enable_server_certificate_verification(true);
+  }
   c->set_keep_alive(!o.new_connection);
   c->set_tcp_nodelay(true);
   c->set_connection_timeout(5, 0);
