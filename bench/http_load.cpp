@@ -203,8 +203,8 @@ double cpu_seconds() {
 /// alive unless --new-connection.
 std::unique_ptr<httplib::Client> make_client(const options& o) {
   auto c = o.https ? std::make_unique<httplib::Client>(
-                         "https://" + o.host + ":" + std::to_string(o.port),
-                         o.tls_dir + "/node.pem", o.tls_dir + "/node.key")
+               "https://" + o.host + ":" + std::to_string(o.port),
+               o.tls_dir + "/node.pem", o.tls_dir + "/node.key")
                    : std::make_unique<httplib::Client>(o.host, o.port);
   if (o.https) {
     c->set_ca_cert_path(o.tls_dir + "/ca.pem");

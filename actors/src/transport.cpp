@@ -21,8 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 #include "sluice/tls.hpp"
 
@@ -35,7 +35,7 @@ int memory_file(const char* name, const std::string& text) {
   int fd = ::memfd_create(name, MFD_CLOEXEC);
   if (fd < 0)
     throw std::runtime_error(std::string("memfd_create: ")
-                             + std::strerror(errno));
+                             + std::generic_category().message(errno));
   std::size_t done = 0;
   while (done < text.size()) {
     auto n = ::write(fd, text.data() + done, text.size() - done);
@@ -44,7 +44,7 @@ int memory_file(const char* name, const std::string& text) {
     if (n <= 0) {
       ::close(fd);
       throw std::runtime_error(std::string("memfd write: ")
-                               + std::strerror(errno));
+                               + std::generic_category().message(errno));
     }
     done += static_cast<std::size_t>(n);
   }
@@ -199,6 +199,22 @@ Fn next_ssl(const char* name) {
   return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
 }
 
+/// One handshake step: the queue emptied, libssl's step, a log line (the
+/// peer and the reason) when it failed for good.
+int logged_handshake(SSL* ssl, int (*step)(SSL*), bool accepting) {
+  ERR_clear_error();
+  int ret = step(ssl);
+  if (ret <= 0)
+    if (auto why = sluice::handshake_failure(ssl, ret); !why.empty()) {
+      auto peer = sluice::peer_of(SSL_get_fd(ssl));
+      if (accepting)
+        spdlog::warn("tls: refused a connection from {}: {}", peer, why);
+      else
+        spdlog::warn("tls: connection to {} failed: {}", peer, why);
+    }
+  return ret;
+}
+
 } // namespace
 
 extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
@@ -216,22 +232,10 @@ extern "C" int SSL_write(SSL* ssl, const void* buf, int num) {
 
 extern "C" int SSL_accept(SSL* ssl) {
   static const auto next = next_ssl<int (*)(SSL*)>("SSL_accept");
-  ERR_clear_error();
-  int ret = next(ssl);
-  if (ret <= 0)
-    if (auto why = sluice::handshake_failure(ssl, ret); !why.empty())
-      spdlog::warn("tls: refused a connection from {}: {}",
-                   sluice::peer_of(SSL_get_fd(ssl)), why);
-  return ret;
+  return logged_handshake(ssl, next, true);
 }
 
 extern "C" int SSL_connect(SSL* ssl) {
   static const auto next = next_ssl<int (*)(SSL*)>("SSL_connect");
-  ERR_clear_error();
-  int ret = next(ssl);
-  if (ret <= 0)
-    if (auto why = sluice::handshake_failure(ssl, ret); !why.empty())
-      spdlog::warn("tls: connection to {} failed: {}",
-                   sluice::peer_of(SSL_get_fd(ssl)), why);
-  return ret;
+  return logged_handshake(ssl, next, false);
 }

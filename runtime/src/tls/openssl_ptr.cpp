@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace sluice::tls::detail {
 
@@ -99,12 +99,13 @@ result<std::string> read_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return fail(errno == ENOENT ? errc::not_found : errc::io,
-                path + ": " + std::strerror(errno));
+                path + ": " + std::generic_category().message(errno));
   if (!S_ISREG(st.st_mode))
     return fail(errc::io, path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return fail(errc::io, path + ": cannot read: " + std::strerror(errno));
+    return fail(errc::io, path + ": cannot read: "
+                              + std::generic_category().message(errno));
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -117,9 +118,10 @@ result<void> write_new_file(const std::string& path, const std::string& data,
   if (fd < 0)
     return fail(errno == EEXIST ? errc::invalid_argument : errc::io,
                 path
-                    + (errno == EEXIST ? ": already exists (not overwritten)"
-                                       : std::string(": cannot create: ")
-                                             + std::strerror(errno)));
+                    + (errno == EEXIST
+                           ? ": already exists (not overwritten)"
+                           : std::string(": cannot create: ")
+                                 + std::generic_category().message(errno)));
   // The umask may have taken bits away; never added any.
   ::fchmod(fd, static_cast<mode_t>(mode));
   std::size_t done = 0;
@@ -128,7 +130,7 @@ result<void> write_new_file(const std::string& path, const std::string& data,
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
-      auto why = std::string(std::strerror(errno));
+      auto why = std::string(std::generic_category().message(errno));
       ::close(fd);
       ::unlink(path.c_str());
       return fail(errc::io, path + ": cannot write: " + why);
@@ -136,7 +138,7 @@ result<void> write_new_file(const std::string& path, const std::string& data,
     done += static_cast<std::size_t>(n);
   }
   bool synced = ::fsync(fd) == 0;
-  auto why = std::string(std::strerror(errno));
+  auto why = std::string(std::generic_category().message(errno));
   ::close(fd);
   if (!synced) {
     ::unlink(path.c_str());
@@ -157,7 +159,8 @@ result<void> make_private_dir(const std::string& dir) {
       return fail(errc::io, dir + ": not a directory");
     return {};
   }
-  return fail(errc::io, dir + ": cannot create: " + std::strerror(errno));
+  return fail(errc::io, dir + ": cannot create: "
+                            + std::generic_category().message(errno));
 }
 
 } // namespace sluice::tls::detail
