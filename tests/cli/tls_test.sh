@@ -4,11 +4,12 @@
 #      overwritten;
 #   2. each bad TLS directory refused at start with exit 2 and an error that
 #      names the file and the problem (missing, garbage, another key,
-#      another CA, expired, encrypted; --http-client-certs without TLS);
+#      another CA, expired, encrypted; --http-client-certs without TLS),
+#      also from `node --settings` with --check; a key others can read warned;
 #   3. a node with --listen, --http and --tls-dir: the console with a
-#      certificate works; a plain console (a plain CAF client) and one with
-#      a certificate from another CA are refused, with a log line on both
-#      sides; curl over HTTPS with and without a client certificate, plain
+#      certificate works; a plain console (a plain CAF client), one with a
+#      certificate from another CA and a TLS client without a certificate are
+#      refused, with a log line on both sides; curl over HTTPS with and without a client certificate, plain
 #      HTTP refused and logged; a signed webhook post over HTTPS; `sluice
 #      subscribe --tls-dir` reads the change feed over HTTPS;
 #   4. --http-client-certs required: curl without a certificate is refused,
@@ -113,6 +114,17 @@ openssl pkey -in a/node.key -aes256 -passout pass:x -out locked/node.key 2>/dev/
 bad "encrypted key" locked "locked/node.key: the key is encrypted"
 copy a noca && rm noca/ca.pem
 bad "no ca.pem" noca "noca/ca.pem: missing"
+printf 'name: s\nlisten: 127.0.0.1:%s\ndata: %s\ntls-dir: %s\n' "$(free_port)" "$work/s.data" "$work/swapped" >settings.yaml
+out=$("$sluice" node --config "$pipeline" --settings settings.yaml --check 2>&1)
+check "node --settings with a bad tls-dir, --check: exit 2" test $? -eq 2
+check "node --settings with a bad tls-dir: names the file" grep -q "swapped/node.key: is not the key" <<<"$out"
+sed -i "s|$work/swapped|$work/a|" settings.yaml
+out=$("$sluice" node --config "$pipeline" --settings settings.yaml --check 2>&1)
+check "node --settings with tls-dir a, --check: passes ($out)" test $? -eq 0
+copy a exposed && chmod 644 exposed/node.key
+out=$("$sluice" node --config "$pipeline" --name e --data "$work/e.data" \
+  --listen "127.0.0.1:$(free_port)" --tls-dir exposed --check 2>&1)
+check "a key others can read: warned, naming it ($out)" grep -q "exposed/node.key can be read by other users" <<<"$out"
 out=$("$sluice" run "$pipeline" --feed "$npm" --data "$work/bad.data" \
   --http "127.0.0.1:$(free_port)" --http-client-certs required -q 2>&1)
 check "client certs required without --tls-dir: exit 2" test $? -eq 2
@@ -154,6 +166,9 @@ rc=$?
 check "console from another CA: exit 3 (got $rc)" test "$rc" -eq 3
 check "console from another CA: it logs why" grep -q "tls: connection to 127.0.0.1:$lport failed: certificate verify failed" stranger.err
 check "console from another CA: the node logs the refusal" wait_for 5 grep -q "tls: refused a connection .*: the peer refused this side's certificate or the handshake (tlsv1 alert unknown ca)" node.log
+# A TLS client without a certificate, on the console port.
+openssl s_client -connect "127.0.0.1:$lport" -CAfile a/ca.pem </dev/null >s_client.out 2>&1
+check "a TLS client without a certificate: the node logs the refusal" wait_for 5 grep -q "tls: refused a connection from 127.0.0.1:[0-9]*: peer did not return a certificate" node.log
 url=https://127.0.0.1:$hport
 check "curl HTTPS, no client certificate: ready" test "$(curl -s --cacert a/ca.pem "$url/readyz")" == '{"ready":true}'
 check "curl HTTPS with a client certificate: ready" test "$(curl -s --cacert a/ca.pem --cert console/node.pem --key console/node.key "$url/readyz")" == '{"ready":true}'
