@@ -56,7 +56,8 @@ struct node_options {
   /// Mutual TLS for every link of CAF networking (console access, cluster
   /// members), from a TLS directory read and checked by `tls::load_dir`
   /// (`sluice/tls.hpp`): the peer must present a certificate signed by its
-  /// CA, and a plain connection is refused. Null: plain TCP.
+  /// CA, and a plain connection is refused. Used with `listen` or a
+  /// cluster extension (nothing else listens). Null: plain TCP.
   std::shared_ptr<const tls::identity> tls{};
   /// The on-demand source: a registry list (TSV with a `name` column) or a
   /// Debian package index, read like a feed and indexed by key into LMDB

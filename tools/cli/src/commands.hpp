@@ -24,6 +24,8 @@ action add_console_command(CLI::App& app, const registry& reg);
 action add_topology_command(CLI::App& app, const registry& reg);
 action add_subscribe_command(CLI::App& app, const registry& reg);
 action add_certs_command(CLI::App& app, const registry& reg);
+action add_backup_command(CLI::App& app, const registry& reg);
+action add_restore_command(CLI::App& app, const registry& reg);
 
 /// The admin token from `token_file` (first line), else $SLUICE_TOKEN;
 /// an error says how to give one.

@@ -177,6 +177,14 @@ public:
   /// The data directory it was opened with (`store_options::dir`).
   const std::string& dir() const noexcept;
 
+  /// A consistent, compacted copy of every database as of one commit
+  /// (LMDB's copy with compaction, in one read transaction) into
+  /// `out_dir`/data.mdb (0600; the directory created 0700 with its
+  /// parents). Refused when `out_dir` already holds a data.mdb. Works on a
+  /// read-only store beside a running writer, which it does not block.
+  /// Returns the copy's size in bytes. Any thread.
+  result<std::uint64_t> backup(const std::string& out_dir) const;
+
   /// Whether it was opened with `store_options::replicated`.
   bool replicated() const noexcept;
 
