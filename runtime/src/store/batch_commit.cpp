@@ -93,7 +93,7 @@ result<commit_report> store::commit(write_batch batch) {
     if (auto r = w.save_seq(); !r)
       return undo(r.error());
   if ((rc = t.commit()) != 0)
-    return undo(lmdb_error(rc, p.opts.dir + ": commit"));
+    return undo(commit_error(rc, p.opts.dir + ": commit", p.opts.dir));
   if (w.changelog_written()) {
     {
       std::lock_guard<std::mutex> guard{p.changelog_mtx};

@@ -88,6 +88,12 @@ result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, struct store::impl& p,
 /// An error for LMDB return code `rc` while doing `what`.
 error lmdb_error(int rc, const std::string& what);
 
+/// lmdb_error for a failed commit of the data directory `dir`: when the
+/// file system that holds it is full (LMDB says ENOSPC, EDQUOT, or EIO from
+/// the write of its pages) the message says so, with the space left and
+/// what to do; nothing committed was lost.
+error commit_error(int rc, const std::string& what, const std::string& dir);
+
 inline MDB_val as_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
 }

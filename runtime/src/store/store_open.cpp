@@ -2,6 +2,7 @@
 // schema check, the queues of recorded stages and the seq counter past every
 // stored entry. Runs once per process, before any other thread uses it.
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -102,7 +103,36 @@ result<std::uint64_t> seq_past_entries(MDB_txn* t, const store::impl& p) {
 error lmdb_error(int rc, const std::string& what) {
   auto code =
       rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt : errc::storage;
+  if (rc == MDB_MAP_FULL)
+    return fail(code, what
+                          + ": the LMDB map is full: the data directory "
+                            "reached the largest size this store was "
+                            "opened with; nothing of this commit was "
+                            "written ("
+                          + mdb_strerror(rc) + ")");
   return fail(code, what + ": " + mdb_strerror(rc));
+}
+
+error commit_error(int rc, const std::string& what, const std::string& dir) {
+  struct statvfs fs {};
+  if ((rc == ENOSPC || rc == EDQUOT || rc == EIO)
+      && ::statvfs(dir.c_str(), &fs) == 0) {
+    auto unit = static_cast<std::uint64_t>(fs.f_frsize);
+    auto free = static_cast<std::uint64_t>(fs.f_bavail) * unit;
+    auto size = static_cast<std::uint64_t>(fs.f_blocks) * unit;
+    // Full: under 1 MiB or 0.1% left (LMDB writes whole pages; EIO comes
+    // from the write of its pages on some file systems when they fill).
+    if (rc != EIO || free < (std::uint64_t{1} << 20) || free * 1000 < size)
+      return fail(errc::storage,
+                  what + ": no space left on the file system that holds " + dir
+                      + " (" + std::to_string(free >> 10) + " KiB free of "
+                      + std::to_string(size >> 20)
+                      + " MiB): free space there or move the data directory "
+                        "to a larger disk, then start again; nothing "
+                        "committed was lost (LMDB: "
+                      + mdb_strerror(rc) + ")");
+  }
+  return lmdb_error(rc, what);
 }
 
 store::impl::~impl() {
