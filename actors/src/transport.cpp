@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "sluice/private_files.hpp"
 #include "sluice/tls.hpp"
 
 namespace sluice {
@@ -36,17 +37,9 @@ int memory_file(const char* name, const std::string& text) {
   if (fd < 0)
     throw std::runtime_error(std::string("memfd_create: ")
                              + std::generic_category().message(errno));
-  std::size_t done = 0;
-  while (done < text.size()) {
-    auto n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      ::close(fd);
-      throw std::runtime_error(std::string("memfd write: ")
-                               + std::generic_category().message(errno));
-    }
-    done += static_cast<std::size_t>(n);
+  if (auto w = write_all(fd, text, name); !w) {
+    ::close(fd);
+    throw std::runtime_error(w.error().message);
   }
   return fd;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lmdb_env.hpp"
+#include "sluice/private_files.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice {
@@ -189,14 +190,8 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
     // Private: the directory 0700 (its parents as the umask says), its
     // LMDB files 0600 below. Every tenant's state and queued events are
     // in it.
-    auto parent = fs::path(opts.dir).lexically_normal().parent_path();
-    if (!parent.empty())
-      fs::create_directories(parent, ec);
-    if (!ec && ::mkdir(opts.dir.c_str(), 0700) != 0 && errno != EEXIST)
-      ec = std::error_code(errno, std::generic_category());
-    if (ec)
-      return fail(errc::io, "cannot create data directory " + opts.dir + ": "
-                                + ec.message());
+    if (auto made = make_private_dir(opts.dir); !made)
+      return fail(made.error().code, "data directory: " + made.error().message);
   }
   auto p = std::make_unique<impl>();
   p->life = std::random_device{}();

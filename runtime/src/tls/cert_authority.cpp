@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "openssl_ptr.hpp"
+#include "sluice/private_files.hpp"
 #include "sluice/tls.hpp"
 
 namespace sluice::tls {

@@ -57,11 +57,4 @@ std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t);
 /// The whole file; errc::not_found or errc::io naming it.
 result<std::string> read_file(const std::string& path);
 
-/// Writes a new file with `mode` (refused when it exists), fsynced.
-result<void> write_new_file(const std::string& path, const std::string& data,
-                            unsigned mode);
-
-/// Creates `dir` 0700 when missing; an error when it is not a directory.
-result<void> make_private_dir(const std::string& dir);
-
 } // namespace sluice::tls::detail

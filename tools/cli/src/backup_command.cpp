@@ -12,8 +12,10 @@
 #include <filesystem>
 #include <iostream>
 #include <system_error>
+#include <vector>
 
 #include "commands.hpp"
+#include "sluice/private_files.hpp"
 #include "sluice/store/store.hpp"
 
 namespace sluice::cli {
@@ -37,7 +39,7 @@ result<std::unique_ptr<store>> open_existing(const std::string& dir) {
                 dir
                     + " holds no data.mdb: not a Sluice data directory or "
                       "backup");
-  return store::open({dir, std::uint64_t{64} << 30, true, true});
+  return store::open(store_options::read_only_at(dir));
 }
 
 std::string mib(std::uint64_t bytes) {
@@ -74,49 +76,33 @@ result<std::uint64_t> copy_private(const std::string& from,
   if (in < 0)
     return fail(errc::io, "cannot read " + from + ": "
                               + std::generic_category().message(errno));
-  int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (out < 0) {
-    auto why = std::generic_category().message(errno);
+  auto out = private_file::create(to);
+  if (!out) {
     ::close(in);
-    return fail(errc::io, "cannot create " + to + ": " + why);
+    return out.error();
   }
   std::uint64_t total = 0;
-  std::string why;
-  char buf[1 << 16];
+  std::vector<char> buf(1 << 16);
   while (true) {
-    auto n = ::read(in, buf, sizeof buf);
+    auto n = ::read(in, buf.data(), buf.size());
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      why =
-          "cannot read " + from + ": " + std::generic_category().message(errno);
-      break;
+      auto why = std::generic_category().message(errno);
+      ::close(in);
+      return fail(errc::io, "cannot read " + from + ": " + why);
     }
     if (n == 0)
       break;
-    for (ssize_t done = 0; done < n;) {
-      auto w = ::write(out, buf + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0) {
-        why = "cannot write " + to + ": "
-              + std::generic_category().message(errno);
-        break;
-      }
-      done += w;
+    if (auto w = out->write({buf.data(), static_cast<std::size_t>(n)}); !w) {
+      ::close(in);
+      return w.error();
     }
-    if (!why.empty())
-      break;
     total += static_cast<std::uint64_t>(n);
   }
-  if (why.empty() && ::fsync(out) != 0)
-    why = "cannot sync " + to + ": " + std::generic_category().message(errno);
   ::close(in);
-  ::close(out);
-  if (!why.empty()) {
-    ::unlink(to.c_str());
-    return fail(errc::io, why);
-  }
+  if (auto done = out->finish(); !done)
+    return done.error();
   return total;
 }
 
@@ -137,12 +123,8 @@ int run_restore(const backup_args& a) {
     }
   }
   auto dir = fs::path(a.data_dir);
-  if (auto parent = dir.lexically_normal().parent_path(); !parent.empty())
-    fs::create_directories(parent, ec);
-  if (!ec && ::mkdir(a.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
-    ec = std::error_code(errno, std::generic_category());
-  if (ec) {
-    print_error("cannot create --data " + a.data_dir + ": " + ec.message());
+  if (auto made = make_private_dir(a.data_dir); !made) {
+    print_error("--data: " + made.error().message);
     return failed;
   }
   // Copied under a temporary name and renamed: a node never finds half a

@@ -39,7 +39,7 @@ std::string clip(std::string s, std::size_t n) {
 }
 
 int list(const dlq_args& a) {
-  auto st = store::open({a.data_dir, std::uint64_t{64} << 30, true, true});
+  auto st = store::open(store_options::read_only_at(a.data_dir));
   if (!st)
     return report(st.error());
   auto all = list_dead_letters(**st, a.filter);
@@ -71,7 +71,7 @@ int show(const dlq_args& a) {
   auto ref = parse_dead_letter_id(a.ids.front());
   if (!ref)
     return report(ref.error());
-  auto st = store::open({a.data_dir, std::uint64_t{64} << 30, true, true});
+  auto st = store::open(store_options::read_only_at(a.data_dir));
   if (!st)
     return report(st.error());
   auto v = show_dead_letter(**st, *ref);

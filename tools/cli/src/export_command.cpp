@@ -16,7 +16,7 @@ struct export_args {
 };
 
 int run_export(const export_args& a, const registry& reg) {
-  auto st = store::open({a.data_dir, std::uint64_t{64} << 30, true, true});
+  auto st = store::open(store_options::read_only_at(a.data_dir));
   if (!st) {
     print_error(st.error().describe());
     return usage;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sluice/event.hpp"
@@ -47,6 +48,15 @@ struct store_options {
   /// page of the copies is then written once for many records, not once
   /// per record. 1: every commit applies what it took.
   std::size_t replica_log_records = 65536;
+
+  /// For a command that reads `dir` beside a running writer (export, dlq
+  /// list, backup, check): read-only, nothing created.
+  static store_options read_only_at(std::string dir) {
+    store_options o;
+    o.dir = std::move(dir);
+    o.read_only = true;
+    return o;
+  }
 };
 
 /// A queue entry identified by stage.
