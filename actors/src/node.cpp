@@ -213,6 +213,11 @@ std::string node::prometheus() {
           .get_gauge("sluice_timers_pending", {},
                      "Durable behaviour timers not yet fired")
           .set(static_cast<std::int64_t>(*t));
+    p.metrics
+        .get_gauge("sluice_store_damaged_reads", {},
+                   "Reads that met a stored value failing its checksum (never "
+                   "served or processed; sluice check lists them)")
+        .set(static_cast<std::int64_t>(p.st->damaged_reads()));
     feed_metrics();
   }
   return p.metrics.render_prometheus();

@@ -7,11 +7,12 @@ namespace sluice {
 
 std::string dead_letter_record(const std::string& stage, const std::string& key,
                                const std::string& event_bytes,
-                               const std::vector<attempt_record>& attempts) {
+                               const std::vector<attempt_record>& attempts,
+                               bool damaged) {
   v1::DeadLetter dl;
   dl.set_stage(stage);
   dl.set_key(key);
-  if (!dl.mutable_event()->ParseFromString(event_bytes)) {
+  if (damaged || !dl.mutable_event()->ParseFromString(event_bytes)) {
     dl.clear_event();
     dl.set_raw(event_bytes);
   }

@@ -10,7 +10,8 @@ follow URL OUT [CURSOR]
 check OUT EXPORT [PREFIX]
     Checks OUT, a subscriber's whole log (across reconnects and restarts):
     every key's versions rise by exactly one from the first seen (no change
-    delivered twice, none skipped), change offsets only grow, every
+    delivered twice, none skipped; a new snapshot, after a restart without
+    a cursor, starts the view again), change offsets only grow, every
     snapshot ends with snapshot_end, no reset; and the last state of every
     key equals EXPORT (`sluice export` lines, those starting with PREFIX).
     Prints what it found; exit 1 on a failure.
@@ -74,6 +75,7 @@ def check(out_path, export_path, prefix):
     view = {}
     last_offset = 0
     in_snapshot = False
+    last_snapshot_key = ""
     counts = {}
     with open(out_path) as f:
         for n, line in enumerate(f, 1):
@@ -84,9 +86,18 @@ def check(out_path, export_path, prefix):
                 problems.append("line %d: reset: %s" % (n, e.get("reason")))
                 continue
             if t == "snapshot":
+                # A new snapshot (a subscriber started again before it had
+                # a cursor: snapshot events carry none) replaces the view:
+                # it begins after a non-snapshot event, or goes back to an
+                # earlier key than the one before.
+                if not in_snapshot or e["key"] <= last_snapshot_key:
+                    version.clear()
+                    view.clear()
+                last_snapshot_key = e["key"]
                 in_snapshot = True
             if t == "snapshot_end":
                 in_snapshot = False
+                last_snapshot_key = ""
                 continue
             if t in ("progress", "heartbeat"):
                 continue

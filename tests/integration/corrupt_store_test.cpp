@@ -63,10 +63,12 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 /// Runs events for keys k and other, overwrites k's state in stage `first`
-/// with `garbage`, restarts and publishes more: k's new events must fail into
-/// the dead letters naming k, and `other` must go on normally.
+/// with `garbage` (`on_disk`: without a checksum that holds, as damage on
+/// disk leaves it), restarts and publishes more: k's new events must fail
+/// into the dead letters naming k, and `other` must go on normally.
 void corrupt_state_then_continue(const std::string& name,
-                                 const std::string& garbage) {
+                                 const std::string& garbage,
+                                 bool on_disk = false) {
   auto dir = temp_dir(name);
   auto reg = test_registry();
   {
@@ -81,7 +83,7 @@ void corrupt_state_then_continue(const std::string& name,
     ASSERT_TRUE(st);
     ASSERT_EQ(state_of(*st, "first", "k"), "a,b,");
     auto r = st->put_raw("state", keys::state_key(stage_id(*st, "first"), "k"),
-                         garbage);
+                         garbage, !on_disk);
     ASSERT_TRUE(r) << r.error().describe();
   }
   {
@@ -113,12 +115,19 @@ void corrupt_state_then_continue(const std::string& name,
     ASSERT_EQ(dl.attempts_size(), 1);
     auto& why = dl.attempts(0).error();
     EXPECT_TRUE(contains(why, "'k'")) << why;
-    EXPECT_TRUE(contains(why, "corrupt") || contains(why, "KeyState")) << why;
+    if (on_disk)
+      EXPECT_TRUE(contains(why, "in database 'state' fails its checksum"))
+          << why;
+    else
+      EXPECT_TRUE(contains(why, "corrupt") || contains(why, "KeyState")) << why;
   }
   EXPECT_EQ(payloads, (std::vector<std::string>{"c", "d"}));
   // The damaged record is left as it was, for repair: nothing overwrote it.
   auto k = st->read_state(stage_id(*st, "first"), "k");
-  if (garbage.size() >= 8) {
+  if (on_disk) {
+    ASSERT_FALSE(k) << "a value failing its checksum was returned";
+    EXPECT_EQ(k.error().code, errc::corrupt);
+  } else if (garbage.size() >= 8) {
     ASSERT_TRUE(k && *k);
     EXPECT_EQ((*k)->version, keys::get_u64(garbage).value());
     EXPECT_EQ((*k)->key_state, garbage.substr(8));
@@ -153,15 +162,24 @@ TEST(
   corrupt_state_then_continue("short_state", std::string("\x08\xff", 2));
 }
 
-TEST(CorruptStore, AnUndecodableQueuedEventGoesToDeadLettersAndTheQueueDrains) {
-  auto dir = temp_dir("corrupt_event");
+TEST(CorruptStore,
+     AKeyStateFailingItsChecksumFailsThatKeysEventsNamingItWhileOtherKeysGoOn) {
+  // Whole-looking bytes (a version header, a KeyState) without a checksum
+  // that holds: never used.
+  corrupt_state_then_continue(
+      "damaged_state", std::string(7, '\0') + "\x03" + "\x0a\x04a,b,", true);
+}
+
+namespace {
+
+/// Runs events, puts `garbage` into the first stage's queue (`on_disk`:
+/// without a checksum that holds), restarts and publishes more: the bad
+/// entry must land in the dead letters with the reason, and every other
+/// event, before and after it, be processed.
+void bad_entry_then_continue(const std::string& name,
+                             const std::string& garbage, bool on_disk) {
+  auto dir = temp_dir(name);
   auto reg = test_registry();
-  const std::string garbage = "\x08\xff garbage";
-  {
-    v1::Event probe;
-    ASSERT_FALSE(probe.ParseFromString(garbage))
-        << "the fixture must not decode as an Event";
-  }
   {
     auto n = start_node(dir, reg);
     ASSERT_TRUE(n);
@@ -172,8 +190,9 @@ TEST(CorruptStore, AnUndecodableQueuedEventGoesToDeadLettersAndTheQueueDrains) {
   {
     auto st = open_store(dir, false);
     ASSERT_TRUE(st);
-    auto r = st->put_raw("queue.first",
-                         keys::queue_key({priority::normal, 999999}), garbage);
+    auto r =
+        st->put_raw("queue.first", keys::queue_key({priority::normal, 999999}),
+                    garbage, !on_disk);
     ASSERT_TRUE(r) << r.error().describe();
     ASSERT_EQ(st->queued_total().value(), 1u);
   }
@@ -202,7 +221,10 @@ TEST(CorruptStore, AnUndecodableQueuedEventGoesToDeadLettersAndTheQueueDrains) {
   auto& why = dl.attempts(0).error();
   EXPECT_TRUE(contains(why, "queue.first")) << why;
   EXPECT_TRUE(contains(why, "999999")) << why;
-  EXPECT_TRUE(contains(why, "not a valid sluice.v1.Event")) << why;
+  EXPECT_TRUE(contains(why, on_disk ? "in database 'queue.first' fails its "
+                                      "checksum"
+                                    : "not a valid sluice.v1.Event"))
+      << why;
   // The other events, before and after the bad entry, were processed.
   EXPECT_EQ(state_of(*st, "first", "k1"), "a,c,");
   EXPECT_EQ(state_of(*st, "first", "k2"), "b,e,");
@@ -211,6 +233,26 @@ TEST(CorruptStore, AnUndecodableQueuedEventGoesToDeadLettersAndTheQueueDrains) {
   EXPECT_EQ(st->queued_total().value(), 0u);
   st.reset();
   fs::remove_all(dir);
+}
+
+} // namespace
+
+TEST(CorruptStore, AnUndecodableQueuedEventGoesToDeadLettersAndTheQueueDrains) {
+  const std::string garbage = "\x08\xff garbage";
+  v1::Event probe;
+  ASSERT_FALSE(probe.ParseFromString(garbage))
+      << "the fixture must not decode as an Event";
+  bad_entry_then_continue("corrupt_event", garbage, false);
+}
+
+TEST(CorruptStore,
+     AQueuedEventFailingItsChecksumGoesToDeadLettersAndTheQueueDrains) {
+  // An event that would decode, without a checksum that holds: never
+  // processed.
+  v1::Event ev;
+  ev.set_key("k9");
+  ev.set_payload("z");
+  bad_entry_then_continue("damaged_event", ev.SerializeAsString(), true);
 }
 
 TEST(Restart, ANodeStoppedWithABacklogResumesItAndAppliesEveryEventOnce) {

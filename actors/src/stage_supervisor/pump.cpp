@@ -33,8 +33,9 @@ void dead_letter_corrupt(self_ptr self, const queued_event& q,
   c.consumed = q.pos;
   c.touch_state = false;
   c.urgent = q.pos.priority == priority::urgent;
-  c.dead_letter = dead_letter_record(s.spec->name, "", q.bytes,
-                                     {{1, now_ns(), why.describe()}});
+  c.dead_letter =
+      dead_letter_record(s.spec->name, "", q.bytes,
+                         {{1, now_ns(), why.describe()}}, !q.damaged.empty());
   s.in_flight.emplace(q.pos, flight{});
   self->send(s.store, msg::complete_atom::value, std::move(c));
 }
@@ -67,6 +68,10 @@ void dispatch_one(self_ptr self, queued_event& q, bool unparked = false) {
   auto& s = self->state;
   auto where = "queue." + s.spec->name + "[" + to_string(q.pos.priority) + ":"
                + std::to_string(q.pos.seq) + "]";
+  if (!q.damaged.empty()) {
+    dead_letter_corrupt(self, q, fail(errc::corrupt, where + ": " + q.damaged));
+    return;
+  }
   auto ev = decode_event(q.bytes, where);
   if (!ev) {
     dead_letter_corrupt(self, q, ev.error());
@@ -117,15 +122,17 @@ void drain(self_ptr self, std::size_t& budget, std::size_t cap) {
     }
     auto pos = k->parked.front();
     auto bytes = s.env.st->read_entry(s.stage_id, pos);
-    if (!bytes) {
+    if (!bytes && bytes.error().code != errc::corrupt) {
       s.log->error("reading a parked event failed: {}",
                    bytes.error().describe());
       return;
     }
     k->parked.pop_front();
-    if (!*bytes)
+    if (bytes && !*bytes)
       continue; // gone meanwhile (dropped by an operator)
-    queued_event q{pos, std::move(**bytes)};
+    // Damaged since it was parked: a dead letter, never processed.
+    queued_event q{pos, bytes ? std::move(**bytes) : std::string(),
+                   bytes ? std::string() : bytes.error().describe()};
     dispatch_one(self, q, true);
     --budget;
   }

@@ -16,10 +16,13 @@ struct attempt_record {
 };
 
 /// A `sluice.v1.DeadLetter` for an event of `stage` with every try it had.
-/// `event_bytes` that do not decode as an Event are kept raw.
+/// `event_bytes` that do not decode as an Event are kept raw; `damaged`
+/// ones (they failed their checksum) too, even when they decode: they are
+/// not the event that was stored, and are never redriven as one.
 std::string dead_letter_record(const std::string& stage, const std::string& key,
                                const std::string& event_bytes,
-                               const std::vector<attempt_record>& attempts);
+                               const std::vector<attempt_record>& attempts,
+                               bool damaged = false);
 
 /// A `sluice.v1.DeadLetter` for input that never became an event, e.g. a
 /// malformed feed line; `source` says where it came from ("npm.tsv:17").

@@ -74,9 +74,9 @@ result<bool> batch_writer::append(const queue_append& a) {
   auto k = keys::queue_key(pos);
   MDB_val kv = as_val(k), vv = as_val(a.event_bytes);
   unsigned flags = a.priority == priority::normal ? MDB_APPEND : 0;
-  int rc = mdb_put(t_, *dbi, &kv, &vv, flags);
+  int rc = db_put(t_, *dbi, &kv, &vv, flags);
   if (rc == MDB_KEYEXIST && flags != 0)
-    rc = mdb_put(t_, *dbi, &kv, &vv, 0);
+    rc = db_put(t_, *dbi, &kv, &vv, 0);
   if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": append to queue of stage "
                               + std::to_string(a.stage_id));
@@ -118,7 +118,7 @@ batch_writer::publish_once(const std::string& id, std::uint32_t shard) {
   if (!p_.has_catalog)
     return once_decision{};
   MDB_val k = as_val(id), v;
-  int rc = mdb_get(t_, p_.seen, &k, &v);
+  int rc = db_get(t_, p_.seen, &k, &v);
   if (rc == MDB_NOTFOUND)
     return once_decision{};
   if (rc != 0)
@@ -172,7 +172,7 @@ batch_writer::record_once(const std::string& id, std::uint32_t shard,
     keys::put_u64(value, queued_at->seq);
   }
   MDB_val k = as_val(id), wv = as_val(value);
-  if (int rc = mdb_put(t_, p_.seen, &k, &wv, 0); rc != 0)
+  if (int rc = db_put(t_, p_.seen, &k, &wv, 0); rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": record a publish-once id");
   return {};
 }

@@ -10,7 +10,7 @@ namespace sluice {
 
 result<void> refresh_seq(MDB_txn* t, store::impl& p) {
   MDB_val k = as_val(seq_key_name), v;
-  int rc = mdb_get(t, p.meta, &k, &v);
+  int rc = db_get(t, p.meta, &k, &v);
   if (rc == MDB_NOTFOUND)
     return {};
   if (rc != 0)
@@ -106,7 +106,7 @@ result<commit_report> store::commit(write_batch batch) {
 
 result<void> batch_writer::progress(const source_progress& sp) {
   MDB_val k = as_val(sp.source), v = as_val(sp.record);
-  int rc = mdb_put(t_, p_.offsets, &k, &v, 0);
+  int rc = db_put(t_, p_.offsets, &k, &v, 0);
   if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": record offset of " + sp.source);
   ++report.records;
@@ -118,7 +118,7 @@ result<void> batch_writer::dead_letter(std::uint32_t stage_id,
   auto seq = p_.next_seq++;
   auto dk = keys::dead_letter_key(stage_id, seq);
   MDB_val k = as_val(dk), v = as_val(rec);
-  if (int rc = mdb_put(t_, p_.dead_letters, &k, &v, 0); rc != 0)
+  if (int rc = db_put(t_, p_.dead_letters, &k, &v, 0); rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": write dead letter");
   changes_.dead_letter(stage_id, seq, rec, false);
   ++report.dead_letters;
@@ -141,7 +141,7 @@ result<void> batch_writer::save_seq() {
   std::string buf;
   keys::put_u64(buf, p_.next_seq);
   MDB_val k = as_val(seq_key_name), v = as_val(buf);
-  int rc = mdb_put(t_, p_.meta, &k, &v, 0);
+  int rc = db_put(t_, p_.meta, &k, &v, 0);
   if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": write sequence counter");
   return {};

@@ -50,12 +50,14 @@ result<void> batch_writer::complete(completion& c) {
   MDB_val qkv = as_val(qk), qv;
   // A retry keeps the entry queued; everything else consumes it.
   int rc = c.retry.empty() ? mdb_del(t_, *dbi, &qkv, nullptr)
-                           : mdb_get(t_, *dbi, &qkv, &qv);
+                           : db_get(t_, *dbi, &qkv, &qv);
   if (rc == MDB_NOTFOUND) { // consumed already: a duplicate
     report.duplicates.push_back(ref);
     return {};
   }
-  if (rc != 0)
+  // A retry of an entry whose value is damaged: it is there (its bytes
+  // are not needed here).
+  if (rc != 0 && rc != value_damaged)
     return lmdb_error(rc, p_.opts.dir + ": remove consumed event");
   if (c.retry.empty())
     changes_.queued(c.stage_id, c.consumed, c.key, {}, true);
@@ -87,7 +89,7 @@ result<void> batch_writer::complete(completion& c) {
       return r;
   if (!c.retry.empty()) {
     MDB_val k = as_val(skey), v = as_val(c.retry);
-    if ((rc = mdb_put(t_, p_.retries, &k, &v, 0)) != 0)
+    if ((rc = db_put(t_, p_.retries, &k, &v, 0)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": write retry");
     changes_.retry(c.stage_id, c.key, c.retry, false);
     report.retried.push_back({ref, c.retry_due_ns});
@@ -111,7 +113,7 @@ result<std::uint64_t> batch_writer::version_of(const std::string& skey) {
   if (auto i = versions_.find(skey); i != versions_.end())
     return i->second;
   MDB_val k = as_val(skey), v;
-  int rc = mdb_get(t_, p_.state, &k, &v);
+  int rc = db_get(t_, p_.state, &k, &v);
   if (rc == MDB_NOTFOUND)
     return std::uint64_t{0};
   if (rc != 0)
@@ -134,7 +136,7 @@ result<void> batch_writer::put_state(const std::string& skey,
   keys::put_u64(value, version);
   value += c.key_state;
   MDB_val sk = as_val(skey), sv = as_val(value);
-  if ((rc = mdb_put(t_, p_.state, &sk, &sv, 0)) != 0)
+  if ((rc = db_put(t_, p_.state, &sk, &sv, 0)) != 0)
     return lmdb_error(rc,
                       p_.opts.dir + ": write state " + keys::printable(skey));
   changes_.state(c.stage_id, c.key, value);

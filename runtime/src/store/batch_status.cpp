@@ -10,7 +10,7 @@ namespace sluice {
 result<bool> batch_writer::status_awaits(const std::string& key,
                                          keys::queue_pos pos) {
   MDB_val k = as_val(key), v;
-  int rc = mdb_get(t_, p_.status, &k, &v);
+  int rc = db_get(t_, p_.status, &k, &v);
   if (rc == MDB_NOTFOUND)
     return false;
   if (rc != 0)
@@ -31,7 +31,7 @@ batch_writer::put_status(const std::string& key, const std::string& status,
     bytes += pos.SerializeAsString();
   }
   MDB_val k = as_val(key), v = as_val(bytes);
-  if (int rc = mdb_put(t_, p_.status, &k, &v, 0); rc != 0)
+  if (int rc = db_put(t_, p_.status, &k, &v, 0); rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": write status");
   changes_.status(key, bytes);
   return {};
@@ -41,7 +41,7 @@ result<void> batch_writer::apply(const redrive& r) {
   if (!dispatches_here(p_.opts.place.get(), r.key))
     return {}; // its shard is handed off, or owned elsewhere
   MDB_val k = as_val(r.key), v;
-  int rc = mdb_get(t_, p_.status, &k, &v);
+  int rc = db_get(t_, p_.status, &k, &v);
   if (rc == MDB_NOTFOUND)
     return {};
   if (rc != 0)
@@ -56,9 +56,9 @@ result<void> batch_writer::apply(const redrive& r) {
       return dbi.error();
     auto qk = keys::queue_key(*pos);
     MDB_val qkv = as_val(qk), qv;
-    rc = mdb_get(t_, *dbi, &qkv, &qv);
-    if (rc == 0)
-      return {}; // still queued: waiting, not stuck
+    rc = db_get(t_, *dbi, &qkv, &qv);
+    if (rc == 0 || rc == value_damaged)
+      return {}; // still queued (damaged: a dead letter soon): waiting
     if (rc != MDB_NOTFOUND)
       return lmdb_error(rc, p_.opts.dir + ": read queue entry");
   }

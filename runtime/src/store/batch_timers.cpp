@@ -20,9 +20,9 @@ result<void> batch_writer::timers(completion& c) {
       auto bytes = rec.SerializeAsString();
       auto dk = keys::timer_due_key(c.stage_id, op.due_ns, tk);
       MDB_val k = as_val(tk), v = as_val(bytes), dkv = as_val(dk), dv{};
-      int rc = mdb_put(t_, p_.timers, &k, &v, 0);
+      int rc = db_put(t_, p_.timers, &k, &v, 0);
       if (rc == 0)
-        rc = mdb_put(t_, p_.timers_due, &dkv, &dv, 0);
+        rc = db_put(t_, p_.timers_due, &dkv, &dv, 0);
       if (rc != 0)
         return lmdb_error(rc, p_.opts.dir + ": write timer " + op.name
                                   + " of key " + keys::printable(c.key));
@@ -39,7 +39,7 @@ result<void> batch_writer::timers(completion& c) {
 result<void> batch_writer::drop_timer(std::uint32_t stage_id,
                                       const std::string& tk) {
   MDB_val k = as_val(tk), v;
-  int rc = mdb_get(t_, p_.timers, &k, &v);
+  int rc = db_get(t_, p_.timers, &k, &v);
   if (rc == MDB_NOTFOUND)
     return {};
   if (rc == 0) {
@@ -68,8 +68,8 @@ result<void> batch_writer::fire(const timer_fire& f) {
       return lmdb_error(rc, p_.opts.dir + ": cursor on timers_due");
     auto from = keys::timer_due_key(f.stage_id, 0, "");
     MDB_val k = as_val(from), v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       auto key = as_view(k);
       if (keys::get_u32(key) != f.stage_id)
         break;
@@ -91,7 +91,7 @@ result<void> batch_writer::fire(const timer_fire& f) {
     auto tkey = keys::parse_timer_key(tk);
     source_scope source{*this, tkey ? tkey->first : std::string_view{}};
     MDB_val k = as_val(tk), v, dkv = as_val(dk);
-    int rc = mdb_get(t_, p_.timers, &k, &v);
+    int rc = db_get(t_, p_.timers, &k, &v);
     if (rc == 0) {
       v1::TimerRecord rec;
       if (rec.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size))) {

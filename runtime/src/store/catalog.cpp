@@ -22,7 +22,7 @@ result<std::string> store::catalog_source() const {
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read catalog source");
   MDB_val k = as_val(catalog_source_key), v;
-  rc = mdb_get(t.get(), p.meta, &k, &v);
+  rc = db_get(t.get(), p.meta, &k, &v);
   if (rc == MDB_NOTFOUND)
     return std::string();
   if (rc != 0)
@@ -45,13 +45,13 @@ result<std::size_t> store::index_catalog(
   std::size_t n = 0;
   for (auto& [key, bytes] : entries) {
     MDB_val k = as_val(key), v = as_val(bytes);
-    if ((rc = mdb_put(t.get(), p.catalog, &k, &v, 0)) != 0)
+    if ((rc = db_put(t.get(), p.catalog, &k, &v, 0)) != 0)
       return lmdb_error(rc, p.opts.dir + ": index catalog entry "
                                 + keys::printable(key));
     ++n;
   }
   MDB_val k = as_val(catalog_source_key), v = as_val(source);
-  if ((rc = mdb_put(t.get(), p.meta, &k, &v, 0)) != 0 || (rc = t.commit()) != 0)
+  if ((rc = db_put(t.get(), p.meta, &k, &v, 0)) != 0 || (rc = t.commit()) != 0)
     return lmdb_error(rc, p.opts.dir + ": commit catalog index");
   return n;
 }
@@ -67,7 +67,7 @@ store::catalog_entry(const std::string& key) const {
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read catalog");
   MDB_val k = as_val(key), v;
-  rc = mdb_get(t.get(), p.catalog, &k, &v);
+  rc = db_get(t.get(), p.catalog, &k, &v);
   if (rc == MDB_NOTFOUND)
     return out_t{};
   if (rc != 0)
@@ -89,8 +89,8 @@ result<std::size_t> store::prune_seen(std::int64_t before_ns) {
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on seen");
     MDB_val k, v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       auto when = keys::get_u64(as_view(v)).value_or(0);
       if (static_cast<std::int64_t>(when) < before_ns) {
         if ((rc = mdb_cursor_del(c.get(), 0)) != 0)

@@ -14,7 +14,7 @@ result<changelog_span> read_changelog_span(MDB_txn* t, const store::impl& p,
   changelog_span s;
   auto mkey = changelog_meta_key(name);
   MDB_val mk = as_val(mkey), mv;
-  int rc = mdb_get(t, p.meta, &mk, &mv);
+  int rc = db_get(t, p.meta, &mk, &mv);
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read " + mkey);
   auto id = keys::get_u64(as_view(mv));
@@ -33,11 +33,11 @@ result<changelog_span> read_changelog_span(MDB_txn* t, const store::impl& p,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": open changelog cursor");
   MDB_val k, v;
-  if ((rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST)) == 0)
+  if ((rc = cursor_get(c.get(), &k, &v, MDB_LAST)) == 0)
     s.head = keys::get_u64(as_view(k)).value_or(s.head);
   else if (rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read changelog of " + name);
-  if ((rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST)) == 0)
+  if ((rc = cursor_get(c.get(), &k, &v, MDB_FIRST)) == 0)
     s.oldest_ts_ns = changelog_codec::entry_ts(as_view(v)).value_or(0);
   return s;
 }
@@ -117,9 +117,9 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
   auto from = changelog_codec::offset_key(after + 1);
   MDB_val k = as_val(from), v;
   std::size_t scanned = 0;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
        rc == 0 && scanned < max;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT), ++scanned) {
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT), ++scanned) {
     if (!prefix.empty()) {
       auto offset = keys::get_u64(as_view(k));
       auto key = changelog_codec::entry_key(as_view(v));
@@ -158,8 +158,8 @@ result<std::uint64_t> changelog_reader::count_after(std::uint32_t stage_id,
   auto from = changelog_codec::offset_key(after + 1);
   MDB_val k = as_val(from), v;
   std::uint64_t n = 0;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT))
     ++n;
   if (rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read changelog of " + log->name);
@@ -189,10 +189,10 @@ result<state_chunk> changelog_reader::states(std::uint32_t stage_id,
     return lmdb_error(rc, p.opts.dir + ": open state cursor");
   auto start = keys::state_key(stage_id, from.empty() ? prefix : from);
   MDB_val k = as_val(start), v;
-  rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
   if (rc == 0 && exclusive && as_view(k) == start)
-    rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
-  for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    rc = cursor_get(c.get(), &k, &v, MDB_NEXT);
+  for (; rc == 0; rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto parsed = keys::parse_state_key(as_view(k));
     if (!parsed || parsed->first != stage_id
         || parsed->second.substr(0, prefix.size()) != prefix)

@@ -44,6 +44,8 @@ result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, store::impl& p,
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": open database '" + db_name + "'");
   bool exists = rc == 0;
+  if (exists)
+    p.format.name(dbi, db_name);
   if (!keep.on()) {
     if (exists && (rc = mdb_drop(t, dbi, 1)) != 0)
       return lmdb_error(rc, p.opts.dir + ": drop the changelog of " + name);
@@ -53,7 +55,7 @@ result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, store::impl& p,
     return std::optional<MDB_dbi>{};
   }
   MDB_val mv;
-  rc = mdb_get(t, p.meta, &mk, &mv);
+  rc = db_get(t, p.meta, &mk, &mv);
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read " + mkey);
   if (exists && rc == 0)
@@ -72,7 +74,7 @@ result<std::optional<MDB_dbi>> open_changelog(MDB_txn* t, store::impl& p,
   id = (id << 32) ^ std::random_device{}();
   auto value = changelog_meta_value(id, p.next_seq - 1);
   MDB_val v = as_val(value);
-  if ((rc = mdb_put(t, p.meta, &mk, &v, 0)) != 0)
+  if ((rc = db_put(t, p.meta, &mk, &v, 0)) != 0)
     return lmdb_error(rc, p.opts.dir + ": write " + mkey);
   return std::optional<MDB_dbi>{*made};
 }
@@ -104,7 +106,7 @@ result<void> batch_writer::finish_changelogs() {
     MDB_val kv = as_val(k), vv = as_val(value);
     // Offsets only grow: appending is LMDB's cheapest put.
     if (int rc =
-            mdb_put(t_, changelog_dbs_[c.stage_id].dbi, &kv, &vv, MDB_APPEND);
+            db_put(t_, changelog_dbs_[c.stage_id].dbi, &kv, &vv, MDB_APPEND);
         rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": write changelog entry of "
                                 + keys::printable(c.key));
@@ -132,9 +134,9 @@ result<void> batch_writer::prune_changelogs() {
               .count();
     std::uint64_t pruned = 0, low = 0;
     MDB_val k, v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
+    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST);
          rc == 0 && pruned < max_pruned_per_commit;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       bool old = false;
       if (db.keep.changes > 0) {
         old = pruned < excess;
@@ -158,12 +160,12 @@ result<void> batch_writer::prune_changelogs() {
       continue;
     auto mkey = changelog_meta_key(name->second);
     MDB_val mk = as_val(mkey), mv;
-    if ((rc = mdb_get(t_, p_.meta, &mk, &mv)) != 0)
+    if ((rc = db_get(t_, p_.meta, &mk, &mv)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": read " + mkey);
     auto id = keys::get_u64(as_view(mv)).value_or(0);
     auto value = changelog_meta_value(id, low);
     MDB_val nv = as_val(value);
-    if ((rc = mdb_put(t_, p_.meta, &mk, &nv, 0)) != 0)
+    if ((rc = db_put(t_, p_.meta, &mk, &nv, 0)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": write " + mkey);
   }
   return {};

@@ -76,9 +76,9 @@ public:
   result<void> put(MDB_dbi dbi, std::string_view k, std::string_view v,
                    const char* what, unsigned flags = 0) {
     MDB_val kv = as_val(k), vv = as_val(v);
-    int rc = mdb_put(get(), dbi, &kv, &vv, flags);
+    int rc = db_put(get(), dbi, &kv, &vv, flags);
     if (rc == MDB_KEYEXIST && flags != 0)
-      rc = mdb_put(get(), dbi, &kv, &vv, 0);
+      rc = db_put(get(), dbi, &kv, &vv, 0);
     if (rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": " + what);
     return {};

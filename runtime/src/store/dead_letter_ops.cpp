@@ -31,7 +31,7 @@ for_each_dead_letter(store::impl& p,
   for (auto& id : ids) {
     auto dk = keys::dead_letter_key(id.first, id.second);
     MDB_val k = as_val(dk), v;
-    rc = mdb_get(t.get(), p.dead_letters, &k, &v);
+    rc = db_get(t.get(), p.dead_letters, &k, &v);
     if (rc == MDB_NOTFOUND) {
       p.next_seq = seq_before;
       return fail(errc::not_found,
@@ -60,7 +60,7 @@ for_each_dead_letter(store::impl& p,
     std::string buf;
     keys::put_u64(buf, p.next_seq);
     MDB_val k = as_val(seq_key_name), v = as_val(buf);
-    rc = mdb_put(t.get(), p.meta, &k, &v, 0);
+    rc = db_put(t.get(), p.meta, &k, &v, 0);
   }
   if (rc == 0)
     rc = t.commit();
@@ -115,7 +115,7 @@ store::redrive_dead_letters(const std::vector<dead_letter_ref>& ids) {
         keys::queue_pos at{prio, p.next_seq++};
         auto qk = keys::queue_key(at);
         MDB_val k = as_val(qk), v = as_val(bytes);
-        if (int rc = mdb_put(t, *dbi, &k, &v, 0); rc != 0)
+        if (int rc = db_put(t, *dbi, &k, &v, 0); rc != 0)
           return lmdb_error(rc, p.opts.dir + ": requeue " + ref_name(id));
         changes.queued(id.first, at, ev->key(), bytes, false);
         return {};

@@ -19,8 +19,8 @@ result<void> store::clear_queue(std::uint32_t stage_id) {
     cursor c{t.get(), *dbi, rc};
     MDB_val k, v;
     if (rc == 0)
-      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
+      for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = cursor_get(c.get(), &k, &v, MDB_NEXT))
         if (auto pos = keys::parse_queue_key(as_view(k)))
           changes.queued(stage_id, *pos, {}, as_view(v), true);
     if (rc == MDB_NOTFOUND)
@@ -46,7 +46,7 @@ result<bool> store::delete_entry(std::uint32_t stage_id, keys::queue_pos pos) {
   auto qk = keys::queue_key(pos);
   MDB_val k = as_val(qk), v;
   shard_changes changes{*impl_};
-  if (rc == 0 && changes.on() && (rc = mdb_get(t.get(), *dbi, &k, &v)) == 0)
+  if (rc == 0 && changes.on() && (rc = db_get(t.get(), *dbi, &k, &v)) == 0)
     changes.queued(stage_id, pos, {}, as_view(v), true);
   if (rc == 0)
     rc = mdb_del(t.get(), *dbi, &k, nullptr);
@@ -63,7 +63,7 @@ result<bool> store::delete_entry(std::uint32_t stage_id, keys::queue_pos pos) {
 }
 
 result<void> store::put_raw(const std::string& db, const std::string& key,
-                            const std::string& value) {
+                            const std::string& value, bool with_checksum) {
   auto& p = *impl_;
   int rc = 0;
   txn t{p.env, false, rc};
@@ -76,7 +76,9 @@ result<void> store::put_raw(const std::string& db, const std::string& key,
   if (!d)
     return d.error();
   MDB_val k = as_val(key), v = as_val(value);
-  if ((rc = mdb_put(t.get(), *d, &k, &v, 0)) != 0 || (rc = t.commit()) != 0)
+  rc = with_checksum ? db_put(t.get(), *d, &k, &v, 0)
+                     : mdb_put(t.get(), *d, &k, &v, 0);
+  if (rc != 0 || (rc = t.commit()) != 0)
     return lmdb_error(rc, p.opts.dir + ": put into " + db);
   return {};
 }

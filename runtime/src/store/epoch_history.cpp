@@ -53,7 +53,7 @@ result<epoch_history> read_epoch_history(MDB_txn* t, const store::impl& p,
                                          std::uint32_t shard) {
   auto k = inbox_key(shard, priority::urgent, epoch_history_name());
   MDB_val kv = as_val(k), v;
-  int rc = mdb_get(t, p.inbox, &kv, &v);
+  int rc = db_get(t, p.inbox, &kv, &v);
   if (rc == MDB_NOTFOUND)
     return epoch_history{};
   if (rc != 0)

@@ -17,7 +17,7 @@ result<void> store::mark_leaving(const std::vector<std::uint32_t>& shards,
   for (auto s : shards) {
     auto sk = shard_key(s);
     MDB_val k = as_val(sk), v;
-    if (mdb_get(w.get(), p.shards, &k, &v) != 0)
+    if (db_get(w.get(), p.shards, &k, &v) != 0)
       return fail(errc::invalid_argument,
                   "shard " + std::to_string(s) + " is not owned here");
     v1::ShardRecord sr;
@@ -92,7 +92,7 @@ store::reclaim_shards(const std::vector<std::uint32_t>& shards) {
   for (auto s : shards) {
     auto sk = shard_key(s);
     MDB_val k = as_val(sk), v;
-    if (mdb_get(w.get(), p.shards, &k, &v) != 0)
+    if (db_get(w.get(), p.shards, &k, &v) != 0)
       continue;
     v1::ShardRecord sr;
     sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size));

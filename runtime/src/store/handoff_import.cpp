@@ -29,8 +29,8 @@ import_index(MDB_txn* t, const store::impl& p,
     std::string from;
     keys::put_u32(from, sh);
     MDB_val k = as_val(from), v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       if (keys::get_u32(as_view(k)) != sh)
         break;
       out.emplace_back(as_view(k));
@@ -60,12 +60,12 @@ result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
   for (auto s : shards) {
     auto sk = shard_key(s);
     MDB_val k = as_val(sk), v;
-    if (mdb_get(w.get(), p.shards, &k, &v) == 0)
+    if (db_get(w.get(), p.shards, &k, &v) == 0)
       return fail(errc::invalid_argument,
                   "shard " + std::to_string(s) + " is already owned here");
     auto mk = handoff_in_key(s, import_marker, {});
     MDB_val mkv = as_val(mk), mv;
-    partial = partial || mdb_get(w.get(), p.handoff_in, &mkv, &mv) == 0;
+    partial = partial || db_get(w.get(), p.handoff_in, &mkv, &mv) == 0;
   }
   forget_remap(p, shards);
   if (partial) {

@@ -24,8 +24,8 @@ scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on " + what);
     MDB_val k, v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       handoff_record r;
       auto made = make(as_view(k), as_view(v), r);
       if (!made)

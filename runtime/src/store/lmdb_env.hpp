@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "checked_values.hpp"
 #include "sluice/result.hpp"
 #include "sluice/store/changelog.hpp"
 #include "sluice/store/store.hpp"
@@ -147,6 +148,9 @@ private:
 struct store::impl {
   store_options opts;
   MDB_env* env = nullptr;
+  /// Whether values carry checksums, and database names for errors: the
+  /// environment's user context.
+  value_format format;
   MDB_dbi meta = 0, state = 0, status = 0, dead_letters = 0, offsets = 0;
   MDB_dbi retries = 0;
   bool has_retries = false; ///< false: a read-only store from before them

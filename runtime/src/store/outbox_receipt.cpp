@@ -30,7 +30,7 @@ put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
   }
   value += event_bytes;
   MDB_val kv = as_val(k), vv = as_val(value);
-  if (int rc = mdb_put(t, p.outbox, &kv, &vv, 0); rc != 0)
+  if (int rc = db_put(t, p.outbox, &kv, &vv, 0); rc != 0)
     return lmdb_error(rc, p.opts.dir + ": append to the outbox");
   return pos;
 }
@@ -50,9 +50,9 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
     return lmdb_error(rc, p.opts.dir + ": cursor on outbox");
   auto start = keys::queue_key(from);
   MDB_val k = as_val(start), v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
        rc == 0 && out.size() < max;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto pos = keys::parse_queue_key(as_view(k));
     auto value = as_view(v);
     auto stage = keys::get_u32(value);
@@ -114,7 +114,7 @@ result<void> note_outbox_delete(cluster_writer& w, store::impl& p,
     return source ? result<void>{} : result<void>{source.error()};
   auto k = keys::queue_key(pos);
   MDB_val kv = as_val(k), v;
-  if (mdb_get(w.get(), p.outbox, &kv, &v) != 0)
+  if (db_get(w.get(), p.outbox, &kv, &v) != 0)
     return {};
   auto stage = keys::get_u32(as_view(v));
   w.changes.outbox((*source)->shard, stage.value_or(0), pos, {},
@@ -193,7 +193,7 @@ store::receive_forwarded(const std::string& sender,
       auto ik = inbox_key(ev.shard, ev.priority, name);
       MDB_val k = as_val(ik), v;
       std::string mark;
-      if (mdb_get(w.get(), p.inbox, &k, &v) == 0)
+      if (db_get(w.get(), p.inbox, &k, &v) == 0)
         mark = std::string(as_view(v));
       m = marks.emplace(std::tuple{ev.shard, ev.priority, name}, mark).first;
     }

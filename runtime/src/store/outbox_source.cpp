@@ -30,7 +30,7 @@ result<void> note_outbox_source(MDB_txn* t, store::impl& p, keys::queue_pos pos,
   if (origin)
     v += repl::origin_number(*origin);
   MDB_val kv = as_val(k), vv = as_val(v);
-  if (int rc = mdb_put(t, p.outbox_src, &kv, &vv, 0); rc != 0)
+  if (int rc = db_put(t, p.outbox_src, &kv, &vv, 0); rc != 0)
     return lmdb_error(rc, p.opts.dir + ": index an outbox entry's shard");
   return {};
 }
@@ -43,7 +43,7 @@ result<std::optional<outbox_source>> read_source(MDB_txn* t,
                                                  bool forget) {
   auto k = keys::queue_key(pos);
   MDB_val kv = as_val(k), v;
-  int rc = mdb_get(t, p.outbox_src, &kv, &v);
+  int rc = db_get(t, p.outbox_src, &kv, &v);
   if (rc == MDB_NOTFOUND)
     return std::optional<outbox_source>{};
   if (rc != 0)

@@ -203,7 +203,7 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
     auto name = "shard " + std::to_string(s);
     auto sk = shard_key(s);
     MDB_val k = as_val(sk), v;
-    if (s >= shard_count || mdb_get(w.get(), p.shards, &k, &v) == 0)
+    if (s >= shard_count || db_get(w.get(), p.shards, &k, &v) == 0)
       return w.undo(fail(errc::invalid_argument,
                          name + " is out of range or owned here already"));
     auto at = read_replica_position(p, w.get(), s);
@@ -227,7 +227,7 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
     // The log goes on from the copy's seq (never back), at the new epoch;
     // whatever this member logged of the shard before is void.
     x.head = {epoch, (*at)->seq};
-    if (mdb_get(w.get(), p.replog_head, &k, &v) == 0)
+    if (db_get(w.get(), p.replog_head, &k, &v) == 0)
       if (auto old = repl::parse_position(as_view(v)))
         x.head.seq = std::max(x.head.seq, old->seq);
     if (auto r = drop_replog(w.get(), p, s); !r)

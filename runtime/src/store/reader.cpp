@@ -31,8 +31,8 @@ result<std::vector<stage_record>> stages_in(const store::impl& p, MDB_txn* t) {
     return lmdb_error(rc, p.opts.dir + ": cursor on meta");
   const std::string prefix = "stage/";
   MDB_val k = as_val(prefix), v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     if (!as_view(k).starts_with(prefix))
       break;
     v1::StageMeta sm;
@@ -58,8 +58,8 @@ result<void> scan_stage_keys(const store::impl& p, MDB_txn* t, MDB_dbi dbi,
     return lmdb_error(rc, p.opts.dir + ": cursor on " + what);
   auto start = keys::state_key(stage_id, "");
   MDB_val k = as_val(start), v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto sk = keys::parse_state_key(as_view(k));
     if (!sk || sk->first != stage_id)
       break;
@@ -100,18 +100,24 @@ result<std::vector<queued_event>> store::read_queue(std::uint32_t stage_id,
           return lmdb_error(rc, p.opts.dir + ": cursor on queue");
         auto start = keys::queue_key(from);
         MDB_val k = as_val(start), v;
-        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-             rc == 0 && out.size() < max;
-             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+        // A damaged entry is returned as such (for a dead letter), and
+        // the ones after it still are: one bad value stops no stage.
+        for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+             (rc == 0 || rc == value_damaged) && out.size() < max;
+             rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
           auto pos = keys::parse_queue_key(as_view(k));
           if (!pos)
             return fail(errc::corrupt, p.opts.dir + ": malformed queue key "
                                            + keys::printable(as_view(k)));
           if (pos->priority != from.priority)
             break;
-          out.push_back({*pos, std::string(as_view(v))});
+          out.push_back({*pos, std::string(as_view(v)),
+                         rc == 0 ? std::string()
+                                 : lmdb_error(rc, p.opts.dir).describe()});
         }
-        if (rc != 0 && rc != MDB_NOTFOUND)
+        // (Stopped at a damaged entry beyond `max` or the class: the next
+        // read returns it.)
+        if (rc != 0 && rc != MDB_NOTFOUND && rc != value_damaged)
           return lmdb_error(rc, p.opts.dir + ": read queue");
         return out;
       });
@@ -135,8 +141,8 @@ store::queue_depth(std::uint32_t stage_id) const {
         if (rc != 0)
           return lmdb_error(rc, p.opts.dir + ": cursor on queue");
         MDB_val k, v;
-        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+        for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+             rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
           if (k.mv_size == 0
               || *static_cast<const unsigned char*>(k.mv_data) != 0)
             break;
@@ -174,11 +180,12 @@ store::read_state(std::uint32_t stage_id, const std::string& key) const {
       p, "read state", [&](MDB_txn* t) -> result<std::optional<stored_state>> {
         auto skey = keys::state_key(stage_id, key);
         MDB_val k = as_val(skey), v;
-        int rc = mdb_get(t, p.state, &k, &v);
+        int rc = db_get(t, p.state, &k, &v);
         if (rc == MDB_NOTFOUND)
           return std::optional<stored_state>{};
         if (rc != 0)
-          return lmdb_error(rc, p.opts.dir + ": read state");
+          return lmdb_error(rc, p.opts.dir + ": read the state of '"
+                                    + keys::printable(key) + "'");
         auto ver = keys::get_u64(as_view(v));
         if (!ver)
           return fail(errc::corrupt,
@@ -216,7 +223,7 @@ store::read_progress(const std::string& source) const {
   return with_read_txn(
       p, "read offset", [&](MDB_txn* t) -> result<std::optional<std::string>> {
         MDB_val k = as_val(source), v;
-        int rc = mdb_get(t, p.offsets, &k, &v);
+        int rc = db_get(t, p.offsets, &k, &v);
         if (rc == MDB_NOTFOUND)
           return std::optional<std::string>{};
         if (rc != 0)
@@ -231,7 +238,7 @@ store::read_status(const std::string& key) const {
   return with_read_txn(
       p, "read status", [&](MDB_txn* t) -> result<std::optional<std::string>> {
         MDB_val k = as_val(key), v;
-        int rc = mdb_get(t, p.status, &k, &v);
+        int rc = db_get(t, p.status, &k, &v);
         if (rc == MDB_NOTFOUND)
           return std::optional<std::string>{};
         if (rc != 0)
@@ -250,8 +257,8 @@ result<void> store::scan_dead_letters(
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on dead_letters");
     MDB_val k, v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       auto kv = as_view(k);
       auto id = keys::get_u32(kv);
       auto seq = keys::get_u64(kv, 4);
@@ -298,7 +305,7 @@ store::read_entry(std::uint32_t stage_id, keys::queue_pos pos) const {
       [&](MDB_txn* t) -> result<std::optional<std::string>> {
         auto qk = keys::queue_key(pos);
         MDB_val k = as_val(qk), v;
-        int rc = mdb_get(t, *dbi, &k, &v);
+        int rc = db_get(t, *dbi, &k, &v);
         if (rc == MDB_NOTFOUND)
           return std::optional<std::string>{};
         if (rc != 0)
@@ -316,7 +323,7 @@ store::read_retry(std::uint32_t stage_id, const std::string& key) const {
                        [&](MDB_txn* t) -> result<std::optional<stored_retry>> {
                          auto skey = keys::state_key(stage_id, key);
                          MDB_val k = as_val(skey), v;
-                         int rc = mdb_get(t, p.retries, &k, &v);
+                         int rc = db_get(t, p.retries, &k, &v);
                          if (rc == MDB_NOTFOUND)
                            return std::optional<stored_retry>{};
                          if (rc != 0)
@@ -361,7 +368,7 @@ store::next_timer_due(std::uint32_t stage_id) const {
       return lmdb_error(rc, p.opts.dir + ": cursor on timers_due");
     auto from = keys::timer_due_key(stage_id, 0, "");
     MDB_val k = as_val(from), v;
-    rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
     if (rc == MDB_NOTFOUND)
       return out_t{};
     if (rc != 0)
@@ -400,8 +407,8 @@ store::read_timers(std::uint32_t stage_id, const std::string& key) const {
           return lmdb_error(rc, p.opts.dir + ": cursor on timers");
         auto from = keys::timer_key(stage_id, key, "");
         MDB_val k = as_val(from), v;
-        for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-             rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+        for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+             rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
           auto tk = as_view(k);
           if (!tk.starts_with(from))
             break;
@@ -435,8 +442,8 @@ result<void> store::scan_status(
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on status");
     MDB_val k, v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       bool waits = false;
       v1::KeyStatus st;
       std::optional<keys::queue_pos> pos;
@@ -446,7 +453,7 @@ result<void> store::scan_status(
         if (q != queue_of.end()) {
           auto qk = keys::queue_key(*pos);
           MDB_val qkv = as_val(qk), qv;
-          waits = mdb_get(t, q->second, &qkv, &qv) == 0;
+          waits = db_get(t, q->second, &qkv, &qv) == 0;
         }
       }
       if (!fn(std::string(as_view(k)), std::string(as_view(v)), waits))

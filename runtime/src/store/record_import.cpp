@@ -100,7 +100,7 @@ import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
     // big-endian either way, so byte order is their order.
     auto ik = inbox_key(r.shard, r.pos.priority, r.name);
     MDB_val k = as_val(ik), v;
-    if (mdb_get(w.get(), p.inbox, &k, &v) == 0 && v.mv_size == r.value.size()
+    if (db_get(w.get(), p.inbox, &k, &v) == 0 && v.mv_size == r.value.size()
         && as_view(v) >= std::string_view{r.value})
       return none;
     if (auto x = w.put(p.inbox, ik, r.value, "write a watermark"); !x)

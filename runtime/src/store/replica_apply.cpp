@@ -25,7 +25,7 @@ result<std::optional<replica_entry>>
 read_replica_entry(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
   auto sk = shard_key(shard);
   MDB_val k = as_val(sk), v;
-  int rc = mdb_get(t, p.replica_pos, &k, &v);
+  int rc = db_get(t, p.replica_pos, &k, &v);
   if (rc == MDB_NOTFOUND)
     return std::optional<replica_entry>{};
   if (rc != 0)
@@ -62,7 +62,7 @@ result<void> check_replicable(const store::impl& p, MDB_txn* t,
                 "shard " + std::to_string(shard) + " is out of range");
   auto sk = shard_key(shard);
   MDB_val k = as_val(sk), v;
-  if (mdb_get(t, p.shards, &k, &v) == 0)
+  if (db_get(t, p.shards, &k, &v) == 0)
     return fail(errc::invalid_argument,
                 "shard " + std::to_string(shard) + " is owned by " + p.opts.dir
                     + ": it takes no replicated records");
@@ -103,7 +103,7 @@ result<void> write_replica(store::impl& p, MDB_txn* t, const std::string& key,
       rc = 0;
   } else {
     MDB_val vv = as_val(*value);
-    rc = mdb_put(t, p.replica, &kv, &vv, 0);
+    rc = db_put(t, p.replica, &kv, &vv, 0);
   }
   if (rc != 0)
     return lmdb_error(
@@ -135,8 +135,8 @@ result<void> erase_replica_copy(store::impl& p, MDB_txn* t,
       return lmdb_error(rc, p.opts.dir + ": cursor on replica");
     auto from = repl::shard_prefix(shard);
     MDB_val k = as_val(from), v;
-    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       if (keys::get_u32(as_view(k)) != shard)
         break;
       doomed.emplace_back(as_view(k));
@@ -268,7 +268,7 @@ result<void> replica_applier::finish() {
     auto k = shard_key(shard);
     auto v = repl::position_value(*c.at);
     MDB_val kv = as_val(k), vv = as_val(v);
-    if (int rc = mdb_put(t_, p_.replica_pos, &kv, &vv, 0); rc != 0)
+    if (int rc = db_put(t_, p_.replica_pos, &kv, &vv, 0); rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": write replica position");
     c.moved = false;
   }

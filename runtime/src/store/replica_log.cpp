@@ -71,9 +71,12 @@ result<void> for_each_logged(const store::impl& p, MDB_txn* t, std::size_t log,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on replica_log");
   MDB_val k, v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-    auto e = parse_log_value(as_view(v));
+  // A value that fails its checksum is a malformed entry: even its shard
+  // is unknown.
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST);
+       rc == 0 || rc == value_damaged;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto e = rc == 0 ? parse_log_value(as_view(v)) : std::nullopt;
     if (only && e && e->first != *only)
       continue;
     if (auto r = fn(as_view(k), e); !r)
@@ -164,7 +167,7 @@ result<void> append_replica_log(store::impl& p, MDB_txn* t,
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on replica_log");
     MDB_val k, v;
-    rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);
+    rc = cursor_get(c.get(), &k, &v, MDB_LAST);
     if (rc == MDB_NOTFOUND)
       n = 1;
     else if (rc != 0)
@@ -179,7 +182,7 @@ result<void> append_replica_log(store::impl& p, MDB_txn* t,
   keys::put_u64(k, (*n)++);
   auto v = log_value(e);
   MDB_val kv = as_val(k), vv = as_val(v);
-  if (int rc = mdb_put(t, p.replica_log[log], &kv, &vv, MDB_APPEND); rc != 0)
+  if (int rc = db_put(t, p.replica_log[log], &kv, &vv, MDB_APPEND); rc != 0)
     return lmdb_error(rc, p.opts.dir + ": append to replica_log");
   return {};
 }

@@ -4,6 +4,9 @@
 // part of the log is applied per commit, the largest; a snapshot replaces
 // logged records too; the log survives a reopen; a damaged entry drops
 // only its shard's copy. (A promotion from the log: promotion_test.cpp.)
+#include <functional>
+
+#include "checked_values.hpp"
 #include "raw_lmdb_test_support.hpp"
 #include "replication_workload.hpp"
 
@@ -24,6 +27,22 @@ struct ReplicaLogEvery : Replication {
     auto n = b.st->replica_log_records();
     EXPECT_TRUE(n) << n.error().describe();
     return n ? *n : 0;
+  }
+
+  /// Ships a record of S and one of S + 1 (which share the first part of
+  /// b's log, S's entry first) and closes b with both still logged.
+  void log_two_shards() {
+    auto other = key_in(S + 1, "o");
+    this->snapshot(S);
+    this->snapshot(S + 1);
+    write_batch wb;
+    wb.appends = {this->append(this->a.parse, this->k, "k#1"),
+                  this->append(this->a.parse, other, "o#1")};
+    this->commit(this->a, std::move(wb));
+    this->ship(S);
+    this->ship(S + 1);
+    ASSERT_EQ(logged(), 2u);
+    this->b.st.reset();
   }
 };
 
@@ -107,8 +126,11 @@ TEST_F(ReplicaLogLarge, ASnapshotReplacesACopyWhoseRecordsAreStillInTheLog) {
   expect_in_sync(S, "a snapshot over logged records");
 }
 
-/// Overwrites the value of b's first replica_log entry with `value`.
-void damage_first_entry(const std::string& dir, const std::string& value) {
+/// Rewrites the stored bytes of b's first replica_log entry (value and
+/// checksum) with what `change` makes of them, given its key.
+void rewrite_first_entry(
+    const std::string& dir,
+    const std::function<std::string(const std::string&, std::string)>& change) {
   test::raw_lmdb db{dir};
   auto dbi = db.dbi("replica_log.00");
   MDB_cursor* c = nullptr;
@@ -116,32 +138,28 @@ void damage_first_entry(const std::string& dir, const std::string& value) {
   MDB_val k, v;
   ASSERT_EQ(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
   std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
+  auto stored =
+      change(key, std::string(static_cast<const char*>(v.mv_data), v.mv_size));
   mdb_cursor_close(c);
-  MDB_val kv{key.size(), key.data()};
-  MDB_val vv{value.size(), const_cast<char*>(value.data())};
+  MDB_val kv{key.size(), key.data()}, vv{stored.size(), stored.data()};
   ASSERT_EQ(mdb_put(db.txn(), dbi, &kv, &vv, 0), 0);
 }
 
 TEST_F(ReplicaLogLarge,
        ADamagedEntryDropsOnlyItsShardsCopyWhichThenNeedsASnapshot) {
-  auto other = key_in(S + 1, "o");
-  snapshot(S);
-  snapshot(S + 1);
-  write_batch wb;
-  wb.appends = {append(a.parse, k, "k#1"), append(a.parse, other, "o#1")};
-  commit(a, std::move(wb));
-  ship(S);
-  ship(S + 1);
-  ASSERT_EQ(logged(), 2u);
-  b.st.reset();
-  // S and S + 1 share the first part of the log, and its first entry is
-  // S's: its header whole, its record garbage.
+  log_two_shards();
+  // S's entry: its header whole, its record garbage, written whole (its
+  // checksum holds): bytes that do not decode.
   std::string bad;
   keys::put_u32(bad, S);
   keys::put_u64(bad, 1);
   keys::put_u64(bad, 1);
   bad += "\xff\xff\xff";
-  damage_first_entry(b.dir, bad);
+  rewrite_first_entry(b.dir, [&](const std::string& key, const std::string&) {
+    std::string stored;
+    seal(key, bad, stored);
+    return stored;
+  });
   b.replica_log = 1;
   open(b, true);
   // Reads of S's copy name the damage; they never crash.
@@ -166,6 +184,32 @@ TEST_F(ReplicaLogLarge,
   EXPECT_EQ(again->shards[0].refused->code, errc::not_found);
   snapshot(S);
   expect_in_sync(S, "the snapshot after the damage");
+}
+
+TEST_F(ReplicaLogLarge,
+       AnEntryFailingItsChecksumDropsEveryCopyOfItsPartWhichSnapshotsRestore) {
+  log_two_shards();
+  // The same bytes with one flipped, as a bad sector would leave them:
+  // even the shard the entry names cannot be trusted.
+  rewrite_first_entry(b.dir, [](const std::string&, std::string stored) {
+    auto& byte = stored[stored.size() / 2];
+    byte = static_cast<char>(byte ^ 0x10);
+    return stored;
+  });
+  b.replica_log = 1;
+  open(b, true);
+  auto rep = b.st->apply_replicated({});
+  ASSERT_TRUE(rep) << rep.error().describe();
+  EXPECT_EQ(logged(), 0u);
+  for (auto s : {S, S + 1}) {
+    auto at = b.st->replica_position(s);
+    ASSERT_TRUE(at);
+    EXPECT_FALSE(*at) << "shard " << s << ": a copy the damage may hold kept";
+  }
+  snapshot(S);
+  snapshot(S + 1);
+  expect_in_sync(S, "the snapshot after damage on disk");
+  expect_in_sync(S + 1, "the snapshot after damage on disk");
 }
 
 } // namespace

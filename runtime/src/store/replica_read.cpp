@@ -22,8 +22,8 @@ result<void> for_each_copied(const store::impl& p, MDB_txn* t,
     return lmdb_error(rc, p.opts.dir + ": cursor on replica");
   auto from = repl::shard_prefix(shard);
   MDB_val k = as_val(from), v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     if (keys::get_u32(as_view(k)) != shard)
       break;
     auto go = fn(as_view(k), as_view(v));
@@ -124,8 +124,8 @@ store::replica_positions() const {
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on replica_pos");
   MDB_val k, v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto shard = keys::get_u32(as_view(k));
     auto e = parse_replica_entry(as_view(v));
     if (!shard || k.mv_size != 4 || !e)

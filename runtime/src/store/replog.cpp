@@ -19,8 +19,8 @@ result<void> for_each_entry(const store::impl& p, MDB_txn* t,
     return lmdb_error(rc, p.opts.dir + ": cursor on replog");
   auto from = repl::shard_prefix(shard);
   MDB_val k = as_val(from), v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto e = repl::parse_log_key(as_view(k));
     if (!e || e->shard != shard)
       break;
@@ -63,8 +63,8 @@ result<std::vector<replog_entry>> store::read_replog(std::uint32_t shard,
       return std::nullopt;
     return e;
   };
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE)) {
     auto e = in_shard();
     if (!e)
       return out;
@@ -73,7 +73,7 @@ result<std::vector<replog_entry>> store::read_replog(std::uint32_t shard,
     from = repl::log_key(shard, e->epoch, after_seq + 1);
     k = as_val(from);
   }
-  for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (; rc == 0; rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto e = in_shard();
     if (!e)
       break;

@@ -153,10 +153,10 @@ shard_changes::flush(MDB_txn* t) {
     auto bytes = rec.SerializeAsString();
     auto pv = repl::position_value(head);
     MDB_val lkv = as_val(lk), bv = as_val(bytes), pvv = as_val(pv);
-    if ((rc = mdb_put(t, p_.replog, &lkv, &bv, MDB_APPEND)) == MDB_KEYEXIST)
-      rc = mdb_put(t, p_.replog, &lkv, &bv, 0);
+    if ((rc = db_put(t, p_.replog, &lkv, &bv, MDB_APPEND)) == MDB_KEYEXIST)
+      rc = db_put(t, p_.replog, &lkv, &bv, 0);
     if (rc == 0)
-      rc = mdb_put(t, p_.replog_head, &k, &pvv, 0);
+      rc = db_put(t, p_.replog_head, &k, &pvv, 0);
     if (rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": write replication record of shard "
                                 + std::to_string(shard));
@@ -172,7 +172,7 @@ result<std::optional<repl_position>>
 next_log_position(MDB_txn* t, const store::impl& p, std::uint32_t shard) {
   auto sk = shard_key(shard);
   MDB_val k = as_val(sk), v;
-  int rc = mdb_get(t, p.shards, &k, &v);
+  int rc = db_get(t, p.shards, &k, &v);
   if (rc == MDB_NOTFOUND)
     return std::optional<repl_position>{};
   if (rc != 0)
@@ -182,7 +182,7 @@ next_log_position(MDB_txn* t, const store::impl& p, std::uint32_t shard) {
     return fail(errc::corrupt, p.opts.dir + ": shard record "
                                    + std::to_string(shard) + " does not parse");
   repl_position head{sr.epoch(), 0};
-  rc = mdb_get(t, p.replog_head, &k, &v);
+  rc = db_get(t, p.replog_head, &k, &v);
   if (rc == 0)
     head.seq = repl::parse_position(as_view(v)).value_or(head).seq;
   else if (rc != MDB_NOTFOUND)
@@ -199,8 +199,8 @@ result<void> drop_replog(MDB_txn* t, store::impl& p, std::uint32_t shard) {
   auto from = repl::shard_prefix(shard);
   std::vector<std::string> doomed;
   MDB_val k = as_val(from), v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     if (keys::get_u32(as_view(k)) != shard)
       break;
     doomed.emplace_back(as_view(k));

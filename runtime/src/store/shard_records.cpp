@@ -35,8 +35,8 @@ result<std::vector<shard_record>> read_shard_records(MDB_txn* t,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on shards");
   MDB_val k, v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto rec = parse_shard_record(p, as_view(k), as_view(v));
     if (!rec)
       return rec.error();
@@ -76,7 +76,7 @@ result<bool> queues_here(MDB_txn* t, const store::impl& p,
     return true; // not a cluster member
   auto sk = shard_key(shard);
   MDB_val k = as_val(sk), v;
-  int rc = mdb_get(t, p.shards, &k, &v);
+  int rc = db_get(t, p.shards, &k, &v);
   if (rc == MDB_NOTFOUND)
     return false;
   if (rc != 0)
@@ -104,7 +104,7 @@ result<std::uint64_t> store::next_incarnation() {
     return *w.failed();
   MDB_val k = as_val(incarnation_key), v;
   std::uint64_t n = 0;
-  if (mdb_get(w.get(), p.meta, &k, &v) == 0)
+  if (db_get(w.get(), p.meta, &k, &v) == 0)
     n = keys::get_u64(as_view(v)).value_or(0);
   ++n;
   std::string buf;
@@ -123,7 +123,7 @@ result<std::uint64_t> store::incarnation() const {
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": read incarnation");
   MDB_val k = as_val(incarnation_key), v;
-  rc = mdb_get(t.get(), p.meta, &k, &v);
+  rc = db_get(t.get(), p.meta, &k, &v);
   if (rc == MDB_NOTFOUND)
     return std::uint64_t{0};
   if (rc != 0)

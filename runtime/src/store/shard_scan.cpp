@@ -23,8 +23,8 @@ scan_dead_letters_of(const store::impl& p, MDB_txn* t,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on dead_letters");
   MDB_val k, v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto stage = keys::get_u32(as_view(k));
     auto seq = keys::get_u64(as_view(k), 4);
     auto key = repl::dead_letter_key_of(as_view(v));
@@ -59,14 +59,14 @@ scan_outbox_of(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on outbox_src");
   MDB_val k, v;
-  for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto pos = keys::parse_queue_key(as_view(k));
     auto src = parse_outbox_source(as_view(v));
     if (!pos || !src || src->shard >= in.size() || !in[src->shard])
       continue;
     MDB_val ov;
-    if (mdb_get(t, p.outbox, &k, &ov) != 0 || ov.mv_size < 8)
+    if (db_get(t, p.outbox, &k, &ov) != 0 || ov.mv_size < 8)
       continue; // forwarded and deleted by a process without replication
     auto entry = as_view(ov);
     auto ev = decode_event(entry.substr(8), "outbox");
@@ -94,7 +94,7 @@ result<std::optional<repl_position>>
 owner_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
   auto sk = shard_key(shard);
   MDB_val k = as_val(sk), v;
-  int rc = mdb_get(t, p.shards, &k, &v);
+  int rc = db_get(t, p.shards, &k, &v);
   if (rc == MDB_NOTFOUND)
     return std::optional<repl_position>{};
   v1::ShardRecord sr;
@@ -104,7 +104,7 @@ owner_position(const store::impl& p, MDB_txn* t, std::uint32_t shard) {
     return fail(errc::corrupt, p.opts.dir + ": shard record "
                                    + std::to_string(shard) + " does not parse");
   repl_position at{sr.epoch(), 0};
-  if ((rc = mdb_get(t, p.replog_head, &k, &v)) == 0)
+  if ((rc = db_get(t, p.replog_head, &k, &v)) == 0)
     at.seq = repl::parse_position(as_view(v)).value_or(at).seq;
   else if (rc != MDB_NOTFOUND)
     return lmdb_error(rc, p.opts.dir + ": read replication head");

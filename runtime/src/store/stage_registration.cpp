@@ -24,7 +24,7 @@ result<std::uint32_t> store::register_stage(const std::string& name,
   auto mkey = std::string(stage_key_prefix) + name;
   MDB_val k = as_val(mkey), v;
   v1::StageMeta sm;
-  rc = mdb_get(t.get(), p.meta, &k, &v);
+  rc = db_get(t.get(), p.meta, &k, &v);
   if (rc == 0) {
     if (!sm.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
       return fail(errc::corrupt, p.opts.dir + ": meta record " + mkey
@@ -40,7 +40,7 @@ result<std::uint32_t> store::register_stage(const std::string& name,
     sm.set_behaviour(behaviour);
     auto bytes = sm.SerializeAsString();
     MDB_val bv = as_val(bytes);
-    if ((rc = mdb_put(t.get(), p.meta, &k, &bv, 0)) != 0)
+    if ((rc = db_put(t.get(), p.meta, &k, &bv, 0)) != 0)
       return lmdb_error(rc, p.opts.dir + ": record stage " + name);
   }
   auto d = p.open_db(t.get(), queue_db_name(name), true);

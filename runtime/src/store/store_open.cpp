@@ -19,14 +19,33 @@ namespace sluice {
 
 namespace {
 
-/// The data directory's format. 3: stages may keep a changelog
+/// The data directory's format. 4: every value ends with a checksum of
+/// its key and value (an older Sluice would read them as part of the
+/// value; a writable open seals every value of an older directory). 3: stages
+/// may keep a changelog
 /// (`changelog.<stage>`; an older Sluice would commit changes without
 /// logging them, and subscribers resuming later would miss them). 2: a
 /// follower's shipped records may wait in `replica_log.NN` (a reader that
 /// ignored them would see copies behind their positions). 1 and 2 are
 /// upgraded by a writable open.
-constexpr std::uint32_t schema_version = 3;
+constexpr std::uint32_t schema_version = 4;
+/// The first format whose values carry checksums (checked_values.hpp).
+constexpr std::uint32_t first_checksummed = 4;
 const std::string schema_key = "schema_version";
+
+/// The format version from its stored form: 4 bytes up to format 3, 4 bytes
+/// and their checksum from format 4 on. Nullopt when it is neither.
+std::optional<std::uint32_t> stored_version(std::string_view raw) {
+  if (raw.size() == 4) {
+    auto ver = keys::get_u32(raw);
+    return ver && *ver < first_checksummed ? ver : std::nullopt;
+  }
+  std::string_view value;
+  if (!unseal(schema_key, raw, value) || value.size() != 4)
+    return std::nullopt;
+  auto ver = keys::get_u32(value);
+  return ver && *ver >= first_checksummed ? ver : std::nullopt;
+}
 
 /// The greatest key of `dbi` below `end` (below no bound when `end` is
 /// empty), or nullopt when there is none.
@@ -37,12 +56,15 @@ result<std::optional<std::string>> last_key_below(MDB_txn* t, MDB_dbi dbi,
   if (rc != 0)
     return lmdb_error(rc, "open cursor");
   MDB_val k = as_val(end), v;
-  rc = end.empty() ? MDB_NOTFOUND
-                   : mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-  if (rc == 0)
-    rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);
+  rc = end.empty() ? MDB_NOTFOUND : cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  // Only keys are read here: a value that fails its checksum is the
+  // reader's to report, not a reason to refuse the directory.
+  if (rc == 0 || rc == value_damaged)
+    rc = cursor_get(c.get(), &k, &v, MDB_PREV);
   else if (rc == MDB_NOTFOUND)
-    rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);
+    rc = cursor_get(c.get(), &k, &v, MDB_LAST);
+  if (rc == value_damaged)
+    rc = 0;
   if (rc == MDB_NOTFOUND)
     return std::optional<std::string>{};
   if (rc != 0)
@@ -102,6 +124,11 @@ result<std::uint64_t> seq_past_entries(MDB_txn* t, const store::impl& p) {
 } // namespace
 
 error lmdb_error(int rc, const std::string& what) {
+  if (rc == value_damaged)
+    return fail(errc::corrupt,
+                what + ": damaged data: " + last_damage()
+                    + " fails its checksum (it is not used; `sluice check` "
+                      "lists every damaged record)");
   auto code =
       rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt : errc::storage;
   if (rc == MDB_MAP_FULL)
@@ -147,6 +174,7 @@ result<MDB_dbi> store::impl::open_db(MDB_txn* t, const std::string& name,
   int rc = mdb_dbi_open(t, name.c_str(), create ? MDB_CREATE : 0, &dbi);
   if (rc != 0)
     return lmdb_error(rc, opts.dir + ": open database '" + name + "'");
+  format.name(dbi, name);
   return dbi;
 }
 
@@ -203,6 +231,7 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   mdb_env_set_maxdbs(p->env, 256);
   mdb_env_set_maxreaders(p->env, 256);
   mdb_env_set_mapsize(p->env, opts.map_size);
+  mdb_env_set_userctx(p->env, &p->format);
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (opts.read_only)
     flags |= MDB_RDONLY;
@@ -298,39 +327,49 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
         p->has_replica_log = false;
     }
   }
-  // Schema version check, and the global sequence counter.
+  // Schema version check (its stored form tells whether values carry
+  // checksums), and the global sequence counter.
   MDB_val k = as_val(schema_key), v;
   rc = mdb_get(t.get(), p->meta, &k, &v);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, opts.dir + ": read schema version");
+  std::uint32_t stored = schema_version; // a new directory
   if (rc == 0) {
-    auto ver = keys::get_u32(as_view(v));
-    if (!ver || v.mv_size != 4)
+    auto ver = stored_version(as_view(v));
+    if (!ver)
       return fail(errc::corrupt, opts.dir
                                      + ": the format version in meta is "
-                                       "malformed");
-    if (*ver > schema_version)
-      return fail(errc::invalid_argument,
-                  opts.dir + ": written by a newer Sluice (data format "
-                      + std::to_string(*ver) + "; this one reads up to "
-                      + std::to_string(schema_version)
-                      + "): run that version, or restore a backup");
-    if (*ver < schema_version && create) {
-      std::string buf;
-      keys::put_u32(buf, schema_version);
-      MDB_val bv = as_val(buf);
-      if ((rc = mdb_put(t.get(), p->meta, &k, &bv, 0)) != 0)
-        return lmdb_error(rc, opts.dir + ": upgrade the format version");
-    }
-  } else if (rc == MDB_NOTFOUND && create) {
+                                       "damaged or malformed");
+    stored = *ver;
+  } else if (!create) {
+    stored = 0; // nothing was ever written: no checksums to expect
+  }
+  if (stored > schema_version)
+    return fail(errc::invalid_argument,
+                opts.dir + ": written by a newer Sluice (data format "
+                    + std::to_string(stored) + "; this one reads up to "
+                    + std::to_string(schema_version)
+                    + "): run that version, or restore a backup");
+  bool write_version = create && (rc != 0 || stored < schema_version);
+  if (stored < first_checksummed && create) {
+    auto sealed = seal_all(t.get());
+    if (sealed.rc != 0)
+      return lmdb_error(sealed.rc, opts.dir + ": upgrade to data format "
+                                       + std::to_string(schema_version)
+                                       + " (checksums), " + sealed.where);
+    stored = schema_version;
+  }
+  p->format.checksums = stored >= first_checksummed;
+  p->format.version = stored;
+  if (write_version) {
     std::string buf;
     keys::put_u32(buf, schema_version);
     MDB_val bv = as_val(buf);
-    if ((rc = mdb_put(t.get(), p->meta, &k, &bv, 0)) != 0)
+    if ((rc = db_put(t.get(), p->meta, &k, &bv, 0)) != 0)
       return lmdb_error(rc, opts.dir + ": write schema version");
-  } else if (rc != MDB_NOTFOUND) {
-    return lmdb_error(rc, opts.dir + ": read schema version");
   }
   k = as_val(seq_key_name);
-  if (mdb_get(t.get(), p->meta, &k, &v) == 0)
+  if (db_get(t.get(), p->meta, &k, &v) == 0)
     p->next_seq = keys::get_u64(as_view(v)).value_or(1);
   // Open the queue of every recorded stage.
   {
@@ -338,8 +377,8 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
     if (rc != 0)
       return lmdb_error(rc, opts.dir + ": open cursor on meta");
     MDB_val mk = as_val(stage_key_prefix), mv;
-    for (rc = mdb_cursor_get(c.get(), &mk, &mv, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c.get(), &mk, &mv, MDB_NEXT)) {
+    for (rc = cursor_get(c.get(), &mk, &mv, MDB_SET_RANGE); rc == 0;
+         rc = cursor_get(c.get(), &mk, &mv, MDB_NEXT)) {
       if (!as_view(mk).starts_with(stage_key_prefix))
         break;
       v1::StageMeta sm;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "isolated.hpp"
 #include "sluice/private_files.hpp"
 #include "sluice/store/store.hpp"
 
@@ -165,7 +166,12 @@ action add_backup_command(CLI::App& app, const registry&) {
   cmd->add_option("--out", a->out,
                   "Where the copy goes (a new directory, created 0700)")
       ->required();
-  return [a] { return run_backup(*a); };
+  return [a] {
+    return isolated(a->data_dir, [&](crash_note& note) {
+      note.set("the copy to " + a->out);
+      return run_backup(*a);
+    });
+  };
 }
 
 action add_restore_command(CLI::App& app, const registry&) {

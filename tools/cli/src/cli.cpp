@@ -85,6 +85,7 @@ int main(int argc, char** argv, const registry& linked) {
   add(cli::add_certs_command);
   add(cli::add_backup_command);
   add(cli::add_restore_command);
+  add(cli::add_check_command);
   // `sluice node --settings FILE`: the file's settings become arguments
   // for the options the command line does not give.
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);

@@ -26,6 +26,7 @@ action add_subscribe_command(CLI::App& app, const registry& reg);
 action add_certs_command(CLI::App& app, const registry& reg);
 action add_backup_command(CLI::App& app, const registry& reg);
 action add_restore_command(CLI::App& app, const registry& reg);
+action add_check_command(CLI::App& app, const registry& reg);
 
 /// The admin token from `token_file` (first line), else $SLUICE_TOKEN;
 /// an error says how to give one.

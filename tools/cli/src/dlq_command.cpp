@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "isolated.hpp"
 #include "sluice/audit.hpp"
 #include "sluice/dead_letters.hpp"
 #include "sluice/store/store.hpp"
@@ -177,9 +178,9 @@ action add_dlq_command(CLI::App& app, const registry&) {
   d->add_flag("--all", a->all, "Every dead letter matching the filters");
   return [a, l, s, r] {
     if (l->parsed())
-      return list(*a);
+      return isolated(a->data_dir, [&](crash_note&) { return list(*a); });
     if (s->parsed())
-      return show(*a);
+      return isolated(a->data_dir, [&](crash_note&) { return show(*a); });
     return change(*a, r->parsed());
   };
 }

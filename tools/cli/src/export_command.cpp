@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "isolated.hpp"
 #include "sluice/store/export.hpp"
 #include "sluice/store/store.hpp"
 
@@ -15,7 +16,7 @@ struct export_args {
   std::string stage;
 };
 
-int run_export(const export_args& a, const registry& reg) {
+int export_in_child(const export_args& a, const registry& reg) {
   auto st = store::open(store_options::read_only_at(a.data_dir));
   if (!st) {
     print_error(st.error().describe());
@@ -29,6 +30,14 @@ int run_export(const export_args& a, const registry& reg) {
     return n.error().code == errc::not_found ? usage : failed;
   }
   return ok;
+}
+
+/// Isolated: a page LMDB crashes on is reported, not died of.
+int run_export(const export_args& a, const registry& reg) {
+  return isolated(a.data_dir, [&](crash_note& note) {
+    note.set("stage " + a.stage);
+    return export_in_child(a, reg);
+  });
 }
 
 } // namespace

@@ -24,6 +24,9 @@
 
 namespace sluice {
 
+struct check_report;
+struct check_callbacks;
+
 /// How a data directory is opened.
 struct store_options {
   /// The data directory, holding LMDB's data.mdb and lock.mdb. Must not be
@@ -163,6 +166,10 @@ struct stored_state {
 struct queued_event {
   keys::queue_pos pos; ///< its position in the stage's queue
   std::string bytes;   ///< sluice.v1.Event
+  /// Non-empty when the stored value fails its checksum: why (naming the
+  /// database and key); `bytes` are then the damaged bytes as stored, to
+  /// be dead-lettered, never processed.
+  std::string damaged;
 };
 
 /// A stage's name, id and behaviour as recorded in `meta`.
@@ -194,6 +201,16 @@ public:
   /// read-only store beside a running writer, which it does not block.
   /// Returns the copy's size in bytes. Any thread.
   result<std::uint64_t> backup(const std::string& out_dir) const;
+
+  /// Walks every database and record in one read transaction: LMDB's
+  /// structure and every value's checksum (store/check.hpp). Works on a
+  /// read-only store beside a running writer. An error only when the walk
+  /// cannot begin; what is damaged goes to the callbacks.
+  result<check_report> check(const check_callbacks& cb) const;
+
+  /// How many reads met a stored value that fails its checksum (such a
+  /// value is never served or processed). Any thread.
+  std::uint64_t damaged_reads() const noexcept;
 
   /// Whether it was opened with `store_options::replicated`.
   bool replicated() const noexcept;
@@ -311,9 +328,11 @@ public:
   scan_dead_letters(const std::function<bool(std::uint32_t, std::uint64_t,
                                              const std::string&)>& fn) const;
 
-  /// Overwrites raw bytes in a named database. For fault-injection tests.
+  /// Overwrites raw bytes in a named database. For fault-injection tests:
+  /// `with_checksum` false leaves them as damage on disk would, without a
+  /// checksum that holds.
   result<void> put_raw(const std::string& db, const std::string& key,
-                       const std::string& value);
+                       const std::string& value, bool with_checksum = true);
 
   // -- cluster: outbox, forwarded events, shard ownership, hand-off -------
   // Writers: the store actor's thread only. Readers: any thread.
