@@ -6,8 +6,10 @@
 
 namespace sluice {
 
-result<std::size_t> export_stage(const store& st, const std::string& stage,
-                                 const registry& reg, std::ostream& out) {
+result<std::size_t>
+export_stage(const store& st, const std::string& stage, const registry& reg,
+             std::ostream& out,
+             const std::function<void(const error&)>& on_damaged) {
   auto stages = st.stages();
   if (!stages)
     return stages.error();
@@ -42,7 +44,8 @@ result<std::size_t> export_stage(const store& st, const std::string& stage,
   error failure;
   bool failed = false;
   auto scanned = st.scan_states(
-      rec->id, [&](const std::string& key, const stored_state& s) {
+      rec->id,
+      [&](const std::string& key, const stored_state& s) {
         if (!mine[shard_of(key)])
           return true;
         v1::KeyState ks;
@@ -64,7 +67,13 @@ result<std::size_t> export_stage(const store& st, const std::string& stage,
         out << key << '\t' << json << '\n';
         ++n;
         return true;
-      });
+      },
+      on_damaged ? std::function<bool(const std::string&, const error&)>(
+          [&](const std::string&, const error& why) {
+            on_damaged(why);
+            return true;
+          })
+                 : nullptr);
   if (!scanned)
     return scanned.error();
   if (failed)

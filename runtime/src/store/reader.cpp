@@ -49,27 +49,36 @@ result<std::vector<stage_record>> stages_in(const store::impl& p, MDB_txn* t) {
 /// (`state`, `retries`) that belongs to `stage_id`, in key order, until fn
 /// returns false or an error.
 template <class F>
-result<void> scan_stage_keys(const store::impl& p, MDB_txn* t, MDB_dbi dbi,
-                             std::uint32_t stage_id, const std::string& what,
-                             F fn) {
+result<void>
+scan_stage_keys(const store::impl& p, MDB_txn* t, MDB_dbi dbi,
+                std::uint32_t stage_id, const std::string& what, F fn,
+                const std::function<bool(const std::string&, const error&)>&
+                    on_damaged = {}) {
   int rc = 0;
   cursor c{t, dbi, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on " + what);
   auto start = keys::state_key(stage_id, "");
   MDB_val k = as_val(start), v;
-  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+       rc == 0 || (rc == value_damaged && on_damaged);
        rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     auto sk = keys::parse_state_key(as_view(k));
     if (!sk || sk->first != stage_id)
       break;
+    if (rc == value_damaged) {
+      if (!on_damaged(std::string(sk->second),
+                      lmdb_error(rc, p.opts.dir + ": scan " + what)))
+        break;
+      continue;
+    }
     result<bool> more = fn(sk->second, as_view(v));
     if (!more)
       return more.error();
     if (!*more)
       break;
   }
-  if (rc != 0 && rc != MDB_NOTFOUND)
+  if (rc != 0 && rc != MDB_NOTFOUND && !(rc == value_damaged && on_damaged))
     return lmdb_error(rc, p.opts.dir + ": scan " + what);
   return {};
 }
@@ -198,7 +207,8 @@ store::read_state(std::uint32_t stage_id, const std::string& key) const {
 
 result<void> store::scan_states(
     std::uint32_t stage_id,
-    const std::function<bool(const std::string&, const stored_state&)>& fn)
+    const std::function<bool(const std::string&, const stored_state&)>& fn,
+    const std::function<bool(const std::string&, const error&)>& on_damaged)
     const {
   auto& p = *impl_;
   return with_read_txn(p, "scan states", [&](MDB_txn* t) -> result<void> {
@@ -213,7 +223,8 @@ result<void> store::scan_states(
                             + "' is shorter than its version header");
           return fn(std::string(key),
                     stored_state{*ver, std::string(value.substr(8))});
-        });
+        },
+        on_damaged);
   });
 }
 

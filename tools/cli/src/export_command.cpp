@@ -22,12 +22,28 @@ int export_in_child(const export_args& a, const registry& reg) {
     print_error(st.error().describe());
     return usage;
   }
-  std::ios::sync_with_stdio(false);
-  auto n = export_stage(**st, a.stage, reg, std::cout);
-  std::cout.flush();
+  // Whole lines only: if LMDB crashes on a damaged page, what was printed
+  // before ends with a whole line. A damaged key is left out and named;
+  // the others are exported.
+  whole_lines lines;
+  std::ostream out(&lines);
+  std::size_t damaged = 0;
+  auto n = export_stage(**st, a.stage, reg, out, [&](const error& why) {
+    out.flush();
+    print_error(why.describe());
+    ++damaged;
+  });
+  out.flush();
   if (!n) {
     print_error(n.error().describe());
     return n.error().code == errc::not_found ? usage : failed;
+  }
+  if (damaged > 0) {
+    print_error(std::to_string(damaged) + " damaged key"
+                + (damaged == 1 ? " was" : "s were")
+                + " left out of the export: run `sluice check --data "
+                + a.data_dir + "`");
+    return failed;
   }
   return ok;
 }

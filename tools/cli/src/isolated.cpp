@@ -13,8 +13,44 @@
 #include <system_error>
 
 #include "commands.hpp"
+#include "sluice/private_files.hpp"
 
 namespace sluice::cli {
+
+namespace {
+constexpr std::size_t whole_lines_batch = std::size_t{64} << 10;
+} // namespace
+
+whole_lines::int_type whole_lines::overflow(int_type c) {
+  if (c != traits_type::eof()) {
+    held_.push_back(static_cast<char>(c));
+    if (held_.size() >= whole_lines_batch)
+      write_lines();
+  }
+  return traits_type::not_eof(c);
+}
+
+std::streamsize whole_lines::xsputn(const char* s, std::streamsize n) {
+  held_.append(s, static_cast<std::size_t>(n));
+  if (held_.size() >= whole_lines_batch)
+    write_lines();
+  return n;
+}
+
+int whole_lines::sync() {
+  write_lines();
+  return 0;
+}
+
+void whole_lines::write_lines() {
+  auto end = held_.rfind('\n');
+  if (end == std::string::npos)
+    return;
+  ++end; // through the newline
+  (void)write_all(fd_, std::string_view(held_).substr(0, end),
+                  "standard output");
+  held_.erase(0, end);
+}
 
 std::string signal_name(int sig) {
   switch (sig) {
@@ -80,13 +116,15 @@ int isolated(const std::string& data_dir,
   }
   if (WIFSIGNALED(status)) {
     auto where = note.get();
-    print_error(
-        data_dir + " is damaged: LMDB crashed reading it ("
-        + signal_name(WTERMSIG(status)) + (where.empty() ? "" : ", in " + where)
-        + "); nothing damaged was printed. Run `sluice check --data " + data_dir
-        + "` for what is damaged, and restore a backup (sluice "
-          "restore) or, on a cluster, rebuild this member from its "
-          "replicas");
+    print_error(data_dir + " is damaged: LMDB crashed reading it ("
+                + signal_name(WTERMSIG(status))
+                + (where.empty() ? "" : ", in " + where)
+                + "); what was printed before is whole and undamaged. Run "
+                  "`sluice check --data "
+                + data_dir
+                + "` for what is damaged, and restore a backup (sluice "
+                  "restore) or, on a cluster, rebuild this member from its "
+                  "replicas");
     return failed;
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : failed;

@@ -6,9 +6,32 @@
 #pragma once
 
 #include <functional>
+#include <streambuf>
 #include <string>
 
 namespace sluice::cli {
+
+/// An output buffer that writes only whole lines to `fd` (standard output
+/// by default): when the child crashes, what it printed ends with a whole
+/// line, never half of one.
+class whole_lines final : public std::streambuf {
+public:
+  explicit whole_lines(int fd = 1) : fd_(fd) {}
+  whole_lines(const whole_lines&) = delete;
+  whole_lines& operator=(const whole_lines&) = delete;
+  ~whole_lines() override { sync(); }
+
+protected:
+  int_type overflow(int_type c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+  /// Writes every whole line held.
+  int sync() override;
+
+private:
+  void write_lines();
+  int fd_;
+  std::string held_;
+};
 
 /// "a segmentation fault", "a bus error", "an abort", "signal N".
 std::string signal_name(int sig);

@@ -279,11 +279,14 @@ public:
                                                  const std::string& key) const;
 
   /// Calls `fn(key, state)` for every key of a stage in key order; stops
-  /// early when fn returns false.
+  /// early when fn returns false. A state failing its checksum ends the
+  /// scan with the error, unless `on_damaged` is given: then it gets the
+  /// key and the error (false stops) and the scan goes on.
   result<void> scan_states(
       std::uint32_t stage_id,
-      const std::function<bool(const std::string&, const stored_state&)>& fn)
-      const;
+      const std::function<bool(const std::string&, const stored_state&)>& fn,
+      const std::function<bool(const std::string&, const error&)>& on_damaged =
+          {}) const;
 
   /// A source's recorded progress (`sluice.v1.SourceOffset` bytes).
   result<std::optional<std::string>>
