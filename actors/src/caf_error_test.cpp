@@ -70,7 +70,7 @@ protected:
 TEST_F(CafError, ASluiceErrorRepliedByAnActorArrivesWithItsKindAndMessage) {
   auto a = sys_->spawn(failing_actor, 0);
   for (auto code : {errc::invalid_argument, errc::config, errc::storage,
-                    errc::behaviour, errc::unavailable}) {
+                    errc::behaviour, errc::unavailable, errc::no_space}) {
     auto got = request_error(a, std::chrono::seconds(10), fail_atom::value,
                              static_cast<std::uint8_t>(code),
                              std::string("pipeline.yaml:3: bad"));

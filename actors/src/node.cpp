@@ -60,7 +60,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   if (!opts.feeds.empty() && topo.feed.topic.empty())
     return fail(errc::config, "the topology names no feed topic");
   auto st =
-      store::open({opts.data_dir, std::uint64_t{64} << 30, opts.sync, false,
+      store::open({opts.data_dir, opts.max_data_size, opts.sync, false,
                    opts.place, opts.extension && opts.extension->replicated()});
   if (!st)
     return st.error();
@@ -156,6 +156,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.commit_window = opts.commit_window;
   env.feed_batch = opts.feed_batch;
   env.refeed = opts.refeed;
+  env.stop_when_full = opts.stop_when_full;
   p->env = env;
   p->store_actor = spawn_store_actor(*p->sys, env);
   start_supervisor(*p);
@@ -213,6 +214,15 @@ std::string node::prometheus() {
           .get_gauge("sluice_timers_pending", {},
                      "Durable behaviour timers not yet fired")
           .set(static_cast<std::int64_t>(*t));
+    auto space = p.st->space();
+    p.metrics
+        .get_gauge("sluice_store_used_bytes", {},
+                   "Bytes of the data file in use (its high-water mark)")
+        .set(static_cast<std::int64_t>(space.used));
+    p.metrics
+        .get_gauge("sluice_store_max_bytes", {},
+                   "The largest the data file may grow (--max-data-size)")
+        .set(static_cast<std::int64_t>(space.max));
     p.metrics
         .get_gauge("sluice_store_damaged_reads", {},
                    "Reads that met a stored value failing its checksum (never "
@@ -221,6 +231,14 @@ std::string node::prometheus() {
     feed_metrics();
   }
   return p.metrics.render_prometheus();
+}
+
+std::string node::input_paused() const {
+  auto why = impl_->st->out_of_space();
+  if (why.empty())
+    return why;
+  return "input paused: " + why
+         + " (reads are served; the commit is tried again every second)";
 }
 
 const sluice::topology& node::pipeline() const noexcept {
@@ -256,6 +274,8 @@ result<void> node::publish(const std::string& topic, std::vector<event> events,
   auto& p = *impl_;
   if (p.stopped)
     return fail(errc::unavailable, "the node is stopped");
+  if (auto why = input_paused(); !why.empty())
+    return fail(errc::no_space, why);
   try {
     return p.callers->run(
         [&] { return publish_here(p, topic, std::move(events), opts); });
@@ -420,12 +440,22 @@ void node::stop() {
       self->wait_for(p.admin_actor);
       p.admin_actor = nullptr;
     }
+    // A store whose input is paused answers no publish until a commit
+    // succeeds: it goes first (trying its commit once more), so the
+    // callers waiting for it learn that their events were not accepted.
+    bool paused = !p.st->out_of_space().empty();
+    if (paused) {
+      self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);
+      self->wait_for(p.store_actor);
+    }
     // No thread of the pool may outlive the actor system (caller_pool.hpp).
     p.callers->stop();
     self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
     self->wait_for(p.supervisor);
-    self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);
-    self->wait_for(p.store_actor);
+    if (!paused) {
+      self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);
+      self->wait_for(p.store_actor);
+    }
   }
   p.supervisor = nullptr;
   p.store_actor = nullptr;

@@ -32,6 +32,9 @@ struct node_env {
   std::chrono::milliseconds commit_window{20};
   std::size_t feed_batch = 2048;
   bool refeed = false;
+  /// node_options::stop_when_full: a commit failing for lack of space
+  /// stops the node instead of pausing input.
+  bool stop_when_full = false;
 
   /// The logger of a component, e.g. "store" or "stage.parse".
   std::shared_ptr<spdlog::logger> logger(const std::string& component) const;

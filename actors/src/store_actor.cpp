@@ -92,21 +92,79 @@ void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
   }
 }
 
+/// How often a commit that failed for lack of space is tried again.
+constexpr std::chrono::seconds full_retry{1};
+/// Used space (of the map) at which a warning is logged, and below which
+/// it may be logged again, in percent.
+constexpr std::uint64_t space_warn_at = 90, space_warn_reset = 85;
+
+/// A commit failed for lack of space: the lanes keep their work (nothing
+/// accepted is lost), new input is refused (node::input_paused) and the
+/// commit is tried again every second. Logged once per pause.
+void pause_input(store_actor_t* self, std::size_t size, const error& e) {
+  auto& s = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (!s.paused_since) {
+    s.paused_since = now;
+    s.log->error("commit of {} records failed: {}; input paused (new events "
+                 "refused, reads served), the commit is tried again every "
+                 "second",
+                 size, e.describe());
+    s.paused_gauge->set(1);
+  }
+  s.retry_at = now + full_retry;
+  self->delayed_send(self, full_retry, msg::tick_atom::value);
+}
+
+void resume_input(store_actor_t* self) {
+  auto& s = self->state;
+  auto paused = std::chrono::steady_clock::now() - *s.paused_since;
+  s.log->warn(
+      "input resumed: the commit succeeded after {:.1f} s paused for lack of "
+      "space",
+      std::chrono::duration<double>(paused).count());
+  s.paused_since.reset();
+  s.paused_gauge->set(0);
+}
+
+/// Warns once as the data file nears --max-data-size.
+void watch_space(store_state& s) {
+  auto use = s.env.st->space();
+  if (use.max == 0)
+    return;
+  auto percent = use.used * 100 / use.max;
+  if (!s.space_warned && percent >= space_warn_at) {
+    s.space_warned = true;
+    s.log->warn("the data file uses {} MiB of its largest size {} MiB "
+                "(--max-data-size): input pauses when it is reached",
+                use.used >> 20, use.max >> 20);
+  } else if (s.space_warned && percent < space_warn_reset) {
+    s.space_warned = false;
+  }
+}
+
 /// Commits one lane in one LMDB transaction. Deferred completions (their
-/// predecessor has not arrived yet) go back to the normal lane.
+/// predecessor has not arrived yet) go back to the normal lane. While
+/// input is paused, only the retry (every second) tries.
 void commit(store_actor_t* self, lane& l) {
   auto& s = self->state;
   if (l.empty())
     return;
   auto t0 = std::chrono::steady_clock::now();
+  if (s.paused_since && t0 < s.retry_at)
+    return;
   auto size = l.batch.size();
+  auto r = s.env.st->commit(l.batch);
+  if (!r && r.error().code == errc::no_space && !s.env.stop_when_full) {
+    pause_input(self, size, r.error());
+    return;
+  }
   auto promises = std::move(l.promises);
   std::vector<queue_append> appends; // kept until replicated
   if (s.replicated)
-    appends = l.batch.appends;
+    appends = std::move(l.batch.appends);
   auto failed_commits = l.failed_commits;
   auto copy_promises = std::move(l.copy_promises);
-  auto r = s.env.st->commit(std::move(l.batch));
   l = lane{};
   if (!r) {
     s.log->critical("commit of {} records failed: {}; stopping the node", size,
@@ -118,6 +176,9 @@ void commit(store_actor_t* self, lane& l) {
     self->quit(to_caf_error(r.error()));
     return;
   }
+  if (s.paused_since)
+    resume_input(self);
+  watch_space(s);
   // Shipped batches applied to the copies: durable now, their owners may
   // count them.
   for (std::size_t i = 0; i < copy_promises.size(); ++i)
@@ -268,8 +329,27 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
     s.replicated.emplace(*s.env.st, s.log);
   for (std::size_t i = 0; i < env.plan->stage_count(); ++i)
     s.stage_names[env.plan->stage_id(i)] = env.plan->topo().stages[i].name;
+  s.paused_gauge = &m.get_gauge(
+      "sluice_input_paused", {},
+      "1 while input is paused: a commit failed for lack of space (the disk "
+      "or --max-data-size) and is tried again every second");
   self->set_exit_handler([self](caf::exit_msg& em) {
+    auto& s = self->state;
+    s.retry_at = {};  // a paused store tries once more
     commit_all(self); // what arrived before the exit is committed
+    // Paused still: what the lanes hold was not committed, and their
+    // callers learn it (CAF does not answer a dropped promise).
+    auto why = to_caf_error(fail(
+        errc::no_space, "not committed: the node stopped while its input was "
+                        "paused: "
+                            + s.env.st->out_of_space()));
+    for (auto* l : {&s.urgent, &s.normal}) {
+      for (auto& rp : l->promises)
+        rp.deliver(why);
+      for (auto& rp : l->copy_promises)
+        rp.deliver(why);
+      *l = lane{};
+    }
     self->quit(em.reason);
   });
   caf::message_handler core{
@@ -320,6 +400,10 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       // here, the one writer, after what is pending has committed.
       [self](ext::store_call_atom, store_call& fn) -> caf::result<void> {
         commit_all(self);
+        // Cluster work runs after what is pending: not while it waits.
+        if (self->state.paused_since)
+          return to_caf_error(
+              fail(errc::no_space, self->state.env.st->out_of_space()));
         auto r = fn(*self->state.env.st);
         if (!r) {
           maybe_commit(self);

@@ -23,13 +23,15 @@ const char* to_string(errc code) noexcept {
     return "behaviour";
   case errc::unavailable:
     return "unavailable";
+  case errc::no_space:
+    return "no space";
   }
   return "unknown";
 }
 
 errc errc_from_code(std::uint32_t code) noexcept {
   if (code >= static_cast<std::uint32_t>(errc::invalid_argument)
-      && code <= static_cast<std::uint32_t>(errc::unavailable))
+      && code <= static_cast<std::uint32_t>(errc::no_space))
     return static_cast<errc>(code);
   return errc::unavailable;
 }

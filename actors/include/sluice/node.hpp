@@ -32,7 +32,18 @@ struct node_options {
   /// The directory of the node's LMDB store, created with its parents if
   /// missing; relative to the working directory.
   std::string data_dir = "var/sluice";
-  bool sync = true;               ///< fsync every commit
+  bool sync = true; ///< fsync every commit
+  /// The largest the data directory's LMDB file may grow (the map is
+  /// reserved at this size in virtual memory only; the file grows with
+  /// its data). A directory already larger is refused at start.
+  std::uint64_t max_data_size = std::uint64_t{64} << 30;
+  /// A commit that fails for lack of space (the disk or `max_data_size`)
+  /// stops the node (`sluice run` without --serve) instead of pausing its
+  /// input: by default the node keeps what waits for the commit, refuses
+  /// new events (`publish` answers errc::no_space, /readyz says why),
+  /// keeps serving reads, and tries the commit again every second until it
+  /// succeeds. Nothing accepted is lost either way.
+  bool stop_when_full = false;
   std::vector<std::string> feeds; ///< files fed into the feed topic
   bool refeed = false;     ///< feed files that were fed completely once more
   std::size_t threads = 0; ///< scheduler threads; 0 = cores
@@ -177,9 +188,16 @@ public:
   /// Safe from several threads at once (each call waits for its commit).
   /// With `opts.once`, an event whose id was published once before (with
   /// `once`, within `node_options::dedupe_window`) is dropped: a resent
-  /// webhook body is acknowledged again but queued once.
+  /// webhook body is acknowledged again but queued once. While input is
+  /// paused (`input_paused`), refused at once with errc::no_space.
   result<void> publish(const std::string& topic, std::vector<event> events,
                        publish_options opts = {});
+
+  /// Why the node takes no new events now: its last commit failed for
+  /// lack of space (the disk, or `node_options::max_data_size`) and is
+  /// tried again every second; empty while it takes them. Reads, queries
+  /// of known keys and the console keep working meanwhile. Any thread.
+  std::string input_paused() const;
 
   /// Makes sure `stage` knows `key`: if it has no state for the key (or
   /// `opts.refresh`), the key's catalog record is published as an urgent

@@ -72,6 +72,13 @@ struct store_state {
   counter* deduplicated = nullptr;
   counter* timers_fired = nullptr;
   gauge* pending_gauge = nullptr;
+  gauge* paused_gauge = nullptr;
+  /// Since when input is paused (a commit failed for lack of space), and
+  /// when the commit is tried again.
+  std::optional<std::chrono::steady_clock::time_point> paused_since;
+  std::chrono::steady_clock::time_point retry_at;
+  /// Logged that the data file nears --max-data-size.
+  bool space_warned = false;
   std::unordered_map<std::uint64_t, histogram*> stage_latency; // (id<<1)|prio
   std::unordered_map<std::uint32_t, std::string> stage_names;
 

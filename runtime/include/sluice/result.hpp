@@ -22,8 +22,10 @@ enum class errc : std::uint8_t {
   corrupt,              ///< stored bytes do not decode
   behaviour,            ///< user code threw
   unavailable,          ///< overloaded or shutting down; try again
+  no_space,             ///< the disk or the LMDB map is full; try again
+                        ///< once space is freed
   // A new kind goes here, before nothing else: errc_from_code() takes
-  // every number up to `unavailable` as known.
+  // every number up to `no_space` as known.
 };
 
 /// Human name of an error family, e.g. "config".

@@ -42,7 +42,7 @@ result<void> apply_copies(store::impl& p, MDB_txn* t,
 
 } // namespace
 
-result<commit_report> store::commit(write_batch batch) {
+result<commit_report> store::commit(const write_batch& batch) {
   auto& p = *impl_;
   if (p.opts.read_only)
     return fail(errc::invalid_argument, p.opts.dir + " is open read-only");
@@ -59,6 +59,8 @@ result<commit_report> store::commit(write_batch batch) {
   batch_writer w{p, t.get()};
   auto undo = [&](const error& e) -> result<commit_report> {
     p.next_seq = seq_before;
+    if (e.code == errc::no_space)
+      p.note_space(e.message);
     return e;
   };
   for (std::size_t i = 0; i < batch.appends.size(); ++i) {
@@ -94,6 +96,7 @@ result<commit_report> store::commit(write_batch batch) {
       return undo(r.error());
   if ((rc = t.commit()) != 0)
     return undo(commit_error(rc, p.opts.dir + ": commit", p.opts.dir));
+  p.note_space({});
   if (w.changelog_written()) {
     {
       std::lock_guard<std::mutex> guard{p.changelog_mtx};

@@ -12,7 +12,7 @@ constexpr std::uint32_t max_deferrals = 50;
 
 } // namespace
 
-result<void> batch_writer::complete(completion& c) {
+result<void> batch_writer::complete(const completion& c) {
   source_scope source{*this, c.key};
   auto skey = keys::state_key(c.stage_id, c.key);
   queue_ref ref{c.stage_id, c.consumed, c.ingest_ts_ns};
@@ -31,10 +31,12 @@ result<void> batch_writer::complete(completion& c) {
       // Its predecessor has not arrived. One that never does (its actor
       // was replaced) must not circle forever: give up and let the stage
       // reload the key.
-      if (++c.deferrals > max_deferrals)
+      if (c.deferrals + 1 > max_deferrals) {
         report.rejected.push_back(ref);
-      else
-        report.deferred.push_back(std::move(c));
+      } else {
+        report.deferred.push_back(c);
+        ++report.deferred.back().deferrals;
+      }
       return {};
     }
     if (c.base_version < *cur) {

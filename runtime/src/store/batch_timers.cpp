@@ -6,8 +6,13 @@
 
 namespace sluice {
 
-result<void> batch_writer::timers(completion& c) {
-  for (auto& op : c.timers) {
+result<void> batch_writer::timers(const completion& c) {
+  for (const auto& op : c.timers) {
+    // What the stage supervisor is told: a durable timer's event is
+    // stored, so it needs only the time.
+    timer_op told{op.name, op.cancel, op.durable, op.due_ns, op.priority, {}};
+    if (op.cancel || !op.durable)
+      told.event_bytes = op.event_bytes;
     auto tk = keys::timer_key(c.stage_id, c.key, op.name);
     if (auto r = drop_timer(c.stage_id, tk); !r)
       return r;
@@ -27,11 +32,9 @@ result<void> batch_writer::timers(completion& c) {
         return lmdb_error(rc, p_.opts.dir + ": write timer " + op.name
                                   + " of key " + keys::printable(c.key));
       changes_.timer(c.stage_id, c.key, op.name, bytes, false);
-      // Stored; the stage supervisor needs only the time.
-      op.event_bytes.clear();
     }
     ++report.records;
-    report.timers.push_back({c.stage_id, c.key, std::move(op)});
+    report.timers.push_back({c.stage_id, c.key, std::move(told)});
   }
   return {};
 }

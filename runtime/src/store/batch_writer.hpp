@@ -75,7 +75,7 @@ public:
   // -- completions (batch_complete.cpp) -------------------------------------
 
   /// Applies, defers or rejects one processed event (see store::commit).
-  result<void> complete(completion& c);
+  result<void> complete(const completion& c);
   /// The current version of (stage, key): from this batch, else from LMDB.
   result<std::uint64_t> version_of(const std::string& skey);
   /// Writes a key's state at `version`.
@@ -116,7 +116,7 @@ public:
   /// Applies a completion's timer ops in order: each replaces the durable
   /// timer of its name, and a durable set writes the new one. Every op is
   /// reported, for the stage supervisor's in-memory timers.
-  result<void> timers(completion& c);
+  result<void> timers(const completion& c);
   /// Deletes the durable timer at timers-db key `tk`, if there is one.
   result<void> drop_timer(std::uint32_t stage_id, const std::string& tk);
   /// Moves the stage's durable timers due by `f.up_to_ns` into its queue.

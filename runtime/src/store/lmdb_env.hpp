@@ -95,6 +95,9 @@ error lmdb_error(int rc, const std::string& what);
 /// what to do; nothing committed was lost.
 error commit_error(int rc, const std::string& what, const std::string& dir);
 
+/// How much of its map `env`'s data file uses (space.cpp).
+store::space_use space_of(MDB_env* env) noexcept;
+
 inline MDB_val as_val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
 }
@@ -217,8 +220,13 @@ struct store::impl {
   /// Commits that wrote changelog entries, for change feeds waiting for
   /// more (changelog_reader::wait).
   mutable std::mutex changelog_mtx;
+  /// Why the last commit failed for lack of space; empty after a success.
+  mutable std::mutex space_mtx;
+  std::string out_of_space;
   mutable std::condition_variable changelog_cv;
   std::uint64_t changelog_commits = 0;
+  /// Records why a commit failed for lack of space (empty: it succeeded).
+  void note_space(const std::string& why);
   /// The changelog of `stage_id`, when it keeps one.
   std::optional<changelog_db> changelog_of(std::uint32_t stage_id) const;
 

@@ -131,13 +131,19 @@ error lmdb_error(int rc, const std::string& what) {
                       "lists every damaged record)");
   auto code =
       rc == MDB_CORRUPTED || rc == MDB_INVALID ? errc::corrupt : errc::storage;
+  if (rc == ENOSPC || rc == EDQUOT)
+    return fail(errc::no_space, what
+                                    + ": no space left on the file system "
+                                      "that holds the data directory ("
+                                    + mdb_strerror(rc) + ")");
   if (rc == MDB_MAP_FULL)
-    return fail(code, what
-                          + ": the LMDB map is full: the data directory "
-                            "reached the largest size this store was "
-                            "opened with; nothing of this commit was "
-                            "written ("
-                          + mdb_strerror(rc) + ")");
+    return fail(errc::no_space,
+                what
+                    + ": the LMDB map is full: the data directory reached "
+                      "its largest size (--max-data-size); nothing of this "
+                      "commit was written, nothing committed was lost: "
+                      "start again with a larger --max-data-size ("
+                    + mdb_strerror(rc) + ")");
   return fail(code, what + ": " + mdb_strerror(rc));
 }
 
@@ -151,13 +157,14 @@ error commit_error(int rc, const std::string& what, const std::string& dir) {
     // Full: under 1 MiB or 0.1% left (LMDB writes whole pages; EIO comes
     // from the write of its pages on some file systems when they fill).
     if (rc != EIO || free < (std::uint64_t{1} << 20) || free * 1000 < size)
-      return fail(errc::storage,
+      return fail(errc::no_space,
                   what + ": no space left on the file system that holds " + dir
                       + " (" + std::to_string(free >> 10) + " KiB free of "
                       + std::to_string(size >> 20)
-                      + " MiB): free space there or move the data directory "
-                        "to a larger disk, then start again; nothing "
-                        "committed was lost (LMDB: "
+                      + " MiB): free space there (a serving node resumes "
+                        "by itself) or move the data directory to a larger "
+                        "disk and start again; nothing committed was lost "
+                        "(LMDB: "
                       + mdb_strerror(rc) + ")");
   }
   return lmdb_error(rc, what);
@@ -240,6 +247,18 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   rc = mdb_env_open(p->env, opts.dir.c_str(), flags, 0600); // private
   if (rc != 0)
     return lmdb_error(rc, "cannot open data directory " + opts.dir);
+  if (!opts.read_only) {
+    // LMDB silently raises a map smaller than the data to the data's size:
+    // the first commit that grows the file would find it full.
+    auto use = space_of(p->env);
+    if (use.used > opts.map_size)
+      return fail(errc::invalid_argument,
+                  opts.dir + ": the data already takes "
+                      + std::to_string(use.used >> 20)
+                      + " MiB, more than the largest size allowed ("
+                      + std::to_string(opts.map_size >> 20)
+                      + " MiB, --max-data-size): give a larger one");
+  }
   txn t{p->env, opts.read_only, rc};
   if (rc != 0)
     return lmdb_error(rc, opts.dir + ": begin transaction");

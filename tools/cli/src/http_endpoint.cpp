@@ -50,6 +50,9 @@ readiness::answer readiness::check() const {
   if (ready_ && gate_)
     if (auto ok = gate_(); !ok)
       return {false, ok.error().message};
+  if (ready_ && node_ != nullptr)
+    if (auto why = node_->input_paused(); !why.empty())
+      return {false, why};
   return {ready_, reason_};
 }
 

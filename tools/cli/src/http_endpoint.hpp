@@ -1,7 +1,7 @@
 // Private: the HTTP listener of `sluice run --http HOST:PORT`. GET /healthz
-// (the process runs), /readyz (the node is started and not failed) and
-// /metrics (Prometheus text), served on a background thread. This header
-// does not include httplib.h.
+// (the process runs), /readyz (the node is started, not failed, and takes
+// input) and /metrics (Prometheus text), served on a background thread. This
+// header does not include httplib.h.
 #pragma once
 
 #include <functional>
@@ -44,7 +44,8 @@ public:
     bool ready = false;
     std::string reason; ///< empty when ready
   };
-  /// The current state; before `started`, "the store is opening".
+  /// The current state; before `started`, "the store is opening"; not
+  /// ready while the node's input is paused (node::input_paused).
   answer check() const;
   /// The node's metrics in the Prometheus text format, or nothing before
   /// `started` and after `detach`.

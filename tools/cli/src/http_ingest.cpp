@@ -210,8 +210,9 @@ void post_events(const httplib::Request& req, httplib::Response& res,
       if (auto r = n.publish(topic, std::move(evs), {.once = true}); !r) {
         // What was committed before stays; the rest was not accepted.
         int status = r.error().code == errc::invalid_argument ? 413 : 503;
-        if (status == 503)
-          res.set_header("Retry-After", "1");
+        if (status == 503) // a full disk takes an operator: ask for less
+          res.set_header("Retry-After",
+                         r.error().code == errc::no_space ? "5" : "1");
         reply(res, status,
               {{"error", r.error().message},
                {"accepted", accepted},

@@ -283,14 +283,7 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "re-replicating its shards (e.g. 5m, 300s; 0: never)")
       ->type_name("DURATION")
       ->capture_default_str();
-  cmd->add_option("--threads", a->run.threads,
-                  "Scheduler threads (default: cores)");
-  cmd->add_option("--commit-batch", a->run.commit_batch,
-                  "Maximum records per LMDB transaction")
-      ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--commit-window", a->run.commit_window_ms,
-                  "Milliseconds normal work may wait to share a commit")
-      ->check(CLI::Range(0, 10000));
+  add_store_options(*cmd, a->run);
   return [a, &reg] { return run_member(*a, reg); };
 }
 

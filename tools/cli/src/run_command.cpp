@@ -112,6 +112,8 @@ int run_pipeline(const run_args& a, const registry& reg,
   opts.max_commit_batch = a.commit_batch;
   opts.max_feed_subscribers = a.feed_subscribers;
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
+  opts.max_data_size = a.max_data_size;
+  opts.stop_when_full = !a.serve;
   opts.name = a.name;
   opts.listen = a.listen;
   opts.catalog = a.catalog;
@@ -326,16 +328,26 @@ action add_run_command(CLI::App& app, const registry& reg) {
   cmd->add_flag("--strict-permissions", a->strict_permissions,
                 "Refuse to start when the data directory is open to other "
                 "users (default: a warning)");
-  cmd->add_option("--threads", a->threads,
-                  "Scheduler threads (default: cores)");
-  cmd->add_option("--commit-batch", a->commit_batch,
-                  "Maximum records per LMDB transaction")
-      ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--commit-window", a->commit_window_ms,
-                  "Milliseconds normal work may wait to share a commit "
-                  "(urgent work commits at once)")
-      ->check(CLI::Range(0, 10000));
+  add_store_options(*cmd, *a);
   return [a, &reg] { return run_pipeline(*a, reg); };
+}
+
+void add_store_options(CLI::App& cmd, run_args& a) {
+  cmd.add_option("--threads", a.threads, "Scheduler threads (default: cores)");
+  cmd.add_option("--commit-batch", a.commit_batch,
+                 "Maximum records per LMDB transaction")
+      ->check(CLI::Range(1, 1000000));
+  cmd.add_option("--commit-window", a.commit_window_ms,
+                 "Milliseconds normal work may wait to share a commit "
+                 "(urgent work commits at once)")
+      ->check(CLI::Range(0, 10000));
+  cmd.add_option("--max-data-size", a.max_data_size,
+                 "The largest the data directory's file may grow, e.g. 512MiB "
+                 "or 64GiB (default 64GiB); reached, input pauses "
+                 "(--serve, node) or the run stops")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(std::uint64_t{16} << 20, std::uint64_t{1} << 50))
+      ->type_name("SIZE");
 }
 
 } // namespace sluice::cli

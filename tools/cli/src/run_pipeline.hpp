@@ -12,6 +12,10 @@
 #include "sluice/registry.hpp"
 #include "sluice/result.hpp"
 
+namespace CLI {
+class App;
+} // namespace CLI
+
 namespace sluice::cli {
 
 struct run_args {
@@ -45,6 +49,8 @@ struct run_args {
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
   unsigned commit_window_ms = 20;
+  /// --max-data-size: the largest the data directory's file may grow.
+  std::uint64_t max_data_size = std::uint64_t{64} << 30;
   /// `node --check`: validate everything a start would, start nothing.
   bool check_only = false;
 };
@@ -61,6 +67,10 @@ struct member_hooks {
   /// runs.
   std::function<result<void>()> ready;
 };
+
+/// The options `sluice run` and `sluice node` share for the store:
+/// --threads, --commit-batch, --commit-window, --max-data-size.
+void add_store_options(CLI::App& cmd, run_args& a);
 
 /// Runs a pipeline as `sluice run` does; with `member`, as a cluster
 /// member. Returns the exit code.

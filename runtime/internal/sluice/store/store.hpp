@@ -212,6 +212,20 @@ public:
   /// value is never served or processed). Any thread.
   std::uint64_t damaged_reads() const noexcept;
 
+  /// Why the last commit failed for lack of space (errc::no_space: the
+  /// disk or the LMDB map is full); empty once a commit succeeds again.
+  /// Any thread.
+  std::string out_of_space() const;
+
+  /// How much of the map the data file uses (its high-water mark, free
+  /// pages included) and the map's size (`store_options::map_size`, or
+  /// the file's size if that is larger). Any thread.
+  struct space_use {
+    std::uint64_t used = 0; ///< bytes up to the last page in use
+    std::uint64_t max = 0;  ///< the map's size in bytes
+  };
+  space_use space() const noexcept;
+
   /// Whether it was opened with `store_options::replicated`.
   bool replicated() const noexcept;
 
@@ -231,7 +245,9 @@ public:
   /// Applies `batch` in one transaction and fsyncs (when sync is on).
   /// Completions whose base version is ahead of the stored one are
   /// deferred; those behind it, or whose queue entry is gone, are rejected.
-  result<commit_report> commit(write_batch batch);
+  /// `batch` is left as it was, so a commit that failed for lack of space
+  /// (errc::no_space) can be tried again.
+  result<commit_report> commit(const write_batch& batch);
 
   /// A dead letter's address: its stage id (0 for ingest) and seq.
   using dead_letter_ref = std::pair<std::uint32_t, std::uint64_t>;
