@@ -49,17 +49,15 @@ result<void> batch_writer::complete(const completion& c) {
   if (!dbi)
     return dbi.error();
   auto qk = keys::queue_key(c.consumed);
-  MDB_val qkv = as_val(qk), qv;
+  MDB_val qkv = as_val(qk);
   // A retry keeps the entry queued; everything else consumes it.
   int rc = c.retry.empty() ? mdb_del(t_, *dbi, &qkv, nullptr)
-                           : db_get(t_, *dbi, &qkv, &qv);
+                           : db_has(t_, *dbi, &qkv);
   if (rc == MDB_NOTFOUND) { // consumed already: a duplicate
     report.duplicates.push_back(ref);
     return {};
   }
-  // A retry of an entry whose value is damaged: it is there (its bytes
-  // are not needed here).
-  if (rc != 0 && rc != value_damaged)
+  if (rc != 0)
     return lmdb_error(rc, p_.opts.dir + ": remove consumed event");
   if (c.retry.empty())
     changes_.queued(c.stage_id, c.consumed, c.key, {}, true);

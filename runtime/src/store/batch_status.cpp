@@ -55,9 +55,9 @@ result<void> batch_writer::apply(const redrive& r) {
     if (!dbi)
       return dbi.error();
     auto qk = keys::queue_key(*pos);
-    MDB_val qkv = as_val(qk), qv;
-    rc = db_get(t_, *dbi, &qkv, &qv);
-    if (rc == 0 || rc == value_damaged)
+    MDB_val qkv = as_val(qk);
+    rc = db_has(t_, *dbi, &qkv);
+    if (rc == 0)
       return {}; // still queued (damaged: a dead letter soon): waiting
     if (rc != MDB_NOTFOUND)
       return lmdb_error(rc, p_.opts.dir + ": read queue entry");

@@ -96,6 +96,16 @@ int cursor_get(MDB_cursor* c, MDB_val* key, MDB_val* data, MDB_cursor_op op) {
   return checked(env, mdb_cursor_dbi(c), *key, data);
 }
 
+int db_has(MDB_txn* t, MDB_dbi dbi, MDB_val* key) {
+  MDB_val unread;
+  return mdb_get(t, dbi, key, &unread);
+}
+
+int cursor_key(MDB_cursor* c, MDB_val* key, MDB_cursor_op op) {
+  MDB_val unread;
+  return mdb_cursor_get(c, key, &unread, op);
+}
+
 namespace {
 
 thread_local std::string put_buffer;

@@ -64,6 +64,13 @@ int db_put(MDB_txn* t, MDB_dbi dbi, MDB_val* key, MDB_val* data,
 int cursor_get(MDB_cursor* c, MDB_val* key, MDB_val* data, MDB_cursor_op op);
 int cursor_put(MDB_cursor* c, MDB_val* key, MDB_val* data, unsigned flags);
 
+/// For reads that want keys only: whether `key` is in `dbi` (0, or
+/// MDB_NOTFOUND, or LMDB's error), and a cursor moved by `op` with its
+/// key in `key`. The value is not read, so a key whose value fails its
+/// checksum is there like any other; its reader reports the damage.
+int db_has(MDB_txn* t, MDB_dbi dbi, MDB_val* key);
+int cursor_key(MDB_cursor* c, MDB_val* key, MDB_cursor_op op);
+
 /// The damaged value this thread met last: "the value of key K in
 /// database 'D'".
 std::string last_damage();

@@ -463,8 +463,8 @@ result<void> store::scan_status(
         auto q = queue_of.find(st.stage());
         if (q != queue_of.end()) {
           auto qk = keys::queue_key(*pos);
-          MDB_val qkv = as_val(qk), qv;
-          waits = db_get(t, q->second, &qkv, &qv) == 0;
+          MDB_val qkv = as_val(qk);
+          waits = db_has(t, q->second, &qkv) == 0;
         }
       }
       if (!fn(std::string(as_view(k)), std::string(as_view(v)), waits))

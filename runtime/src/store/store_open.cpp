@@ -55,16 +55,14 @@ result<std::optional<std::string>> last_key_below(MDB_txn* t, MDB_dbi dbi,
   cursor c{t, dbi, rc};
   if (rc != 0)
     return lmdb_error(rc, "open cursor");
-  MDB_val k = as_val(end), v;
-  rc = end.empty() ? MDB_NOTFOUND : cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-  // Only keys are read here: a value that fails its checksum is the
-  // reader's to report, not a reason to refuse the directory.
-  if (rc == 0 || rc == value_damaged)
-    rc = cursor_get(c.get(), &k, &v, MDB_PREV);
+  // Keys only: a value that fails its checksum is its reader's to report,
+  // not a reason to refuse the directory.
+  MDB_val k = as_val(end);
+  rc = end.empty() ? MDB_NOTFOUND : cursor_key(c.get(), &k, MDB_SET_RANGE);
+  if (rc == 0)
+    rc = cursor_key(c.get(), &k, MDB_PREV);
   else if (rc == MDB_NOTFOUND)
-    rc = cursor_get(c.get(), &k, &v, MDB_LAST);
-  if (rc == value_damaged)
-    rc = 0;
+    rc = cursor_key(c.get(), &k, MDB_LAST);
   if (rc == MDB_NOTFOUND)
     return std::optional<std::string>{};
   if (rc != 0)
