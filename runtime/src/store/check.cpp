@@ -10,27 +10,36 @@ namespace sluice {
 
 namespace {
 
-/// Walks one database with LMDB's own reads (no checksum stripped), checking
-/// every value's checksum when `sealed`; returns the records read. `broken`:
-/// LMDB failed a read, which leaves the transaction unusable.
-std::uint64_t walk(MDB_txn* t, MDB_dbi dbi, const std::string& name,
-                   bool sealed, const check_callbacks& cb, check_report& report,
-                   bool& broken) {
-  auto found = [&](std::string key, std::string problem) {
+/// A damaged finding: counted, and told to the callback.
+struct finder {
+  const check_callbacks& cb;
+  check_report& report;
+
+  void operator()(const std::string& database, std::string key,
+                  std::string problem) const {
     ++report.damaged;
     if (cb.on_finding)
-      cb.on_finding({name, std::move(key), std::move(problem)});
-  };
+      cb.on_finding({database, std::move(key), std::move(problem)});
+  }
+};
+
+/// Walks one database with LMDB's own reads (no checksum stripped), checking
+/// every value's checksum when `sealed`; returns the records read. `broken`:
+/// LMDB failed, which may leave the transaction unusable.
+std::uint64_t walk(MDB_txn* t, MDB_dbi dbi, const std::string& name,
+                   bool sealed, const finder& found, bool& broken) {
   MDB_stat st{};
   int rc = mdb_stat(t, dbi, &st);
   if (rc != 0) {
-    found("", std::string("LMDB cannot read its record: ") + mdb_strerror(rc));
+    found(name, "",
+          std::string("LMDB cannot read its record: ") + mdb_strerror(rc));
     broken = true;
     return 0;
   }
   MDB_cursor* c = nullptr;
   if ((rc = mdb_cursor_open(t, dbi, &c)) != 0) {
-    found("", std::string("LMDB cannot open it: ") + mdb_strerror(rc));
+    found(name, "", std::string("LMDB cannot open it: ") + mdb_strerror(rc));
+    broken = true;
     return 0;
   }
   std::uint64_t n = 0;
@@ -42,20 +51,20 @@ std::uint64_t walk(MDB_txn* t, MDB_dbi dbi, const std::string& name,
     last.assign(as_view(k));
     std::string_view value;
     if (sealed && !unseal(last, as_view(v), value))
-      found(keys::printable(last), "fails its checksum");
+      found(name, keys::printable(last), "fails its checksum");
   }
   mdb_cursor_close(c);
-  if (rc != MDB_NOTFOUND)
+  if (rc != MDB_NOTFOUND) {
     broken = true;
-  if (rc != MDB_NOTFOUND)
-    found(n == 0 ? "" : keys::printable(last),
+    found(name, n == 0 ? "" : keys::printable(last),
           std::string("LMDB cannot read on ")
               + (n == 0 ? "from its first page" : "after this key") + ": "
               + mdb_strerror(rc));
-  else if (n != st.ms_entries)
-    found("", "LMDB's count says " + std::to_string(st.ms_entries)
-                  + " records; " + std::to_string(n)
-                  + " could be read (a damaged page)");
+  } else if (n != st.ms_entries) {
+    found(name, "",
+          "LMDB's count says " + std::to_string(st.ms_entries) + " records; "
+              + std::to_string(n) + " could be read (a damaged page)");
+  }
   return n;
 }
 
@@ -90,21 +99,18 @@ result<check_report> store::check(const check_callbacks& cb) const {
     return {};
   };
   bool broken = false;
+  finder found{cb, report};
   for (auto& name : names) {
     if (cb.on_database)
       cb.on_database(name);
     MDB_dbi dbi = 0;
     if ((rc = mdb_dbi_open(t->get(), name.c_str(), 0, &dbi)) != 0) {
-      ++report.damaged;
-      if (cb.on_finding)
-        cb.on_finding(
-            {name, "",
-             std::string("LMDB cannot open it: ") + mdb_strerror(rc)});
+      found(name, "", std::string("LMDB cannot open it: ") + mdb_strerror(rc));
       broken = true;
     } else {
       ++report.databases;
       report.records +=
-          walk(t->get(), dbi, name, report.checksums, cb, report, broken);
+          walk(t->get(), dbi, name, report.checksums, found, broken);
     }
     if (auto f = fresh(broken); !f)
       return f.error();
@@ -114,7 +120,7 @@ result<check_report> store::check(const check_callbacks& cb) const {
   const std::string free_pages = "(free pages)";
   if (cb.on_database)
     cb.on_database(free_pages);
-  walk(t->get(), 0, free_pages, false, cb, report, broken);
+  walk(t->get(), 0, free_pages, false, found, broken);
   return report;
 }
 
