@@ -76,7 +76,7 @@ done
 # Bad input: exit 2, the directory named, nothing overwritten.
 "$sluice" backup --data nowhere --out b.none >out 2>&1
 check "backup of a missing directory: exit 2" test $? -eq 2
-check "backup of a missing directory: names it" grep -q "nowhere holds no data.mdb" out
+check "backup of a missing directory: names it" grep -q "no Sluice data in nowhere (data.mdb is missing)" out
 "$sluice" backup --data ref --out "$mid" >out 2>&1
 check "backup over a backup: exit 2" test $? -eq 2
 check "backup over a backup: says so" grep -q "$mid already holds a data.mdb" out
@@ -86,7 +86,7 @@ check "restore over a data directory: says so" grep -q "restored already holds a
 mkdir -p empty
 "$sluice" restore --from empty --data r2 >out 2>&1
 check "restore from a directory without data: exit 2" test $? -eq 2
-check "restore from a directory without data: names it" grep -q "empty holds no data.mdb" out
+check "restore from a directory without data: names it" grep -q "no Sluice data in empty (data.mdb is missing)" out
 mkdir -p junk && head -c 65536 /dev/urandom >junk/data.mdb
 "$sluice" restore --from junk --data r3 >out 2>&1
 check "restore from bytes that are no LMDB: exit 2" test $? -eq 2

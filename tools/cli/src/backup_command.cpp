@@ -31,24 +31,12 @@ struct backup_args {
   std::string from; ///< restore: the backup
 };
 
-/// Opens `dir` read-only as a Sluice data directory: LMDB, and a format
-/// this Sluice reads (errors name the directory).
-result<std::unique_ptr<store>> open_existing(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::exists(fs::path(dir) / "data.mdb", ec))
-    return fail(errc::not_found,
-                dir
-                    + " holds no data.mdb: not a Sluice data directory or "
-                      "backup");
-  return store::open(store_options::read_only_at(dir));
-}
-
 std::string mib(std::uint64_t bytes) {
   return std::to_string((bytes + (1 << 19)) >> 20) + " MiB";
 }
 
 int run_backup(const backup_args& a) {
-  auto st = open_existing(a.data_dir);
+  auto st = store::open(store_options::read_only_at(a.data_dir));
   if (!st) {
     print_error(st.error().describe());
     return usage;
@@ -117,7 +105,7 @@ int run_restore(const backup_args& a) {
   }
   {
     // A backup this Sluice can open (and reads the format of).
-    auto st = open_existing(a.from);
+    auto st = store::open(store_options::read_only_at(a.from));
     if (!st) {
       print_error(st.error().message);
       return usage;
