@@ -46,8 +46,8 @@ cleanup() {
 trap cleanup EXIT
 port=$((20000 + RANDOM % 20000))
 base="http://127.0.0.1:$port"
-now_ms() { date +%s%3N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 serve() { # DATA [ARGS...]: a serving node, ready
   local data=$1
   shift
@@ -68,9 +68,7 @@ stop() {
   pid=""
 }
 
-echo "== change feeds =="
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
-echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+bench_header "change feeds"
 
 if [[ -z $only || $only == cold ]]; then
   echo

@@ -45,11 +45,10 @@ cleanup() {
 }
 trap cleanup EXIT
 port=$((20000 + RANDOM % 20000))
-now_ms() { date +%s%3N; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
-echo "== restart to serving: $keys keys against an empty data directory =="
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
-echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+bench_header "restart to serving: $keys keys against an empty data directory"
 echo "binary:  $sluice"
 
 bash "$here/cluster/unique_feed.sh" "$keys" "$npm" "$work/npm.tsv"

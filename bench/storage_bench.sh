@@ -40,12 +40,10 @@ done
 work=$(mktemp -d /var/tmp/sluice_storage.XXXXXX)
 cleanup() { if ((keep)); then echo "kept $work" >&2; else rm -rf "$work"; fi; }
 trap cleanup EXIT
-now_ms() { date +%s%3N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
-echo "== storage: checksums on/off, check and backup =="
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
-echo "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+bench_header "storage: checksums on/off, check and backup"
 echo "binary:  $sluice; baseline: $baseline"
 
 mkdir -p "$work/feed" "$work/big"
