@@ -161,7 +161,11 @@ replication_2() {
   wiped_and_rebuilt "$work/r2" r2 3 2
 }
 
-# 5. As 2 with R = 2. min_insync 1, not 2: with min_insync = R a member's
+# 5. As 2 with R = 2, and c restored from a backup (`sluice backup` taken
+# while it was fed, a few seconds before its kill) instead of starting
+# empty: its copies and its log are older than what it had acknowledged,
+# and it catches up as a member back from a long absence does. min_insync
+# 1, not 2: with min_insync = R a member's
 # death leaves every shard it replicated unable to acknowledge until it is
 # back and caught up (the isr never shrinks below min_insync), so a cluster
 # of R = 2 tolerates one failure only with min_insync = R - 1 = 1, as
@@ -170,26 +174,35 @@ replication_2() {
 # before its owner stops waiting for it, so every acknowledged record is on
 # every member of the isr, and one death leaves one of them.
 replication_5() {
-  scenario=KilledMemberWipedAndRebuiltTwoReplicas
+  scenario=KilledMemberRestoredFromABackupTwoReplicas
   echo "== 5. $scenario"
-  wiped_and_rebuilt "$work/r5" r5 2 1
+  wiped_and_rebuilt "$work/r5" r5 2 1 restore
 }
 
-# wiped_and_rebuilt DIR TAG R MIN_INSYNC: a, b, c with --replicas R and
-# --min-insync MIN_INSYNC, fed through a and b; c killed -9 and its data
-# directory wiped; its shards fail over and a post through a is
-# acknowledged while it is down; c restarts under its name with an empty
-# data directory and rebuilds its copies from the owners; then
-# verify_scenario.
+# wiped_and_rebuilt DIR TAG R MIN_INSYNC [restore]: a, b, c with --replicas
+# R and --min-insync MIN_INSYNC, fed through a and b; c killed -9 and its
+# data directory wiped (with `restore`: replaced by a backup taken while
+# fed, 2 s before the kill); its shards fail over and a post through a is
+# acknowledged while it is down; c restarts under its name and rebuilds or
+# catches up its copies from the owners; then verify_scenario.
 wiped_and_rebuilt() {
-  local dir=$1 tag=$2 repl_r=$3 repl_min=$4 t_kill t0 owned rc=0
+  local dir=$1 tag=$2 repl_r=$3 repl_min=$4 mode=${5:-wipe} t_kill t0 owned rc=0
   repl_start "$dir" "$tag" || { abandon "$dir"; return; }
   check_replica_count "$repl_r" a b c
   start_posters "$dir" "$tag" a b
   sleep 1
+  if [[ $mode == restore ]]; then
+    "$sluice" backup --data "${datad[c]}" --out "$dir/c.backup" >"$dir/backup.log" 2>&1 || rc=$?
+    check "$scenario: a backup of c taken while fed ($(tail -n 1 "$dir/backup.log"))" test "$rc" -eq 0
+    sleep 2 # c acknowledges more than its backup holds
+  fi
   t_kill=$(now_ms)
   kill9 c
   rm -rf "${datad[c]}"
+  if [[ $mode == restore ]]; then
+    "$sluice" restore --from "$dir/c.backup" --data "${datad[c]}" >"$dir/restore.log" 2>&1 || rc=$?
+    check "$scenario: c's data directory restored from it ($(tail -n 1 "$dir/restore.log"))" test "$rc" -eq 0
+  fi
   while owned=$(owned_by a c); [[ $owned != 0 && $(now_ms) -lt $((t_kill + wait_limit * 1000)) ]]; do sleep 0.1; done
   check "$scenario: c's shards fail over ($(secs $(($(now_ms) - t_kill))) s after its kill; left: $owned)" test "$owned" == 0
   "$py" "$here/webhook_poster.py" --url "${hook[a]}/v1/events" --key-file "$hook_key" \
@@ -203,7 +216,7 @@ wiped_and_rebuilt() {
   # Rebuilt: its shards back (each moved once c was in sync); as in
   # scenario 3, not every member in sync at one instant while fed.
   wait_rebalanced moves a b c || { abandon "$dir"; return; }
-  note "$scenario: c restarted with an empty data directory, rebuilt its copies and got its shards back in $(secs $(($(now_ms) - t0))) s"
+  note "$scenario: c restarted ($mode), caught up its copies and got its shards back in $(secs $(($(now_ms) - t0))) s"
   sleep 1
   verify_scenario "$dir" "$tag"
 }
