@@ -38,6 +38,7 @@ std::unique_ptr<node> start_with(const std::string& dir, const registry& reg,
 /// 20 events of 16 KiB for key `k<i>`.
 std::vector<event> big_batch(int i) {
   std::vector<event> evs;
+  evs.reserve(20);
   for (int j = 0; j < 20; ++j)
     evs.push_back(make_event("k" + std::to_string(i),
                              std::to_string(j) + std::string(16 << 10, 'x')));
