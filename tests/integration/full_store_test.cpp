@@ -45,7 +45,7 @@ std::vector<event> big_batch(int i) {
   return evs;
 }
 
-bool contains(const std::string& text, const std::string& part) {
+bool mentions(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
@@ -79,16 +79,16 @@ TEST(FullStore, AServingNodePausesInputKeepsServingReadsAndLosesNothing) {
     ASSERT_GT(accepted, 0);
     ASSERT_TRUE(wait_until([&] { return !n->input_paused().empty(); }, 30s));
     auto why = n->input_paused();
-    EXPECT_TRUE(contains(why, "input paused: " + dir)) << why;
-    EXPECT_TRUE(contains(why, "the LMDB map is full")) << why;
-    EXPECT_TRUE(contains(why, "tried again every second")) << why;
+    EXPECT_TRUE(mentions(why, "input paused: " + dir)) << why;
+    EXPECT_TRUE(mentions(why, "the LMDB map is full")) << why;
+    EXPECT_TRUE(mentions(why, "tried again every second")) << why;
 
     // New input is refused at once, naming the cause.
     auto t0 = std::chrono::steady_clock::now();
     auto refused = n->publish("in", {make_event("late", "z")});
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, errc::no_space);
-    EXPECT_TRUE(contains(refused.error().message, "input paused")) << why;
+    EXPECT_TRUE(mentions(refused.error().message, "input paused")) << why;
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
 
     // The node runs and serves reads.
@@ -98,8 +98,8 @@ TEST(FullStore, AServingNodePausesInputKeepsServingReadsAndLosesNothing) {
     auto q = n->query("first", "small", {.wait = 0ms});
     ASSERT_TRUE(q) << q.error().describe();
     auto text = n->prometheus();
-    EXPECT_TRUE(contains(text, "\nsluice_input_paused 1\n")) << text;
-    EXPECT_TRUE(contains(text, "\nsluice_store_max_bytes 8388608\n"));
+    EXPECT_TRUE(mentions(text, "\nsluice_input_paused 1\n")) << text;
+    EXPECT_TRUE(mentions(text, "\nsluice_store_max_bytes 8388608\n"));
     // Still paused a few retries later: the map stays full.
     EXPECT_TRUE(holds_for([&] { return !n->input_paused().empty(); }, 2500ms));
 
@@ -145,7 +145,7 @@ TEST(FullStore, WithStopWhenFullTheNodeStopsNamingTheCause) {
       30s));
   auto s = n->stats();
   ASSERT_TRUE(s);
-  EXPECT_TRUE(contains(s->failure, "the LMDB map is full")) << s->failure;
+  EXPECT_TRUE(mentions(s->failure, "the LMDB map is full")) << s->failure;
   n->stop();
   fs::remove_all(dir);
 }
