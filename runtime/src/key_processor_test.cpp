@@ -141,7 +141,7 @@ struct KeyProcessor : ::testing::Test {
     write_batch b;
     b.appends.push_back(
         {plan->stage_id(stage), ev.priority, encode_event(ev), ev.key});
-    auto r = st->commit(std::move(b));
+    auto r = st->commit(b);
     EXPECT_TRUE(r) << r.error().describe();
     auto q = st->read_queue(plan->stage_id(stage), {ev.priority, 0}, 100);
     EXPECT_TRUE(q && !q->empty());
@@ -151,7 +151,7 @@ struct KeyProcessor : ::testing::Test {
   commit_report commit(completion c) {
     write_batch b;
     b.completions.push_back(std::move(c));
-    auto r = st->commit(std::move(b));
+    auto r = st->commit(b);
     EXPECT_TRUE(r) << r.error().describe();
     return r ? std::move(*r) : commit_report{};
   }

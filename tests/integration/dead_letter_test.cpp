@@ -95,7 +95,7 @@ TEST(DeadLetters, RawInputCannotBeRedrivenAndSaysWhy) {
     write_batch b;
     b.dead_letters.push_back(
         raw_dead_letter_record("npm.tsv:3", "badrow\tonly", 1, "bad row"));
-    ASSERT_TRUE(st->commit(std::move(b)));
+    ASSERT_TRUE(st->commit(b));
     auto all = list_dead_letters(*st);
     ASSERT_EQ(all->size(), 1u);
     EXPECT_FALSE(all->front().redrivable);

@@ -72,7 +72,7 @@ struct FeedTest : ::testing::Test {
     auto seq = st->next_seq();
     write_batch a;
     a.appends.push_back({stage, priority::normal, encode_event(ev), key});
-    ASSERT_TRUE(st->commit(std::move(a)));
+    ASSERT_TRUE(st->commit(a));
     v1::KeyState ks;
     ks.set_state(state);
     ks.set_cleared(clear);
@@ -86,7 +86,7 @@ struct FeedTest : ::testing::Test {
     c.key_state = ks.SerializeAsString();
     write_batch b;
     b.completions.push_back(std::move(c));
-    auto r = st->commit(std::move(b));
+    auto r = st->commit(b);
     ASSERT_TRUE(r) << r.error().describe();
     ASSERT_EQ(r->consumed.size(), 1u);
     ++versions[key];

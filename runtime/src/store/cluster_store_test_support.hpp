@@ -117,7 +117,7 @@ struct ClusterStore : ::testing::Test {
   }
 
   commit_report commit(member& m, write_batch batch) {
-    auto r = m.st->commit(std::move(batch));
+    auto r = m.st->commit(batch);
     EXPECT_TRUE(r) << r.error().describe();
     return r ? std::move(*r) : commit_report{};
   }

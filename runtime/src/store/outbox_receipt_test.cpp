@@ -23,7 +23,7 @@ TEST_F(ClusterStore,
   write_batch bad;
   bad.appends.push_back(append(a.parse, theirs, "lost-1"));
   bad.appends.push_back(append(99, mine, "lost-2"));
-  ASSERT_FALSE(a.st->commit(std::move(bad)));
+  ASSERT_FALSE(a.st->commit(bad));
   EXPECT_EQ(*a.st->outbox_depth(), 0u);
 
   write_batch batch;

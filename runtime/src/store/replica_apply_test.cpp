@@ -15,7 +15,7 @@ commit_report commit_copies(member& m,
                             std::vector<std::vector<replog_entry>> copies) {
   write_batch wb;
   wb.copies = std::move(copies);
-  auto r = m.st->commit(std::move(wb));
+  auto r = m.st->commit(wb);
   EXPECT_TRUE(r) << r.error().describe();
   return r ? std::move(*r) : commit_report{};
 }

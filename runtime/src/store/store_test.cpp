@@ -79,7 +79,7 @@ TEST_F(StoreTest, QueuesUrgentBeforeNormalAndSurvivesReopen) {
   b.appends.push_back(append("a", priority::normal));
   b.appends.push_back(append("b", priority::urgent));
   b.appends.push_back(append("c", priority::normal));
-  auto r = st->commit(std::move(b));
+  auto r = st->commit(b);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->appended[stage][0], 1u);
   EXPECT_EQ(r->appended[stage][1], 2u);
@@ -98,7 +98,7 @@ TEST_F(StoreTest, QueuesUrgentBeforeNormalAndSurvivesReopen) {
   // New appends after reopen get larger sequence numbers.
   write_batch b2;
   b2.appends.push_back(append("d", priority::normal));
-  ASSERT_TRUE(st->commit(std::move(b2)));
+  ASSERT_TRUE(st->commit(b2));
   auto all = st->read_queue(stage, {priority::normal, 0}, 10);
   ASSERT_EQ(all->size(), 3u);
   EXPECT_GT(all->at(2).pos.seq, all->at(1).pos.seq);
@@ -107,14 +107,14 @@ TEST_F(StoreTest, QueuesUrgentBeforeNormalAndSurvivesReopen) {
 TEST_F(StoreTest, CompletionRemovesEventWritesStateAndEmitsAtomically) {
   write_batch b;
   b.appends.push_back(append("k", priority::normal));
-  ASSERT_TRUE(st->commit(std::move(b)));
+  ASSERT_TRUE(st->commit(b));
   auto q = st->read_queue(stage, {priority::normal, 0}, 10);
   ASSERT_EQ(q->size(), 1u);
   auto c = complete("k", q->front().pos, 0, "s1");
   c.emits.push_back(append("k", priority::normal));
   write_batch b2;
   b2.completions.push_back(std::move(c));
-  auto r = st->commit(std::move(b2));
+  auto r = st->commit(b2);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->consumed.size(), 1u);
   EXPECT_EQ(state_of("k"), "s1@1");
@@ -126,14 +126,14 @@ TEST_F(StoreTest, CompletionRemovesEventWritesStateAndEmitsAtomically) {
 TEST_F(StoreTest, ADuplicateCompletionIsRejectedAndChangesNothing) {
   write_batch b;
   b.appends.push_back(append("k", priority::normal));
-  ASSERT_TRUE(st->commit(std::move(b)));
+  ASSERT_TRUE(st->commit(b));
   auto pos = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
   write_batch b1;
   b1.completions.push_back(complete("k", pos, 0, "once"));
-  ASSERT_TRUE(st->commit(std::move(b1)));
+  ASSERT_TRUE(st->commit(b1));
   write_batch b2;
   b2.completions.push_back(complete("k", pos, 1, "twice"));
-  auto r = st->commit(std::move(b2));
+  auto r = st->commit(b2);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->duplicates.size(), 1u);
   EXPECT_TRUE(r->consumed.empty());
@@ -143,7 +143,7 @@ TEST_F(StoreTest, ADuplicateCompletionIsRejectedAndChangesNothing) {
 TEST_F(StoreTest, ARetryKeepsTheEventQueuedAndARecordUntilItIsSettled) {
   write_batch b;
   b.appends.push_back(append("k", priority::normal));
-  ASSERT_TRUE(st->commit(std::move(b)));
+  ASSERT_TRUE(st->commit(b));
   auto pos = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
   v1::RetryRecord rec;
   rec.set_priority(1);
@@ -155,7 +155,7 @@ TEST_F(StoreTest, ARetryKeepsTheEventQueuedAndARecordUntilItIsSettled) {
   c.retry = rec.SerializeAsString();
   c.retry_due_ns = 12345;
   b1.completions.push_back(std::move(c));
-  auto r = st->commit(std::move(b1));
+  auto r = st->commit(b1);
   ASSERT_TRUE(r) << r.error().describe();
   ASSERT_EQ(r->retried.size(), 1u);
   EXPECT_EQ(r->retried[0].due_ns, 12345);
@@ -170,7 +170,7 @@ TEST_F(StoreTest, ARetryKeepsTheEventQueuedAndARecordUntilItIsSettled) {
   auto ok = complete("k", pos, 1, "done");
   ok.clear_retry = true;
   b2.completions.push_back(std::move(ok));
-  ASSERT_TRUE(st->commit(std::move(b2)));
+  ASSERT_TRUE(st->commit(b2));
   EXPECT_FALSE(*st->read_retry(stage, "k"));
   EXPECT_EQ(*st->queue_depth(stage), (std::array<std::uint64_t, 2>{0, 0}));
   EXPECT_EQ(state_of("k"), "done@2");
@@ -181,7 +181,7 @@ TEST_F(StoreTest, AStatusRecordsTheQueueEntryItWaitsForAndARedriveChecksIt) {
   ASSERT_TRUE(next);
   write_batch b;
   b.appends.push_back(append("k", priority::normal));
-  ASSERT_TRUE(st->commit(std::move(b)));
+  ASSERT_TRUE(st->commit(b));
   auto pos = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
   v1::KeyStatus status;
   status.set_stage("score");
@@ -194,7 +194,7 @@ TEST_F(StoreTest, AStatusRecordsTheQueueEntryItWaitsForAndARedriveChecksIt) {
   c.emits.push_back({*next, priority::normal, encode_event(out)});
   c.status_emit = 0;
   b1.completions.push_back(std::move(c));
-  ASSERT_TRUE(st->commit(std::move(b1)));
+  ASSERT_TRUE(st->commit(b1));
   auto emitted = st->read_queue(*next, {priority::normal, 0}, 1)->front().pos;
   std::string seen;
   bool waits = false;
@@ -212,7 +212,7 @@ TEST_F(StoreTest, AStatusRecordsTheQueueEntryItWaitsForAndARedriveChecksIt) {
   redrive rd{"k", seen, *next, append("k", priority::normal), seen};
   write_batch b2;
   b2.redrives.push_back(rd);
-  auto r2 = st->commit(std::move(b2));
+  auto r2 = st->commit(b2);
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->redriven, 0u);
   // Lost behind the runtime's back: now the re-drive applies, once.
@@ -224,33 +224,33 @@ TEST_F(StoreTest, AStatusRecordsTheQueueEntryItWaitsForAndARedriveChecksIt) {
   EXPECT_FALSE(waits);
   write_batch b3;
   b3.redrives.push_back(rd);
-  auto r3 = st->commit(std::move(b3));
+  auto r3 = st->commit(b3);
   ASSERT_TRUE(r3);
   EXPECT_EQ(r3->redriven, 1u);
   write_batch b4;
   b4.redrives.push_back(rd); // the status moved on: no second re-drive
-  EXPECT_EQ(st->commit(std::move(b4))->redriven, 0u);
+  EXPECT_EQ(st->commit(b4)->redriven, 0u);
 }
 
 TEST_F(StoreTest, ACompletionAheadOfItsPredecessorIsDeferred) {
   write_batch b;
   b.appends.push_back(append("k", priority::normal));
   b.appends.push_back(append("k", priority::urgent));
-  ASSERT_TRUE(st->commit(std::move(b)));
+  ASSERT_TRUE(st->commit(b));
   auto n = st->read_queue(stage, {priority::normal, 0}, 1)->front().pos;
   auto u = st->read_queue(stage, {priority::urgent, 0}, 1)->front().pos;
   // The actor processed n (v0 -> v1) then u (v1 -> v2), but u's completion
   // reaches the store first.
   write_batch b1;
   b1.completions.push_back(complete("k", u, 1, "after-u"));
-  auto r1 = st->commit(std::move(b1));
+  auto r1 = st->commit(b1);
   ASSERT_TRUE(r1);
   ASSERT_EQ(r1->deferred.size(), 1u);
   EXPECT_EQ(state_of("k"), "<none>");
   write_batch b2;
   b2.completions.push_back(complete("k", n, 0, "after-n"));
   b2.completions.push_back(std::move(r1->deferred.front()));
-  auto r2 = st->commit(std::move(b2));
+  auto r2 = st->commit(b2);
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->consumed.size(), 2u);
   EXPECT_EQ(state_of("k"), "after-u@2");
@@ -294,7 +294,7 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   b.appends.push_back(once("k", "http:1"));
   b.appends.push_back(once("k", "", true));
   b.appends.push_back(once("m", "http:2"));
-  auto r = st->commit(std::move(b));
+  auto r = st->commit(b);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->deduplicated, 0u);
   EXPECT_TRUE(r->skipped_appends.empty());
@@ -307,7 +307,7 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   again.appends.push_back(once("k", "", true));
   again.appends.push_back(once("n", "http:3"));
   again.appends.push_back(once("n", "http:3"));
-  r = st->commit(std::move(again));
+  r = st->commit(again);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->deduplicated, 2u);
   // Which were dropped: the replicated store appends only the others again
@@ -319,14 +319,14 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   write_batch plain;
   plain.appends.push_back(append("k", priority::normal));
   plain.appends.push_back(append("k", priority::normal));
-  ASSERT_TRUE(st->commit(std::move(plain)));
+  ASSERT_TRUE(st->commit(plain));
   EXPECT_EQ((*st->queue_depth(stage))[1], 6u);
 
   // Ids survive a reopen, and are forgotten once pruned.
   reopen();
   write_batch later;
   later.appends.push_back(once("m", "http:2"));
-  r = st->commit(std::move(later));
+  r = st->commit(later);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->deduplicated, 1u);
   auto pruned = st->prune_seen(INT64_MAX);
@@ -334,7 +334,7 @@ TEST_F(StoreTest, AnEventPublishedOnceIsQueuedOnceWhateverTheResends) {
   EXPECT_EQ(*pruned, 3u);
   write_batch after;
   after.appends.push_back(once("m", "http:2"));
-  r = st->commit(std::move(after));
+  r = st->commit(after);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->deduplicated, 0u);
   EXPECT_EQ((*st->queue_depth(stage))[1], 7u);
