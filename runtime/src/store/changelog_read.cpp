@@ -1,5 +1,7 @@
 // Reading changelogs and key states for change feeds: each call one short
 // read transaction beside the writer.
+#include <memory>
+
 #include "changelog_codec.hpp"
 #include "lmdb_env.hpp"
 
@@ -58,6 +60,23 @@ result<changelog_ref> changelog_ref_of(const store::impl& p,
   return changelog_ref{i->second.dbi, n->second};
 }
 
+/// A read of one stage's changelog: the log, and a read transaction.
+struct log_read {
+  changelog_ref log;
+  std::unique_ptr<txn> t;
+};
+
+result<log_read> begin_log_read(const store::impl& p, std::uint32_t stage_id) {
+  auto log = changelog_ref_of(p, stage_id);
+  if (!log)
+    return log.error();
+  int rc = 0;
+  auto t = std::make_unique<txn>(p.env, true, rc);
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": begin read transaction");
+  return log_read{std::move(*log), std::move(t)};
+}
+
 } // namespace
 
 result<std::uint32_t> changelog_reader::stage(const std::string& name) const {
@@ -81,14 +100,11 @@ result<std::uint32_t> changelog_reader::stage(const std::string& name) const {
 
 result<changelog_span> changelog_reader::span(std::uint32_t stage_id) const {
   auto& p = *st_.impl_;
-  auto log = changelog_ref_of(p, stage_id);
-  if (!log)
-    return log.error();
-  int rc = 0;
-  txn t{p.env, true, rc};
-  if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": begin read transaction");
-  return read_changelog_span(t.get(), p, log->dbi, log->name);
+  auto r = begin_log_read(p, stage_id);
+  if (!r)
+    return r.error();
+  auto* t = r->t->get();
+  return read_changelog_span(t, p, r->log.dbi, r->log.name);
 }
 
 result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
@@ -96,22 +112,21 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
                                                std::size_t max,
                                                std::string_view prefix) const {
   auto& p = *st_.impl_;
-  auto log = changelog_ref_of(p, stage_id);
-  if (!log)
-    return log.error();
+  auto r = begin_log_read(p, stage_id);
+  if (!r)
+    return r.error();
+  auto* t = r->t->get();
+  const auto& log = r->log;
   int rc = 0;
-  txn t{p.env, true, rc};
-  if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": begin read transaction");
   changelog_batch out;
   out.passed = after;
-  auto s = read_changelog_span(t.get(), p, log->dbi, log->name);
+  auto s = read_changelog_span(t, p, log.dbi, log.name);
   if (!s)
     return s.error();
   out.span = *s;
   if (after >= s->head || max == 0)
     return out;
-  cursor c{t.get(), log->dbi, rc};
+  cursor c{t, log.dbi, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": open changelog cursor");
   auto from = changelog_codec::offset_key(after + 1);
@@ -132,37 +147,36 @@ result<changelog_batch> changelog_reader::read(std::uint32_t stage_id,
     if (!e)
       return fail(errc::corrupt, p.opts.dir + ": changelog entry "
                                      + keys::printable(as_view(k))
-                                     + " of stage " + log->name
+                                     + " of stage " + log.name
                                      + " does not decode");
     out.passed = e->offset;
     out.entries.push_back(std::move(*e));
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
-    return lmdb_error(rc, p.opts.dir + ": read changelog of " + log->name);
+    return lmdb_error(rc, p.opts.dir + ": read changelog of " + log.name);
   return out;
 }
 
 result<std::uint64_t> changelog_reader::count_after(std::uint32_t stage_id,
                                                     std::uint64_t after) const {
   auto& p = *st_.impl_;
-  auto log = changelog_ref_of(p, stage_id);
-  if (!log)
-    return log.error();
+  auto r = begin_log_read(p, stage_id);
+  if (!r)
+    return r.error();
+  auto* t = r->t->get();
+  const auto& log = r->log;
   int rc = 0;
-  txn t{p.env, true, rc};
-  if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": begin read transaction");
-  cursor c{t.get(), log->dbi, rc};
+  cursor c{t, log.dbi, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": open changelog cursor");
   auto from = changelog_codec::offset_key(after + 1);
-  MDB_val k = as_val(from), v;
-  std::uint64_t n = 0;
-  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = cursor_get(c.get(), &k, &v, MDB_NEXT))
+  MDB_val k = as_val(from);
+  std::uint64_t n = 0; // keys only: counting reads no value
+  for (rc = cursor_key(c.get(), &k, MDB_SET_RANGE); rc == 0;
+       rc = cursor_key(c.get(), &k, MDB_NEXT))
     ++n;
   if (rc != MDB_NOTFOUND)
-    return lmdb_error(rc, p.opts.dir + ": read changelog of " + log->name);
+    return lmdb_error(rc, p.opts.dir + ": read changelog of " + log.name);
   return n;
 }
 
@@ -172,19 +186,18 @@ result<state_chunk> changelog_reader::states(std::uint32_t stage_id,
                                              std::string_view prefix,
                                              std::size_t max) const {
   auto& p = *st_.impl_;
-  auto log = changelog_ref_of(p, stage_id);
-  if (!log)
-    return log.error();
+  auto r = begin_log_read(p, stage_id);
+  if (!r)
+    return r.error();
+  auto* t = r->t->get();
+  const auto& log = r->log;
   int rc = 0;
-  txn t{p.env, true, rc};
-  if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": begin read transaction");
   state_chunk out;
-  auto s = read_changelog_span(t.get(), p, log->dbi, log->name);
+  auto s = read_changelog_span(t, p, log.dbi, log.name);
   if (!s)
     return s.error();
   out.head = s->head;
-  cursor c{t.get(), p.state, rc};
+  cursor c{t, p.state, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": open state cursor");
   auto start = keys::state_key(stage_id, from.empty() ? prefix : from);
@@ -208,7 +221,7 @@ result<state_chunk> changelog_reader::states(std::uint32_t stage_id,
                           std::string(value.substr(8))});
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
-    return lmdb_error(rc, p.opts.dir + ": read states of " + log->name);
+    return lmdb_error(rc, p.opts.dir + ": read states of " + log.name);
   out.last = true;
   return out;
 }
