@@ -18,6 +18,7 @@
 
 #include "sluice/behaviour.hpp"
 #include "sluice/placement.hpp"
+#include "sluice/store/export.hpp"
 #include "sluice/v1/store.pb.h"
 
 namespace sluice::feed {
@@ -60,9 +61,7 @@ std::string subscription::render(const std::string& key_state, bool* removed,
     *removed = false;
     return json_quote(key_state);
   }
-  // As `sluice export`: no state is a removed one, or one no event ever
-  // set (only failures counted).
-  *removed = ks.cleared() || (ks.state().empty() && ks.events_processed() == 0);
+  *removed = state_absent(ks); // as `sluice export` shows it
   if (event_id)
     *event_id = ks.last_event_id();
   if (ts_ns)

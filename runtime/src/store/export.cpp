@@ -6,6 +6,10 @@
 
 namespace sluice {
 
+bool state_absent(const v1::KeyState& ks) {
+  return ks.cleared() || (ks.state().empty() && ks.events_processed() == 0);
+}
+
 result<std::size_t>
 export_stage(const store& st, const std::string& stage, const registry& reg,
              std::ostream& out,
@@ -56,7 +60,7 @@ export_stage(const store& st, const std::string& stage, const registry& reg,
           failed = true;
           return false;
         }
-        if (ks.cleared() || (ks.state().empty() && ks.events_processed() == 0))
+        if (state_absent(ks))
           return true;
         std::string json;
         try {

@@ -12,6 +12,13 @@
 namespace sluice {
 
 class store;
+namespace v1 {
+class KeyState;
+} // namespace v1
+
+/// Whether a key has no state as export and change feeds show it: removed
+/// (`cleared`), or never set by an event (empty, only failures counted).
+bool state_absent(const v1::KeyState& ks);
 
 /// Writes every key of `stage` in `st`. The stage's behaviour (looked up in
 /// `reg` by the name recorded in the data directory) renders the state; an
