@@ -191,7 +191,12 @@ rp_bridge() {
 rp_minority() {
   scenario=MinorityCutOff
   echo "== minority. $scenario"
-  local cut_ms=8000 grace_ms=1000 owned gone lease ready dups0
+  # The cut outlasts what a and b wait for c by about 5 s: its lease (2 s)
+  # for c's own shards, and --replica-lag (5 s, the default) for the shards
+  # c followed, whose owners acknowledge nothing without it until then
+  # (each body touches many shards). With an 8 s cut that window was about
+  # 2 s, and on a loaded machine it closed (a 0, b 1 bodies).
+  local cut_ms=11000 grace_ms=1000 owned gone lease ready dups0
   rp_begin minority || { abandon "$work/minority"; return 1; }
   owned=$(owned_by a c)
   dups0=$(dups c)

@@ -12,7 +12,7 @@
 #             etcd (10 s): no lease lapses, no shard moves, b keeps
 #             acknowledging once the owners dropped the unreachable follower
 #             from their in-sync sets;
-#   minority: c cut off from a, b and etcd (8 s): c's lease lapses, its
+#   minority: c cut off from a, b and etcd (11 s): c's lease lapses, its
 #             shards fail over to a and b, which keep acknowledging; c
 #             acknowledges nothing it could not replicate (nothing after the
 #             first second) and /readyz says 503; healed, it gives its
