@@ -44,9 +44,13 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
   // After a failure that will be retried, the key's later events must not
   // run before it: they are dropped here and sent again by the supervisor.
   auto waiting = std::make_shared<bool>(false);
+  // Why the key's stored record could not be read, when it is damaged on
+  // disk (a replica may hold it whole); empty otherwise.
+  auto damaged = std::make_shared<std::string>();
   auto log = env.logger("stage." + spec.name);
   auto bind = [=, &spec](const std::string& k) {
     *waiting = false;
+    damaged->clear();
     result<std::unique_ptr<behaviour>> made{std::unique_ptr<behaviour>()};
     if (actor_stage) {
       auto b = std::make_unique<reply_behaviour>();
@@ -63,8 +67,11 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
     }
     *proc = std::make_unique<key_processor>(*env.plan, stage_index, k,
                                             std::move(*made));
-    if (auto r = (*proc)->load(*env.st); !r)
+    if (auto r = (*proc)->load(*env.st); !r) {
       log->error("{}", r.error().describe());
+      if ((*proc)->load_damaged())
+        *damaged = r.error().describe();
+    }
     (*proc)->set_log_sink([log, k](log_level level, std::string_view line) {
       log->log(to_spdlog(level), "key {}: {}", k, line);
     });
@@ -138,6 +145,16 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
       [=](msg::process_atom, msg::dispatch& d) {
         if (*waiting)
           return; // parked by the supervisor; it comes again after the retry
+        // Damaged here, and a replica holds the key whole: the shard goes to
+        // that replica, which runs the event. Until then the supervisor
+        // parks the key's events (no dead letter), as behind a retry.
+        if (!damaged->empty() && env.place
+            && env.place->ask_repair((*proc)->key(), *damaged)) {
+          *waiting = true;
+          self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                     msg::hold_atom::value, std::move(d));
+          return;
+        }
         if (!actor_stage || (*proc)->unchanged(*d.ev)) {
           finish(d);
           return;

@@ -52,6 +52,9 @@ using rewind_atom =
 // key actor
 using process_atom = caf::atom_constant<caf::atom("process")>; // (dispatch)
 using rebind_atom = caf::atom_constant<caf::atom("rebind")>;   // (key)
+/// (dispatch) a key actor could not run: the key's stored record is
+/// damaged here and its shard is being fetched again from a replica.
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using raw_actor_atom =
     caf::atom_constant<caf::atom("rawactor")>; // (actor) restarted
 

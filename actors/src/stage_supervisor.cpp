@@ -16,6 +16,10 @@ namespace {
 
 using namespace stage_supervision;
 
+/// How long a key whose damaged record is being fetched again from a
+/// replica waits before its events are tried again here.
+constexpr std::int64_t repair_wait_ns = 2'000'000'000;
+
 caf::behavior stage_supervisor_impl(self_ptr self, node_env env,
                                     std::size_t index, caf::actor store,
                                     caf::actor_addr parent, bool paused) {
@@ -114,6 +118,16 @@ caf::behavior stage_supervisor_impl(self_ptr self, node_env env,
         return let_go(self, shards);
       },
       [self](msg::rewind_atom) { rewind(self); },
+      // A key actor met a damaged record of its key whose shard is being
+      // fetched again from a replica: the key's events wait in LMDB, and
+      // are tried again (by a new actor, which reads the key again) in a
+      // while, unless the shard has left by then.
+      [self](msg::hold_atom, msg::dispatch& d) {
+        auto& s = self->state;
+        retry_ref r{{s.stage_id, d.pos, 0}, now_ns() + repair_wait_ns};
+        block_key(self, r, false);
+        pump(self);
+      },
       [self](msg::actors_atom, std::size_t limit) {
         return snapshot(self->state, limit);
       },

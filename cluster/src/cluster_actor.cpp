@@ -172,6 +172,10 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
   s.follower_lag =
       &m.get_gauge("sluice_replication_max_follower_lag_records", {},
                    "The largest lag of a follower of a shard owned here");
+  s.repairs = &m.get_counter(
+      "sluice_replication_repairs_total", {},
+      "Shards given to an in-sync replica to fetch a damaged record again");
+  watch_repairs(self);
   for (auto& seed : s.seeds.others) {
     link_to(s, seed);
     seed_state x;
@@ -227,6 +231,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
       [self](heartbeat_atom) {
         heartbeat(self);
         tend_isr(self);
+        tend_repairs(self);
         ship(self);
       },
       [self](table_atom, table_update& t) {
@@ -234,6 +239,13 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
       },
       [self](lease_atom, bool ok) { on_lease(self, ok); },
       [self](agent_atom, agent_handle& a) { self->state.agent = a.agent; },
+      [self](repair_atom, std::uint32_t shard, const std::string& why) {
+        on_repair(self, shard, why);
+      },
+      [self](repair_done_atom, std::uint32_t shard, bool given,
+             const std::string& why_not) {
+        on_repair_done(self, shard, given, why_not);
+      },
       [self](isr_done_atom, std::uint32_t shard, const std::string& member,
              bool add, bool ok, const std::string& why) {
         auto& s = self->state;

@@ -39,6 +39,13 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 /// Controller agent -> cluster actor: (isr_done_atom, u32 shard, member,
 /// bool add, bool ok, std::string why): an isr change asked is answered.
 using isr_done_atom = caf::atom_constant<caf::atom("isrdone")>;
+/// Placement -> cluster actor: (repair_atom, u32 shard, std::string why): a
+/// stage read a damaged record of a shard owned here.
+using repair_atom = caf::atom_constant<caf::atom("repair")>;
+/// Controller agent -> cluster actor: (repair_done_atom, u32 shard, bool
+/// given, std::string why not): the shard went to an in-sync replica, or
+/// could not.
+using repair_done_atom = caf::atom_constant<caf::atom("repairdone")>;
 
 /// Extension -> cluster actor: (agent_atom, agent_handle): the member's
 /// agent in etcd runs (the extension owns it, and destroys it only after

@@ -175,6 +175,11 @@ struct cluster_state {
   bool roles_again = false; ///< the table changed meanwhile
   /// When this member last trimmed its shards' logs (isr.cpp).
   clock::time_point last_trim{};
+  /// Shards given to a replica for a damaged record here, and when
+  /// (repair.cpp): one damaged again soon after is not given again.
+  std::map<std::uint32_t, clock::time_point> repaired_at;
+  /// Shards whose repair was refused, and when: asked again after a while.
+  std::map<std::uint32_t, clock::time_point> repair_refused_at;
 
   counter* forwarded = nullptr;
   counter* forwarded_bytes = nullptr;
@@ -191,6 +196,7 @@ struct cluster_state {
   counter* snapshots_sent = nullptr; ///< shard snapshots sent to followers
   gauge* under_replicated = nullptr; ///< shards owned here, under-replicated
   gauge* follower_lag = nullptr;     ///< the largest follower lag, records
+  counter* repairs = nullptr;        ///< shards given up for a damaged record
 
   static inline const char* name = "cluster";
 };

@@ -70,9 +70,11 @@ key_processor::key_processor(const pipeline_plan& plan, std::size_t stage_index,
 key_processor::~key_processor() = default;
 
 result<void> key_processor::load(const store& st) {
+  impl_->load_damaged = false;
   auto s = st.read_state(plan_.stage_id(stage_), key_);
   if (!s) {
     impl_->load_error = s.error().describe();
+    impl_->load_damaged = s.error().code == errc::corrupt;
     return s.error();
   }
   impl_->ks.Clear();
@@ -91,6 +93,7 @@ result<void> key_processor::load(const store& st) {
   auto r = st.read_retry(plan_.stage_id(stage_), key_);
   if (!r) {
     impl_->load_error = r.error().describe();
+    impl_->load_damaged = r.error().code == errc::corrupt;
     return r.error();
   }
   if (*r) {
@@ -101,6 +104,10 @@ result<void> key_processor::load(const store& st) {
   impl_->loaded = true;
   impl_->load_error.clear();
   return {};
+}
+
+bool key_processor::load_damaged() const noexcept {
+  return impl_->load_damaged;
 }
 
 completion key_processor::process(keys::queue_pos pos, const event& in,

@@ -68,6 +68,7 @@ struct key_processor::impl {
   v1::KeyState ks;
   bool loaded = false;
   std::string load_error;
+  bool load_damaged = false; ///< load_error is damage on disk
   std::map<std::string, std::uint64_t> counts;
   std::vector<std::pair<std::string, std::uint64_t>> observed;
   log_sink log;

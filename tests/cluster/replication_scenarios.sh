@@ -3,7 +3,8 @@
 # (1. owners killed five times, then once quiet, 2. a member killed and
 # wiped, 3. an owner stopped beyond its lease, 4. scale-out from two members to three: the
 # controller's rebalance gives the new member a third of the owners, 5. as
-# 2 with R = 2), the
+# 2 with R = 2, 6. a damaged record at an owner fetched again from a
+# replica), the
 # failover measurement, and the checks after each, also used by
 # replication_partition_test.sh (replication_views.sh has the members and
 # their views).
@@ -285,4 +286,102 @@ replication_4() {
     test "$motion" -ge 1 -a "$motion" -le 32
   sleep 1
   verify_scenario "$dir" "$tag"
+}
+
+# 6. A damaged record at an owner, fetched again from a replica: a, b, c
+# (R = 3) fed through a, then quiet; the state records of one key are
+# damaged in its owner's data file while it runs (damage_state.py, in
+# place, as a bad sector would); its stages passivate key actors after 1 s
+# idle, so the next event of the key reads them again. That event, posted
+# through a, meets the damage: the owner gives the key's shard to an
+# in-sync replica (no dead letter), which runs it on its whole copy; the
+# owner drops its records of the shard, takes a snapshot back and, being
+# the preferred owner, gets the shard again; `sluice check` beside it is
+# clean again; then verify_scenario (the exports equal a single node's:
+# the event ran exactly once).
+replication_6() {
+  scenario=DamagedRecordAtAnOwnerFetchedFromAReplica
+  echo "== 6. $scenario"
+  local dir=$work/r6 tag=r6 saved=$pipeline key owner='' n flipped rc=0 from \
+    letters0 letters1 repairs0 repairs1 t0 deadline given=''
+  mkdir -p "$dir"
+  sed 's/^\( *\)stuck_after: 5m$/&\n\1passivate_after: 1s/' "$saved" >"$dir/pipeline.yaml"
+  pipeline=$dir/pipeline.yaml
+  repl_start "$dir" "$tag" || { pipeline=$saved; abandon "$dir"; return; }
+  start_posters "$dir" "$tag" a
+  sleep 2
+  stop_posters "$dir"
+  wait_quiet "${members[@]}" || { pipeline=$saved; abandon "$dir"; return; }
+  wait_replicated quiet "${members[@]}" || { pipeline=$saved; abandon "$dir"; return; }
+  key=npm/$tag-a-3
+  for n in "${members[@]}"; do
+    if "$sluice" export --data "${datad[$n]}" --stage score 2>/dev/null | grep -q "^$key	"; then owner=$n; fi
+  done
+  check "$scenario: $key has an owner (${owner:-none})" test -n "$owner"
+  [[ -n $owner ]] || { pipeline=$saved; abandon "$dir"; return; }
+  letters0=$(dead_letters "${members[@]}")
+  repairs0=$(metric_sum sluice_replication_repairs_total "${members[@]}")
+  from=$(wc -l <"${logf[$owner]}")
+  flipped=$("$py" "$here/damage_state.py" "${datad[$owner]}/data.mdb" "$key") || rc=$?
+  check "$scenario: $key's state records damaged in $owner's data file while it runs ($flipped)" test "$rc" -eq 0
+  "$sluice" check --data "${datad[$owner]}" >"$dir/check.before" 2>&1 || rc=$?
+  check "$scenario: sluice check beside $owner names the damage (exit $rc)" \
+    grep -qF "$key: fails its checksum" "$dir/check.before"
+  sleep 2.5 # the key's actors passivate: its next event reads it again
+  # The key's next event (a new version, so not skipped as unchanged).
+  "$py" - "$key" >"$dir/acked.damaged" <<'PY'
+import json, sys
+key = sys.argv[1]
+print(json.dumps([{"topic": "registry", "key": key,
+                   "payload": {"name": key.split("/", 1)[1], "version": "9.9.9",
+                               "downloads_a_month": "4242",
+                               "summary": "after the damage"},
+                   "attributes": {"ecosystem": "npm", "format": "tsv"}}],
+                 separators=(",", ":")))
+PY
+  t0=$(now_ms)
+  rc=0
+  "$py" "$here/webhook_poster.py" --url "${hook[a]}/v1/events" --key-file "$hook_key" \
+    --replay "$dir/acked.damaged" --retry-for "$wait_limit" >"$dir/damaged.log" 2>&1 || rc=$?
+  check "$scenario: a post of $key through a is acknowledged ($(tail -n 1 "$dir/damaged.log"))" test "$rc" -eq 0
+  deadline=$((t0 + wait_limit * 1000))
+  while :; do
+    given=$(tail -n +$((from + 1)) "${logf[$owner]}" | grep -m1 'given to an in-sync replica' || true)
+    [[ -n $given || $(now_ms) -ge $deadline ]] && break
+    sleep 0.2
+  done
+  check "$scenario: $owner gave $key's shard to an in-sync replica $(secs $(($(now_ms) - t0))) s after the post" \
+    test -n "$given"
+  [[ -n $given ]] || show_logs "$owner"
+  wait_rebalanced sync "${members[@]}" || { pipeline=$saved; abandon "$dir"; return; }
+  wait_quiet "${members[@]}" || { pipeline=$saved; abandon "$dir"; return; }
+  note "$scenario: the shard went to a replica and came back to $owner, in sync, $(secs $(($(now_ms) - t0))) s after the post"
+  letters1=$(dead_letters "${members[@]}")
+  repairs1=$(metric_sum sluice_replication_repairs_total "${members[@]}")
+  check "$scenario: no dead letter anywhere ($letters0 before, $letters1 after)" test "$letters1" -eq "$letters0"
+  check "$scenario: one shard fetched again (sluice_replication_repairs_total +$((repairs1 - repairs0)))" \
+    test $((repairs1 - repairs0)) -eq 1
+  rc=0
+  "$sluice" check --data "${datad[$owner]}" >"$dir/check.after" 2>&1 || rc=$?
+  check "$scenario: sluice check beside $owner is clean again ($(tail -n 1 "$dir/check.after"))" test "$rc" -eq 0
+  for n in "${members[@]}"; do
+    if "$sluice" export --data "${datad[$n]}" --stage parse 2>/dev/null | grep -F "$key	" | grep -q '9\.9\.9'; then
+      note "$scenario: $key's new version is in $n's export"
+    fi
+  done
+  verify_scenario "$dir" "$tag"
+  pipeline=$saved
+}
+
+# dead_letters MEMBER...: the dead letters the members' data directories
+# hold, in all (`sluice dlq list` beside the running members).
+dead_letters() {
+  local n total=0 c
+  for n in "$@"; do
+    c=$("$sluice" dlq list --data "${datad[$n]}" 2>/dev/null | sed -n 's/^\([0-9][0-9]*\) dead letters\{0,1\}$/\1/p')
+    [[ -n $c ]] || c=unreadable
+    [[ $c == unreadable ]] && { echo "unreadable"; return; }
+    total=$((total + c))
+  done
+  echo "$total"
 }

@@ -16,7 +16,10 @@
 #      meanwhile, it gives them up and catches up;
 #   4. scale-out: c joins a and b; the rebalance gives it its shards;
 #   5. as 2 with R = 2 and min_insync 1 (replication_scenarios.sh says
-#      why 1).
+#      why 1);
+#   6. a key's state records damaged in its owner's data file while it
+#      runs: its next event makes the owner give the shard to an in-sync
+#      replica (no dead letter), drop its copy and take a snapshot back.
 #
 # After each: the posters stop (each had every body acknowledged); the
 # cluster goes quiet and in sync (outboxes empty, no lag, no shard under-
@@ -30,7 +33,7 @@
 # etcd-server is installed with apt-get when etcd is missing.
 #
 # usage: replication_test.sh SLUICE_BINARY SOURCE_DIR
-# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 to 5)
+# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 to 6)
 #        SLUICE_CLUSTER_WAIT=SECONDS          limit of each wait (default 60)
 #        SLUICE_CLUSTER_KEEP=1                keep the work directory
 #        SLUICE_ETCD=PATH                     the etcd binary (default etcd)
@@ -43,7 +46,7 @@ driver_args "$@"
 need_tools python3 timeout curl
 use_python
 
-scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4 5}
+scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4 5 6}
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
 stages=(parse enrich score)
 shards_total=1024
@@ -52,8 +55,8 @@ stop_ms=5000   # scenario 3's SIGSTOP
 lease_ms=2000  # --lease-ttl
 for s in $scenarios; do
   case $s in
-    1 | 2 | 3 | 4 | 5) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 5)"; exit 2 ;;
+    1 | 2 | 3 | 4 | 5 | 6) ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 6)"; exit 2 ;;
   esac
 done
 need_etcd

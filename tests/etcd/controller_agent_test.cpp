@@ -239,6 +239,38 @@ TEST_F(Agents, AnIsrChangeAskedByAMemberThatIsNotTheOwnerIsRefused) {
   EXPECT_EQ(table().at(shard).value.isr.size(), 2u);
 }
 
+TEST_F(Agents, AShardWithADamagedRecordGoesOnlyToALiveInSyncCopy) {
+  start("a");
+  start("b");
+  ASSERT_TRUE(eventually(
+      [&] { return fully_assigned(seen["a"]->table_now().get(), 2); }, 10s));
+  auto t = table();
+  std::vector<std::uint32_t> mine;
+  for (const auto& [shard, e] : t)
+    if (e.value.owner == "a" && mine.size() < 2)
+      mine.push_back(shard);
+  ASSERT_EQ(mine.size(), 2u);
+  // b is in sync for the first only: the second has no other copy.
+  ASSERT_TRUE(change_isr("a", {mine[0], "a", "b", {1, 0}, {1, 0}}));
+  std::promise<result<resign_outcome>> done;
+  auto answer = done.get_future();
+  agents.at("a")->resign(mine, true, [&](result<resign_outcome> r) {
+    done.set_value(std::move(r));
+  });
+  ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+  auto r = answer.get();
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(r->moved, 1u);
+  EXPECT_EQ(r->without_owner, 0u);
+  EXPECT_EQ(r->kept, std::vector<std::uint32_t>{mine[1]});
+  auto now = table();
+  EXPECT_EQ(now.at(mine[0]).value.owner, "b");
+  EXPECT_EQ(now.at(mine[0]).value.epoch, 2u);
+  EXPECT_EQ(now.at(mine[0]).value.isr, std::vector<std::string>{"b"});
+  EXPECT_EQ(now.at(mine[1]).value, t.at(mine[1]).value)
+      << "a shard without another in-sync copy was given up";
+}
+
 TEST_F(Agents,
        AnOwnersIsrChangesInOneBatchLandTogetherAndRefusalsComeBackEach) {
   start("a");

@@ -13,7 +13,7 @@ namespace sluice::stage_supervision {
 /// key actor dropped every later event of the key; they are parked behind
 /// it (back to LMDB only), and the actor is replaced, so nothing it still
 /// holds can run. Other keys go on.
-void block_key(self_ptr self, const retry_ref& r) {
+void block_key(self_ptr self, const retry_ref& r, bool retry) {
   auto& s = self->state;
   auto f = s.in_flight.find(r.ref.pos);
   if (f == s.in_flight.end() || f->second.key.empty())
@@ -38,7 +38,8 @@ void block_key(self_ptr self, const retry_ref& r) {
   e.blocked = true;
   retire(self, e, caf::exit_reason::kill);
   s.retry_due.emplace(r.due_ns, key);
-  s.retries->add();
+  if (retry)
+    s.retries->add();
   arm_timer(self);
 }
 

@@ -157,8 +157,10 @@ void stop_key_actors(self_ptr self, const caf::error& reason);
 
 // -- retry parking (retries.cpp) --------------------------------------------
 
-/// The event at `r.ref.pos` failed and waits for its retry: park the key.
-void block_key(self_ptr self, const retry_ref& r);
+/// The event at `r.ref.pos` failed and waits for its retry (or, `retry`
+/// false, could not run: its key's record is being fetched again from a
+/// replica): park the key until `r.due_ns`.
+void block_key(self_ptr self, const retry_ref& r, bool retry = true);
 /// Keys with a retry pending in LMDB start blocked.
 void load_retries(self_ptr self);
 /// Unblocks the keys whose retry is due by `now_ns`; their parked events

@@ -3,6 +3,7 @@
 // etcd did not answer. Runs on the caller's thread; no state of its own.
 #include "controller/agent_requests.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -206,37 +207,50 @@ change_isr_batch_now(etcd_client& client, const controller_keys& keys,
   return out;
 }
 
-result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
-                               const std::string& member,
-                               const std::vector<std::uint32_t>& shards,
-                               std::size_t min_insync) {
+result<resign_outcome>
+resign_now(etcd_client& client, const controller_keys& keys,
+           const std::string& member, const std::vector<std::uint32_t>& shards,
+           std::size_t min_insync, bool only_to_live_copy) {
   round_rules rules{.what = "giving up shards", .read_key = keys.root()};
+  resign_outcome out;
   auto done = run_rounds(
       client, rules,
       [&](const etcd_range& read,
           bool) -> result<std::optional<assignment_plan>> {
         std::vector<std::string> problems;
         auto s = read_snapshot(keys, read, problems);
-        shard_table mine;
-        for (auto sh : shards)
-          if (auto it = s.shards.find(sh);
-              it != s.shards.end() && it->second.value.owner == member) {
-            // It holds none of them: never counted in their isr again.
-            auto entry = *it;
-            std::erase(entry.second.value.isr, member);
-            mine.insert(std::move(entry));
-          }
         auto live = s.live();
         live.erase(member);
+        out.kept.clear();
+        shard_table mine;
+        for (auto sh : shards) {
+          auto it = s.shards.find(sh);
+          if (it == s.shards.end() || it->second.value.owner != member) {
+            out.kept.push_back(sh);
+            continue;
+          }
+          auto entry = *it;
+          // It holds none of them (or a damaged copy): out of their isr.
+          std::erase(entry.second.value.isr, member);
+          if (only_to_live_copy
+              && std::none_of(
+                  entry.second.value.isr.begin(), entry.second.value.isr.end(),
+                  [&](const std::string& m) { return live.count(m) > 0; })) {
+            out.kept.push_back(sh);
+            continue;
+          }
+          mine.insert(std::move(entry));
+        }
         return std::optional{failover_plan(keys, mine, live, {}, min_insync)};
       });
   if (!done)
     return done.error();
   const auto& plan = *done->last;
-  return "'" + member + "' gave up " + std::to_string(plan.changes.size())
-         + " shards it holds no data of ("
-         + std::to_string(plan.without_owner.size())
-         + " left without owner until an in-sync copy is back)";
+  out.without_owner = plan.without_owner.size();
+  out.moved = static_cast<std::size_t>(std::count_if(
+      plan.changes.begin(), plan.changes.end(),
+      [](const shard_change& c) { return !c.next.owner.empty(); }));
+  return out;
 }
 
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,

@@ -28,14 +28,29 @@ std::vector<result<void>>
 change_isr_batch_now(etcd_client& client, const controller_keys& keys,
                      const std::vector<isr_request>& requests, bool add);
 
-/// A member that owns `shards` in the table but holds nothing of them
-/// (its data directory was lost) gives them up: each goes to another live
-/// isr member at epoch + 1 (failover_plan without it), or, with none, to no
-/// owner (fenced until one is back). A one-line summary.
-result<std::string> resign_now(etcd_client& client, const controller_keys& keys,
-                               const std::string& member,
-                               const std::vector<std::uint32_t>& shards,
-                               std::size_t min_insync);
+/// What resign_now changed.
+struct resign_outcome {
+  /// Shards given to another live isr member.
+  std::size_t moved = 0;
+  /// Shards left without owner (no other isr member live): fenced until
+  /// one is back.
+  std::size_t without_owner = 0;
+  /// With `only_to_live_copy`: shards left as they were, for want of a
+  /// live in-sync copy elsewhere (or not owned by the member any more).
+  std::vector<std::uint32_t> kept;
+};
+
+/// A member that owns `shards` in the table but holds nothing of them (its
+/// data directory was lost), or holds a damaged record of them, gives them
+/// up: each goes to another live isr member at epoch + 1 (failover_plan
+/// without it; it leaves the isr), or, with none, to no owner (fenced
+/// until one is back). With `only_to_live_copy` (a damaged record: its
+/// copy is still the best there is), a shard without another live isr
+/// member stays with it, listed in `kept`.
+result<resign_outcome>
+resign_now(etcd_client& client, const controller_keys& keys,
+           const std::string& member, const std::vector<std::uint32_t>& shards,
+           std::size_t min_insync, bool only_to_live_copy = false);
 
 /// `forget member`: replacement_plan over the live members, written until
 /// nothing is left to change. A one-line summary, or the refusal.

@@ -282,14 +282,16 @@ void controller_agent::change_isr_batch(
        }});
 }
 
-void controller_agent::resign(std::vector<std::uint32_t> shards,
-                              std::function<void(result<std::string>)> done) {
-  auto shared = std::make_shared<std::function<void(result<std::string>)>>(
+void controller_agent::resign(
+    std::vector<std::uint32_t> shards, bool only_to_live_copy,
+    std::function<void(result<resign_outcome>)> done) {
+  auto shared = std::make_shared<std::function<void(result<resign_outcome>)>>(
       std::move(done));
   auto* p = impl_.get();
-  p->enqueue({[p, shards = std::move(shards), shared] {
+  p->enqueue({[p, shards = std::move(shards), only_to_live_copy, shared] {
                 (*shared)(resign_now(p->client, p->keys, p->options.member,
-                                     shards, p->options.min_insync));
+                                     shards, p->options.min_insync,
+                                     only_to_live_copy));
               },
               [shared] {
                 (*shared)(fail(errc::unavailable,

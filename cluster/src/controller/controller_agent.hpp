@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/agent_requests.hpp"
 #include "controller/assignment_plan.hpp"
 #include "controller/controller_table.hpp"
 #include "controller/etcd_client.hpp"
@@ -108,10 +109,11 @@ public:
                         std::function<void(std::vector<result<void>>)> done);
 
   /// This member owns `shards` in the table but holds no data of them (its
-  /// data directory was lost and it came back within its lease): they go
-  /// to other in-sync replicas (see resign_now). `done` gets a summary.
-  void resign(std::vector<std::uint32_t> shards,
-              std::function<void(result<std::string>)> done);
+  /// data directory was lost and it came back within its lease), or a
+  /// damaged record of them (`only_to_live_copy`): they go to other
+  /// in-sync replicas (see resign_now). `done` gets what changed.
+  void resign(std::vector<std::uint32_t> shards, bool only_to_live_copy,
+              std::function<void(result<resign_outcome>)> done);
 
   /// `forget NODE`: gives the stopped member's replicas to the next live
   /// members of each shard's ranking (see replacement_plan). `done` gets a

@@ -115,6 +115,10 @@ void roles_done(cluster_actor* self, const role_changes& ch,
                     .then([](std::uint64_t) {}, [](caf::error&) {});
             },
             [](caf::error&) {});
+    // A shard given up for a damaged record is fetched again: when it
+    // comes back, a new damage asks anew.
+    for (auto sh : ch.demote)
+      s.place->repair_over(sh);
     std::set<std::uint32_t> gone(ch.demote.begin(), ch.demote.end());
     auto& held = s.held_acks;
     for (auto it = held.begin(); it != held.end();) {
@@ -171,9 +175,11 @@ void apply_roles(cluster_actor* self) {
                 "giving them to those copies",
                 ch->resign.size());
     auto log = s.log;
-    s.agent->resign(ch->resign, [log](result<std::string> r) {
+    s.agent->resign(ch->resign, false, [log](result<resign_outcome> r) {
       if (r)
-        log->info("{}", *r);
+        log->info("gave up {} shards this member holds no data of ({} left "
+                  "without owner until an in-sync copy is back)",
+                  r->moved + r->without_owner, r->without_owner);
       else
         log->error("giving up shards without data failed: {}",
                    r.error().describe());

@@ -50,6 +50,23 @@ void hold_ack(cluster_actor* self,
 /// waiting); logs are trimmed below the watermark.
 void tend_isr(cluster_actor* self);
 
+// -- repair.cpp --
+/// Stages that read a damaged record of a shard owned here ask the
+/// placement to fetch it again; this makes those requests messages to the
+/// cluster actor (replicated members only), until the actor stops.
+void watch_repairs(cluster_actor* self);
+/// A damaged record of `shard` was read here: the shard goes to another
+/// live in-sync replica (this member drops its records of it and takes a
+/// snapshot back), or the placement is told it cannot.
+void on_repair(cluster_actor* self, std::uint32_t shard,
+               const std::string& why);
+/// The agent's answer to on_repair's request.
+void on_repair_done(cluster_actor* self, std::uint32_t shard, bool given,
+                    const std::string& why_not);
+/// Every heartbeat: refusals older than a while are lifted (the next
+/// damaged read asks again).
+void tend_repairs(cluster_actor* self);
+
 // -- follower.cpp --
 caf::result<std::string> receive_replicate(cluster_actor* self,
                                            const std::string& from,

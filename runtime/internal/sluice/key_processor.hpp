@@ -44,6 +44,11 @@ public:
   /// record is an error; every event then fails with that error until the
   /// record is repaired.
   result<void> load(const store& st);
+  /// True when the last `load` failed because a stored record of the key
+  /// is damaged (it fails its checksum, or LMDB cannot read its page): a
+  /// copy elsewhere may be whole. Not for a record that reads back whole
+  /// but does not parse (every copy holds the same bytes).
+  bool load_damaged() const noexcept;
 
   /// Processes `ev`, consumed from queue position `pos`, and returns the
   /// completion to commit. A behaviour exception fails the event: it is

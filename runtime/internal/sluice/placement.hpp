@@ -8,6 +8,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -68,8 +71,39 @@ public:
   /// The shards in state `s`, ascending.
   std::vector<std::uint32_t> shards_in(shard_state s) const;
 
+  // -- damaged records fetched again from a replica ------------------------
+  // An owner that reads a damaged record of a key (its checksum fails) asks
+  // here whether the shard can be fetched again from an in-sync replica.
+  // The cluster answers by giving the shard to that replica: this member
+  // drops its records of the shard (the damaged one included) and takes a
+  // snapshot back. Without a handler (no replicated cluster) nothing can be.
+
+  /// Called (on the asking thread, so it must only post) with the shard
+  /// and why, the first time a shard's repair is asked for.
+  using repair_handler =
+      std::function<void(std::uint32_t shard, const std::string& why)>;
+  /// Sets (or, empty, clears) the handler. Any thread.
+  void on_repair(repair_handler fn);
+
+  /// A damaged record of `key` was read here: true while the cluster is
+  /// fetching its shard again (the key's events wait; nothing is
+  /// dead-lettered); false when it cannot (no handler, or refused since:
+  /// the caller dead-letters as without replicas). Any thread.
+  bool ask_repair(std::string_view key, const std::string& why) const;
+
+  /// The cluster could not fetch `shard` again (no other live in-sync
+  /// copy): ask_repair answers false until `repair_over`.
+  void repair_refused(std::uint32_t shard) noexcept;
+  /// The shard was given up (or its refusal no longer holds): the next
+  /// damaged record asks again.
+  void repair_over(std::uint32_t shard) noexcept;
+
 private:
+  enum class repair : std::uint8_t { none = 0, asked = 1, refused = 2 };
   std::array<std::atomic<std::uint8_t>, shard_count> states_;
+  mutable std::array<std::atomic<std::uint8_t>, shard_count> repairs_;
+  mutable std::mutex repair_mtx_;
+  repair_handler repair_fn_;
 };
 
 /// True when `p` is null (no cluster) or lets `key` be dispatched here.

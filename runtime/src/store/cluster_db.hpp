@@ -138,15 +138,24 @@ inline std::vector<bool> shard_set(const std::vector<std::uint32_t>& shards) {
   return in;
 }
 
+/// A record whose value fails its checksum, of a shard known from its
+/// database key: (shard, dbi, db key).
+using damaged_record_fn =
+    std::function<result<bool>(std::uint32_t, MDB_dbi, std::string_view)>;
+
 /// Calls `fn(record, dbi, db key)` for every record of the shards in `in`,
 /// read in `t`: queued events, states, statuses, retries, timers, inbox
-/// watermarks. Stops early when `fn` returns false.
+/// watermarks. Stops early when `fn` returns false. A damaged value is an
+/// error, unless `on_damaged` is given: then it gets those whose shard the
+/// key names (a queued event's is in its value: left as it is).
 result<void>
 scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
              const std::function<result<bool>(handoff_record&, MDB_dbi,
-                                              std::string_view)>& fn);
+                                              std::string_view)>& fn,
+             const damaged_record_fn& on_damaged = {});
 
-/// Deletes every record of the shards in `in` within `w`.
+/// Deletes every record of the shards in `in` within `w`, damaged ones too
+/// (those whose shard their key names).
 result<void> erase_records(store::impl& p, cluster_writer& w,
                            const std::vector<bool>& in);
 

@@ -14,7 +14,8 @@ namespace sluice {
 result<void>
 scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
              const std::function<result<bool>(handoff_record&, MDB_dbi,
-                                              std::string_view)>& fn) {
+                                              std::string_view)>& fn,
+             const damaged_record_fn& on_damaged) {
   using kind = handoff_record::kind;
   // One pass over a whole database; `make` fills a record from an entry,
   // or returns false for an entry of another shard.
@@ -24,9 +25,22 @@ scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
     if (rc != 0)
       return lmdb_error(rc, p.opts.dir + ": cursor on " + what);
     MDB_val k, v;
-    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+    for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST);
+         rc == 0 || (rc == value_damaged && on_damaged);
          rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       handoff_record r;
+      if (rc == value_damaged) {
+        // Its shard from the key alone (a queued event's: unknown).
+        auto made = make(as_view(k), std::string_view{}, r);
+        if (!made || !*made || r.shard >= shard_count || !in[r.shard])
+          continue;
+        auto go = on_damaged(r.shard, dbi, as_view(k));
+        if (!go)
+          return go.error();
+        if (!*go)
+          return false;
+        continue;
+      }
       auto made = make(as_view(k), as_view(v), r);
       if (!made)
         return made.error();
@@ -137,7 +151,6 @@ scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
   return {};
 }
 
-/// Deletes every record of the shards in `in` within `w`.
 result<void> erase_records(store::impl& p, cluster_writer& w,
                            const std::vector<bool>& in) {
   std::vector<std::pair<MDB_dbi, std::string>> doomed;
@@ -153,6 +166,13 @@ result<void> erase_records(store::impl& p, cluster_writer& w,
                 p.timers_due,
                 keys::timer_due_key(rec.stage_id, tr.due_ts_ns(), k));
         }
+        return true;
+      },
+      // A damaged record goes with its shard (a replica's copy replaces
+      // it); a damaged timer's index entry, unreadable, stays and finds
+      // no timer when due.
+      [&](std::uint32_t, MDB_dbi dbi, std::string_view k) -> result<bool> {
+        doomed.emplace_back(dbi, std::string(k));
         return true;
       });
   if (!r)

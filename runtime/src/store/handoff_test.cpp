@@ -1,6 +1,7 @@
 // Both sides of a hand-off on real data directories: every record of a
-// shard moves from one member to the other, and a begin_import wipes what an
-// interrupted transfer left, before or after a restart.
+// shard moves from one member to the other, a release drops damaged records
+// too, and a begin_import wipes what an interrupted transfer left, before
+// or after a restart.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -196,6 +197,48 @@ TEST_F(ClusterStore, AHandOffMovesStateQueueStatusRetriesTimersAndWatermarks) {
   ASSERT_NO_FATAL_FAILURE(open(a));
   EXPECT_EQ(a.place->state(S), shard_state::remote);
   EXPECT_EQ(a.place->state(T), shard_state::owned);
+}
+
+TEST_F(ClusterStore, AReleaseDropsTheShardsDamagedRecordsAndKeepsOthers) {
+  // An owner that read a damaged record gives the shard to a replica and
+  // drops what it holds of it: the release must not stop at the damage.
+  ASSERT_NO_FATAL_FAILURE(open(a));
+  ASSERT_TRUE(a.st->claim_all_shards());
+  auto k = key_in(S, "k"), j = key_in(S, "j");
+  auto kt = key_in(T, "k"), jt = key_in(T, "j");
+  ASSERT_NO_FATAL_FAILURE(seed(a, k, j, 5000));
+  ASSERT_NO_FATAL_FAILURE(seed(a, kt, jt, 4000));
+  // Damage on disk: values whose checksums fail, in S and in T.
+  ASSERT_TRUE(
+      a.st->put_raw("state", keys::state_key(a.parse, k), "garbage", false));
+  ASSERT_TRUE(
+      a.st->put_raw("state", keys::state_key(a.score, k), "garbage", false));
+  ASSERT_TRUE(a.st->put_raw("status", j, "garbage", false));
+  ASSERT_TRUE(
+      a.st->put_raw("state", keys::state_key(a.parse, kt), "garbage", false));
+  auto damaged = a.st->read_state(a.parse, k);
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error().code, errc::corrupt);
+  // A hand-off's scan still refuses to send damaged data.
+  EXPECT_FALSE(a.st->scan_handoff({S}, [](handoff_record&) { return true; }));
+
+  auto released = a.st->release_shards({S});
+  ASSERT_TRUE(released) << released.error().describe();
+  EXPECT_EQ(a.place->state(S), shard_state::remote);
+  for (auto stage : {a.parse, a.score}) {
+    auto after = a.st->read_state(stage, k);
+    ASSERT_TRUE(after) << after.error().describe();
+    EXPECT_FALSE(*after);
+  }
+  auto status = a.st->read_status(j);
+  ASSERT_TRUE(status) << status.error().describe();
+  EXPECT_FALSE(*status);
+  EXPECT_EQ(state_of(a, a.parse, j), "<none>");
+  // T's damage is T's: still there, still refused.
+  auto t = a.st->read_state(a.parse, kt);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, errc::corrupt);
+  EXPECT_NE(state_of(a, a.parse, jt), "<none>");
 }
 
 TEST_F(ClusterStore, ABeginImportWipesWhatAnInterruptedTransferLeft) {

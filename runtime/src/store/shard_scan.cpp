@@ -14,17 +14,23 @@ namespace sluice {
 namespace {
 
 /// The dead letters of the keys of the shards in `in`, read in `t`.
+/// `skip_damaged`: a damaged value (whose key is in it, so its shard
+/// unknown) is passed over instead of failing the scan.
 result<bool>
 scan_dead_letters_of(const store::impl& p, MDB_txn* t,
                      const std::vector<bool>& in,
-                     const std::function<result<bool>(handoff_record&)>& fn) {
+                     const std::function<result<bool>(handoff_record&)>& fn,
+                     bool skip_damaged = false) {
   int rc = 0;
   cursor c{t, p.dead_letters, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on dead_letters");
   MDB_val k, v;
-  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST);
+       rc == 0 || (rc == value_damaged && skip_damaged);
        rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    if (rc == value_damaged)
+      continue;
     auto stage = keys::get_u32(as_view(k));
     auto seq = keys::get_u64(as_view(k), 4);
     auto key = repl::dead_letter_key_of(as_view(v));
@@ -53,14 +59,18 @@ scan_dead_letters_of(const store::impl& p, MDB_txn* t,
 /// (`outbox_src`), read in `t`.
 result<bool>
 scan_outbox_of(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
-               const std::function<result<bool>(handoff_record&)>& fn) {
+               const std::function<result<bool>(handoff_record&)>& fn,
+               bool skip_damaged = false) {
   int rc = 0;
   cursor c{t, p.outbox_src, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": cursor on outbox_src");
   MDB_val k, v;
-  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST);
+       rc == 0 || (rc == value_damaged && skip_damaged);
        rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    if (rc == value_damaged)
+      continue;
     auto pos = keys::parse_queue_key(as_view(k));
     auto src = parse_outbox_source(as_view(v));
     if (!pos || !src || src->shard >= in.size() || !in[src->shard])
@@ -123,9 +133,11 @@ result<void> erase_letters_and_outbox(store::impl& p, cluster_writer& w,
       outbox.push_back(keys::queue_key(r.pos));
     return true;
   };
-  auto go = scan_dead_letters_of(p, w.get(), in, keep);
+  // A damaged dead letter or outbox entry names its key in its value: its
+  // shard is unknown, so it stays (`sluice check` reports it).
+  auto go = scan_dead_letters_of(p, w.get(), in, keep, true);
   if (go && *go)
-    go = scan_outbox_of(p, w.get(), in, keep);
+    go = scan_outbox_of(p, w.get(), in, keep, true);
   if (!go)
     return go.error();
   for (auto& k : letters)
