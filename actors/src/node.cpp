@@ -443,7 +443,7 @@ void node::stop() {
     // A store whose input is paused answers no publish until a commit
     // succeeds: it goes first (trying its commit once more), so the
     // callers waiting for it learn that their events were not accepted.
-    bool paused = !p.st->out_of_space().empty();
+    bool paused = p.st->short_of_space();
     if (paused) {
       self->send_exit(p.store_actor, caf::exit_reason::user_shutdown);
       self->wait_for(p.store_actor);

@@ -127,8 +127,15 @@ void resume_input(store_actor_t* self) {
   s.paused_gauge->set(0);
 }
 
-/// Warns once as the data file nears --max-data-size.
-void watch_space(store_state& s) {
+/// How often a commit looks at the data file's size (for the warning).
+constexpr std::chrono::seconds space_check_every{1};
+
+/// Warns once as the data file nears --max-data-size. Looks at most once
+/// a second: the size moves slowly, and a commit is the hot path.
+void watch_space(store_state& s, std::chrono::steady_clock::time_point now) {
+  if (now < s.space_checked_at + space_check_every)
+    return;
+  s.space_checked_at = now;
   auto use = s.env.st->space();
   if (use.max == 0)
     return;
@@ -151,7 +158,9 @@ void commit(store_actor_t* self, lane& l) {
   if (l.empty())
     return;
   auto t0 = std::chrono::steady_clock::now();
-  if (s.paused_since && t0 < s.retry_at)
+  // Paused: only the retry (every second) tries. The store says whether
+  // the last commit found no space; paused_since is when it began.
+  if (s.env.st->short_of_space() && t0 < s.retry_at)
     return;
   auto size = l.batch.size();
   auto r = s.env.st->commit(l.batch);
@@ -178,7 +187,7 @@ void commit(store_actor_t* self, lane& l) {
   }
   if (s.paused_since)
     resume_input(self);
-  watch_space(s);
+  watch_space(s, t0);
   // Shipped batches applied to the copies: durable now, their owners may
   // count them.
   for (std::size_t i = 0; i < copy_promises.size(); ++i)
@@ -401,7 +410,7 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
       [self](ext::store_call_atom, store_call& fn) -> caf::result<void> {
         commit_all(self);
         // Cluster work runs after what is pending: not while it waits.
-        if (self->state.paused_since)
+        if (self->state.env.st->short_of_space())
           return to_caf_error(
               fail(errc::no_space, self->state.env.st->out_of_space()));
         auto r = fn(*self->state.env.st);

@@ -79,6 +79,8 @@ struct store_state {
   std::chrono::steady_clock::time_point retry_at;
   /// Logged that the data file nears --max-data-size.
   bool space_warned = false;
+  /// When a commit last looked at the data file's size (watch_space).
+  std::chrono::steady_clock::time_point space_checked_at{};
   std::unordered_map<std::uint64_t, histogram*> stage_latency; // (id<<1)|prio
   std::unordered_map<std::uint32_t, std::string> stage_names;
 

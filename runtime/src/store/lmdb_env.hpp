@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 
 #include <lmdb.h>
@@ -223,6 +224,8 @@ struct store::impl {
   /// Why the last commit failed for lack of space; empty after a success.
   mutable std::mutex space_mtx;
   std::string out_of_space;
+  /// out_of_space is not empty: read without the lock (every commit asks).
+  std::atomic<bool> short_of_space{false};
   mutable std::condition_variable changelog_cv;
   std::uint64_t changelog_commits = 0;
   /// Records why a commit failed for lack of space (empty: it succeeded).

@@ -6,9 +6,16 @@
 namespace sluice {
 
 void store::impl::note_space(const std::string& why) {
+  // Every commit that succeeds clears it: while clear, only a flag is read.
+  if (why.empty() && !short_of_space.load(std::memory_order_acquire))
+    return;
   std::lock_guard<std::mutex> guard{space_mtx};
-  if (out_of_space != why)
-    out_of_space = why;
+  out_of_space = why;
+  short_of_space.store(!why.empty(), std::memory_order_release);
+}
+
+bool store::short_of_space() const noexcept {
+  return impl_->short_of_space.load(std::memory_order_acquire);
 }
 
 std::string store::out_of_space() const {

@@ -216,6 +216,8 @@ public:
   /// disk or the LMDB map is full); empty once a commit succeeds again.
   /// Any thread.
   std::string out_of_space() const;
+  /// out_of_space() is not empty (no lock, no copy). Any thread.
+  bool short_of_space() const noexcept;
 
   /// How much of the map the data file uses (its high-water mark, free
   /// pages included) and the map's size (`store_options::map_size`, or
