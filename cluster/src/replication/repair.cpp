@@ -27,8 +27,8 @@ constexpr auto again_after = std::chrono::minutes(10);
 /// A refusal holds this long; then the next damaged read asks again.
 constexpr auto refusal_holds = std::chrono::seconds(30);
 
-void refuse(cluster_actor* self, std::uint32_t shard, const std::string& why,
-            const std::string& why_not) {
+void refuse_repair(cluster_actor* self, std::uint32_t shard,
+                   const std::string& why, const std::string& why_not) {
   auto& s = self->state;
   s.log->error("shard {}: {}; it cannot be fetched again from a replica "
                "({}): the key's events are dead-lettered (rebuild this member "
@@ -62,16 +62,17 @@ void on_repair(cluster_actor* self, std::uint32_t shard,
     return;
   }
   if (!s.agent)
-    return refuse(self, shard, why, "the controller agent has not started");
+    return refuse_repair(self, shard, why,
+                         "the controller agent has not started");
   bool other =
       std::any_of(r->second.isr.begin(), r->second.isr.end(),
                   [&](const std::string& m) { return m != s.opts.name; });
   if (!other)
-    return refuse(self, shard, why, "no other replica is in sync");
+    return refuse_repair(self, shard, why, "no other replica is in sync");
   auto now = clock::now();
   if (auto at = s.repaired_at.find(shard);
       at != s.repaired_at.end() && now - at->second < again_after)
-    return refuse(
+    return refuse_repair(
         self, shard, why,
         "it was fetched again "
             + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
@@ -108,7 +109,7 @@ void on_repair_done(cluster_actor* self, std::uint32_t shard, bool given,
     return; // the table's change demotes it here (assignments.cpp)
   }
   s.repaired_at.erase(shard); // not given: a later damage may try again
-  refuse(self, shard, "a damaged record", why_not);
+  refuse_repair(self, shard, "a damaged record", why_not);
 }
 
 void tend_repairs(cluster_actor* self) {
