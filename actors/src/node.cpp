@@ -234,6 +234,10 @@ std::string node::prometheus() {
 }
 
 std::string node::input_paused() const {
+  // Every publish asks: the flag first, the reason (a lock, a copy) only
+  // while paused.
+  if (!impl_->st->short_of_space())
+    return {};
   auto why = impl_->st->out_of_space();
   if (why.empty())
     return why;
