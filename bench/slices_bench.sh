@@ -12,24 +12,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 bin="$here/../build/bin/bench_slices"
 if [[ $# -gt 0 && $1 != --* ]]; then bin=$1; shift; fi
-lists=/var/lib/apt/lists
-index() { # suite-part of the list file name
-  find "$lists" -maxdepth 1 -name "*_dists_$1_main_binary-amd64_Packages*" ! -name '*.diff_Index' | head -n 1
-}
-if [[ -z $(index bookworm) ]]; then
-  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-fi
+# shellcheck source=examples/debian_slices/indexes.sh
+source "$here/../examples/debian_slices/indexes.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_slices.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 files=()
 for suite in bookworm bookworm-updates bookworm-security; do
-  f=$(index "$suite")
-  if [[ -z $f ]]; then
-    echo "no $suite main amd64 index in $lists (apt sources without $suite?)" >&2
-    exit 1
-  fi
-  /usr/lib/apt/apt-helper cat-file "$f" >"$work/$suite.Packages"
+  debian_index_file "$suite" "$work/$suite.Packages"
   files+=("$work/$suite.Packages")
 done
 bench_header "slices of Debian's dependency graph"

@@ -25,10 +25,12 @@ set(SLUICE_PUBLIC_HEADERS
   runtime/include/sluice/registry.hpp
   runtime/include/sluice/plugin.hpp
   runtime/include/sluice/topology.hpp
+  runtime/include/sluice/stage_settings.hpp
   runtime/include/sluice/topology_diff.hpp
   runtime/include/sluice/supervision.hpp
   runtime/include/sluice/metrics.hpp
   runtime/include/sluice/slice_graph.hpp
+  runtime/include/sluice/slice_controller.hpp
   runtime/include/sluice/feed.hpp
   runtime/include/sluice/tls.hpp
   # actors: an embedded node, its console commands' answers.

@@ -58,9 +58,14 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
       made = std::unique_ptr<behaviour>(std::move(b));
     } else {
       made = env.reg->create(spec.behaviour);
+      if (made) {
+        if (auto ok = (*made)->configure(spec.settings); !ok)
+          made = ok.error();
+      }
     }
     if (!made) {
-      // Checked when the plan was bound; only a throwing factory gets here.
+      // Checked when the plan was bound; only a throwing factory, or a
+      // configure() that fails the second time, gets here.
       log->error("key {}: {}", k, made.error().describe());
       self->quit(to_caf_error(made.error()));
       return;

@@ -5,6 +5,10 @@
 
 namespace sluice {
 
+result<void> behaviour::configure(const stage_settings& settings) {
+  return settings.only({});
+}
+
 bool behaviour::reconcile(context&) {
   return false;
 }

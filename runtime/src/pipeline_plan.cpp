@@ -5,16 +5,39 @@
 
 namespace sluice {
 
+namespace {
+
+std::string where(const stage_spec& s) {
+  return s.source_file + ":" + std::to_string(s.source_line);
+}
+
+} // namespace
+
 result<pipeline_plan> pipeline_plan::bind(topology topo, const registry& reg,
                                           store& st) {
   pipeline_plan plan;
   for (auto& s : topo.stages) {
     if (!reg.contains(s.behaviour)) {
       auto made = reg.create(s.behaviour); // for the message naming the known
-      return fail(errc::config, s.source_file + ":"
-                                    + std::to_string(s.source_line)
-                                    + ": stages." + s.name
+      return fail(errc::config, where(s) + ": stages." + s.name
                                     + ".behaviour: " + made.error().message);
+    }
+    if (!reg.actor_stage(s.behaviour)) {
+      auto made = reg.create(s.behaviour);
+      if (!made)
+        return made.error().within(where(s) + ": stages." + s.name
+                                   + ".behaviour");
+      if (auto ok = (*made)->configure(s.settings); !ok) {
+        const auto& why = ok.error().message;
+        return fail(errc::config,
+                    where(s) + ": stages." + s.name
+                        + (why.starts_with("settings.") ? "." : ".settings: ")
+                        + why);
+      }
+    } else if (!s.settings.empty()) {
+      return fail(errc::config, where(s) + ": stages." + s.name
+                                    + ".settings: an actor stage takes no "
+                                      "settings");
     }
     changelog_retention keep;
     if (s.changelog.enabled) {

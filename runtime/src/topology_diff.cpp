@@ -93,6 +93,7 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
     std::to_string(b.max_live_keys));
   f("passivate_after", ms(a.passivate_after), ms(b.passivate_after));
   f("changelog", describe(a.changelog), describe(b.changelog));
+  f("settings", a.settings.describe(), b.settings.describe());
   // Subscriptions by topic (a stage takes a topic's event from its first
   // matching subscription; several per topic are compared in order).
   auto by_topic = [](const stage_spec& s) {

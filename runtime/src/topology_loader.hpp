@@ -40,6 +40,7 @@ private:
   /// `changelog: { retain: COUNT | DURATION }` (retain: a million changes
   /// when not given).
   static result<changelog_policy> read_changelog(const field& f);
+  static result<stage_settings> read_settings(const field& f);
   result<std::vector<std::string>> read_emits(const field& f);
 
   std::vector<field>& topic_refs_;

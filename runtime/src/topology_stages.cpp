@@ -20,10 +20,10 @@ constexpr std::uint64_t max_changelog_retain = 1'000'000'000'000;
 } // namespace
 
 result<stage_spec> stage_reader::read(const field& f) {
-  auto m =
-      f.fields({"name", "behaviour", "subscribe", "emits", "retry",
-                "skip_unchanged", "max_in_flight", "max_live_keys",
-                "passivate_after", "supervision", "stuck_after", "changelog"});
+  auto m = f.fields({"name", "behaviour", "subscribe", "emits", "retry",
+                     "skip_unchanged", "max_in_flight", "max_live_keys",
+                     "passivate_after", "supervision", "stuck_after",
+                     "changelog", "settings"});
   if (!m)
     return m.error();
   stage_spec stage;
@@ -132,7 +132,39 @@ result<void> stage_reader::read_options(const strict_map& m,
       return c.error();
     stage.changelog = *c;
   }
+  if (auto v = m.get("settings")) {
+    auto s = read_settings(*v);
+    if (!s)
+      return s.error();
+    stage.settings = std::move(*s);
+  }
   return {};
+}
+
+/// `settings: { name: value, name: [a, b] }`: scalars or lists of them,
+/// read as text; the behaviour checks their meaning when it is bound.
+result<stage_settings> stage_reader::read_settings(const field& f) {
+  auto entries = f.entries();
+  if (!entries)
+    return entries.error();
+  stage_settings out;
+  for (const auto& [name, value] : *entries) {
+    auto key = name.text();
+    if (!key)
+      return key.error();
+    auto items = value.items_or_scalar();
+    if (!items)
+      return items.error();
+    std::vector<std::string> values;
+    for (const field& item : *items) {
+      auto text = item.text();
+      if (!text)
+        return text.error();
+      values.push_back(std::move(*text));
+    }
+    out.set(std::move(*key), std::move(values));
+  }
+  return out;
 }
 
 result<changelog_policy> stage_reader::read_changelog(const field& f) {

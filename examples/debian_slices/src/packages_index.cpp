@@ -186,10 +186,44 @@ bool parse_relation(std::string_view field,
   return true;
 }
 
-packages_index parse_packages(std::string_view text, std::string_view where) {
+std::string write_stanza(const package& p) {
+  std::string out = "Package: " + p.name + "\n";
+  auto field = [&](std::string_view name, const std::string& value) {
+    if (!value.empty())
+      out.append(name).append(": ").append(value).append("\n");
+  };
+  auto relation = [](const std::vector<std::vector<std::string>>& rel) {
+    std::string text;
+    for (auto& alts : rel) {
+      if (!text.empty())
+        text += ", ";
+      for (std::size_t i = 0; i < alts.size(); ++i)
+        text += (i > 0 ? " | " : "") + alts[i];
+    }
+    return text;
+  };
+  field("Version", p.version);
+  field("Architecture", p.architecture);
+  field("Maintainer", p.maintainer);
+  field("Section", p.section);
+  field("Source", p.source);
+  if (p.installed_size_kib > 0)
+    field("Installed-Size", std::to_string(p.installed_size_kib));
+  field("Pre-Depends", relation(p.pre_depends));
+  field("Depends", relation(p.depends));
+  field("Recommends", relation(p.recommends));
+  std::string provides;
+  for (auto& v : p.provides)
+    provides += (provides.empty() ? "" : ", ") + v;
+  field("Provides", provides);
+  return out + "\n";
+}
+
+packages_index parse_packages(std::string_view text, std::string_view where,
+                              std::size_t first_line) {
   packages_index out;
   stanza st;
-  std::size_t line_no = 0;
+  std::size_t line_no = first_line - 1;
   while (!text.empty()) {
     auto nl = text.find('\n');
     auto line = text.substr(0, nl);
@@ -263,7 +297,10 @@ std::vector<std::string> suite_graph::resolve(const package& p) const {
     if (!known)
       out.insert(name); // unknown: an edge that waits (dangling)
   }
-  out.erase(p.name);
+  // Providing a name it depends on is no edge to itself; naming itself
+  // is, and the slice graph counts it as a self-loop (ignored).
+  if (!wanted(p).count(p.name))
+    out.erase(p.name);
   return {out.begin(), out.end()};
 }
 
@@ -342,6 +379,32 @@ graph_update suite_graph::remove(const std::vector<std::string>& names) {
   }
   reresolve(touched_names, {}, up);
   return up;
+}
+
+std::vector<std::vector<std::string>>
+suite_graph::resolved_relations(std::string_view name) const {
+  std::vector<std::vector<std::string>> out;
+  const package* p = find(name);
+  if (p == nullptr)
+    return out;
+  for (const auto* rel : {&p->pre_depends, &p->depends})
+    for (auto& alts : *rel) {
+      std::set<std::string> names;
+      for (auto& alt : alts) {
+        bool known = packages_.count(alt) > 0;
+        if (known)
+          names.insert(alt);
+        if (auto pr = providers_.find(alt); pr != providers_.end())
+          for (auto& by : pr->second) {
+            names.insert(by);
+            known = true;
+          }
+        if (!known)
+          names.insert(alt);
+      }
+      out.emplace_back(names.begin(), names.end());
+    }
+  return out;
 }
 
 const package* suite_graph::find(std::string_view name) const {

@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "sluice/event.hpp"
+#include "sluice/result.hpp"
+#include "sluice/stage_settings.hpp"
 
 namespace sluice {
 
@@ -118,6 +120,13 @@ public:
 class behaviour {
 public:
   virtual ~behaviour() = default;
+
+  /// Takes the stage's `settings:` (the topology), before any event. The
+  /// node calls it on every new instance, and once when the topology is
+  /// bound: an error there refuses the topology, named with the stage's
+  /// file and line, so a setting that cannot work never reaches an event.
+  /// The default accepts no settings (`settings.only({})`).
+  virtual result<void> configure(const stage_settings& settings);
 
   /// Handles one event for `ctx.key()`.
   virtual void on_event(context& ctx, const event& ev) = 0;

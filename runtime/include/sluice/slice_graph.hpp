@@ -111,6 +111,17 @@ public:
   std::vector<std::string> members(slice_id id) const;
   /// True when `name` is present and reference data.
   bool is_reference(std::string_view name) const;
+  /// True when `name` is present (a record, not only an edge's target).
+  bool contains(std::string_view name) const;
+  /// The edges of `name` as kept: sorted, unique, without itself (empty
+  /// when absent).
+  std::vector<std::string> edges_of(std::string_view name) const;
+  /// The reference rule in force.
+  const reference_rule& rule() const;
+  /// Replaces the reference rule: records that become (or stop being)
+  /// reference data leave (or join) slices as an upsert would move them,
+  /// so ids stay stable and take_changes() reports what moved.
+  void set_rule(reference_rule rule);
   /// The reference records the members of slice `id` depend on, sorted.
   std::vector<std::string> references_of(slice_id id) const;
   /// Every slice with its members, by id (pending splits applied first:

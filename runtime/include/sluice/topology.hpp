@@ -12,6 +12,7 @@
 
 #include "sluice/event.hpp"
 #include "sluice/result.hpp"
+#include "sluice/stage_settings.hpp"
 #include "sluice/supervision.hpp"
 
 namespace sluice {
@@ -101,6 +102,9 @@ struct stage_spec {
   std::chrono::milliseconds passivate_after{std::chrono::minutes(2)};
   /// `changelog: { retain: 10m | 100000 }`: subscribable by change feeds.
   changelog_policy changelog;
+  /// `settings:`: the behaviour's own options (`behaviour::configure`),
+  /// checked when the topology is bound to the registry.
+  stage_settings settings;
   std::string source_file; ///< the YAML file that defined it
   int source_line = 0;     ///< 1-based line of its definition
 };

@@ -166,6 +166,32 @@ bool slice_graph::is_reference(std::string_view name) const {
   return n != nullptr && n->reference;
 }
 
+bool slice_graph::contains(std::string_view name) const {
+  auto* n = impl_->find(name);
+  return n != nullptr && n->present;
+}
+
+std::vector<std::string> slice_graph::edges_of(std::string_view name) const {
+  auto* n = impl_->find(name);
+  return n != nullptr && n->present ? n->out : std::vector<std::string>{};
+}
+
+const reference_rule& slice_graph::rule() const {
+  return impl_->rule;
+}
+
+void slice_graph::set_rule(reference_rule rule) {
+  auto& p = *impl_;
+  p.rule = std::move(rule);
+  std::vector<std::string> present;
+  for (auto& [name, n] : p.nodes)
+    if (n.present)
+      present.push_back(name);
+  std::sort(present.begin(), present.end());
+  for (auto& name : present)
+    p.refresh(name);
+}
+
 std::vector<std::string> slice_graph::references_of(slice_id id) const {
   auto& p = *impl_;
   name_set refs;

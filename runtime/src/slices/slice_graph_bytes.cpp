@@ -3,50 +3,18 @@
 // edges, and the pending split searches; parse checks what it can.
 #include <algorithm>
 
+#include "bytes.hpp"
 #include "slice_graph_impl.hpp"
 
 namespace sluice::slices {
 
 namespace {
 
+using bytes::put_str;
+using bytes::put_u64;
+using bytes::reader;
+
 constexpr std::string_view magic = "sluice.slices/1";
-
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_str(std::string& out, std::string_view v) {
-  put_u64(out, v.size());
-  out.append(v);
-}
-
-/// Reads what put_u64 and put_str wrote; any short read fails it.
-struct reader {
-  std::string_view in;
-  bool ok = true;
-  std::uint64_t u64() {
-    if (in.size() < 8) {
-      ok = false;
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-      v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i]))
-           << (8 * i);
-    in.remove_prefix(8);
-    return v;
-  }
-  std::string str() {
-    auto n = u64();
-    if (!ok || n > in.size()) {
-      ok = false;
-      return {};
-    }
-    std::string v(in.substr(0, n));
-    in.remove_prefix(n);
-    return v;
-  }
-};
 
 } // namespace
 

@@ -13,6 +13,7 @@
 #include "log_format.hpp"
 #include "settings_file.hpp"
 #include "sluice/plugin.hpp"
+#include "sluice/slice_controller.hpp"
 
 namespace sluice {
 
@@ -55,6 +56,10 @@ int main(int argc, char** argv, const registry& linked) {
   // The linked behaviours, plus those of --plugin libraries (loaded once
   // the command line has parsed; the commands read this registry).
   registry reg = linked;
+  // The runtime's own behaviours, for any pipeline (unless a team's own
+  // behaviour has the name).
+  if (!reg.contains(std::string(slices::controller_name)))
+    (void)slices::add_slice_controller(reg);
   std::vector<std::string> plugins;
   app.add_option("--plugin", plugins,
                  "a shared library of behaviours (SLUICE_PLUGIN); repeatable")

@@ -46,11 +46,17 @@ struct packages_index {
   std::vector<parse_problem> problems;
 };
 
-/// Parses the text of a `Packages` file (`where` names it in problems). A
+/// Parses the text of a `Packages` file (`where` names it in problems;
+/// `first_line` is the line its text starts at, for a chunk of a file). A
 /// stanza without `Package`, a line that is neither `Field: value` nor a
 /// continuation, or a relation field that does not parse is a problem
 /// naming the line; that stanza is skipped and the others are read.
-packages_index parse_packages(std::string_view text, std::string_view where);
+packages_index parse_packages(std::string_view text, std::string_view where,
+                              std::size_t first_line = 1);
+
+/// `p` as a stanza of the fields this file reads (a blank line after it):
+/// parse_packages() reads it back as the same package.
+std::string write_stanza(const package& p);
 
 /// A relation field ("a (>= 1), b | c:any, d [amd64]") as alternatives of
 /// names; empty names, or text after a name that is not a version, an
@@ -88,6 +94,16 @@ public:
   const package* find(std::string_view name) const;
   /// The edges of `name` as resolved now.
   std::vector<std::string> edges_of(std::string_view name) const;
+  /// Each Depends and Pre-Depends relation of `name` as the names that
+  /// can satisfy it now: each alternative itself when it is a package,
+  /// its providers, or the bare name when it is neither (absent; the
+  /// relation is unsatisfiable unless another alternative is present).
+  std::vector<std::vector<std::string>>
+  resolved_relations(std::string_view name) const;
+  /// Every package, by name.
+  const std::map<std::string, package, std::less<>>& packages() const {
+    return packages_;
+  }
   /// Dependency names that are neither a package nor provided by one.
   std::size_t unresolved() const;
   std::size_t size() const { return packages_.size(); }

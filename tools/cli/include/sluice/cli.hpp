@@ -7,8 +7,10 @@
 namespace sluice {
 
 /// Runs the `sluice` command line (`run`, `export`, ...) with the
-/// behaviours in `reg`. Returns the process exit code: 0 on success, 1 when
-/// the work failed, 2 for bad usage, a bad file or a bad data directory.
+/// behaviours in `reg`, plus the runtime's own: the slice controller
+/// (`sluice/slice_controller.hpp`) unless `reg` has its name. Returns the
+/// process exit code: 0 on success, 1 when the work failed, 2 for bad usage, a
+/// bad file or a bad data directory.
 int main(int argc, char** argv, const registry& reg);
 
 } // namespace sluice
