@@ -50,11 +50,11 @@ run() {
 }
 
 for ((i = 1; i <= repeats; i++)); do
-  rm -rf "$work/data" "$work/full"
+  rm -rf "$work/data" "$work/full.data"
   for s in "${steps[@]}"; do
     run "$s" "$work/data" "$work/$s.jsonl"
   done
-  run full "$work/full" "$work/all.jsonl"
+  run full "$work/full.data" "$work/all.jsonl"
 done
 
 bench_header "the debian_slices pipeline on this machine's indexes"
