@@ -4,7 +4,8 @@
 # main index then its security batch (each a `sluice run` on the same data
 # directory); the job stage takes exactly one event per slice or reference
 # package the controller reports changed, and the other slices' results
-# stay byte for byte; a setting that cannot work refuses the topology,
+# stay byte for byte; the tenant's view over HTTP and the job results as a
+# change feed; a setting that cannot work refuses the topology,
 # named by file and line; debian_slices_chunk refuses bad usage.
 #
 # usage: slices_test.sh SLUICE_BINARY CHUNK_BINARY SOURCE_DIR
@@ -59,11 +60,16 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -s "http://127.0.0.1:$port/v1/keys/slices/bookworm/amd64?ingest=0" >"$work/key.json"
+# The job results as a change feed: a snapshot of every slice's result.
+timeout 10 curl -sN "http://127.0.0.1:$port/v1/feed/job?format=ndjson" \
+  | grep -m1 -n '"snapshot_end"' >"$work/feed.end"
 kill -TERM "$node_pid"
 wait "$node_pid" 2>/dev/null
 check "GET /v1/keys/slices/TENANT shows the slice count" grep -q '"slices":2385' "$work/key.json"
 check "the largest slices and the last change" grep -q '"largest_slices":\[{"members":9' "$work/key.json"
 check "and the changes so far" grep -q '"changes":{' "$work/key.json"
+check "the job results are a feed: 2,409 snapshot events, then its end" \
+  test "$(cut -d: -f1 "$work/feed.end")" -eq $((2409 + 1))
 
 # A setting the controller refuses refuses the topology, by line.
 sed 's/min_in_degree: 3/min_in_degree: three/' "$pipeline" >"$work/bad.yaml"

@@ -186,7 +186,10 @@ public:
     for (auto& r : b.upserts) {
       auto d = st.data.find(r.name);
       auto kept = r.edges; // as the graph keeps them: without itself
-      std::erase(kept, r.name);
+      if (std::erase(kept, r.name) > 0)
+        ctx.log(log_level::info, "record '" + r.name
+                                     + "' names itself among its edges: "
+                                     "that self-loop is ignored");
       bool changed = d == st.data.end() || d->second != r.data
                      || st.graph.edges_of(r.name) != kept;
       if (changed)

@@ -133,6 +133,15 @@ TEST(SliceController, EmitsOneEventPerChangedSliceWithItsMembersDataAndHubs) {
   EXPECT_EQ(rerun.begin()->first, "suite/" + ab["slice"].dump());
   EXPECT_EQ(rerun.begin()->second["members"][0]["data"]["size"], 5);
 
+  // A record naming itself: the self-loop is ignored, and said.
+  ctx.clear_effects();
+  b->on_event(ctx, batch({{"upsert", {rec("e", {"e"})}}}));
+  EXPECT_TRUE(emitted(ctx).empty()) << "nothing else changed";
+  ASSERT_EQ(ctx.logged.size(), 1u);
+  EXPECT_EQ(ctx.logged[0].second, "record 'e' names itself among its edges: "
+                                  "that self-loop is ignored");
+  EXPECT_EQ(json::parse(b->state_to_json(ctx.state()))["self_loops"], 1);
+
   // c depends on e now: the slices merge, the larger keeps its id.
   ctx.clear_effects();
   b->on_event(ctx, batch({{"upsert", {rec("c", {"d", "e", "libc"})}}}));
