@@ -14,24 +14,29 @@ endforeach()
 install(TARGETS sluice_protocols sluice_runtime sluice_actors sluice_cluster sluice_cli
                 sluice_warnings
   EXPORT SluiceTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  COMPONENT server)
 # The embedder API only (cmake/SluicePublicHeaders.cmake), each under the
 # path it is included by; internal/ and src/ headers stay in the tree.
 include(SluicePublicHeaders)
 foreach(header ${SLUICE_PUBLIC_HEADERS})
   string(REGEX REPLACE "^.*/include/(.*)/[^/]+$" "\\1" dir ${header})
-  install(FILES ${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${dir})
+  install(FILES ${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${dir}
+    COMPONENT dev)
 endforeach()
 # The wire and store schemas, and their generated headers.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/protocols/sluice
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.pb.h")
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
+  FILES_MATCHING PATTERN "*.pb.h")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/protocols/sluice
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.proto")
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
+  FILES_MATCHING PATTERN "*.proto")
 
-install(EXPORT SluiceTargets NAMESPACE sluice:: DESTINATION ${SLUICE_CMAKE_DIR})
+install(EXPORT SluiceTargets NAMESPACE sluice:: DESTINATION ${SLUICE_CMAKE_DIR}
+  COMPONENT dev)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/SluiceConfig.cmake.in
   ${PROJECT_BINARY_DIR}/SluiceConfig.cmake INSTALL_DESTINATION ${SLUICE_CMAKE_DIR})
 # 0.x: a minor version may break the API, so only the same minor matches.
@@ -42,4 +47,4 @@ install(FILES ${PROJECT_BINARY_DIR}/SluiceConfig.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SluiceFindCAF.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SluiceFindHttplib.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SluiceFindReadline.cmake
-  DESTINATION ${SLUICE_CMAKE_DIR})
+  DESTINATION ${SLUICE_CMAKE_DIR} COMPONENT dev)

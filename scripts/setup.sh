@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libcpp-httplib-dev libxxhash-dev libreadline-dev
   nlohmann-json3-dev libgoogle-perftools-dev clang-format lmdb-utils
   clang libclang-rt-14-dev doxygen curl python3 etcd-server iproute2 nftables
+  dpkg-dev file systemd adduser
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -63,6 +63,10 @@ PY
 check "reference run: exit 0" test $? -eq 0
 check "reference exports: exit 0" test "$(exports ref ref)" == "0 0 0 "
 check "reference: score has keys" test "$(wc -l <ref.score.tsv)" -gt 5000
+"$sluice" export --data ref --stage score 2>pipe.err | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "a reader that goes away (| head) stops export as a pipe does (exit $rc)" test "$rc" -eq 141
+check "and is no damage: nothing said" test ! -s pipe.err
 "$sluice" check --data ref >check.out 2>&1
 check "check of the undamaged directory: exit 0" test $? -eq 0
 check "check: says clean, and how much it read" grep -q "ref is clean: .* records in .* databases (format 4, every value checksummed)" check.out

@@ -189,7 +189,7 @@ public:
       if (std::erase(kept, r.name) > 0)
         ctx.log(log_level::info, "record '" + r.name
                                      + "' names itself among its edges: "
-                                     "that self-loop is ignored");
+                                       "that self-loop is ignored");
       bool changed = d == st.data.end() || d->second != r.data
                      || st.graph.edges_of(r.name) != kept;
       if (changed)

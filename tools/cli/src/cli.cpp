@@ -53,6 +53,7 @@ void print_error(const std::string& message) {
 int main(int argc, char** argv, const registry& linked) {
   CLI::App app{"Sluice: an actor runtime for event-driven data pipelines"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   // The linked behaviours, plus those of --plugin libraries (loaded once
   // the command line has parsed; the commands read this registry).
   registry reg = linked;

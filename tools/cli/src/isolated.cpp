@@ -114,6 +114,18 @@ int isolated(const std::string& data_dir,
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
+    // The reader of the output went away (`sluice export | head`): as any
+    // command in a pipe, stop quietly with the shell's code for it.
+    return 128 + SIGPIPE;
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) != SIGSEGV
+      && WTERMSIG(status) != SIGBUS && WTERMSIG(status) != SIGABRT) {
+    // Stopped from outside (Ctrl-C, kill, the OOM killer): not damage.
+    print_error("the read of " + data_dir + " was stopped by "
+                + signal_name(WTERMSIG(status)));
+    return failed;
+  }
   if (WIFSIGNALED(status)) {
     auto where = note.get();
     print_error(data_dir + " is damaged: LMDB crashed reading it ("
