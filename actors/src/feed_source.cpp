@@ -155,7 +155,7 @@ caf::behavior feed_source(feed_actor* self, node_env env, std::string path,
     s.progress.set_pass(1); // the first pass (or one from before passes)
   }
   auto& spec = env.plan->topo().feed;
-  auto r = feed_reader::open(path, {spec.topic, spec.key, spec.attributes});
+  auto r = feed_reader::open(path, feed_reader::options::from(spec));
   if (!r) {
     s.log->error("{}", r.error().describe());
     self->quit(to_caf_error(r.error()));

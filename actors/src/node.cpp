@@ -52,8 +52,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
                     "--feed - (standard input) is given more than once");
       continue;
     }
-    auto r = feed_reader::open(
-        f, {topo.feed.topic, topo.feed.key, topo.feed.attributes});
+    auto r = feed_reader::open(f, feed_reader::options::from(topo.feed));
     if (!r)
       return r.error();
   }

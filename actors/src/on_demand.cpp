@@ -48,7 +48,8 @@ result<void> index_catalog_file(store& st, const std::string& path,
     return fail(errc::not_found, "--catalog " + path + ": no such file");
   // Indexed again when the file or the feed's key or attributes change.
   auto source = path + "|" + std::to_string(sb.st_size) + "|"
-                + std::to_string(sb.st_mtime) + "|" + feed.key;
+                + std::to_string(sb.st_mtime) + "|" + feed.key + "|"
+                + feed.format;
   for (auto& a : feed.attributes)
     source += "|" + a;
   auto indexed = st.catalog_source();
@@ -58,8 +59,7 @@ result<void> index_catalog_file(store& st, const std::string& path,
     spdlog::info("catalog {}: indexed already", path);
     return {};
   }
-  auto reader =
-      feed_reader::open(path, {feed.topic, feed.key, feed.attributes});
+  auto reader = feed_reader::open(path, feed_reader::options::from(feed));
   if (!reader)
     return reader.error().within("--catalog");
   std::vector<std::pair<std::string, std::string>> entries;

@@ -97,11 +97,36 @@ feed_record failed(std::uint64_t line, std::string message) {
 
 result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
                                                        std::string topic) {
-  return open(path, options{std::move(topic), {}, {}});
+  return open(path, options{std::move(topic), {}, {}, {}, {}});
+}
+
+std::optional<feed_reader::format>
+feed_reader::format_named(std::string_view name) {
+  if (name == "tsv")
+    return format::tsv;
+  if (name == "debian")
+    return format::debian;
+  if (name == "jsonl")
+    return format::jsonl;
+  if (name == "lines")
+    return format::lines;
+  return std::nullopt;
 }
 
 result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
                                                        options opts) {
+  std::optional<format> forced;
+  if (!opts.format.empty()) {
+    forced = format_named(opts.format);
+    if (!forced)
+      return fail(errc::invalid_argument,
+                  "feed format '" + opts.format
+                      + "': expected tsv, debian, jsonl or lines");
+  }
+  if (forced == format::lines && !opts.priority.empty())
+    return fail(errc::config, "feed " + path + ": the feed's priority column '"
+                                  + opts.priority
+                                  + "': raw lines have no columns or fields");
   const bool stdin_ = path == standard_input;
   // /dev/stdin opens the same file (seekable) or pipe as descriptor 0.
   const std::string file = stdin_ ? "/dev/stdin" : path;
@@ -119,6 +144,7 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   r->topic_ = std::move(opts.topic);
   r->key_ = std::move(opts.key);
   r->attributes_ = std::move(opts.attributes);
+  r->priority_ = std::move(opts.priority);
   r->seekable_ = std::filesystem::is_regular_file(status);
   r->in_.open(file, std::ios::binary);
   if (!r->in_)
@@ -142,14 +168,16 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
   const bool json_name =
       ends_with(r->name_, ".jsonl") || ends_with(r->name_, ".ndjson");
   if (!found) { // empty or blank: no records
-    r->kind_ = json_name ? format::jsonl : format::tsv;
+    r->kind_ = forced ? *forced : json_name ? format::jsonl : format::tsv;
     r->header_end_ = r->offset_;
     return r;
   }
-  // Debian and JSON lines: the first line is a record's; read it again.
+  // Debian, JSON lines and raw lines: the first line is a record's; read
+  // it again.
   const bool debian = first.rfind("Package:", 0) == 0 && !json_name;
-  if (debian || json_name || first.front() == '{') {
-    r->kind_ = debian ? format::debian : format::jsonl;
+  if (forced ? *forced != format::tsv
+             : debian || json_name || first.front() == '{') {
+    r->kind_ = forced ? *forced : debian ? format::debian : format::jsonl;
     r->unread(std::move(first), r->offset_ - before);
     r->header_end_ = r->offset_;
     return r;
@@ -189,6 +217,9 @@ result<std::unique_ptr<feed_reader>> feed_reader::open(const std::string& path,
     return *e;
   for (auto& a : r->attributes_)
     if (auto e = need(a, ", a feed attribute"))
+      return *e;
+  if (!r->priority_.empty())
+    if (auto e = need(r->priority_, ", the feed's priority"))
       return *e;
   r->header_end_ = r->offset_;
   return r;
@@ -303,8 +334,9 @@ std::vector<feed_record> feed_reader::next(std::size_t max) {
     while (out.size() < max && next_line(line)) {
       if (is_blank(line))
         continue;
-      out.push_back(kind_ == format::jsonl ? from_json_line(line, line_)
-                                           : from_tsv(line, line_));
+      out.push_back(kind_ == format::jsonl   ? from_json_line(line, line_)
+                    : kind_ == format::lines ? from_raw_line(line, line_)
+                                             : from_tsv(line, line_));
       out.back().end_offset = offset_;
       if (!out.back().ok && line.size() <= max_record_bytes)
         out.back().raw = line;
@@ -393,7 +425,45 @@ feed_record feed_reader::from_tsv(const std::string& line,
     ev.attributes[a] = fields[a];
   ev.payload = to_json(fields);
   ev.content_hash = content_hash(ev.payload);
+  if (!priority_.empty())
+    set_priority(rec, fields[priority_], at);
   return rec;
+}
+
+feed_record feed_reader::from_raw_line(const std::string& line,
+                                       std::uint64_t lineno) {
+  const std::string at = where(name_, lineno);
+  if (line.size() > max_record_bytes) {
+    return failed(lineno, at + "line longer than "
+                              + std::to_string(max_record_bytes) + " bytes");
+  }
+  feed_record rec;
+  rec.line = lineno;
+  event& ev = rec.ev;
+  ev.id = name_ + ":" + std::to_string(lineno);
+  ev.topic = topic_;
+  ev.key = file_stem(name_) + "/" + std::to_string(lineno);
+  ev.attributes["format"] = "lines";
+  ev.payload = line;
+  ev.content_hash = content_hash(ev.payload);
+  return rec;
+}
+
+void feed_reader::set_priority(feed_record& rec,
+                               const std::optional<std::string>& value,
+                               const std::string& at) const {
+  if (!value)
+    return;
+  auto v = std::string(trim(*value));
+  if (v.empty() || v == "normal")
+    rec.ev.priority = priority::normal;
+  else if (v == "urgent")
+    rec.ev.priority = priority::urgent;
+  else
+    rec = failed(rec.line, at + (at.ends_with(": ") ? "" : ": ") + priority_
+                               + " '" + v
+                               + "' is not a priority (urgent or normal; the "
+                                 "feed's priority)");
 }
 
 feed_record feed_reader::from_json_line(const std::string& line,
@@ -443,6 +513,9 @@ feed_record feed_reader::from_json_line(const std::string& line,
     rec.ev.id = at;
   rec.ev.attributes.try_emplace("format", "jsonl");
   rec.ev.content_hash = content_hash(rec.ev.payload);
+  // A line's own "priority" wins over the payload field.
+  if (!priority_.empty() && !(j.is_object() && j.contains("priority")))
+    set_priority(rec, field_text(priority_), at);
   return rec;
 }
 
@@ -503,6 +576,9 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
       ev.attributes[a] = f->second;
   ev.payload = to_json(fields);
   ev.content_hash = content_hash(ev.payload);
+  if (!priority_.empty())
+    if (auto f = fields.find(priority_); f != fields.end())
+      set_priority(rec, f->second, where(name_, first_line));
   return rec;
 }
 

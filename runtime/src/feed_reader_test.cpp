@@ -196,7 +196,7 @@ TEST_F(FeedReader, ReadsAPipeToItsEndButCannotSeekInIt) {
 }
 
 TEST_F(FeedReader, TakesTheKeyAndAttributesFromTheColumnsTheFeedNames) {
-  feed_reader::options opts{"orders", "customer", {"tier", "region"}};
+  feed_reader::options opts{"orders", "customer", {"tier", "region"}, {}, {}};
   auto r =
       feed_reader::open(write("orders.tsv", "customer\ttier\tregion\ttotal\n"
                                             "c-17\tgold\teu\t12.50\n"
@@ -218,7 +218,7 @@ TEST_F(FeedReader, TakesTheKeyAndAttributesFromTheColumnsTheFeedNames) {
   EXPECT_EQ(no_key.error().message,
             "bad.tsv:1: header has no 'customer' column, the feed's key "
             "(columns: name, tier)");
-  feed_reader::options attr_only{"orders", {}, {"region"}};
+  feed_reader::options attr_only{"orders", {}, {"region"}, {}, {}};
   auto no_attr =
       feed_reader::open(write("bad2.tsv", "name\ttier\nx\tgold\n"), attr_only);
   ASSERT_FALSE(no_attr);
@@ -228,7 +228,7 @@ TEST_F(FeedReader, TakesTheKeyAndAttributesFromTheColumnsTheFeedNames) {
 }
 
 TEST_F(FeedReader, TakesAJsonLinesKeyAndAttributesFromPayloadFields) {
-  feed_reader::options opts{"orders", "customer", {"tier", "total"}};
+  feed_reader::options opts{"orders", "customer", {"tier", "total"}, {}, {}};
   auto r = feed_reader::open(
       write("orders.jsonl",
             "{\"payload\": {\"customer\": \"c-1\", \"tier\": \"gold\", "
@@ -254,7 +254,7 @@ TEST_F(FeedReader, TakesAJsonLinesKeyAndAttributesFromPayloadFields) {
 }
 
 TEST_F(FeedReader, TakesADebianKeyFromTheFieldTheFeedNames) {
-  feed_reader::options opts{"registry", "Source", {"Section"}};
+  feed_reader::options opts{"registry", "Source", {"Section"}, {}, {}};
   auto r = feed_reader::open(
       write("debian.Packages", "Package: libz1\nSource: zlib\nSection: libs\n\n"
                                "Package: lonely\n"),
@@ -543,6 +543,99 @@ TEST_F(FeedReader, PassesInvalidUtf8Through) {
   ASSERT_EQ(recs.size(), 1u);
   ASSERT_TRUE(recs[0].ok) << recs[0].error;
   EXPECT_NO_THROW(nlohmann::json::parse(recs[0].ev.payload));
+}
+
+} // namespace
+} // namespace sluice
+
+namespace sluice {
+namespace {
+
+class FeedFormats : public FeedReader {};
+
+TEST_F(FeedFormats, RawLinesAreOneEventEachKeyedByFileAndLine) {
+  auto path = write("app.log", "GET /a 200\n\n{\"looks\": \"like json\"}\n"
+                               "Package: looks-like-debian\n");
+  feed_reader::options opts{"logs", {}, {}, "lines", {}};
+  auto r = feed_reader::open(path, opts);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ((*r)->kind(), feed_reader::format::lines);
+  auto recs = read_all(**r);
+  ASSERT_EQ(recs.size(), 3u) << "a blank line is no event";
+  EXPECT_EQ(recs[0].ev.key, "app/1");
+  EXPECT_EQ(recs[0].ev.payload, "GET /a 200");
+  EXPECT_EQ(recs[0].ev.id, "app.log:1");
+  EXPECT_EQ(recs[0].ev.attributes.at("format"), "lines");
+  EXPECT_EQ(recs[1].ev.key, "app/3");
+  EXPECT_EQ(recs[1].ev.payload, "{\"looks\": \"like json\"}");
+  EXPECT_EQ(recs[2].ev.payload, "Package: looks-like-debian");
+}
+
+TEST_F(FeedFormats, AFormatGivenWinsOverTheNameAndTheFirstLine) {
+  auto path = write("events.txt", "{\"key\": \"a\", \"payload\": 1}\n");
+  auto r = feed_reader::open(path, {"t", {}, {}, "jsonl", {}});
+  ASSERT_TRUE(r);
+  auto recs = read_all(**r);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].ev.key, "a");
+  // tsv on a file whose first line has no tab: the header error, named.
+  auto bad = feed_reader::open(path, {"t", {}, {}, "tsv", {}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("events.txt:1: not a feed"),
+            std::string::npos)
+      << bad.error().message;
+  auto unknown = feed_reader::open(path, {"t", {}, {}, "csv", {}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message,
+            "feed format 'csv': expected tsv, debian, jsonl or lines");
+}
+
+TEST_F(FeedFormats, APriorityColumnOrFieldMakesRecordsUrgent) {
+  auto tsv = write("orders.tsv", "name\tprio\n"
+                                 "a\turgent\n"
+                                 "b\tnormal\n"
+                                 "c\t\n"
+                                 "d\thigh\n");
+  auto r = feed_reader::open(tsv, {"t", {}, {}, {}, "prio"});
+  ASSERT_TRUE(r) << r.error().describe();
+  auto recs = read_all(**r);
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_EQ(recs[0].ev.priority, priority::urgent);
+  EXPECT_EQ(recs[1].ev.priority, priority::normal);
+  EXPECT_EQ(recs[2].ev.priority, priority::normal) << "empty: normal";
+  ASSERT_FALSE(recs[3].ok);
+  EXPECT_EQ(recs[3].error, "orders.tsv:5: prio 'high' is not a priority "
+                           "(urgent or normal; the feed's priority)");
+  auto missing = feed_reader::open(tsv, {"t", {}, {}, {}, "urgency"});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find(
+                "header has no 'urgency' column, the feed's priority"),
+            std::string::npos);
+
+  auto jsonl = write("e.jsonl", "{\"key\": \"a\", \"payload\": {\"p\": "
+                                "\"urgent\"}}\n"
+                                "{\"key\": \"b\", \"priority\": \"normal\", "
+                                "\"payload\": {\"p\": \"urgent\"}}\n");
+  auto j = feed_reader::open(jsonl, {"t", {}, {}, {}, "p"});
+  ASSERT_TRUE(j);
+  auto jr = read_all(**j);
+  ASSERT_EQ(jr.size(), 2u);
+  EXPECT_EQ(jr[0].ev.priority, priority::urgent);
+  EXPECT_EQ(jr[1].ev.priority, priority::normal) << "the line's own wins";
+
+  auto deb = write("p.Packages", "Package: a\nPriority-Class: urgent\n\n"
+                                 "Package: b\n");
+  auto d = feed_reader::open(deb, {"t", {}, {}, {}, "Priority-Class"});
+  ASSERT_TRUE(d);
+  auto dr = read_all(**d);
+  ASSERT_EQ(dr.size(), 2u);
+  EXPECT_EQ(dr[0].ev.priority, priority::urgent);
+  EXPECT_EQ(dr[1].ev.priority, priority::normal);
+
+  auto lines = feed_reader::open(deb, {"t", {}, {}, "lines", "p"});
+  ASSERT_FALSE(lines);
+  EXPECT_NE(lines.error().message.find("raw lines have no columns"),
+            std::string::npos);
 }
 
 } // namespace

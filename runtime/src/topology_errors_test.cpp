@@ -340,5 +340,28 @@ TEST(Topology, RejectsABadStrategyIntensityOrStuckAfter) {
       std::string::npos);
 }
 
+TEST(TopologyFeed, FormatAndPriorityAreReadAndCheckedByLine) {
+  const std::string base = "pipeline: p\n"
+                           "topics: [in]\n"
+                           "stages:\n"
+                           "  - name: s\n"
+                           "    behaviour: b\n"
+                           "    subscribe: [{ topic: in }]\n";
+  auto topo = parse_topology(
+      base + "feed: { topic: in, format: jsonl, priority: urgency }\n",
+      "pipeline.yaml");
+  ASSERT_TRUE(topo) << topo.error().describe();
+  EXPECT_EQ(topo->feed.format, "jsonl");
+  EXPECT_EQ(topo->feed.priority, "urgency");
+  EXPECT_EQ(config_message(base + "feed: { topic: in, format: csv }\n"),
+            "pipeline.yaml:7: feed.format: unknown format 'csv' (expected "
+            "tsv, debian, jsonl or lines)");
+  EXPECT_EQ(config_message(base
+                           + "feed: { topic: in, format: lines, priority: p "
+                             "}\n"),
+            "pipeline.yaml:7: feed.priority: raw lines (format: lines) have "
+            "no columns or fields to take a priority from");
+}
+
 } // namespace
 } // namespace sluice::topology_test

@@ -117,7 +117,7 @@ result<void> loader::load_document(const field& doc, const fs::path& base_dir,
 
 result<void> loader::load_root_fields(const strict_map& m) {
   if (auto v = m.get("feed")) {
-    auto feed = v->fields({"topic", "key", "attributes"});
+    auto feed = v->fields({"topic", "key", "attributes", "format", "priority"});
     if (!feed)
       return feed.error();
     auto topic = feed->require("topic");
@@ -130,6 +130,25 @@ result<void> loader::load_root_fields(const strict_map& m) {
       if (!key)
         return key.error();
       topo_.feed.key = std::move(*key);
+    }
+    if (auto f = feed->get("format")) {
+      auto name = f->text();
+      if (!name)
+        return name.error();
+      if (*name != "tsv" && *name != "debian" && *name != "jsonl"
+          && *name != "lines")
+        return f->fail("unknown format '" + *name
+                       + "' (expected tsv, debian, jsonl or lines)");
+      topo_.feed.format = std::move(*name);
+    }
+    if (auto pr = feed->get("priority")) {
+      auto name = pr->text();
+      if (!name)
+        return name.error();
+      if (topo_.feed.format == "lines")
+        return pr->fail("raw lines (format: lines) have no columns or "
+                        "fields to take a priority from");
+      topo_.feed.priority = std::move(*name);
     }
     if (auto a = feed->get("attributes")) {
       auto items = a->items();

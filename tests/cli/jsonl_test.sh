@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # JSON-lines feeds and standard input: the example's npm records written as
-# JSON lines give the same scores as the TSV file, from a file and from a
-# pipe (`--feed -`); a malformed line is a dead letter naming file and line
+# JSON lines give the same scores as the TSV file, from a file, from a file
+# whose format only --format tells, and from a pipe (`--feed -`); a malformed line is a dead letter naming file and line
 # and the rest goes through; standard input is new input on every run.
 #
 # usage: jsonl_test.sh SLUICE_BINARY SOURCE_DIR
@@ -34,6 +34,19 @@ rc=$?
 check "a JSON-lines file runs (exit $rc)" test "$rc" -eq 0
 "$sluice" export --data "$work/file" --stage score >"$work/file.out"
 check "and scores exactly what the TSV file does" cmp -s "$work/tsv.out" "$work/file.out"
+
+# A name that says nothing, and a first line that does not look like JSON:
+# --format tells the reader (its JSON lines with a space first).
+sed 's/^/ /' "$work/npm.jsonl" >"$work/npm.txt"
+"$sluice" run "$pipeline" --data "$work/format" --feed "$work/npm.txt" --format jsonl -q
+rc=$?
+check "--format jsonl reads a .txt of JSON lines (exit $rc)" test "$rc" -eq 0
+"$sluice" export --data "$work/format" --stage score >"$work/format.out"
+check "and scores what the TSV file does" cmp -s "$work/tsv.out" "$work/format.out"
+"$sluice" run "$pipeline" --data "$work/csv" --feed "$work/npm.txt" --format csv -q 2>"$work/csv.err"
+rc=$?
+check "--format csv is refused (exit $rc)" test "$rc" -eq 2
+check "naming the formats" grep -q "tsv, debian, jsonl, lines\|{tsv,debian,jsonl,lines}" "$work/csv.err"
 
 cat "$work/npm.jsonl" | "$sluice" run "$pipeline" --data "$work/pipe" --feed - -q
 rc=$?

@@ -121,6 +121,13 @@ struct feed_spec {
   /// `feed.attributes`: columns or fields copied into each event's
   /// attributes, for filter policies and `priority_from`.
   std::vector<std::string> attributes;
+  /// `feed.format` (or `--format`): tsv, debian, jsonl or lines (each
+  /// line an event of its own, key FILE-STEM/LINE); empty: told by the
+  /// file's name and first line.
+  std::string format;
+  /// `feed.priority`: the column, field or payload field whose value
+  /// (`urgent` or `normal`) is each record's priority class.
+  std::string priority;
 };
 
 /// A whole pipeline.

@@ -13,6 +13,7 @@
 
 #include "sluice/event.hpp"
 #include "sluice/result.hpp"
+#include "sluice/topology.hpp"
 
 namespace sluice {
 
@@ -35,8 +36,12 @@ public:
   enum class format {
     tsv,    ///< tab-separated, with a header row that has a `name` column
     debian, ///< Debian package index: RFC 822 stanzas, "Package: ..." first
-    jsonl   ///< one JSON object per line: {"key", "id", "topic", ...}
+    jsonl,  ///< one JSON object per line: {"key", "id", "topic", ...}
+    lines   ///< raw lines: each line's text the payload of one event
   };
+
+  /// The format named `name` (tsv, debian, jsonl, lines), or nullopt.
+  static std::optional<format> format_named(std::string_view name);
 
   /// `open`'s path for standard input.
   static constexpr const char* standard_input = "-";
@@ -50,6 +55,16 @@ public:
     std::string key;
     /// Columns or fields copied into the attributes.
     std::vector<std::string> attributes;
+    /// The format (format_named); empty: sniffed.
+    std::string format;
+    /// The column or field whose value (urgent or normal) is a record's
+    /// priority; empty: none.
+    std::string priority;
+
+    /// The topology's `feed:` as reader options.
+    static options from(const feed_spec& f) {
+      return {f.topic, f.key, f.attributes, f.format, f.priority};
+    }
   };
 
   /// Opens `path` ("-": standard input, named "stdin" in ids and errors),
@@ -88,6 +103,11 @@ private:
   feed_record from_stanza(const std::vector<std::string>& lines,
                           std::uint64_t first_line);
   feed_record from_json_line(const std::string& line, std::uint64_t lineno);
+  feed_record from_raw_line(const std::string& line, std::uint64_t lineno);
+  /// Sets `rec`'s priority from `value` (the priority column's); a value
+  /// other than urgent or normal fails the record, naming `at`.
+  void set_priority(feed_record& rec, const std::optional<std::string>& value,
+                    const std::string& at) const;
   /// Gives back the line just read: `next_line` returns it again (a pipe
   /// cannot seek back to the record the format was sniffed on).
   void unread(std::string line, std::uint64_t bytes);
@@ -97,6 +117,7 @@ private:
   std::string topic_;
   std::string key_;                     ///< options::key
   std::vector<std::string> attributes_; ///< options::attributes
+  std::string priority_;                ///< options::priority
   std::ifstream in_;
   format kind_ = format::tsv;
   std::vector<std::string> columns_;

@@ -42,4 +42,16 @@ inline const CLI::Validator feed_path(
     },
     "FILE|-");
 
+/// `--format`: the feeds' format when their names and first lines do not
+/// tell it (standard input, a log of raw lines); over the topology's
+/// `feed.format`.
+inline void add_format_option(CLI::App& cmd, std::string& format) {
+  cmd.add_option("--format", format,
+                 "The feeds' format: tsv, debian, jsonl, or lines (each "
+                 "line an event, key FILE-STEM/LINE); default: told by the "
+                 "file's name and first line, or the topology's "
+                 "feed.format")
+      ->check(CLI::IsMember({"tsv", "debian", "jsonl", "lines"}));
+}
+
 } // namespace sluice::cli

@@ -213,6 +213,7 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "Feed a file (or - for standard input) into the cluster "
                   "through this member; repeatable")
       ->check(feed_path);
+  add_format_option(*cmd, a->run.format);
   cmd->add_option("--http", a->run.http,
                   "Serve /healthz, /readyz, /metrics (and the event API with "
                   "--hmac-key-file) on this address")

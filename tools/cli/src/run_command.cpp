@@ -103,6 +103,8 @@ int run_pipeline(const run_args& a, const registry& reg,
     print_error(topo.error().describe());
     return usage;
   }
+  if (!a.format.empty())
+    topo->feed.format = a.format;
   node_options opts;
   opts.data_dir = a.data_dir.empty() ? "var/" + topo->name : a.data_dir;
   opts.feeds = a.feeds;
@@ -289,6 +291,7 @@ action add_run_command(CLI::App& app, const registry& reg) {
                   "JSON lines: .jsonl, one event object per line), or - "
                   "for standard input; repeatable")
       ->check(feed_path);
+  add_format_option(*cmd, a->format);
   cmd->add_option(
       "--data", a->data_dir,
       "Data directory; resumed if it holds a run (default var/PIPELINE)");

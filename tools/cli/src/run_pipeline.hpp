@@ -21,6 +21,7 @@ namespace sluice::cli {
 struct run_args {
   std::string pipeline;
   std::vector<std::string> feeds;
+  std::string format; ///< --format: the feeds' format, over the topology's
   std::string data_dir;
   bool no_sync = false;
   bool refeed = false;
