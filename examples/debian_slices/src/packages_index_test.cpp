@@ -2,22 +2,15 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "sluice/slice_graph.hpp"
+#include "test_files.hpp"
 
 namespace debian_slices {
 namespace {
 
-using strings = std::vector<std::string>;
+using test_files::read_file;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using strings = std::vector<std::string>;
 
 TEST(PackagesIndex, ReadsTheFieldsAndRelationsOfEachStanza) {
   auto idx = parse_packages(R"(Package: activemq

@@ -8,31 +8,25 @@
 // both indexes, and that bad stanzas are named by file and line.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "debian_slices/debian_slices.hpp"
 #include "sluice/slice_controller.hpp"
 #include "sluice/test_context.hpp"
+#include "test_files.hpp"
 
 namespace debian_slices {
 namespace {
 
+using test_files::read_file;
+
 using json = nlohmann::json;
 
 constexpr const char* tenant = "bookworm/amd64";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 /// The index's text in chunks of `per` stanzas, as debian_slices_chunk
 /// makes them (attributes source and line).
