@@ -426,7 +426,7 @@ feed_record feed_reader::from_tsv(const std::string& line,
   ev.payload = to_json(fields);
   ev.content_hash = content_hash(ev.payload);
   if (!priority_.empty())
-    set_priority(rec, fields[priority_], at);
+    set_priority(rec, fields[priority_]);
   return rec;
 }
 
@@ -450,8 +450,7 @@ feed_record feed_reader::from_raw_line(const std::string& line,
 }
 
 void feed_reader::set_priority(feed_record& rec,
-                               const std::optional<std::string>& value,
-                               const std::string& at) const {
+                               const std::optional<std::string>& value) const {
   if (!value)
     return;
   auto v = std::string(trim(*value));
@@ -460,8 +459,7 @@ void feed_reader::set_priority(feed_record& rec,
   else if (v == "urgent")
     rec.ev.priority = priority::urgent;
   else
-    rec = failed(rec.line, at + (at.ends_with(": ") ? "" : ": ") + priority_
-                               + " '" + v
+    rec = failed(rec.line, where(name_, rec.line) + priority_ + " '" + v
                                + "' is not a priority (urgent or normal; the "
                                  "feed's priority)");
 }
@@ -515,7 +513,7 @@ feed_record feed_reader::from_json_line(const std::string& line,
   rec.ev.content_hash = content_hash(rec.ev.payload);
   // A line's own "priority" wins over the payload field.
   if (!priority_.empty() && !(j.is_object() && j.contains("priority")))
-    set_priority(rec, field_text(priority_), at);
+    set_priority(rec, field_text(priority_));
   return rec;
 }
 
@@ -578,7 +576,7 @@ feed_record feed_reader::from_stanza(const std::vector<std::string>& lines,
   ev.content_hash = content_hash(ev.payload);
   if (!priority_.empty())
     if (auto f = fields.find(priority_); f != fields.end())
-      set_priority(rec, f->second, where(name_, first_line));
+      set_priority(rec, f->second);
   return rec;
 }
 

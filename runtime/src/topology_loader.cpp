@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "sluice/feed_reader.hpp"
 #include "topology_loader.hpp"
 #include "topology_values.hpp"
 #include "topology_yaml.hpp"
@@ -135,8 +136,7 @@ result<void> loader::load_root_fields(const strict_map& m) {
       auto name = f->text();
       if (!name)
         return name.error();
-      if (*name != "tsv" && *name != "debian" && *name != "jsonl"
-          && *name != "lines")
+      if (!feed_reader::format_named(*name))
         return f->fail("unknown format '" + *name
                        + "' (expected tsv, debian, jsonl or lines)");
       topo_.feed.format = std::move(*name);

@@ -105,9 +105,9 @@ private:
   feed_record from_json_line(const std::string& line, std::uint64_t lineno);
   feed_record from_raw_line(const std::string& line, std::uint64_t lineno);
   /// Sets `rec`'s priority from `value` (the priority column's); a value
-  /// other than urgent or normal fails the record, naming `at`.
-  void set_priority(feed_record& rec, const std::optional<std::string>& value,
-                    const std::string& at) const;
+  /// other than urgent or normal fails the record, naming its line.
+  void set_priority(feed_record& rec,
+                    const std::optional<std::string>& value) const;
   /// Gives back the line just read: `next_line` returns it again (a pipe
   /// cannot seek back to the record the format was sniffed on).
   void unread(std::string line, std::uint64_t bytes);

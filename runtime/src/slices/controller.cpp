@@ -208,20 +208,7 @@ public:
     sum.records = b.upserts.size() + b.removes.size();
     for (auto& c : changes) {
       emit_slice(ctx, st, c);
-      switch (c.what) {
-      case slice_change::kind::upserted:
-        ++sum.upserted;
-        break;
-      case slice_change::kind::merged:
-        ++sum.merged;
-        break;
-      case slice_change::kind::split:
-        ++sum.split;
-        break;
-      case slice_change::kind::removed:
-        ++sum.removed;
-        break;
-      }
+      ++sum.of(c.what);
     }
     for (auto& c : candidates) {
       bool now = st.graph.is_reference(c);
@@ -235,14 +222,7 @@ public:
       ++sum.references;
     }
     st.last = sum;
-    auto& t = st.total;
-    t.at_ms = sum.at_ms;
-    t.records += sum.records;
-    t.upserted += sum.upserted;
-    t.merged += sum.merged;
-    t.split += sum.split;
-    t.removed += sum.removed;
-    t.references += sum.references;
+    st.total += sum;
     ++st.batches;
     ctx.count("slices_batches");
     ctx.count("slices_records", sum.records);

@@ -24,6 +24,32 @@ struct controller_state {
     std::uint64_t records = 0;
     std::uint64_t upserted = 0, merged = 0, split = 0, removed = 0;
     std::uint64_t references = 0; ///< reference events emitted
+
+    /// The counter of slice changes of kind `k`.
+    std::uint64_t& of(slice_change::kind k) {
+      switch (k) {
+      case slice_change::kind::upserted:
+        return upserted;
+      case slice_change::kind::merged:
+        return merged;
+      case slice_change::kind::split:
+        return split;
+      case slice_change::kind::removed:
+        break;
+      }
+      return removed;
+    }
+    /// Adds `b`'s counts; the time becomes `b`'s.
+    batch_summary& operator+=(const batch_summary& b) {
+      at_ms = b.at_ms;
+      records += b.records;
+      upserted += b.upserted;
+      merged += b.merged;
+      split += b.split;
+      removed += b.removed;
+      references += b.references;
+      return *this;
+    }
   };
   /// The last from-scratch check.
   struct reconcile_summary {
