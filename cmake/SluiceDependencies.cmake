@@ -22,6 +22,8 @@ find_package(GTest REQUIRED)
 find_package(benchmark QUIET)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# PostgreSQL change capture (sources:): Debian's libpq-dev.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 
 # tcmalloc: the example runs about 1.8x faster than with glibc malloc
 # (docs/BENCHMARKS.md). Linked into executables only.

@@ -31,6 +31,7 @@ set(SLUICE_PUBLIC_HEADERS
   runtime/include/sluice/metrics.hpp
   runtime/include/sluice/slice_graph.hpp
   runtime/include/sluice/slice_controller.hpp
+  runtime/include/sluice/table_mirror.hpp
   runtime/include/sluice/feed.hpp
   runtime/include/sluice/tls.hpp
   # actors: an embedded node, its console commands' answers.

@@ -12,6 +12,7 @@
 
 #include "admin_actor.hpp"
 #include "feed_source.hpp"
+#include "pg_source.hpp"
 #include "messages.hpp"
 #include "node_env.hpp"
 #include "node_impl.hpp"
@@ -157,6 +158,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.refeed = opts.refeed;
   env.stop_when_full = opts.stop_when_full;
   p->env = env;
+  for (auto& src : p->plan()->topo().sources)
+    if (auto r = check_pg_source(src, env); !r)
+      return r.error();
   p->store_actor = spawn_store_actor(*p->sys, env);
   start_supervisor(*p);
   auto n = std::unique_ptr<node>(new node(std::move(p)));

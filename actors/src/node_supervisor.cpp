@@ -11,6 +11,7 @@
 #include <set>
 
 #include "feed_source.hpp"
+#include "pg_source.hpp"
 #include "messages.hpp"
 #include "reconciler.hpp"
 #include "sluice/caf_error.hpp"
@@ -129,6 +130,11 @@ caf::behavior node_supervisor(node_actor* self, node_env env, caf::actor store,
   for (auto& f : feeds) {
     auto a = spawn_feed_source(self, env, f, s.store);
     s.feeds.emplace_back(a.address(), f);
+  }
+  // Sources stop with the feeds on a drain, and are logged as they are.
+  for (auto& src : env.plan->topo().sources) {
+    auto a = spawn_pg_source(self, env, src, s.store);
+    s.feeds.emplace_back(a.address(), "source " + src.name);
   }
   return {
       // Restarts of stage supervisors within the current window.

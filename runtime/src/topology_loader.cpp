@@ -74,6 +74,9 @@ result<topology> loader::load(const std::string& text, const std::string& file,
   } else {
     topo_.feed.topic = topo_.topics.front();
   }
+  for (auto& src : topo_.sources)
+    if (src.topic.empty())
+      src.topic = topo_.feed.topic;
   if (auto cycle = find_stage_cycle(topo_))
     return sluice::fail(errc::config,
                         file + ": stages form a cycle: " + *cycle);
@@ -82,8 +85,9 @@ result<topology> loader::load(const std::string& text, const std::string& file,
 
 result<void> loader::load_document(const field& doc, const fs::path& base_dir,
                                    bool root) {
-  auto m = root ? doc.fields({"pipeline", "topics", "feed", "max_payload_bytes",
-                              "include", "stages", "supervision", "reconciler"})
+  auto m = root ? doc.fields({"pipeline", "topics", "feed", "sources",
+                              "max_payload_bytes", "include", "stages",
+                              "supervision", "reconciler"})
                 : doc.fields({"include", "stages", "topics"});
   if (!m)
     return m.error();
@@ -164,6 +168,12 @@ result<void> loader::load_root_fields(const strict_map& m) {
         names.push_back(std::move(*name));
       }
     }
+  }
+  if (auto v = m.get("sources")) {
+    auto sources = read_sources(*v, topic_refs_);
+    if (!sources)
+      return sources.error();
+    topo_.sources = std::move(*sources);
   }
   if (auto v = m.get("max_payload_bytes")) {
     auto n = v->integer(1, std::numeric_limits<std::uint64_t>::max());

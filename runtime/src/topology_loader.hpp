@@ -47,6 +47,11 @@ private:
   std::map<std::string, std::string> stage_at_; // name -> "file:line"
 };
 
+/// Reads `sources:` (topology_sources.cpp); topics they name are added
+/// to `topic_refs`.
+result<std::vector<source_spec>> read_sources(const field& f,
+                                              std::vector<field>& topic_refs);
+
 /// A cycle of "stage A emits a topic stage B subscribes to", as
 /// "a -> b -> a (via topics t, u)"; nullopt when the graph is acyclic.
 std::optional<std::string> find_stage_cycle(const topology& topo);

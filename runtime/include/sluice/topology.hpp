@@ -130,6 +130,41 @@ struct feed_spec {
   std::string priority;
 };
 
+/// A source the node reads by itself while it runs (`sources:` in the
+/// topology, or `--source URL`): PostgreSQL change capture. Each insert,
+/// update and delete of its tables becomes an event whose position is
+/// committed with it; see docs/OPERATIONS.md "Sources".
+struct source_spec {
+  /// `name`: names its progress record, its events' ids and its metrics
+  /// (default: the slot's name).
+  std::string name;
+  /// `postgres`: a libpq connection string or URI.
+  std::string connection;
+  /// `slot`: the logical replication slot (output plugin wal2json).
+  std::string slot;
+  /// `tables`: "schema.table" (a bare name is in `public`), each with a
+  /// primary key. An event's key is "TABLE/PRIMARY-KEY" (the schema kept
+  /// when not public, the values of a composite key joined by '/').
+  std::vector<std::string> tables;
+  /// `topic`: where its events are published (default: the feed topic).
+  std::string topic;
+  /// `attributes`: fixed attributes added to each event, beside `table`
+  /// and `operation` (insert, update, delete or snapshot).
+  std::map<std::string, std::string> attributes;
+  /// `create_slot`: create the slot when it does not exist.
+  bool create_slot = false;
+  /// `snapshot`: when it creates the slot, first read the tables at the
+  /// slot's exported snapshot, then stream what followed, with no gap.
+  bool snapshot = false;
+  /// `poll`: how long it waits before asking again when nothing was new.
+  std::chrono::milliseconds poll{std::chrono::milliseconds(100)};
+  /// `batch`: changes per commit (a larger transaction is split, its
+  /// position within it committed too).
+  std::size_t batch = 1000;
+  std::string source_file; ///< the YAML file that defined it
+  int source_line = 0;     ///< 1-based line of its definition (0: --source)
+};
+
 /// A whole pipeline.
 struct topology {
   std::string name;                ///< `pipeline:`, the pipeline's name
@@ -138,6 +173,8 @@ struct topology {
   /// into this vector is the "stage index" of `route` and `pipeline_plan`.
   std::vector<stage_spec> stages;
   feed_spec feed; ///< where `--feed` records go
+  /// `sources:`: what the node reads by itself (PostgreSQL change capture).
+  std::vector<source_spec> sources;
   /// The largest payload accepted anywhere (feeds, publish, emits), in
   /// bytes.
   std::uint64_t max_payload_bytes = 1 << 20;
@@ -173,6 +210,16 @@ struct topology {
 /// file, the 1-based line and the field, e.g.
 /// "pipeline.yaml:14: stages[1].subscribe[0].topic: unknown topic 'x'".
 result<topology> load_topology(const std::string& path);
+
+/// Reads `--source URL`: a postgresql:// URL whose own parameters (slot,
+/// tables, name, topic, create_slot, snapshot, poll, batch and attr.NAME)
+/// are taken out and the rest left to libpq, e.g.
+/// "postgresql://sluice@127.0.0.1:5432/shop?slot=s&tables=items,owners".
+result<source_spec> parse_source_url(const std::string& url);
+
+/// Adds a source given on the command line to `topo`: its topic (default:
+/// the feed topic) must be declared and its name new.
+result<void> add_source(topology& topo, source_spec s);
 
 /// Parses YAML text; `origin` names it in errors. `include:` is resolved
 /// against `base_dir`.

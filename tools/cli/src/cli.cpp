@@ -14,6 +14,7 @@
 #include "settings_file.hpp"
 #include "sluice/plugin.hpp"
 #include "sluice/slice_controller.hpp"
+#include "sluice/table_mirror.hpp"
 
 namespace sluice {
 
@@ -61,6 +62,8 @@ int main(int argc, char** argv, const registry& linked) {
   // behaviour has the name).
   if (!reg.contains(std::string(slices::controller_name)))
     (void)slices::add_slice_controller(reg);
+  if (!reg.contains(std::string(table_mirror_name)))
+    (void)add_table_mirror(reg);
   std::vector<std::string> plugins;
   app.add_option("--plugin", plugins,
                  "a shared library of behaviours (SLUICE_PLUGIN); repeatable")

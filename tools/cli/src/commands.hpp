@@ -54,4 +54,16 @@ inline void add_format_option(CLI::App& cmd, std::string& format) {
       ->check(CLI::IsMember({"tsv", "debian", "jsonl", "lines"}));
 }
 
+/// `--source URL` on `run` and `node`, repeatable: a PostgreSQL source
+/// beside the topology's `sources:`.
+inline void add_source_option(CLI::App& cmd,
+                              std::vector<std::string>& sources) {
+  cmd.add_option("--source", sources,
+                 "Capture a PostgreSQL database's changes: "
+                 "postgresql://USER@HOST:PORT/DB?slot=SLOT&tables=T1,T2 "
+                 "[&topic=T&create_slot=true&snapshot=true&name=N&poll=100ms"
+                 "&batch=1000&attr.NAME=VALUE]; repeatable")
+      ->type_name("URL");
+}
+
 } // namespace sluice::cli

@@ -214,6 +214,7 @@ action add_node_command(CLI::App& app, const registry& reg) {
                   "through this member; repeatable")
       ->check(feed_path);
   add_format_option(*cmd, a->run.format);
+  add_source_option(*cmd, a->run.sources);
   cmd->add_option("--http", a->run.http,
                   "Serve /healthz, /readyz, /metrics (and the event API with "
                   "--hmac-key-file) on this address")

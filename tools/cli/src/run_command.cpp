@@ -105,6 +105,32 @@ int run_pipeline(const run_args& a, const registry& reg,
   }
   if (!a.format.empty())
     topo->feed.format = a.format;
+  for (auto& url : a.sources) {
+    auto src = parse_source_url(url);
+    if (!src) {
+      print_error(src.error().message);
+      return usage;
+    }
+    if (auto r = add_source(*topo, std::move(*src)); !r) {
+      print_error(r.error().message);
+      return usage;
+    }
+  }
+  if (!topo->sources.empty() && !a.serve && !member) {
+    print_error("sources (--source, or the topology's sources:) are read "
+                "while the node runs and never end: use sluice node, or "
+                "sluice run --serve");
+    return usage;
+  }
+  if (member)
+    for (auto& src : topo->sources)
+      if (src.source_line > 0) {
+        print_error(src.source_file + ":" + std::to_string(src.source_line)
+                    + ": sources." + src.name
+                    + ": on a cluster every member would read the slot: give "
+                      "the source to one member with --source");
+        return usage;
+      }
   node_options opts;
   opts.data_dir = a.data_dir.empty() ? "var/" + topo->name : a.data_dir;
   opts.feeds = a.feeds;
@@ -292,6 +318,7 @@ action add_run_command(CLI::App& app, const registry& reg) {
                   "for standard input; repeatable")
       ->check(feed_path);
   add_format_option(*cmd, a->format);
+  add_source_option(*cmd, a->sources);
   cmd->add_option(
       "--data", a->data_dir,
       "Data directory; resumed if it holds a run (default var/PIPELINE)");

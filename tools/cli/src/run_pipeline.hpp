@@ -22,6 +22,7 @@ struct run_args {
   std::string pipeline;
   std::vector<std::string> feeds;
   std::string format; ///< --format: the feeds' format, over the topology's
+  std::vector<std::string> sources; ///< --source URLs, beside `sources:`
   std::string data_dir;
   bool no_sync = false;
   bool refeed = false;
