@@ -9,8 +9,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "messages.hpp"
 #include "node_impl.hpp"
+#include "pg_source.hpp"
 #include "sluice/caf_error.hpp"
 
 namespace sluice {
@@ -64,6 +67,13 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
                 "stop each member and start it with the new --config (live "
                 "apply is for single nodes so far)");
   auto& now = *p.plan();
+  // Sources given on the command line (--source) stay: a topology file
+  // does not name them.
+  for (auto& src : now.topo().sources)
+    if (src.source_line == 0
+        && std::none_of(next.sources.begin(), next.sources.end(),
+                        [&](const source_spec& n) { return n.name == src.name; }))
+      next.sources.push_back(src);
   auto changes = diff_topologies(now.topo(), next);
   if (changes.empty())
     return changes;
@@ -72,6 +82,9 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
       if (auto ok = check_removable(*p.st, now, i); !ok)
         return ok.error();
     }
+  for (auto& src : next.sources)
+    if (auto r = check_pg_source(src, p.env); !r)
+      return r.error().within("refused: source " + src.name);
   if (!p.feeds.empty() && next.feed.topic.empty())
     return fail(errc::config, "refused: the node feeds files, and the new "
                               "topology names no feed topic");

@@ -119,6 +119,43 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
                      subject + ": subscription to " + topic, comma_list(subs)});
 }
 
+/// A source as the diff shows it: never its connection string (it may
+/// hold a password).
+std::string describe_source(const source_spec& s) {
+  std::string out = "slot " + s.slot + ", tables " + comma_list(s.tables)
+                    + " -> topic " + s.topic;
+  if (s.create_slot)
+    out += ", create_slot";
+  if (s.snapshot)
+    out += ", snapshot";
+  return out + ", poll " + ms(s.poll) + ", batch " + std::to_string(s.batch);
+}
+
+void diff_sources(const std::vector<source_spec>& from,
+                  const std::vector<source_spec>& to,
+                  std::vector<topology_change>& out) {
+  auto named = [](const std::vector<source_spec>& v, const std::string& n) {
+    auto it = std::find_if(v.begin(), v.end(),
+                           [&](const source_spec& s) { return s.name == n; });
+    return it == v.end() ? nullptr : &*it;
+  };
+  for (auto& s : from)
+    if (auto* t = named(to, s.name); !t)
+      out.push_back({topology_change::kind::removed, "source " + s.name,
+                     describe_source(s)});
+    else if (describe_source(s) != describe_source(*t)
+             || s.connection != t->connection || s.attributes != t->attributes)
+      out.push_back({topology_change::kind::changed, "source " + s.name,
+                     describe_source(s) + " -> " + describe_source(*t)
+                         + (s.connection != t->connection
+                                ? " (its connection changed)"
+                                : "")});
+  for (auto& t : to)
+    if (!named(from, t.name))
+      out.push_back({topology_change::kind::added, "source " + t.name,
+                     describe_source(t)});
+}
+
 } // namespace
 
 std::string describe(const subscription& s) {
@@ -162,6 +199,7 @@ std::vector<topology_change> diff_topologies(const topology& from,
   for (auto& s : from.stages)
     if (auto* t = to.find_stage(s.name))
       diff_stage(s, *t, out);
+  diff_sources(from.sources, to.sources, out);
   return out;
 }
 

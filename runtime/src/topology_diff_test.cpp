@@ -88,3 +88,31 @@ TEST(TopologyDiff, FilterPriorityAndFlowChangesAreEachNamed) {
           "when tier in [gold]",
       }));
 }
+
+TEST(TopologyDiff, SourcesAreNamedWithoutTheirConnection) {
+  const std::string sources = R"(sources:
+  - postgres: "host=db password=secret"
+    slot: shop
+    tables: [items]
+)";
+  std::string with = base;
+  with.insert(with.find("stages:"), sources);
+  std::string changed = with;
+  changed.replace(changed.find("[items]"), 7, "[items, owners]");
+  changed.replace(changed.find("password=secret"), 15, "password=other");
+  EXPECT_EQ(lines(parse(base), parse(with)),
+            (std::vector<std::string>{
+                "+ source shop: slot shop, tables public.items -> topic "
+                "registry, poll 100ms, batch 1000"}));
+  auto diff = lines(parse(with), parse(changed));
+  ASSERT_EQ(diff.size(), 1u);
+  EXPECT_EQ(diff[0], "~ source shop: slot shop, tables public.items -> topic "
+                     "registry, poll 100ms, batch 1000 -> slot shop, tables "
+                     "public.items, public.owners -> topic registry, poll "
+                     "100ms, batch 1000 (its connection changed)");
+  EXPECT_EQ(diff[0].find("secret"), std::string::npos);
+  EXPECT_EQ(lines(parse(with), parse(base)),
+            (std::vector<std::string>{
+                "- source shop: slot shop, tables public.items -> topic "
+                "registry, poll 100ms, batch 1000"}));
+}
