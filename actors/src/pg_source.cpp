@@ -69,6 +69,8 @@ struct pg_state {
   gauge* lag_ms = nullptr;
   gauge* connected = nullptr;
   gauge* committed = nullptr; ///< changes committed, kept across restarts
+  histogram* lag = nullptr;   ///< per change: its commit there to here
+  std::vector<std::int64_t> batch_ts; ///< the commit times of a batch
 };
 
 using pg_actor = caf::stateful_actor<pg_state>;
@@ -90,6 +92,7 @@ void failed(pg_actor* self, const error& e) {
   s.connected->set(0);
   s.cap.reset();
   s.pending.clear();
+  s.batch_ts.clear();
   s.reading_snapshot = false;
   auto step = e.code == errc::unavailable ? std::chrono::milliseconds(1000)
                                           : std::chrono::milliseconds(max_retry);
@@ -298,14 +301,20 @@ void stream(pg_actor* self) {
     pos.set_complete(s.pending.empty()
                      || s.pending.front().commit_lsn != c.commit_lsn);
     last_ts = c.commit_ts_ns;
+    s.batch_ts.push_back(c.commit_ts_ns);
     add_change(self, c, b, now);
     ++n;
   }
   pos.set_changes(pos.changes() + n);
   commit(self, std::move(b), n, [self, last_ts] {
     auto& s = self->state;
+    auto at = now_ns();
     if (last_ts > 0)
-      s.lag_ms->set((now_ns() - last_ts) / 1000000);
+      s.lag_ms->set((at - last_ts) / 1000000);
+    for (auto ts : s.batch_ts)
+      if (ts > 0 && at > ts)
+        s.lag->observe_us(static_cast<std::uint64_t>((at - ts) / 1000));
+    s.batch_ts.clear();
     if (s.pending.empty() && s.cap)
       if (auto a = s.cap->advance(s.poll_commit); !a)
         return failed(self, a.error());
@@ -344,6 +353,9 @@ caf::behavior pg_source(pg_actor* self, node_env env, source_spec spec,
   s.lag_ms = &env.metrics->get_gauge(
       "sluice_source_lag_milliseconds", l,
       "From the last change's commit in the database to its commit here");
+  s.lag = &env.metrics->get_histogram(
+      "sluice_source_lag_seconds", l,
+      "Per change: from its commit in the database to its commit here");
   s.connected = &env.metrics->get_gauge("sluice_source_connected", l,
                                         "1 while the source is connected");
   s.committed = &env.metrics->get_gauge(

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034,SC2120  # pg_psql is the sourcing script's; pg_restart_server takes options
 # Shared by the tests and benchmarks that need a PostgreSQL server:
 #   source tests/cli/pg_server.sh; pg_install; pg_start PORT [-c name=value]...
 # gives $pg_dir (its data directory, removed by pg_stop) and $pg_psql (psql

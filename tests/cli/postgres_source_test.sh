@@ -8,9 +8,9 @@
 # then equal the tables, and the source committed exactly as many changes
 # as were made (none lost, none repeated).
 #
-# usage: postgres_source_test.sh SLUICE_BINARY SOURCE_DIR
+# usage: postgres_source_test.sh SLUICE_BINARY
 set -uo pipefail
-sluice="$1" src="$2"
+sluice="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 source "$here/pg_server.sh"
