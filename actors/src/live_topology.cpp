@@ -10,6 +10,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
 
 #include "messages.hpp"
 #include "node_impl.hpp"
@@ -58,14 +62,15 @@ result<void> check_removable(store& st, const pipeline_plan& plan,
 
 } // namespace
 
-result<std::vector<topology_change>> apply_topology_here(node::impl& p,
-                                                         topology next) {
+result<std::vector<topology_change>>
+apply_topology_here(node::impl& p, topology next, topology_mode mode) {
   std::lock_guard<std::mutex> guard{p.apply_mtx};
-  if (p.extension_started)
+  if (p.extension_started && mode == topology_mode::apply)
     return fail(errc::unavailable,
-                "a cluster member takes a new topology at its next start: "
-                "stop each member and start it with the new --config (live "
-                "apply is for single nodes so far)");
+                "a cluster member takes a new topology from every member at "
+                "once: `topology apply PATH` in the console (each member "
+                "reads PATH on its machine), or restart each member with the "
+                "new --config");
   auto& now = *p.plan();
   // Sources given on the command line (--source) stay: a topology file
   // does not name them.
@@ -106,6 +111,8 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
     return bound_ok.error().within("the new topology");
   if (!bound)
     return fail(errc::config, "the new topology: not bound");
+  if (mode == topology_mode::check)
+    return changes;
   p.swapping = true;
   self->send_exit(p.supervisor, caf::exit_reason::user_shutdown);
   self->wait_for(p.supervisor);
@@ -117,11 +124,59 @@ result<std::vector<topology_change>> apply_topology_here(node::impl& p,
   p.env.plan = p.plan();
   start_supervisor(p);
   p.swapping = false;
+  if (p.extension)
+    p.extension->topology_changed(p.plan(), p.supervisor);
   spdlog::info("topology applied: {} changes", changes.size());
   for (auto& c : changes)
     spdlog::info("  {}", describe(c));
   return changes;
 }
+
+result<topology_verdict> topology_here(node::impl& p, const std::string& path,
+                                       const std::string& apply_digest) {
+  auto next = load_topology(path);
+  if (!next)
+    return next.error();
+  // The digest covers the files as read: the root and each stage's file
+  // (includes), in a stable order.
+  std::set<std::string> files{path};
+  for (auto& st : next->stages)
+    if (!st.source_file.empty())
+      files.insert(st.source_file);
+  std::string all;
+  for (auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    all += f + '\0' + text.str() + '\0';
+  }
+  char digest[17];
+  std::snprintf(digest, sizeof digest, "%016llx",
+                static_cast<unsigned long long>(content_hash(all)));
+  if (!apply_digest.empty() && apply_digest != digest)
+    return fail(errc::invalid_argument,
+                "refused: " + path + " changed since it was checked (digest "
+                    + digest + ", checked " + apply_digest
+                    + "): apply again");
+  auto changes = apply_topology_here(p, std::move(*next),
+                                     apply_digest.empty()
+                                         ? topology_mode::check
+                                         : topology_mode::cluster_apply);
+  if (!changes)
+    return changes.error();
+  topology_verdict v;
+  v.digest = digest;
+  for (auto& c : *changes)
+    v.changes.push_back(describe(c));
+  return v;
+}
+
+result<topology_applied> node_extension::apply_topology(const std::string&) {
+  return fail(errc::unavailable,
+              "this extension cannot change a running topology");
+}
+
+void node_extension::topology_changed(const pipeline_plan*, caf::actor) {}
 
 result<std::vector<topology_change>> node::apply_topology(topology next) {
   auto& p = *impl_;

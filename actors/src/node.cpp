@@ -178,6 +178,10 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     ctx.metrics = &q.metrics;
     ctx.owner = n.get();
     ctx.logger = [env](const std::string& c) { return env.logger(c); };
+    ctx.topology_here = [raw = &q](const std::string& path,
+                                   const std::string& apply_digest) {
+      return topology_here(*raw, path, apply_digest);
+    };
     if (auto r = q.extension->start(ctx); !r)
       return r.error(); // ~node stops what started
     q.extension_started = true;

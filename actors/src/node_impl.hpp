@@ -105,9 +105,21 @@ struct node::impl {
 /// recording its failure in `p.failure` unless `p.swapping`.
 void start_supervisor(node::impl& p);
 
+/// How apply_topology_here takes a topology: apply it on a single node,
+/// only check it (every refusal, and the new plan bound), or apply it as
+/// one member of a cluster-wide apply.
+enum class topology_mode { apply, check, cluster_apply };
+
 /// node::apply_topology on the calling thread (a caller-pool thread: the
 /// admin's `topology apply` is one already).
-result<std::vector<topology_change>> apply_topology_here(node::impl& p,
-                                                         topology next);
+result<std::vector<topology_change>>
+apply_topology_here(node::impl& p, topology next,
+                    topology_mode mode = topology_mode::apply);
+
+/// node_context::topology_here: the topology file at `path` loaded, its
+/// files' digest, and the changes checked (and, given `apply_digest` equal
+/// to the digest, applied).
+result<topology_verdict> topology_here(node::impl& p, const std::string& path,
+                                       const std::string& apply_digest);
 
 } // namespace sluice

@@ -64,6 +64,8 @@ caf::result<std::string> on_request(cluster_actor* self,
     return receive_replicate(self, t->second, m.replicate());
   case v1::ClusterMessage::kReplSnapshot:
     return receive_repl_snapshot(self, t->second, m.repl_snapshot());
+  case v1::ClusterMessage::kTopologyCheck:
+    return receive_topology_check(self, m.topology_check());
   case v1::ClusterMessage::kLeave:
     if (s.table->mark_left(m.leave().name())) {
       s.log->info("member {} left the cluster", m.leave().name());
@@ -330,6 +332,13 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
                   [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
         return rp;
       },
+      [self](topology_atom, const std::string& path) {
+        return apply_everywhere(self, path);
+      },
+      [self](topology_done_atom, std::uint64_t id, const std::string& bytes) {
+        topology_done(self, id, bytes);
+      },
+      [self](plan_atom, const plan_update& u) { plan_changed(self, u); },
       [self](leave_atom) {
         auto& s = self->state;
         s.table->leave();

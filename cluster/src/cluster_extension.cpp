@@ -14,6 +14,7 @@
 #include "cluster_messages.hpp"
 #include "controller/controller_agent.hpp"
 #include "seed_list.hpp"
+#include "sluice/caf_error.hpp"
 #include "sluice/cluster.hpp"
 #include "sluice/node.hpp"
 #include "sluice/transport.hpp"
@@ -142,6 +143,35 @@ public:
   bool busy() const override {
     std::lock_guard<std::mutex> guard{view_->mtx};
     return view_->busy;
+  }
+
+  result<topology_applied> apply_topology(const std::string& path) override {
+    if (!sys_ || !actor_)
+      return fail(errc::unavailable, "the member is not running");
+    caf::scoped_actor self{*sys_};
+    std::string reply;
+    std::optional<error> failed;
+    self->request(actor_, std::chrono::minutes(10), topology_atom::value, path)
+        .receive([&](std::string& r) { reply = std::move(r); },
+                 [&](caf::error& e) { failed = from_caf_error(e); });
+    if (failed)
+      return *failed;
+    auto j = nlohmann::json::parse(reply, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return fail(errc::unavailable, "a malformed answer from the cluster");
+    if (!j.value("ok", false))
+      return fail(errc::invalid_argument, j.value("error", std::string()));
+    topology_applied out;
+    out.changes = j.value("changes", std::vector<std::string>{});
+    out.members = j.value("members", std::vector<std::string>{});
+    return out;
+  }
+
+  void topology_changed(const pipeline_plan* plan,
+                        caf::actor supervisor) override {
+    if (actor_)
+      caf::anon_send(actor_, plan_atom::value,
+                     plan_update{plan, std::move(supervisor)});
   }
 
   std::optional<admin_answer>

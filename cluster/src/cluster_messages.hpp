@@ -3,12 +3,14 @@
 // std::string) cross the wire, so nothing needs CAF type registration.
 #pragma once
 
+#include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
 #include <memory>
 
 #include "controller/controller_table.hpp"
+#include "sluice/pipeline_plan.hpp"
 
 namespace sluice::cluster {
 
@@ -52,6 +54,22 @@ using repair_done_atom = caf::atom_constant<caf::atom("repairdone")>;
 /// the actor stopped).
 using agent_atom = caf::atom_constant<caf::atom("agent")>;
 
+/// Extension -> cluster actor: (topology_atom, path) -> JSON answer of a
+/// cluster-wide `topology apply` (topology_apply.cpp).
+using topology_atom = caf::atom_constant<caf::atom("topology")>;
+/// A member's topology check, done on its own thread -> cluster actor:
+/// (topology_done_atom, request id, TopologyVerdict bytes).
+using topology_done_atom = caf::atom_constant<caf::atom("topodone")>;
+/// Extension -> cluster actor: (plan_atom, plan_update): a live apply
+/// changed the plan and the node supervisor.
+using plan_atom = caf::atom_constant<caf::atom("plan")>;
+
+/// The node's new plan and supervisor after a live apply.
+struct plan_update {
+  const pipeline_plan* plan = nullptr;
+  caf::actor supervisor;
+};
+
 /// The controller's table as the agent read it (shared, immutable).
 struct table_update {
   std::shared_ptr<const shard_table> table;
@@ -66,3 +84,4 @@ struct agent_handle {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::cluster::table_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::cluster::agent_handle)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::cluster::plan_update)

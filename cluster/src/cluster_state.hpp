@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster_messages.hpp"
 #include "cluster_view.hpp"
 #include "controller/controller_agent.hpp"
 #include "membership.hpp"
@@ -155,6 +156,11 @@ struct cluster_state {
       in_flight_batches;
   std::uint64_t batches_sent = 0;
   std::map<std::string, std::uint32_t> stage_ids; ///< by name
+  // -- cluster-wide topology apply (topology_apply.cpp) --
+  std::uint64_t topology_requests = 0;
+  /// Checks and applies running here, by request id: what gets the verdict.
+  std::map<std::uint64_t, std::function<void(v1::TopologyVerdict)>>
+      topology_waiting;
   std::map<std::uint32_t, std::string> stage_names;
 
   // -- replicated shards (replication/), with opts.controller --
@@ -231,6 +237,21 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
                                          v1::ClusterMessage& m);
 /// Starts the next outgoing hand-off when one is due.
 void maybe_hand_off(cluster_actor* self);
+
+// -- topology_apply.cpp --
+/// `topology apply PATH` from this member to every member: checks on all,
+/// then applies on all, or refuses on all; answers a JSON object (ok,
+/// error, changes, members).
+caf::result<std::string> apply_everywhere(cluster_actor* self,
+                                          const std::string& path);
+/// Another member asks this one to check (or apply) a topology file.
+caf::result<std::string> receive_topology_check(cluster_actor* self,
+                                                const v1::TopologyCheck& c);
+/// A check or apply that ran on its own thread is done.
+void topology_done(cluster_actor* self, std::uint64_t id,
+                   const std::string& bytes);
+/// The node applied a topology: new plan, new node supervisor.
+void plan_changed(cluster_actor* self, const plan_update& u);
 
 /// Runs `fn` on the node's store actor; `then` gets its outcome (a CAF
 /// failure of the hop as errc::unavailable, see `sluice/caf_error.hpp`).

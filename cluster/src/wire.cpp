@@ -102,6 +102,10 @@ std::string body_name(const v1::ClusterMessage& m) {
     return "replicate-ack";
   case v1::ClusterMessage::kReplSnapshot:
     return "repl-snapshot";
+  case v1::ClusterMessage::kTopologyCheck:
+    return "topology-check";
+  case v1::ClusterMessage::kTopologyVerdict:
+    return "topology-verdict";
   case v1::ClusterMessage::BODY_NOT_SET:
     break;
   }

@@ -31,6 +31,18 @@ namespace sluice {
 class node;
 class metrics;
 
+/// What a member says of a topology file (`node_context::topology_here`).
+struct topology_verdict {
+  std::string digest; ///< of the files it read (root and stage files)
+  std::vector<std::string> changes; ///< from its current topology, described
+};
+
+/// What a cluster-wide `topology apply` did.
+struct topology_applied {
+  std::vector<std::string> changes; ///< described, as every member saw them
+  std::vector<std::string> members; ///< the members that applied them
+};
+
 /// Work for the store actor's thread, the node's single LMDB writer. It
 /// runs after the pending batch commits; the report it returns reaches the
 /// stages as a commit's would (appended events, a rewind).
@@ -109,6 +121,13 @@ struct node_context {
   node* owner = nullptr;               ///< the node (stats from any thread)
   /// The logger of a component, e.g. "cluster".
   std::function<std::shared_ptr<spdlog::logger>(const std::string&)> logger;
+  /// Reads the topology file `path` on this machine and checks it as a live
+  /// apply would (a refusal is an error); given `apply_digest`, applies it
+  /// too if its files' digest is still that one. Blocks: call it off the
+  /// actor threads.
+  std::function<result<topology_verdict>(const std::string& path,
+                                         const std::string& apply_digest)>
+      topology_here;
 };
 
 /// A component that runs beside a node's actors (the cluster). Made by the
@@ -139,6 +158,15 @@ public:
   /// nullopt for a command it does not know either.
   virtual std::optional<admin_answer>
   admin(const std::string& command, const std::vector<std::string>& args) = 0;
+
+  /// `topology apply PATH` on a member: every member checks the file at
+  /// PATH on its machine, and only when all would take it (and read the
+  /// same files) does each apply it. The default refuses.
+  virtual result<topology_applied> apply_topology(const std::string& path);
+
+  /// A live apply changed the plan and started a new node supervisor.
+  virtual void topology_changed(const pipeline_plan* plan,
+                                caf::actor supervisor);
 
   /// Before the node's actors stop: stop the extension's actors.
   virtual void stop() = 0;

@@ -26,8 +26,18 @@ command_result session::drain(const args_t& args) {
   return json{{"node", args[0]}, {"draining", true}};
 }
 
-/// topology diff|apply PATH: a topology file on the node's machine.
+/// topology diff|apply PATH: a topology file on the node's machine. On a
+/// cluster member, `apply` goes to every member (each reads PATH on its
+/// machine) or to none.
 command_result session::topology(const args_t& args) {
+  if (args[0] == "apply" && p_.extension_started) {
+    auto applied = p_.extension->apply_topology(args[1]);
+    if (!applied)
+      return passed_on(applied.error());
+    return json{{"changes", applied->changes},
+                {"applied", !applied->changes.empty()},
+                {"members", applied->members}};
+  }
   auto next = load_topology(args[1]);
   if (!next)
     return passed_on(next.error());
