@@ -76,8 +76,9 @@ apply_topology_here(node::impl& p, topology next, topology_mode mode) {
   // does not name them.
   for (auto& src : now.topo().sources)
     if (src.source_line == 0
-        && std::none_of(next.sources.begin(), next.sources.end(),
-                        [&](const source_spec& n) { return n.name == src.name; }))
+        && std::none_of(
+            next.sources.begin(), next.sources.end(),
+            [&](const source_spec& n) { return n.name == src.name; }))
       next.sources.push_back(src);
   auto changes = diff_topologies(now.topo(), next);
   if (changes.empty())
@@ -156,12 +157,11 @@ result<topology_verdict> topology_here(node::impl& p, const std::string& path,
   if (!apply_digest.empty() && apply_digest != digest)
     return fail(errc::invalid_argument,
                 "refused: " + path + " changed since it was checked (digest "
-                    + digest + ", checked " + apply_digest
-                    + "): apply again");
-  auto changes = apply_topology_here(p, std::move(*next),
-                                     apply_digest.empty()
-                                         ? topology_mode::check
-                                         : topology_mode::cluster_apply);
+                    + digest + ", checked " + apply_digest + "): apply again");
+  auto changes =
+      apply_topology_here(p, std::move(*next),
+                          apply_digest.empty() ? topology_mode::check
+                                               : topology_mode::cluster_apply);
   if (!changes)
     return changes.error();
   topology_verdict v;

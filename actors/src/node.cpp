@@ -12,12 +12,12 @@
 
 #include "admin_actor.hpp"
 #include "feed_source.hpp"
-#include "pg_source.hpp"
 #include "messages.hpp"
 #include "node_env.hpp"
 #include "node_impl.hpp"
 #include "node_supervisor.hpp"
 #include "on_demand.hpp"
+#include "pg_source.hpp"
 #include "sluice/caf_error.hpp"
 #include "sluice/feed_reader.hpp"
 #include "sluice/transport.hpp"

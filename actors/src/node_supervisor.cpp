@@ -11,8 +11,8 @@
 #include <set>
 
 #include "feed_source.hpp"
-#include "pg_source.hpp"
 #include "messages.hpp"
+#include "pg_source.hpp"
 #include "reconciler.hpp"
 #include "sluice/caf_error.hpp"
 #include "stage_supervisor.hpp"

@@ -94,16 +94,17 @@ void failed(pg_actor* self, const error& e) {
   s.pending.clear();
   s.batch_ts.clear();
   s.reading_snapshot = false;
-  auto step = e.code == errc::unavailable ? std::chrono::milliseconds(1000)
-                                          : std::chrono::milliseconds(max_retry);
-  s.retry = std::min<std::chrono::milliseconds>(
-      max_retry, std::max(step, s.retry * 2));
+  auto step = e.code == errc::unavailable
+                  ? std::chrono::milliseconds(1000)
+                  : std::chrono::milliseconds(max_retry);
+  s.retry = std::min<std::chrono::milliseconds>(max_retry,
+                                                std::max(step, s.retry * 2));
   if (e.message != s.last_error) {
     if (e.code == errc::unavailable)
       s.log->warn("{}; trying again in {} ms", e.message, s.retry.count());
     else
-      s.log->error("{}; trying again every {} s until it is mended",
-                   e.message, max_retry.count());
+      s.log->error("{}; trying again every {} s until it is mended", e.message,
+                   max_retry.count());
     s.last_error = e.message;
   }
   schedule(self, s.retry);
@@ -125,7 +126,8 @@ void add_change(pg_actor* self, pg::change& c, write_batch& b,
   if (auto ok = s.env.plan->check_payload_size(c.payload.size()); !ok) {
     auto why = where + ": " + ok.error().message;
     s.log->warn("{}", why);
-    b.dead_letters.push_back(raw_dead_letter_record(where, c.payload, now, why));
+    b.dead_letters.push_back(
+        raw_dead_letter_record(where, c.payload, now, why));
     return;
   }
   event ev;
@@ -342,14 +344,14 @@ caf::behavior pg_source(pg_actor* self, node_env env, source_spec spec,
   s.store = std::move(store);
   s.log = env.logger("source");
   labels l{{"source", s.spec.name}};
-  s.changes = &env.metrics->get_counter(
-      "sluice_source_changes_total", l,
-      "Changes a source committed to the pipeline");
+  s.changes =
+      &env.metrics->get_counter("sluice_source_changes_total", l,
+                                "Changes a source committed to the pipeline");
   s.errors = &env.metrics->get_counter(
       "sluice_source_errors_total", l,
       "Failed reads of a source (it reconnects and tries again)");
-  s.unrouted = &env.metrics->get_counter(
-      "sluice_source_unrouted_total", l, "Source events no subscription took");
+  s.unrouted = &env.metrics->get_counter("sluice_source_unrouted_total", l,
+                                         "Source events no subscription took");
   s.lag_ms = &env.metrics->get_gauge(
       "sluice_source_lag_milliseconds", l,
       "From the last change's commit in the database to its commit here");

@@ -23,7 +23,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr auto answer_timeout = std::chrono::minutes(2);
+constexpr auto verdict_timeout = std::chrono::minutes(2);
 
 /// One cluster-wide apply: the members asked, their verdicts so far.
 struct apply_round {
@@ -38,10 +38,8 @@ struct apply_round {
 std::string answer(bool ok, const std::string& error,
                    const std::vector<std::string>& changes = {},
                    const std::vector<std::string>& members = {}) {
-  return json{{"ok", ok},
-              {"error", error},
-              {"changes", changes},
-              {"members", members}}
+  return json{
+      {"ok", ok}, {"error", error}, {"changes", changes}, {"members", members}}
       .dump();
 }
 
@@ -94,7 +92,7 @@ void ask(cluster_actor* self, const std::string& member,
   c->set_path(path);
   c->set_apply(!apply_digest.empty());
   c->set_digest(apply_digest);
-  self->request(l->handle, answer_timeout, cluster_atom::value,
+  self->request(l->handle, verdict_timeout, cluster_atom::value,
                 m.SerializeAsString())
       .then(
           [then](std::string& bytes) {
@@ -182,7 +180,7 @@ void checked_all(cluster_actor* self, std::shared_ptr<apply_round> round) {
     }
     round->rp.deliver(answer(
         false, "refused: no member changed its topology: the members read "
-                   "different files at "
+               "different files at "
                    + round->path + " (" + why
                    + "); give every member the same files"));
     return;

@@ -145,11 +145,11 @@ void diff_sources(const std::vector<source_spec>& from,
                      describe_source(s)});
     else if (describe_source(s) != describe_source(*t)
              || s.connection != t->connection || s.attributes != t->attributes)
-      out.push_back({topology_change::kind::changed, "source " + s.name,
-                     describe_source(s) + " -> " + describe_source(*t)
-                         + (s.connection != t->connection
-                                ? " (its connection changed)"
-                                : "")});
+      out.push_back(
+          {topology_change::kind::changed, "source " + s.name,
+           describe_source(s) + " -> " + describe_source(*t)
+               + (s.connection != t->connection ? " (its connection changed)"
+                                                : "")});
   for (auto& t : to)
     if (!named(from, t.name))
       out.push_back({topology_change::kind::added, "source " + t.name,

@@ -30,7 +30,8 @@ bool identifier(std::string_view s) {
 std::optional<std::string> table_name(const std::string& text,
                                       std::string& why) {
   auto dot = text.find('.');
-  std::string schema = dot == std::string::npos ? "public" : text.substr(0, dot);
+  std::string schema =
+      dot == std::string::npos ? "public" : text.substr(0, dot);
   std::string table = dot == std::string::npos ? text : text.substr(dot + 1);
   if (!identifier(schema) || !identifier(table)) {
     why = "table '" + text
@@ -107,8 +108,9 @@ result<source_spec> parse_source_url(const std::string& url) {
                                            : rest.substr(amp + 1);
       auto eq = item.find('=');
       std::string name(item.substr(0, eq));
-      std::string value =
-          eq == std::string_view::npos ? "" : percent_decoded(item.substr(eq + 1));
+      std::string value = eq == std::string_view::npos
+                              ? ""
+                              : percent_decoded(item.substr(eq + 1));
       auto flag = [&](bool& out) -> result<void> {
         if (value == "true" || value == "1")
           out = true;
@@ -159,8 +161,9 @@ result<source_spec> parse_source_url(const std::string& url) {
         auto n = std::strtoull(value.c_str(), &end, 10);
         if (value.empty() || *end != '\0' || n < 1 || n > 100000)
           return fail(errc::invalid_argument,
-                      where + "batch: expected an integer in 1..100000, "
-                              "got '"
+                      where
+                          + "batch: expected an integer in 1..100000, "
+                            "got '"
                           + value + "'");
         s.batch = n;
       } else if (name.rfind("attr.", 0) == 0 && name.size() > 5) {
@@ -192,9 +195,9 @@ result<std::vector<source_spec>> read_sources(const field& f,
   std::vector<source_spec> out;
   std::set<std::string> names;
   for (const field& item : *items) {
-    auto m = item.fields({"name", "postgres", "slot", "tables", "topic",
-                          "attributes", "create_slot", "snapshot", "poll",
-                          "batch"});
+    auto m =
+        item.fields({"name", "postgres", "slot", "tables", "topic",
+                     "attributes", "create_slot", "snapshot", "poll", "batch"});
     if (!m)
       return m.error();
     source_spec s;
@@ -294,9 +297,10 @@ result<std::vector<source_spec>> read_sources(const field& f,
       s.batch = *n;
     }
     if (s.snapshot && !s.create_slot)
-      return m->get("snapshot")->fail(
-          "a snapshot is read at the slot's creation: set create_slot: true "
-          "too (an existing slot has no snapshot to read)");
+      return m->get("snapshot")
+          ->fail("a snapshot is read at the slot's creation: set create_slot: "
+                 "true "
+                 "too (an existing slot has no snapshot to read)");
     out.push_back(std::move(s));
   }
   return out;
@@ -316,8 +320,8 @@ result<void> add_source(topology& topo, source_spec s) {
   for (auto& other : topo.sources)
     if (other.name == s.name)
       return fail(errc::invalid_argument,
-                  "--source: the topology already has a source named '"
-                      + s.name + "' (give name=OTHER)");
+                  "--source: the topology already has a source named '" + s.name
+                      + "' (give name=OTHER)");
   topo.sources.push_back(std::move(s));
   return {};
 }

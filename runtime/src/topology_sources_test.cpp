@@ -16,22 +16,22 @@ std::string with_source(const std::string& body) {
 }
 
 TEST(TopologySources, ReadsAPostgresSource) {
-  auto t = parse_topology(
-      with_source("    slot: shop\n"
-                  "    tables: [items, sales.orders]\n"
-                  "    topic: other\n"
-                  "    attributes: {tenant: acme}\n"
-                  "    create_slot: true\n"
-                  "    snapshot: true\n"
-                  "    poll: 250ms\n"
-                  "    batch: 64\n"),
-      "pipeline.yaml");
+  auto t = parse_topology(with_source("    slot: shop\n"
+                                      "    tables: [items, sales.orders]\n"
+                                      "    topic: other\n"
+                                      "    attributes: {tenant: acme}\n"
+                                      "    create_slot: true\n"
+                                      "    snapshot: true\n"
+                                      "    poll: 250ms\n"
+                                      "    batch: 64\n"),
+                          "pipeline.yaml");
   ASSERT_TRUE(t) << t.error().message;
   ASSERT_EQ(t->sources.size(), 1u);
   const auto& s = t->sources[0];
   EXPECT_EQ(s.name, "shop") << "named after its slot";
   EXPECT_EQ(s.connection, "host=127.0.0.1 dbname=shop");
-  EXPECT_EQ(s.tables, (std::vector<std::string>{"public.items", "sales.orders"}));
+  EXPECT_EQ(s.tables,
+            (std::vector<std::string>{"public.items", "sales.orders"}));
   EXPECT_EQ(s.topic, "other");
   EXPECT_EQ(s.attributes.at("tenant"), "acme");
   EXPECT_TRUE(s.create_slot);
@@ -55,13 +55,15 @@ TEST(TopologySources, RefusesWhatCannotWorkByLine) {
   EXPECT_EQ(config_message(with_source("    slot: Shop\n    tables: [a]\n")),
             "pipeline.yaml:5: sources[0].slot: 'Shop' is not a replication "
             "slot name (lower-case letters, digits and '_', at most 63)");
-  EXPECT_EQ(config_message(with_source("    slot: s\n    tables: [\"My Table\"]\n")),
-            "pipeline.yaml:6: sources[0].tables[0]: table 'My Table' is not a "
-            "plain lower-case name (schema.table, letters, digits and '_'; "
-            "quoted identifiers are not supported)");
-  EXPECT_EQ(config_message(with_source("    slot: s\n    tables: [a, public.a]\n")),
-            "pipeline.yaml:6: sources[0].tables[1]: table 'public.a' is "
-            "listed twice");
+  EXPECT_EQ(
+      config_message(with_source("    slot: s\n    tables: [\"My Table\"]\n")),
+      "pipeline.yaml:6: sources[0].tables[0]: table 'My Table' is not a "
+      "plain lower-case name (schema.table, letters, digits and '_'; "
+      "quoted identifiers are not supported)");
+  EXPECT_EQ(
+      config_message(with_source("    slot: s\n    tables: [a, public.a]\n")),
+      "pipeline.yaml:6: sources[0].tables[1]: table 'public.a' is "
+      "listed twice");
   EXPECT_EQ(config_message(with_source("    slot: s\n    tables: [a]\n"
                                        "    snapshot: true\n")),
             "pipeline.yaml:7: sources[0].snapshot: a snapshot is read at the "
@@ -96,7 +98,8 @@ TEST(TopologySources, ReadsASourceUrlLeavingLibpqItsParameters) {
             "postgresql://cap@127.0.0.1:5433/shop?sslmode=disable"
             "&connect_timeout=3");
   EXPECT_EQ(s->name, "shop");
-  EXPECT_EQ(s->tables, (std::vector<std::string>{"public.items", "sales.orders"}));
+  EXPECT_EQ(s->tables,
+            (std::vector<std::string>{"public.items", "sales.orders"}));
   EXPECT_TRUE(s->create_slot);
   EXPECT_TRUE(s->snapshot);
   EXPECT_EQ(s->poll.count(), 50);
@@ -111,12 +114,14 @@ TEST(TopologySources, RefusesABadSourceUrlNamingTheParameter) {
     EXPECT_FALSE(s) << url;
     return s ? std::string() : s.error().message;
   };
-  EXPECT_NE(message("mysql://x/db?slot=s&tables=a").find("is not a postgresql:// URL"),
+  EXPECT_NE(message("mysql://x/db?slot=s&tables=a")
+                .find("is not a postgresql:// URL"),
             std::string::npos);
   EXPECT_EQ(message("postgresql://h/db?tables=a"),
             "--source: no slot=NAME in 'postgresql://h/db?tables=a' (the "
             "logical replication slot to read)");
-  EXPECT_EQ(message("postgresql://h/db?slot=s"), "--source: tables: no table given");
+  EXPECT_EQ(message("postgresql://h/db?slot=s"),
+            "--source: tables: no table given");
   EXPECT_EQ(message("postgresql://h/db?slot=s&tables=a&snapshot=yes"),
             "--source: snapshot: expected true or false, got 'yes'");
   EXPECT_EQ(message("postgresql://h/db?slot=s&tables=a&batch=x"),

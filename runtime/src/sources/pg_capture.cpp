@@ -31,9 +31,9 @@ struct pg_result {
   pg_result& operator=(const pg_result&) = delete;
   int rows() const { return PQntuples(r); }
   std::string at(int row, int col) const {
-    return PQgetisnull(r, row, col) ? std::string()
-                                    : std::string(PQgetvalue(r, row, col),
-                                                  PQgetlength(r, row, col));
+    return PQgetisnull(r, row, col)
+               ? std::string()
+               : std::string(PQgetvalue(r, row, col), PQgetlength(r, row, col));
   }
   bool null(int row, int col) const { return PQgetisnull(r, row, col) != 0; }
 };
@@ -88,7 +88,8 @@ std::unique_ptr<PGconn, void (*)(PGconn*)> open_conn(const std::string& info,
                                                      bool replication) {
   // expand_dbname=1: `info` (the first "dbname") is a whole connection
   // string or URI; the later entries override what it says.
-  std::vector<const char*> keys{"dbname", "application_name", "connect_timeout"};
+  std::vector<const char*> keys{"dbname", "application_name",
+                                "connect_timeout"};
   std::vector<const char*> values{info.c_str(), "sluice", "10"};
   if (replication) {
     keys.push_back("replication");
@@ -125,14 +126,15 @@ result<void> run(PGconn* pg, const std::string& who, const std::string& sql,
   auto st = PQresultStatus(r.r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
     return {};
-  return fail(classify(pg, r.r), who + ": " + doing + ": "
-                                     + first_line(PQerrorMessage(pg)));
+  return fail(classify(pg, r.r),
+              who + ": " + doing + ": " + first_line(PQerrorMessage(pg)));
 }
 
 /// A parameterized query returning rows.
-result<std::unique_ptr<pg_result>>
-query(PGconn* pg, const std::string& who, const std::string& sql,
-      const std::vector<std::string>& params, const std::string& doing) {
+result<std::unique_ptr<pg_result>> query(PGconn* pg, const std::string& who,
+                                         const std::string& sql,
+                                         const std::vector<std::string>& params,
+                                         const std::string& doing) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (auto& p : params)
@@ -143,8 +145,8 @@ query(PGconn* pg, const std::string& who, const std::string& sql,
   if (PQresultStatus(r->r) == PGRES_TUPLES_OK
       || PQresultStatus(r->r) == PGRES_COMMAND_OK)
     return r;
-  return fail(classify(pg, r->r), who + ": " + doing + ": "
-                                      + first_line(PQerrorMessage(pg)));
+  return fail(classify(pg, r->r),
+              who + ": " + doing + ": " + first_line(PQerrorMessage(pg)));
 }
 
 } // namespace
@@ -172,13 +174,13 @@ result<slot_info> capture::check() {
                     + "' may not use replication slots (ALTER ROLE "
                     + (*role)->at(0, 0) + " REPLICATION;)");
   for (auto& t : spec_.tables) {
-    auto info = query(
-        pg, who,
-        "SELECT c.oid IS NOT NULL, "
-        "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
-        "i.indisprimary), has_table_privilege(c.oid, 'SELECT') "
-        "FROM (SELECT to_regclass($1)::oid AS oid) c",
-        {t}, "reading table " + t);
+    auto info =
+        query(pg, who,
+              "SELECT c.oid IS NOT NULL, "
+              "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+              "i.indisprimary), has_table_privilege(c.oid, 'SELECT') "
+              "FROM (SELECT to_regclass($1)::oid AS oid) c",
+              {t}, "reading table " + t);
     if (!info)
       return info.error();
     if ((*info)->null(0, 0) || (*info)->at(0, 0) != "t")
@@ -193,8 +195,8 @@ result<slot_info> capture::check() {
     if (spec_.snapshot && (*info)->at(0, 2) != "t")
       return fail(errc::config, who + ": role '" + (*role)->at(0, 0)
                                     + "' may not read table " + t
-                                    + " for the snapshot (GRANT SELECT ON "
-                                    + t + " TO " + (*role)->at(0, 0) + ";)");
+                                    + " for the snapshot (GRANT SELECT ON " + t
+                                    + " TO " + (*role)->at(0, 0) + ";)");
   }
   auto slot = query(pg, who,
                     "SELECT plugin, database = current_database(), "
@@ -255,10 +257,9 @@ result<std::uint64_t> capture::create_slot(bool export_snapshot) {
                                  + " LOGICAL wal2json EXPORT_SNAPSHOT")
                                     .c_str()));
   if (PQresultStatus(r.r) != PGRES_TUPLES_OK || r.rows() != 1)
-    return plugin_hint(
-        error{classify(rep.get(), r.r),
-              who + ": creating slot " + spec_.slot + ": "
-                  + first_line(PQerrorMessage(rep.get()))});
+    return plugin_hint(error{classify(rep.get(), r.r),
+                             who + ": creating slot " + spec_.slot + ": "
+                                 + first_line(PQerrorMessage(rep.get()))});
   snap_lsn_ = parse_lsn(r.at(0, 1)).value_or(0);
   confirmed_ = snap_lsn_;
   auto snapshot_name = r.at(0, 2);
@@ -403,10 +404,11 @@ result<void> capture::advance(std::uint64_t lsn) {
   if (lsn <= confirmed_)
     return {};
   const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
-  auto r = query(conn_->pg, who,
-                 "SELECT end_lsn::text FROM pg_replication_slot_advance($1, "
-                 "$2::pg_lsn)",
-                 {spec_.slot, format_lsn(lsn)}, "confirming " + format_lsn(lsn));
+  auto r =
+      query(conn_->pg, who,
+            "SELECT end_lsn::text FROM pg_replication_slot_advance($1, "
+            "$2::pg_lsn)",
+            {spec_.slot, format_lsn(lsn)}, "confirming " + format_lsn(lsn));
   if (!r)
     return r.error();
   confirmed_ = lsn;

@@ -15,15 +15,14 @@ using json = nlohmann::json;
 
 std::optional<std::uint64_t> parse_lsn(std::string_view text) {
   auto slash = text.find('/');
-  if (slash == std::string_view::npos || slash == 0
-      || slash + 1 == text.size())
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size())
     return std::nullopt;
   std::uint32_t hi = 0, lo = 0;
   auto a = std::from_chars(text.data(), text.data() + slash, hi, 16);
   auto b = std::from_chars(text.data() + slash + 1, text.data() + text.size(),
                            lo, 16);
-  if (a.ec != std::errc{} || a.ptr != text.data() + slash
-      || b.ec != std::errc{} || b.ptr != text.data() + text.size())
+  if (a.ec != std::errc{} || a.ptr != text.data() + slash || b.ec != std::errc{}
+      || b.ptr != text.data() + text.size())
     return std::nullopt;
   return (std::uint64_t{hi} << 32) | lo;
 }
@@ -149,7 +148,8 @@ std::int64_t parse_timestamp(std::string_view text) {
   std::int64_t frac_ns = 0;
   if (i < text.size() && text[i] == '.') {
     std::int64_t scale = 100000000;
-    for (++i; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
+    for (++i;
+         i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
          ++i, scale /= 10)
       frac_ns += (text[i] - '0') * scale;
   }
@@ -168,8 +168,7 @@ result<void> wal2json_decoder::add(std::string_view lsn_text,
                                    std::string_view data) {
   auto lsn = parse_lsn(lsn_text);
   if (!lsn)
-    return fail(errc::corrupt, "wal2json: a row's LSN '"
-                                   + std::string(lsn_text)
+    return fail(errc::corrupt, "wal2json: a row's LSN '" + std::string(lsn_text)
                                    + "' does not parse");
   auto j = json::parse(data, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("action")
@@ -201,8 +200,8 @@ result<void> wal2json_decoder::add(std::string_view lsn_text,
     return {}; // logical messages and truncates are not row changes
   auto op = operation_of(action);
   if (op.empty())
-    return fail(errc::corrupt, "wal2json: unknown action '" + action
-                                   + "' at " + std::string(lsn_text));
+    return fail(errc::corrupt, "wal2json: unknown action '" + action + "' at "
+                                   + std::string(lsn_text));
   change c;
   c.table = j.value("schema", "") + "." + j.value("table", "");
   c.operation = op;

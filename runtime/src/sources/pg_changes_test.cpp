@@ -22,13 +22,13 @@ TEST(PgRows, KeyIsTableAndPrimaryKeyWithPublicDropped) {
 }
 
 TEST(PgRows, PayloadTypesIntegersBooleansAndJsonKeepsNumericAsText) {
-  std::vector<column> cols{{"id", "bigint", "9007199254740993", false},
-                           {"ok", "boolean", "t", false},
-                           {"price", "numeric(30,3)", "12345678901234567890.125",
-                            false},
-                           {"meta", "jsonb", R"({"a": [1, 2]})", false},
-                           {"tags", "text[]", "{x,y}", false},
-                           {"gone", "text", "", true}};
+  std::vector<column> cols{
+      {"id", "bigint", "9007199254740993", false},
+      {"ok", "boolean", "t", false},
+      {"price", "numeric(30,3)", "12345678901234567890.125", false},
+      {"meta", "jsonb", R"({"a": [1, 2]})", false},
+      {"tags", "text[]", "{x,y}", false},
+      {"gone", "text", "", true}};
   EXPECT_EQ(row_json(cols),
             R"({"gone":null,"id":9007199254740993,"meta":{"a":[1,2]},)"
             R"("ok":true,"price":"12345678901234567890.125","tags":"{x,y}"})");
@@ -36,14 +36,22 @@ TEST(PgRows, PayloadTypesIntegersBooleansAndJsonKeepsNumericAsText) {
 
 TEST(PgWal2json, GivesEachTransactionsChangesWithItsCommitLsn) {
   wal2json_decoder d;
-  ASSERT_TRUE(d.add("0/10", R"({"action":"B","timestamp":"2026-12-06 23:43:30.5+00"})"));
-  ASSERT_TRUE(d.add("0/10", R"({"action":"I","schema":"public","table":"items","columns":[{"name":"id","type":"integer","value":1},{"name":"price","type":"numeric","value":1.10}],"pk":[{"name":"id","type":"integer"}]})"));
-  ASSERT_TRUE(d.add("0/20", R"({"action":"U","schema":"public","table":"items","columns":[{"name":"id","type":"integer","value":1},{"name":"price","type":"numeric","value":123456789012345678901234.5}],"identity":[{"name":"id","type":"integer","value":1}],"pk":[{"name":"id","type":"integer"}]})"));
+  ASSERT_TRUE(d.add(
+      "0/10", R"({"action":"B","timestamp":"2026-12-06 23:43:30.5+00"})"));
+  ASSERT_TRUE(d.add(
+      "0/10",
+      R"({"action":"I","schema":"public","table":"items","columns":[{"name":"id","type":"integer","value":1},{"name":"price","type":"numeric","value":1.10}],"pk":[{"name":"id","type":"integer"}]})"));
+  ASSERT_TRUE(d.add(
+      "0/20",
+      R"({"action":"U","schema":"public","table":"items","columns":[{"name":"id","type":"integer","value":1},{"name":"price","type":"numeric","value":123456789012345678901234.5}],"identity":[{"name":"id","type":"integer","value":1}],"pk":[{"name":"id","type":"integer"}]})"));
   EXPECT_TRUE(d.take().empty()) << "nothing before the commit";
   EXPECT_EQ(d.pending(), 2u);
-  ASSERT_TRUE(d.add("0/30", R"({"action":"C","timestamp":"2026-12-06 23:43:30.5+00"})"));
+  ASSERT_TRUE(d.add(
+      "0/30", R"({"action":"C","timestamp":"2026-12-06 23:43:30.5+00"})"));
   ASSERT_TRUE(d.add("0/30", R"({"action":"B"})"));
-  ASSERT_TRUE(d.add("0/38", R"({"action":"D","schema":"sales","table":"orders","identity":[{"name":"region","type":"text","value":"eu"},{"name":"n","type":"integer","value":4}],"pk":[{"name":"region","type":"text"},{"name":"n","type":"integer"}]})"));
+  ASSERT_TRUE(d.add(
+      "0/38",
+      R"({"action":"D","schema":"sales","table":"orders","identity":[{"name":"region","type":"text","value":"eu"},{"name":"n","type":"integer","value":4}],"pk":[{"name":"region","type":"text"},{"name":"n","type":"integer"}]})"));
   ASSERT_TRUE(d.add("0/40", R"({"action":"C"})"));
   auto changes = d.take();
   ASSERT_EQ(changes.size(), 3u);
@@ -78,7 +86,9 @@ TEST(PgWal2json, CountsEmptyTransactionsCommitsSoTheSlotCanAdvance) {
 TEST(PgWal2json, ARowWithoutAPrimaryKeyBecomesAnErrorToDeadLetter) {
   wal2json_decoder d;
   ASSERT_TRUE(d.add("0/10", R"({"action":"B"})"));
-  ASSERT_TRUE(d.add("0/10", R"({"action":"I","schema":"public","table":"t","columns":[{"name":"x","type":"integer","value":1}]})"));
+  ASSERT_TRUE(d.add(
+      "0/10",
+      R"({"action":"I","schema":"public","table":"t","columns":[{"name":"x","type":"integer","value":1}]})"));
   ASSERT_TRUE(d.add("0/20", R"({"action":"C"})"));
   auto changes = d.take();
   ASSERT_EQ(changes.size(), 1u);

@@ -21,19 +21,19 @@ std::string format_lsn(std::uint64_t lsn);
 /// One column of a row as wal2json or a snapshot's SELECT gives it.
 struct column {
   std::string name;
-  std::string type;  ///< as PostgreSQL names it: integer, text, jsonb, ...
-  std::string text;  ///< the value's text form (unused when null)
+  std::string type; ///< as PostgreSQL names it: integer, text, jsonb, ...
+  std::string text; ///< the value's text form (unused when null)
   bool null = false;
 };
 
 /// One insert, update, delete or snapshot row, ready to be an event.
 struct change {
-  std::uint64_t commit_lsn = 0; ///< its transaction's (the snapshot's point)
-  std::uint32_t index = 0;      ///< its place in its transaction, from 0
-  std::string table;            ///< schema.table
-  std::string operation;        ///< insert, update, delete or snapshot
-  std::string key;              ///< TABLE/PRIMARY-KEY (see source_spec)
-  std::string payload;          ///< the row as a JSON object
+  std::uint64_t commit_lsn = 0;  ///< its transaction's (the snapshot's point)
+  std::uint32_t index = 0;       ///< its place in its transaction, from 0
+  std::string table;             ///< schema.table
+  std::string operation;         ///< insert, update, delete or snapshot
+  std::string key;               ///< TABLE/PRIMARY-KEY (see source_spec)
+  std::string payload;           ///< the row as a JSON object
   std::int64_t commit_ts_ns = 0; ///< its transaction's commit time
   /// Set when the row could not be made an event (no primary key, bad
   /// JSON): it becomes a dead letter with this reason and `payload` = the
