@@ -154,15 +154,19 @@ void add_change(pg_actor* self, pg::change& c, write_batch& b,
     b.appends.push_back(std::move(a));
 }
 
-/// Commits `b` with the position in `s.progress`; then `after` runs.
+/// Commits `b` with the position `next`, which becomes the source's once
+/// committed (a refused batch leaves the position where it was); then
+/// `after` runs.
 template <class After>
-void commit(pg_actor* self, write_batch b, std::size_t n, After after) {
+void commit(pg_actor* self, write_batch b, std::size_t n, v1::SourceOffset next,
+            After after) {
   auto& s = self->state;
-  b.progress.push_back({s.progress_name, s.progress.SerializeAsString()});
+  b.progress.push_back({s.progress_name, next.SerializeAsString()});
   self->request(s.store, caf::infinite, msg::append_atom::value, std::move(b))
       .then(
-          [self, n, after]() mutable {
+          [self, n, next, after]() mutable {
             auto& s = self->state;
+            s.progress = std::move(next);
             s.changes->add(n);
             s.committed->set(
                 static_cast<std::int64_t>(s.progress.postgres().changes()));
@@ -190,11 +194,15 @@ result<void> open(pg_actor* self) {
     return slot.error();
   auto& pos = *s.progress.mutable_postgres();
   const bool want_snapshot = s.spec.snapshot;
-  if (slot->exists && pos.snapshot() == 1) {
-    s.log->warn("source '{}': the last run stopped while reading the "
-                "snapshot ({} rows sent); a snapshot cannot be resumed: the "
-                "slot is created again and the tables read again (rows "
-                "already sent come again as snapshot events)",
+  // A snapshot asked for and not read to its end (or not begun: a crash
+  // before its first commit) is read again from a new slot.
+  const bool never_read =
+      pos.snapshot() == 0 && pos.changes() == 0 && pos.commit_lsn() == 0;
+  if (slot->exists && want_snapshot && (pos.snapshot() == 1 || never_read)) {
+    s.log->warn("source '{}': the snapshot was not read to its end ({} rows "
+                "sent); a snapshot cannot be resumed: the slot is created "
+                "again and the tables read again (rows already sent come "
+                "again as snapshot events)",
                 s.spec.name, pos.snapshot_rows());
     if (auto d = (*cap)->drop_slot(); !d)
       return d.error();
@@ -251,33 +259,38 @@ void read_snapshot(pg_actor* self) {
   auto rows = s.cap->snapshot_rows(s.spec.batch);
   if (!rows)
     return failed(self, rows.error());
-  auto& pos = *s.progress.mutable_postgres();
+  auto next = s.progress;
+  auto& pos = *next.mutable_postgres();
   write_batch b;
   auto now = now_ns();
   auto n = rows->size();
   for (auto& c : *rows)
     add_change(self, c, b, now);
-  if (n == 0) {
+  if (n == 0)
     pos.set_snapshot(2);
-    s.reading_snapshot = false;
-    s.log->info("source '{}': snapshot read ({} rows); streaming from {}",
-                s.spec.name, pos.snapshot_rows(),
-                pg::format_lsn(pos.snapshot_lsn()));
-  } else {
+  else
     pos.set_snapshot_rows(pos.snapshot_rows() + n);
-  }
-  commit(self, std::move(b), n, [self] { schedule(self, {}); });
+  commit(self, std::move(b), n, std::move(next), [self, n] {
+    auto& s = self->state;
+    if (n == 0) {
+      s.reading_snapshot = false;
+      const auto& pos = s.progress.postgres();
+      s.log->info("source '{}': snapshot read ({} rows); streaming from {}",
+                  s.spec.name, pos.snapshot_rows(),
+                  pg::format_lsn(pos.snapshot_lsn()));
+    }
+    schedule(self, {});
+  });
 }
 
 void stream(pg_actor* self) {
   auto& s = self->state;
-  auto& pos = *s.progress.mutable_postgres();
   if (s.pending.empty()) {
     auto got = s.cap->poll(s.spec.batch);
     if (!got)
       return failed(self, got.error());
     for (auto& c : got->changes)
-      if (!done_before(pos, c))
+      if (!done_before(s.progress.postgres(), c))
         s.pending.push_back(std::move(c));
     s.poll_commit = got->last_commit;
     if (s.pending.empty()) {
@@ -291,6 +304,8 @@ void stream(pg_actor* self) {
                                               : s.spec.poll);
     }
   }
+  auto next = s.progress;
+  auto& pos = *next.mutable_postgres();
   write_batch b;
   auto now = now_ns();
   std::size_t n = 0;
@@ -308,7 +323,7 @@ void stream(pg_actor* self) {
     ++n;
   }
   pos.set_changes(pos.changes() + n);
-  commit(self, std::move(b), n, [self, last_ts] {
+  commit(self, std::move(b), n, std::move(next), [self, last_ts] {
     auto& s = self->state;
     auto at = now_ns();
     if (last_ts > 0)
