@@ -159,7 +159,7 @@ std::int64_t parse_timestamp(std::string_view text) {
     auto rest = std::string(text.substr(i + 1));
     if (std::sscanf(rest.c_str(), "%2d:%2d", &oh, &om) < 1)
       return 0;
-    secs -= sign * (oh * 3600 + om * 60);
+    secs -= static_cast<std::int64_t>(sign) * (oh * 3600 + om * 60);
   }
   return secs * 1000000000 + frac_ns;
 }
