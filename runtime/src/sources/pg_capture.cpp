@@ -86,11 +86,12 @@ namespace {
 
 std::unique_ptr<PGconn, void (*)(PGconn*)> open_conn(const std::string& info,
                                                      bool replication) {
-  // expand_dbname=1: `info` (the first "dbname") is a whole connection
-  // string or URI; the later entries override what it says.
-  std::vector<const char*> keys{"dbname", "application_name",
-                                "connect_timeout"};
-  std::vector<const char*> values{info.c_str(), "sluice", "10"};
+  // expand_dbname=1: `info` (the "dbname") is a whole connection string or
+  // URI. Entries are taken in order, each overriding the ones before: the
+  // defaults first (the user's string overrides them), `replication` last.
+  std::vector<const char*> keys{"application_name", "connect_timeout",
+                                "dbname"};
+  std::vector<const char*> values{"sluice", "10", info.c_str()};
   if (replication) {
     keys.push_back("replication");
     values.push_back("database");
