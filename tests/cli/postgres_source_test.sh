@@ -77,6 +77,23 @@ timeout 30 "$sluice" run "$work/plain.yaml" --data "$work/refused" -q \
 rc=$?
 check "without --serve: exit 2 ($rc)" test "$rc" -eq 2
 check "without --serve: says why" grep -q "use sluice node, or sluice run --serve" "$work/bare.out"
+# `sluice node --check` asks the server too (a member takes --source).
+head -c 32 /dev/urandom | base64 >"$work/secret"
+chmod 600 "$work/secret"
+node_check() {
+  SLUICE_TOKEN=t "$sluice" node --config "$work/plain.yaml" --name a \
+    --listen "127.0.0.1:$(free_port)" --data "$work/member" \
+    --secret-file "$work/secret" --source "$1" --check >"$work/check.out" 2>&1
+}
+node_check "$url?slot=nothere&tables=items"
+rc=$?
+check "node --check with a missing slot: exit 2 ($rc)" test "$rc" -eq 2
+check "  naming it" grep -q "replication slot 'nothere' does not exist" "$work/check.out"
+node_check "$url?slot=fresh&tables=items,owners&create_slot=true"
+rc=$?
+check "node --check with a good source passes (exit $rc)" test "$rc" -eq 0
+check "  and says what it found" grep -q "source fresh: slot fresh on 127.0.0.1:$port/shop, to be created" "$work/check.out"
+grep -q "to be created" "$work/check.out" || cat "$work/check.out"
 pg_halt
 pg_restart_server -c wal_level=replica
 refused "wal_level replica" "wal_level is 'replica'; change capture needs 'logical'" \

@@ -22,6 +22,7 @@
 #include "progress.hpp"
 #include "run_pipeline.hpp"
 #include "sluice/node.hpp"
+#include "sluice/sources/pg_capture.hpp"
 #include "sluice/tls.hpp"
 #include "sluice/topology.hpp"
 #include "tls_options.hpp"
@@ -79,6 +80,32 @@ int check_only(const run_args& a, const topology& topo,
     }
     data += " (to be created)";
   }
+  // Each source: what its server says now. A misconfiguration fails the
+  // check; a server that cannot be reached is only noted (the node keeps
+  // trying).
+  std::vector<std::string> sources;
+  for (auto& src : topo.sources) {
+    auto line = "source " + src.name + ": slot " + src.slot + " on ";
+    auto cap = pg::capture::connect(src);
+    if (cap) {
+      auto slot = (*cap)->check();
+      if (!slot && slot.error().code != errc::unavailable) {
+        print_error(slot.error().message);
+        return usage;
+      }
+      line += (*cap)->server()
+              + (!slot          ? " (" + slot.error().message + ")"
+                 : slot->exists ? ", which exists"
+                                : ", to be created");
+    } else if (cap.error().code != errc::unavailable) {
+      print_error(cap.error().message);
+      return usage;
+    } else {
+      line += "a server it cannot reach now (" + cap.error().message
+              + "; the node keeps trying)";
+    }
+    sources.push_back(std::move(line));
+  }
   std::cout << "sluice: the check passed: " << (a.name.empty() ? "" : a.name)
             << (opts.listen.empty() && a.listen.empty()
                     ? ""
@@ -90,6 +117,8 @@ int check_only(const run_args& a, const topology& topo,
     std::cout << "\n  http " << a.http;
   for (auto& f : a.feeds)
     std::cout << "\n  feed " << f;
+  for (auto& line : sources)
+    std::cout << "\n  " << line;
   std::cout << std::endl;
   return ok;
 }
