@@ -5,6 +5,11 @@
 # Milliseconds since the epoch.
 now_ms() { date +%s%3N; }
 
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # The median of the numbers on standard input, one per line (the mean of
 # the middle two for an even count).
 median() {

@@ -32,7 +32,6 @@ sluice="$root/build/bin/sluice"
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice_pg_bench.XXXXXX")
 node_pid=""
 trap '[[ -n $node_pid ]] && kill -9 $node_pid 2>/dev/null; pg_stop; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 pg_install
 port=$(free_port)

@@ -24,25 +24,14 @@ std::string pg_source_name(const source_spec& spec) {
   return "source:" + spec.name;
 }
 
-namespace {
-
-/// At start, a server that is down yet is the source's to wait for.
-result<void> tolerate_unavailable(const error& e, spdlog::logger& log) {
-  if (e.code != errc::unavailable)
-    return e;
-  log.warn("{} (the source keeps trying)", e.message);
-  return {};
-}
-
-} // namespace
-
 result<void> check_pg_source(const source_spec& spec, const node_env& env) {
-  auto log = env.logger("source");
-  auto cap = pg::capture::connect(spec);
-  if (!cap)
-    return tolerate_unavailable(cap.error(), *log);
-  if (auto c = (*cap)->check(); !c)
-    return tolerate_unavailable(c.error(), *log);
+  auto report = pg::probe(spec);
+  if (!report)
+    return report.error();
+  // A server that is down yet is the source's to wait for.
+  if (!report->unreachable.empty())
+    env.logger("source")->warn("{} (the source keeps trying)",
+                               report->unreachable);
   return {};
 }
 

@@ -147,15 +147,19 @@ void finish_apply(cluster_actor* self, std::shared_ptr<apply_round> round) {
   round->rp.deliver(answer(true, "", changes, applied));
 }
 
-void start_apply(cluster_actor* self, std::shared_ptr<apply_round> round) {
+/// A round: every member asked with the round's digest (empty: check
+/// only); `next` runs once each has answered.
+void ask_every_member(cluster_actor* self, std::shared_ptr<apply_round> round,
+                      void (*next)(cluster_actor*,
+                                   std::shared_ptr<apply_round>)) {
   round->waiting = round->members.size();
   round->verdicts.clear();
   for (auto& m : round->members)
     ask(self, m, round->path, round->digest,
-        [self, round, m](v1::TopologyVerdict v) {
+        [self, round, m, next](v1::TopologyVerdict v) {
           round->verdicts[m] = std::move(v);
           if (--round->waiting == 0)
-            finish_apply(self, round);
+            next(self, round);
         });
 }
 
@@ -190,7 +194,7 @@ void checked_all(cluster_actor* self, std::shared_ptr<apply_round> round) {
     return;
   }
   round->digest = by_digest.begin()->first;
-  start_apply(self, round);
+  ask_every_member(self, round, finish_apply);
 }
 
 } // namespace
@@ -217,13 +221,7 @@ caf::result<std::string> apply_everywhere(cluster_actor* self,
                              + " cannot answer; `forget` a member that is "
                                "gone for good, then apply again");
   round->rp = self->make_response_promise<std::string>();
-  round->waiting = round->members.size();
-  for (auto& m : round->members)
-    ask(self, m, path, "", [self, round, m](v1::TopologyVerdict v) {
-      round->verdicts[m] = std::move(v);
-      if (--round->waiting == 0)
-        checked_all(self, round);
-    });
+  ask_every_member(self, round, checked_all);
   return round->rp;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "topology_loader.hpp"
@@ -42,13 +43,24 @@ std::optional<std::string> table_name(const std::string& text,
   return schema + "." + table;
 }
 
-bool plain_name(std::string_view s) {
-  return !s.empty() && s.size() <= 63
-         && std::all_of(s.begin(), s.end(), [](char c) {
-              auto u = static_cast<unsigned char>(c);
-              return std::islower(u) || std::isdigit(u) || c == '_';
-            });
+/// Why `slot` cannot name a replication slot, or nullopt.
+std::optional<std::string> bad_slot_name(const std::string& slot) {
+  bool plain = !slot.empty() && slot.size() <= 63
+               && std::all_of(slot.begin(), slot.end(), [](char c) {
+                    auto u = static_cast<unsigned char>(c);
+                    return std::islower(u) || std::isdigit(u) || c == '_';
+                  });
+  if (plain)
+    return std::nullopt;
+  return "'" + slot
+         + "' is not a replication slot name (lower-case letters, digits "
+           "and '_', at most 63)";
 }
+
+/// Why `snapshot` without `create_slot` cannot work.
+constexpr const char* snapshot_needs_new_slot =
+    "a snapshot is read at the slot's creation: set create_slot: true too "
+    "(an existing slot has no snapshot to read)";
 
 std::string percent_decoded(std::string_view s) {
   std::string out;
@@ -68,19 +80,13 @@ std::string percent_decoded(std::string_view s) {
 
 /// The checks a source passes however it was given.
 result<void> check_source(const source_spec& s, const std::string& where) {
-  if (!plain_name(s.slot))
-    return fail(errc::config,
-                where + "slot: '" + s.slot
-                    + "' is not a replication slot name (lower-case "
-                      "letters, digits and '_', at most 63)");
+  if (auto why = bad_slot_name(s.slot))
+    return fail(errc::config, where + "slot: " + *why);
   if (s.tables.empty())
     return fail(errc::config, where + "tables: no table given");
   if (s.snapshot && !s.create_slot)
     return fail(errc::config,
-                where
-                    + "snapshot: a snapshot is read at the slot's creation: "
-                      "set create_slot: true too (an existing slot has no "
-                      "snapshot to read)");
+                where + "snapshot: " + std::string(snapshot_needs_new_slot));
   return {};
 }
 
@@ -217,10 +223,8 @@ result<std::vector<source_spec>> read_sources(const field& f,
     if (!slot_name)
       return slot_name.error();
     s.slot = *slot_name;
-    if (!plain_name(s.slot))
-      return slot->fail("'" + s.slot
-                        + "' is not a replication slot name (lower-case "
-                          "letters, digits and '_', at most 63)");
+    if (auto why = bad_slot_name(s.slot))
+      return slot->fail(*why);
     s.name = s.slot;
     if (auto n = m->get("name")) {
       auto name = n->text();
@@ -297,10 +301,7 @@ result<std::vector<source_spec>> read_sources(const field& f,
       s.batch = *n;
     }
     if (s.snapshot && !s.create_slot)
-      return m->get("snapshot")
-          ->fail("a snapshot is read at the slot's creation: set create_slot: "
-                 "true "
-                 "too (an existing slot has no snapshot to read)");
+      return m->get("snapshot")->fail(snapshot_needs_new_slot);
     out.push_back(std::move(s));
   }
   return out;

@@ -69,6 +69,7 @@ capture::capture(const source_spec& spec, std::unique_ptr<conn> c)
   server_ = std::string(PQhost(conn_->pg) ? PQhost(conn_->pg) : "?") + ":"
             + (PQport(conn_->pg) ? PQport(conn_->pg) : "?") + "/"
             + (PQdb(conn_->pg) ? PQdb(conn_->pg) : "?");
+  who_ = "source '" + spec_.name + "' (" + server_ + ")";
   std::string tables;
   for (auto& t : spec_.tables)
     tables += (tables.empty() ? "" : ",") + t;
@@ -152,18 +153,37 @@ result<std::unique_ptr<pg_result>> query(PGconn* pg, const std::string& who,
 
 } // namespace
 
+result<probe_report> probe(const source_spec& spec) {
+  probe_report out;
+  auto cap = capture::connect(spec);
+  if (cap) {
+    out.server = (*cap)->server();
+    auto slot = (*cap)->check();
+    if (slot)
+      out.slot = *slot;
+    else if (slot.error().code == errc::unavailable)
+      out.unreachable = slot.error().message;
+    else
+      return slot.error();
+  } else if (cap.error().code == errc::unavailable) {
+    out.unreachable = cap.error().message;
+  } else {
+    return cap.error();
+  }
+  return out;
+}
+
 result<slot_info> capture::check() {
   auto* pg = conn_->pg;
-  const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
-  auto level = query(pg, who, "SHOW wal_level", {}, "reading wal_level");
+  auto level = query(pg, who_, "SHOW wal_level", {}, "reading wal_level");
   if (!level)
     return level.error();
   if (auto v = (*level)->at(0, 0); v != "logical")
     return fail(errc::config,
-                who + ": wal_level is '" + v
+                who_ + ": wal_level is '" + v
                     + "'; change capture needs 'logical' (ALTER SYSTEM SET "
                       "wal_level = logical; then restart PostgreSQL)");
-  auto role = query(pg, who,
+  auto role = query(pg, who_,
                     "SELECT current_user, rolreplication OR rolsuper FROM "
                     "pg_roles WHERE rolname = current_user",
                     {}, "reading the role");
@@ -171,12 +191,12 @@ result<slot_info> capture::check() {
     return role.error();
   if ((*role)->rows() != 1 || (*role)->at(0, 1) != "t")
     return fail(errc::config,
-                who + ": role '" + (*role)->at(0, 0)
+                who_ + ": role '" + (*role)->at(0, 0)
                     + "' may not use replication slots (ALTER ROLE "
                     + (*role)->at(0, 0) + " REPLICATION;)");
   for (auto& t : spec_.tables) {
     auto info =
-        query(pg, who,
+        query(pg, who_,
               "SELECT c.oid IS NOT NULL, "
               "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
               "i.indisprimary), has_table_privilege(c.oid, 'SELECT') "
@@ -186,20 +206,20 @@ result<slot_info> capture::check() {
       return info.error();
     if ((*info)->null(0, 0) || (*info)->at(0, 0) != "t")
       return fail(errc::config,
-                  who + ": table " + t + " does not exist in " + server_);
+                  who_ + ": table " + t + " does not exist in " + server_);
     if ((*info)->at(0, 1) != "t")
       return fail(errc::config,
-                  who + ": table " + t
+                  who_ + ": table " + t
                       + " has no primary key: a change's key is its primary "
                         "key (ALTER TABLE "
                       + t + " ADD PRIMARY KEY (...))");
     if (spec_.snapshot && (*info)->at(0, 2) != "t")
-      return fail(errc::config, who + ": role '" + (*role)->at(0, 0)
+      return fail(errc::config, who_ + ": role '" + (*role)->at(0, 0)
                                     + "' may not read table " + t
                                     + " for the snapshot (GRANT SELECT ON " + t
                                     + " TO " + (*role)->at(0, 0) + ";)");
   }
-  auto slot = query(pg, who,
+  auto slot = query(pg, who_,
                     "SELECT plugin, database = current_database(), "
                     "confirmed_flush_lsn::text FROM pg_replication_slots "
                     "WHERE slot_name = $1",
@@ -210,7 +230,7 @@ result<slot_info> capture::check() {
   if ((*slot)->rows() == 0) {
     if (!spec_.create_slot)
       return fail(errc::config,
-                  who + ": replication slot '" + spec_.slot
+                  who_ + ": replication slot '" + spec_.slot
                       + "' does not exist (create it: SELECT "
                         "pg_create_logical_replication_slot('"
                       + spec_.slot
@@ -218,11 +238,11 @@ result<slot_info> capture::check() {
     return out;
   }
   if ((*slot)->at(0, 0) != "wal2json")
-    return fail(errc::config, who + ": slot '" + spec_.slot + "' decodes with '"
-                                  + (*slot)->at(0, 0)
+    return fail(errc::config, who_ + ": slot '" + spec_.slot
+                                  + "' decodes with '" + (*slot)->at(0, 0)
                                   + "', not wal2json (use another slot)");
   if ((*slot)->at(0, 1) != "t")
-    return fail(errc::config, who + ": slot '" + spec_.slot
+    return fail(errc::config, who_ + ": slot '" + spec_.slot
                                   + "' belongs to another database");
   out.exists = true;
   out.confirmed = parse_lsn((*slot)->at(0, 2)).value_or(0);
@@ -231,7 +251,6 @@ result<slot_info> capture::check() {
 }
 
 result<std::uint64_t> capture::create_slot(bool export_snapshot) {
-  const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
   auto plugin_hint = [&](error e) {
     if (e.message.find("wal2json") != std::string::npos
         && e.message.find("could not access file") != std::string::npos)
@@ -240,7 +259,7 @@ result<std::uint64_t> capture::create_slot(bool export_snapshot) {
     return e;
   };
   if (!export_snapshot) {
-    auto r = query(conn_->pg, who,
+    auto r = query(conn_->pg, who_,
                    "SELECT lsn::text FROM pg_create_logical_replication_slot("
                    "$1, 'wal2json')",
                    {spec_.slot}, "creating slot " + spec_.slot);
@@ -252,24 +271,24 @@ result<std::uint64_t> capture::create_slot(bool export_snapshot) {
   auto rep = open_conn(spec_.connection, true);
   if (!rep || PQstatus(rep.get()) != CONNECTION_OK)
     return fail(errc::unavailable,
-                who + ": replication connection: "
+                who_ + ": replication connection: "
                     + first_line(rep ? PQerrorMessage(rep.get()) : ""));
   pg_result r(PQexec(rep.get(), ("CREATE_REPLICATION_SLOT " + spec_.slot
                                  + " LOGICAL wal2json EXPORT_SNAPSHOT")
                                     .c_str()));
   if (PQresultStatus(r.r) != PGRES_TUPLES_OK || r.rows() != 1)
     return plugin_hint(error{classify(rep.get(), r.r),
-                             who + ": creating slot " + spec_.slot + ": "
+                             who_ + ": creating slot " + spec_.slot + ": "
                                  + first_line(PQerrorMessage(rep.get()))});
   snap_lsn_ = parse_lsn(r.at(0, 1)).value_or(0);
   confirmed_ = snap_lsn_;
   auto snapshot_name = r.at(0, 2);
   auto* pg = conn_->pg;
-  if (auto b = run(pg, who, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+  if (auto b = run(pg, who_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                    "starting the snapshot");
       !b)
     return b.error();
-  if (auto s = run(pg, who, "SET TRANSACTION SNAPSHOT '" + snapshot_name + "'",
+  if (auto s = run(pg, who_, "SET TRANSACTION SNAPSHOT '" + snapshot_name + "'",
                    "taking the slot's snapshot");
       !s)
     return s.error();
@@ -284,14 +303,13 @@ result<std::uint64_t> capture::create_slot(bool export_snapshot) {
 }
 
 result<std::vector<change>> capture::snapshot_rows(std::size_t max) {
-  const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
   auto* pg = conn_->pg;
   std::vector<change> out;
   while (out.size() < max && snap_table_ < spec_.tables.size()) {
     const auto& table = spec_.tables[snap_table_];
     if (!snap_cursor_open_) {
       auto cols = query(
-          pg, who,
+          pg, who_,
           "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
           "COALESCE((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY "
           "k(att, n) WHERE k.att = a.attnum), 0) "
@@ -319,7 +337,7 @@ result<std::vector<change>> capture::snapshot_rows(std::size_t max) {
       snap_key_cols_.clear();
       for (auto& [pos, col] : key_order)
         snap_key_cols_.push_back(col);
-      if (auto d = run(pg, who,
+      if (auto d = run(pg, who_,
                        "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT "
                            + select + " FROM " + table,
                        "reading table " + table);
@@ -328,7 +346,7 @@ result<std::vector<change>> capture::snapshot_rows(std::size_t max) {
       snap_cursor_open_ = true;
     }
     auto want = max - out.size();
-    auto rows = query(pg, who,
+    auto rows = query(pg, who_,
                       "FETCH " + std::to_string(want) + " FROM sluice_snapshot",
                       {}, "reading table " + table);
     if (!rows)
@@ -354,7 +372,7 @@ result<std::vector<change>> capture::snapshot_rows(std::size_t max) {
       out.push_back(std::move(ch));
     }
     if (static_cast<std::size_t>((*rows)->rows()) < want) {
-      if (auto c = run(pg, who, "CLOSE sluice_snapshot", "closing the cursor");
+      if (auto c = run(pg, who_, "CLOSE sluice_snapshot", "closing the cursor");
           !c)
         return c.error();
       snap_cursor_open_ = false;
@@ -362,7 +380,7 @@ result<std::vector<change>> capture::snapshot_rows(std::size_t max) {
     }
   }
   if (out.empty() && snap_table_ >= spec_.tables.size() && replication_) {
-    if (auto c = run(pg, who, "COMMIT", "ending the snapshot"); !c)
+    if (auto c = run(pg, who_, "COMMIT", "ending the snapshot"); !c)
       return c.error();
     replication_.reset();
   }
@@ -370,9 +388,8 @@ result<std::vector<change>> capture::snapshot_rows(std::size_t max) {
 }
 
 result<void> capture::drop_slot() {
-  const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
   replication_.reset();
-  auto r = query(conn_->pg, who,
+  auto r = query(conn_->pg, who_,
                  "SELECT pg_drop_replication_slot(slot_name) FROM "
                  "pg_replication_slots WHERE slot_name = $1",
                  {spec_.slot}, "dropping slot " + spec_.slot);
@@ -382,8 +399,7 @@ result<void> capture::drop_slot() {
 }
 
 result<polled> capture::poll(std::size_t max_changes) {
-  const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
-  auto rows = query(conn_->pg, who, peek_sql_,
+  auto rows = query(conn_->pg, who_, peek_sql_,
                     {spec_.slot, std::to_string(max_changes)},
                     "reading slot " + spec_.slot);
   if (!rows)
@@ -394,7 +410,7 @@ result<polled> capture::poll(std::size_t max_changes) {
     auto lsn = (*rows)->at(r, 0);
     auto data = (*rows)->at(r, 1);
     if (auto a = dec.add(lsn, data); !a)
-      return fail(errc::corrupt, who + ": " + a.error().message);
+      return fail(errc::corrupt, who_ + ": " + a.error().message);
   }
   out.changes = dec.take();
   out.last_commit = dec.last_commit();
@@ -404,9 +420,8 @@ result<polled> capture::poll(std::size_t max_changes) {
 result<void> capture::advance(std::uint64_t lsn) {
   if (lsn <= confirmed_)
     return {};
-  const std::string who = "source '" + spec_.name + "' (" + server_ + ")";
   auto r =
-      query(conn_->pg, who,
+      query(conn_->pg, who_,
             "SELECT end_lsn::text FROM pg_replication_slot_advance($1, "
             "$2::pg_lsn)",
             {spec_.slot, format_lsn(lsn)}, "confirming " + format_lsn(lsn));

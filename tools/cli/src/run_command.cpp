@@ -85,25 +85,18 @@ int check_only(const run_args& a, const topology& topo,
   // trying).
   std::vector<std::string> sources;
   for (auto& src : topo.sources) {
-    auto line = "source " + src.name + ": slot " + src.slot + " on ";
-    auto cap = pg::capture::connect(src);
-    if (cap) {
-      auto slot = (*cap)->check();
-      if (!slot && slot.error().code != errc::unavailable) {
-        print_error(slot.error().message);
-        return usage;
-      }
-      line += (*cap)->server()
-              + (!slot          ? " (" + slot.error().message + ")"
-                 : slot->exists ? ", which exists"
-                                : ", to be created");
-    } else if (cap.error().code != errc::unavailable) {
-      print_error(cap.error().message);
+    auto report = pg::probe(src);
+    if (!report) {
+      print_error(report.error().message);
       return usage;
-    } else {
-      line += "a server it cannot reach now (" + cap.error().message
-              + "; the node keeps trying)";
     }
+    auto line = "source " + src.name + ": slot " + src.slot + " on ";
+    if (!report->slot)
+      line += "a server it cannot reach now (" + report->unreachable
+              + "; the node keeps trying)";
+    else
+      line += report->server
+              + (report->slot->exists ? ", which exists" : ", to be created");
     sources.push_back(std::move(line));
   }
   std::cout << "sluice: the check passed: " << (a.name.empty() ? "" : a.name)

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,7 @@ private:
   std::unique_ptr<conn> conn_;
   std::unique_ptr<conn> replication_; ///< holds an exported snapshot
   std::string server_;
+  std::string who_; ///< "source 'NAME' (SERVER)", errors' beginning
   std::string peek_sql_;
   std::uint64_t confirmed_ = 0;
   // The snapshot being read.
@@ -92,5 +94,18 @@ private:
   std::vector<std::string> snap_types_, snap_names_;
   std::vector<std::size_t> snap_key_cols_;
 };
+
+/// What a source's server says now, as a start or `node --check` asks it.
+struct probe_report {
+  std::string server;            ///< "host:port/db", when it answered
+  std::optional<slot_info> slot; ///< the slot as checked, when it answered
+  /// Why it could not be asked (errc::unavailable: down, unreachable); a
+  /// source keeps trying. Empty when it answered.
+  std::string unreachable;
+};
+
+/// Connects and checks (capture::check): a misconfiguration is an error; a
+/// server that cannot be reached now is `unreachable`, not an error.
+result<probe_report> probe(const source_spec& spec);
 
 } // namespace sluice::pg
