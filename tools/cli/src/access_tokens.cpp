@@ -192,6 +192,13 @@ void token_set::add_console_token(const std::string& token) {
       {"console", static_cast<unsigned>(scope::admin), sha256_of(token)});
 }
 
+const access_token* token_set::named(std::string_view name) const {
+  for (auto& t : tokens_)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
 const access_token* token_set::find(std::string_view presented) const {
   auto digest = sha256_of(presented);
   const access_token* match = nullptr;

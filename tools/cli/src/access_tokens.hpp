@@ -58,6 +58,8 @@ public:
   /// against every token (no early exit); nothing when none matches.
   const access_token* find(std::string_view presented) const;
 
+  /// The token named `name`, or null.
+  const access_token* named(std::string_view name) const;
   bool empty() const noexcept { return tokens_.empty(); }
   const std::vector<access_token>& tokens() const noexcept { return tokens_; }
   /// Files named by `file:` secrets, for the mode check.

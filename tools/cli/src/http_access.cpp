@@ -11,6 +11,7 @@
 
 #include "http_endpoint.hpp"
 #include "sluice/node.hpp"
+#include "sluice/secret.hpp"
 
 namespace sluice::cli {
 
@@ -49,8 +50,58 @@ bool audit_now(const std::string& key, std::size_t& left_out) {
 
 } // namespace
 
+bool same_origin(const httplib::Request& req) {
+  if (req.get_header_value("Sec-Fetch-Site") == "cross-site"
+      || req.get_header_value("Sec-Fetch-Site") == "same-site")
+    return false;
+  if (!req.has_header("Origin"))
+    return true; // not a browser's cross-origin request
+  auto origin = req.get_header_value("Origin");
+  auto host = req.get_header_value("Host");
+  return origin == "http://" + host || origin == "https://" + host;
+}
+
+namespace {
+
+/// The caller of a request without an Authorization header: its
+/// dashboard session's token, checked against forgery unless a GET.
+std::optional<http_caller>
+session_caller(const httplib::Request& req, httplib::Response& res,
+               const access_policy& p, const readiness& state, http_caller c) {
+  if (!p.sessions || !req.has_header("Cookie"))
+    return c;
+  auto id = cookie_value(req.get_header_value("Cookie"), session_cookie);
+  if (!id)
+    return c;
+  auto s = p.sessions->find(*id);
+  if (!s)
+    return c; // ended: anonymous, and the page asks for a login again
+  if (req.method != "GET" && req.method != "HEAD") {
+    bool csrf_ok = same_secret(req.get_header_value("X-Sluice-CSRF"), s->csrf);
+    if (!same_origin(req) || !csrf_ok) {
+      refuse_request(res, 403, "cross-site", "X-Sluice-CSRF",
+                     !same_origin(req)
+                         ? "a request from another site (Origin "
+                               + req.get_header_value("Origin")
+                               + ") may not use the dashboard's login"
+                         : "a request with the dashboard's login needs its "
+                           "X-Sluice-CSRF header",
+                     c, request_name(req), state);
+      return std::nullopt;
+    }
+  }
+  c.token = p.tokens.named(s->token_name);
+  if (c.token == nullptr)
+    return c;
+  c.session = std::move(s);
+  return c;
+}
+
+} // namespace
+
 audit_actor http_caller::actor() const {
-  return {token ? token->name : "anonymous", address};
+  return {token ? token->name : "anonymous",
+          session ? address + " (dashboard)" : address};
 }
 
 std::string request_name(const httplib::Request& req) {
@@ -94,7 +145,7 @@ std::optional<http_caller> identify(const httplib::Request& req,
   http_caller c;
   c.address = req.remote_addr;
   if (!req.has_header("Authorization"))
-    return c;
+    return session_caller(req, res, p, state, std::move(c));
   auto value = req.get_header_value("Authorization");
   constexpr std::string_view bearer = "Bearer ";
   if (!value.starts_with(bearer) || value.size() == bearer.size()) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "access_tokens.hpp"
+#include "dashboard_sessions.hpp"
 #include "sluice/audit.hpp"
 
 namespace sluice::cli {
@@ -25,20 +26,34 @@ struct access_policy {
   bool public_read = false;
   /// GET /metrics needs a token with `read`.
   bool private_metrics = false;
+  /// The dashboard's logins: a request without an Authorization header is
+  /// the session's token when it carries the session cookie (and, unless
+  /// it is a GET, the session's X-Sluice-CSRF header from this origin).
+  std::shared_ptr<dashboard_sessions> sessions =
+      std::make_shared<dashboard_sessions>();
 };
+
+/// The name of the dashboard's session cookie.
+inline constexpr const char* session_cookie = "sluice_session";
 
 /// The caller of one request: its token (nullptr when anonymous) and its
 /// address.
 struct http_caller {
   const access_token* token = nullptr;
   std::string address; ///< the client's IP address
+  /// Logged in through the dashboard: its session (the token is the one
+  /// it logged in with).
+  std::optional<dashboard_session> session;
   audit_actor actor() const;
   std::string token_name() const { return token ? token->name : ""; }
 };
 
 /// The caller of `req`. A malformed or unknown Authorization header is
 /// answered 401 on `res` (counted, audited) and gives nothing; no header
-/// gives an anonymous caller.
+/// gives the dashboard session of the cookie, or an anonymous caller. A
+/// request other than GET or HEAD with a session cookie must come from
+/// this origin (Origin, Sec-Fetch-Site) with the session's X-Sluice-CSRF
+/// header, else it is answered 403 (a forged cross-site request).
 std::optional<http_caller> identify(const httplib::Request& req,
                                     httplib::Response& res,
                                     const access_policy& p,
@@ -50,6 +65,11 @@ std::optional<http_caller> identify(const httplib::Request& req,
 bool allowed(const http_caller& c, scope need, bool anonymous_ok,
              const std::string& what, httplib::Response& res,
              const access_policy& p, const readiness& state);
+
+/// False when a browser says `req` comes from another site (Origin is not
+/// this Host, or Sec-Fetch-Site is cross-site or same-site); true for
+/// clients that send neither (curl, scripts).
+bool same_origin(const httplib::Request& req);
 
 /// The content type of every JSON answer.
 inline constexpr const char* json_type = "application/json";

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <thread>
 
+#include "dashboard_routes.hpp"
 #include "http_access.hpp"
 #include "http_ingest_routes.hpp"
 #include "log_format.hpp"
@@ -191,6 +192,7 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
     svr.set_payload_max_length(ingest->max_body_bytes);
     add_event_routes(svr, state, *ingest);
     add_feed_route(svr, state, *ingest);
+    add_dashboard_routes(svr, state, *ingest, https.id != nullptr);
   }
   // SO_REUSEADDR (a restart binds despite TIME_WAIT) but not httplib's
   // default SO_REUSEPORT, which would let two nodes share one port.
