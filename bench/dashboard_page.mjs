@@ -81,6 +81,11 @@ try {
   posting = false;
   await poster;
   console.log(`events posted while drawing: ${posted}`);
+  // 3. The page closed again: the node's CPU returns to what it was.
+  await page.close();
+  await sleep(3000);
+  c0 = cpuMs(); await sleep(seconds * 1000);
+  console.log(`node CPU, idle, after the page closed: ${((cpuMs() - c0) / seconds).toFixed(1)} ms/s`);
 } finally {
   await browser.close();
   node.kill("SIGTERM");
