@@ -4,17 +4,10 @@
 //
 // usage: node dashboard_page.mjs SLUICE_BINARY SOURCE_DIR WORK_DIR
 import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 
 const [sluice, src, work] = process.argv.slice(2);
-const puppeteer = createRequire(`${src}/tests/browser/package.json`)("puppeteer-core");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
+const { freePort, launch, sleep } = await import(`${src}/tests/browser/lib.mjs`);
 const median = (xs) => { const v = [...xs].sort((a, b) => a - b); const n = v.length; return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; };
 
 // Ten chains of ten sluice.table stages, each passing its changes on.
@@ -40,8 +33,7 @@ const cpuMs = () => { // the node's user + system CPU so far
   return (Number(f[11]) + Number(f[12])) * 1000 / 100; // USER_HZ 100
 };
 
-const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"], defaultViewport: { width: 1360, height: 900 } });
+const browser = await launch({ defaultViewport: { width: 1360, height: 900 } });
 try {
   const seconds = Number(process.env.SECONDS_PER_PHASE || 20);
   // 1. An idle node, no page, then one page open on the overview.

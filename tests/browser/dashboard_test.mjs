@@ -12,22 +12,12 @@
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
-import puppeteer from "puppeteer-core";
+import { checks, freePort, launch, sleep } from "./lib.mjs";
 
 const [sluice, src, work] = process.argv.slice(2);
 const shots = process.env.SHOTS_DIR || "";
 const example = `${src}/examples/package_trust`;
-let passed = 0, failed = 0;
-const check = (name, ok, detail = "") => {
-  if (ok) passed++;
-  else { failed++; console.log(`FAIL: ${name}${detail ? ": " + detail : ""}`); }
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
+const { check, done } = checks("dashboard_test");
 
 const token = `console-${process.pid}-${Date.now()}`;
 const viewer = `viewer-${process.pid}-${Date.now()}`;
@@ -95,12 +85,7 @@ const drained = async () => {
   throw new Error("the pipeline did not drain");
 };
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-  defaultViewport: { width: 1360, height: 900 },
-});
+const browser = await launch({ defaultViewport: { width: 1360, height: 900 } });
 const consoleErrors = [];
 const watch = (page, who) => {
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`${who}: ${m.text()}`); });
@@ -297,7 +282,11 @@ try {
   await post([npmEvent("1up", 999999)]);
   await page.waitForFunction((v) => Number(document.querySelector("#key-version").textContent.replace(/\D/g, "")) > v,
     { timeout: 10000 }, k.version);
-  check("key: a change shows up live", (await page.$$("#view .split table")).length >= 1);
+  // score keeps a changelog: the change arrives on the key's change feed.
+  await page.waitForSelector("#key-changes tbody tr", { timeout: 10000 });
+  const change = await page.$$eval("#key-changes tbody tr td", (tds) => tds.map((t) => t.textContent.trim()));
+  check("key: the change shows up live, with its version", num(change[1]) === consoleCmd("inspect", "score", "npm/1up").version
+    && change[2] === "change", change.join(" | "));
   await shot(page, "key");
 
   // -- dead letters: redrive after the mistake is mended -------------------
@@ -410,12 +399,10 @@ try {
   await clusterMembers();
   check("no console errors on any view", consoleErrors.length === 0, consoleErrors.join(" | "));
 } catch (e) {
-  failed++;
-  console.log(`FAIL: ${e.stack || e}`);
+  check("the test ran to its end", false, e.stack || String(e));
   console.log(`node exit: ${node.exitCode} ${node.signalCode}; its log ends:\n${log.split("\n").slice(-30).join("\n")}`);
 } finally {
   await browser.close();
   node.kill("SIGTERM");
 }
-console.log(`dashboard_test: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+done();

@@ -7,21 +7,11 @@
 // usage: node eventsource_test.mjs SLUICE_BINARY SOURCE_DIR WORK_DIR
 import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
-import puppeteer from "puppeteer-core";
+import { checks, freePort, launch, sleep } from "./lib.mjs";
 
 const [sluice, src, work] = process.argv.slice(2);
 const pipeline = `${src}/examples/package_trust/pipeline.yaml`;
-let passed = 0, failed = 0;
-const check = (name, ok, detail = "") => {
-  if (ok) passed++;
-  else { failed++; console.log(`FAIL: ${name}${detail ? ": " + detail : ""}`); }
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
+const { check, done } = checks("eventsource_test");
 
 // The first 80 npm rows, then the same 80 with other download counts
 // (files named npm.tsv: the example routes by the feed's name).
@@ -64,11 +54,7 @@ const exported = () => {
 };
 
 await startNode(`${work}/first/npm.tsv`);
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   const consoleErrors = [];
@@ -147,5 +133,4 @@ try {
   await browser.close();
   await stopNode().catch(() => {});
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+done();

@@ -436,11 +436,31 @@ views.key = function (root, args) {
   const stateBox = h('pre', { id: 'key-state' });
   const traceBox = h('div', {});
   const changes = [];
-  const changesBox = h('div', {});
+  const changesBox = h('div', { id: 'key-changes' });
   const errorBox = h('p', { class: 'error', id: 'key-error' });
   root.append(errorBox, status, h('div', { class: 'split' },
     h('div', {}, h('h2', {}, 'State'), stateBox, h('h2', {}, 'Changes while this page is open'), changesBox),
     h('div', {}, h('h2', {}, 'Trace'), traceBox)));
+  const spec = S.topo.stages.find((x) => x.name === stage);
+  const showChanges = () => changesBox.replaceChildren(changes.length ? table([
+    { label: 'at (UTC)', get: (c) => c.at }, { label: 'version', num: true, get: (c) => c.version },
+    { label: 'what', get: (c) => c.what }, { label: 'event', get: (c) => c.event },
+  ], changes.slice(0, 50)) : h('p', { class: 'muted' }, 'none yet'));
+  showChanges();
+  // A stage with a changelog streams every change of the key (its change
+  // feed, filtered by key); otherwise each new version is seen when the
+  // key is read again, once a second.
+  if (spec && spec.changelog) {
+    const feed = new EventSource(`/v1/feed/${encodeURIComponent(stage)}?key=${encodeURIComponent(key)}`);
+    const onChange = (e) => {
+      const c = JSON.parse(e.data);
+      changes.unshift({ at: (c.ts || '').replace('T', ' ').replace('Z', ''), version: c.version, what: c.type, event: c.event_id || '' });
+      showChanges();
+    };
+    feed.addEventListener('change', onChange);
+    feed.addEventListener('removed', onChange);
+    S.leave = () => feed.close();
+  }
   let last = null, busy = false;
   const load = async () => {
     if (busy) return;
@@ -459,13 +479,10 @@ views.key = function (root, args) {
       if (k.last_error) status.append(card('last error', k.last_error, 'key-last-error'));
       const text = JSON.stringify(k.state, null, 2);
       if (stateBox.textContent !== text) stateBox.textContent = text;
-      if (last !== null && k.version !== last) {
-        changes.unshift({ at: (k.updated || '').replace('T', ' ').replace('Z', ''), version: k.version, event: k.last_event_id || '' });
-        changesBox.replaceChildren(table([
-          { label: 'updated (UTC)', get: (c) => c.at }, { label: 'version', num: true, get: (c) => c.version }, { label: 'last event', get: (c) => c.event },
-        ], changes.slice(0, 50)));
+      if (last !== null && k.version !== last && !(spec && spec.changelog)) {
+        changes.unshift({ at: (k.updated || '').replace('T', ' ').replace('Z', ''), version: k.version, what: 'change', event: k.last_event_id || '' });
+        showChanges();
       }
-      if (last === null) changesBox.replaceChildren(h('p', { class: 'muted' }, 'none yet'));
       last = k.version;
       const t = await ask('trace', key);
       traceBox.replaceChildren(autoTable(t.path || []), t.waiting ? h('pre', {}, JSON.stringify(t.waiting, null, 2)) : '');
@@ -562,6 +579,8 @@ function route() {
   const name = views[parts[0]] ? parts[0] : 'overview';
   for (const c of S.charts) c.destroy();
   S.charts = [];
+  if (S.leave) S.leave();
+  S.leave = null;
   const root = $('view');
   root.replaceChildren();
   S.view = name;
