@@ -40,6 +40,23 @@ cmake -S "$work/v9" -B "$work/v9b" -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/ou
 if [[ $? -ne 0 ]] && grep -q "0.1" "$work/out"; then passed=$((passed + 1)); else
   echo "FAIL: find_package(Sluice 9.0) should fail naming 0.1"; failed=$((failed + 1)); fi
 
+# tcmalloc comes with sluice::actors (the team's binary has it), unless the
+# project sets SLUICE_TCMALLOC OFF.
+check "the team's binary is linked with tcmalloc" bash -c "ldd '$work/b/tally' | grep -q libtcmalloc"
+mkdir -p "$work/alloc" && cat > "$work/alloc/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(alloc LANGUAGES CXX)
+find_package(Sluice 0.1 REQUIRED)
+file(WRITE ${CMAKE_BINARY_DIR}/main.cpp "int main() { return 0; }\n")
+add_executable(alloc ${CMAKE_BINARY_DIR}/main.cpp)
+target_link_libraries(alloc PRIVATE sluice::actors)
+CMAKE
+check "configure with SLUICE_TCMALLOC OFF" cmake -S "$work/alloc" -B "$work/alloc-off" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DSLUICE_TCMALLOC=OFF "${launcher[@]}"
+check "build it" cmake --build "$work/alloc-off"
+check "SLUICE_TCMALLOC OFF keeps the project's own allocator" \
+  bash -c "! ldd '$work/alloc-off/alloc' | grep -q libtcmalloc"
+
 cd "$src/examples/embed"
 expected=$'orders/alice\t{"orders":3,"cents":1301,"last_order":"o-6","settled":true}\norders/bob\t{"orders":2,"cents":1000,"last_order":"o-5","settled":true}\norders/carol\t{"orders":1,"cents":999,"last_order":"o-4","settled":true}'
 # The raw CAF actor stage's state, once every customer's settle timer fired.
