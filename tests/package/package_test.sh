@@ -40,6 +40,7 @@ check "and the CMake package" grep -q '^./usr/lib/.*cmake/Sluice/SluiceConfig.cm
 dpkg-deb -f "$server" Depends >"$work/depends"
 check "Depends from dpkg-shlibdeps (libcaf, liblmdb)" grep -q "libcaf.*liblmdb\|liblmdb.*libcaf" "$work/depends"
 check "and adduser, for postinst" grep -q "adduser" "$work/depends"
+check "sluice-dev brings tcmalloc for embedders' binaries" bash -c "dpkg-deb -f '$dev' Depends | grep -q libgoogle-perftools-dev"
 dpkg-deb -e "$server" "$work/control"
 check "the example settings are a conffile" grep -qx "/etc/sluice/example.yaml" "$work/control/conffiles"
 check "postinst and postrm are there" test -x "$work/control/postinst" -a -x "$work/control/postrm"
