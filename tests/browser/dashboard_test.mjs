@@ -290,7 +290,18 @@ try {
   await shot(page, "key");
 
   // -- dead letters: redrive after the mistake is mended -------------------
-  consoleCmd("topology", "apply", `${work}/broken.yaml`);
+  // The mistaken topology, applied from the Pipeline view: its diff first.
+  await page.goto(`${base}/#/graph`);
+  await page.waitForSelector("#topo-path");
+  await page.type("#topo-path", `${work}/broken.yaml`);
+  await page.click("#topo-diff");
+  await page.waitForSelector("#topo-result pre");
+  check("pipeline: the diff of a topology file", (await text(page, "#topo-result pre")).includes("stage parse: emits parsed -> enriched"),
+    await text(page, "#topo-result"));
+  await page.click("#topo-apply");
+  await page.waitForFunction(() => document.querySelector("#topo-result").textContent.startsWith("applied"), { timeout: 15000 });
+  check("pipeline: applied from the page", /topology apply \S+broken\.yaml by console from 127\.0\.0\.1 \(dashboard\): done/.test(log));
+  await shot(page, "graph-topology");
   await post([npmEvent("dash-redrive", 31337)]);
   let dead = [];
   for (let i = 0; i < 100 && dead.length === 0; i++) {

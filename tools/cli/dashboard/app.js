@@ -286,6 +286,26 @@ views.graph = function (root) {
     h('span', {}, 'edges: events/s over 5 s; dashed: paused')));
   const box = h('div', { id: 'graph' });
   root.append(box);
+  // A new topology from a file on the node's machine: what it changes,
+  // then applied without a restart (the console's `topology diff|apply`).
+  const path = h('input', { id: 'topo-path', placeholder: '/etc/sluice/pipeline.yaml', required: true, size: 48 });
+  const out = h('div', { id: 'topo-result' });
+  const showChanges = (verb, a) => out.replaceChildren(
+    h('p', { class: 'ok' }, `${verb}: ${a.changes.length ? a.changes.length + ' change' + (a.changes.length === 1 ? '' : 's') : 'nothing changes'}`),
+    a.changes.length ? h('pre', {}, a.changes.join('\n')) : '');
+  const diffBtn = h('button', { type: 'button', id: 'topo-diff', class: 'secondary', onclick: async () => {
+    try { showChanges('diff', await ask('topology', 'diff', path.value.trim())); } catch (e) { out.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  } }, 'Diff');
+  const applyBtn = actionButton('Apply', async () => {
+    try {
+      const a = await act('topology', ['apply', path.value.trim()]);
+      showChanges(a.applied ? 'applied' : 'not applied', a);
+      S.topo = await api('/v1/dashboard/topology');
+    } catch (e) { out.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  });
+  applyBtn.id = 'topo-apply';
+  root.append(h('h2', {}, 'A new topology'),
+    h('form', { class: 'row', onsubmit: (e) => e.preventDefault() }, h('label', {}, 'file on the node\'s machine', path), diffBtn, applyBtn), out);
   return (sample) => {
     window.sluiceGraph.draw(box, S.topo, stageMap(sample), rates(5),
       (name) => { location.hash = '#/stage/' + encodeURIComponent(name); });
