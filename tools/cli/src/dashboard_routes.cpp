@@ -28,10 +28,6 @@ const std::set<std::string, std::less<>> read_commands = {
 const std::set<std::string, std::less<>> action_commands = {
     "pause", "resume", "drain", "log-level"};
 
-/// Open streams beyond this are refused: each holds a thread of the
-/// endpoint's pool.
-constexpr int max_streams = 8;
-
 const char* content_type(std::string_view name) {
   if (name.ends_with(".js"))
     return "text/javascript; charset=utf-8";
@@ -337,11 +333,11 @@ void add_dashboard_routes(httplib::Server& svr, const readiness& state,
     auto c = identify(req, res, *access, state);
     if (!c || !may_read(*c, req, res, *access, state))
       return;
-    if (streams->fetch_add(1) >= max_streams) {
+    if (streams->fetch_add(1) >= dashboard_streams) {
       streams->fetch_sub(1);
       res.set_header("Retry-After", "5");
       return refuse(res, 503,
-                    "this node serves " + std::to_string(max_streams)
+                    "this node serves " + std::to_string(dashboard_streams)
                         + " dashboard streams at once; close a page");
     }
     auto s = std::make_shared<dashboard_stream>(state, sampler, streams);

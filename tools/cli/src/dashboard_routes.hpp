@@ -12,6 +12,11 @@
 
 namespace sluice::cli {
 
+/// Live streams (open pages) served at once; each holds a thread of the
+/// endpoint's pool, which has this many more for them. More are refused
+/// 503.
+inline constexpr int dashboard_streams = 8;
+
 /// The dashboard's routes on `svr`, answering through `state`'s node;
 /// `https`: the cookie is marked Secure.
 void add_dashboard_routes(httplib::Server& svr, const readiness& state,

@@ -181,7 +181,9 @@ http_endpoint::start(const std::string& host_port, const readiness& state,
   // free for the webhook.
   // Each change-feed stream holds a thread while it is open: the pool has
   // one for each the node serves, besides the others.
-  std::size_t threads = ingest ? 16 + ingest->feed_subscribers : 2;
+  // So does each open dashboard page's live stream.
+  std::size_t threads =
+      ingest ? 16 + ingest->feed_subscribers + dashboard_streams : 2;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   if (ingest) {
     if (!ingest->access)

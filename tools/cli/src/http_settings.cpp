@@ -53,6 +53,10 @@ result<http_settings> load_http_settings(const run_args& a,
                a.public_read ? "is open to anyone (--public-read)"
                              : "needs a token with scope read",
                names.empty() ? "none" : names);
+  if (policy->tokens.empty())
+    spdlog::warn("http: the dashboard at / is read-only and open to anyone "
+                 "who reaches the address: this node knows no token (give "
+                 "a console token or --tokens-file to require a login)");
   ingest.access = std::move(policy);
   ondemand_limit_options lim;
   lim.rate = a.query_rate;
