@@ -409,7 +409,7 @@ try {
   let [st, why] = await bad("/v1/dashboard/console", { method: "POST", headers: bearer, body: "pause score" });
   check("an action body that is not JSON: 400 naming the shape", st === 400 && why.includes('{"command"'), `${st} ${why}`);
   [st, why] = await bad("/v1/dashboard/console", { method: "POST", headers: bearer, body: JSON.stringify({ command: "leave" }) });
-  check("an action the page may not run: 400 naming those it may", st === 400 && why.includes("dlq redrive|drop"), `${st} ${why}`);
+  check("an action the page may not run: 400 naming those it may", st === 400 && why.includes("dlq redrive, dlq drop, topology apply"), `${st} ${why}`);
   [st, why] = await bad("/v1/dashboard/console?c=bogus", { headers: bearer });
   check("an unknown read command: 400", st === 400 && why.includes("'bogus'"), `${st} ${why}`);
   [st, why] = await bad("/v1/dashboard/console?c=inspect&a=score", { headers: bearer });

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <set>
 #include <thread>
 
 #include "dashboard_sample.hpp"
@@ -19,14 +18,48 @@ namespace {
 
 using nlohmann::json;
 
-/// Console commands a page may run with GET (they change nothing), and
-/// the subcommands of those that have some.
-const std::set<std::string, std::less<>> read_commands = {
-    "nodes",   "shards", "stages",  "subscribers", "actors",
-    "inspect", "trace",  "digests", "metrics"};
-/// Commands that change something: POST, scope admin, audited.
-const std::set<std::string, std::less<>> action_commands = {
-    "pause", "resume", "drain", "log-level"};
+/// What the page may do with a console command: read (GET, scope read)
+/// or act (POST, scope admin, audited). `sub` is the first argument for
+/// commands whose subcommands differ ("dlq list" reads, "dlq drop" acts).
+struct page_command {
+  const char* name;
+  const char* sub; ///< null: any arguments
+  bool action;
+};
+constexpr page_command page_commands[] = {
+    {"nodes", nullptr, false},   {"shards", nullptr, false},
+    {"stages", nullptr, false},  {"subscribers", nullptr, false},
+    {"actors", nullptr, false},  {"inspect", nullptr, false},
+    {"trace", nullptr, false},   {"digests", nullptr, false},
+    {"metrics", nullptr, false}, {"dlq", "list", false},
+    {"dlq", "show", false},      {"topology", "diff", false},
+    {"pause", nullptr, true},    {"resume", nullptr, true},
+    {"drain", nullptr, true},    {"log-level", nullptr, true},
+    {"dlq", "redrive", true},    {"dlq", "drop", true},
+    {"topology", "apply", true},
+};
+
+/// True when the page may run `command args` as a read (`action` false) or
+/// an action; else answers 400 naming those it may.
+bool page_may_run(const std::string& command,
+                  const std::vector<std::string>& args, bool action,
+                  httplib::Response& res) {
+  std::string allowed_ones;
+  for (const auto& pc : page_commands) {
+    if (pc.action != action)
+      continue;
+    if (pc.name == command
+        && (pc.sub == nullptr || (!args.empty() && args[0] == pc.sub)))
+      return true;
+    allowed_ones += (allowed_ones.empty() ? "" : ", ") + std::string{pc.name}
+                    + (pc.sub ? std::string{" "} + pc.sub : "");
+  }
+  refuse(res, 400,
+         "'" + command + "' is not " + (action ? "an action" : "a read")
+             + " of the dashboard (" + (action ? "POST" : "GET")
+             + "): " + allowed_ones);
+  return false;
+}
 
 const char* content_type(std::string_view name) {
   if (name.ends_with(".js"))
@@ -274,59 +307,44 @@ void add_dashboard_routes(httplib::Server& svr, const readiness& state,
     std::vector<std::string> args;
     for (std::size_t i = 0; i < req.get_param_value_count("a"); ++i)
       args.push_back(req.get_param_value("a", i));
-    bool dlq_read = command == "dlq" && !args.empty()
-                    && (args[0] == "list" || args[0] == "show");
-    bool diff = command == "topology" && !args.empty() && args[0] == "diff";
-    if (!read_commands.contains(command) && !dlq_read && !diff)
-      return refuse(res, 400,
-                    "'" + command
-                        + "' is not a command a GET may run: nodes, shards, "
-                          "stages, subscribers, actors, inspect, trace, "
-                          "digests, metrics, dlq list|show, topology diff "
-                          "(actions are POSTs)");
+    if (!page_may_run(command, args, false, res))
+      return;
     run_console_command(*c, command, args, false, res, state);
   });
   // POST /v1/dashboard/console {"command": "pause", "args": ["score"]}
-  svr.Post("/v1/dashboard/console", [&state,
-                                     access](const httplib::Request& req,
-                                             httplib::Response& res) {
-    auto c = identify(req, res, *access, state);
-    if (!c)
-      return;
-    auto what = request_name(req);
-    if (access->tokens.empty())
-      return refuse_request(res, 403, "read-only", "token",
-                            "this node knows no token, so the dashboard is "
-                            "read-only: start it with a console token "
-                            "(--token-file, SLUICE_TOKEN) or --tokens-file",
-                            *c, what, state);
-    if (!allowed(*c, scope::admin, false, what, res, *access, state))
-      return;
-    auto body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("command")
-        || !body["command"].is_string()
-        || (body.contains("args") && !body["args"].is_array()))
-      return refuse(res, 400,
-                    "the body must be JSON: {\"command\": \"pause\", "
-                    "\"args\": [\"STAGE\"]}");
-    auto command = body["command"].get<std::string>();
-    std::vector<std::string> args;
-    for (auto& a : body.value("args", json::array())) {
-      if (!a.is_string())
-        return refuse(res, 400, "every argument must be a string");
-      args.push_back(a.get<std::string>());
-    }
-    bool dlq_action = command == "dlq" && !args.empty()
-                      && (args[0] == "redrive" || args[0] == "drop");
-    bool apply = command == "topology" && !args.empty() && args[0] == "apply";
-    if (!action_commands.contains(command) && !dlq_action && !apply)
-      return refuse(res, 400,
-                    "'" + command
-                        + "' is not an action of the dashboard: pause, "
-                          "resume, drain, log-level, dlq redrive|drop, "
-                          "topology apply");
-    run_console_command(*c, command, args, true, res, state);
-  });
+  svr.Post(
+      "/v1/dashboard/console",
+      [&state, access](const httplib::Request& req, httplib::Response& res) {
+        auto c = identify(req, res, *access, state);
+        if (!c)
+          return;
+        auto what = request_name(req);
+        if (access->tokens.empty())
+          return refuse_request(res, 403, "read-only", "token",
+                                "this node knows no token, so the dashboard is "
+                                "read-only: start it with a console token "
+                                "(--token-file, SLUICE_TOKEN) or --tokens-file",
+                                *c, what, state);
+        if (!allowed(*c, scope::admin, false, what, res, *access, state))
+          return;
+        auto body = json::parse(req.body, nullptr, false);
+        if (!body.is_object() || !body.contains("command")
+            || !body["command"].is_string()
+            || (body.contains("args") && !body["args"].is_array()))
+          return refuse(res, 400,
+                        "the body must be JSON: {\"command\": \"pause\", "
+                        "\"args\": [\"STAGE\"]}");
+        auto command = body["command"].get<std::string>();
+        std::vector<std::string> args;
+        for (auto& a : body.value("args", json::array())) {
+          if (!a.is_string())
+            return refuse(res, 400, "every argument must be a string");
+          args.push_back(a.get<std::string>());
+        }
+        if (!page_may_run(command, args, true, res))
+          return;
+        run_console_command(*c, command, args, true, res, state);
+      });
   svr.Get("/v1/dashboard/stream", [&state, access, sampler,
                                    streams](const httplib::Request& req,
                                             httplib::Response& res) {
