@@ -39,4 +39,10 @@ void audit_action(const audit_actor& a, const std::string& what,
                        a.who.empty() ? "anonymous" : a.who, a.where, outcome);
 }
 
+void set_log_level(const std::string& name) {
+  auto level = spdlog::level::from_str(name);
+  spdlog::set_level(level); // every logger, the audit trail's too
+  audit_logger()->set_level(std::min(level, spdlog::level::info));
+}
+
 } // namespace sluice

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "session.hpp"
+#include "sluice/audit.hpp"
 
 namespace sluice::node_admin {
 
@@ -58,7 +59,7 @@ command_result session::topology(const args_t& args) {
 }
 
 command_result session::log_level(const args_t& args) {
-  spdlog::set_level(spdlog::level::from_str(args[0])); // every logger
+  set_log_level(args[0]); // every logger; the audit trail stays at info
   return json{{"level", args[0]}};
 }
 

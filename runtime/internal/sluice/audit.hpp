@@ -22,4 +22,10 @@ void audit_refused(const audit_actor& a, const std::string& what,
 void audit_action(const audit_actor& a, const std::string& what,
                   const std::string& outcome);
 
+/// Sets every logger's level to the level named `name` ("warn"; one of
+/// spdlog's names, checked by the caller), but keeps the audit trail at
+/// info or lower: refusals and admin actions are always logged, even when
+/// the rest logs only warnings (the console's `log-level`).
+void set_log_level(const std::string& name);
+
 } // namespace sluice
