@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "sluice/admin.hpp"
 #include "sluice/audit.hpp"
 #include "sluice/transport.hpp"
 #include "sluice/v1/admin.pb.h"
@@ -23,27 +24,6 @@ bool same_token(const std::string& given, const std::string& want) {
   for (std::size_t i = 0; i < want.size(); ++i)
     diff |= static_cast<unsigned char>(given[i] ^ want[i]);
   return diff == 0;
-}
-
-/// Commands that change the node (the audit trail logs each one).
-bool changes_the_node(const std::string& cmd,
-                      const std::vector<std::string>& args) {
-  if (cmd == "pause" || cmd == "resume" || cmd == "drain" || cmd == "leave"
-      || cmd == "forget")
-    return true;
-  if (cmd == "topology")
-    return !args.empty() && args[0] == "apply";
-  if (cmd == "dlq")
-    return !args.empty() && (args[0] == "redrive" || args[0] == "drop");
-  return false;
-}
-
-std::string joined(const std::string& cmd,
-                   const std::vector<std::string>& args) {
-  auto out = cmd;
-  for (auto& a : args)
-    out += " " + a;
-  return out;
 }
 
 caf::behavior
@@ -75,10 +55,12 @@ admin_actor(caf::event_based_actor* self, node* n, std::string token,
         }
         std::vector<std::string> args(rq.args().begin(), rq.args().end());
         auto a = n->admin(rq.command(), args);
-        if (changes_the_node(rq.command(), args))
-          audit_action(
-              who, "console command '" + joined(rq.command(), args) + "'",
-              a.code == admin_code::ok ? "done" : "failed: " + a.error);
+        if (admin_changes_node(rq.command(), args))
+          audit_action(who,
+                       "console command '"
+                           + admin_command_line(rq.command(), args) + "'",
+                       a.code == admin_code::ok ? "done"
+                                                : "failed: " + a.error);
         rs.set_code(static_cast<v1::AdminResponse::Code>(a.code));
         rs.set_json(std::move(a.json));
         rs.set_error(std::move(a.error));

@@ -1,4 +1,5 @@
-// The console's command table: names, arguments and help text.
+// The console's command table: names, arguments and help text, and which
+// commands change the node.
 #include "sluice/admin.hpp"
 
 namespace sluice {
@@ -91,6 +92,26 @@ const admin_command* find_admin_command(std::string_view name) {
     if (c.name == name)
       return &c;
   return nullptr;
+}
+
+bool admin_changes_node(std::string_view command,
+                        const std::vector<std::string>& args) {
+  if (command == "pause" || command == "resume" || command == "drain"
+      || command == "log-level" || command == "leave" || command == "forget")
+    return true;
+  if (command == "topology")
+    return !args.empty() && args[0] == "apply";
+  if (command == "dlq")
+    return !args.empty() && (args[0] == "redrive" || args[0] == "drop");
+  return false;
+}
+
+std::string admin_command_line(std::string_view command,
+                               const std::vector<std::string>& args) {
+  std::string out{command};
+  for (const auto& a : args)
+    out += " " + a;
+  return out;
 }
 
 } // namespace sluice

@@ -160,9 +160,11 @@ check "the console token (SLUICE_TOKEN) reads" test "$(curl -s -o /dev/null -w '
   -H "Authorization: Bearer $SLUICE_TOKEN" "$base/v1/keys/score/npm/acl-pkg")" == 200
 "$sluice" console "127.0.0.1:$console_port" -c "pause enrich" >/dev/null
 "$sluice" console "127.0.0.1:$console_port" -c "resume enrich" >/dev/null
+"$sluice" console "127.0.0.1:$console_port" -c "log-level warn" >/dev/null
 SLUICE_TOKEN=wrong-console-token "$sluice" console "127.0.0.1:$console_port" -c "pause enrich" >/dev/null 2>&1
 check "the console's pause is audited" grep -q "sluice.audit.*console command 'pause enrich' by console from the console on CAF node .*: done" "$work/node.log"
 check "  and its resume" grep -q "sluice.audit.*console command 'resume enrich' by console" "$work/node.log"
+check "  and a log-level change" grep -q "sluice.audit.*console command 'log-level warn' by console" "$work/node.log"
 check "  and a refused console command" grep -q "sluice.audit.*refused console command 'pause' by anonymous from the console on CAF node .*: wrong token" "$work/node.log"
 check "the console token is not in the log" bash -c "! grep -qF '$SLUICE_TOKEN' '$work/node.log'"
 stop_node

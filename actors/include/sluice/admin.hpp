@@ -23,6 +23,18 @@ const std::vector<admin_command>& admin_commands();
 /// The command named `name`, or null.
 const admin_command* find_admin_command(std::string_view name);
 
+/// True when `command args` changes the node (pause, resume, drain,
+/// log-level, leave, forget, topology apply, dlq redrive and drop): the
+/// audit trail logs each one, and the web dashboard runs them only as POSTs
+/// with scope admin.
+bool admin_changes_node(std::string_view command,
+                        const std::vector<std::string>& args);
+
+/// The command and its arguments as one line ("dlq redrive 1:2"), as the
+/// audit trail names it.
+std::string admin_command_line(std::string_view command,
+                               const std::vector<std::string>& args);
+
 /// How an admin request ended, as `sluice console -c` exits.
 enum class admin_code : int {
   ok = 0,          ///< the command ran; the answer is JSON

@@ -121,22 +121,26 @@ function stageMap(sample) {
   return m;
 }
 
-// Events/s per stage between the sample `back` seconds ago and the newest.
-function rates(back) {
-  const n = S.samples.length;
-  const out = {};
-  if (n < 2) return out;
-  const cur = S.samples[n - 1];
-  const prev = S.samples[Math.max(0, n - 1 - (back || 5))];
+// Events/s per stage between two samples: in (dispatched) and out (done,
+// skipped or dead-lettered); null when no time passed between them.
+const finished = (s) => s.done + s.skipped + s.dead_lettered;
+function stageRates(prev, cur) {
   const dt = (cur.t - prev.t) / 1000;
-  const a = stageMap(prev), b = stageMap(cur);
-  for (const [name, s] of Object.entries(b)) {
+  if (dt <= 0) return null;
+  const a = stageMap(prev), out = {};
+  for (const [name, s] of Object.entries(stageMap(cur))) {
     const p = a[name];
-    if (!p || dt <= 0) { out[name] = { in: 0, out: 0 }; continue; }
-    const done = (x) => x.done + x.skipped + x.dead_lettered;
-    out[name] = { in: Math.max(0, (s.in - p.in) / dt), out: Math.max(0, (done(s) - done(p)) / dt) };
+    out[name] = p ? { in: Math.max(0, (s.in - p.in) / dt), out: Math.max(0, (finished(s) - finished(p)) / dt) }
+      : { in: 0, out: 0 };
   }
   return out;
+}
+
+// Events/s per stage over the last `back` samples (seconds).
+function rates(back) {
+  const n = S.samples.length;
+  if (n < 2) return {};
+  return stageRates(S.samples[Math.max(0, n - 1 - back)], S.samples[n - 1]) || {};
 }
 
 // The upper bound (ms) of the bucket holding quantile q of the latencies
@@ -205,18 +209,6 @@ function plot(chart, fn) {
   chart.update('none');
 }
 
-function perSecond(prev, cur, f) {
-  const dt = (cur.t - prev.t) / 1000;
-  if (dt <= 0) return null;
-  let sum = 0;
-  const a = stageMap(prev);
-  for (const s of (cur.stages && cur.stages.stages) || []) {
-    const p = a[s.name];
-    if (p) sum += Math.max(0, f(s) - f(p));
-  }
-  return sum / dt;
-}
-
 // -- views -------------------------------------------------------------------
 
 const views = {};
@@ -267,7 +259,12 @@ views.overview = function (root) {
       { key: 'p50', label: 'p50 (since start)', num: true, get: (s) => fmtMs(s.latency.normal.p50_ms) },
       { key: 'p99', label: 'p99 (since start)', num: true, get: (s) => fmtMs(s.latency.normal.p99_ms) },
     ], st, (s) => { location.hash = '#/stage/' + encodeURIComponent(s.name); }));
-    plot(flow, (a, b) => [perSecond(a, b, (s) => s.in), perSecond(a, b, (s) => s.done + s.skipped + s.dead_lettered)]);
+    plot(flow, (a, b) => {
+      const r = stageRates(a, b);
+      if (!r) return [null, null];
+      const all = Object.values(r);
+      return [all.reduce((t, x) => t + x.in, 0), all.reduce((t, x) => t + x.out, 0)];
+    });
     plot(queued, (a, b) => {
       const x = (b.stages && b.stages.stages) || [];
       return [x.reduce((t, s) => t + s.queued_urgent, 0), x.reduce((t, s) => t + s.queued_normal, 0)];
@@ -420,9 +417,8 @@ views.stage = function (root, args) {
       card('events/s (5 s)', fmt(Math.round(r.out)), 'st-rate'),
       card('p50 / p99 (since start)', `${fmtMs(st.latency.normal.p50_ms)} / ${fmtMs(st.latency.normal.p99_ms)}`, 'st-latency'));
     plot(flow, (a, b) => {
-      const x = stageMap(a)[name], y = stageMap(b)[name], dt = (b.t - a.t) / 1000;
-      if (!x || !y || dt <= 0) return [null, null];
-      return [(y.in - x.in) / dt, (y.done + y.skipped + y.dead_lettered - x.done - x.skipped - x.dead_lettered) / dt];
+      const r = (stageRates(a, b) || {})[name];
+      return r ? [r.in, r.out] : [null, null];
     });
     plot(lat, (a, b) => [windowQuantile(a, b, name, 0.5), windowQuantile(a, b, name, 0.99)]);
     plot(queue, (a, b) => { const y = stageMap(b)[name]; return y ? [y.queued_urgent, y.queued_normal] : [null, null]; });

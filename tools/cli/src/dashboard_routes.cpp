@@ -18,41 +18,41 @@ namespace {
 
 using nlohmann::json;
 
-/// What the page may do with a console command: read (GET, scope read)
-/// or act (POST, scope admin, audited). `sub` is the first argument for
-/// commands whose subcommands differ ("dlq list" reads, "dlq drop" acts).
+/// The console commands a page may run (all but leave and forget, which
+/// stay the console's); `sub` is the first argument when it matters
+/// ("dlq list"). Those that change the node (admin_changes_node) are
+/// POSTs with scope admin, audited; the others GETs with scope read.
 struct page_command {
   const char* name;
   const char* sub; ///< null: any arguments
-  bool action;
 };
 constexpr page_command page_commands[] = {
-    {"nodes", nullptr, false},   {"shards", nullptr, false},
-    {"stages", nullptr, false},  {"subscribers", nullptr, false},
-    {"actors", nullptr, false},  {"inspect", nullptr, false},
-    {"trace", nullptr, false},   {"digests", nullptr, false},
-    {"metrics", nullptr, false}, {"dlq", "list", false},
-    {"dlq", "show", false},      {"topology", "diff", false},
-    {"pause", nullptr, true},    {"resume", nullptr, true},
-    {"drain", nullptr, true},    {"log-level", nullptr, true},
-    {"dlq", "redrive", true},    {"dlq", "drop", true},
-    {"topology", "apply", true},
+    {"nodes", nullptr},       {"shards", nullptr},  {"stages", nullptr},
+    {"subscribers", nullptr}, {"actors", nullptr},  {"inspect", nullptr},
+    {"trace", nullptr},       {"digests", nullptr}, {"metrics", nullptr},
+    {"dlq", "list"},          {"dlq", "show"},      {"topology", "diff"},
+    {"pause", nullptr},       {"resume", nullptr},  {"drain", nullptr},
+    {"log-level", nullptr},   {"dlq", "redrive"},   {"dlq", "drop"},
+    {"topology", "apply"},
 };
 
-/// True when the page may run `command args` as a read (`action` false) or
-/// an action; else answers 400 naming those it may.
+/// True when the page may run `command args` as an action (`action`) or
+/// a read; else answers 400 naming those it may.
 bool page_may_run(const std::string& command,
                   const std::vector<std::string>& args, bool action,
                   httplib::Response& res) {
   std::string allowed_ones;
   for (const auto& pc : page_commands) {
-    if (pc.action != action)
+    std::vector<std::string> sub;
+    if (pc.sub != nullptr)
+      sub.emplace_back(pc.sub);
+    if (admin_changes_node(pc.name, sub) != action)
       continue;
     if (pc.name == command
         && (pc.sub == nullptr || (!args.empty() && args[0] == pc.sub)))
       return true;
-    allowed_ones += (allowed_ones.empty() ? "" : ", ") + std::string{pc.name}
-                    + (pc.sub ? std::string{" "} + pc.sub : "");
+    allowed_ones +=
+        (allowed_ones.empty() ? "" : ", ") + admin_command_line(pc.name, sub);
   }
   refuse(res, 400,
          "'" + command + "' is not " + (action ? "an action" : "a read")
@@ -60,6 +60,11 @@ bool page_may_run(const std::string& command,
              + "): " + allowed_ones);
   return false;
 }
+
+/// Why a node without tokens takes no action from the page.
+constexpr const char* read_only_why =
+    "this node knows no token, so the dashboard is read-only: start it with "
+    "a console token (--token-file, SLUICE_TOKEN) or --tokens-file";
 
 const char* content_type(std::string_view name) {
   if (name.ends_with(".js"))
@@ -115,10 +120,10 @@ bool may_read(const http_caller& c, const httplib::Request& req,
 }
 
 std::string session_cookie_header(const std::string& value, bool https,
-                                  int max_age) {
+                                  std::chrono::seconds max_age) {
   return std::string{session_cookie} + "=" + value
          + "; Path=/; HttpOnly; SameSite=Strict; Max-Age="
-         + std::to_string(max_age) + (https ? "; Secure" : "");
+         + std::to_string(max_age.count()) + (https ? "; Secure" : "");
 }
 
 json session_json(const http_caller& c, const access_policy& p) {
@@ -145,11 +150,8 @@ void post_login(const httplib::Request& req, httplib::Response& res,
       || !body["token"].is_string())
     return refuse(res, 400, "the body must be JSON: {\"token\": \"...\"}");
   if (p.tokens.empty())
-    return refuse_request(
-        res, 403, "no-tokens", "token",
-        "this node knows no token, so the dashboard is read-only: start it "
-        "with a console token (--token-file, SLUICE_TOKEN) or --tokens-file",
-        c, "dashboard login", state);
+    return refuse_request(res, 403, "no-tokens", "token", read_only_why, c,
+                          "dashboard login", state);
   auto* token = p.tokens.find(body["token"].get<std::string>());
   if (token == nullptr)
     return refuse_request(res, 401, "unauthenticated", "token",
@@ -159,7 +161,8 @@ void post_login(const httplib::Request& req, httplib::Response& res,
   c.token = token;
   c.session = s;
   audit_action(c.actor(), "dashboard login", "scopes " + token->scope_list());
-  res.set_header("Set-Cookie", session_cookie_header(s.id, https, 24 * 3600));
+  res.set_header("Set-Cookie",
+                 session_cookie_header(s.id, https, p.sessions->max_age()));
   res.set_content(session_json(c, p).dump(), json_type);
 }
 
@@ -171,13 +174,9 @@ void run_console_command(const http_caller& c, const std::string& command,
   bool ran = state.with_node([&](node& n) { a = n.admin(command, args); });
   if (!ran)
     return refuse(res, 503, "the node is not ready: " + state.check().reason);
-  if (action) {
-    std::string what = command;
-    for (auto& arg : args)
-      what += " " + arg;
-    audit_action(c.actor(), what,
+  if (action)
+    audit_action(c.actor(), admin_command_line(command, args),
                  a.code == admin_code::ok ? "done" : "failed: " + a.error);
-  }
   send_answer(res, a);
 }
 
@@ -273,19 +272,20 @@ void add_dashboard_routes(httplib::Server& svr, const readiness& state,
                                    httplib::Response& res) {
              post_login(req, res, state, *access, https);
            });
-  svr.Post("/v1/dashboard/logout",
-           [&state, access, https](const httplib::Request& req,
-                                   httplib::Response& res) {
-             auto c = identify(req, res, *access, state);
-             if (!c)
-               return;
-             if (c->session) {
-               access->sessions->close(c->session->id);
-               audit_action(c->actor(), "dashboard logout", "done");
-             }
-             res.set_header("Set-Cookie", session_cookie_header("", https, 0));
-             res.set_content(R"({"logged_out":true})", json_type);
-           });
+  svr.Post("/v1/dashboard/logout", [&state, access,
+                                    https](const httplib::Request& req,
+                                           httplib::Response& res) {
+    auto c = identify(req, res, *access, state);
+    if (!c)
+      return;
+    if (c->session) {
+      access->sessions->close(c->session->id);
+      audit_action(c->actor(), "dashboard logout", "done");
+    }
+    res.set_header("Set-Cookie",
+                   session_cookie_header("", https, std::chrono::seconds{0}));
+    res.set_content(R"({"logged_out":true})", json_type);
+  });
   svr.Get("/v1/dashboard/topology", [&state,
                                      access](const httplib::Request& req,
                                              httplib::Response& res) {
@@ -320,10 +320,7 @@ void add_dashboard_routes(httplib::Server& svr, const readiness& state,
           return;
         auto what = request_name(req);
         if (access->tokens.empty())
-          return refuse_request(res, 403, "read-only", "token",
-                                "this node knows no token, so the dashboard is "
-                                "read-only: start it with a console token "
-                                "(--token-file, SLUICE_TOKEN) or --tokens-file",
+          return refuse_request(res, 403, "read-only", "token", read_only_why,
                                 *c, what, state);
         if (!allowed(*c, scope::admin, false, what, res, *access, state))
           return;

@@ -52,6 +52,10 @@ public:
   /// Live sessions.
   std::size_t size() const;
 
+  /// How long a session lasts at most after its login (the cookie's
+  /// Max-Age).
+  std::chrono::seconds max_age() const noexcept { return max_age_; }
+
 private:
   struct entry {
     dashboard_session s;

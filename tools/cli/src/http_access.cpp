@@ -77,10 +77,11 @@ session_caller(const httplib::Request& req, httplib::Response& res,
   if (!s)
     return c; // ended: anonymous, and the page asks for a login again
   if (req.method != "GET" && req.method != "HEAD") {
+    bool from_here = same_origin(req);
     bool csrf_ok = same_secret(req.get_header_value("X-Sluice-CSRF"), s->csrf);
-    if (!same_origin(req) || !csrf_ok) {
+    if (!from_here || !csrf_ok) {
       refuse_request(res, 403, "cross-site", "X-Sluice-CSRF",
-                     !same_origin(req)
+                     !from_here
                          ? "a request from another site (Origin "
                                + req.get_header_value("Origin")
                                + ") may not use the dashboard's login"
