@@ -14,6 +14,9 @@ include(SluiceFindHttplib) # httplib::httplib, for `sluice run --http`
 include(SluiceFindReadline) # Readline::Readline, for `sluice console`
 
 find_package(Protobuf REQUIRED)
+# Change feeds over gRPC (--grpc): Debian's libgrpc++-dev and
+# protobuf-compiler-grpc (grpc_cpp_plugin).
+find_package(gRPC CONFIG REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)

@@ -1,17 +1,17 @@
 # `cmake --install`: the public headers (the embedder API, and nothing
 # else), the libraries, the `sluice` executable and a CMake package
 # (SluiceConfig.cmake, its version file and the exported targets
-# sluice::protocols, ::runtime, ::actors, ::cluster, ::cli), so that
+# sluice::protocols, ::feed_grpc, ::runtime, ::actors, ::cluster, ::cli), so that
 # find_package(Sluice 0.1 REQUIRED) works from an unrelated project.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(SLUICE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sluice)
-foreach(c protocols runtime actors cluster cli warnings)
+foreach(c protocols feed_grpc runtime actors cluster cli warnings)
   set_target_properties(sluice_${c} PROPERTIES EXPORT_NAME ${c})
 endforeach()
 
-install(TARGETS sluice_protocols sluice_runtime sluice_actors sluice_cluster sluice_cli
+install(TARGETS sluice_protocols sluice_feed_grpc sluice_runtime sluice_actors sluice_cluster sluice_cli
                 sluice_warnings
   EXPORT SluiceTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev

@@ -78,7 +78,7 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME sluice-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libcaf-dev, libprotobuf-dev, protobuf-compiler, liblmdb-dev, libspdlog-dev, libyaml-cpp-dev, libxxhash-dev, nlohmann-json3-dev, libssl-dev, libpq-dev, libgoogle-perftools-dev")
+    "libcaf-dev, libprotobuf-dev, protobuf-compiler, liblmdb-dev, libspdlog-dev, libyaml-cpp-dev, libxxhash-dev, nlohmann-json3-dev, libssl-dev, libpq-dev, libgoogle-perftools-dev, libgrpc++-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "The embedder API of Sluice: headers, libraries and the CMake package
 for find_package(Sluice).")

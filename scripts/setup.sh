@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libcaf-dev libssl-dev libprotobuf-dev protobuf-compiler liblmdb-dev lmdb-utils
-  libpq-dev libjs-chart.js
+  libpq-dev libjs-chart.js libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   libcli11-dev libcpp-httplib-dev libxxhash-dev libreadline-dev
   nlohmann-json3-dev libgoogle-perftools-dev clang-format lmdb-utils

@@ -8,6 +8,9 @@
 #    ends equal to `sluice export`, every key's versions rising by exactly
 #    one (no change twice, none skipped) and offsets only growing;
 #  - `sluice subscribe --cursor-file`, stopped and started again;
+#  - `sluice subscribe --grpc` (the Feeds gRPC service), stopped and resumed
+#    over HTTP with the same cursor, then over gRPC again, through the
+#    node's kill -9: one log with no gap and no duplicate;
 #  - the node killed (kill -9) and restarted: every subscriber resumes from
 #    its cursor, again with no gap and no duplicate;
 #  - Server-Sent Events with `id:` lines, Last-Event-ID winning over
@@ -38,6 +41,7 @@ cleanup_feed() {
 trap cleanup_feed EXIT
 
 port=$(free_port)
+gport=$(free_port)
 base="http://127.0.0.1:$port"
 
 # 13 rounds of the npm list, each with other download counts.
@@ -56,7 +60,7 @@ check "the feed has over 100,000 rows ($rows)" test "$rows" -gt 100000
 
 start_node() { # FEED-ARGS...
   "$sluice" run "$ex/pipeline.yaml" --data data --http "127.0.0.1:$port" \
-    --serve --public-read "$@" >>node.log 2>&1 &
+    --grpc "127.0.0.1:$gport" --serve --public-read "$@" >>node.log 2>&1 &
   node_pid=$!
   for _ in $(seq 1 100); do
     curl -s -o /dev/null "$base/readyz" && return 0
@@ -99,12 +103,20 @@ python3 "$feed_py" follow "$base/v1/feed/score" killed.log &
 killed_pid=$!
 "$sluice" subscribe "127.0.0.1:$port" score --cursor-file cli.cursor >cli.log 2>cli.err &
 cli_pid=$!
+"$sluice" subscribe --grpc "127.0.0.1:$gport" score --cursor-file grpc.cursor >grpc.log 2>grpc.err &
+grpc_pid=$!
 sleep 1.5
 kill -9 "$killed_pid" "$filtered_pid"
 wait "$killed_pid" "$filtered_pid" 2>/dev/null || true
-kill -TERM "$cli_pid"
+kill -TERM "$cli_pid" "$grpc_pid"
 wait "$cli_pid" || true
+wait "$grpc_pid" || true
 check "sluice subscribe saved a cursor" test -s cli.cursor
+check "sluice subscribe --grpc saved a cursor" test -s grpc.cursor
+check "over gRPC: the snapshot ended with its cursor" grep -q '"type":"snapshot_end"' grpc.log
+# The gRPC follower's cursor resumes over HTTP.
+"$sluice" subscribe "127.0.0.1:$port" score --cursor-file grpc.cursor >>grpc.log 2>>grpc.err &
+grpc_pid=$!
 sleep 1
 python3 "$feed_py" follow "$base/v1/feed/score" killed.log &
 pids+=($!)
@@ -113,10 +125,16 @@ pids+=($!)
 "$sluice" subscribe "127.0.0.1:$port" score --cursor-file cli.cursor >>cli.log 2>>cli.err &
 cli_pid=$!
 pids+=("$cli_pid")
+sleep 1
+kill -TERM "$grpc_pid"
+wait "$grpc_pid" || true
+# ... and over gRPC again, through the node's kill -9 below.
+"$sluice" subscribe --grpc "127.0.0.1:$gport" score --cursor-file grpc.cursor >>grpc.log 2>>grpc.err &
+pids+=($!)
 wait_drained 1
 sleep 2
 "$sluice" export --data data --stage score >export1.tsv
-for log in sub1 sub2 sub3 killed cli; do
+for log in sub1 sub2 sub3 killed cli grpc; do
   check "$log: the view equals export, no gap, no duplicate" python3 "$feed_py" check "$log.log" export1.tsv
 done
 check "filtered: exactly the keys matching, no gap, no duplicate" \
@@ -143,13 +161,13 @@ wait_drained 2
 sleep 3
 "$sluice" export --data data --stage score >export2.tsv
 check "the last round changed the states" bash -c "! cmp -s export1.tsv export2.tsv"
-for log in sub1 sub2 sub3 killed cli; do
+for log in sub1 sub2 sub3 killed cli grpc; do
   check "$log: resumed across kill -9 of the node" python3 "$feed_py" check "$log.log" export2.tsv
 done
 check "filtered: resumed across kill -9 of the node" \
   python3 "$feed_py" check filtered.log export2.tsv npm/a
 check "no subscriber needed a new snapshot" \
-  bash -c "! grep -q '\"type\":\"reset\"' sub1.log sub2.log sub3.log killed.log cli.log filtered.log"
+  bash -c "! grep -q '\"type\":\"reset\"' sub1.log sub2.log sub3.log killed.log cli.log grpc.log filtered.log"
 
 # Server-Sent Events: id lines, heartbeat, Last-Event-ID over ?cursor=.
 curl -sN --max-time 7 "$base/v1/feed/score?prefix=npm/b" >sse.txt || true
@@ -182,6 +200,7 @@ check "the node logged no error" bash -c "! grep -q '\[error\]\|\[critical\]' no
 kill -9 "$node_pid"
 wait "$node_pid" 2>/dev/null || true
 port=$(free_port)
+gport=$(free_port)
 base="http://127.0.0.1:$port"
 "$sluice" run "$ex/pipeline.yaml" --data small --http "127.0.0.1:$port" \
   --serve --public-read --feed-subscribers 2 >small.log 2>&1 &

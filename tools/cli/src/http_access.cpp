@@ -114,6 +114,24 @@ void refuse(httplib::Response& res, int status, const std::string& why) {
   res.set_content(nlohmann::json{{"error", why}}.dump(), json_type);
 }
 
+void record_refusal(const access_refusal& r, const http_caller& c,
+                    const std::string& what, const readiness& state) {
+  state.with_node([&](node& n) {
+    n.metrics()
+        .get_counter("sluice_http_refused_total", {{"reason", r.reason}},
+                     "HTTP and gRPC requests refused, by reason")
+        .add();
+  });
+  std::size_t left_out = 0;
+  bool log = audit_now(c.address + "|" + r.reason, left_out);
+  if (left_out > 0)
+    audit_refused(c.actor(), std::to_string(left_out) + " more requests",
+                  r.reason + " in the last second (not logged one by one)");
+  if (log)
+    audit_refused(c.actor(), what,
+                  std::to_string(r.status) + " " + r.reason + ": " + r.why);
+}
+
 void refuse_request(httplib::Response& res, int status,
                     const std::string& reason, const std::string& missing,
                     const std::string& why, const http_caller& c,
@@ -123,78 +141,95 @@ void refuse_request(httplib::Response& res, int status,
   if (!missing.empty())
     body["missing"] = missing;
   res.set_content(body.dump(), json_type);
-  state.with_node([&](node& n) {
-    n.metrics()
-        .get_counter("sluice_http_refused_total", {{"reason", reason}},
-                     "HTTP requests refused, by reason")
-        .add();
-  });
-  std::size_t left_out = 0;
-  bool log = audit_now(c.address + "|" + reason, left_out);
-  if (left_out > 0)
-    audit_refused(c.actor(), std::to_string(left_out) + " more requests",
-                  reason + " in the last second (not logged one by one)");
-  if (log)
-    audit_refused(c.actor(), what,
-                  std::to_string(status) + " " + reason + ": " + why);
+  record_refusal({status, reason, missing, why}, c, what, state);
+}
+
+namespace {
+
+/// Answers a refusal of the token checks on `res`.
+void refuse_access(httplib::Response& res, const access_refusal& r,
+                   const http_caller& c, const std::string& what,
+                   const readiness& state) {
+  if (r.status == 401)
+    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
+  refuse_request(res, r.status, r.reason, r.missing, r.why, c, what, state);
+}
+
+} // namespace
+
+std::variant<http_caller, access_refusal>
+bearer_caller(std::optional<std::string_view> authorization,
+              std::string address, const access_policy& p) {
+  http_caller c;
+  c.address = std::move(address);
+  if (!authorization)
+    return c;
+  constexpr std::string_view bearer = "Bearer ";
+  if (!authorization->starts_with(bearer)
+      || authorization->size() == bearer.size())
+    return access_refusal{401, "unauthenticated", "token",
+                          "the Authorization header must be 'Bearer TOKEN'"};
+  c.token = p.tokens.find(authorization->substr(bearer.size()));
+  if (c.token == nullptr)
+    return access_refusal{401, "unauthenticated", "token",
+                          p.tokens.empty()
+                              ? "this node knows no token: start it with "
+                                "--tokens-file FILE or a console token "
+                                "(--token-file, SLUICE_TOKEN)"
+                              : "the bearer token is not one this node knows"};
+  return c;
+}
+
+std::optional<access_refusal> check_scope(const http_caller& c, scope need,
+                                          bool anonymous_ok,
+                                          const std::string& what,
+                                          const access_policy& p) {
+  std::string scope_text = scope_name(need);
+  if (c.token == nullptr) {
+    if (anonymous_ok)
+      return std::nullopt;
+    return access_refusal{
+        401, "unauthenticated", "token",
+        what + " needs a token with scope '" + scope_text
+            + "' (Authorization: Bearer TOKEN)"
+            + (p.tokens.empty() ? "; this node knows no token: start it with "
+                                  "--tokens-file FILE or a console token"
+                                : "")};
+  }
+  if (c.token->grants(need))
+    return std::nullopt;
+  return access_refusal{403, "forbidden", "scope " + scope_text,
+                        what + " needs scope '" + scope_text + "'; token '"
+                            + c.token->name + "' has " + c.token->scope_list()};
 }
 
 std::optional<http_caller> identify(const httplib::Request& req,
                                     httplib::Response& res,
                                     const access_policy& p,
                                     const readiness& state) {
-  http_caller c;
-  c.address = req.remote_addr;
-  if (!req.has_header("Authorization"))
+  if (!req.has_header("Authorization")) {
+    http_caller c;
+    c.address = req.remote_addr;
     return session_caller(req, res, p, state, std::move(c));
+  }
   auto value = req.get_header_value("Authorization");
-  constexpr std::string_view bearer = "Bearer ";
-  if (!value.starts_with(bearer) || value.size() == bearer.size()) {
-    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
-    refuse_request(res, 401, "unauthenticated", "token",
-                   "the Authorization header must be 'Bearer TOKEN'", c,
-                   request_name(req), state);
+  auto who = bearer_caller(value, req.remote_addr, p);
+  if (auto* r = std::get_if<access_refusal>(&who)) {
+    http_caller anonymous;
+    anonymous.address = req.remote_addr;
+    refuse_access(res, *r, anonymous, request_name(req), state);
     return std::nullopt;
   }
-  c.token = p.tokens.find(std::string_view(value).substr(bearer.size()));
-  if (c.token == nullptr) {
-    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
-    refuse_request(res, 401, "unauthenticated", "token",
-                   p.tokens.empty()
-                       ? "this node knows no token: start it with "
-                         "--tokens-file FILE or a console token "
-                         "(--token-file, SLUICE_TOKEN)"
-                       : "the bearer token is not one this node knows",
-                   c, request_name(req), state);
-    return std::nullopt;
-  }
-  return c;
+  return std::get<http_caller>(std::move(who));
 }
 
 bool allowed(const http_caller& c, scope need, bool anonymous_ok,
              const std::string& what, httplib::Response& res,
              const access_policy& p, const readiness& state) {
-  std::string scope_text = scope_name(need);
-  if (c.token == nullptr) {
-    if (anonymous_ok)
-      return true;
-    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
-    refuse_request(res, 401, "unauthenticated", "token",
-                   what + " needs a token with scope '" + scope_text
-                       + "' (Authorization: Bearer TOKEN)"
-                       + (p.tokens.empty()
-                              ? "; this node knows no token: start it with "
-                                "--tokens-file FILE or a console token"
-                              : ""),
-                   c, what, state);
-    return false;
-  }
-  if (c.token->grants(need))
+  auto r = check_scope(c, need, anonymous_ok, what, p);
+  if (!r)
     return true;
-  refuse_request(res, 403, "forbidden", "scope " + scope_text,
-                 what + " needs scope '" + scope_text + "'; token '"
-                     + c.token->name + "' has " + c.token->scope_list(),
-                 c, what, state);
+  refuse_access(res, *r, c, what, state);
   return false;
 }
 

@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "access_tokens.hpp"
 #include "dashboard_sessions.hpp"
@@ -47,6 +49,34 @@ struct http_caller {
   audit_actor actor() const;
   std::string token_name() const { return token ? token->name : ""; }
 };
+
+/// Why a caller is refused, whatever the transport.
+struct access_refusal {
+  int status = 401;    ///< 401: no or an unknown token; 403: not allowed
+  std::string reason;  ///< the counter's label: "unauthenticated", "forbidden"
+  std::string missing; ///< "token", "scope read"
+  std::string why;     ///< the message for the caller
+};
+
+/// The caller presenting `authorization` (the value of an Authorization
+/// header or gRPC metadata; nothing: anonymous) from `address`, or why a
+/// malformed or unknown token is refused.
+std::variant<http_caller, access_refusal>
+bearer_caller(std::optional<std::string_view> authorization,
+              std::string address, const access_policy& p);
+
+/// Nothing when `c` may do `what` (e.g. "GET /v1/keys/score/k"), which
+/// needs `need` (`anonymous_ok`: an anonymous caller may); else why not.
+std::optional<access_refusal> check_scope(const http_caller& c, scope need,
+                                          bool anonymous_ok,
+                                          const std::string& what,
+                                          const access_policy& p);
+
+/// Counts `r` in sluice_http_refused_total and logs it on the audit trail
+/// (refusals of one client for one reason are summarised once a second
+/// past the first few).
+void record_refusal(const access_refusal& r, const http_caller& c,
+                    const std::string& what, const readiness& state);
 
 /// The caller of `req`. A malformed or unknown Authorization header is
 /// answered 401 on `res` (counted, audited) and gives nothing; no header

@@ -5,67 +5,23 @@
 // holds, a client that stops reading is dropped after the write timeout
 // and resumes from its cursor.
 #include <chrono>
-#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 
+#include "feed_streaming.hpp"
 #include "http_access.hpp"
 #include "http_ingest_routes.hpp"
 #include "log_format.hpp"
-#include "sluice/utc_time.hpp"
 
 namespace sluice::cli {
 
 namespace {
 
-/// Events taken from the subscription per write.
-constexpr std::size_t feed_batch_events = 256;
-
-/// A comment line (SSE) or heartbeat object (NDJSON) after this long
-/// without an event: proxies keep the connection, and a client that went
-/// away is noticed.
-constexpr std::chrono::milliseconds feed_heartbeat{5000};
-
-/// How long a refused subscriber (the node's limit) is told to wait.
-constexpr int feed_retry_after_seconds = 5;
-
 struct feed_stream_options {
   bool sse = true;
   double max_rate = 0; ///< events per second; 0: as fast as it reads
 };
-
-/// One event as the JSON object both formats carry.
-std::string feed_event_json(const feed_event& e) {
-  std::string out = "{\"type\":\"";
-  out += to_string(e.kind);
-  out += '"';
-  if (!e.key.empty())
-    out += ",\"key\":" + json_string(e.key);
-  if (e.kind == feed_event_kind::snapshot || e.kind == feed_event_kind::change)
-    out += ",\"state\":" + (e.state_json.empty() ? "null" : e.state_json);
-  if (!e.event_id.empty())
-    out += ",\"event_id\":" + json_string(e.event_id);
-  if (e.ts_ns > 0)
-    out += ",\"ts\":\"" + utc_time(e.ts_ns) + "\"";
-  if (e.version > 0)
-    out += ",\"version\":" + std::to_string(e.version);
-  if (e.kind == feed_event_kind::change || e.kind == feed_event_kind::removed
-      || e.kind == feed_event_kind::progress
-      || e.kind == feed_event_kind::snapshot_end)
-    out += ",\"offset\":" + std::to_string(e.offset);
-  if (e.kind == feed_event_kind::change || e.kind == feed_event_kind::removed)
-    out += ",\"shard\":" + std::to_string(e.shard);
-  if (e.kind == feed_event_kind::snapshot_end)
-    out += ",\"keys\":" + std::to_string(e.keys);
-  if (!e.reason.empty())
-    out += ",\"reason\":" + json_string(e.reason);
-  if (!e.cursor.empty())
-    out += ",\"cursor\":" + json_string(e.cursor);
-  out += '}';
-  return out;
-}
 
 /// The JSON objects of the changes sent last, per stage: every subscriber
 /// following the head sends the same object (the same cursor too, on one
@@ -156,14 +112,10 @@ result<feed_stream_options> read_stream_options(const httplib::Request& req) {
                   "format=" + f + ": give format=sse (the default) or ndjson");
   }
   if (req.has_param("max_rate")) {
-    auto text = req.get_param_value("max_rate");
-    char* end = nullptr;
-    so.max_rate = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size()
-        || !std::isfinite(so.max_rate) || so.max_rate <= 0)
-      return fail(errc::invalid_argument,
-                  "max_rate=" + text
-                      + ": give a positive number of events per second");
+    auto rate = parse_max_rate(req.get_param_value("max_rate"), "max_rate");
+    if (!rate)
+      return rate.error();
+    so.max_rate = *rate;
   }
   return so;
 }
@@ -192,18 +144,13 @@ public:
   feed_stream(std::unique_ptr<feed_subscription> sub, feed_stream_options so,
               std::string stage, std::shared_ptr<feed_line_cache> cache)
       : sub_(std::move(sub)), so_(so), stage_(std::move(stage)),
-        cache_(std::move(cache)), started_(std::chrono::steady_clock::now()) {}
+        cache_(std::move(cache)), pacer_(so.max_rate) {}
 
   /// One round: the next events (or a heartbeat) in one write. False when
   /// the stream ends (the client went away, the node stopped).
   bool pump(httplib::DataSink& sink) {
     events_.clear();
-    auto max = feed_batch_events;
-    if (so_.max_rate > 0)
-      max = std::max<std::size_t>(
-          1, std::min<std::size_t>(feed_batch_events, static_cast<std::size_t>(
-                                                          so_.max_rate / 10)));
-    auto r = sub_->next(events_, max, feed_heartbeat);
+    auto r = sub_->next(events_, pacer_.batch(), feed_heartbeat);
     if (!r) {
       std::string out;
       if (so_.sse)
@@ -220,7 +167,7 @@ public:
     if (events_.empty()) {
       out = so_.sse ? ": heartbeat\n\n" : "{\"type\":\"heartbeat\"}\n";
     } else {
-      pace(events_.size());
+      pacer_.pace(events_.size());
       for (auto& e : events_)
         append_feed_event(out, e, so_.sse, stage_, *cache_);
     }
@@ -228,26 +175,11 @@ public:
   }
 
 private:
-  /// Sleeps until sending `n` more events keeps to max_rate.
-  void pace(std::size_t n) {
-    if (so_.max_rate <= 0)
-      return;
-    sent_ += n;
-    auto due = started_
-               + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::duration<double>(static_cast<double>(sent_)
-                                                 / so_.max_rate));
-    auto now = std::chrono::steady_clock::now();
-    if (due > now)
-      std::this_thread::sleep_for(due - now);
-  }
-
   std::unique_ptr<feed_subscription> sub_;
   feed_stream_options so_;
   std::string stage_;
   std::shared_ptr<feed_line_cache> cache_;
-  std::chrono::steady_clock::time_point started_;
-  std::uint64_t sent_ = 0;
+  feed_pacer pacer_;
   std::vector<feed_event> events_;
 };
 
@@ -267,18 +199,14 @@ void get_feed(const httplib::Request& req, httplib::Response& res,
     return refuse(res, 400, so.error().message);
   auto fo = read_feed_options(req);
   auto stage = req.matches[1].str();
-  std::optional<result<std::unique_ptr<feed_subscription>>> sub;
-  state.with_node(
-      [&](node& n) { sub.emplace(n.subscribe(stage, std::move(fo))); });
-  if (!sub)
-    return refuse(res, 503, "the node is not ready: " + state.check().reason);
-  if (!*sub) {
-    const auto& e = sub->error();
+  auto sub = subscribe_feed(state, stage, std::move(fo));
+  if (!sub) {
+    const auto& e = sub.error();
     if (e.code == errc::unavailable)
       res.set_header("Retry-After", std::to_string(feed_retry_after_seconds));
     return refuse(res, feed_status_of(e), e.message);
   }
-  auto s = std::make_shared<feed_stream>(std::move(**sub), *so, stage, cache);
+  auto s = std::make_shared<feed_stream>(std::move(*sub), *so, stage, cache);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no"); // nginx: do not buffer
   res.set_chunked_content_provider(

@@ -53,7 +53,7 @@ result<http_settings> load_http_settings(const run_args& a,
                a.public_read ? "is open to anyone (--public-read)"
                              : "needs a token with scope read",
                names.empty() ? "none" : names);
-  if (policy->tokens.empty())
+  if (policy->tokens.empty() && !a.http.empty())
     spdlog::warn("http: the dashboard at / is read-only and open to anyone "
                  "who reaches the address: this node knows no token (give "
                  "a console token or --tokens-file to require a login)");
@@ -78,6 +78,11 @@ void add_http_access_options(CLI::App& cmd, run_args& a) {
                  "With --tls-dir: HTTPS clients may (optional) or must "
                  "(required) present a certificate from the CA")
       ->check(CLI::IsMember({"optional", "required"}));
+  cmd.add_option("--grpc", a.grpc,
+                 "Serve change feeds over gRPC (Feeds.Subscribe of "
+                 "sluice/v1/feed.proto) on this address, e.g. "
+                 "127.0.0.1:9465; the HTTP API's tokens and --tls-dir apply")
+      ->type_name("HOST:PORT");
   cmd.add_option("--tokens-file", a.tokens_file,
                  "Bearer tokens of the HTTP API: lines of NAME SCOPES SECRET "
                  "(docs/OPERATIONS.md, Access control)")
@@ -99,8 +104,8 @@ void add_http_access_options(CLI::App& cmd, run_args& a) {
                  "beyond it 429")
       ->check(CLI::Range(1, 100000));
   cmd.add_option("--feed-subscribers", a.feed_subscribers,
-                 "Change-feed streams (GET /v1/feed) served at once, each "
-                 "on a thread of its own; beyond it 503")
+                 "Change-feed streams (GET /v1/feed, gRPC) served at once, "
+                 "each on a thread of its own; beyond it 503 (UNAVAILABLE)")
       ->check(CLI::Range(1, 1024));
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "grpc_feed.hpp"
 #include "http_endpoint.hpp"
 #include "http_settings.hpp"
 #include "log_format.hpp"
@@ -108,6 +109,8 @@ int check_only(const run_args& a, const topology& topo,
             << data;
   if (!a.http.empty())
     std::cout << "\n  http " << a.http;
+  if (!a.grpc.empty())
+    std::cout << "\n  grpc " << a.grpc;
   for (auto& f : a.feeds)
     std::cout << "\n  feed " << f;
   for (auto& line : sources)
@@ -172,12 +175,15 @@ int run_pipeline(const run_args& a, const registry& reg,
     print_error(tls.error().message);
     return usage;
   }
-  if (*tls && a.listen.empty() && a.http.empty() && !member) {
-    print_error("--tls-dir: nothing to encrypt; give --listen or --http");
+  if (*tls && a.listen.empty() && a.http.empty() && a.grpc.empty() && !member) {
+    print_error(
+        "--tls-dir: nothing to encrypt; give --listen, --http or --grpc");
     return usage;
   }
-  if (a.http_client_certs == "required" && (!*tls || a.http.empty())) {
-    print_error("--http-client-certs required: needs --tls-dir and --http");
+  if (a.http_client_certs == "required"
+      && (!*tls || (a.http.empty() && a.grpc.empty()))) {
+    print_error(
+        "--http-client-certs required: needs --tls-dir and --http or --grpc");
     return usage;
   }
   opts.tls = *tls;
@@ -203,7 +209,7 @@ int run_pipeline(const run_args& a, const registry& reg,
       opts.admin_token = console_token;
   }
   std::optional<http_settings> http_opts;
-  if (!a.http.empty()) {
+  if (!a.http.empty() || !a.grpc.empty()) {
     auto s = load_http_settings(a, console_token);
     if (!s) {
       print_error(s.error().message);
@@ -234,17 +240,27 @@ int run_pipeline(const run_args& a, const registry& reg,
   readiness state;
   if (member && member->ready)
     state.gate(member->ready);
+  https_options https{*tls, a.http_client_certs == "required"
+                                ? client_certs::required
+                                : client_certs::optional};
   std::unique_ptr<http_endpoint> http;
-  if (http_opts) {
-    https_options https{*tls, a.http_client_certs == "required"
-                                  ? client_certs::required
-                                  : client_certs::optional};
+  if (!a.http.empty()) {
     auto h = http_endpoint::start(a.http, state, http_opts->ingest, https);
     if (!h) {
       print_error("--http " + h.error().message);
       return usage;
     }
     http = std::move(*h);
+  }
+  std::unique_ptr<grpc_endpoint> grpc;
+  if (!a.grpc.empty()) {
+    auto g =
+        grpc_endpoint::start(a.grpc, state, http_opts->ingest.access, https);
+    if (!g) {
+      print_error("--grpc " + g.error().message);
+      return usage;
+    }
+    grpc = std::move(*g);
   }
   auto n = node::start(std::move(*topo), reg, opts);
   if (!n) {
@@ -262,6 +278,8 @@ int run_pipeline(const run_args& a, const registry& reg,
     // key query) is still alive; measured, it hung for good.
     if (http)
       http->stop();
+    if (grpc)
+      grpc->stop();
     state.detach();
     (*n)->stop();
   };

@@ -29,6 +29,7 @@ struct run_args {
   bool quiet = false;
   bool serve = false;
   std::string http;
+  std::string grpc; ///< --grpc: change feeds over gRPC
   std::string listen;
   std::string hmac_key_file;
   std::string catalog;

@@ -1,5 +1,6 @@
 // `sluice subscribe HOST:PORT STAGE`: follows a stage's change feed
-// (GET /v1/feed/STAGE?format=ndjson) and prints one JSON object per line.
+// (GET /v1/feed/STAGE?format=ndjson, or the Feeds gRPC service with
+// --grpc) and prints one JSON object per line, the same for both.
 // With --cursor-file, the cursor of the last line printed is kept there
 // (written after the line is flushed, replaced atomically), so a restart
 // resumes after it; a lost connection resumes the same way, with backoff.
@@ -13,11 +14,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <pthread.h>
 #include <signal.h>
 #include <thread>
 
 #include "commands.hpp"
+#include "feed_streaming.hpp"
+#include "grpc_feed.hpp"
 #include "tls_options.hpp"
 
 namespace sluice::cli {
@@ -35,6 +39,7 @@ struct subscribe_args {
   std::string token_file;
   std::string tls_dir;
   bool once = false;
+  bool grpc = false; ///< the address is the node's --grpc
 };
 
 /// What one connection ended with.
@@ -87,15 +92,54 @@ std::string feed_query(const subscribe_args& a, const std::string& cursor) {
   return httplib::detail::params_to_query_str(p);
 }
 
+/// Prints events as lines and keeps the cursor of the last one printed
+/// (in the cursor file too), whichever transport brought them.
+class feed_printer {
+public:
+  feed_printer(const subscribe_args& a, std::string& cursor)
+      : a_(a), cursor_(cursor), saved_(cursor) {}
+
+  /// Takes the line of an event with `cursor` (empty: none), or of a reset.
+  void take(std::string_view line, const std::string* cursor, bool reset) {
+    if (reset)
+      cursor_.clear(); // a snapshot follows; resume would start over
+    if (cursor)
+      cursor_ = *cursor;
+    std::cout << line << '\n';
+  }
+
+  /// Flushes what was taken and saves the cursor; false when either fails
+  /// (stop: the output or the cursor file is gone).
+  bool flush() {
+    std::cout.flush();
+    if (!std::cout)
+      return false;
+    if (!a_.cursor_file.empty() && cursor_ != saved_) {
+      if (auto r = save_cursor_file(a_.cursor_file, cursor_); !r) {
+        print_error(r.error().message);
+        return false;
+      }
+      saved_ = cursor_;
+    }
+    return true;
+  }
+
+private:
+  const subscribe_args& a_;
+  std::string& cursor_;
+  std::string saved_;
+};
+
 /// Follows the feed over one connection; `cursor` moves along.
 subscribe_outcome follow_feed(httplib::Client& http, const subscribe_args& a,
                               const std::string& token, std::string& cursor) {
   httplib::Headers headers;
   if (!token.empty())
     headers.emplace("Authorization", "Bearer " + token);
-  std::string pending, saved = cursor, body;
+  std::string pending, body;
   int status = 0;
   bool write_failed = false;
+  feed_printer printer{a, cursor};
   auto on_chunk = [&](const char* data, std::size_t n) {
     if (status != 200) {
       body.append(data, n);
@@ -113,25 +157,15 @@ subscribe_outcome follow_feed(httplib::Client& http, const subscribe_args& a,
       auto type = j.value("type", "");
       if (type == "heartbeat")
         continue;
-      if (type == "reset")
-        cursor.clear(); // a snapshot follows; resume would start over
+      std::optional<std::string> c;
       if (j.contains("cursor") && j["cursor"].is_string())
-        cursor = j["cursor"].get<std::string>();
-      std::cout << line << '\n';
+        c = j["cursor"].get<std::string>();
+      printer.take(line, c ? &*c : nullptr, type == "reset");
     }
     pending.erase(0, start);
-    std::cout.flush();
-    if (!std::cout) {
+    if (!printer.flush()) {
       write_failed = true;
       return false;
-    }
-    if (!a.cursor_file.empty() && cursor != saved) {
-      if (auto r = save_cursor_file(a.cursor_file, cursor); !r) {
-        print_error(r.error().message);
-        write_failed = true;
-        return false;
-      }
-      saved = cursor;
     }
     return true;
   };
@@ -169,6 +203,39 @@ subscribe_outcome follow_feed(httplib::Client& http, const subscribe_args& a,
   return {true, res->status >= 500 ? failed : usage, 0};
 }
 
+/// Follows the feed over one gRPC call; `cursor` moves along.
+subscribe_outcome follow_feed_grpc(grpc_feed_client& client,
+                                   const subscribe_args& a,
+                                   const std::string& token,
+                                   std::string& cursor) {
+  grpc_feed_request req;
+  req.stage = a.stage;
+  req.options.cursor = cursor;
+  req.options.prefix = a.prefix;
+  req.options.keys = a.keys;
+  req.options.filter = a.filter;
+  req.max_rate = a.max_rate;
+  req.token = token;
+  feed_printer printer{a, cursor};
+  bool write_failed = false;
+  auto end = client.follow(req, [&](const feed_event& e, bool last) {
+    printer.take(feed_event_json(e), e.cursor.empty() ? nullptr : &e.cursor,
+                 e.kind == feed_event_kind::reset);
+    if (last) // once per write of the server, as over HTTP
+      write_failed = !printer.flush();
+    return !write_failed;
+  });
+  if (write_failed)
+    return {true, failed, 0};
+  if (end.ok)
+    return {};
+  print_error("gRPC Subscribe " + a.stage + " at " + a.address + ": "
+              + end.message);
+  if (end.retry)
+    return {false, failed, 0}; // reconnects with backoff; --once: exit 1
+  return {true, usage, 0};
+}
+
 int run_subscribe(const subscribe_args& a) {
   auto colon = a.address.rfind(':');
   if (colon == std::string::npos || colon == 0) {
@@ -200,11 +267,17 @@ int run_subscribe(const subscribe_args& a) {
     print_error(tls.error().message);
     return usage;
   }
-  auto client = *tls ? make_https_client(**tls, host, port)
-                     : std::make_unique<httplib::Client>(host, port);
-  auto& http = *client;
-  http.set_connection_timeout(5);
-  http.set_read_timeout(30); // heartbeats come every 5 s
+  std::unique_ptr<grpc_feed_client> grpc;
+  std::unique_ptr<httplib::Client> client;
+  if (a.grpc)
+    grpc = std::make_unique<grpc_feed_client>(a.address, *tls);
+  else
+    client = *tls ? make_https_client(**tls, host, port)
+                  : std::make_unique<httplib::Client>(host, port);
+  if (client) {
+    client->set_connection_timeout(5);
+    client->set_read_timeout(30); // heartbeats come every 5 s
+  }
   // SIGINT and SIGTERM stop the client from a thread of their own (a
   // signal handler may not close sockets).
   sigset_t stop_signals;
@@ -218,7 +291,10 @@ int run_subscribe(const subscribe_args& a) {
     while (!finished) {
       if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) {
         stopping = true;
-        http.stop();
+        if (client)
+          client->stop();
+        if (grpc)
+          grpc->cancel();
         return;
       }
     }
@@ -227,7 +303,8 @@ int run_subscribe(const subscribe_args& a) {
   auto backoff = std::chrono::milliseconds(500);
   while (!stopping) {
     auto started = std::chrono::steady_clock::now();
-    auto o = follow_feed(http, a, token, *cursor);
+    auto o = grpc ? follow_feed_grpc(*grpc, a, token, *cursor)
+                  : follow_feed(*client, a, token, *cursor);
     if (o.stop || stopping || a.once) {
       code = stopping ? ok : o.exit;
       break;
@@ -255,7 +332,8 @@ action add_subscribe_command(CLI::App& app, const registry&) {
       "subscribe",
       "Follow a stage's change feed (GET /v1/feed/STAGE) and print one JSON "
       "object per line: a snapshot, snapshot_end, then every change");
-  cmd->add_option("address", a->address, "The node's --http HOST:PORT")
+  cmd->add_option("address", a->address,
+                  "The node's --http HOST:PORT (its --grpc with --grpc)")
       ->required();
   cmd->add_option("stage", a->stage, "The stage (it needs `changelog:`)")
       ->required();
@@ -277,6 +355,9 @@ action add_subscribe_command(CLI::App& app, const registry&) {
                   "node's certificate checked against ca.pem, this one "
                   "presented (default: $SLUICE_TLS_DIR)")
       ->type_name("DIR");
+  cmd->add_flag("--grpc", a->grpc,
+                "ADDRESS is the node's --grpc: follow over gRPC (the same "
+                "events, cursors and options)");
   cmd->add_flag("--once", a->once,
                 "Exit when the stream ends instead of reconnecting");
   return [a] { return run_subscribe(*a); };

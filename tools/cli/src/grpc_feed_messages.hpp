@@ -1,0 +1,16 @@
+// Private: a change-feed event as the gRPC service's message
+// (protocols/sluice/v1/feed.proto) and back.
+#pragma once
+
+#include "sluice/feed.hpp"
+#include "sluice/v1/feed.pb.h"
+
+namespace sluice::cli {
+
+/// `e` as a FeedEvent.
+void to_message(const feed_event& e, v1::FeedEvent& m);
+
+/// The event `m` carries.
+feed_event from_message(const v1::FeedEvent& m);
+
+} // namespace sluice::cli
