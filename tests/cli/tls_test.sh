@@ -11,7 +11,8 @@
 #      certificate from another CA and a TLS client without a certificate are
 #      refused, with a log line on both sides; curl over HTTPS with and without a client certificate, plain
 #      HTTP refused and logged; a signed webhook post over HTTPS; `sluice
-#      subscribe --tls-dir` reads the change feed over HTTPS;
+#      subscribe --tls-dir` reads the change feed over HTTPS, and over gRPC
+#      with TLS (--grpc), a plain gRPC client refused;
 #   4. --http-client-certs required: curl without a certificate is refused,
 #      with one it is served;
 #   5. a member whose certificate comes from another CA cannot join: both
@@ -134,14 +135,14 @@ check "--tls-dir with nothing to encrypt: exit 2" test $? -eq 2
 check "--tls-dir with nothing to encrypt: says so" grep -q "nothing to encrypt" <<<"$out"
 
 # -- 3. a node with TLS: console, HTTPS, webhook, change feed -------------
-lport=$(free_port) hport=$(free_port)
+lport=$(free_port) hport=$(free_port) gport=$(free_port)
 printf 'hook-%s\n' "$RANDOM$RANDOM" >hook.key
 chmod 600 hook.key a/node.key
 mkdir -p small # the feed reader takes the ecosystem from the file's name
 head -n 201 "$npm" >small/npm.tsv
 start_tls_node() { # extra args...
   "$sluice" --log-level info run "$pipeline" --feed small/npm.tsv --data node.data \
-    --listen "127.0.0.1:$lport" --http "127.0.0.1:$hport" --tls-dir a \
+    --listen "127.0.0.1:$lport" --http "127.0.0.1:$hport" --grpc "127.0.0.1:$gport" --tls-dir a \
     --hmac-key-file hook.key --serve -q "$@" >>node.log 2>&1 &
   node_pid=$!
   pids+=("$node_pid")
@@ -197,6 +198,18 @@ if ((rc != 124)); then tail -n 5 feed.err; fi
 timeout 20 "$sluice" subscribe "127.0.0.1:$hport" score --once >plainfeed.out 2>&1
 rc=$?
 check "subscribe without TLS to an HTTPS node: exit 1 (got $rc)" test "$rc" -eq 1
+check "gRPC: the log says TLS" grep -q "grpc: change feeds (sluice.v1.Feeds) on 127.0.0.1:$gport (TLS; client certificates optional)" node.log
+timeout 5 "$sluice" subscribe --grpc "127.0.0.1:$gport" score --once --tls-dir console >gfeed.out 2>gfeed.err
+rc=$?
+check "subscribe --grpc --tls-dir: still following after 5 s (got $rc)" test "$rc" -eq 124
+check "subscribe --grpc --tls-dir: every scored key in the snapshot" test "$(grep -c '"key"' gfeed.out)" -ge $((keys + 1))
+check "subscribe --grpc --tls-dir: the snapshot's end" grep -q '"snapshot_end"' gfeed.out
+timeout 20 "$sluice" subscribe --grpc "127.0.0.1:$gport" score --once >gplain.out 2>&1
+rc=$?
+check "subscribe --grpc without TLS to a TLS node: exit 1 (got $rc)" test "$rc" -eq 1
+timeout 20 "$sluice" subscribe --grpc "127.0.0.1:$gport" score --once --tls-dir stranger >gstranger.out 2>&1
+rc=$?
+check "subscribe --grpc trusting another CA: exit 1 (got $rc)" test "$rc" -eq 1
 kill "$node_pid" && wait "$node_pid"
 check "TLS node: SIGTERM, exit 0" test $? -eq 0
 
@@ -208,6 +221,9 @@ check "required: curl without a certificate is refused" test $? -ne 0
 ready_with_cert() { [[ $(curl -s --cacert a/ca.pem --cert console/node.pem --key console/node.key "$url/readyz") == '{"ready":true}' ]]; }
 check "required: curl with a certificate is served" wait_for 30 ready_with_cert
 check "required: the refusal is logged" grep -q "peer did not return a certificate" node.log
+timeout 5 "$sluice" subscribe --grpc "127.0.0.1:$gport" score --once --tls-dir console >greq.out 2>&1
+rc=$?
+check "required: subscribe --grpc with a certificate follows (got $rc)" bash -c "[[ $rc == 124 ]] && grep -q snapshot_end greq.out"
 kill "$node_pid" && wait "$node_pid"
 
 # -- 5. a member with a certificate from another CA cannot join ----------

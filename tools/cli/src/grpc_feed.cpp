@@ -6,6 +6,7 @@
 #include "grpc_feed.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -249,6 +250,15 @@ grpc_endpoint::start(const std::string& host_port, const readiness& state,
                 "cannot listen on " + host_port
                     + " (the port is in use, or the host is not an address "
                       "of this machine)");
+  spdlog::info("grpc: change feeds (sluice.v1.Feeds) on {}{}",
+               host_port.ends_with(":0")
+                   ? host_port.substr(0, host_port.size() - 1)
+                         + std::to_string(p->port)
+                   : host_port,
+               !tls.id ? ""
+               : tls.clients == client_certs::required
+                   ? " (TLS; client certificates required)"
+                   : " (TLS; client certificates optional)");
   return std::unique_ptr<grpc_endpoint>(new grpc_endpoint(std::move(p)));
 }
 
