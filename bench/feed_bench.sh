@@ -5,7 +5,9 @@
 # 1. Cold start: a data directory with N keys (default 1,000,000; filled
 #    through the pipeline with --no-sync, not measured), served by
 #    `sluice run --serve`; one reader (curl) takes GET /v1/feed/score from
-#    the first byte to `snapshot_end`: events/s, NDJSON and SSE, against
+#    the first byte to `snapshot_end`: events/s, NDJSON and SSE, and over
+#    gRPC (bench_feed_grpc, bench/feed_grpc_reader.cpp: Feeds.Subscribe,
+#    messages decoded, nothing printed), against
 #    `sluice export` of the same stage (the same states read and rendered
 #    as JSON, to a file) in the same run. Medians over the trials.
 # 2. Live tail: the npm list fed 13 times (104,260 changes, each row with
@@ -18,7 +20,8 @@
 #    fan-out), alternating, medians and ratios to 0.
 #
 # usage: bench/feed_bench.sh [--keys N] [--trials T] [--only cold|lag|cost]
-# Needs build/bin/sluice (or $SLUICE_BIN), curl, python3.
+# Needs build/bin/sluice (or $SLUICE_BIN), build/bin/bench_feed_grpc (or
+# $FEED_GRPC_BIN), curl, python3.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 sluice="${SLUICE_BIN:-$here/../build/bin/sluice}"
@@ -33,7 +36,9 @@ while (($#)); do
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   esac
 done
+grpc_reader="${FEED_GRPC_BIN:-$here/../build/bin/bench_feed_grpc}"
 [[ -x $sluice ]] || { echo "missing $sluice: build it first" >&2; exit 1; }
+[[ -x $grpc_reader ]] || { echo "missing $grpc_reader: cmake --build build --target bench_feed_grpc" >&2; exit 1; }
 work=$(mktemp -d /var/tmp/sluice_feed_bench.XXXXXX)
 pid=""
 readers=()
@@ -45,6 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 port=$((20000 + RANDOM % 20000))
+gport=$((port + 1))
 base="http://127.0.0.1:$port"
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
@@ -52,7 +58,7 @@ serve() { # DATA [ARGS...]: a serving node, ready
   local data=$1
   shift
   "$sluice" --log-level warn run "$pipeline" --data "$data" \
-    --http "127.0.0.1:$port" --serve --public-read "$@" >"$work/node.log" 2>&1 &
+    --http "127.0.0.1:$port" --grpc "127.0.0.1:$gport" --serve --public-read "$@" >"$work/node.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
     curl -s -o /dev/null "$base/readyz" && return 0
@@ -101,11 +107,17 @@ if [[ -z $only || $only == cold ]]; then
       echo "$keys $ms $n" | awk '{ printf "%s %d: %d ms to snapshot_end (%d lines), %.0f events/s\n", f, t, $2, $3, $1 * 1000 / $2 }' f="$format" t="$trial"
       echo "$ms" >>"$work/$format.ms"
     done
+    t0=$(now_ms)
+    out=$("$grpc_reader" "127.0.0.1:$gport" score)
+    ms=$(($(now_ms) - t0))
+    echo "$keys $ms $out" | awk '{ printf "grpc %d: %d ms to snapshot_end (%d events), %.0f events/s\n", t, $2, $3, $1 * 1000 / $2 }' t="$trial"
+    echo "$ms" >>"$work/grpc.ms"
   done
   e=$(median <"$work/export.ms") nd=$(median <"$work/ndjson.ms") ss=$(median <"$work/sse.ms")
-  awk -v k="$keys" -v e="$e" -v n="$nd" -v s="$ss" 'BEGIN {
-    printf "median: export %.0f keys/s; feed NDJSON %.0f events/s (%.2f of export), SSE %.0f events/s (%.2f)\n",
-      k * 1000 / e, k * 1000 / n, e / n, k * 1000 / s, e / s }'
+  gr=$(median <"$work/grpc.ms")
+  awk -v k="$keys" -v e="$e" -v n="$nd" -v s="$ss" -v g="$gr" 'BEGIN {
+    printf "median: export %.0f keys/s; feed NDJSON %.0f events/s (%.2f of export), SSE %.0f events/s (%.2f), gRPC %.0f events/s (%.2f)\n",
+      k * 1000 / e, k * 1000 / n, e / n, k * 1000 / s, e / s, k * 1000 / g, e / g }'
   stop
   rm -rf "$work/full" "$work/export.tsv"
 fi
