@@ -226,6 +226,15 @@ void key_processor::impl::record_success(event_job& job, key_context& ctx,
     ks.set_content_hash(ev.content_hash);
   ks.set_updated_ts_ns(job.now_ns);
   ks.set_last_event_id(ev.id);
+  // Change feeds filter on the attributes of the event behind a change;
+  // other stages keep none (a reconcile carries none: the last stay).
+  if (!spec.changelog.enabled)
+    ks.clear_last_attributes();
+  else if (!ev.reconcile) {
+    auto& attributes = *ks.mutable_last_attributes();
+    attributes.clear();
+    attributes.insert(ev.attributes.begin(), ev.attributes.end());
+  }
   ks.set_events_processed(ks.events_processed() + 1);
   c.key_state = ks.SerializeAsString();
   if (routed.next_stage != SIZE_MAX) {

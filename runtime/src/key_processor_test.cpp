@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* pipeline_yaml = R"(pipeline: key_processor_test
-topics: [in, out, audit]
+topics: [in, out, audit, logs]
 stages:
   - name: work
     behaviour: test.work
@@ -40,9 +40,14 @@ stages:
     behaviour: test.sink
     subscribe:
       - { topic: out, filter: { ecosystem: [npm] }, priority: urgent }
+  - name: logged
+    behaviour: test.work
+    subscribe: [{ topic: logs }]
+    changelog: { retain: 100 }
 )";
 
-constexpr std::size_t work = 0, plain = 1, sink_all = 2, sink_npm = 3;
+constexpr std::size_t work = 0, plain = 1, sink_all = 2, sink_npm = 3,
+                      logged = 4;
 
 /// What the test behaviour does with each event, and what it saw.
 struct script {
@@ -413,4 +418,27 @@ TEST_F(KeyProcessor, EmitsAreRoutedToTheSubscribedStagesThroughTheirFilters) {
   commit(std::move(c));
   EXPECT_EQ(queued(sink_all), 2u);
   EXPECT_EQ(queued(sink_npm), 1u);
+}
+
+TEST_F(KeyProcessor, AStageWithAChangelogKeepsTheAttributesBehindItsState) {
+  auto ev = make_event("e1", "v1");
+  ev.attributes = {{"tier", "gold"}, {"region", "eu"}};
+  auto kp = processor(logged);
+  auto c = kp->process(enqueue(ev, logged), ev, now_ns());
+  ASSERT_EQ(kp->last_outcome(), outcome::done);
+  auto ks = key_state(c);
+  ASSERT_EQ(ks.last_attributes().size(), 2u);
+  EXPECT_EQ(ks.last_attributes().at("tier"), "gold");
+  commit(c);
+  // The next event's attributes replace them (none left over).
+  auto ev2 = make_event("e2", "v2");
+  ev2.attributes = {{"tier", "free"}};
+  auto c2 = kp->process(enqueue(ev2, logged), ev2, now_ns());
+  auto ks2 = key_state(c2);
+  ASSERT_EQ(ks2.last_attributes().size(), 1u);
+  EXPECT_EQ(ks2.last_attributes().at("tier"), "free");
+  // A stage without a changelog keeps none.
+  auto other = processor(plain);
+  auto c3 = other->process(enqueue(ev, plain), ev, now_ns());
+  EXPECT_TRUE(key_state(c3).last_attributes().empty());
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct feed_options {
   /// state matches when every listed field has one of its values. A
   /// removal passes (the removed state has no fields to test).
   std::string filter;
+  /// Only changes made by events whose attributes match, as a JSON filter
+  /// policy (the topology's subscription filters, SNS style):
+  /// `{"tier": ["gold", "silver"]}`: every listed attribute present with
+  /// one of its values. A snapshot event is tested with the attributes of
+  /// the event that last changed its key.
+  std::string attributes;
   /// Who subscribes, for the console (e.g. "127.0.0.1:52814").
   std::string client;
   std::size_t snapshot_chunk = 1024; ///< keys read per read transaction
@@ -50,9 +57,11 @@ const char* to_string(feed_event_kind kind) noexcept;
 /// One event of a subscription.
 struct feed_event {
   feed_event_kind kind = feed_event_kind::change; ///< what it is
-  std::string key;           ///< the key (snapshot, change, removed)
-  std::string state_json;    ///< its state as JSON (snapshot, change)
-  std::string event_id;      ///< the event that made the change
+  std::string key;        ///< the key (snapshot, change, removed)
+  std::string state_json; ///< its state as JSON (snapshot, change)
+  std::string event_id;   ///< the event that made the change
+  /// That event's attributes (snapshot: the last change's).
+  std::map<std::string, std::string> attributes;
   std::int64_t ts_ns = 0;    ///< when it was committed (ns since the epoch)
   std::uint64_t version = 0; ///< the key's state version
   std::uint64_t offset = 0;  ///< its place in its shard's changelog

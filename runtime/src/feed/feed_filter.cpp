@@ -29,13 +29,58 @@ std::vector<std::string> split_field_path(const std::string& field) {
   }
 }
 
+/// The attribute policy `{"tier": ["gold"]}`: attribute -> accepted
+/// values, each a string.
+result<std::map<std::string, std::set<std::string>>>
+attribute_policy_of(const std::string& policy) {
+  auto bad = [](const std::string& what) {
+    return error{errc::invalid_argument, "bad attributes filter: " + what};
+  };
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(policy);
+  } catch (const nlohmann::json::parse_error& e) {
+    return bad("not JSON (" + std::string(e.what()) + ")");
+  }
+  if (!doc.is_object() || doc.empty())
+    return bad("expected a JSON object of attribute -> accepted values, "
+               "e.g. {\"tier\": [\"gold\", \"silver\"]}");
+  std::map<std::string, std::set<std::string>> out;
+  for (auto& item : doc.items()) {
+    const auto& name = item.key();
+    if (name.empty())
+      return bad("an attribute has an empty name");
+    auto values = item.value().is_array()
+                      ? item.value()
+                      : nlohmann::json::array({item.value()});
+    if (values.empty())
+      return bad("attribute '" + name + "' accepts no value");
+    auto& accepted = out[name];
+    for (auto& v : values) {
+      if (!v.is_string())
+        return bad("attribute '" + name
+                   + "': values are strings (attributes are text), not "
+                   + v.dump());
+      accepted.insert(v.get<std::string>());
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 result<filter> filter::make(std::string prefix, std::vector<std::string> keys,
-                            const std::string& policy) {
+                            const std::string& policy,
+                            const std::string& attribute_policy) {
   filter f;
   f.prefix_ = std::move(prefix);
   f.keys_.insert(keys.begin(), keys.end());
+  if (!attribute_policy.empty()) {
+    auto a = attribute_policy_of(attribute_policy);
+    if (!a)
+      return a.error();
+    f.attributes_ = std::move(*a);
+  }
   if (policy.empty())
     return f;
   nlohmann::json doc;
@@ -82,6 +127,16 @@ bool filter::takes_key(std::string_view key) const {
   if (key.substr(0, prefix_.size()) != prefix_)
     return false;
   return keys_.empty() || keys_.find(key) != keys_.end();
+}
+
+bool filter::takes_attributes(
+    const std::map<std::string, std::string>& attributes) const {
+  for (auto& [name, accepted] : attributes_) {
+    auto i = attributes.find(name);
+    if (i == attributes.end() || !accepted.count(i->second))
+      return false;
+  }
+  return true;
 }
 
 bool filter::takes_state(const std::string& state_json) const {

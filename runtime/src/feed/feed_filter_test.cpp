@@ -49,3 +49,32 @@ TEST(FeedFilter, RefusesMalformedPoliciesNamingWhat) {
   expect_bad(R"({"a": [{"b": 1}]})", "field 'a': values are strings");
   expect_bad(R"({"a..b": [1]})", "empty name part");
 }
+
+TEST(FeedFilter, MatchesEventAttributesLikeATopologysFilter) {
+  auto f = feed::filter::make(
+      "", {}, "", R"({"tier": ["gold", "silver"], "region": "eu"})");
+  ASSERT_TRUE(f) << f.error().describe();
+  using attrs = std::map<std::string, std::string>;
+  EXPECT_TRUE(f->takes_attributes(attrs{{"tier", "gold"}, {"region", "eu"}}));
+  EXPECT_TRUE(f->takes_attributes(
+      attrs{{"tier", "silver"}, {"region", "eu"}, {"other", "x"}}));
+  EXPECT_FALSE(f->takes_attributes(attrs{{"tier", "free"}, {"region", "eu"}}));
+  EXPECT_FALSE(f->takes_attributes(attrs{{"tier", "gold"}})); // one missing
+  EXPECT_FALSE(f->takes_attributes(attrs{}));
+  // No attribute policy: everything, with or without attributes.
+  auto all = feed::filter::make("", {}, "");
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->takes_attributes(attrs{}));
+  auto expect_bad = [](const std::string& policy, const std::string& why) {
+    auto b = feed::filter::make("", {}, "", policy);
+    ASSERT_FALSE(b) << policy;
+    EXPECT_EQ(b.error().code, errc::invalid_argument);
+    EXPECT_NE(b.error().message.find(why), std::string::npos)
+        << b.error().message;
+  };
+  expect_bad("{tier", "bad attributes filter: not JSON");
+  expect_bad("{}", "expected a JSON object of attribute");
+  expect_bad(R"({"tier": []})", "attribute 'tier' accepts no value");
+  expect_bad(R"({"tier": [1]})", "values are strings (attributes are text)");
+  expect_bad(R"({"": ["x"]})", "an attribute has an empty name");
+}

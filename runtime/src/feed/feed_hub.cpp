@@ -82,8 +82,8 @@ hub::subscribe(const std::string& stage, const std::string& behaviour_name,
                   "the cursor is for another stage than '" + stage + "'");
     from = std::move(*c);
   }
-  auto f =
-      filter::make(std::move(opts.prefix), std::move(opts.keys), opts.filter);
+  auto f = filter::make(std::move(opts.prefix), std::move(opts.keys),
+                        opts.filter, opts.attributes);
   if (!f)
     return f.error();
   std::unique_ptr<sluice::behaviour> renderer;

@@ -38,6 +38,9 @@ struct rendered_change {
   std::string state_json; ///< empty when removed
   std::string event_id;
   bool removed = false;
+  std::int64_t ts_ns = 0; ///< the state's update time
+  /// The attributes of the event behind the change.
+  std::map<std::string, std::string> attributes;
 };
 
 /// The last changes rendered, per stage: subscribers following the head

@@ -53,27 +53,26 @@ const std::string& subscription::cursor() const {
   return cursor_text_;
 }
 
-std::string subscription::render(const std::string& key_state, bool* removed,
-                                 std::string* event_id,
-                                 std::int64_t* ts_ns) const {
+rendered_change subscription::render(const std::string& key_state) const {
+  rendered_change r;
   v1::KeyState ks;
   if (!ks.ParseFromString(key_state)) {
-    *removed = false;
-    return json_quote(key_state);
+    r.state_json = json_quote(key_state);
+    return r;
   }
-  *removed = state_absent(ks); // as `sluice export` shows it
-  if (event_id)
-    *event_id = ks.last_event_id();
-  if (ts_ns)
-    *ts_ns = ks.updated_ts_ns();
-  if (*removed)
-    return {};
+  r.removed = state_absent(ks); // as `sluice export` shows it
+  r.event_id = ks.last_event_id();
+  r.ts_ns = ks.updated_ts_ns();
+  r.attributes.insert(ks.last_attributes().begin(), ks.last_attributes().end());
+  if (r.removed)
+    return r;
   try {
-    return renderer_ ? renderer_->state_to_json(ks.state())
-                     : json_quote(ks.state());
+    r.state_json = renderer_ ? renderer_->state_to_json(ks.state())
+                             : json_quote(ks.state());
   } catch (const std::exception&) {
-    return json_quote(ks.state());
+    r.state_json = json_quote(ks.state());
   }
+  return r;
 }
 
 void subscription::set_position(std::uint64_t offset) {
@@ -203,12 +202,16 @@ result<bool> subscription::snapshot(changelog_reader& log,
     for (auto& s : chunk->states) {
       if (!filter_.takes_key(s.key))
         continue;
-      bool removed = false;
+      auto r = render(s.key_state);
+      if (r.removed || !filter_.takes_attributes(r.attributes)
+          || !filter_.takes_state(r.state_json))
+        continue;
       feed_event e;
       e.kind = feed_event_kind::snapshot;
-      e.state_json = render(s.key_state, &removed, &e.event_id, &e.ts_ns);
-      if (removed || !filter_.takes_state(e.state_json))
-        continue;
+      e.state_json = std::move(r.state_json);
+      e.event_id = std::move(r.event_id);
+      e.ts_ns = r.ts_ns;
+      e.attributes = std::move(r.attributes);
       e.key = s.key;
       e.version = s.version;
       e.shard = shard_of(s.key);
@@ -304,18 +307,18 @@ bool subscription::deliver(const changelog_entry& entry,
     return false;
   auto r = hub_->rendered.find(stage_id_, entry.offset);
   if (!r) {
-    auto made = std::make_shared<rendered_change>();
-    made->state_json =
-        render(entry.key_state, &made->removed, &made->event_id, nullptr);
+    auto made = std::make_shared<rendered_change>(render(entry.key_state));
     hub_->rendered.put(stage_id_, entry.offset, made);
     r = std::move(made);
   }
   bool removed = r->removed;
-  if (!removed && !filter_.takes_state(r->state_json))
+  if (!filter_.takes_attributes(r->attributes)
+      || (!removed && !filter_.takes_state(r->state_json)))
     return false;
   feed_event e;
   e.state_json = r->state_json;
   e.event_id = r->event_id;
+  e.attributes = r->attributes;
   e.kind = removed ? feed_event_kind::removed : feed_event_kind::change;
   e.key = entry.key;
   e.ts_ns = entry.ts_ns;

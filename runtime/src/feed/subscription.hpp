@@ -57,9 +57,9 @@ private:
                bool with_cursor);
   /// The head at which the snapshot read `key`'s chunk.
   std::uint64_t covered_up_to(const std::string& key) const;
-  /// A KeyState as JSON (empty when removed), with its event and time.
-  std::string render(const std::string& key_state, bool* removed,
-                     std::string* event_id, std::int64_t* ts_ns) const;
+  /// A KeyState as JSON (empty when removed), with its event, time and
+  /// attributes.
+  rendered_change render(const std::string& key_state) const;
   /// Moves every shard's position to `offset`.
   void set_position(std::uint64_t offset);
 

@@ -64,8 +64,8 @@ struct FeedTest : ::testing::Test {
   }
   /// Commits an event for `key` and its completion writing `state` (or
   /// clearing it).
-  void put(const std::string& key, const std::string& state,
-           bool clear = false) {
+  void put(const std::string& key, const std::string& state, bool clear = false,
+           const std::map<std::string, std::string>& attributes = {}) {
     event ev;
     ev.key = key;
     ev.id = key + "#" + std::to_string(versions[key] + 1);
@@ -77,6 +77,7 @@ struct FeedTest : ::testing::Test {
     ks.set_state(state);
     ks.set_cleared(clear);
     ks.set_last_event_id(ev.id);
+    ks.mutable_last_attributes()->insert(attributes.begin(), attributes.end());
     ks.set_events_processed(versions[key] + 1);
     completion c;
     c.stage_id = stage;
@@ -332,6 +333,56 @@ TEST_F(FeedTest, FiltersTakeMatchingKeysAndTheCursorPassesTheRest) {
   auto only = subscribe(k);
   EXPECT_EQ(kinds(drain(*only)),
             (std::vector<std::string>{"snapshot:p/b", "snapshot_end:"}));
+}
+
+TEST_F(FeedTest, AttributeFiltersTakeChangesOfMatchingEventsAndResume) {
+  using attrs = std::map<std::string, std::string>;
+  put("a", "1", false, attrs{{"tier", "gold"}});
+  put("b", "1", false, attrs{{"tier", "free"}});
+  put("c", "1"); // an event without attributes
+  feed_options o;
+  o.attributes = R"({"tier": ["gold", "silver"]})";
+  auto s = subscribe(o);
+  auto got = drain(*s);
+  ASSERT_EQ(kinds(got),
+            (std::vector<std::string>{"snapshot:a", "snapshot_end:"}));
+  EXPECT_EQ(got[0].attributes, (attrs{{"tier", "gold"}}));
+  put("b", "2", false, attrs{{"tier", "silver"}, {"region", "eu"}});
+  put("a", "2", false, attrs{{"tier", "free"}}); // made by a free event
+  put("c", "2");
+  got = drain(*s);
+  ASSERT_EQ(kinds(got), (std::vector<std::string>{"change:b"}));
+  EXPECT_EQ(got[0].attributes, (attrs{{"region", "eu"}, {"tier", "silver"}}));
+  auto after_b = got[0].cursor;
+  put("c", "3", false, attrs{{"tier", "free"}});
+  got = drain(*s);
+  ASSERT_EQ(got.size(), 1u); // filtered out: the cursor moves on
+  EXPECT_EQ(got[0].kind, feed_event_kind::progress);
+  put("a", "", true, attrs{{"tier", "gold"}}); // a removal by a gold event
+  put("b", "", true, attrs{{"tier", "free"}}); // by a free one: left out
+  EXPECT_EQ(kinds(drain(*s)), (std::vector<std::string>{"removed:a"}));
+  // Resumed after change:b: what followed it, and nothing before.
+  o.cursor = after_b;
+  auto r = subscribe(o);
+  EXPECT_EQ(kinds(drain(*r)), (std::vector<std::string>{"removed:a"}));
+  // Both filters at once: the state's fields and the event's attributes.
+  put("d", "yes", false, attrs{{"tier", "gold"}});
+  put("e", "no", false, attrs{{"tier", "gold"}});
+  put("f", "yes", false, attrs{{"tier", "free"}});
+  feed_options both;
+  both.attributes = R"({"tier": "gold"})";
+  both.filter = R"({"v": ["yes"]})";
+  auto b = subscribe(both);
+  EXPECT_EQ(kinds(drain(*b)),
+            (std::vector<std::string>{"snapshot:d", "snapshot_end:"}));
+  feed_options bad;
+  bad.attributes = R"({"tier": [1]})";
+  auto refused = hub->subscribe("score", "obj", bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+  EXPECT_NE(refused.error().message.find("bad attributes filter"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 TEST_F(FeedTest, RefusesBadRequestsAndSubscribersBeyondTheCap) {

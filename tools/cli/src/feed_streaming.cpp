@@ -76,6 +76,15 @@ std::string feed_event_json(const feed_event& e) {
     out += ",\"state\":" + (e.state_json.empty() ? "null" : e.state_json);
   if (!e.event_id.empty())
     out += ",\"event_id\":" + json_string(e.event_id);
+  if (!e.attributes.empty()) {
+    out += ",\"attributes\":{";
+    bool first = true;
+    for (auto& [name, value] : e.attributes) {
+      out += (first ? "" : ",") + json_string(name) + ":" + json_string(value);
+      first = false;
+    }
+    out += '}';
+  }
   if (e.ts_ns > 0)
     out += ",\"ts\":\"" + utc_time(e.ts_ns) + "\"";
   if (e.version > 0)

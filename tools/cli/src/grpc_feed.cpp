@@ -94,6 +94,7 @@ public:
     fo.prefix = req->prefix();
     fo.keys.assign(req->keys().begin(), req->keys().end());
     fo.filter = req->filter();
+    fo.attributes = req->attributes();
     fo.client = peer + " (gRPC)";
     auto sub = subscribe_feed(state_, req->stage(), std::move(fo));
     if (!sub) {

@@ -96,6 +96,7 @@ grpc_feed_end grpc_feed_client::follow(
   for (auto& k : req.options.keys)
     r.add_keys(k);
   r.set_filter(req.options.filter);
+  r.set_attributes(req.options.attributes);
   r.set_max_rate(req.max_rate);
   auto reader = impl_->stub->Subscribe(&ctx, r);
   v1::FeedBatch batch;

@@ -54,6 +54,7 @@ void to_message(const feed_event& e, v1::FeedEvent& m) {
   m.set_cursor(e.cursor);
   m.set_reason(e.reason);
   m.set_keys(e.keys);
+  m.mutable_attributes()->insert(e.attributes.begin(), e.attributes.end());
 }
 
 feed_event from_message(const v1::FeedEvent& m) {
@@ -69,6 +70,7 @@ feed_event from_message(const v1::FeedEvent& m) {
   e.cursor = m.cursor();
   e.reason = m.reason();
   e.keys = m.keys();
+  e.attributes.insert(m.attributes().begin(), m.attributes().end());
   return e;
 }
 

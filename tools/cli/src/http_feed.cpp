@@ -134,6 +134,8 @@ feed_options read_feed_options(const httplib::Request& req) {
     fo.keys.push_back(req.get_param_value("key", i));
   if (req.has_param("filter"))
     fo.filter = req.get_param_value("filter");
+  if (req.has_param("attributes"))
+    fo.attributes = req.get_param_value("attributes");
   fo.client = req.remote_addr + ":" + std::to_string(req.remote_port);
   return fo;
 }

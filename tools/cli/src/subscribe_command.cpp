@@ -35,6 +35,7 @@ struct subscribe_args {
   std::string prefix;
   std::vector<std::string> keys;
   std::string filter;
+  std::string attributes;
   double max_rate = 0;
   std::string token_file;
   std::string tls_dir;
@@ -87,6 +88,8 @@ std::string feed_query(const subscribe_args& a, const std::string& cursor) {
     p.emplace("key", k);
   if (!a.filter.empty())
     p.emplace("filter", a.filter);
+  if (!a.attributes.empty())
+    p.emplace("attributes", a.attributes);
   if (a.max_rate > 0)
     p.emplace("max_rate", std::to_string(a.max_rate));
   return httplib::detail::params_to_query_str(p);
@@ -214,6 +217,7 @@ subscribe_outcome follow_feed_grpc(grpc_feed_client& client,
   req.options.prefix = a.prefix;
   req.options.keys = a.keys;
   req.options.filter = a.filter;
+  req.options.attributes = a.attributes;
   req.max_rate = a.max_rate;
   req.token = token;
   feed_printer printer{a, cursor};
@@ -345,6 +349,9 @@ action add_subscribe_command(CLI::App& app, const registry&) {
   cmd->add_option("--filter", a->filter,
                   "Only states whose fields match, as JSON: "
                   "'{\"verdict\": [\"caution\"]}'");
+  cmd->add_option("--attributes", a->attributes,
+                  "Only changes made by events whose attributes match, as "
+                  "JSON: '{\"ecosystem\": [\"npm\"]}'");
   cmd->add_option("--max-rate", a->max_rate,
                   "At most this many events a second")
       ->check(CLI::PositiveNumber);
