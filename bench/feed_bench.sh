@@ -7,7 +7,8 @@
 #    `sluice run --serve`; one reader (curl) takes GET /v1/feed/score from
 #    the first byte to `snapshot_end`: events/s, NDJSON and SSE, and over
 #    gRPC (bench_feed_grpc, bench/feed_grpc_reader.cpp: Feeds.Subscribe,
-#    messages decoded, nothing printed), against
+#    messages decoded, nothing printed), as JSON and as raw states (no
+#    renderer), against
 #    `sluice export` of the same stage (the same states read and rendered
 #    as JSON, to a file) in the same run. Medians over the trials.
 # 2. Live tail: the npm list fed 13 times (104,260 changes, each row with
@@ -112,12 +113,17 @@ if [[ -z $only || $only == cold ]]; then
     ms=$(($(now_ms) - t0))
     echo "$keys $ms $out" | awk '{ printf "grpc %d: %d ms to snapshot_end (%d events), %.0f events/s\n", t, $2, $3, $1 * 1000 / $2 }' t="$trial"
     echo "$ms" >>"$work/grpc.ms"
+    t0=$(now_ms)
+    out=$("$grpc_reader" "127.0.0.1:$gport" score --raw)
+    ms=$(($(now_ms) - t0))
+    echo "$keys $ms $out" | awk '{ printf "grpc raw %d: %d ms to snapshot_end (%d events), %.0f events/s\n", t, $2, $3, $1 * 1000 / $2 }' t="$trial"
+    echo "$ms" >>"$work/raw.ms"
   done
   e=$(median <"$work/export.ms") nd=$(median <"$work/ndjson.ms") ss=$(median <"$work/sse.ms")
-  gr=$(median <"$work/grpc.ms")
-  awk -v k="$keys" -v e="$e" -v n="$nd" -v s="$ss" -v g="$gr" 'BEGIN {
-    printf "median: export %.0f keys/s; feed NDJSON %.0f events/s (%.2f of export), SSE %.0f events/s (%.2f), gRPC %.0f events/s (%.2f)\n",
-      k * 1000 / e, k * 1000 / n, e / n, k * 1000 / s, e / s, k * 1000 / g, e / g }'
+  gr=$(median <"$work/grpc.ms") raw=$(median <"$work/raw.ms")
+  awk -v k="$keys" -v e="$e" -v n="$nd" -v s="$ss" -v g="$gr" -v r="$raw" 'BEGIN {
+    printf "median: export %.0f keys/s; feed NDJSON %.0f events/s (%.2f of export), SSE %.0f events/s (%.2f), gRPC %.0f events/s (%.2f), gRPC raw states %.0f events/s (%.2f)\n",
+      k * 1000 / e, k * 1000 / n, e / n, k * 1000 / s, e / s, k * 1000 / g, e / g, k * 1000 / r, e / r }'
   stop
   rm -rf "$work/full" "$work/export.tsv"
 fi

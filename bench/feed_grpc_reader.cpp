@@ -5,17 +5,20 @@
 // milliseconds from the call to SNAPSHOT_END. Only a gRPC client: no
 // Sluice code, so it measures the node from outside like any client.
 //
-// usage: bench_feed_grpc HOST:PORT STAGE
+// usage: bench_feed_grpc HOST:PORT STAGE [--raw]
+//   --raw: SubscribeRequest.raw_state (states as stored, no JSON)
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 
 #include "sluice/v1/feed.grpc.pb.h"
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s HOST:PORT STAGE\n", argv[0]);
+  bool raw = argc == 4 && std::string_view(argv[3]) == "--raw";
+  if (argc != 3 && !raw) {
+    std::fprintf(stderr, "usage: %s HOST:PORT STAGE [--raw]\n", argv[0]);
     return 2;
   }
   grpc::ChannelArguments args;
@@ -25,6 +28,7 @@ int main(int argc, char** argv) {
   grpc::ClientContext ctx;
   sluice::v1::SubscribeRequest req;
   req.set_stage(argv[2]);
+  req.set_raw_state(raw);
   auto t0 = std::chrono::steady_clock::now();
   auto reader = stub->Subscribe(&ctx, req);
   sluice::v1::FeedBatch batch;
@@ -33,7 +37,7 @@ int main(int argc, char** argv) {
   while (!ended && reader->Read(&batch)) {
     for (const auto& e : batch.events()) {
       ++events;
-      bytes += e.state_json().size();
+      bytes += e.state_json().size() + e.state().size();
       if (e.kind() == sluice::v1::FeedEvent::SNAPSHOT_END)
         ended = true;
     }

@@ -39,6 +39,11 @@ struct feed_options {
   /// Who subscribes, for the console (e.g. "127.0.0.1:52814").
   std::string client;
   std::size_t snapshot_chunk = 1024; ///< keys read per read transaction
+  /// States as the behaviour stores them (`feed_event::state`, bytes),
+  /// not rendered as JSON: for typed clients that decode them, and the
+  /// fastest cold start (no renderer). A field filter still renders them
+  /// to test them.
+  bool raw_state = false;
 };
 
 /// What a feed event is.
@@ -59,6 +64,7 @@ struct feed_event {
   feed_event_kind kind = feed_event_kind::change; ///< what it is
   std::string key;        ///< the key (snapshot, change, removed)
   std::string state_json; ///< its state as JSON (snapshot, change)
+  std::string state;      ///< its state as stored (raw_state only)
   std::string event_id;   ///< the event that made the change
   /// That event's attributes (snapshot: the last change's).
   std::map<std::string, std::string> attributes;

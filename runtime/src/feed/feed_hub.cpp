@@ -106,7 +106,7 @@ hub::subscribe(const std::string& stage, const std::string& behaviour_name,
   }
   return std::unique_ptr<feed_subscription>{new subscription(
       state_, std::move(stats), *id, stage, std::move(renderer), std::move(*f),
-      std::move(from), opts.snapshot_chunk)};
+      std::move(from), opts.snapshot_chunk, opts.raw_state)};
 }
 
 std::vector<feed_subscriber> hub::subscribers() const {

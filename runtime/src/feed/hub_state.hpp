@@ -35,7 +35,8 @@ struct subscriber_stats {
 
 /// A change as a subscriber sends it: its state rendered as JSON.
 struct rendered_change {
-  std::string state_json; ///< empty when removed
+  std::string state_json; ///< empty when removed (or raw and unfiltered)
+  std::string state;      ///< as stored (raw_state subscriptions only)
   std::string event_id;
   bool removed = false;
   std::int64_t ts_ns = 0; ///< the state's update time

@@ -38,10 +38,11 @@ subscription::subscription(std::shared_ptr<hub_state> hub,
                            std::shared_ptr<subscriber_stats> stats,
                            std::uint32_t stage_id, std::string stage,
                            std::unique_ptr<behaviour> renderer, filter f,
-                           std::optional<feed::cursor> from, std::size_t chunk)
+                           std::optional<feed::cursor> from, std::size_t chunk,
+                           bool raw_state)
     : hub_(std::move(hub)), stats_(std::move(stats)), stage_id_(stage_id),
       stage_(std::move(stage)), renderer_(std::move(renderer)),
-      filter_(std::move(f)), from_(std::move(from)),
+      filter_(std::move(f)), raw_state_(raw_state), from_(std::move(from)),
       chunk_(std::max<std::size_t>(chunk, 1)) {}
 
 subscription::~subscription() {
@@ -66,6 +67,11 @@ rendered_change subscription::render(const std::string& key_state) const {
   r.attributes.insert(ks.last_attributes().begin(), ks.last_attributes().end());
   if (r.removed)
     return r;
+  if (raw_state_) {
+    r.state = ks.state();
+    if (!filter_.on_state()) // JSON only for the filter's sake
+      return r;
+  }
   try {
     r.state_json = renderer_ ? renderer_->state_to_json(ks.state())
                              : json_quote(ks.state());
@@ -208,7 +214,10 @@ result<bool> subscription::snapshot(changelog_reader& log,
         continue;
       feed_event e;
       e.kind = feed_event_kind::snapshot;
-      e.state_json = std::move(r.state_json);
+      if (raw_state_)
+        e.state = std::move(r.state);
+      else
+        e.state_json = std::move(r.state_json);
       e.event_id = std::move(r.event_id);
       e.ts_ns = r.ts_ns;
       e.attributes = std::move(r.attributes);
@@ -305,7 +314,10 @@ bool subscription::deliver(const changelog_entry& entry,
                            std::vector<feed_event>& out, bool with_cursor) {
   if (!filter_.takes_key(entry.key))
     return false;
-  auto r = hub_->rendered.find(stage_id_, entry.offset);
+  // Raw states are not rendered: the cache (of JSON) is for the others.
+  auto r = raw_state_
+               ? std::make_shared<rendered_change>(render(entry.key_state))
+               : hub_->rendered.find(stage_id_, entry.offset);
   if (!r) {
     auto made = std::make_shared<rendered_change>(render(entry.key_state));
     hub_->rendered.put(stage_id_, entry.offset, made);
@@ -316,7 +328,10 @@ bool subscription::deliver(const changelog_entry& entry,
       || (!removed && !filter_.takes_state(r->state_json)))
     return false;
   feed_event e;
-  e.state_json = r->state_json;
+  if (raw_state_)
+    e.state = r->state;
+  else
+    e.state_json = r->state_json;
   e.event_id = r->event_id;
   e.attributes = r->attributes;
   e.kind = removed ? feed_event_kind::removed : feed_event_kind::change;

@@ -23,7 +23,8 @@ public:
   subscription(std::shared_ptr<hub_state> hub,
                std::shared_ptr<subscriber_stats> stats, std::uint32_t stage_id,
                std::string stage, std::unique_ptr<behaviour> renderer, filter f,
-               std::optional<feed::cursor> from, std::size_t chunk);
+               std::optional<feed::cursor> from, std::size_t chunk,
+               bool raw_state = false);
   ~subscription() override;
 
   result<void> next(std::vector<feed_event>& out, std::size_t max,
@@ -69,6 +70,8 @@ private:
   std::string stage_;
   std::unique_ptr<behaviour> renderer_;
   filter filter_;
+  /// States go out as stored (feed_event::state), not rendered as JSON.
+  bool raw_state_ = false;
   std::optional<feed::cursor> from_;
   std::size_t chunk_;
   phase phase_ = phase::start;

@@ -385,6 +385,37 @@ TEST_F(FeedTest, AttributeFiltersTakeChangesOfMatchingEventsAndResume) {
       << refused.error().message;
 }
 
+TEST_F(FeedTest, RawStatesGoOutAsStoredWithoutRendering) {
+  put("a", "yes");
+  put("b", "no");
+  feed_options o;
+  o.raw_state = true;
+  auto s = subscribe(o);
+  auto got = drain(*s);
+  ASSERT_EQ(kinds(got), (std::vector<std::string>{"snapshot:a", "snapshot:b",
+                                                  "snapshot_end:"}));
+  EXPECT_EQ(got[0].state, "yes");
+  EXPECT_TRUE(got[0].state_json.empty());
+  put("a", "again");
+  got = drain(*s);
+  ASSERT_EQ(kinds(got), (std::vector<std::string>{"change:a"}));
+  EXPECT_EQ(got[0].state, "again");
+  EXPECT_TRUE(got[0].state_json.empty());
+  // A JSON subscriber of the same change is rendered as ever.
+  auto json = subscribe();
+  got = drain(*json);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].state_json, R"({"v":"again"})");
+  EXPECT_TRUE(got[0].state.empty());
+  // A field filter still applies (the state is rendered to test it).
+  o.filter = R"({"v": ["again"]})";
+  auto filtered = subscribe(o);
+  got = drain(*filtered);
+  ASSERT_EQ(kinds(got),
+            (std::vector<std::string>{"snapshot:a", "snapshot_end:"}));
+  EXPECT_EQ(got[0].state, "again");
+}
+
 TEST_F(FeedTest, RefusesBadRequestsAndSubscribersBeyondTheCap) {
   auto expect = [&](const std::string& stage, feed_options o, errc code,
                     const std::string& why) {

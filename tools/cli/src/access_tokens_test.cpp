@@ -1,6 +1,7 @@
 // The tokens file: each line's three fields, refusals naming file and line,
 // scopes and their implications, and the constant-time match.
 #include "access_tokens.hpp"
+#include "sluice/secret.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,16 +14,6 @@ using namespace sluice::cli;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string hex_of(const std::string& raw) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
 
 struct TokensFile : ::testing::Test {
   fs::path dir = fs::temp_directory_path()
@@ -43,7 +34,7 @@ TEST_F(TokensFile, ReadsHashedAndFileSecretsWithTheirScopes) {
   auto text = "# name scopes secret\n"
               "\n"
               "grafana read sha256:"
-              + hex_of(sha256_of("grafana-token-abcdef"))
+              + to_hex(sha256_of("grafana-token-abcdef"))
               + "  # dashboards\n"
                 "ingest  read,query  file:ingest.token\n";
   auto s = token_set::parse(text, (dir / "tokens.conf").string());
@@ -64,7 +55,7 @@ TEST_F(TokensFile, ReadsHashedAndFileSecretsWithTheirScopes) {
 }
 
 TEST_F(TokensFile, RefusesAMalformedLineNamingFileAndLine) {
-  auto hash = "sha256:" + hex_of(sha256_of("x-token-0123456789"));
+  auto hash = "sha256:" + to_hex(sha256_of("x-token-0123456789"));
   EXPECT_EQ(error_of("a read\n"),
             "tokens.conf:1: expected NAME SCOPES SECRET (3 fields), got 2");
   EXPECT_EQ(error_of("\n# c\nb read,write " + hash + "\n"),

@@ -65,7 +65,7 @@ std::string host_of(const std::string& address) {
 
 /// An estimate of an event's bytes in a batch.
 std::size_t event_bytes(const feed_event& e) {
-  return e.state_json.size() + e.key.size() + e.cursor.size()
+  return e.state_json.size() + e.state.size() + e.key.size() + e.cursor.size()
          + e.event_id.size() + e.reason.size() + 48;
 }
 
@@ -95,6 +95,7 @@ public:
     fo.keys.assign(req->keys().begin(), req->keys().end());
     fo.filter = req->filter();
     fo.attributes = req->attributes();
+    fo.raw_state = req->raw_state();
     fo.client = peer + " (gRPC)";
     auto sub = subscribe_feed(state_, req->stage(), std::move(fo));
     if (!sub) {

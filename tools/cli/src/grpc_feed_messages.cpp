@@ -46,6 +46,7 @@ void to_message(const feed_event& e, v1::FeedEvent& m) {
   m.set_kind(kind_message(e.kind));
   m.set_key(e.key);
   m.set_state_json(e.state_json);
+  m.set_state(e.state);
   m.set_event_id(e.event_id);
   m.set_ts_ns(e.ts_ns);
   m.set_version(e.version);
@@ -62,6 +63,7 @@ feed_event from_message(const v1::FeedEvent& m) {
   e.kind = kind_of(m.kind());
   e.key = m.key();
   e.state_json = m.state_json();
+  e.state = m.state();
   e.event_id = m.event_id();
   e.ts_ns = m.ts_ns();
   e.version = m.version();

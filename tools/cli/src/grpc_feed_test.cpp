@@ -14,6 +14,7 @@
 #include "access_tokens.hpp"
 #include "http_access.hpp"
 #include "sluice/node.hpp"
+#include "sluice/secret.hpp"
 #include "sluice/v1/feed.grpc.pb.h"
 
 using namespace sluice;
@@ -34,16 +35,6 @@ public:
   }
 };
 
-std::string grpc_test_hex(const std::string& raw) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
-
 struct GrpcFeed : ::testing::Test {
   fs::path dir;
   registry reg;
@@ -59,11 +50,11 @@ struct GrpcFeed : ::testing::Test {
              + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
     ASSERT_TRUE(reg.add<grpc_counting>("test.count"));
-    auto tokens = token_set::parse(
-        "reader read sha256:" + grpc_test_hex(sha256_of("r-secret"))
-            + "\npublisher publish sha256:"
-            + grpc_test_hex(sha256_of("p-secret")) + "\n",
-        "tokens");
+    auto tokens =
+        token_set::parse("reader read sha256:" + to_hex(sha256_of("r-secret"))
+                             + "\npublisher publish sha256:"
+                             + to_hex(sha256_of("p-secret")) + "\n",
+                         "tokens");
     ASSERT_TRUE(tokens) << tokens.error().message;
     access->tokens = std::move(*tokens);
     start_node();
@@ -247,6 +238,34 @@ TEST_F(GrpcFeed, FollowsAStageAndResumesFromItsCursor) {
     EXPECT_EQ(e.kind, feed_event_kind::change);
     EXPECT_EQ(e.version, 3u) << e.key;
     EXPECT_GT(e.offset, last_offset);
+  }
+}
+
+TEST_F(GrpcFeed, RawStatesComeAsStoredForTypedClients) {
+  publish(keys(0, 3));
+  settle();
+  auto stub = v1::Feeds::NewStub(
+      grpc::CreateChannel(address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer r-secret");
+  v1::SubscribeRequest req;
+  req.set_stage("count");
+  req.set_raw_state(true);
+  auto reader = stub->Subscribe(&ctx, req);
+  v1::FeedBatch batch;
+  std::vector<v1::FeedEvent> got;
+  while (reader->Read(&batch)) {
+    got.insert(got.end(), batch.events().begin(), batch.events().end());
+    if (!got.empty() && got.back().kind() == v1::FeedEvent::SNAPSHOT_END)
+      break;
+  }
+  ctx.TryCancel();
+  reader->Finish();
+  ASSERT_EQ(got.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i].kind(), v1::FeedEvent::SNAPSHOT);
+    EXPECT_EQ(got[i].state(), "1"); // the behaviour's own bytes
+    EXPECT_TRUE(got[i].state_json().empty());
   }
 }
 
