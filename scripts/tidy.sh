@@ -21,7 +21,7 @@ command -v run-clang-tidy-14 >/dev/null \
   || cmake -S . -B "$build" -G Ninja >/dev/null
 # The sources include the headers protoc generates.
 cmake --build "$build" -j "$jobs" \
-  --target sluice_protocols sluice_example_package_trust_gen >/dev/null
+  --target sluice_protocols sluice_feed_grpc sluice_example_package_trust_gen >/dev/null
 root=$(pwd)
 build_abs=$(cd "$build" && pwd)
 db=$(mktemp -d)
