@@ -68,15 +68,16 @@ rendered_change subscription::render(const std::string& key_state) const {
   if (r.removed)
     return r;
   if (raw_state_) {
-    r.state = ks.state();
+    r.state = std::move(*ks.mutable_state());
     if (!filter_.on_state()) // JSON only for the filter's sake
       return r;
   }
+  const std::string& state = raw_state_ ? r.state : ks.state();
   try {
-    r.state_json = renderer_ ? renderer_->state_to_json(ks.state())
-                             : json_quote(ks.state());
+    r.state_json =
+        renderer_ ? renderer_->state_to_json(state) : json_quote(state);
   } catch (const std::exception&) {
-    r.state_json = json_quote(ks.state());
+    r.state_json = json_quote(state);
   }
   return r;
 }
@@ -328,12 +329,14 @@ bool subscription::deliver(const changelog_entry& entry,
       || (!removed && !filter_.takes_state(r->state_json)))
     return false;
   feed_event e;
-  if (raw_state_)
-    e.state = r->state;
-  else
+  if (raw_state_) { // r is this subscription's own: its strings move
+    e.state = std::move(r->state);
+    e.attributes = std::move(r->attributes);
+  } else {
     e.state_json = r->state_json;
+    e.attributes = r->attributes;
+  }
   e.event_id = r->event_id;
-  e.attributes = r->attributes;
   e.kind = removed ? feed_event_kind::removed : feed_event_kind::change;
   e.key = entry.key;
   e.ts_ns = entry.ts_ns;

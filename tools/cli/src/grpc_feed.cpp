@@ -165,8 +165,8 @@ private:
       batch.Clear();
       std::size_t bytes = 0;
       for (auto& e : events) {
-        to_message(e, *batch.add_events());
         bytes += event_bytes(e);
+        to_message(std::move(e), *batch.add_events());
         if (bytes >= grpc_batch_bytes) {
           if (!out.Write(batch))
             return grpc::Status::OK;

@@ -42,20 +42,21 @@ feed_event_kind kind_of(v1::FeedEvent::Kind k) {
 
 } // namespace
 
-void to_message(const feed_event& e, v1::FeedEvent& m) {
+void to_message(feed_event&& e, v1::FeedEvent& m) {
   m.set_kind(kind_message(e.kind));
-  m.set_key(e.key);
-  m.set_state_json(e.state_json);
-  m.set_state(e.state);
-  m.set_event_id(e.event_id);
+  m.set_key(std::move(e.key));
+  m.set_state_json(std::move(e.state_json));
+  m.set_state(std::move(e.state));
+  m.set_event_id(std::move(e.event_id));
   m.set_ts_ns(e.ts_ns);
   m.set_version(e.version);
   m.set_offset(e.offset);
   m.set_shard(e.shard);
-  m.set_cursor(e.cursor);
-  m.set_reason(e.reason);
+  m.set_cursor(std::move(e.cursor));
+  m.set_reason(std::move(e.reason));
   m.set_keys(e.keys);
-  m.mutable_attributes()->insert(e.attributes.begin(), e.attributes.end());
+  if (!e.attributes.empty())
+    m.mutable_attributes()->insert(e.attributes.begin(), e.attributes.end());
 }
 
 feed_event from_message(const v1::FeedEvent& m) {

@@ -7,8 +7,8 @@
 
 namespace sluice::cli {
 
-/// `e` as a FeedEvent.
-void to_message(const feed_event& e, v1::FeedEvent& m);
+/// `e` as a FeedEvent; its strings are moved into `m`.
+void to_message(feed_event&& e, v1::FeedEvent& m);
 
 /// The event `m` carries.
 feed_event from_message(const v1::FeedEvent& m);
