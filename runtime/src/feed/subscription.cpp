@@ -14,6 +14,7 @@
 #include "subscription.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "sluice/behaviour.hpp"
@@ -316,22 +317,24 @@ bool subscription::deliver(const changelog_entry& entry,
   if (!filter_.takes_key(entry.key))
     return false;
   // Raw states are not rendered: the cache (of JSON) is for the others.
-  auto r = raw_state_
-               ? std::make_shared<rendered_change>(render(entry.key_state))
-               : hub_->rendered.find(stage_id_, entry.offset);
-  if (!r) {
+  std::optional<rendered_change> own;
+  std::shared_ptr<const rendered_change> cached;
+  if (raw_state_) {
+    own = render(entry.key_state);
+  } else if (!(cached = hub_->rendered.find(stage_id_, entry.offset))) {
     auto made = std::make_shared<rendered_change>(render(entry.key_state));
     hub_->rendered.put(stage_id_, entry.offset, made);
-    r = std::move(made);
+    cached = std::move(made);
   }
+  const rendered_change* r = own ? &*own : cached.get();
   bool removed = r->removed;
   if (!filter_.takes_attributes(r->attributes)
       || (!removed && !filter_.takes_state(r->state_json)))
     return false;
   feed_event e;
-  if (raw_state_) { // r is this subscription's own: its strings move
-    e.state = std::move(r->state);
-    e.attributes = std::move(r->attributes);
+  if (own) { // this subscription's own: its strings move
+    e.state = std::move(own->state);
+    e.attributes = std::move(own->attributes);
   } else {
     e.state_json = r->state_json;
     e.attributes = r->attributes;
