@@ -14,7 +14,8 @@
 # 2. Live tail: the npm list fed 13 times (104,260 changes, each row with
 #    other download counts) with an fsync per commit; one subscriber
 #    records, for every change, its arrival time minus its commit time
-#    (`ts`, ms): p50, p99, max.
+#    (`ts`, ms): p50, p99, max. Then the same with a gRPC subscriber of raw
+#    states (bench_feed_grpc --raw --lag).
 # 3. Cost: the same feed's throughput (the run's summary line, stage
 #    events/s) with 0, 10 and 100 subscribers following the whole stream,
 #    and with 100 following one key prefix each (a realistic filtered
@@ -192,6 +193,20 @@ PY
   wait "$reader"
   echo "fed and delivered in $(($(now_ms) - t0)) ms"
   cat "$work/lag.txt"
+  stop
+  echo "-- 2b. the same over gRPC with raw states (no renderer) --"
+  rm -rf "$work/lag"
+  serve "$work/lag"
+  "$grpc_reader" "127.0.0.1:$gport" score --raw --lag "$changes" >"$work/lag-grpc.txt" &
+  reader=$!
+  readers+=("$reader")
+  sleep 1
+  stop
+  t0=$(now_ms)
+  serve "$work/lag" --feed "$feed"
+  wait "$reader"
+  echo "fed and delivered in $(($(now_ms) - t0)) ms"
+  cat "$work/lag-grpc.txt"
   stop
 fi
 

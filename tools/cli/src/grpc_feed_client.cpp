@@ -36,36 +36,40 @@ errc errc_of(grpc::StatusCode c) {
 } // namespace
 
 struct grpc_feed_client::impl {
+  std::string target;
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  grpc::ChannelArguments args;
   std::unique_ptr<v1::Feeds::Stub> stub;
   std::mutex mtx;
   grpc::ClientContext* call = nullptr; ///< the call in progress
   bool cancelled = false;
+
+  /// A new channel: after a lost connection, gRPC's own channel would
+  /// retry on its own backoff schedule (seconds, under load); a new one
+  /// connects at once, so `sluice subscribe`'s backoff alone decides.
+  void connect() {
+    stub = v1::Feeds::NewStub(grpc::CreateCustomChannel(target, creds, args));
+  }
 };
 
 grpc_feed_client::grpc_feed_client(const std::string& host_port,
                                    std::shared_ptr<const tls::identity> tls)
     : impl_(std::make_unique<impl>()) {
-  std::shared_ptr<grpc::ChannelCredentials> creds;
+  impl_->target = host_port;
   if (tls) {
     grpc::SslCredentialsOptions o;
     o.pem_root_certs = tls->ca_pem;
     o.pem_private_key = tls->key_pem;
     o.pem_cert_chain = tls->cert_pem;
-    creds = grpc::SslCredentials(o);
+    impl_->creds = grpc::SslCredentials(o);
   } else {
-    creds = grpc::InsecureChannelCredentials();
+    impl_->creds = grpc::InsecureChannelCredentials();
   }
-  grpc::ChannelArguments args;
   // A node that vanished (a cut network, no FIN) is noticed in about 30 s.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
-  // A restarted node is found again as soon as `sluice subscribe`'s own
-  // backoff (at most 8 s) tries, not after gRPC's (up to 120 s).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 4000);
-  impl_->stub =
-      v1::Feeds::NewStub(grpc::CreateCustomChannel(host_port, creds, args));
+  impl_->args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  impl_->args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  impl_->args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  impl_->connect();
 }
 
 grpc_feed_client::~grpc_feed_client() = default;
@@ -119,6 +123,8 @@ grpc_feed_end grpc_feed_client::follow(
   if (status.ok() || stopped || cancelled)
     return {true, errc::io, "", false};
   auto code = errc_of(status.error_code());
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE)
+    impl_->connect(); // the next call on a fresh channel
   return {false, code, status.error_message(),
           code == errc::unavailable || code == errc::io};
 }
