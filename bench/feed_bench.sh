@@ -19,7 +19,8 @@
 # 3. Cost: the same feed's throughput (the run's summary line, stage
 #    events/s) with 0, 10 and 100 subscribers following the whole stream,
 #    and with 100 following one key prefix each (a realistic filtered
-#    fan-out), alternating, medians and ratios to 0.
+#    fan-out), and 10 and 100 gRPC subscribers of raw states, alternating,
+#    medians and ratios to 0.
 #
 # usage: bench/feed_bench.sh [--keys N] [--trials T] [--only cold|lag|cost]
 # Needs build/bin/sluice (or $SLUICE_BIN), build/bin/bench_feed_grpc (or
@@ -213,19 +214,23 @@ fi
 if [[ -z $only || $only == cost ]]; then
   echo
   echo "-- 3. cost: throughput of the $changes-change feed with subscribers --"
-  run_with() { # N FILTERED: prints the run's stage events/s
+  run_with() { # N FILTERED (1: a prefix each; 2: gRPC, raw states): prints the run's stage events/s
     local n=$1 filtered=$2 data="$work/cost" i
     rm -rf "$data"
     local subs=()
     "$sluice" --log-level warn run "$pipeline" --data "$data" \
-      --http "127.0.0.1:$port" --serve --public-read --feed-subscribers 128 \
+      --http "127.0.0.1:$port" --grpc "127.0.0.1:$gport" --serve --public-read --feed-subscribers 128 \
       --feed "$feed" >"$work/node.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 600); do curl -s -o /dev/null "$base/readyz" && break; sleep 0.02; done
     for ((i = 0; i < n; i++)); do
       local q=""
-      if ((filtered)); then q="&prefix=npm/$(printf '%x' $((i % 16)))"; fi
-      curl -sN "$base/v1/feed/score?format=ndjson$q" >/dev/null &
+      if ((filtered == 1)); then q="&prefix=npm/$(printf '%x' $((i % 16)))"; fi
+      if ((filtered == 2)); then
+        "$grpc_reader" "127.0.0.1:$gport" score --raw --lag 1000000000 >/dev/null 2>&1 &
+      else
+        curl -sN "$base/v1/feed/score?format=ndjson$q" >/dev/null &
+      fi
       subs+=($!)
     done
     for _ in $(seq 1 3000); do grep -q '^summary:' "$work/node.log" && break; sleep 0.05; done
@@ -239,19 +244,19 @@ if [[ -z $only || $only == cost ]]; then
     echo "$rate"
   }
   for trial in $(seq 1 "$trials"); do
-    for setup in "0 0" "10 0" "100 0" "100 1"; do
+    for setup in "0 0" "10 0" "100 0" "100 1" "10 2" "100 2"; do
       read -r n f <<<"$setup"
       r=$(run_with "$n" "$f")
-      echo "trial $trial: $n subscribers$( ((f)) && echo ' (one prefix each)'): ${r}k stage events/s"
+      echo "trial $trial: $n subscribers$(((f == 1)) && echo ' (one prefix each)')$(((f == 2)) && echo ' (gRPC, raw states)'): ${r}k stage events/s"
       echo "$r" >>"$work/cost.$n.$f"
     done
   done
   z=$(median <"$work/cost.0.0")
-  for setup in "10 0" "100 0" "100 1"; do
+  for setup in "10 0" "100 0" "100 1" "10 2" "100 2"; do
     read -r n f <<<"$setup"
     m=$(median <"$work/cost.$n.$f")
     awk -v n="$n" -v f="$f" -v m="$m" -v z="$z" 'BEGIN {
       printf "median: %d subscribers%s %.1fk stage events/s, %.2f of none (%.1fk)\n",
-        n, f ? " (one prefix each)" : "", m, m / z, z }'
+        n, f == 1 ? " (one prefix each)" : f == 2 ? " (gRPC, raw states)" : "", m, m / z, z }'
   done
 fi

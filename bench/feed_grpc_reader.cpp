@@ -69,7 +69,7 @@ int lag(const std::function<std::unique_ptr<sluice::v1::Feeds::Stub>()>& connect
         sluice::v1::SubscribeRequest req, std::size_t want) {
   auto stub = connect();
   std::vector<double> lags;
-  lags.reserve(want);
+  lags.reserve(std::min<std::size_t>(want, 1u << 20));
   while (lags.size() < want) {
     grpc::ClientContext ctx;
     auto reader = stub->Subscribe(&ctx, req);
