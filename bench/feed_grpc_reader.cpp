@@ -65,8 +65,9 @@ int cold_start(sluice::v1::Feeds::Stub& stub,
   return 0;
 }
 
-int lag(const std::function<std::unique_ptr<sluice::v1::Feeds::Stub>()>& connect,
-        sluice::v1::SubscribeRequest req, std::size_t want) {
+int lag(
+    const std::function<std::unique_ptr<sluice::v1::Feeds::Stub>()>& connect,
+    sluice::v1::SubscribeRequest req, std::size_t want) {
   auto stub = connect();
   std::vector<double> lags;
   lags.reserve(std::min<std::size_t>(want, 1u << 20));

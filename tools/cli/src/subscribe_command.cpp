@@ -271,6 +271,16 @@ int run_subscribe(const subscribe_args& a) {
     print_error(tls.error().message);
     return usage;
   }
+  // SIGINT and SIGTERM stop the client from a thread of their own (a
+  // signal handler may not close sockets). Blocked before any client is
+  // made: gRPC's channel starts threads, which inherit the mask (one of
+  // them taking SIGTERM would end the process mid-batch, its lines printed
+  // and its cursor not saved).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::unique_ptr<grpc_feed_client> grpc;
   std::unique_ptr<httplib::Client> client;
   if (a.grpc)
@@ -282,13 +292,6 @@ int run_subscribe(const subscribe_args& a) {
     client->set_connection_timeout(5);
     client->set_read_timeout(30); // heartbeats come every 5 s
   }
-  // SIGINT and SIGTERM stop the client from a thread of their own (a
-  // signal handler may not close sockets).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::atomic<bool> stopping{false}, finished{false};
   std::thread watcher([&] {
     const timespec tick{0, 100'000'000};
