@@ -36,6 +36,7 @@ set(SLUICE_PUBLIC_HEADERS
   runtime/include/sluice/tls.hpp
   # actors: an embedded node, its console commands' answers.
   actors/include/sluice/node.hpp
+  actors/include/sluice/event_done.hpp
   actors/include/sluice/admin.hpp
   # The escape hatch, opt-in: a stage as the team's own raw CAF actor. The
   # one public header with CAF, apart in sluice/caf/ so that it is plain.

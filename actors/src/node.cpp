@@ -147,6 +147,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   node_env env;
   p->unrouted = std::make_unique<unrouted_reasons>(env.logger("routing"));
   env.unrouted = p->unrouted.get();
+  env.done = p->done.get();
   env.st = p->st.get();
   env.plan = p->plan();
   env.reg = &reg;
@@ -275,87 +276,6 @@ void start_supervisor(node::impl& p) {
   });
 }
 
-namespace {
-result<void> publish_here(node::impl& p, const std::string& topic,
-                          std::vector<event> events, publish_options opts);
-} // namespace
-
-result<void> node::publish(const std::string& topic, std::vector<event> events,
-                           publish_options opts) {
-  auto& p = *impl_;
-  if (p.stopped)
-    return fail(errc::unavailable, "the node is stopped");
-  if (auto why = input_paused(); !why.empty())
-    return fail(errc::no_space, why);
-  try {
-    return p.callers->run(
-        [&] { return publish_here(p, topic, std::move(events), opts); });
-  } catch (const caller_pool::stopped&) {
-    return fail(errc::unavailable, "the node is stopping");
-  }
-}
-
-namespace {
-
-/// node::publish, on a caller-pool thread.
-result<void> publish_here(node::impl& p, const std::string& topic,
-                          std::vector<event> events, publish_options opts) {
-  write_batch b;
-  auto now = now_ns();
-  std::size_t unrouted = 0;
-  bool urgent = false;
-  for (auto& ev : events) {
-    urgent = urgent || ev.priority == priority::urgent;
-    if (auto ok = p.plan()->check_payload_size(ev.payload.size()); !ok)
-      return ok.error().within("event " + ev.id);
-    if (ev.ingest_ts_ns == 0)
-      ev.ingest_ts_ns = now;
-    if (ev.content_hash == 0)
-      ev.content_hash = content_hash(ev.payload);
-    auto id = ev.id; // for publish-once, and to name an unrouted event
-    std::string why;
-    auto appends = p.plan()->route(topic, std::move(ev), nullptr, &why);
-    if (appends.empty()) {
-      ++unrouted;
-      p.unrouted->note("publish", why,
-                       "published event " + id + " (topic " + topic + ")",
-                       "sluice_publish_unrouted_total");
-    }
-    for (std::size_t i = 0; i < appends.size(); ++i) {
-      if (opts.once) { // the first route checks the id, the others follow
-        if (i == 0)
-          appends[i].dedupe_id = id;
-        else
-          appends[i].dedupe_follow = true;
-      }
-      b.appends.push_back(std::move(appends[i]));
-    }
-  }
-  if (unrouted > 0)
-    p.metrics
-        .get_counter("sluice_publish_unrouted_total", {{"topic", topic}},
-                     "Published events no subscription took")
-        .add(unrouted);
-  caf::scoped_actor self{*p.sys};
-  result<void> out;
-  auto on_error = [&](caf::error& err) {
-    auto e = from_caf_error(err);
-    out = fail(e.code, "publish failed: " + e.message);
-  };
-  // An urgent append overtakes the completions queued at the store.
-  if (urgent)
-    self->request<caf::message_priority::high>(
-            p.store_actor, caf::infinite, msg::append_atom::value, std::move(b))
-        .receive([]() {}, on_error);
-  else
-    self->request(p.store_actor, caf::infinite, msg::append_atom::value,
-                  std::move(b))
-        .receive([]() {}, on_error);
-  return out;
-}
-
-} // namespace
-
 result<node_stats> node::stats() const {
   auto& p = *impl_;
   node_stats out;
@@ -470,6 +390,7 @@ void node::stop() {
   }
   p.supervisor = nullptr;
   p.store_actor = nullptr;
+  p.done->close(); // what is still tracked runs after a restart
   p.sys.reset();
   p.cfg.reset();
   p.st.reset();

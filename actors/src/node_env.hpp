@@ -19,6 +19,8 @@ namespace sluice {
 
 class unrouted_reasons;
 
+class done_tracker;
+
 struct node_env {
   store* st = nullptr;
   const pipeline_plan* plan = nullptr;
@@ -28,6 +30,9 @@ struct node_env {
   const sluice::placement* place = nullptr;
   /// Why input was taken by no stage (the node's; null in some tests).
   unrouted_reasons* unrouted = nullptr;
+  /// Published events whose completion is waited for (the node's; null
+  /// in some tests): the store actor tells it what each commit settled.
+  done_tracker* done = nullptr;
   std::size_t max_commit_batch = 4096;
   std::chrono::milliseconds commit_window{20};
   std::size_t feed_batch = 2048;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "caller_pool.hpp"
+#include "done_tracker.hpp"
 #include "node_env.hpp"
 #include "sluice/feed/feed_hub.hpp"
 #include "sluice/node.hpp"
@@ -51,6 +52,8 @@ struct node::impl {
   node_env env;
   /// Why feeds' and publishes' input was taken by no stage.
   std::unique_ptr<unrouted_reasons> unrouted;
+  /// Published events whose completion someone waits for.
+  std::unique_ptr<done_tracker> done = std::make_unique<done_tracker>();
   /// One live topology change at a time; the node supervisor's exit is
   /// expected then, not a failure.
   std::mutex apply_mtx;

@@ -16,6 +16,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "done_tracker.hpp"
 #include "messages.hpp"
 #include "sluice/caf_error.hpp"
 #include "store_actor/state.hpp"
@@ -92,6 +93,20 @@ void notify_stage_supervisors(store_actor_t* self, const commit_report& rep) {
   }
 }
 
+/// Tells the node's completion tracking what a commit settled: tracked
+/// publishes dropped as duplicates or sent to the outbox, and the
+/// completions applied.
+void tell_done_tracker(done_tracker& done, const write_batch& b,
+                       const commit_report& rep) {
+  for (auto i : rep.skipped_appends)
+    if (auto t = b.appends[i].done_ticket; t != 0)
+      done.duplicate(t);
+  for (auto i : rep.outboxed_appends)
+    if (auto t = b.appends[i].done_ticket; t != 0)
+      done.forwarded(t);
+  done.settle(rep.settled);
+}
+
 /// How often a commit that failed for lack of space is tried again.
 constexpr std::chrono::seconds full_retry{1};
 /// Used space (of the map) at which a warning is logged, and below which
@@ -163,11 +178,14 @@ void commit(store_actor_t* self, lane& l) {
   if (s.env.st->short_of_space() && t0 < s.retry_at)
     return;
   auto size = l.batch.size();
+  l.batch.report_settled = s.env.done && s.env.done->active();
   auto r = s.env.st->commit(l.batch);
   if (!r && r.error().code == errc::no_space && !s.env.stop_when_full) {
     pause_input(self, size, r.error());
     return;
   }
+  if (r && l.batch.report_settled)
+    tell_done_tracker(*s.env.done, l.batch, *r);
   auto promises = std::move(l.promises);
   std::vector<queue_append> appends; // kept until replicated
   if (s.replicated)

@@ -58,6 +58,7 @@ skip_if_unchanged(const pipeline_plan& plan, std::size_t stage_index,
   c.base_version = stored.version;
   c.urgent = pos.priority == priority::urgent;
   c.ingest_ts_ns = ev.ingest_ts_ns;
+  c.event_id = ev.id;
   acknowledge_unchanged(spec.name, ev, c, now_ns);
   return c;
 }

@@ -74,6 +74,7 @@ event_job key_processor::impl::start(keys::queue_pos pos, const event& in,
   c.base_version = version;
   c.urgent = in.priority == priority::urgent;
   c.ingest_ts_ns = in.ingest_ts_ns;
+  c.event_id = in.id;
   c.clear_retry = pending.has_value();
   job.status.set_last_event_id(job.ev().id);
   job.status.set_since_ts_ns(now_ns);

@@ -4,7 +4,8 @@
 # acknowledged only once committed (kill -9 right after the 200, restart,
 # and the event is there and processed); unsigned, badly signed, malformed,
 # oversized, wrongly typed bodies, unknown topics and missing keys each get
-# their exact status with a JSON error; protobuf bodies; GET /v1/keys.
+# their exact status with a JSON error; protobuf bodies; GET /v1/keys;
+# ?wait= answers once the event is done through every stage (or 202).
 #
 # usage: ingest_test.sh SLUICE_BINARY SOURCE_DIR
 set -uo pipefail
@@ -30,13 +31,14 @@ start_node() {
   done
   echo "node did not become ready"; cat "$work/node.log"; return 1
 }
-# post BODY_FILE [CONTENT_TYPE] [SIGNATURE|none]: prints the status; body in $work/resp
+# post BODY_FILE [CONTENT_TYPE] [SIGNATURE|none] [?QUERY]: prints the status;
+# body in $work/resp
 post() {
-  local body="$1" type="${2:-application/json}" sig="${3:-}"
+  local body="$1" type="${2:-application/json}" sig="${3:-}" query="${4:-}"
   [[ -z "$sig" ]] && sig=$(sign "$work/key" "$body")
   local hdr=(-H "Content-Type: $type")
   [[ "$sig" != none ]] && hdr+=(-H "X-Sluice-Signature: $sig")
-  curl -s -o "$work/resp" -w '%{http_code}' -X POST "${hdr[@]}" --data-binary "@$body" "$base/v1/events"
+  curl -s -o "$work/resp" -w '%{http_code}' -X POST "${hdr[@]}" --data-binary "@$body" "$base/v1/events$query"
 }
 json() { python3 -c "import json,sys; d=json.load(open('$work/resp')); print($1)"; }
 record() { # record NAME DOWNLOADS: one npm registry record as the feed makes it
@@ -108,6 +110,23 @@ printf 'not protobuf at all \xff\xff' > "$work/badpb.bin"
 check "bytes that are no EventBatch get 400" test "$(post "$work/badpb.bin" application/x-protobuf)" == 400
 check "naming the message" bash -c "grep -q 'sluice.v1.EventBatch' '$work/resp'"
 
+# -- ?wait=: answered once the event is done through every stage -----------
+record waited-pkg 77 > "$work/waited.json"
+check "a post with ?wait=10s gets 200" test "$(post "$work/waited.json" application/json "" '?wait=10s')" == 200
+check "  its event is done" test "$(json 'd["done"][0]["outcome"]')" == done
+check "  processed by parse, enrich and score" test "$(json 'd["done"][0]["processed"]')" == 3
+check "  with nothing dead-lettered" test "$(json 'd["done"][0]["dead_lettered"]')" == 0
+# No polling: the answer came after the last stage committed.
+check "  and the last stage has its state at once" test "$(curl -s "${auth[@]}" -o "$work/resp" -w '%{http_code}' "$base/v1/keys/score/npm/waited-pkg")" == 200
+check "the same body again is a duplicate" test "$(post "$work/waited.json" application/json "" '?wait=10s')" == 200
+check "  reported as such" test "$(json 'd["done"][0]["outcome"]')" == duplicate
+record unwaited-pkg 78 > "$work/unwaited.json"
+check "?wait=0 answers before the stages ran: 202" test "$(post "$work/unwaited.json" application/json "" '?wait=0')" == 202
+check "  the event pending" test "$(json 'd["done"][0]["outcome"]')" == pending
+record badwait-pkg 79 > "$work/badwait.json"
+check "?wait=soon: 400" test "$(post "$work/badwait.json" application/json "" '?wait=soon')" == 400
+check "  naming the parameter" bash -c "grep -q 'wait=soon' '$work/resp'"
+
 # -- refusals, each with its exact status and a JSON error -----------------
 check "no signature: 401" test "$(post "$work/one.json" application/json none)" == 401
 check "  the error says which header" bash -c "grep -q 'X-Sluice-Signature' '$work/resp'"
@@ -137,9 +156,9 @@ check "GET of an unknown stage: 404" test "$(curl -s "${auth[@]}" -o "$work/resp
 # accepted events' (the refused array's first event, key "a", is not).
 for _ in $(seq 1 100); do
   keys=$("$sluice" export --data "$work/data" --stage parse 2>/dev/null | cut -f1 | sort | tr '\n' ' ')
-  [[ "$keys" == "npm/hooked-pkg npm/pb-pkg npm/two-a npm/two-b " ]] && break; sleep 0.05
+  [[ "$keys" == "npm/hooked-pkg npm/pb-pkg npm/two-a npm/two-b npm/unwaited-pkg npm/waited-pkg " ]] && break; sleep 0.05
 done
-check "only the accepted events were stored (parse has: $keys)" test "$keys" == "npm/hooked-pkg npm/pb-pkg npm/two-a npm/two-b "
+check "only the accepted events were stored (parse has: $keys)" test "$keys" == "npm/hooked-pkg npm/pb-pkg npm/two-a npm/two-b npm/unwaited-pkg npm/waited-pkg "
 
 kill -TERM "$node_pid"; wait "$node_pid"; rc=$?; node_pid=""
 check "the node stops on SIGTERM with exit 0" test "$rc" -eq 0

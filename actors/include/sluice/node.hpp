@@ -12,6 +12,7 @@
 
 #include "sluice/admin.hpp"
 #include "sluice/event.hpp"
+#include "sluice/event_done.hpp"
 #include "sluice/feed.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/registry.hpp"
@@ -139,6 +140,12 @@ struct publish_options {
   /// Publish each event id once: a resent event (same id) is acknowledged
   /// but dropped. Ids are kept for `node_options::dedupe_window`.
   bool once = false;
+  /// Called once per event when it and every event it caused on this
+  /// node have been processed (or it was dropped as a duplicate, the
+  /// publish failed, or the node stopped first). Durable timers it set
+  /// and reconciler re-drives are not part of it. Set: tracking costs a
+  /// little per commit while tracked events are in flight; unset: none.
+  done_callback on_done{};
 };
 
 /// How `node::query` treats a key.
@@ -192,6 +199,15 @@ public:
   /// paused (`input_paused`), refused at once with errc::no_space.
   result<void> publish(const std::string& topic, std::vector<event> events,
                        publish_options opts = {});
+
+  /// Publishes like `publish`, then waits up to `wait` until each event
+  /// and everything it caused on this node has been processed. One
+  /// outcome per event, in order: `pending` for those not done in time
+  /// (they go on). Errors: those of `publish` (then nothing was
+  /// committed). `opts.on_done` is not used.
+  result<std::vector<event_done>>
+  publish_and_wait(const std::string& topic, std::vector<event> events,
+                   std::chrono::milliseconds wait, publish_options opts = {});
 
   /// Why the node takes no new events now: its last commit failed for
   /// lack of space (the disk, or `node_options::max_data_size`) and is

@@ -57,6 +57,7 @@ result<commit_report> store::commit(const write_batch& batch) {
     return r.error();
   seq_before = p.next_seq;
   batch_writer w{p, t.get()};
+  w.report_settled = batch.report_settled;
   auto undo = [&](const error& e) -> result<commit_report> {
     p.next_seq = seq_before;
     if (e.code == errc::no_space)
@@ -69,6 +70,8 @@ result<commit_report> store::commit(const write_batch& batch) {
       return undo(r.error());
     if (!*r)
       w.report.skipped_appends.push_back(i);
+    else if (batch.report_settled && w.last_outboxed())
+      w.report.outboxed_appends.push_back(i);
   }
   for (auto& sp : batch.progress)
     if (auto r = w.progress(sp); !r)

@@ -67,9 +67,11 @@ result<void> batch_writer::complete(const completion& c) {
   if (auto r = timers(c); !r)
     return r;
   std::optional<keys::queue_pos> waits_for;
+  std::uint32_t forwarded = 0;
   for (std::size_t i = 0; i < c.emits.size(); ++i) {
     if (auto r = append(c.emits[i]); !r)
       return r.error();
+    forwarded += last_outboxed_ ? 1 : 0;
     // An emit that went to the outbox waits in another node's queue.
     if (static_cast<int>(i) == c.status_emit && !last_outboxed_)
       waits_for = keys::queue_pos{c.emits[i].priority, p_.next_seq - 1};
@@ -106,6 +108,10 @@ result<void> batch_writer::complete(const completion& c) {
   }
   report.consumed.push_back(ref);
   ++report.records;
+  if (report_settled)
+    report.settled.push_back(
+        {c.event_id, static_cast<std::uint32_t>(c.emits.size()) - forwarded,
+         forwarded, !c.dead_letter.empty()});
   return {};
 }
 

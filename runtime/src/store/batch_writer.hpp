@@ -124,6 +124,10 @@ public:
   result<void> fire(const timer_fire& f);
 
   commit_report report;
+  /// Fill `report.settled` (write_batch::report_settled).
+  bool report_settled = false;
+  /// True when the last append went to the outbox.
+  bool last_outboxed() const noexcept { return last_outboxed_; }
 
 private:
   /// While a key is being processed, `source_shard_` is its shard (with

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "http_access.hpp"
 #include "http_ingest_routes.hpp"
@@ -156,6 +157,15 @@ void post_events(const httplib::Request& req, httplib::Response& res,
     return refuse(res, 413,
                   std::to_string(events->size()) + " events in one request; "
                       + "at most " + std::to_string(opts.max_events));
+  // ?wait=5s: answer once the events are done through every stage they
+  // reach here (or when the wait ends: 202), not once they are queued.
+  std::optional<std::chrono::milliseconds> wait;
+  if (req.has_param("wait")) {
+    auto w = parse_wait(req.get_param_value("wait"));
+    if (!w)
+      return refuse(res, 400, w.error().message);
+    wait = *w;
+  }
   in_flight_slot slot{opts.max_in_flight};
   if (!slot.taken) {
     res.set_header("Retry-After", "1");
@@ -200,6 +210,18 @@ void post_events(const httplib::Request& req, httplib::Response& res,
     }
     json ids = json::array();
     std::size_t accepted = 0;
+    std::optional<done_waiter> waiter;
+    publish_options popts{.once = true};
+    if (wait) {
+      std::vector<std::string> all;
+      for (auto& [topic, evs] : by_topic)
+        for (auto& e : evs)
+          all.push_back(e.id);
+      waiter.emplace(all);
+      popts.on_done = waiter->callback();
+    }
+    auto deadline = std::chrono::steady_clock::now()
+                    + wait.value_or(std::chrono::milliseconds{0});
     for (auto& [topic, evs] : by_topic) {
       std::vector<std::string> these;
       for (auto& e : evs)
@@ -207,7 +229,7 @@ void post_events(const httplib::Request& req, httplib::Response& res,
       auto n_evs = evs.size();
       // Once per id: a resent body (the sender missed our 200) is
       // acknowledged again, and queued once.
-      if (auto r = n.publish(topic, std::move(evs), {.once = true}); !r) {
+      if (auto r = n.publish(topic, std::move(evs), popts); !r) {
         // What was committed before stays; the rest was not accepted.
         int status = r.error().code == errc::invalid_argument ? 413 : 503;
         if (status == 503) // a full disk takes an operator: ask for less
@@ -223,7 +245,24 @@ void post_events(const httplib::Request& req, httplib::Response& res,
       for (auto& id : these)
         ids.push_back(id);
     }
-    reply(res, 200, {{"accepted", accepted}, {"ids", ids}});
+    if (!waiter)
+      return reply(res, 200, {{"accepted", accepted}, {"ids", ids}});
+    json done = json::array();
+    bool all_done = true;
+    for (auto& d : waiter->wait_until(deadline)) {
+      all_done = all_done && d.outcome != done_outcome::pending;
+      done.push_back(
+          {{"id", d.id},
+           {"outcome", to_string(d.outcome)},
+           {"processed", d.processed},
+           {"dead_lettered", d.dead_lettered},
+           {"forwarded", d.forwarded},
+           {"took_ms",
+            std::chrono::duration<double, std::milli>(d.took).count()}});
+    }
+    // 202: accepted (durable) and still being processed.
+    reply(res, all_done ? 200 : 202,
+          {{"accepted", accepted}, {"ids", ids}, {"done", done}});
   });
   if (!served) {
     res.set_header("Retry-After", "1");

@@ -26,34 +26,6 @@ constexpr auto max_wait = std::chrono::seconds(30);
 /// hold what it read (a lease's TTL and a failover fit in it).
 constexpr auto replication_wait = std::chrono::seconds(5);
 
-/// "2s", "250ms", "1.5" (seconds) or "0": the wait, at most 30 s.
-result<std::chrono::milliseconds> parse_wait(const std::string& text) {
-  auto bad = fail(errc::invalid_argument,
-                  "wait=" + text
-                      + ": give seconds or milliseconds, e.g. wait=2s, "
-                        "wait=500ms, wait=0 (at most 30s)");
-  std::string number = text;
-  double scale = 1000;
-  if (text.size() > 2 && text.ends_with("ms")) {
-    number = text.substr(0, text.size() - 2);
-    scale = 1;
-  } else if (text.size() > 1 && text.ends_with("s")) {
-    number = text.substr(0, text.size() - 1);
-  }
-  if (number.empty()
-      || number.find_first_not_of("0123456789.") != std::string::npos)
-    return bad;
-  double v = 0;
-  try {
-    v = std::stod(number) * scale;
-  } catch (const std::exception&) {
-    return bad;
-  }
-  if (!std::isfinite(v) || v < 0 || v > 30000)
-    return bad;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(v));
-}
-
 /// False (and a 503) when what a replicated member read of `key` does not
 /// get below its shard's high-watermark in time; true at once otherwise.
 bool replicated(node& n, const std::string& key, httplib::Response& res) {
@@ -197,6 +169,33 @@ void get_key(const httplib::Request& req, httplib::Response& res,
 }
 
 } // namespace
+
+result<std::chrono::milliseconds> parse_wait(const std::string& text) {
+  auto bad = fail(errc::invalid_argument,
+                  "wait=" + text
+                      + ": give seconds or milliseconds, e.g. wait=2s, "
+                        "wait=500ms, wait=0 (at most 30s)");
+  std::string number = text;
+  double scale = 1000;
+  if (text.size() > 2 && text.ends_with("ms")) {
+    number = text.substr(0, text.size() - 2);
+    scale = 1;
+  } else if (text.size() > 1 && text.ends_with("s")) {
+    number = text.substr(0, text.size() - 1);
+  }
+  if (number.empty()
+      || number.find_first_not_of("0123456789.") != std::string::npos)
+    return bad;
+  double v = 0;
+  try {
+    v = std::stod(number) * scale;
+  } catch (const std::exception&) {
+    return bad;
+  }
+  if (!std::isfinite(v) || v < 0 || v > 30000)
+    return bad;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(v));
+}
 
 void add_query_route(httplib::Server& svr, const readiness& state,
                      const ingest_options& opts) {

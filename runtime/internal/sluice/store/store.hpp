@@ -86,6 +86,15 @@ struct timer_change {
   timer_op op;
 };
 
+/// A completion a commit applied, as the node's completion tracking needs
+/// it (`write_batch::report_settled`).
+struct settled_event {
+  std::string event_id;        ///< the processed event's id
+  std::uint32_t queued = 0;    ///< its emits queued on this node
+  std::uint32_t forwarded = 0; ///< its emits put into the outbox
+  bool dead_lettered = false;  ///< it went to dead letters
+};
+
 /// What a commit did, for waking stage supervisors and releasing credits.
 struct commit_report {
   /// Events appended per stage id, indexed by priority.
@@ -137,6 +146,11 @@ struct commit_report {
   std::vector<keys::queue_pos> member_outbox;
   /// What each of `write_batch::copies` did, in the same order.
   std::vector<replica_report> copies;
+  /// With `write_batch::report_settled`: the applied completions, in
+  /// order, and the indexes into `write_batch::appends` that went to the
+  /// outbox (ascending).
+  std::vector<settled_event> settled;
+  std::vector<std::size_t> outboxed_appends;
 };
 
 /// A pending durable timer as stored in `timers`.

@@ -30,6 +30,9 @@ struct queue_append {
   /// Another route of the event of the last `dedupe_id` append: dropped
   /// with it.
   bool dedupe_follow = false;
+  /// The node's ticket for a published event whose completion it tracks
+  /// (0: none): the store actor tells it where the append went.
+  std::uint64_t done_ticket = 0;
   /// An event appended again because its shard was lost before the commit
   /// that first queued it here was replicated: that commit's position in
   /// the shard's log. It goes with the outbox entry to the new owner,
@@ -91,6 +94,9 @@ struct completion {
   bool urgent = false;           ///< commit without waiting for more
   std::int64_t ingest_ts_ns = 0; ///< when the root event was accepted
   std::uint32_t deferrals = 0;   ///< times the store put it back
+  /// The processed event's id (its emits' ids start with it), for the
+  /// node's completion tracking (`commit_report::settled`).
+  std::string event_id{};
 };
 
 /// A stuck key the reconciler re-drives: `event_bytes` (a reconcile
@@ -143,6 +149,10 @@ struct write_batch {
   /// transaction (one fsync for all), each reported on its own in
   /// `commit_report::copies`; see `store::apply_replicated`.
   std::vector<std::vector<replog_entry>> copies;
+  /// Report what each applied completion and append settled
+  /// (`commit_report::settled`, `outboxed_appends`): the node tracks the
+  /// completion of published events. Off: nothing is reported.
+  bool report_settled = false;
 
   /// True when the batch holds nothing to write.
   bool empty() const noexcept {
