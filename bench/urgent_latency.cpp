@@ -1,13 +1,15 @@
 // Urgent latency under a backlog: preloads B normal package_trust events,
 // then, while they drain, injects U urgent events for fresh keys at a fixed
 // interval and measures each one's time from publish to the final stage,
-// exactly, from the states the runtime stored. See bench/README.md.
+// exactly: until done (publish_options::on_done), and per stage from the
+// states the runtime stored. See bench/README.md.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "bench_common.hpp"
@@ -40,47 +42,6 @@ struct config {
 };
 
 const char* stage_names[] = {"parse", "enrich", "score"};
-
-/// Exact commit latencies recovered from the score/urgent histogram: its
-/// count and sum are sampled between injections, and a step of exactly one
-/// observation gives that observation's exact value (its sum delta).
-class histogram_sampler {
-public:
-  explicit histogram_sampler(const histogram& h) : h_(h) { read(count_, sum_); }
-
-  void sample() {
-    std::uint64_t c = 0, s = 0;
-    read(c, s);
-    if (c == count_)
-      return;
-    if (c == count_ + 1)
-      exact_ms.push_back(static_cast<double>(s - sum_) / 1000.0);
-    else
-      ambiguous += c - count_;
-    count_ = c;
-    sum_ = s;
-  }
-
-  std::uint64_t count() const { return count_; }
-
-  std::vector<double> exact_ms;
-  std::uint64_t ambiguous = 0;
-
-private:
-  /// Count and sum are separate atomics: read until two reads agree.
-  void read(std::uint64_t& c, std::uint64_t& s) const {
-    for (;;) {
-      c = h_.count();
-      s = h_.sum_us();
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-      if (c == h_.count() && s == h_.sum_us())
-        return;
-    }
-  }
-
-  const histogram& h_;
-  std::uint64_t count_ = 0, sum_ = 0;
-};
 
 void print_quantiles(const char* label, std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
@@ -206,13 +167,23 @@ int main(int argc, char** argv) {
     return total;
   };
 
-  // 2. Urgent events while the backlog drains.
+  // 2. Urgent events while the backlog drains, each timed until done in
+  // every stage (publish_options::on_done: exact, per event).
   auto& m = n->metrics();
-  auto& h_score =
-      m.get_histogram("sluice_stage_latency_seconds",
-                      {{"stage", "score"}, {"priority", "urgent"}},
-                      "From ingest to the commit of this stage, per priority");
-  histogram_sampler sampler{h_score};
+  std::mutex done_mtx;
+  std::vector<double> done_ms;
+  std::size_t done_wrong = 0;
+  publish_options urgent_opts;
+  urgent_opts.on_done = [&](const event_done& d) {
+    std::lock_guard<std::mutex> guard{done_mtx};
+    done_ms.push_back(
+        std::chrono::duration<double, std::milli>(d.took).count());
+    done_wrong += d.outcome == done_outcome::done ? 0 : 1;
+  };
+  auto done_count = [&] {
+    std::lock_guard<std::mutex> guard{done_mtx};
+    return done_ms.size();
+  };
   const auto before = check(n->stats(), "stats");
   const auto t_inject = clock_type::now();
   std::vector<std::int64_t> inject_ns(c.urgent), publish_ns(c.urgent);
@@ -220,10 +191,7 @@ int main(int argc, char** argv) {
   const auto interval = std::chrono::milliseconds(c.interval_ms);
   for (std::uint64_t u = 0; u < c.urgent; ++u) {
     const auto due = t_inject + u * interval;
-    while (clock_type::now() < due) {
-      sampler.sample();
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    std::this_thread::sleep_until(due);
     auto ev = w.make_event(u % w.base_count(), "~u" + std::to_string(u), 0,
                            "urgent:" + std::to_string(u));
     ev.priority = priority::urgent;
@@ -234,17 +202,19 @@ int main(int argc, char** argv) {
     inject_ns[u] = ev.ingest_ts_ns;
     std::vector<event> one;
     one.push_back(std::move(ev));
-    check(n->publish("registry", std::move(one)), "publish urgent");
+    check(n->publish("registry", std::move(one), urgent_opts),
+          "publish urgent");
     publish_ns[u] = wall_ns();
   }
   // Until the last urgent event has passed the score stage.
   const auto wait_start = clock_type::now();
-  while (sampler.count() < c.urgent) {
+  while (done_count() < c.urgent) {
     if (seconds_since(wait_start) > 300)
       die("urgent events did not all finish within 300 s of the last one");
-    sampler.sample();
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+  if (done_wrong > 0)
+    die(std::to_string(done_wrong) + " urgent events were not done");
   const double window_s = seconds_since(t_inject);
   const auto after = check(n->stats(), "stats");
   const auto mem = read_memory();
@@ -320,13 +290,12 @@ int main(int argc, char** argv) {
         std::string("to ") + stage_names[s] + " processed (KeyState)";
     print_quantiles(label.c_str(), processed_ms[s]);
   }
-  print_quantiles("to score committed (hist. deltas)", sampler.exact_ms);
+  print_quantiles("done in every stage (on_done)", done_ms);
   print_quantiles("publish call returned (queued)", publish_ms);
   std::printf("  (processed: KeyState.updated_ts_ns, stamped by the key actor "
-              "just before the commit; exact for every event.\n"
-              "   committed: exact per-event values from steps of one in the "
-              "histogram's sum; %llu observations came in steps of more)\n",
-              static_cast<unsigned long long>(sampler.ambiguous));
+              "just before the commit; done: publish_options::on_done, once\n"
+              "   the last stage's commit applied it; both exact for every "
+              "event)\n");
   std::printf(
       "\nruntime histogram sluice_stage_latency_seconds{priority=\"urgent\"}"
       " (power-of-two buckets; max exact):\n");
