@@ -24,12 +24,14 @@ std::uint64_t done_tracker::begin(const std::string& id, std::uint32_t routes,
   return ticket;
 }
 
+done_tracker::map_type::iterator done_tracker::entry_of(std::uint64_t ticket) {
+  auto t = tickets_.find(ticket);
+  return t == tickets_.end() ? entries_.end() : entries_.find(t->second);
+}
+
 void done_tracker::forget(std::uint64_t ticket) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto t = tickets_.find(ticket);
-  if (t == tickets_.end())
-    return;
-  auto i = entries_.find(t->second);
+  auto i = entry_of(ticket);
   if (i == entries_.end())
     return;
   std::erase_if(i->second.waiters,
@@ -68,13 +70,10 @@ void done_tracker::end(map_type::iterator i, done_outcome o,
 
 void done_tracker::end_one(std::uint64_t ticket, done_outcome o,
                            std::vector<fired>& out) {
-  auto t = tickets_.find(ticket);
-  if (t == tickets_.end())
-    return;
-  auto i = entries_.find(t->second);
-  tickets_.erase(t);
+  auto i = entry_of(ticket);
   if (i == entries_.end())
     return;
+  tickets_.erase(ticket);
   auto& ws = i->second.waiters;
   for (auto w = ws.begin(); w != ws.end(); ++w) {
     if (w->ticket != ticket)
@@ -127,10 +126,7 @@ void done_tracker::forwarded(std::uint64_t ticket) {
   std::vector<fired> out;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto t = tickets_.find(ticket);
-    if (t == tickets_.end())
-      return;
-    auto i = entries_.find(t->second);
+    auto i = entry_of(ticket);
     if (i == entries_.end())
       return;
     --i->second.outstanding;

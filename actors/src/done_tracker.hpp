@@ -75,6 +75,8 @@ private:
   /// The tracked entry `id` belongs to: its own, or a root's whose id and
   /// ">" start it. Lock held.
   map_type::iterator find_root(std::string_view id);
+  /// The entry ticket `ticket` waits on (end: none). Lock held.
+  map_type::iterator entry_of(std::uint64_t ticket);
   /// Ends entry `i` with outcome `o`: its waiters go into `out`. Lock held.
   void end(map_type::iterator i, done_outcome o, std::vector<fired>& out);
   /// Ends only the waiter of `ticket` with outcome `o`, taking its

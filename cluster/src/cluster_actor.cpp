@@ -240,6 +240,7 @@ caf::behavior cluster_actor_impl(cluster_actor* self, cluster_start start) {
         on_assignments(self, std::move(t.table));
       },
       [self](lease_atom, bool ok) { on_lease(self, ok); },
+      [self](left_isr_atom, bool ok) { on_left_isr(self, ok); },
       [self](agent_atom, agent_handle& a) { self->state.agent = a.agent; },
       [self](repair_atom, std::uint32_t shard, const std::string& why) {
         on_repair(self, shard, why);

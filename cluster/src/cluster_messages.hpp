@@ -49,6 +49,10 @@ using repair_atom = caf::atom_constant<caf::atom("repair")>;
 /// could not.
 using repair_done_atom = caf::atom_constant<caf::atom("repairdone")>;
 
+/// Controller agent -> cluster actor: (left_isr_atom, bool ok): this
+/// member's request to leave the isr of shards it gives up ended; roles
+/// are planned again (after a pause when it failed).
+using left_isr_atom = caf::atom_constant<caf::atom("leftisr")>;
 /// Extension -> cluster actor: (agent_atom, agent_handle): the member's
 /// agent in etcd runs (the extension owns it, and destroys it only after
 /// the actor stopped).

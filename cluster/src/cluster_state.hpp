@@ -179,6 +179,9 @@ struct cluster_state {
   std::vector<held_ack> held_acks;
   bool roles_busy = false;  ///< a role change runs on the store
   bool roles_again = false; ///< the table changed meanwhile
+  /// A request to leave the isr of shards given up is under way (one at
+  /// a time; assignments.cpp).
+  bool leaving_isr = false;
   /// When this member last trimmed its shards' logs (isr.cpp).
   clock::time_point last_trim{};
   /// Shards given to a replica for a damaged record here, and when

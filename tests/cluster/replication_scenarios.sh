@@ -256,6 +256,49 @@ replication_3() {
   verify_scenario "$dir" "$tag"
 }
 
+# 7. R = 2 and min_insync = 2: the member owning the most shards is
+# SIGSTOPped beyond its lease. Its shards fail over to their other replica,
+# and the failover keeps it in their isr (never below min_insync: it holds
+# every acknowledged record, should the new owner lose its disk). Continued,
+# it must not drop those records while the isr lists it (a later failover
+# to it would find nothing, and every copy would follow the empty one): it
+# leaves the isr first, then gives the shards up and catches up; nothing
+# acknowledged is lost (verify_scenario).
+replication_7() {
+  scenario=FormerOwnerLeavesTheIsrBeforeDroppingItsRecords
+  echo "== 7. $scenario"
+  local dir=$work/r7 tag=r7 repl_r=2 repl_min=2 v w n owned from t_stop t_gone=''
+  # Posts to shards v follows wait for it: nothing is acknowledged with
+  # one copy in sync.
+  local poster_retry_for=$((2 * wait_limit))
+  repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  check_replica_count 2 a b c
+  start_posters "$dir" "$tag"
+  sleep 1
+  v=$(most_shards a a b c)
+  for n in "${members[@]}"; do [[ $n != "$v" ]] && { w=$n; break; }; done
+  owned=$(owned_by "$w" "$v")
+  from=$(wc -l <"${logf[$v]}")
+  kill -STOP "${pid[$v]}"
+  t_stop=$(now_ms)
+  note "$scenario: $(date +%T.%3N) $v (owner of $owned shards) stopped; $w watches"
+  while [[ $(now_ms) -lt $((t_stop + stop_ms)) || ( -z $t_gone && $(now_ms) -lt $((t_stop + wait_limit * 1000)) ) ]]; do
+    if [[ -z $t_gone && $(owned_by "$w" "$v") == 0 ]]; then t_gone=$(now_ms); fi
+    sleep 0.1
+  done
+  kill -CONT "${pid[$v]}"
+  note "$scenario: $(date +%T.%3N) $v continued"
+  check "$scenario: $v's shards failed over while it was stopped (gone from $w's owner map after $(secs $((${t_gone:-$(now_ms)} - t_stop))) s)" \
+    test -n "$t_gone"
+  wait_given_up "$v" "$from"
+  check "$scenario: $v left the isr of the shards it lost before dropping its records of them" \
+    grep -q "still list this member" <(tail -n +$((from + 1)) "${logf[$v]}")
+  wait_rebalanced moves a b c || { abandon "$dir"; return; }
+  note "$scenario: $v caught up and got its shards back $(secs $(($(now_ms) - t_stop))) s after its stop"
+  sleep 1
+  verify_scenario "$dir" "$tag"
+}
+
 # 4. Scale-out: a and b (R = 3 uses both), a poster feeding through a; c
 # starts and joins: the controller adds c to every shard (growth to R),
 # then its rebalance moves about a third of the owners to c, at most 32

@@ -19,7 +19,10 @@
 #      why 1);
 #   6. a key's state records damaged in its owner's data file while it
 #      runs: its next event makes the owner give the shard to an in-sync
-#      replica (no dead letter), drop its copy and take a snapshot back.
+#      replica (no dead letter), drop its copy and take a snapshot back;
+#   7. as 3 with R = 2 and min_insync 2: the failover keeps the stopped
+#      owner in its shards' isr; continued, it leaves the isr before it
+#      drops its records (a later failover to it would find nothing).
 #
 # After each: the posters stop (each had every body acknowledged); the
 # cluster goes quiet and in sync (outboxes empty, no lag, no shard under-
@@ -33,7 +36,7 @@
 # etcd-server is installed with apt-get when etcd is missing.
 #
 # usage: replication_test.sh SLUICE_BINARY SOURCE_DIR
-# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 to 6)
+# env:   SLUICE_REPLICATION_SCENARIOS="1 3"  these scenarios (default 1 to 7)
 #        SLUICE_CLUSTER_WAIT=SECONDS          limit of each wait (default 60)
 #        SLUICE_CLUSTER_KEEP=1                keep the work directory
 #        SLUICE_ETCD=PATH                     the etcd binary (default etcd)
@@ -46,7 +49,7 @@ driver_args "$@"
 need_tools python3 timeout curl
 use_python
 
-scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4 5 6}
+scenarios=${SLUICE_REPLICATION_SCENARIOS:-1 2 3 4 5 6 7}
 wait_limit=${SLUICE_CLUSTER_WAIT:-60}
 stages=(parse enrich score)
 shards_total=1024
@@ -55,8 +58,8 @@ stop_ms=5000   # scenario 3's SIGSTOP
 lease_ms=2000  # --lease-ttl
 for s in $scenarios; do
   case $s in
-    1 | 2 | 3 | 4 | 5 | 6) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 6)"; exit 2 ;;
+    1 | 2 | 3 | 4 | 5 | 6 | 7) ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_REPLICATION_SCENARIOS (1 to 7)"; exit 2 ;;
   esac
 done
 need_etcd

@@ -253,6 +253,24 @@ resign_now(etcd_client& client, const controller_keys& keys,
   return out;
 }
 
+result<std::size_t> leave_isr_now(etcd_client& client,
+                                  const controller_keys& keys,
+                                  const std::string& member,
+                                  const std::vector<std::uint32_t>& shards) {
+  round_rules rules{.what = "leaving the isr", .read_key = keys.root()};
+  auto done = run_rounds(client, rules,
+                         [&](const etcd_range& read,
+                             bool) -> result<std::optional<assignment_plan>> {
+                           std::vector<std::string> problems;
+                           auto s = read_snapshot(keys, read, problems);
+                           return std::optional{
+                               leave_isr_plan(keys, s.shards, member, shards)};
+                         });
+  if (!done)
+    return done.error();
+  return done->written;
+}
+
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,
                                const std::string& member,
                                std::size_t replication_factor,

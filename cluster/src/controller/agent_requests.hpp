@@ -52,6 +52,14 @@ resign_now(etcd_client& client, const controller_keys& keys,
            const std::string& member, const std::vector<std::uint32_t>& shards,
            std::size_t min_insync, bool only_to_live_copy = false);
 
+/// A former owner of `shards` leaves their isr before it drops its records
+/// of them (leave_isr_plan, written until nothing is left to change).
+/// Returns how many shards changed.
+result<std::size_t> leave_isr_now(etcd_client& client,
+                                  const controller_keys& keys,
+                                  const std::string& member,
+                                  const std::vector<std::uint32_t>& shards);
+
 /// `forget member`: replacement_plan over the live members, written until
 /// nothing is left to change. A one-line summary, or the refusal.
 result<std::string> forget_now(etcd_client& client, const controller_keys& keys,

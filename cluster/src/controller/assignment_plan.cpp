@@ -245,6 +245,24 @@ result<assignment_plan> isr_remove_plan(const controller_keys& keys,
   return single(keys, r.shard, **entry, std::move(next));
 }
 
+assignment_plan leave_isr_plan(const controller_keys& keys,
+                               const shard_table& table,
+                               const std::string& member,
+                               const std::vector<std::uint32_t>& shards) {
+  assignment_plan plan;
+  for (auto shard : shards) {
+    const auto* entry = find(table, shard);
+    if (!entry || entry->value.owner == member
+        || !listed(entry->value.isr, member))
+      continue;
+    auto next = entry->value;
+    drop(next.isr, member);
+    plan.changes.push_back({shard, entry->mod_revision, std::move(next)});
+  }
+  plan.txns = to_txns(keys, plan.changes);
+  return plan;
+}
+
 result<assignment_plan> replacement_plan(const controller_keys& keys,
                                          const shard_table& table,
                                          const std::string& forgotten,

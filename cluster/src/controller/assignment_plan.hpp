@@ -132,6 +132,15 @@ result<assignment_plan> isr_remove_plan(const controller_keys& keys,
                                         const shard_table& table,
                                         const isr_request& request);
 
+/// `member` leaves the isr of those of `shards` it does not own but is
+/// listed in (a former owner about to drop its records: it must not be
+/// counted as holding them any more). Shards it owns or is not listed in
+/// are left as they are.
+assignment_plan leave_isr_plan(const controller_keys& keys,
+                               const shard_table& table,
+                               const std::string& member,
+                               const std::vector<std::uint32_t>& shards);
+
 /// `forget NODE`: every shard that has `forgotten` as a replica gets the
 /// next live member of its rendezvous ranking in its place (outside the isr
 /// until caught up); a shard it owned fails over as in failover_plan. A

@@ -116,6 +116,25 @@ TEST(AssignmentPlan, AFailoverKeepsDeadIsrMembersRatherThanGoBelowMinInsync) {
   EXPECT_EQ(p3.changes[0].next.isr, (std::vector<std::string>{"b", "c"}));
 }
 
+// Back after that failover, a leaves the isr before it drops its records
+// (plan_roles' leave_isr): only shards it does not own and is listed in.
+TEST(AssignmentPlan, AFormerOwnerLeavesTheIsrOfTheShardsItGivesUp) {
+  auto table = one_shard(2, {6, "b", {"a", "b", "c"}, {"a", "b"}}, 31);
+  table[3] = {{4, "a", {"a", "b", "c"}, {"a", "b"}}, 32}; // a owns it
+  table[5] = {{7, "c", {"a", "b", "c"}, {"b", "c"}}, 33}; // a not listed
+  auto plan = leave_isr_plan(test_keys, table, "a", {2, 3, 5, 9});
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].shard, 2u);
+  EXPECT_EQ(plan.changes[0].expected_mod_revision, 31);
+  EXPECT_EQ(plan.changes[0].next,
+            (shard_assignment{6, "b", {"a", "b", "c"}, {"b"}}));
+  EXPECT_EQ(plan.txns.size(), 1u);
+  // Planning again from the written table changes nothing.
+  auto again = leave_isr_plan(test_keys, one_shard(2, plan.changes[0].next, 40),
+                              "a", {2});
+  EXPECT_TRUE(again.changes.empty());
+}
+
 TEST(AssignmentPlan, AnIsrWithoutLiveMembersLeavesTheShardWithoutOwner) {
   auto table = one_shard(4, {5, "a", {"a", "b", "c"}, {"a", "b"}});
   auto plan = failover_plan(test_keys, table, {"c"}, {}, 1);

@@ -282,6 +282,22 @@ void controller_agent::change_isr_batch(
        }});
 }
 
+void controller_agent::leave_isr(
+    std::vector<std::uint32_t> shards,
+    std::function<void(result<std::size_t>)> done) {
+  auto shared = std::make_shared<std::function<void(result<std::size_t>)>>(
+      std::move(done));
+  auto* p = impl_.get();
+  p->enqueue({[p, shards = std::move(shards), shared] {
+                (*shared)(leave_isr_now(p->client, p->keys, p->options.member,
+                                        shards));
+              },
+              [shared] {
+                (*shared)(fail(errc::unavailable,
+                               "the controller agent stopped first"));
+              }});
+}
+
 void controller_agent::resign(
     std::vector<std::uint32_t> shards, bool only_to_live_copy,
     std::function<void(result<resign_outcome>)> done) {

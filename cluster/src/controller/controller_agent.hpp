@@ -115,6 +115,12 @@ public:
   void resign(std::vector<std::uint32_t> shards, bool only_to_live_copy,
               std::function<void(result<resign_outcome>)> done);
 
+  /// This member, a former owner of `shards`, leaves their isr before it
+  /// drops its records of them (see leave_isr_now). `done` gets how many
+  /// changed.
+  void leave_isr(std::vector<std::uint32_t> shards,
+                 std::function<void(result<std::size_t>)> done);
+
   /// `forget NODE`: gives the stopped member's replicas to the next live
   /// members of each shard's ranking (see replacement_plan). `done` gets a
   /// one-line summary or the refusal.

@@ -169,6 +169,23 @@ void apply_roles(cluster_actor* self) {
   s.log->info("controller's assignment: {} shards claimed, {} promoted from "
               "copies, {} given up, {} copies dropped",
               claimed, promoted, ch->demote.size(), ch->drop_copies.size());
+  if (!ch->leave_isr.empty() && s.agent && !s.leaving_isr) {
+    s.leaving_isr = true;
+    s.log->warn("{} shards owned here are now another member's, and their "
+                "in-sync replicas still list this member: leaving them "
+                "before dropping this member's records of them",
+                ch->leave_isr.size());
+    auto log = s.log;
+    auto me = caf::actor_cast<caf::actor>(self);
+    s.agent->leave_isr(ch->leave_isr, [log, me](result<std::size_t> r) {
+      if (r)
+        log->info("left the in-sync replicas of {} shards", *r);
+      else
+        log->warn("leaving the in-sync replicas failed: {} (asked again)",
+                  r.error().describe());
+      caf::anon_send(me, left_isr_atom::value, bool(r));
+    });
+  }
   if (!ch->resign.empty() && s.agent) {
     s.log->warn("{} shards assigned to this member hold no data here while "
                 "other copies are in sync (was the data directory lost?): "
@@ -235,6 +252,18 @@ void on_assignments(cluster_actor* self,
     forget_moved_batches(self, before);
     s.outbox_dirty = true;
   }
+  apply_roles(self);
+}
+
+void on_left_isr(cluster_actor* self, bool ok) {
+  auto& s = self->state;
+  if (!ok) {
+    // Asked again after a pause (the lease, or etcd, may be back by then).
+    self->delayed_send(self, std::chrono::seconds(2), left_isr_atom::value,
+                       true);
+    return;
+  }
+  s.leaving_isr = false;
   apply_roles(self);
 }
 

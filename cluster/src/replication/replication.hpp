@@ -26,6 +26,9 @@ void on_assignments(cluster_actor* self,
                     std::shared_ptr<const shard_table> table);
 /// The agent could (true) or could not (false) confirm the lease.
 void on_lease(cluster_actor* self, bool ok);
+/// This member's request to leave the isr of shards it gives up ended:
+/// roles are planned again, after a pause when it failed.
+void on_left_isr(cluster_actor* self, bool ok);
 
 // -- shipping.cpp --
 /// A follower's copy at `at` takes the shard's log as this owner writes

@@ -34,8 +34,10 @@ role_changes plan_roles(const shard_table& table, const std::string& me,
       // member, which the controller makes owner again once it is seen):
       // keep everything; this may be the only copy of what was
       // acknowledged.
+      // Listed in the isr, it leaves it first: until then its records are
+      // what the controller counts on.
       if (!a.owner.empty() && a.epoch >= owned->second)
-        out.demote.push_back(shard);
+        (listed(a.isr, me) ? out.leave_isr : out.demote).push_back(shard);
       continue;
     }
     if (!replica && has_copy)

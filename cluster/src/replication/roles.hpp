@@ -39,10 +39,18 @@ struct role_changes {
   /// claiming them empty would lose acknowledged records, so they are
   /// given to an in-sync copy instead.
   std::vector<std::uint32_t> resign;
+  /// Owned here, another member owns it at a newer epoch, but the isr
+  /// still lists this member (a failover keeps a dead owner in the isr
+  /// rather than go below min_insync): its records are the acknowledged
+  /// ones the controller counts on, so they are kept until the member has
+  /// left the isr; then they are demoted. Dropped while listed, a later
+  /// failover to this member would find nothing and the holders would
+  /// follow it (data lost on every member).
+  std::vector<std::uint32_t> leave_isr;
 
   bool empty() const {
     return claim.empty() && promote.empty() && demote.empty()
-           && drop_copies.empty() && resign.empty();
+           && drop_copies.empty() && resign.empty() && leave_isr.empty();
   }
 };
 

@@ -49,6 +49,26 @@ TEST(Roles, AnOwnerWhoseShardMovedOnGivesItUp) {
   EXPECT_EQ(plan_roles(t, "a", l).demote, shards{4});
 }
 
+// A failover kept the dead owner a in the isr (at min_insync it would not
+// go below). Back, a must not drop its records while the isr lists it: a
+// later failover to a would find nothing, and c, seeing a newer owner,
+// would drop the only other copy (data lost on every member). It leaves
+// the isr first, keeping everything; once out, it gives the shard up.
+TEST(Roles, AFormerOwnerStillInTheIsrLeavesItBeforeDroppingItsRecords) {
+  shard_table t;
+  t[7] = entry(6, "c", {"a", "b", "c"}, {"a", "c"});
+  local_shards l;
+  l.owned[7] = 5;
+  auto listed = plan_roles(t, "a", l);
+  EXPECT_EQ(listed.leave_isr, shards{7});
+  EXPECT_TRUE(listed.demote.empty());
+  EXPECT_FALSE(listed.empty());
+  t[7] = entry(6, "c", {"a", "b", "c"}, {"c"});
+  auto out = plan_roles(t, "a", l);
+  EXPECT_EQ(out.demote, shards{7});
+  EXPECT_TRUE(out.leave_isr.empty());
+}
+
 TEST(Roles, TheOwnerAtANewerEpochKeepsItsDataAtThatEpoch) {
   shard_table t;
   t[9] = entry(5, "a", {"a", "b"}, {"a"});
