@@ -207,6 +207,15 @@ result<assignment_plan> isr_add_plan(const controller_keys& keys,
   auto where = "shard " + std::to_string(r.shard) + ": '" + r.member + "' ";
   if (listed(a.isr, r.member))
     return fail(errc::invalid_argument, where + "is already in the isr");
+  // Asked at an earlier epoch (a request that landed late, after a
+  // failover and back): the positions compared are that epoch's, and the
+  // owner may already have acknowledged records of this one the member
+  // lacks.
+  if (r.owner_position.epoch != a.epoch)
+    return fail(errc::invalid_argument,
+                where + "was asked for at epoch "
+                    + std::to_string(r.owner_position.epoch)
+                    + "; the shard is at epoch " + std::to_string(a.epoch));
   if (r.member_position < r.owner_position)
     return fail(errc::invalid_argument,
                 where + "has not caught up (at "

@@ -121,7 +121,8 @@ struct isr_request {
 
 /// Adds a caught-up follower (position at least the owner's) to the isr.
 /// Refused with errc::invalid_argument otherwise, or when the requester is
-/// not the owner, or the member not a replica or already in the isr.
+/// not the owner, the member not a replica or already in the isr, or the
+/// request was made at another epoch than the shard's.
 result<assignment_plan> isr_add_plan(const controller_keys& keys,
                                      const shard_table& table,
                                      const isr_request& request);

@@ -260,6 +260,12 @@ TEST(AssignmentPlan, TheOwnerAddsOnlyACaughtUpReplicaToTheIsr) {
   ASSERT_FALSE(not_owner);
   EXPECT_EQ(not_owner.error().message,
             "shard 7: 'a' is not its owner (the owner is 'b' at epoch 3)");
+  // Asked at an earlier epoch of the same owner (a late request): the
+  // positions compared are that epoch's.
+  auto late = isr_add_plan(test_keys, table, ask("b", "c", {2, 90}, {2, 90}));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().message,
+            "shard 7: 'c' was asked for at epoch 2; the shard is at epoch 3");
   EXPECT_FALSE(isr_add_plan(test_keys, table, ask("b", "z", {3, 50}, {3, 50})));
   EXPECT_FALSE(isr_add_plan(test_keys, table, ask("b", "b", {3, 50}, {3, 50})));
 }
