@@ -146,15 +146,11 @@ PY
 feed="$work/rounds/npm.tsv"
 changes=$(($(wc -l <"$feed") - 1))
 
-if [[ -z $only || $only == lag ]]; then
-  echo
-  echo "-- 2. live tail: $changes changes, fsync per commit, commit -> delivery --"
-  rm -rf "$work/lag"
-  # The subscriber is connected before the first change: start the node
-  # with no feed, subscribe, then start it again with the feed (the same
-  # data directory; the subscriber reconnects with its cursor).
-  serve "$work/lag"
-  python3 - "$base/v1/feed/score?format=ndjson" "$changes" >"$work/lag.txt" <<'PY' &
+# http_lag_reader URL N: follows the NDJSON feed at URL (reconnecting with
+# its cursor) until N changes came; prints the commit -> delivery lag.
+# Run in the background: it execs python, so $! is the reader.
+http_lag_reader() {
+  exec python3 - "$@" <<'PY'
 import datetime, json, sys, time, urllib.request
 # Cheap per line (the client shares the 2 cores with the pipeline): no
 # JSON parse, the ts field cut out and read by fromisoformat.
@@ -185,20 +181,18 @@ lags.sort()
 q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))]
 print("%d changes: lag p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lags), q(0.5), q(0.99), lags[-1]))
 PY
-  reader=$!
-  readers+=("$reader")
-  sleep 1
-  stop
-  t0=$(now_ms)
-  serve "$work/lag" --feed "$feed"
-  wait "$reader"
-  echo "fed and delivered in $(($(now_ms) - t0)) ms"
-  cat "$work/lag.txt"
-  stop
-  echo "-- 2b. the same over gRPC with raw states (no renderer) --"
+}
+
+# lag_run OUT READER...: the subscriber READER (printing its lag figures)
+# is connected before the first change: the node starts with no feed,
+# READER subscribes, then the node starts again with the feed on the same
+# data directory (READER reconnects with its cursor); OUT's figures.
+lag_run() {
+  local out=$1 reader t0
+  shift
   rm -rf "$work/lag"
   serve "$work/lag"
-  "$grpc_reader" "127.0.0.1:$gport" score --raw --lag "$changes" >"$work/lag-grpc.txt" &
+  "$@" >"$out" &
   reader=$!
   readers+=("$reader")
   sleep 1
@@ -207,8 +201,16 @@ PY
   serve "$work/lag" --feed "$feed"
   wait "$reader"
   echo "fed and delivered in $(($(now_ms) - t0)) ms"
-  cat "$work/lag-grpc.txt"
+  cat "$out"
   stop
+}
+
+if [[ -z $only || $only == lag ]]; then
+  echo
+  echo "-- 2. live tail: $changes changes, fsync per commit, commit -> delivery --"
+  lag_run "$work/lag.txt" http_lag_reader "$base/v1/feed/score?format=ndjson" "$changes"
+  echo "-- 2b. the same over gRPC with raw states (no renderer) --"
+  lag_run "$work/lag-grpc.txt" "$grpc_reader" "127.0.0.1:$gport" score --raw --lag "$changes"
 fi
 
 if [[ -z $only || $only == cost ]]; then
@@ -247,7 +249,7 @@ if [[ -z $only || $only == cost ]]; then
     for setup in "0 0" "10 0" "100 0" "100 1" "10 2" "100 2"; do
       read -r n f <<<"$setup"
       r=$(run_with "$n" "$f")
-      echo "trial $trial: $n subscribers$(((f == 1)) && echo ' (one prefix each)')$(((f == 2)) && echo ' (gRPC, raw states)'): ${r}k stage events/s"
+      echo "trial $trial: $n subscribers$( ((f == 1)) && echo ' (one prefix each)')$( ((f == 2)) && echo ' (gRPC, raw states)'): ${r}k stage events/s"
       echo "$r" >>"$work/cost.$n.$f"
     done
   done
