@@ -117,7 +117,7 @@ public:
     }
     char buf[64];
     std::snprintf(buf, sizeof buf, "w=%llu s=%.3f",
-                  static_cast<unsigned long long>(writes + 1),
+                  static_cast<unsigned long long>(writes) + 1,
                   std::log10(1 + downloads) * 10);
     ctx.set_state(buf);
   }
@@ -211,7 +211,8 @@ int run_flow(const config& c) {
   std::printf("flow rows=%llu seconds=%.3f rows_per_s=%.0f "
               "cpu_us_per_row=%.2f peak_rss_mib=%.1f commits=%llu "
               "score_done=%llu\n",
-              static_cast<unsigned long long>(rows), secs, rows / secs,
+              static_cast<unsigned long long>(rows), secs,
+              static_cast<double>(rows) / secs,
               (cpu.user_s + cpu.sys_s) * 1e6 / static_cast<double>(rows),
               static_cast<double>(rss_peak) / 1024.0,
               static_cast<unsigned long long>(s.commits),

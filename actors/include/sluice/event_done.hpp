@@ -32,8 +32,8 @@ const char* to_string(done_outcome o) noexcept;
 
 /// A tracked event's outcome and what it took.
 struct event_done {
-  std::string id; ///< the published event's id
-  done_outcome outcome = done_outcome::pending;
+  std::string id;                               ///< the published event's id
+  done_outcome outcome = done_outcome::pending; ///< how it ended
   /// Completions applied: the event's in each stage it reached, and those
   /// of every event it caused (its emits' ids start with its id), here.
   std::uint64_t processed = 0;
