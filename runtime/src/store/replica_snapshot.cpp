@@ -55,17 +55,27 @@ result<void> in_writer(store::impl& p, const char* what, F fn) {
 result<void> store::install_snapshot(std::uint32_t shard, repl_position at,
                                      const std::vector<std::string>& chunks) {
   auto& p = *impl_;
-  return in_writer(p, "install a replica snapshot",
-                   [&](cluster_writer& w) -> result<void> {
-                     if (auto r = check_snapshot(p, w.get(), shard, at); !r)
-                       return r;
-                     if (auto r = erase_replica(p, w, shard); !r)
-                       return r;
-                     for (std::size_t i = 0; i < chunks.size(); ++i)
-                       if (auto r = apply_chunk(p, w, shard, chunks[i], i); !r)
-                         return r;
-                     return write_replica_entry(p, w, shard, {at, false});
-                   });
+  return in_writer(
+      p, "install a replica snapshot", [&](cluster_writer& w) -> result<void> {
+        if (auto r = check_snapshot(p, w.get(), shard, at); !r)
+          return r;
+        // A late snapshot (sent again while the first was
+        // being installed) older than the copy, of its epoch:
+        // the copy holds all of it and more, some of which
+        // the owner may have counted as acknowledged. Kept.
+        auto now = read_replica_entry(p, w.get(), shard);
+        if (!now)
+          return now.error();
+        if (*now && !(*now)->installing && (*now)->at.epoch == at.epoch
+            && (*now)->at.seq > at.seq)
+          return {};
+        if (auto r = erase_replica(p, w, shard); !r)
+          return r;
+        for (std::size_t i = 0; i < chunks.size(); ++i)
+          if (auto r = apply_chunk(p, w, shard, chunks[i], i); !r)
+            return r;
+        return write_replica_entry(p, w, shard, {at, false});
+      });
 }
 
 result<void> store::begin_snapshot(std::uint32_t shard, repl_position at) {

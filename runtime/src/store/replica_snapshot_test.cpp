@@ -54,8 +54,27 @@ TEST_F(ReplicaSnapshot, ASnapshotInOneGoEqualsTheOwnerAndReplacesTheOldCopy) {
   EXPECT_NE(*before, *owner); // nothing shipped: the copy is behind
   snapshot(S);
   expect_in_sync(S, "a second snapshot");
+  // A late snapshot of the same epoch, older than the copy (the log moved
+  // it on since), leaves the copy as it is: it never goes back.
+  std::vector<std::string> old_chunks;
+  auto old_at = a.st->snapshot_shard(S, 4096, [&](std::string&& c) {
+    old_chunks.push_back(std::move(c));
+    return true;
+  });
+  ASSERT_TRUE(old_at);
+  write_batch more;
+  more.appends = {append(a.parse, k, "k#after-the-snapshot")};
+  commit(a, std::move(more));
+  ship(S);
+  auto moved = b.st->replica_position(S);
+  ASSERT_TRUE(moved && *moved);
+  ASSERT_GT((*moved)->seq, old_at->seq);
+  ASSERT_TRUE(b.st->install_snapshot(S, *old_at, old_chunks));
+  EXPECT_EQ(**b.st->replica_position(S), **moved);
+  expect_in_sync(S, "a late, older snapshot");
   // A chunk that does not parse is refused, and the copy stays.
-  auto bad = b.st->install_snapshot(S, {1, 99}, {"\xff\xff not a record"});
+  auto bad = b.st->install_snapshot(S, {(*moved)->epoch, (*moved)->seq + 1},
+                                    {"\xff\xff not a record"});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, errc::corrupt);
   expect_in_sync(S, "a refused snapshot");
