@@ -121,8 +121,7 @@ private:
     auto who = bearer_caller(authorization, host_of(peer), *access_);
     const auto* caller = std::get_if<http_caller>(&who);
     std::optional<access_refusal> refusal;
-    http_caller anonymous;
-    anonymous.address = host_of(peer);
+    auto anonymous = anonymous_caller(host_of(peer));
     if (!caller)
       refusal = std::get<access_refusal>(who);
     else

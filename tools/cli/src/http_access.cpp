@@ -105,6 +105,12 @@ audit_actor http_caller::actor() const {
           session ? address + " (dashboard)" : address};
 }
 
+http_caller anonymous_caller(std::string address) {
+  http_caller c;
+  c.address = std::move(address);
+  return c;
+}
+
 std::string request_name(const httplib::Request& req) {
   return req.method + " " + req.path;
 }
@@ -160,8 +166,7 @@ void refuse_access(httplib::Response& res, const access_refusal& r,
 std::variant<http_caller, access_refusal>
 bearer_caller(std::optional<std::string_view> authorization,
               std::string address, const access_policy& p) {
-  http_caller c;
-  c.address = std::move(address);
+  auto c = anonymous_caller(std::move(address));
   if (!authorization)
     return c;
   constexpr std::string_view bearer = "Bearer ";
@@ -207,17 +212,14 @@ std::optional<http_caller> identify(const httplib::Request& req,
                                     httplib::Response& res,
                                     const access_policy& p,
                                     const readiness& state) {
-  if (!req.has_header("Authorization")) {
-    http_caller c;
-    c.address = req.remote_addr;
-    return session_caller(req, res, p, state, std::move(c));
-  }
+  if (!req.has_header("Authorization"))
+    return session_caller(req, res, p, state,
+                          anonymous_caller(req.remote_addr));
   auto value = req.get_header_value("Authorization");
   auto who = bearer_caller(value, req.remote_addr, p);
   if (auto* r = std::get_if<access_refusal>(&who)) {
-    http_caller anonymous;
-    anonymous.address = req.remote_addr;
-    refuse_access(res, *r, anonymous, request_name(req), state);
+    refuse_access(res, *r, anonymous_caller(req.remote_addr), request_name(req),
+                  state);
     return std::nullopt;
   }
   return std::get<http_caller>(std::move(who));

@@ -58,6 +58,10 @@ struct access_refusal {
   std::string why;     ///< the message for the caller
 };
 
+/// A caller without a token (nor a session) from `address`: how a request
+/// without credentials, or a refused one, is named.
+http_caller anonymous_caller(std::string address);
+
 /// The caller presenting `authorization` (the value of an Authorization
 /// header or gRPC metadata; nothing: anonymous) from `address`, or why a
 /// malformed or unknown token is refused.
