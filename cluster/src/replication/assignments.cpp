@@ -169,6 +169,11 @@ void apply_roles(cluster_actor* self) {
   s.log->info("controller's assignment: {} shards claimed, {} promoted from "
               "copies, {} given up, {} copies dropped",
               claimed, promoted, ch->demote.size(), ch->drop_copies.size());
+  if (!ch->claimed_empty.empty())
+    s.log->warn("{} shards are assigned to this member, which holds nothing "
+                "of them, and no other copy is in sync: they start empty "
+                "(what they held is lost; first: shard {})",
+                ch->claimed_empty.size(), ch->claimed_empty.front());
   if (!ch->leave_isr.empty() && s.agent && !s.leaving_isr) {
     s.leaving_isr = true;
     s.log->warn("{} shards owned here are now another member's, and their "

@@ -24,6 +24,8 @@ role_changes plan_roles(const shard_table& table, const std::string& me,
         out.resign.push_back(shard); // others hold what was acknowledged
       } else {
         out.claim[a.epoch].push_back(shard); // a first assignment
+        if (a.epoch > 1)
+          out.claimed_empty.push_back(shard); // ...or its data is gone
       }
       continue;
     }

@@ -47,6 +47,11 @@ struct role_changes {
   /// failover to this member would find nothing and the holders would
   /// follow it (data lost on every member).
   std::vector<std::uint32_t> leave_isr;
+  /// Of `claim`: shards this member holds nothing of, claimed at an epoch
+  /// after their first (no other isr member: a wiped lone owner, or an
+  /// operator's `forget --allow-data-loss`). They start empty: said
+  /// loudly, since what they held is gone.
+  std::vector<std::uint32_t> claimed_empty;
 
   bool empty() const {
     return claim.empty() && promote.empty() && demote.empty()

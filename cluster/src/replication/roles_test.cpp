@@ -22,6 +22,7 @@ TEST(Roles, AFirstAssignmentIsClaimedAndAFollowerWaitsForItsSnapshot) {
   t[2] = entry(1, "b", {"b", "a"}, {"b"});
   auto a = plan_roles(t, "a", {});
   EXPECT_EQ(a.claim[1], shards{1});
+  EXPECT_TRUE(a.claimed_empty.empty()); // a first assignment: nothing lost
   EXPECT_TRUE(a.promote.empty());
   EXPECT_TRUE(a.demote.empty());
   EXPECT_TRUE(a.drop_copies.empty());
@@ -67,6 +68,16 @@ TEST(Roles, AFormerOwnerStillInTheIsrLeavesItBeforeDroppingItsRecords) {
   auto out = plan_roles(t, "a", l);
   EXPECT_EQ(out.demote, shards{7});
   EXPECT_TRUE(out.leave_isr.empty());
+}
+
+// A lone owner with nothing here at a later epoch (its disk wiped, no
+// other copy in sync): it claims the shard empty, and says so.
+TEST(Roles, ALoneOwnerWithNothingHereAtALaterEpochClaimsItEmptyAndSaysSo) {
+  shard_table t;
+  t[8] = entry(7, "a", {"a", "b", "c"}, {"a"});
+  auto r = plan_roles(t, "a", {});
+  EXPECT_EQ(r.claim[7], shards{8});
+  EXPECT_EQ(r.claimed_empty, shards{8});
 }
 
 TEST(Roles, TheOwnerAtANewerEpochKeepsItsDataAtThatEpoch) {
