@@ -225,8 +225,18 @@ wiped_and_rebuilt() {
 replication_3() {
   scenario=OwnerStoppedBeyondItsLease
   echo "== 3. $scenario"
-  local dir=$work/r3 tag=r3 v w n t_stop t_gone='' owned from
+  local dir=$work/r3 tag=r3
   repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  owner_stopped_past_lease "$dir" "$tag" 0
+}
+
+# owner_stopped_past_lease DIR TAG LEAVES: fed through every member, the
+# member owning the most shards is SIGSTOPped for stop_ms (with LEAVES=1,
+# longer if its shards have not failed over yet, up to the wait limit),
+# then continued: its shards failed over, it gives them up (with LEAVES=1,
+# after leaving their isr), catches up and gets them back; verify_scenario.
+owner_stopped_past_lease() {
+  local dir=$1 tag=$2 leaves=$3 v w n t_stop t_cont t_gone='' owned from
   start_posters "$dir" "$tag"
   sleep 1
   v=$(most_shards a a b c)
@@ -236,22 +246,27 @@ replication_3() {
   kill -STOP "${pid[$v]}"
   t_stop=$(now_ms)
   note "$scenario: $(date +%T.%3N) $v (owner of $owned shards) stopped; $w watches"
-  while [[ $(now_ms) -lt $((t_stop + stop_ms)) ]]; do
+  while [[ $(now_ms) -lt $((t_stop + stop_ms)) || ( $leaves == 1 && -z $t_gone && $(now_ms) -lt $((t_stop + wait_limit * 1000)) ) ]]; do
     if [[ -z $t_gone && $(owned_by "$w" "$v") == 0 ]]; then t_gone=$(now_ms); fi
     sleep 0.1
   done
   kill -CONT "${pid[$v]}"
+  t_cont=$(now_ms)
   note "$scenario: $(date +%T.%3N) $v continued"
   check "$scenario: $v's shards failed over while it was stopped (gone from $w's owner map after $(secs $((${t_gone:-$(now_ms)} - t_stop))) s)" \
     test -n "$t_gone"
   wait_given_up "$v" "$from"
+  if [[ $leaves == 1 ]]; then
+    check "$scenario: $v left the isr of the shards it lost before dropping its records of them" \
+      grep -q "still list this member" <(tail -n +$((from + 1)) "${logf[$v]}")
+  fi
   # Caught up: its shards back (each moved once it was in sync). Not "every
   # member in sync at one instant" while three posters feed: the rebalance
   # keeps up to 32 shards in motion for a minute, and then followers flap
   # in and out of the isr on two busy cores (verify_scenario checks it all
   # in sync once the posters stopped).
   wait_rebalanced moves a b c || { abandon "$dir"; return; }
-  note "$scenario: $v caught up and got its shards back $(secs $(($(now_ms) - t_stop - stop_ms))) s after SIGCONT"
+  note "$scenario: $v caught up and got its shards back $(secs $(($(now_ms) - t_cont))) s after SIGCONT"
   sleep 1
   verify_scenario "$dir" "$tag"
 }
@@ -267,36 +282,13 @@ replication_3() {
 replication_7() {
   scenario=FormerOwnerLeavesTheIsrBeforeDroppingItsRecords
   echo "== 7. $scenario"
-  local dir=$work/r7 tag=r7 repl_r=2 repl_min=2 v w n owned from t_stop t_gone=''
-  # Posts to shards v follows wait for it: nothing is acknowledged with
-  # one copy in sync.
+  local dir=$work/r7 tag=r7 repl_r=2 repl_min=2
+  # Posts to shards the stopped member follows wait for it: nothing is
+  # acknowledged with one copy in sync.
   local poster_retry_for=$((2 * wait_limit))
   repl_start "$dir" "$tag" || { abandon "$dir"; return; }
   check_replica_count 2 a b c
-  start_posters "$dir" "$tag"
-  sleep 1
-  v=$(most_shards a a b c)
-  for n in "${members[@]}"; do [[ $n != "$v" ]] && { w=$n; break; }; done
-  owned=$(owned_by "$w" "$v")
-  from=$(wc -l <"${logf[$v]}")
-  kill -STOP "${pid[$v]}"
-  t_stop=$(now_ms)
-  note "$scenario: $(date +%T.%3N) $v (owner of $owned shards) stopped; $w watches"
-  while [[ $(now_ms) -lt $((t_stop + stop_ms)) || ( -z $t_gone && $(now_ms) -lt $((t_stop + wait_limit * 1000)) ) ]]; do
-    if [[ -z $t_gone && $(owned_by "$w" "$v") == 0 ]]; then t_gone=$(now_ms); fi
-    sleep 0.1
-  done
-  kill -CONT "${pid[$v]}"
-  note "$scenario: $(date +%T.%3N) $v continued"
-  check "$scenario: $v's shards failed over while it was stopped (gone from $w's owner map after $(secs $((${t_gone:-$(now_ms)} - t_stop))) s)" \
-    test -n "$t_gone"
-  wait_given_up "$v" "$from"
-  check "$scenario: $v left the isr of the shards it lost before dropping its records of them" \
-    grep -q "still list this member" <(tail -n +$((from + 1)) "${logf[$v]}")
-  wait_rebalanced moves a b c || { abandon "$dir"; return; }
-  note "$scenario: $v caught up and got its shards back $(secs $(($(now_ms) - t_stop))) s after its stop"
-  sleep 1
-  verify_scenario "$dir" "$tag"
+  owner_stopped_past_lease "$dir" "$tag" 1
 }
 
 # 4. Scale-out: a and b (R = 3 uses both), a poster feeding through a; c
