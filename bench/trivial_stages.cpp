@@ -123,7 +123,12 @@ public:
   }
 };
 
-const char* topology_yaml = R"(pipeline: trivial
+/// The topology; split and url keep no state (`state: none`) unless
+/// `stateful` (the baseline: an empty state record per key, as before that
+/// setting existed).
+std::string topology_yaml(bool stateful) {
+  const std::string state = stateful ? "" : "    state: none\n";
+  return R"(pipeline: trivial
 topics: [rows, packages, urls]
 feed: { topic: rows, format: lines }
 stages:
@@ -131,14 +136,17 @@ stages:
     behaviour: trivial.split
     subscribe: [{ topic: rows }]
     emits: [packages]
-  - name: url
+)" + state
+         + R"(  - name: url
     behaviour: trivial.url
     subscribe: [{ topic: packages }]
     emits: [urls]
-  - name: score
+)" + state
+         + R"(  - name: score
     behaviour: trivial.score
     subscribe: [{ topic: urls }]
 )";
+}
 
 registry make_registry() {
   registry reg;
@@ -158,6 +166,7 @@ struct config {
   std::uint64_t interval_ms = 20;
   std::string kills = "0.25,0.5,0.75";
   bool sync = true;
+  bool stateful = false; ///< split and url keep (empty) state records
 };
 
 /// Data rows of the file (lines after the header).
@@ -174,7 +183,8 @@ std::uint64_t count_rows(const std::string& path) {
 }
 
 std::unique_ptr<node> start_node(const config& c, const registry& reg) {
-  auto topo = check(parse_topology(topology_yaml, "trivial.yaml"), "topology");
+  auto topo = check(parse_topology(topology_yaml(c.stateful), "trivial.yaml"),
+                    "topology");
   node_options o;
   o.data_dir = c.data;
   o.sync = c.sync;
@@ -322,9 +332,17 @@ bool run_child_process(const config& c, std::uint64_t kill_at,
     close(fds[0]);
     close(fds[1]);
     std::string self = "/proc/self/exe";
-    execl(self.c_str(), "bench_trivial", "--mode", "child", "--rows",
-          c.rows.c_str(), "--data", c.data.c_str(),
-          c.sync ? "--sync" : "--no-sync", nullptr);
+    std::vector<std::string> args{
+        "bench_trivial", "--mode", "child", "--rows",
+        c.rows,          "--data", c.data,  c.sync ? "--sync" : "--no-sync"};
+    if (c.stateful)
+      args.emplace_back("--stateful");
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(self.c_str(), argv.data());
     _exit(127);
   }
   close(fds[1]);
@@ -433,7 +451,8 @@ int main(int argc, char** argv) {
              {"interval-ms", true},
              {"kills", true},
              {"sync", false},
-             {"no-sync", false}});
+             {"no-sync", false},
+             {"stateful", false}});
     c.mode = f.str("mode", "");
     c.rows = f.str("rows", "");
     c.data = f.str("data", "");
@@ -441,13 +460,14 @@ int main(int argc, char** argv) {
     c.interval_ms = f.num("interval-ms", c.interval_ms);
     c.kills = f.str("kills", c.kills);
     c.sync = !f.has("no-sync");
+    c.stateful = f.has("stateful");
   } catch (const std::exception& e) {
     die(e.what());
   }
   if (c.rows.empty() || c.data.empty())
     die("usage: bench_trivial --mode flow|urgent|kills --rows NPM.tsv "
         "--data DIR [--urgent N] [--interval-ms MS] [--kills F,F,F] "
-        "[--no-sync]");
+        "[--no-sync] [--stateful]");
   if (c.mode == "flow")
     return run_flow(c);
   if (c.mode == "urgent")

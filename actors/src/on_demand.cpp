@@ -112,6 +112,11 @@ result<query_answer> node::query(const std::string& stage,
                 "no stage '" + stage + "' (stages: " + known + ")");
   if (key.empty())
     return fail(errc::invalid_argument, "an empty key");
+  if (topo.stages[index].stateless)
+    return fail(errc::invalid_argument,
+                "stage '" + stage
+                    + "' keeps no state (state: none): query a stage that "
+                      "keeps one");
   if (!opts.refresh) {
     auto s = p.st->read_state(p.plan()->stage_id(index), key);
     if (!s)

@@ -38,11 +38,13 @@ public:
     state_ = std::move(bytes);
     has_ = true;
     cleared_ = false;
+    wrote_state = true;
   }
   void clear_state() override {
     state_.clear();
     has_ = false;
     cleared_ = true;
+    wrote_state = true;
   }
   void emit(std::string topic, event ev) override {
     emitted.emplace_back(std::move(topic), std::move(ev));
@@ -89,6 +91,7 @@ public:
   std::vector<std::pair<std::string, std::uint64_t>> observed;
   std::vector<timer_request> timers;
   bool cleared_ = false;
+  bool wrote_state = false; ///< set_state or clear_state was called
 
 private:
   const std::string& stage_;

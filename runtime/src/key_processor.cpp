@@ -72,24 +72,10 @@ key_processor::~key_processor() = default;
 
 result<void> key_processor::load(const store& st) {
   impl_->load_damaged = false;
-  auto s = st.read_state(plan_.stage_id(stage_), key_);
-  if (!s) {
-    impl_->load_error = s.error().describe();
-    impl_->load_damaged = s.error().code == errc::corrupt;
-    return s.error();
-  }
   impl_->ks.Clear();
   version_ = 0;
-  if (*s) {
-    if (!impl_->ks.ParseFromString((*s)->key_state)) {
-      auto e = fail(errc::corrupt, "state of key '" + key_ + "' in stage "
-                                       + plan_.topo().stages[stage_].name
-                                       + " is not a valid sluice.v1.KeyState");
-      impl_->load_error = e.describe();
-      return e;
-    }
-    version_ = (*s)->version;
-  }
+  if (auto r = impl_->spec.stateless ? result<void>{} : load_state(st); !r)
+    return r;
   impl_->pending.reset();
   auto r = st.read_retry(plan_.stage_id(stage_), key_);
   if (!r) {
@@ -104,6 +90,27 @@ result<void> key_processor::load(const store& st) {
   }
   impl_->loaded = true;
   impl_->load_error.clear();
+  return {};
+}
+
+/// The key's state record, unless its stage keeps none (`state: none`).
+result<void> key_processor::load_state(const store& st) {
+  auto s = st.read_state(plan_.stage_id(stage_), key_);
+  if (!s) {
+    impl_->load_error = s.error().describe();
+    impl_->load_damaged = s.error().code == errc::corrupt;
+    return s.error();
+  }
+  if (*s) {
+    if (!impl_->ks.ParseFromString((*s)->key_state)) {
+      auto e = fail(errc::corrupt, "state of key '" + key_ + "' in stage "
+                                       + plan_.topo().stages[stage_].name
+                                       + " is not a valid sluice.v1.KeyState");
+      impl_->load_error = e.describe();
+      return e;
+    }
+    version_ = (*s)->version;
+  }
   return {};
 }
 
@@ -134,6 +141,13 @@ completion key_processor::process(keys::queue_pos pos, const event& in,
   key_context ctx{p.spec.name, key_, p.ks, p.log};
   routed_emits routed;
   auto failure = p.call_behaviour(ctx, job.ev());
+  if (!failure && p.spec.stateless && ctx.wrote_state)
+    failure = event_failure{
+        "stage " + p.spec.name + " has state: none, but its behaviour "
+            + p.spec.behaviour
+            + " set or cleared the key's state (keep no state there, or "
+              "remove state: none from the stage)",
+        true};
   if (!failure)
     failure = p.route_emits(ctx, job.ev(), routed);
   if (failure) {

@@ -84,6 +84,7 @@ struct key_processor::impl {
                                            routed_emits& out);
   void record_failure(event_job& job, const std::string& why);
   void record_success(event_job& job, key_context& ctx, routed_emits routed);
+  void record_state(event_job& job, const key_context& ctx);
 };
 
 } // namespace sluice

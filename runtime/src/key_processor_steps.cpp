@@ -75,6 +75,7 @@ event_job key_processor::impl::start(keys::queue_pos pos, const event& in,
   c.urgent = in.priority == priority::urgent;
   c.ingest_ts_ns = in.ingest_ts_ns;
   c.event_id = in.id;
+  c.stateless = spec.stateless;
   c.clear_retry = pending.has_value();
   job.status.set_last_event_id(job.ev().id);
   job.status.set_since_ts_ns(now_ns);
@@ -199,12 +200,14 @@ key_processor::impl::route_emits(key_context& ctx, const event& ev,
 /// counted and recorded, the status says retrying or failed.
 void key_processor::impl::record_failure(event_job& job,
                                          const std::string& why) {
+  job.c.key_status = job.status.SerializeAsString();
+  job.c.status_emit = -1;
+  if (spec.stateless)
+    return; // no state record keeps the failure counters
   ks.set_events_failed(ks.events_failed() + 1);
   ks.set_last_error(why);
   ks.set_last_event_id(job.ev().id);
   job.c.key_state = ks.SerializeAsString();
-  job.c.key_status = job.status.SerializeAsString();
-  job.c.status_emit = -1;
 }
 
 /// A processed event's effects: the behaviour's state, counters, timers and
@@ -221,6 +224,25 @@ void key_processor::impl::record_success(event_job& job, key_context& ctx,
     observed.push_back(std::move(o));
   for (auto& t : ctx.timers)
     c.timers.push_back(timer_op_of(spec.name, key, ev, job.now_ns, t));
+  if (!spec.stateless)
+    record_state(job, ctx);
+  if (routed.next_stage != SIZE_MAX) {
+    job.status.set_stage(plan.topo().stages[routed.next_stage].name);
+    job.status.set_phase(v1::PHASE_QUEUED);
+    job.status.set_from_stage(spec.name);
+  } else {
+    job.status.set_phase(v1::PHASE_DONE);
+  }
+  c.key_status = job.status.SerializeAsString();
+  c.status_emit = routed.status_emit;
+  c.emits = std::move(routed.appends);
+}
+
+/// The key's state after a processed event: the behaviour's bytes, the
+/// payload hash skip-unchanged compares, the attributes change feeds
+/// filter on, and the counters.
+void key_processor::impl::record_state(event_job& job, const key_context& ctx) {
+  auto& ev = job.ev();
   ks.set_state(ctx.state());
   ks.set_cleared(ctx.cleared_);
   if (!ev.reconcile) // a reconcile carries no payload to compare with
@@ -237,17 +259,7 @@ void key_processor::impl::record_success(event_job& job, key_context& ctx,
     attributes.insert(ev.attributes.begin(), ev.attributes.end());
   }
   ks.set_events_processed(ks.events_processed() + 1);
-  c.key_state = ks.SerializeAsString();
-  if (routed.next_stage != SIZE_MAX) {
-    job.status.set_stage(plan.topo().stages[routed.next_stage].name);
-    job.status.set_phase(v1::PHASE_QUEUED);
-    job.status.set_from_stage(spec.name);
-  } else {
-    job.status.set_phase(v1::PHASE_DONE);
-  }
-  c.key_status = job.status.SerializeAsString();
-  c.status_emit = routed.status_emit;
-  c.emits = std::move(routed.appends);
+  job.c.key_state = ks.SerializeAsString();
 }
 
 } // namespace sluice

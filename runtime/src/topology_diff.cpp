@@ -87,6 +87,7 @@ void diff_stage(const stage_spec& a, const stage_spec& b,
   f("stuck_after", ms(a.stuck_after), ms(b.stuck_after));
   f("skip_unchanged", a.skip_unchanged ? "true" : "false",
     b.skip_unchanged ? "true" : "false");
+  f("state", a.stateless ? "none" : "kept", b.stateless ? "none" : "kept");
   f("max_in_flight", std::to_string(a.max_in_flight),
     std::to_string(b.max_in_flight));
   f("max_live_keys", std::to_string(a.max_live_keys),

@@ -121,6 +121,26 @@ TEST(Topology, RejectsANonBoolSkipUnchanged) {
             "false, got 'maybe'");
 }
 
+TEST(Topology, RefusesAStateSettingThatCannotWork) {
+  const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
+  EXPECT_EQ(config_message(with_stage(stage + "    state: stateless\n")),
+            "pipeline.yaml:7: stages[0].state: bad state 'stateless' "
+            "(expected none, for a stage whose behaviour keeps no state "
+            "between events, or kept, the default)");
+  EXPECT_EQ(config_message(with_stage(stage
+                                      + "    skip_unchanged: true\n"
+                                        "    state: none\n")),
+            "pipeline.yaml:8: stages[0].state: state: none cannot go with "
+            "skip_unchanged: true (the payload hash it compares is kept in "
+            "the key's state); drop one of them");
+  EXPECT_EQ(config_message(with_stage(stage
+                                      + "    state: none\n"
+                                        "    changelog: {retain: 10m}\n")),
+            "pipeline.yaml:7: stages[0].state: state: none cannot go with "
+            "changelog: (a change feed serves the stage's state); drop one "
+            "of them");
+}
+
 TEST(Topology, SuggestsTheClosestKnownFieldForATypo) {
   EXPECT_EQ(config_message(
                 with_stage("    behavior: b\n    subscribe: [{topic: in}]\n")),

@@ -41,6 +41,9 @@ private:
   /// when not given).
   static result<changelog_policy> read_changelog(const field& f);
   static result<stage_settings> read_settings(const field& f);
+  /// `state: none | kept` into `stage`, which has its skip_unchanged and
+  /// changelog read (none is refused with either).
+  static result<void> read_state(const field& f, stage_spec& stage);
   result<std::vector<std::string>> read_emits(const field& f);
 
   std::vector<field>& topic_refs_;

@@ -23,7 +23,7 @@ result<stage_spec> stage_reader::read(const field& f) {
   auto m = f.fields({"name", "behaviour", "subscribe", "emits", "retry",
                      "skip_unchanged", "max_in_flight", "max_live_keys",
                      "passivate_after", "supervision", "stuck_after",
-                     "changelog", "settings"});
+                     "changelog", "state", "settings"});
   if (!m)
     return m.error();
   stage_spec stage;
@@ -132,12 +132,41 @@ result<void> stage_reader::read_options(const strict_map& m,
       return c.error();
     stage.changelog = *c;
   }
+  if (auto v = m.get("state")) {
+    auto r = read_state(*v, stage);
+    if (!r)
+      return r.error();
+  }
   if (auto v = m.get("settings")) {
     auto s = read_settings(*v);
     if (!s)
       return s.error();
     stage.settings = std::move(*s);
   }
+  return {};
+}
+
+/// `state: none | kept` (default kept). A stage without state cannot
+/// skip unchanged payloads (the hash is kept in the state) nor offer its
+/// state as a change feed: such a stage is refused here, naming both.
+result<void> stage_reader::read_state(const field& f, stage_spec& stage) {
+  auto text = f.text();
+  if (!text)
+    return text.error();
+  if (*text == "kept")
+    return {};
+  if (*text != "none")
+    return f.fail("bad state '" + *text
+                  + "' (expected none, for a stage whose behaviour keeps "
+                    "no state between events, or kept, the default)");
+  if (stage.skip_unchanged)
+    return f.fail("state: none cannot go with skip_unchanged: true (the "
+                  "payload hash it compares is kept in the key's state); "
+                  "drop one of them");
+  if (stage.changelog.enabled)
+    return f.fail("state: none cannot go with changelog: (a change feed "
+                  "serves the stage's state); drop one of them");
+  stage.stateless = true;
   return {};
 }
 

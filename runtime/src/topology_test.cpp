@@ -62,6 +62,18 @@ TEST(Topology, PassivateAfterTakesADurationOrNever) {
   }
 }
 
+TEST(Topology, AStageKeepsStateUnlessItSaysStateNone) {
+  const std::string stage = "    behaviour: b\n    subscribe: [{topic: in}]\n";
+  for (auto [text, stateless] : {std::pair{"", false},
+                                 {"    state: kept\n", false},
+                                 {"    state: none\n", true}}) {
+    auto parsed =
+        parse_topology(with_stage(stage + std::string(text)), "pipeline.yaml");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->stages.at(0).stateless, stateless) << text;
+  }
+}
+
 TEST(Topology, ChangelogRetainsByCountOrBySpan) {
   struct want {
     const char* yaml;

@@ -81,6 +81,8 @@ command_result session::inspect(const args_t& args) {
   auto id = p_.plan()->stage_id(*i);
   auto& key = args[1];
   json out = {{"stage", spec.name}, {"key", key}};
+  if (spec.stateless)
+    out["stateless"] = true; // state: none: no state record to show
   auto stored = p_.st->read_state(id, key);
   if (!stored)
     return passed_on(stored.error());
@@ -166,7 +168,10 @@ command_result session::inspect(const args_t& args) {
   out["dead_letters"] = dls;
   if (!known && dls.empty())
     return fail(errc::not_found,
-                "key '" + key + "' is unknown in stage " + spec.name);
+                "key '" + key + "' is unknown in stage " + spec.name
+                    + (spec.stateless ? " (state: none: it keeps no state; "
+                                        "trace KEY shows where the key is)"
+                                      : ""));
   return out;
 }
 

@@ -93,6 +93,13 @@ struct stage_spec {
   /// Acknowledge, without running the behaviour, an event whose payload
   /// hash equals that of the last event applied to its key (`--refeed`).
   bool skip_unchanged = false;
+  /// `state: none`: the stage's behaviour keeps no state between events
+  /// (it parses, maps or routes). Its commits write no state record and
+  /// check no state version; each event still commits its effects and the
+  /// key's status exactly once. A behaviour that calls `set_state` or
+  /// `clear_state` there fails the event for good, naming the setting.
+  /// Refused with `skip_unchanged` or `changelog:` (both read the state).
+  bool stateless = false;
   std::uint32_t max_in_flight =
       2048; ///< credit: events dispatched, not committed
   std::uint32_t max_live_keys = 4096; ///< key actors kept before passivation

@@ -92,6 +92,8 @@ public:
   void set_log_sink(log_sink sink);
 
 private:
+  result<void> load_state(const store& st);
+
   struct impl;
   std::unique_ptr<impl> impl_;
   const pipeline_plan& plan_;

@@ -23,7 +23,8 @@ result<void> batch_writer::complete(const completion& c) {
     return {};
   }
   std::uint64_t cur_version = 0;
-  if (c.touch_state) {
+  const bool versioned = c.touch_state && !c.stateless;
+  if (versioned) {
     auto cur = version_of(skey);
     if (!cur)
       return cur.error();
@@ -61,7 +62,7 @@ result<void> batch_writer::complete(const completion& c) {
     return lmdb_error(rc, p_.opts.dir + ": remove consumed event");
   if (c.retry.empty())
     changes_.queued(c.stage_id, c.consumed, c.key, {}, true);
-  if (c.touch_state && !c.ack_only)
+  if (versioned && !c.ack_only)
     if (auto r = put_state(skey, cur_version + 1, c); !r)
       return r;
   if (auto r = timers(c); !r)

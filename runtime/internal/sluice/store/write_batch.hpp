@@ -83,6 +83,10 @@ struct completion {
   /// the store records that entry's queue position in the status.
   int status_emit = -1;
   bool touch_state = true; ///< false: no key (an undecodable event)
+  /// The stage keeps no state (`state: none`): no state record is read or
+  /// written and no version checked; the queue entry, the status, retries,
+  /// dead letters and emits are applied as for any completion.
+  bool stateless = false;
   /// An unchanged event's acknowledgement: the version is checked, but the
   /// state is not rewritten, and `key_status` is written only if the key's
   /// status waits for this very entry (so it moves on); else it is left.
