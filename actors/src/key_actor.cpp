@@ -70,16 +70,23 @@ caf::behavior key_actor(caf::event_based_actor* self, node_env env,
       self->quit(to_caf_error(made.error()));
       return;
     }
-    *proc = std::make_unique<key_processor>(*env.plan, stage_index, k,
-                                            std::move(*made));
+    // A rebound actor keeps its processor's memory (cheaper than freeing
+    // it, cold, and allocating anew), not its behaviour.
+    if (*proc) {
+      (*proc)->rebind(k, std::move(*made));
+    } else {
+      *proc = std::make_unique<key_processor>(*env.plan, stage_index, k,
+                                              std::move(*made));
+      (*proc)->set_log_sink([log](log_level level, const std::string& key,
+                                  std::string_view line) {
+        log->log(to_spdlog(level), "key {}: {}", key, line);
+      });
+    }
     if (auto r = (*proc)->load(*env.st); !r) {
       log->error("{}", r.error().describe());
       if ((*proc)->load_damaged())
         *damaged = r.error().describe();
     }
-    (*proc)->set_log_sink([log, k](log_level level, std::string_view line) {
-      log->log(to_spdlog(level), "key {}: {}", k, line);
-    });
   };
   bind(key);
   if (!*proc)

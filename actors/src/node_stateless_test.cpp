@@ -76,8 +76,7 @@ TEST(NodeStateless, EventsFlowThroughAStageWithoutStateOnceEach) {
     ASSERT_EQ(first.code, admin_code::ok) << first.error;
     EXPECT_NE(first.json.find("\"stateless\":true"), std::string::npos)
         << first.json;
-    EXPECT_EQ(first.json.find("\"version\""), std::string::npos)
-        << first.json;
+    EXPECT_EQ(first.json.find("\"version\""), std::string::npos) << first.json;
     auto other = (*n)->admin("inspect", {"first", "never-seen"});
     EXPECT_EQ(other.code, admin_code::failed);
     EXPECT_NE(other.error.find("(state: none: it keeps no state"),

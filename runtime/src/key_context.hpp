@@ -60,7 +60,7 @@ public:
   }
   void log(log_level level, std::string_view message) override {
     if (log_)
-      log_(level, message);
+      log_(level, key_, message);
   }
   void set_timer(std::string name, std::chrono::milliseconds delay,
                  std::string payload, timer_kind kind) override {

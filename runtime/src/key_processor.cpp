@@ -70,6 +70,23 @@ key_processor::key_processor(const pipeline_plan& plan, std::size_t stage_index,
 
 key_processor::~key_processor() = default;
 
+void key_processor::rebind(std::string key, std::unique_ptr<behaviour> b) {
+  auto& p = *impl_;
+  p.key = key;
+  p.b = std::move(b);
+  p.ks.Clear();
+  p.loaded = false;
+  p.load_error.clear();
+  p.load_damaged = false;
+  p.counts.clear();
+  p.observed.clear();
+  p.pending.reset();
+  key_ = std::move(key);
+  version_ = 0;
+  last_ = outcome::done;
+  last_error_.clear();
+}
+
 result<void> key_processor::load(const store& st) {
   impl_->load_damaged = false;
   impl_->ks.Clear();

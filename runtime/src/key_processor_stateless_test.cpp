@@ -93,8 +93,13 @@ TEST_F(KeyProcessor, AFailureInAStageWithoutStateIsRetriedThenDeadLettered) {
   auto stored = st->read_state(plan->stage_id(mapper), "k");
   ASSERT_TRUE(stored);
   EXPECT_FALSE(*stored);
-  // A new actor for the key (a restart) loads the pending retry, though
-  // the stage keeps no state: the second try is the last (max_attempts 2).
+  // After a restart (the store opened again), a new actor for the key
+  // loads the pending retry, though the stage keeps no state: the second
+  // try is the last (max_attempts 2).
+  st.reset();
+  auto reopened = store::open({dir});
+  ASSERT_TRUE(reopened) << reopened.error().describe();
+  st = std::move(*reopened);
   auto kp = processor(mapper);
   auto c = kp->process(pos, ev, now_ns());
   EXPECT_EQ(kp->last_outcome(), outcome::failed);

@@ -256,3 +256,37 @@ TEST_F(KeyProcessor, AStageWithAChangelogKeepsTheAttributesBehindItsState) {
   auto c3 = other->process(enqueue(ev, plain), ev, now_ns());
   EXPECT_TRUE(key_state(c3).last_attributes().empty());
 }
+
+TEST_F(KeyProcessor, ARebindRunsAnotherKeyAsANewProcessorWould) {
+  act->emits = {{"out", "npm"}};
+  auto kp = processor();
+  auto ev = make_event("e1", "v1");
+  commit(kp->process(enqueue(ev), ev, now_ns()));
+  ASSERT_EQ(kp->version(), 1u);
+  ASSERT_TRUE(kp->has_state());
+
+  // The other key has committed state of its own (version 1, "seen:x").
+  auto other = std::make_unique<key_processor>(*plan, work, "k2",
+                                               std::make_unique<scripted>(act));
+  ASSERT_TRUE(other->load(*st));
+  auto ev_x = make_event("x1", "x");
+  ev_x.key = "k2";
+  commit(other->process(enqueue(ev_x), ev_x, now_ns()));
+
+  auto fresh = std::make_shared<script>();
+  kp->rebind("k2", std::make_unique<scripted>(fresh));
+  EXPECT_EQ(kp->key(), "k2");
+  ASSERT_TRUE(kp->load(*st));
+  EXPECT_EQ(kp->version(), 1u);
+  EXPECT_EQ(kp->state(), "seen:x"); // k2's, nothing of k's
+  auto ev2 = make_event("x2", "y");
+  ev2.key = "k2";
+  auto c = kp->process(enqueue(ev2), ev2, now_ns());
+  EXPECT_EQ(c.key, "k2");
+  EXPECT_EQ(c.base_version, 1u);
+  EXPECT_EQ(key_state(c).state(), "seen:y");
+  EXPECT_EQ(key_state(c).events_processed(), 2u);
+  EXPECT_TRUE(c.emits.empty()); // the new behaviour's script emits nothing
+  EXPECT_EQ(fresh->calls, 1);
+  EXPECT_EQ(commit(std::move(c)).consumed.size(), 1u);
+}

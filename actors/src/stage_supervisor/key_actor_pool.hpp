@@ -22,9 +22,11 @@ namespace sluice::stage_supervision {
 
 /// The live entries of a stage's keys and their actors. `Entry` has the
 /// members `actor` (a handle: default-constructed is null, `explicit
-/// operator bool`, `id()`), `bool express`, `std::uint64_t started` and
-/// `bool forgettable() const` (nothing in it that LMDB does not hold: only
-/// such an entry may be dropped, or its actor reused).
+/// operator bool`, `id()`), `bool express`, `std::uint64_t started`,
+/// `std::chrono::steady_clock::time_point idle_since` (the pool's: when
+/// the key last went idle; default max, never) and `bool forgettable()
+/// const` (nothing in it that LMDB does not hold: only such an entry may
+/// be dropped, or its actor reused).
 template <class Entry>
 class key_actor_pool {
 public:
@@ -103,8 +105,14 @@ public:
   /// `key` has nothing in flight any more (since `at`): a candidate for
   /// reuse and for passivation, after the keys that went idle before it.
   void went_idle(const std::string& key, clock::time_point at = clock::now()) {
+    if (auto i = entries_.find(key); i != entries_.end())
+      went_idle(key, i->second, at);
+  }
+  /// `went_idle` for `key` whose entry `e` the caller holds.
+  void went_idle(const std::string& key, Entry& e,
+                 clock::time_point at = clock::now()) {
     idle_.push_back({key, at});
-    idle_since_[key] = at;
+    e.idle_since = at;
   }
 
   /// Drops the entries of keys idle since `cutoff` or earlier (and still
@@ -115,12 +123,10 @@ public:
     while (!idle_.empty() && idle_.front().second <= cutoff) {
       auto key = std::move(idle_.front().first);
       idle_.pop_front();
-      auto since = idle_since_.find(key);
-      // Busy again since, and idle again later: that later time counts.
-      if (since == idle_since_.end() || since->second > cutoff)
-        continue;
       auto i = entries_.find(key);
-      if (i == entries_.end() || !i->second.forgettable())
+      // Busy again since, and idle again later: that later time counts.
+      if (i == entries_.end() || i->second.idle_since > cutoff
+          || !i->second.forgettable())
         continue;
       out.push_back(drop(i));
     }
@@ -157,7 +163,6 @@ private:
   /// Drops entry `i`; returns its actor (maybe null).
   handle drop(typename map_type::iterator i) {
     handle a = std::move(i->second.actor);
-    idle_since_.erase(i->first);
     entries_.erase(i);
     if (a)
       key_of_actor_.erase(a.id());
@@ -175,7 +180,6 @@ private:
           || i->second.express || !i->second.actor)
         continue;
       handle a = std::move(i->second.actor);
-      idle_since_.erase(i->first);
       entries_.erase(i);
       key_of_actor_[a.id()] = key;
       hooks_.rebind(a, key);
@@ -188,9 +192,8 @@ private:
   map_type entries_;
   std::unordered_map<id_type, std::string> key_of_actor_; ///< live actors
   /// Keys that went idle and when, oldest first (a key busy again and idle
-  /// again later is in it twice: `idle_since_` has its latest time).
+  /// again later is in it twice: its entry's `idle_since` has the latest).
   std::deque<std::pair<std::string, clock::time_point>> idle_;
-  std::unordered_map<std::string, clock::time_point> idle_since_;
   std::uint64_t spawned_ = 0; ///< actors spawned, for their order
 };
 

@@ -24,6 +24,8 @@ struct fake_entry {
   fake_actor actor;
   bool express = false;
   std::uint64_t started = 0;
+  std::chrono::steady_clock::time_point idle_since =
+      std::chrono::steady_clock::time_point::max();
   int busy = 0; ///< stands for in flight, recovering, blocked or parked
   bool forgettable() const { return busy == 0; }
 };

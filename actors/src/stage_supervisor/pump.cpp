@@ -222,7 +222,7 @@ void release(self_ptr self, const queue_ref& ref) {
   if (k->in_flight == 0) {
     if (k->express)
       retire(self, *k); // give its thread back at once
-    s.keys.went_idle(key);
+    s.keys.went_idle(key, *k);
   }
 }
 

@@ -41,7 +41,10 @@ struct key_entry {
   /// Parked positions, oldest first: sent again, in order, once the retry
   /// is due. While any are left, newly read events of the key park too.
   std::deque<keys::queue_pos> parked;
-  std::uint64_t started = 0;  ///< spawn order of its actor (rest_for_one)
+  std::uint64_t started = 0; ///< spawn order of its actor (rest_for_one)
+  /// When the key last went idle (the pool's; max: never).
+  std::chrono::steady_clock::time_point idle_since =
+      std::chrono::steady_clock::time_point::max();
   std::uint32_t restarts = 0; ///< times its actor was restarted
 
   /// True when the entry holds nothing that LMDB does not: no event in

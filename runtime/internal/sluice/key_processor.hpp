@@ -44,6 +44,10 @@ public:
   /// record is an error; every event then fails with that error until the
   /// record is repaired.
   result<void> load(const store& st);
+  /// Runs for `key` from now on, with `b` (a new instance: a behaviour may
+  /// keep per-key data in its members), as a new processor would; its
+  /// memory and log sink are kept. `load` must follow.
+  void rebind(std::string key, std::unique_ptr<behaviour> b);
   /// True when the last `load` failed because a stored record of the key
   /// is damaged (it fails its checksum, or LMDB cannot read its page): a
   /// copy elsewhere may be whole. Not for a record that reads back whole
@@ -86,8 +90,10 @@ public:
   /// since the last call, in order.
   std::vector<std::pair<std::string, std::uint64_t>> take_observations();
 
-  /// Where `context::log` lines go; none are written without one.
-  using log_sink = std::function<void(log_level, std::string_view)>;
+  /// Where `context::log` lines go, with the key they were logged for;
+  /// none are written without one.
+  using log_sink =
+      std::function<void(log_level, const std::string&, std::string_view)>;
   /// Sets the sink for this key's behaviour log lines.
   void set_log_sink(log_sink sink);
 

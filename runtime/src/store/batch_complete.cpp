@@ -92,6 +92,7 @@ result<void> batch_writer::complete(const completion& c) {
       return r;
   if (!c.retry.empty()) {
     MDB_val k = as_val(skey), v = as_val(c.retry);
+    p_.retries_maybe.store(true, std::memory_order_release);
     if ((rc = db_put(t_, p_.retries, &k, &v, 0)) != 0)
       return lmdb_error(rc, p_.opts.dir + ": write retry");
     changes_.retry(c.stage_id, c.key, c.retry, false);

@@ -158,6 +158,11 @@ struct store::impl {
   MDB_dbi meta = 0, state = 0, status = 0, dead_letters = 0, offsets = 0;
   MDB_dbi retries = 0;
   bool has_retries = false; ///< false: a read-only store from before them
+  /// `retries` may hold a record: it held one at open, or one was written
+  /// since (set before the write, never cleared). While false, read_retry
+  /// answers "none" without a read transaction: the key actors of a stage
+  /// whose events do not fail load a key with no LMDB read at all.
+  std::atomic<bool> retries_maybe{false};
   MDB_dbi timers = 0, timers_due = 0;
   bool has_timers = false; ///< false: a read-only store from before them
   std::uint64_t next_seq = 1;

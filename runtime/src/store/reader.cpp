@@ -328,7 +328,7 @@ store::read_entry(std::uint32_t stage_id, keys::queue_pos pos) const {
 result<std::optional<stored_retry>>
 store::read_retry(std::uint32_t stage_id, const std::string& key) const {
   auto& p = *impl_;
-  if (!p.has_retries)
+  if (!p.has_retries || !p.retries_maybe.load(std::memory_order_acquire))
     return std::optional<stored_retry>{};
   return with_read_txn(p, "read retry",
                        [&](MDB_txn* t) -> result<std::optional<stored_retry>> {

@@ -75,6 +75,7 @@ import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
     if (!now)
       return none; // its failed event is gone: nothing to retry
     positions::set_retry(rr, *now);
+    p.retries_maybe.store(true, std::memory_order_release);
     if (auto x = w.put(p.retries, keys::state_key(r.stage_id, r.key),
                        rr.SerializeAsString(), "write a handed-off retry");
         !x)

@@ -274,6 +274,10 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (auto d = p->open_db(t.get(), "retries", create)) {
     p->retries = *d;
     p->has_retries = true;
+    MDB_stat st{};
+    int rc = mdb_stat(t.get(), p->retries, &st);
+    // Unknown counts as maybe: read_retry then reads as before.
+    p->retries_maybe = rc != 0 || st.ms_entries > 0;
   } else if (create) {
     return d.error();
   }
