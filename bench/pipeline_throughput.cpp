@@ -38,6 +38,7 @@ struct config {
   std::uint64_t events = 1'000'000;
   std::uint64_t keys = 100'000;
   std::uint64_t commit_batch = 4096;
+  std::uint64_t commit_budget_ms = 10; ///< node_options::commit_budget
   std::uint64_t publish_batch = 5000;
   std::uint64_t threads = 0;
   bool sync = true;
@@ -63,6 +64,7 @@ std::string config_line(const config& c) {
   std::ostringstream os;
   os << "config events=" << c.events << " keys=" << c.keys
      << " commit_batch=" << c.commit_batch
+     << " commit_budget_ms=" << c.commit_budget_ms
      << " publish_batch=" << c.publish_batch << " sync=" << (c.sync ? 1 : 0)
      << " cores=" << std::thread::hardware_concurrency();
   return os.str();
@@ -277,6 +279,7 @@ mode_result run_runtime(const config& c, const workload& w) {
   o.data_dir = dir;
   o.sync = c.sync;
   o.max_commit_batch = c.commit_batch;
+  o.commit_budget = std::chrono::milliseconds(c.commit_budget_ms);
   o.threads = c.threads;
   auto n = check(node::start(std::move(topo), reg, o), "start node");
 
@@ -621,6 +624,8 @@ void usage() {
   --data DIR          scratch directory (default /var/tmp/sluice-bench-<pid>);
                       runs use DIR/runtime and DIR/lmdb, removed afterwards
   --commit-batch M    records per LMDB transaction (default 4096)
+  --commit-budget MS  how long a normal commit should take, in (a)
+                      (default 10; 0: --commit-batch only)
   --publish-batch P   events per publish call (default 5000)
   --no-sync           no fsync per commit, in (a) and (c)
   --threads T         scheduler threads for (a) (default: cores)
@@ -646,6 +651,7 @@ int main(int argc, char** argv) {
              {"keys", true},
              {"data", true},
              {"commit-batch", true},
+             {"commit-budget", true},
              {"publish-batch", true},
              {"no-sync", false},
              {"threads", true},
@@ -673,6 +679,7 @@ int main(int argc, char** argv) {
     c.events = f.num("events", c.events);
     c.keys = f.num("keys", c.keys);
     c.commit_batch = f.num("commit-batch", c.commit_batch);
+    c.commit_budget_ms = f.num("commit-budget", c.commit_budget_ms);
     c.publish_batch = f.num("publish-batch", c.publish_batch);
     c.threads = f.num("threads", c.threads);
     c.sync = !f.has("no-sync");

@@ -32,6 +32,7 @@ struct config {
   std::uint64_t urgent = 100;
   std::uint64_t interval_ms = 20;
   std::uint64_t commit_batch = 4096;
+  std::uint64_t commit_budget_ms = 10; ///< node_options::commit_budget
   std::uint64_t publish_batch = 5000;
   std::uint64_t threads = 0;
   bool sync = true;
@@ -61,6 +62,8 @@ void usage() {
   --data DIR          scratch directory (default /var/tmp/sluice-bench-<pid>);
                       the node uses DIR/urgent, removed afterwards
   --commit-batch M    records per LMDB transaction (default 4096)
+  --commit-budget MS  how long a normal commit should take (default 10;
+                      0: --commit-batch only)
   --publish-batch P   events per publish call when preloading (default 5000)
   --no-sync           no fsync per commit
   --threads T         scheduler threads (default: cores)
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
              {"interval-ms", true},
              {"data", true},
              {"commit-batch", true},
+             {"commit-budget", true},
              {"publish-batch", true},
              {"no-sync", false},
              {"threads", true},
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
     c.urgent = f.num("urgent", c.urgent);
     c.interval_ms = f.num("interval-ms", c.interval_ms);
     c.commit_batch = f.num("commit-batch", c.commit_batch);
+    c.commit_budget_ms = f.num("commit-budget", c.commit_budget_ms);
     c.publish_batch = f.num("publish-batch", c.publish_batch);
     c.threads = f.num("threads", c.threads);
     c.sync = !f.has("no-sync");
@@ -128,16 +133,18 @@ int main(int argc, char** argv) {
   o.data_dir = dir;
   o.sync = c.sync;
   o.max_commit_batch = c.commit_batch;
+  o.commit_budget = std::chrono::milliseconds(c.commit_budget_ms);
   o.threads = c.threads;
   auto n = check(node::start(std::move(topo), reg, o), "start node");
   std::printf("config backlog=%llu keys=%llu urgent=%llu interval_ms=%llu "
-              "commit_batch=%llu sync=%d cores=%u\n",
+              "commit_batch=%llu commit_budget_ms=%llu sync=%d cores=%u\n",
               static_cast<unsigned long long>(c.backlog),
               static_cast<unsigned long long>(c.keys),
               static_cast<unsigned long long>(c.urgent),
               static_cast<unsigned long long>(c.interval_ms),
-              static_cast<unsigned long long>(c.commit_batch), c.sync ? 1 : 0,
-              std::thread::hardware_concurrency());
+              static_cast<unsigned long long>(c.commit_batch),
+              static_cast<unsigned long long>(c.commit_budget_ms),
+              c.sync ? 1 : 0, std::thread::hardware_concurrency());
 
   // 1. The backlog, through publish.
   auto t0 = clock_type::now();

@@ -155,6 +155,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   env.place = opts.place.get();
   env.max_commit_batch = opts.max_commit_batch;
   env.commit_window = opts.commit_window;
+  env.commit_budget = opts.commit_budget;
   env.feed_batch = opts.feed_batch;
   env.refeed = opts.refeed;
   env.stop_when_full = opts.stop_when_full;

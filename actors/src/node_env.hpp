@@ -35,6 +35,7 @@ struct node_env {
   done_tracker* done = nullptr;
   std::size_t max_commit_batch = 4096;
   std::chrono::milliseconds commit_window{20};
+  std::chrono::milliseconds commit_budget{10}; ///< node_options::commit_budget
   std::size_t feed_batch = 2048;
   bool refeed = false;
   /// node_options::stop_when_full: a commit failing for lack of space

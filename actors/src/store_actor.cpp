@@ -212,8 +212,10 @@ void commit(store_actor_t* self, lane& l) {
     copy_promises[i].deliver(i < r->copies.size() ? std::move(r->copies[i])
                                                   : replica_report{});
   auto t1 = std::chrono::steady_clock::now();
-  if (&l == &s.normal)
+  if (&l == &s.normal) {
     s.last_commit_took = t1 - t0;
+    s.normal_sizing.learn(t1 - t0, size);
+  }
   s.commit_latency->observe_us(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()));
   s.commit_size->observe_us(size);
@@ -271,7 +273,9 @@ void maybe_commit(store_actor_t* self) {
   auto now = std::chrono::steady_clock::now();
   bool urgent_mode = now - s.last_urgent < urgent_mode_span;
   auto limit = urgent_mode ? std::min(s.env.max_commit_batch, urgent_mode_batch)
-                           : s.env.max_commit_batch;
+                           : s.normal_sizing.limit(s.env.commit_budget,
+                                                   s.env.max_commit_batch,
+                                                   urgent_mode_batch);
   if (s.normal.batch.size() >= limit) {
     commit(self, s.normal);
     return;

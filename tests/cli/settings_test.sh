@@ -23,6 +23,7 @@ secret_file: $work/secret
 http: $http
 no-sync: true
 commit-window: 5
+commit-budget: 8
 YAML
 
 "$sluice" node --settings "$work/node.yaml" --check >"$work/check.out" 2>&1
@@ -42,6 +43,12 @@ rc=$?
 check "a misspelt setting is refused (exit $rc)" test "$rc" -eq 2
 check "naming the file, the line and the setting it may be" \
   grep -q "typo.yaml:4: unknown setting 'lisen' (did you mean listen?)" "$work/typo.out"
+
+sed 's/^commit-budget: 8/commit-budget: soon/' "$work/node.yaml" > "$work/budget.yaml"
+"$sluice" node --settings "$work/budget.yaml" --check >"$work/budget.out" 2>&1
+rc=$?
+check "a commit budget that is no number of milliseconds is refused (exit $rc)" test "$rc" -eq 2
+check "naming the setting" grep -q "commit-budget" "$work/budget.out"
 
 sed "s|^data: .*|data: $work/secret/a|" "$work/node.yaml" > "$work/nodata.yaml"
 "$sluice" node --settings "$work/nodata.yaml" --check >"$work/nodata.out" 2>&1

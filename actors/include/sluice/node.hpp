@@ -56,6 +56,12 @@ struct node_options {
   /// Larger batches rewrite fewer LMDB pages per record; urgent work
   /// commits at once regardless.
   std::chrono::milliseconds commit_window{20};
+  /// How long one normal commit should take: its batch is capped at the
+  /// records that fit, by the recent time per record (never below 256,
+  /// never above `max_commit_batch`), so urgent work, which commits alone
+  /// and at once, never waits long behind one. Zero: only
+  /// `max_commit_batch` caps a batch.
+  std::chrono::milliseconds commit_budget{10};
   std::size_t feed_batch = 2048;     ///< records per feed read
   std::string scheduler = "sharing"; ///< CAF policy: sharing or stealing
   /// The node's name, as the console's `nodes` and `drain` show it.

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../node_env.hpp"
+#include "store_actor/commit_sizing.hpp"
 #include "store_actor/replicated_answers.hpp"
 
 namespace sluice::store_writer {
@@ -57,6 +58,9 @@ struct store_state {
   /// How long the last normal commit took: the window never exceeds it,
   /// so a lightly loaded store commits almost at once.
   std::chrono::steady_clock::duration last_commit_took{};
+  /// Sizes normal batches to `env.commit_budget` by what recent normal
+  /// commits took per record.
+  commit_sizing normal_sizing;
   bool timer_armed = false;
   std::unordered_map<std::uint32_t, caf::actor> stage_supervisors;
   /// Told after every commit that put events into the outbox (the

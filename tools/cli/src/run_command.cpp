@@ -165,6 +165,7 @@ int run_pipeline(const run_args& a, const registry& reg,
   opts.max_commit_batch = a.commit_batch;
   opts.max_feed_subscribers = a.feed_subscribers;
   opts.commit_window = std::chrono::milliseconds(a.commit_window_ms);
+  opts.commit_budget = std::chrono::milliseconds(a.commit_budget_ms);
   opts.max_data_size = a.max_data_size;
   opts.stop_when_full = !a.serve;
   opts.name = a.name;
@@ -410,6 +411,12 @@ void add_store_options(CLI::App& cmd, run_args& a) {
   cmd.add_option("--commit-window", a.commit_window_ms,
                  "Milliseconds normal work may wait to share a commit "
                  "(urgent work commits at once)")
+      ->check(CLI::Range(0, 10000));
+  cmd.add_option("--commit-budget", a.commit_budget_ms,
+                 "Milliseconds one normal commit should take: batches are "
+                 "capped at the records that fit (at least 256), so urgent "
+                 "work never waits long behind one; 0: --commit-batch only "
+                 "(default 10)")
       ->check(CLI::Range(0, 10000));
   cmd.add_option("--max-data-size", a.max_data_size,
                  "The largest the data directory's file may grow, e.g. 512MiB "

@@ -52,6 +52,7 @@ struct run_args {
   std::size_t threads = 0;
   std::size_t commit_batch = 4096;
   unsigned commit_window_ms = 20;
+  unsigned commit_budget_ms = 10; ///< --commit-budget
   /// --max-data-size: the largest the data directory's file may grow.
   std::uint64_t max_data_size = std::uint64_t{64} << 30;
   /// `node --check`: validate everything a start would, start nothing.
@@ -72,7 +73,8 @@ struct member_hooks {
 };
 
 /// The options `sluice run` and `sluice node` share for the store:
-/// --threads, --commit-batch, --commit-window, --max-data-size.
+/// --threads, --commit-batch, --commit-window, --commit-budget,
+/// --max-data-size.
 void add_store_options(CLI::App& cmd, run_args& a);
 
 /// Runs a pipeline as `sluice run` does; with `member`, as a cluster
