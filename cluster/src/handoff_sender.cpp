@@ -194,23 +194,44 @@ void run(caf::blocking_actor* self, handoff_job job) {
       return done(committed.error().within("commit"));
   }
 
-  // 6. Delete our copy; later events for the shards go to their owner.
+  // 6. The shards are remote from now on (later events for them go to
+  // their owner) and marked for purging, in a small transaction; the
+  // hand-off is done then. Our copy is deleted after, so its size no
+  // longer holds the shards away from their owner.
   auto shards = job.shards;
-  if (auto released = call_store([=](store& st) -> result<commit_report> {
-        if (auto r = st.release_shards(shards); !r)
+  if (auto handed = call_store([=](store& st) -> result<commit_report> {
+        if (auto r = st.hand_over_shards(shards); !r)
           return r.error();
         return commit_report{};
       });
-      !released)
-    return done(released.error().within("deleting the handed-off copy"));
+      !handed)
+    return done(handed.error().within("handing over the shards"));
   if (job.shards_moved)
     job.shards_moved->add(job.shards.size());
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto t1 = std::chrono::steady_clock::now();
+  auto ms = [](auto d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
   job.log->info("handed off {} shards ({} records) to {} in {} ms",
-                job.shards.size(), records, job.target_name, ms);
+                job.shards.size(), records, job.target_name, ms(t1 - t0));
   done({});
+  // 7. Delete the copy. A failure leaves the marks: the next hand-off's
+  // purge, or the next start, deletes what is left.
+  std::size_t purged = 0;
+  if (auto deleted = call_store([&](store& st) -> result<commit_report> {
+        auto n = st.purge_handed_over();
+        if (!n)
+          return n.error();
+        purged = *n;
+        return commit_report{};
+      });
+      !deleted)
+    job.log->error("deleting the handed-off copy failed (a later hand-off "
+                   "or restart deletes it): {}",
+                   deleted.error().describe());
+  else if (purged > 0)
+    job.log->info("deleted the copy of {} handed-off shards in {} ms", purged,
+                  ms(std::chrono::steady_clock::now() - t1));
 }
 
 } // namespace

@@ -43,6 +43,15 @@ inline std::string source_watermark_name(std::uint32_t shard) {
   return std::string(1, '\x01') + "source shard " + std::to_string(shard);
 }
 
+/// meta key of a shard handed off (no longer owned here) whose records are
+/// still to be deleted (`store::purge_handed_over`).
+inline std::string purge_key(std::uint32_t shard) {
+  std::string k = "purge/";
+  keys::put_u32(k, shard);
+  return k;
+}
+inline constexpr std::string_view purge_key_prefix = "purge/";
+
 /// handoff_in db key: shard, stage id, queue key. Stage id ~0 marks an
 /// import under way for the shard.
 inline constexpr std::uint32_t import_marker = 0xffffffffu;

@@ -1,7 +1,9 @@
 // The sending side of a hand-off: shards marked leaving (persisted, so a
-// restart resumes), their records scanned for the receiver, then released
-// once it owns them, or reclaimed when it refused. Writers on the store
-// actor's thread; the scan on any thread.
+// restart resumes), their records scanned for the receiver, then handed
+// over once it owns them (a small transaction: the shards are remote from
+// then on, and marked for purging) and their records purged after, or
+// reclaimed when it refused. Writers on the store actor's thread; the scan
+// on any thread.
 #include "cluster_db.hpp"
 #include "sluice/v1/store.pb.h"
 
@@ -51,11 +53,12 @@ store::scan_handoff(const std::vector<std::uint32_t>& shards,
                           std::string_view) -> result<bool> { return fn(r); });
 }
 
-result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
-  auto& p = *impl_;
-  cluster_writer w{p, "release shards"};
-  if (w.failed())
-    return *w.failed();
+namespace {
+
+/// Deletes every record of `shards` in `w`: their keys' records, and (a
+/// replicated store) their dead letters, outbox entries and logs.
+result<void> erase_shard_data(store::impl& p, cluster_writer& w,
+                              const std::vector<std::uint32_t>& shards) {
   if (auto r = erase_records(p, w, shard_set(shards)); !r)
     return r;
   // Replicated: the shard's dead letters and the outbox entries its keys
@@ -64,16 +67,70 @@ result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
   // that wrote them. Left here, an entry beyond the watermark left once
   // the shard was lost (nothing holds the fence for a lost shard) while
   // the new owner ran its key again: the same event twice downstream.
-  if (w.changes.on())
+  if (w.changes.on()) {
     if (auto r = erase_letters_and_outbox(p, w, shard_set(shards)); !r)
       return r;
+    // Its log is void: the new owner's followers take its snapshot.
+    for (auto s : shards)
+      if (auto r = drop_replog(w.get(), p, s); !r)
+        return r;
+  }
+  return {};
+}
+
+/// The shards marked for purging, read in `t`.
+result<std::vector<std::uint32_t>> purge_marks(MDB_txn* t,
+                                               const store::impl& p) {
+  std::vector<std::uint32_t> out;
+  int rc = 0;
+  cursor c{t, p.meta, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": cursor on meta");
+  MDB_val k = as_val(purge_key_prefix), v;
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    auto key = as_view(k);
+    if (!key.starts_with(purge_key_prefix))
+      break;
+    if (auto s = keys::get_u32(key, purge_key_prefix.size()))
+      out.push_back(*s);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read purge marks");
+  return out;
+}
+
+} // namespace
+
+result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
+  auto& p = *impl_;
+  cluster_writer w{p, "release shards"};
+  if (w.failed())
+    return *w.failed();
+  if (auto r = erase_shard_data(p, w, shards); !r)
+    return r;
+  for (auto s : shards)
+    if (auto r = w.del(p.shards, shard_key(s), "delete shard record"); !r)
+      return r;
+  if (auto r = w.finish(); !r)
+    return r;
+  if (p.opts.place)
+    for (auto s : shards)
+      p.opts.place->set(s, shard_state::remote);
+  return {};
+}
+
+result<void> store::hand_over_shards(const std::vector<std::uint32_t>& shards) {
+  auto& p = *impl_;
+  cluster_writer w{p, "hand over shards"};
+  if (w.failed())
+    return *w.failed();
   for (auto s : shards) {
     if (auto r = w.del(p.shards, shard_key(s), "delete shard record"); !r)
       return r;
-    // Its log is void: the new owner's followers take its snapshot.
-    if (w.changes.on())
-      if (auto r = drop_replog(w.get(), p, s); !r)
-        return r;
+    if (auto r = w.put(p.meta, purge_key(s), "", "mark a shard for purging");
+        !r)
+      return r;
   }
   if (auto r = w.finish(); !r)
     return r;
@@ -81,6 +138,28 @@ result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
     for (auto s : shards)
       p.opts.place->set(s, shard_state::remote);
   return {};
+}
+
+result<std::size_t> store::purge_handed_over() {
+  auto& p = *impl_;
+  if (!p.has_cluster)
+    return std::size_t{0};
+  cluster_writer w{p, "purge handed-over shards"};
+  if (w.failed())
+    return *w.failed();
+  auto marked = purge_marks(w.get(), p);
+  if (!marked)
+    return marked.error();
+  if (marked->empty())
+    return std::size_t{0};
+  if (auto r = erase_shard_data(p, w, *marked); !r)
+    return r.error();
+  for (auto s : *marked)
+    if (auto r = w.del(p.meta, purge_key(s), "clear a purge mark"); !r)
+      return r.error();
+  if (auto r = w.finish(); !r)
+    return r.error();
+  return marked->size();
 }
 
 result<commit_report>

@@ -66,6 +66,15 @@ result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
     auto mk = handoff_in_key(s, import_marker, {});
     MDB_val mkv = as_val(mk), mv;
     partial = partial || db_get(w.get(), p.handoff_in, &mkv, &mv) == 0;
+    // Handed off from here earlier and not purged yet: its leftovers go
+    // first, and its mark with them (a purge must not take the import).
+    auto pk = purge_key(s);
+    MDB_val pkv = as_val(pk), pv;
+    if (db_get(w.get(), p.meta, &pkv, &pv) == 0) {
+      partial = true;
+      if (auto r = w.del(p.meta, pk, "clear a purge mark"); !r)
+        return r;
+    }
   }
   forget_remap(p, shards);
   if (partial) {

@@ -423,7 +423,12 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
       return r.error();
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, opts.dir + ": commit open transaction");
-  return std::unique_ptr<store>(new store(std::move(p)));
+  auto st = std::unique_ptr<store>(new store(std::move(p)));
+  // Shards handed off before a stop, their records not yet deleted.
+  if (!opts.read_only)
+    if (auto purged = st->purge_handed_over(); !purged)
+      return purged.error().within("purging handed-off shards");
+  return st;
 }
 
 } // namespace sluice

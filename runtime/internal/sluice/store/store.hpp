@@ -350,6 +350,18 @@ public:
   /// `shards` and their shard records; they become remote.
   result<void> release_shards(const std::vector<std::uint32_t>& shards);
 
+  /// Sending side, once the receiver owns them, in a small transaction:
+  /// deletes the shard records of `shards` (they become remote: nothing
+  /// reads or dispatches their records here any more) and marks them for
+  /// `purge_handed_over`, which deletes their records after. A restart
+  /// purges what is still marked; `begin_import` of a marked shard erases
+  /// its leftovers first.
+  result<void> hand_over_shards(const std::vector<std::uint32_t>& shards);
+
+  /// Deletes the records of every shard marked by `hand_over_shards`, and
+  /// the marks, in one transaction. Returns how many shards it purged.
+  result<std::size_t> purge_handed_over();
+
   /// Sending side, when the receiver refused: the shards are owned and
   /// dispatched here again. The report asks the stage supervisors to rewind.
   result<commit_report>
