@@ -9,6 +9,22 @@
 
 namespace sluice {
 
+namespace {
+
+/// Commits `w`, then puts `shards` in `state` in the placement (if any).
+result<void> finish_as(store::impl& p, cluster_writer& w,
+                       const std::vector<std::uint32_t>& shards,
+                       shard_state state) {
+  if (auto r = w.finish(); !r)
+    return r;
+  if (p.opts.place)
+    for (auto s : shards)
+      p.opts.place->set(s, state);
+  return {};
+}
+
+} // namespace
+
 result<void> store::mark_leaving(const std::vector<std::uint32_t>& shards,
                                  const std::string& target,
                                  std::uint64_t transfer) {
@@ -32,12 +48,7 @@ result<void> store::mark_leaving(const std::vector<std::uint32_t>& shards,
         !r)
       return r;
   }
-  if (auto r = w.finish(); !r)
-    return r;
-  if (p.opts.place)
-    for (auto s : shards)
-      p.opts.place->set(s, shard_state::leaving);
-  return {};
+  return finish_as(p, w, shards, shard_state::leaving);
 }
 
 result<void>
@@ -112,12 +123,7 @@ result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
   for (auto s : shards)
     if (auto r = w.del(p.shards, shard_key(s), "delete shard record"); !r)
       return r;
-  if (auto r = w.finish(); !r)
-    return r;
-  if (p.opts.place)
-    for (auto s : shards)
-      p.opts.place->set(s, shard_state::remote);
-  return {};
+  return finish_as(p, w, shards, shard_state::remote);
 }
 
 result<void> store::hand_over_shards(const std::vector<std::uint32_t>& shards) {
@@ -132,12 +138,7 @@ result<void> store::hand_over_shards(const std::vector<std::uint32_t>& shards) {
         !r)
       return r;
   }
-  if (auto r = w.finish(); !r)
-    return r;
-  if (p.opts.place)
-    for (auto s : shards)
-      p.opts.place->set(s, shard_state::remote);
-  return {};
+  return finish_as(p, w, shards, shard_state::remote);
 }
 
 result<std::size_t> store::purge_handed_over() {
