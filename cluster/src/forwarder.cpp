@@ -40,9 +40,11 @@ struct batch {
 /// to `receipt`; the report wakes the stages that got events.
 store_call receive_call(std::string from, std::vector<forwarded_event> evs,
                         std::shared_ptr<forward_receipt> receipt) {
+  // Called once: the events move into the store's receipt.
   return [from = std::move(from), evs = std::move(evs),
-          receipt = std::move(receipt)](store& st) -> result<commit_report> {
-    auto r = st.receive_forwarded(from, evs);
+          receipt =
+              std::move(receipt)](store& st) mutable -> result<commit_report> {
+    auto r = st.receive_forwarded(from, std::move(evs));
     if (!r)
       return r.error();
     *receipt = std::move(*r);
@@ -249,49 +251,45 @@ void pump_outbox(cluster_actor* self) {
   auto& s = self->state;
   if (!s.joined || s.stopping || !s.outbox_dirty)
     return;
-  auto entries = s.ctx.st->read_outbox({priority::urgent, 0}, outbox_window);
-  if (!entries) {
-    s.log->error("reading the outbox failed: {}", entries.error().describe());
-    return;
-  }
-  // Nothing left to look at: wait for the next commit into the outbox (or
-  // an acknowledgement, a hand-off, a member coming back).
-  s.outbox_dirty = entries->size() == outbox_window;
   auto now = clock::now();
   std::map<std::string, std::shared_ptr<batch>> batches;
   std::vector<bool> held(shard_count, false); // keep each shard in order
-  for (auto& e : *entries) {
+  std::size_t looked = 0;
+  // Decides from an entry's position and shard alone, so that what is in
+  // flight, settling or held is passed over without reading its event.
+  auto pick = [&](const outbox_peek& e) {
+    ++looked;
     if (e.shard >= shard_count || held[e.shard] || s.settling.count(e.pos))
-      continue;
+      return outbox_pick::skip;
     // In flight (perhaps to the shard's previous owner): later entries of
     // its shard wait, or the receiver would take them first and drop these
     // as duplicates when they come again.
     if (s.sending.count(e.pos)) {
       held[e.shard] = true;
-      continue;
+      return outbox_pick::skip;
     }
     // Replicated: only what commits below their high-watermarks wrote
     // leaves (a failover could undo the rest).
     if (s.replicated && e.pos.seq >= s.outbox_fence) {
       held[e.shard] = true;
-      continue;
+      return outbox_pick::skip;
     }
     if (auto r = s.refused_until.find(e.shard); r != s.refused_until.end()) {
       if (r->second > now) {
         held[e.shard] = true;
         s.outbox_dirty = true; // look again once the backoff is over
-        continue;
+        return outbox_pick::skip;
       }
       s.refused_until.erase(r);
     }
     auto& target = s.desired.owner(e.shard);
     if (target.empty() || s.busy_targets.count(target)) {
       held[e.shard] = true;
-      continue;
+      return outbox_pick::skip;
     }
     if (target != s.opts.name && !ready_link(s, target)) {
       held[e.shard] = true; // down: its events wait here until it is back
-      continue;
+      return outbox_pick::skip;
     }
     auto& b = batches[target];
     if (!b) {
@@ -302,12 +300,31 @@ void pump_outbox(cluster_actor* self) {
         || b->bytes >= batch_bytes) {
       held[e.shard] = true;
       s.outbox_dirty = true;
-      continue;
+      return outbox_pick::skip;
     }
     b->positions.push_back(e.pos);
-    b->sizes.push_back(static_cast<std::uint32_t>(e.event_bytes.size()));
-    b->bytes += e.event_bytes.size();
+    b->sizes.push_back(static_cast<std::uint32_t>(e.event_bytes));
+    b->bytes += e.event_bytes;
     b->urgent = b->urgent || e.pos.priority == priority::urgent;
+    return outbox_pick::take;
+  };
+  // Nothing left to look at after this: wait for the next commit into the
+  // outbox (or an acknowledgement, a hand-off, a member coming back).
+  s.outbox_dirty = false;
+  auto entries =
+      s.ctx.st->read_outbox({priority::urgent, 0}, outbox_window, pick);
+  if (!entries) {
+    s.log->error("reading the outbox failed: {}", entries.error().describe());
+    s.outbox_dirty = true;
+    return;
+  }
+  if (looked == outbox_window)
+    s.outbox_dirty = true;
+  // The events of the entries taken, into their batches (in outbox order,
+  // as `pick` recorded their positions).
+  for (auto& e : *entries) {
+    auto& target = s.desired.owner(e.shard);
+    auto& b = batches[target];
     if (target == s.opts.name) {
       b->events.push_back({e.shard,
                            e.pos.seq,

@@ -41,6 +41,10 @@ void on_welcome(cluster_actor* self, const std::string& address,
     s.log->info("connected to {} ({})", name, address);
   s.joined = true;
   recompute(self);
+  // Events held for this member (or for shards it now owns) go at once,
+  // not at the next heartbeat.
+  s.outbox_dirty = true;
+  pump_outbox(self);
 }
 
 /// Client side, step 2: check the server's proof, send ours.

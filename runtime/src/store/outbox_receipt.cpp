@@ -37,6 +37,13 @@ put_outbox(MDB_txn* t, store::impl& p, std::uint32_t stage_id,
 
 result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
                                                      std::size_t max) const {
+  return read_outbox(from, max,
+                     [](const outbox_peek&) { return outbox_pick::take; });
+}
+
+result<std::vector<outbox_entry>> store::read_outbox(
+    keys::queue_pos from, std::size_t max,
+    const std::function<outbox_pick(const outbox_peek&)>& pick) const {
   auto& p = *impl_;
   std::vector<outbox_entry> out;
   if (!p.has_cluster)
@@ -50,9 +57,9 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
     return lmdb_error(rc, p.opts.dir + ": cursor on outbox");
   auto start = keys::queue_key(from);
   MDB_val k = as_val(start), v;
-  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-       rc == 0 && out.size() < max;
-       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+  std::size_t looked = 0;
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0 && looked < max;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT), ++looked) {
     auto pos = keys::parse_queue_key(as_view(k));
     auto value = as_view(v);
     auto stage = keys::get_u32(value);
@@ -73,6 +80,11 @@ result<std::vector<outbox_entry>> store::read_outbox(keys::queue_pos from,
       return fail(errc::corrupt, p.opts.dir + ": outbox entry "
                                      + keys::printable(as_view(k))
                                      + " is malformed");
+    auto what = pick({*pos, *stage, *shard, value.size() - event_at});
+    if (what == outbox_pick::stop)
+      break;
+    if (what == outbox_pick::skip)
+      continue;
     std::optional<outbox_origin> origin;
     if (p.replicating()) {
       auto src = read_outbox_source(t.get(), p, *pos);

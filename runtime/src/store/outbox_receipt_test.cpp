@@ -95,6 +95,57 @@ TEST_F(ClusterStore,
   EXPECT_GT(after->at(1).pos.seq, *seqs.rbegin());
 }
 
+TEST_F(ClusterStore, AFilteredOutboxReadReturnsOnlyWhatItTakes) {
+  ASSERT_NO_FATAL_FAILURE(open(a));
+  auto theirs = key_in(T, "theirs"), other = key_in(T + 1, "other");
+  write_batch batch;
+  batch.appends.push_back(append(a.parse, theirs, "t-1"));
+  batch.appends.push_back(append(a.parse, other, "o-1"));
+  batch.appends.push_back(append(a.score, theirs, "t-2"));
+  batch.appends.push_back(append(a.parse, other, "o-2"));
+  commit(a, std::move(batch));
+  ASSERT_EQ(*a.st->outbox_depth(), 4u);
+
+  // The filter sees every entry's position, stage, shard and size first;
+  // only what it takes is returned, in outbox order.
+  std::vector<outbox_peek> seen;
+  auto out =
+      a.st->read_outbox({priority::urgent, 0}, 10, [&](const outbox_peek& e) {
+        seen.push_back(e);
+        return e.shard == T ? outbox_pick::take : outbox_pick::skip;
+      });
+  ASSERT_TRUE(out) << out.error().describe();
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1].shard, shard_of(other));
+  EXPECT_EQ(seen[2].stage_id, a.score);
+  EXPECT_EQ(seen[0].event_bytes, event_bytes(theirs, "t-1").size());
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ(id_of((*out)[0].event_bytes), "t-1");
+  EXPECT_EQ(id_of((*out)[1].event_bytes), "t-2");
+  EXPECT_EQ((*out)[1].stage_id, a.score);
+  EXPECT_EQ((*out)[1].pos.seq, seen[2].pos.seq);
+
+  // `max` bounds the entries looked at, taken or not.
+  seen.clear();
+  auto none =
+      a.st->read_outbox({priority::urgent, 0}, 2, [&](const outbox_peek& e) {
+        seen.push_back(e);
+        return outbox_pick::skip;
+      });
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(seen.size(), 2u);
+
+  // `stop` ends the read before the entry it is given.
+  auto before_score =
+      a.st->read_outbox({priority::urgent, 0}, 10, [&](const outbox_peek& e) {
+        return e.stage_id == a.score ? outbox_pick::stop : outbox_pick::take;
+      });
+  ASSERT_TRUE(before_score);
+  ASSERT_EQ(before_score->size(), 2u);
+  EXPECT_EQ(id_of((*before_score)[1].event_bytes), "o-1");
+}
+
 TEST_F(ClusterStore, AnEmitForAShardOwnedElsewhereLeavesTheStatusUnpositioned) {
   ASSERT_NO_FATAL_FAILURE(open(a));
   a.place->set(S, shard_state::owned);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,6 +46,22 @@ struct outbox_entry {
   /// An event appended again for a lost shard: where it was first written
   /// in that shard's log (`queue_append::written_at`).
   std::optional<repl_position> written_at{};
+};
+
+/// An outbox entry as the forwarder first sees it: enough to decide
+/// whether to read it whole (`outbox_pick`).
+struct outbox_peek {
+  keys::queue_pos pos;         ///< its position in the outbox
+  std::uint32_t stage_id = 0;  ///< the stage whose queue it is for
+  std::uint32_t shard = 0;     ///< its key's shard
+  std::size_t event_bytes = 0; ///< the size of its event
+};
+
+/// What a filtered outbox read does with an entry it looked at.
+enum class outbox_pick : std::uint8_t {
+  take, ///< read it whole (its event copied out)
+  skip, ///< pass over it: nothing copied
+  stop, ///< end the read here (the entry is not taken)
 };
 
 /// An event another node forwarded from its outbox.

@@ -300,6 +300,14 @@ public:
   /// Up to `max` outbox entries from `from` on, urgent before normal.
   result<std::vector<outbox_entry>> read_outbox(keys::queue_pos from,
                                                 std::size_t max) const;
+  /// Looks at up to `max` outbox entries from `from` on, urgent before
+  /// normal, and returns those `pick` takes, in order. `pick` sees each
+  /// entry's position, shard and size first; an entry it skips costs no
+  /// copy of its event (the forwarder passes over what is in flight or
+  /// held without reading it).
+  result<std::vector<outbox_entry>>
+  read_outbox(keys::queue_pos from, std::size_t max,
+              const std::function<outbox_pick(const outbox_peek&)>& pick) const;
 
   /// Outbox entries waiting to be forwarded.
   result<std::uint64_t> outbox_depth() const;
