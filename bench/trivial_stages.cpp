@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -41,6 +42,29 @@ using clock_type = std::chrono::steady_clock;
 
 // -- the three stages ---------------------------------------------------------
 
+/// urgent mode: when each stage's behaviour began an urgent row, by the
+/// row's index, so the time until done splits into hops.
+struct hop_log {
+  std::mutex mtx;
+  std::unordered_map<std::uint64_t, std::array<clock_type::time_point, 3>> at;
+};
+hop_log* hops = nullptr;
+
+/// Notes that `stage` began urgent row `index` (from a key or payload
+/// "urgent...-<index>" or "urgent/<index>"); other rows cost one compare.
+void note_hop(std::size_t stage, std::string_view key) {
+  if (hops == nullptr || !key.starts_with("urgent"))
+    return;
+  auto cut = key.find_last_of("/-");
+  if (cut == std::string_view::npos)
+    return;
+  auto index =
+      std::strtoull(std::string(key.substr(cut + 1)).c_str(), nullptr, 10);
+  auto now = clock_type::now();
+  std::lock_guard<std::mutex> guard{hops->mtx};
+  hops->at[index][stage] = now;
+}
+
 /// The fields of a TSV row (name, version, downloads, summary); nothing for
 /// the header row.
 std::vector<std::string_view> split_row(std::string_view row) {
@@ -64,6 +88,7 @@ public:
     // The header is the file's first line (a package may be named "name").
     if (ctx.key().ends_with("/1") && ev.payload.starts_with("name\t"))
       return;
+    note_hop(0, ctx.key());
     auto f = split_row(ev.payload);
     if (f.size() < 3 || f[0].empty())
       return; // a row without the three columns
@@ -79,6 +104,7 @@ public:
 class url_stage final : public behaviour {
 public:
   void on_event(context& ctx, const event& ev) override {
+    note_hop(1, ctx.key());
     auto tab = ev.payload.find('\t');
     auto version = std::string_view(ev.payload).substr(0, tab);
     auto downloads = tab == std::string::npos
@@ -101,6 +127,7 @@ public:
 class score_stage final : public behaviour {
 public:
   void on_event(context& ctx, const event& ev) override {
+    note_hop(2, ctx.key());
     auto tab = ev.payload.rfind('\t');
     double downloads = 0;
     if (tab != std::string::npos) {
@@ -166,7 +193,8 @@ struct config {
   std::uint64_t interval_ms = 20;
   std::string kills = "0.25,0.5,0.75";
   bool sync = true;
-  bool stateful = false; ///< split and url keep (empty) state records
+  bool stateful = false;           ///< split and url keep (empty) state records
+  std::uint64_t max_live_keys = 0; ///< per stage; 0: the default (4096)
 };
 
 /// Data rows of the file (lines after the header).
@@ -185,6 +213,9 @@ std::uint64_t count_rows(const std::string& path) {
 std::unique_ptr<node> start_node(const config& c, const registry& reg) {
   auto topo = check(parse_topology(topology_yaml(c.stateful), "trivial.yaml"),
                     "topology");
+  if (c.max_live_keys > 0)
+    for (auto& st : topo.stages)
+      st.max_live_keys = static_cast<std::uint32_t>(c.max_live_keys);
   node_options o;
   o.data_dir = c.data;
   o.sync = c.sync;
@@ -230,6 +261,40 @@ int run_flow(const config& c) {
   return 0;
 }
 
+/// The hops of the urgent rows: publish -> split began, -> url began,
+/// -> score began, -> done; p50 and p99 of each, and the first row's.
+void print_hops(hop_log& log,
+                const std::vector<clock_type::time_point>& published,
+                const std::vector<double>& done_ms) {
+  std::array<std::vector<double>, 4> hop;
+  std::array<double, 4> first{};
+  for (std::size_t i = 0; i < published.size(); ++i) {
+    auto a = log.at.find(i);
+    if (a == log.at.end())
+      continue;
+    auto ms = [](clock_type::duration d) {
+      return std::chrono::duration<double, std::milli>(d).count();
+    };
+    std::array<double, 4> h{ms(a->second[0] - published[i]),
+                            ms(a->second[1] - a->second[0]),
+                            ms(a->second[2] - a->second[1]),
+                            done_ms[i] - ms(a->second[2] - published[i])};
+    for (std::size_t k = 0; k < 4; ++k)
+      hop[k].push_back(h[k]);
+    if (i == 0)
+      first = h;
+  }
+  for (auto& v : hop)
+    std::sort(v.begin(), v.end());
+  std::printf("hops to_split p50=%.1f p99=%.1f first=%.1f | to_url p50=%.1f "
+              "p99=%.1f first=%.1f | to_score p50=%.1f p99=%.1f first=%.1f | "
+              "to_done p50=%.1f p99=%.1f first=%.1f\n",
+              quantile(hop[0], 0.5), quantile(hop[0], 0.99), first[0],
+              quantile(hop[1], 0.5), quantile(hop[1], 0.99), first[1],
+              quantile(hop[2], 0.5), quantile(hop[2], 0.99), first[2],
+              quantile(hop[3], 0.5), quantile(hop[3], 0.99), first[3]);
+}
+
 /// urgent: the file fed, then urgent rows injected behind the backlog.
 int run_urgent(const config& c) {
   fresh_dir(c.data);
@@ -246,17 +311,26 @@ int run_urgent(const config& c) {
   auto backlog = stats_of(*n).queued;
   std::mutex mtx;
   std::vector<double> took_ms;
+  double first_ms = 0; // the first urgent event: it meets throughput mode
+  std::vector<clock_type::time_point> published(c.urgent);
+  std::vector<double> done_ms(c.urgent, 0);
   std::vector<std::string> outcomes;
   publish_options opts;
   opts.on_done = [&](const event_done& d) {
     std::lock_guard<std::mutex> guard{mtx};
-    took_ms.push_back(
-        std::chrono::duration<double, std::milli>(d.took).count());
+    auto ms = std::chrono::duration<double, std::milli>(d.took).count();
+    took_ms.push_back(ms);
+    if (d.id == "urgent:0")
+      first_ms = ms;
+    if (auto i = std::strtoull(d.id.c_str() + 7, nullptr, 10); i < c.urgent)
+      done_ms[i] = ms;
     if (d.outcome != done_outcome::done || d.processed != 3)
       outcomes.push_back(d.id + ": " + to_string(d.outcome) + ", processed "
                          + std::to_string(d.processed));
   };
   std::uint64_t rss_backlog = 0;
+  hop_log log;
+  hops = &log;
   auto next = clock_type::now();
   for (std::uint64_t i = 0; i < c.urgent; ++i) {
     std::this_thread::sleep_until(next);
@@ -267,6 +341,7 @@ int run_urgent(const config& c) {
     ev.priority = priority::urgent;
     ev.payload = "urgent-pkg-" + std::to_string(i) + "\t1.0."
                  + std::to_string(i) + "\t" + std::to_string(1000 + i) + "\t";
+    published[i] = clock_type::now();
     check(n->publish("rows", {std::move(ev)}, opts), "publish urgent");
     rss_backlog = std::max(rss_backlog, read_memory().rss);
   }
@@ -283,16 +358,19 @@ int run_urgent(const config& c) {
   }
   auto left = stats_of(*n).queued;
   n->stop();
+  hops = nullptr;
+  print_hops(log, published, done_ms);
   for (auto& o : outcomes)
     std::fprintf(stderr, "urgent event not done as expected: %s\n", o.c_str());
   std::sort(took_ms.begin(), took_ms.end());
   std::printf("urgent count=%llu backlog=%llu left=%llu p50_ms=%.1f "
-              "p99_ms=%.1f max_ms=%.1f rss_backlog_mib=%.1f\n",
+              "p90_ms=%.1f p99_ms=%.1f max_ms=%.1f first_ms=%.1f "
+              "rss_backlog_mib=%.1f\n",
               static_cast<unsigned long long>(c.urgent),
               static_cast<unsigned long long>(backlog),
               static_cast<unsigned long long>(left), quantile(took_ms, 0.5),
-              quantile(took_ms, 0.99), took_ms.back(),
-              static_cast<double>(rss_backlog) / 1024.0);
+              quantile(took_ms, 0.9), quantile(took_ms, 0.99), took_ms.back(),
+              first_ms, static_cast<double>(rss_backlog) / 1024.0);
   return outcomes.empty() ? 0 : 1;
 }
 
@@ -337,6 +415,10 @@ bool run_child_process(const config& c, std::uint64_t kill_at,
         c.rows,          "--data", c.data,  c.sync ? "--sync" : "--no-sync"};
     if (c.stateful)
       args.emplace_back("--stateful");
+    if (c.max_live_keys > 0) {
+      args.emplace_back("--max-live-keys");
+      args.push_back(std::to_string(c.max_live_keys));
+    }
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
     for (auto& a : args)
@@ -452,7 +534,8 @@ int main(int argc, char** argv) {
              {"kills", true},
              {"sync", false},
              {"no-sync", false},
-             {"stateful", false}});
+             {"stateful", false},
+             {"max-live-keys", true}});
     c.mode = f.str("mode", "");
     c.rows = f.str("rows", "");
     c.data = f.str("data", "");
@@ -461,13 +544,14 @@ int main(int argc, char** argv) {
     c.kills = f.str("kills", c.kills);
     c.sync = !f.has("no-sync");
     c.stateful = f.has("stateful");
+    c.max_live_keys = f.num("max-live-keys", c.max_live_keys);
   } catch (const std::exception& e) {
     die(e.what());
   }
   if (c.rows.empty() || c.data.empty())
     die("usage: bench_trivial --mode flow|urgent|kills --rows NPM.tsv "
         "--data DIR [--urgent N] [--interval-ms MS] [--kills F,F,F] "
-        "[--no-sync] [--stateful]");
+        "[--no-sync] [--stateful] [--max-live-keys N]");
   if (c.mode == "flow")
     return run_flow(c);
   if (c.mode == "urgent")
