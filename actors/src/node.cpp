@@ -148,6 +148,7 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
   p->unrouted = std::make_unique<unrouted_reasons>(env.logger("routing"));
   env.unrouted = p->unrouted.get();
   env.done = p->done.get();
+  env.urgent_seen = p->urgent_seen.get();
   env.st = p->st.get();
   env.plan = p->plan();
   env.reg = &reg;

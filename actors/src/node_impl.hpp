@@ -54,6 +54,9 @@ struct node::impl {
   std::unique_ptr<unrouted_reasons> unrouted;
   /// Published events whose completion someone waits for.
   std::unique_ptr<done_tracker> done = std::make_unique<done_tracker>();
+  /// node_env::urgent_seen.
+  std::unique_ptr<std::atomic<std::int64_t>> urgent_seen =
+      std::make_unique<std::atomic<std::int64_t>>(0);
   /// One live topology change at a time; the node supervisor's exit is
   /// expected then, not a failure.
   std::mutex apply_mtx;

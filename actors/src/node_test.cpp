@@ -32,6 +32,14 @@ public:
   }
 };
 
+/// Takes a little time per event, so a backlog keeps its stage busy.
+class slow_behaviour : public behaviour {
+public:
+  void on_event(context&, const event&) override {
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+};
+
 } // namespace
 
 TEST(Node, ProcessesEachKeysEventsInOrderUnderConcurrency) {
@@ -201,6 +209,57 @@ stages:
       << "urgent event processed at position " << pos;
   std::cout << "urgent event processed at position " << pos << " of "
             << backlog + 1 << "\n";
+  fs::remove_all(dir);
+}
+
+TEST(Node, UrgentWorkAnywhereMakesEveryStageLetOutLessNormalWork) {
+  auto dir = temp_dir("urgent_everywhere");
+  registry reg;
+  ASSERT_TRUE(reg.add<slow_behaviour>("test.slow"));
+  ASSERT_TRUE(reg.add<order_behaviour>("test.order"));
+  // Two stages that share nothing: urgent work reaches only `first`.
+  auto topo = parse_topology(R"(
+pipeline: urgent_everywhere
+topics: [bulk, asks]
+stages:
+  - name: first
+    behaviour: test.order
+    subscribe: [{ topic: asks }]
+  - name: busy
+    behaviour: test.slow
+    subscribe: [{ topic: bulk }]
+    max_in_flight: 512
+)",
+                             "urgent_everywhere.yaml");
+  ASSERT_TRUE(topo);
+  auto n = node::start(*topo, reg, options_for(dir));
+  ASSERT_TRUE(n);
+  for (int b = 0; b < 4; ++b) {
+    std::vector<event> batch;
+    batch.reserve(5000);
+    for (int i = 0; i < 5000; ++i)
+      batch.push_back(make_event("n" + std::to_string(b * 5000 + i), "x"));
+    ASSERT_TRUE((*n)->publish("bulk", std::move(batch)));
+  }
+  auto busy_in_flight = [&] {
+    auto s = (*n)->stats();
+    return s ? s->stages[1].in_flight : std::int64_t{-1};
+  };
+  // `busy` works through its backlog with far more than an eighth of its
+  // max_in_flight out at once...
+  ASSERT_TRUE(wait_until([&] { return busy_in_flight() > 256; }));
+  // ...until an urgent event is published for `first`: then `busy`, which
+  // never sees urgent work itself, lets out at most an eighth (64) while
+  // its backlog lasts.
+  ASSERT_TRUE(
+      (*n)->publish("asks", {make_event("ask", "now", priority::urgent)}));
+  EXPECT_TRUE(wait_until([&] { return busy_in_flight() <= 64; },
+                         std::chrono::seconds(2)))
+      << "busy still has " << busy_in_flight() << " events in flight";
+  auto s = (*n)->stats();
+  ASSERT_TRUE(s);
+  EXPECT_GT(s->queued, 0u) << "the backlog ran out before the check";
+  (*n)->stop();
   fs::remove_all(dir);
 }
 

@@ -389,8 +389,10 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         bool urgent = false;
         for (auto& a : b.appends)
           urgent = urgent || a.priority == priority::urgent;
-        if (urgent)
+        if (urgent) {
           s.last_urgent = std::chrono::steady_clock::now();
+          note_urgent(s.env, s.last_urgent);
+        }
         auto& l = urgent ? s.urgent : normal_lane(s);
         auto rp = self->make_response_promise();
         for (auto& a : b.appends)
@@ -413,6 +415,7 @@ caf::behavior store_actor(store_actor_t* self, node_env env) {
         // order; an urgent completion pulls its key's earlier ones along.
         if (c.urgent) {
           s.last_urgent = std::chrono::steady_clock::now();
+          note_urgent(s.env, s.last_urgent);
           pull_key_into_urgent(s, c.stage_id, c.key);
         }
         bool to_urgent = c.urgent || s.urgent.keys.count({c.stage_id, c.key});

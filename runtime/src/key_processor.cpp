@@ -74,26 +74,25 @@ void key_processor::rebind(std::string key, std::unique_ptr<behaviour> b) {
   auto& p = *impl_;
   p.key = key;
   p.b = std::move(b);
-  p.ks.Clear();
+  // Nothing of the old key is used until `load` reads the new one (which
+  // resets what it fills).
   p.loaded = false;
-  p.load_error.clear();
-  p.load_damaged = false;
   p.counts.clear();
   p.observed.clear();
-  p.pending.reset();
   key_ = std::move(key);
-  version_ = 0;
   last_ = outcome::done;
   last_error_.clear();
 }
 
 result<void> key_processor::load(const store& st) {
+  impl_->loaded = false;
+  impl_->load_error.clear();
   impl_->load_damaged = false;
   impl_->ks.Clear();
+  impl_->pending.reset();
   version_ = 0;
   if (auto r = impl_->spec.stateless ? result<void>{} : load_state(st); !r)
     return r;
-  impl_->pending.reset();
   auto r = st.read_retry(plan_.stage_id(stage_), key_);
   if (!r) {
     impl_->load_error = r.error().describe();

@@ -162,7 +162,8 @@ void pump(self_ptr self) {
   // shared job queue.
   auto now = std::chrono::steady_clock::now();
   std::size_t normal_cap = s.spec->max_in_flight;
-  if (now - s.last_urgent < urgent_mode_span)
+  if (now - s.last_urgent < urgent_mode_span
+      || urgent_within(s.env, now, urgent_mode_span))
     normal_cap = std::max<std::size_t>(urgent_mode_min_in_flight,
                                        s.spec->max_in_flight / 8);
   drain(self, budget, normal_cap);
@@ -186,8 +187,10 @@ void pump(self_ptr self) {
       s.cursor[p] = q.pos.seq + 1;
       if (s.in_flight.count(q.pos))
         continue; // dispatched already, its commit not yet seen
-      if (p == 0)
+      if (p == 0) {
         s.last_urgent = now;
+        note_urgent(s.env, now);
+      }
       dispatch_one(self, q);
       --budget;
     }

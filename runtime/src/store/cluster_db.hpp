@@ -52,6 +52,10 @@ inline std::string purge_key(std::uint32_t shard) {
 }
 inline constexpr std::string_view purge_key_prefix = "purge/";
 
+/// The shards marked for purging in `t` (in meta, under `purge_key`).
+result<std::vector<std::uint32_t>> purge_marks(MDB_txn* t,
+                                               const store::impl& p);
+
 /// handoff_in db key: shard, stage id, queue key. Stage id ~0 marks an
 /// import under way for the shard.
 inline constexpr std::uint32_t import_marker = 0xffffffffu;

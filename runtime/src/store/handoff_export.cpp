@@ -89,7 +89,8 @@ result<void> erase_shard_data(store::impl& p, cluster_writer& w,
   return {};
 }
 
-/// The shards marked for purging, read in `t`.
+} // namespace
+
 result<std::vector<std::uint32_t>> purge_marks(MDB_txn* t,
                                                const store::impl& p) {
   std::vector<std::uint32_t> out;
@@ -110,8 +111,6 @@ result<std::vector<std::uint32_t>> purge_marks(MDB_txn* t,
     return lmdb_error(rc, p.opts.dir + ": read purge marks");
   return out;
 }
-
-} // namespace
 
 result<void> store::release_shards(const std::vector<std::uint32_t>& shards) {
   auto& p = *impl_;

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "cluster_db.hpp"
 #include "lmdb_env.hpp"
 #include "sluice/private_files.hpp"
 #include "sluice/v1/store.pb.h"
@@ -421,11 +422,19 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   if (opts.place && p->has_cluster)
     if (auto r = load_placement(t.get(), *p, *opts.place); !r)
       return r.error();
+  // Shards handed off before a stop, their records not yet deleted: seen
+  // here, so that an open with none begins no write transaction for them.
+  bool purge = false;
+  if (!opts.read_only && p->has_cluster) {
+    auto marked = purge_marks(t.get(), *p);
+    if (!marked)
+      return marked.error();
+    purge = !marked->empty();
+  }
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, opts.dir + ": commit open transaction");
   auto st = std::unique_ptr<store>(new store(std::move(p)));
-  // Shards handed off before a stop, their records not yet deleted.
-  if (!opts.read_only)
+  if (purge)
     if (auto purged = st->purge_handed_over(); !purged)
       return purged.error().within("purging handed-off shards");
   return st;
