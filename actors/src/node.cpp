@@ -188,6 +188,9 @@ result<std::unique_ptr<node>> node::start(topology topo, const registry& reg,
     if (auto r = q.extension->start(ctx); !r)
       return r.error(); // ~node stops what started
     q.extension_started = true;
+    // Change feeds through any member: every member's shards.
+    if (auto members = q.extension->feed_members())
+      q.feed_hub->serve_cluster(std::move(members));
   } else if (!opts.listen.empty()) {
     auto& q = *n->impl_;
     auto port = publish_admin(*q.sys, *n, opts.listen, opts.admin_token,

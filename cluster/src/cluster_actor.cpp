@@ -12,6 +12,7 @@
 
 #include "cluster_messages.hpp"
 #include "cluster_state.hpp"
+#include "feed_reads.hpp"
 #include "handshake.hpp"
 #include "heartbeat.hpp"
 #include "links.hpp"
@@ -66,6 +67,8 @@ caf::result<std::string> on_request(cluster_actor* self,
     return receive_repl_snapshot(self, t->second, m.repl_snapshot());
   case v1::ClusterMessage::kTopologyCheck:
     return receive_topology_check(self, m.topology_check());
+  case v1::ClusterMessage::kFeedRead:
+    return receive_feed_read(self, m.feed_read());
   case v1::ClusterMessage::kLeave:
     if (s.table->mark_left(m.leave().name())) {
       s.log->info("member {} left the cluster", m.leave().name());

@@ -13,6 +13,7 @@
 #include "cluster_actor.hpp"
 #include "cluster_messages.hpp"
 #include "controller/controller_agent.hpp"
+#include "feed_reads.hpp"
 #include "seed_list.hpp"
 #include "sluice/caf_error.hpp"
 #include "sluice/cluster.hpp"
@@ -108,6 +109,12 @@ public:
     spdlog::info("member {} listening on {}{}", opts_.name, opts_.listen,
                  uses_tls(*sys_) ? " (mutual TLS)" : "");
     return {};
+  }
+
+  std::shared_ptr<feed::feed_members> feed_members() override {
+    if (!sys_ || !st_)
+      return nullptr;
+    return make_feed_members(*sys_, actor_, *st_, opts_.name, view_);
   }
 
   /// The member's agent in etcd; its reports go to the cluster actor.

@@ -170,7 +170,12 @@ caf::result<std::string> receive_handoff(cluster_actor* self,
     recs.reserve(static_cast<std::size_t>(c.records_size()));
     for (auto& w : *c.mutable_records()) {
       handoff_record r;
-      if (w.kind() > static_cast<std::uint32_t>(handoff_record::kind::inbox))
+      if (w.kind()
+              == static_cast<std::uint32_t>(handoff_record::kind::dead_letter)
+          || w.kind()
+                 == static_cast<std::uint32_t>(handoff_record::kind::outbox)
+          || w.kind() > static_cast<std::uint32_t>(
+                 handoff_record::kind::changelog_bound))
         return reply_error(fail(errc::parse, "unknown hand-off record kind "
                                                  + std::to_string(w.kind())));
       r.what = static_cast<handoff_record::kind>(w.kind());

@@ -106,6 +106,10 @@ std::string body_name(const v1::ClusterMessage& m) {
     return "topology-check";
   case v1::ClusterMessage::kTopologyVerdict:
     return "topology-verdict";
+  case v1::ClusterMessage::kFeedRead:
+    return "feed-read";
+  case v1::ClusterMessage::kFeedData:
+    return "feed-data";
   case v1::ClusterMessage::BODY_NOT_SET:
     break;
   }

@@ -11,9 +11,10 @@ check OUT EXPORT [PREFIX]
     Checks OUT, a subscriber's whole log (across reconnects and restarts):
     every key's versions rise by exactly one from the first seen (no change
     delivered twice, none skipped; a new snapshot, after a restart without
-    a cursor, starts the view again), change offsets only grow, every
-    snapshot ends with snapshot_end, no reset; and the last state of every
-    key equals EXPORT (`sluice export` lines, those starting with PREFIX).
+    a cursor, starts the view again), each shard's change offsets only
+    grow, every snapshot ends with snapshot_end, no reset; and the last
+    state of every key equals EXPORT (`sluice export` lines, those starting
+    with PREFIX).
     Prints what it found; exit 1 on a failure.
 """
 import json
@@ -73,7 +74,7 @@ def check(out_path, export_path, prefix):
     problems = []
     version = {}
     view = {}
-    last_offset = 0
+    last_offset = {}
     in_snapshot = False
     last_snapshot_key = ""
     counts = {}
@@ -111,10 +112,12 @@ def check(out_path, export_path, prefix):
                                 % (n, key, v, version[key]))
             version[key] = v
             if t in ("change", "removed"):
-                if e["offset"] <= last_offset:
-                    problems.append("line %d: offset %d after %d"
-                                    % (n, e["offset"], last_offset))
-                last_offset = e["offset"]
+                shard = e.get("shard", 0)
+                if e["offset"] <= last_offset.get(shard, 0):
+                    problems.append("line %d: shard %d: offset %d after %d"
+                                    % (n, shard, e["offset"],
+                                       last_offset[shard]))
+                last_offset[shard] = e["offset"]
             if t == "removed":
                 view.pop(key, None)
             else:

@@ -14,7 +14,11 @@
 #   5. every member gets the same --join list, its own address included:
 #      bad lists are refused at once; b and c (not first in the list) wait
 #      and log why; a (first) starts with the feeds and forms the cluster,
-#      b and c join it, and the export equals one node's.
+#      b and c join it, and the export equals one node's;
+#   6. a change feed (GET /v1/feed/score) through a follows every shard
+#      while b and c join (hand-offs), b is killed and restarted and the
+#      subscriber itself is killed and resumes from its cursor: no gap, no
+#      duplicate, and its view equals the members' merged export.
 #
 # Every node stops on SIGTERM with exit 0 at the end of its scenario. A
 # cluster is quiet when every node is drained with an empty outbox, has no
@@ -42,7 +46,7 @@ feeds=(--feed "$example/data/npm.tsv" --feed "$example/data/pypi.tsv"
 need_tools python3 timeout
 use_python
 
-scenarios=${SLUICE_CLUSTER_SCENARIOS:-1 2 3 4 5}
+scenarios=${SLUICE_CLUSTER_SCENARIOS:-1 2 3 4 5 6}
 wait_limit=${SLUICE_CLUSTER_WAIT:-120} # seconds any single wait may take
 stages=(parse enrich score)
 records=20985
@@ -63,8 +67,9 @@ needs_ref=0
 for s in $scenarios; do
   case $s in
     1 | 2 | 3 | 5) needs_ref=1 ;;
+    6) ;;
     4) ;;
-    *) echo "FAIL: unknown scenario '$s' in SLUICE_CLUSTER_SCENARIOS (1 to 5)"; exit 2 ;;
+    *) echo "FAIL: unknown scenario '$s' in SLUICE_CLUSTER_SCENARIOS (1 to 6)"; exit 2 ;;
   esac
 done
 if [[ $needs_ref == 1 ]]; then

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sluice/admin.hpp"
+#include "sluice/feed/feed_members.hpp"
 #include "sluice/pipeline_plan.hpp"
 #include "sluice/placement.hpp"
 #include "sluice/result.hpp"
@@ -149,6 +150,11 @@ public:
 
   /// Once the node's actors run. An error stops the node's start.
   virtual result<void> start(const node_context& ctx) = 0;
+
+  /// After `start`: the members change feeds read from, so that a
+  /// subscription to this node delivers every member's shards (nullptr:
+  /// this node's own).
+  virtual std::shared_ptr<feed::feed_members> feed_members() { return nullptr; }
 
   /// True while the extension still has work that keeps the node from
   /// being drained (events in the outbox, a hand-off under way).

@@ -9,6 +9,7 @@
 
 #include <xxhash.h>
 
+#include "sluice/placement.hpp"
 #include "sluice/store/keys.hpp"
 
 namespace sluice::feed {
@@ -122,6 +123,9 @@ std::string encode(const cursor& c) {
 result<cursor> decode(std::string_view text) {
   if (text.empty())
     return bad_cursor("it is empty");
+  if (text[0] == '2')
+    return bad_cursor("it is a cluster member's (version 2), and this node "
+                      "is not in a cluster");
   if (text[0] != '1')
     return bad_cursor("unknown version '" + std::string(1, text[0])
                       + "' (this node reads version 1)");
@@ -156,6 +160,109 @@ result<cursor> decode(std::string_view text) {
   }
   if (pos != bytes->size())
     return bad_cursor("trailing bytes");
+  return c;
+}
+
+std::string encode(const shard_cursor& c) {
+  // The distinct offsets, in the order first seen (a handful: one per
+  // member and epoch), and each shard's index among them.
+  std::vector<std::uint64_t> values;
+  std::vector<std::uint32_t> index(c.at.size());
+  for (std::size_t s = 0; s < c.at.size(); ++s) {
+    auto v = c.at[s];
+    std::size_t i = 0;
+    while (i < values.size() && values[i] != v)
+      ++i;
+    if (i == values.size())
+      values.push_back(v);
+    index[s] = static_cast<std::uint32_t>(i);
+  }
+  int bits = 0;
+  while ((std::size_t{1} << bits) < values.size())
+    ++bits;
+  std::string bytes;
+  keys::put_u32(bytes, c.stage_tag);
+  put_varint(bytes, c.at.size());
+  put_varint(bytes, values.size());
+  for (auto v : values)
+    put_varint(bytes, v);
+  std::uint32_t acc = 0;
+  int held = 0;
+  for (auto i : index) {
+    acc = (acc << bits) | i;
+    held += bits;
+    while (held >= 8) {
+      held -= 8;
+      bytes.push_back(static_cast<char>((acc >> held) & 0xff));
+    }
+  }
+  if (held > 0)
+    bytes.push_back(static_cast<char>((acc << (8 - held)) & 0xff));
+  return "2" + to_base64url(bytes);
+}
+
+result<shard_cursor> decode_shards(std::string_view text) {
+  if (!text.empty() && text[0] == '1') {
+    auto v1 = decode(text);
+    if (!v1)
+      return v1.error();
+    shard_cursor c;
+    c.stage_tag = v1->stage_tag;
+    c.at.resize(shard_count);
+    for (std::uint32_t s = 0; s < shard_count; ++s)
+      c.at[s] = v1->at(s);
+    return c;
+  }
+  if (text.empty())
+    return bad_cursor("it is empty");
+  if (text[0] != '2')
+    return bad_cursor("unknown version '" + std::string(1, text[0])
+                      + "' (this member reads versions 1 and 2)");
+  auto bytes = from_base64url(text.substr(1));
+  if (!bytes)
+    return bad_cursor("not base64url after its version");
+  shard_cursor c;
+  auto tag = keys::get_u32(*bytes);
+  if (!tag)
+    return bad_cursor("too short");
+  c.stage_tag = *tag;
+  std::size_t pos = 4;
+  auto shards = get_varint(*bytes, pos);
+  auto n = get_varint(*bytes, pos);
+  if (!shards || !n)
+    return bad_cursor("truncated");
+  if (*shards != shard_count)
+    return bad_cursor("it has " + std::to_string(*shards)
+                      + " shards, not this cluster's "
+                      + std::to_string(shard_count));
+  if (*n == 0 || *n > shard_count)
+    return bad_cursor("its offsets are missing");
+  std::vector<std::uint64_t> values;
+  for (std::uint64_t i = 0; i < *n; ++i) {
+    auto v = get_varint(*bytes, pos);
+    if (!v)
+      return bad_cursor("truncated");
+    values.push_back(*v);
+  }
+  int bits = 0;
+  while ((std::size_t{1} << bits) < values.size())
+    ++bits;
+  auto need = (shard_count * static_cast<std::size_t>(bits) + 7) / 8;
+  if (bytes->size() - pos != need)
+    return bad_cursor(bytes->size() - pos < need ? "truncated"
+                                                 : "trailing bytes");
+  c.at.resize(shard_count);
+  std::size_t bit = 0;
+  for (std::uint32_t s = 0; s < shard_count; ++s) {
+    std::uint32_t i = 0;
+    for (int b = 0; b < bits; ++b, ++bit) {
+      auto byte = static_cast<unsigned char>((*bytes)[pos + bit / 8]);
+      i = (i << 1) | ((byte >> (7 - bit % 8)) & 1u);
+    }
+    if (i >= values.size())
+      return bad_cursor("a shard's offset index is out of range");
+    c.at[s] = values[i];
+  }
   return c;
 }
 

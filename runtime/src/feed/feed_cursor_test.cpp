@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sluice/placement.hpp"
+
 using namespace sluice;
 
 TEST(FeedCursor, RoundTripsWithAndWithoutShardExceptions) {
@@ -41,9 +43,46 @@ TEST(FeedCursor, RefusesMalformedTextNamingWhy) {
         << r.error().message;
   };
   expect_bad("", "empty");
-  expect_bad("2" + good.substr(1), "unknown version '2'");
+  expect_bad("2" + good.substr(1), "a cluster member's (version 2)");
+  expect_bad("3" + good.substr(1), "unknown version '3'");
   expect_bad("1!!!", "not base64url");
   expect_bad("1AAAA", "too short");
   expect_bad(good.substr(0, good.size() - 1), "truncated");
   expect_bad(good + "AAAA", "trailing bytes");
+}
+
+TEST(FeedCursor, AClusterCursorHoldsEveryShardAndStaysShortPerMember) {
+  feed::shard_cursor c;
+  c.stage_tag = feed::stage_tag("score");
+  c.at.assign(shard_count, (std::uint64_t{3} << 40) | 900'000);
+  for (std::uint32_t s = 0; s < shard_count; s += 3)
+    c.at[s] = (std::uint64_t{1} << 40) | 1'200'000; // another member's
+  c.at[5] = 17;
+  auto text = feed::encode(c);
+  EXPECT_EQ(text[0], '2');
+  EXPECT_LE(text.size(), 380u) << "1024 shards in 2 bits each, 3 offsets";
+  auto back = feed::decode_shards(text);
+  ASSERT_TRUE(back) << back.error().describe();
+  EXPECT_EQ(*back, c);
+  // One offset for every shard: a few bytes.
+  c.at.assign(shard_count, 42);
+  back = feed::decode_shards(feed::encode(c));
+  ASSERT_TRUE(back) << back.error().describe();
+  EXPECT_EQ(*back, c);
+  EXPECT_LE(feed::encode(c).size(), 20u);
+  // A single node's cursor reads as its per-shard offsets.
+  feed::cursor one;
+  one.stage_tag = c.stage_tag;
+  one.base = 77;
+  one.shards = {{9, 70}};
+  auto from_one = feed::decode_shards(feed::encode(one));
+  ASSERT_TRUE(from_one) << from_one.error().describe();
+  EXPECT_EQ(from_one->at[0], 77u);
+  EXPECT_EQ(from_one->at[9], 70u);
+  // Malformed: named.
+  auto bad = feed::decode_shards(text.substr(0, text.size() - 4));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("truncated"), std::string::npos)
+      << bad.error().message;
+  EXPECT_FALSE(feed::decode_shards("2!!"));
 }

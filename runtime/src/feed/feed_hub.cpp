@@ -1,6 +1,7 @@
 // The hub: subscriptions made, counted, listed and closed.
 #include "sluice/feed/feed_hub.hpp"
 
+#include "cluster_subscription.hpp"
 #include "hub_state.hpp"
 #include "sluice/store/store.hpp"
 #include "subscription.hpp"
@@ -73,7 +74,16 @@ hub::subscribe(const std::string& stage, const std::string& behaviour_name,
   if (!id)
     return id.error();
   std::optional<cursor> from;
-  if (!opts.cursor.empty()) {
+  std::optional<shard_cursor> from_shards;
+  if (!opts.cursor.empty() && state_->members) {
+    auto c = decode_shards(opts.cursor);
+    if (!c)
+      return c.error();
+    if (c->stage_tag != stage_tag(stage))
+      return fail(errc::invalid_argument,
+                  "the cursor is for another stage than '" + stage + "'");
+    from_shards = std::move(*c);
+  } else if (!opts.cursor.empty()) {
     auto c = decode(opts.cursor);
     if (!c)
       return c.error();
@@ -104,6 +114,10 @@ hub::subscribe(const std::string& stage, const std::string& behaviour_name,
     stats->id = state_->next_id++;
     state_->live[stats->id] = stats;
   }
+  if (state_->members)
+    return std::unique_ptr<feed_subscription>{new cluster_subscription(
+        state_, std::move(stats), stage, std::move(renderer), std::move(*f),
+        std::move(from_shards), opts.snapshot_chunk, opts.raw_state)};
   return std::unique_ptr<feed_subscription>{new subscription(
       state_, std::move(stats), *id, stage, std::move(renderer), std::move(*f),
       std::move(from), opts.snapshot_chunk, opts.raw_state)};
@@ -153,6 +167,11 @@ std::vector<feed_subscriber> hub::subscribers() const {
 std::map<std::string, std::chrono::milliseconds> hub::snapshot_times() const {
   std::lock_guard<std::mutex> guard{state_->list_mtx};
   return state_->snapshot_took;
+}
+
+void hub::serve_cluster(std::shared_ptr<feed_members> members) {
+  std::unique_lock<std::shared_mutex> gate{state_->gate};
+  state_->members = std::move(members);
 }
 
 void hub::close() {

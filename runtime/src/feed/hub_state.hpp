@@ -12,6 +12,7 @@
 #include <shared_mutex>
 #include <string>
 
+#include "sluice/feed/feed_members.hpp"
 #include "sluice/registry.hpp"
 
 namespace sluice {
@@ -93,6 +94,8 @@ struct hub_state {
   /// (the time a cold start takes, against the changelog's span).
   std::map<std::string, std::chrono::milliseconds> snapshot_took;
   render_cache rendered; ///< the changes rendered last, for every subscriber
+  /// Set on a cluster member: subscriptions read every member's shards.
+  std::shared_ptr<feed_members> members;
 };
 
 } // namespace feed

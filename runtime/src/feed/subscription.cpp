@@ -13,6 +13,8 @@
 // Memory: one (last key, head) pair per chunk.
 #include "subscription.hpp"
 
+#include "render.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <thread>
@@ -56,31 +58,8 @@ const std::string& subscription::cursor() const {
 }
 
 rendered_change subscription::render(const std::string& key_state) const {
-  rendered_change r;
-  v1::KeyState ks;
-  if (!ks.ParseFromString(key_state)) {
-    r.state_json = json_quote(key_state);
-    return r;
-  }
-  r.removed = state_absent(ks); // as `sluice export` shows it
-  r.event_id = ks.last_event_id();
-  r.ts_ns = ks.updated_ts_ns();
-  r.attributes.insert(ks.last_attributes().begin(), ks.last_attributes().end());
-  if (r.removed)
-    return r;
-  if (raw_state_) {
-    r.state = std::move(*ks.mutable_state());
-    if (!filter_.on_state()) // JSON only for the filter's sake
-      return r;
-  }
-  const std::string& state = raw_state_ ? r.state : ks.state();
-  try {
-    r.state_json =
-        renderer_ ? renderer_->state_to_json(state) : json_quote(state);
-  } catch (const std::exception&) {
-    r.state_json = json_quote(state);
-  }
-  return r;
+  return render_state(key_state, renderer_.get(), raw_state_,
+                      filter_.on_state());
 }
 
 void subscription::set_position(std::uint64_t offset) {
@@ -208,25 +187,10 @@ result<bool> subscription::snapshot(changelog_reader& log,
     first_chunk_ = false;
     stats_->head.store(chunk->head, std::memory_order_relaxed);
     for (auto& s : chunk->states) {
-      if (!filter_.takes_key(s.key))
+      auto e = snapshot_event(s, filter_, renderer_.get(), raw_state_);
+      if (!e)
         continue;
-      auto r = render(s.key_state);
-      if (r.removed || !filter_.takes_attributes(r.attributes)
-          || !filter_.takes_state(r.state_json))
-        continue;
-      feed_event e;
-      e.kind = feed_event_kind::snapshot;
-      if (raw_state_)
-        e.state = std::move(r.state);
-      else
-        e.state_json = std::move(r.state_json);
-      e.event_id = std::move(r.event_id);
-      e.ts_ns = r.ts_ns;
-      e.attributes = std::move(r.attributes);
-      e.key = s.key;
-      e.version = s.version;
-      e.shard = shard_of(s.key);
-      out.push_back(std::move(e));
+      out.push_back(std::move(*e));
       ++snapshot_keys_;
     }
     chunks_.push_back(

@@ -94,6 +94,9 @@ public:
   result<void> finish_changelogs();
   /// Prunes the changelogs this batch wrote to their retention.
   result<void> prune_changelogs();
+  /// The epoch of `shard` here (0 on a single node), read once a batch:
+  /// a cluster member's changelog entries carry it in their shard offset.
+  result<std::uint64_t> shard_epoch(std::uint32_t shard);
   /// True when the batch wrote a changelog entry.
   bool changelog_written() const noexcept { return changelog_written_; }
 
@@ -164,6 +167,7 @@ private:
   };
   std::vector<pending_change> changelog_pending_;
   bool changelog_written_ = false;
+  std::map<std::uint32_t, std::uint64_t> shard_epochs_;
   /// The batch's changes of shards' records, for replication.
   shard_changes changes_{p_};
   /// The shard of the key being processed (a completion, a re-drive, a

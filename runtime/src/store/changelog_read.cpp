@@ -79,6 +79,21 @@ result<log_read> begin_log_read(const store::impl& p, std::uint32_t stage_id) {
 
 } // namespace
 
+result<MDB_dbi> changelog_dbi_of(const store::impl& p, std::uint32_t stage_id) {
+  auto log = changelog_ref_of(p, stage_id);
+  if (!log)
+    return log.error();
+  return log->dbi;
+}
+
+result<changelog_span> changelog_span_in(MDB_txn* t, const store::impl& p,
+                                         std::uint32_t stage_id) {
+  auto log = changelog_ref_of(p, stage_id);
+  if (!log)
+    return log.error();
+  return read_changelog_span(t, p, log->dbi, log->name);
+}
+
 result<std::uint32_t> changelog_reader::stage(const std::string& name) const {
   auto& p = *st_.impl_;
   std::lock_guard<std::mutex> guard{p.dbi_mtx};

@@ -6,6 +6,9 @@
 
 #include "batch_writer.hpp"
 #include "changelog_codec.hpp"
+#include "cluster_db.hpp"
+#include "sluice/placement.hpp"
+#include "sluice/v1/store.pb.h"
 
 namespace sluice {
 
@@ -102,7 +105,12 @@ result<void> batch_writer::finish_changelogs() {
   for (auto& c : changelog_pending_) {
     auto offset = p_.next_seq++;
     auto k = changelog_codec::offset_key(offset);
-    auto value = changelog_codec::entry_value(ts, c.key, c.state_value);
+    auto epoch = shard_epoch(shard_of(c.key));
+    if (!epoch)
+      return epoch.error();
+    auto value = changelog_codec::entry_value(
+        ts, c.key, c.state_value,
+        *epoch == 0 ? 0 : shard_offset_of(*epoch, offset));
     MDB_val kv = as_val(k), vv = as_val(value);
     // Offsets only grow: appending is LMDB's cheapest put.
     if (int rc =
@@ -114,6 +122,27 @@ result<void> batch_writer::finish_changelogs() {
   }
   changelog_pending_.clear();
   return prune_changelogs();
+}
+
+result<std::uint64_t> batch_writer::shard_epoch(std::uint32_t shard) {
+  if (!p_.has_cluster)
+    return std::uint64_t{0};
+  auto [at, fresh] = shard_epochs_.try_emplace(shard, 0);
+  if (!fresh)
+    return at->second;
+  auto sk = shard_key(shard);
+  MDB_val k = as_val(sk), v;
+  int rc = db_get(t_, p_.shards, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0}; // a single node: no shard records
+  if (rc != 0)
+    return lmdb_error(rc, p_.opts.dir + ": read shard record");
+  v1::ShardRecord sr;
+  if (!sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
+    return fail(errc::corrupt, p_.opts.dir + ": shard record "
+                                   + std::to_string(shard) + " does not parse");
+  at->second = sr.epoch();
+  return at->second;
 }
 
 result<void> batch_writer::prune_changelogs() {

@@ -167,6 +167,15 @@ scan_records(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
                                               std::string_view)>& fn,
              const damaged_record_fn& on_damaged = {});
 
+/// Calls `fn(record, dbi, db key)` for every changelog entry of the shards
+/// in `in` (kind changelog, in log order per stage), then for each stage
+/// with a changelog and each such shard its bound (kind changelog_bound:
+/// dbi meta, the bound's key). Read in `t`; stops early when fn says so.
+result<void>
+scan_changelogs(const store::impl& p, MDB_txn* t, const std::vector<bool>& in,
+                const std::function<result<bool>(handoff_record&, MDB_dbi,
+                                                 std::string_view)>& fn);
+
 /// Deletes every record of the shards in `in` within `w`, damaged ones too
 /// (those whose shard their key names).
 result<void> erase_records(store::impl& p, cluster_writer& w,

@@ -59,9 +59,16 @@ store::scan_handoff(const std::vector<std::uint32_t>& shards,
   txn t{p.env, true, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": begin hand-off scan");
-  return scan_records(p, t.get(), shard_set(shards),
-                      [&](handoff_record& r, MDB_dbi,
-                          std::string_view) -> result<bool> { return fn(r); });
+  bool more = true;
+  auto each = [&](handoff_record& r, MDB_dbi,
+                  std::string_view) -> result<bool> {
+    more = fn(r);
+    return more;
+  };
+  auto in = shard_set(shards);
+  if (auto r = scan_records(p, t.get(), in, each); !r || !more)
+    return r;
+  return scan_changelogs(p, t.get(), in, each);
 }
 
 namespace {

@@ -98,8 +98,12 @@ result<void> store::begin_import(const std::vector<std::uint32_t>& shards) {
     if (auto r = erase_records(p, w, shard_set(shards)); !r)
       return r;
   }
+  // The marker keeps where this member's log stood: the changelog entries
+  // the hand-off brings come after it.
+  std::string at;
+  keys::put_u64(at, p.next_seq - 1);
   for (auto s : shards)
-    if (auto r = w.put(p.handoff_in, handoff_in_key(s, import_marker, {}), "",
+    if (auto r = w.put(p.handoff_in, handoff_in_key(s, import_marker, {}), at,
                        "mark an import");
         !r)
       return r;
@@ -137,9 +141,21 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
   cluster_writer w{p, "acquire shards"};
   if (w.failed())
     return *w.failed();
+  // Where the import began in this member's log (its marker says; 1 when
+  // it does not: the whole log is searched), and where its own entries of
+  // the shards begin.
+  std::map<std::uint32_t, std::uint64_t> import_from;
+  for (auto s : shards) {
+    auto mk = handoff_in_key(s, import_marker, {});
+    MDB_val k = as_val(mk), v;
+    std::optional<std::uint64_t> at;
+    if (db_get(w.get(), p.handoff_in, &k, &v) == 0)
+      at = keys::get_u64(as_view(v));
+    import_from[s] = std::max<std::uint64_t>(at.value_or(1), 1);
+  }
   v1::ShardRecord sr;
   sr.set_epoch(epoch);
-  auto value = sr.SerializeAsString();
+  sr.set_changelog_own(p.next_seq - 1);
   auto index = import_index(w.get(), p, shards);
   if (!index)
     return index.error();
@@ -147,7 +163,10 @@ store::acquire_shards(const std::vector<std::uint32_t>& shards,
     if (auto r = w.del(p.handoff_in, k, "clear the import index"); !r)
       return r.error();
   for (auto s : shards) {
-    if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)
+    sr.set_changelog_from(import_from[s]);
+    if (auto r = w.put(p.shards, shard_key(s), sr.SerializeAsString(),
+                       "write shard record");
+        !r)
       return r.error();
     // A replica copy this member kept of the shard is superseded by what
     // the hand-off brought.

@@ -177,6 +177,15 @@ result<void> erase_records(store::impl& p, cluster_writer& w,
       });
   if (!r)
     return r;
+  // The shards' changelog entries and bounds go with them.
+  r = scan_changelogs(
+      p, w.get(), in,
+      [&](handoff_record&, MDB_dbi dbi, std::string_view k) -> result<bool> {
+        doomed.emplace_back(dbi, std::string(k));
+        return true;
+      });
+  if (!r)
+    return r;
   for (auto& [dbi, k] : doomed)
     if (auto d = w.del(dbi, k, "delete a handed-off record"); !d)
       return d;

@@ -80,6 +80,25 @@ inline std::string changelog_meta_key(std::string_view stage) {
   return "changelog/" + std::string(stage);
 }
 
+/// The `meta` key of a changelog bound a hand-off brought for (shard,
+/// stage): the shard offset after which the previous owners' log of the
+/// shard was complete (u64 big-endian).
+inline std::string changelog_bound_key(std::uint32_t shard,
+                                       std::uint32_t stage_id) {
+  std::string k = "changelog_bound/";
+  keys::put_u32(k, shard);
+  keys::put_u32(k, stage_id);
+  return k;
+}
+
+/// The changelog database of stage `stage_id` (not_found: it keeps none).
+result<MDB_dbi> changelog_dbi_of(const struct store::impl& p,
+                                 std::uint32_t stage_id);
+/// The span of stage `stage_id`'s changelog, read in `t`.
+result<changelog_span> changelog_span_in(MDB_txn* t,
+                                         const struct store::impl& p,
+                                         std::uint32_t stage_id);
+
 /// Opens (creating it, empty, the first time) the changelog of stage
 /// `name` when `keep` is on; when off, drops one it kept before. The
 /// database when there is one.

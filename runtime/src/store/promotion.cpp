@@ -239,6 +239,7 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
     // Not when an older log of this member's moved the seq on (a gap).
     v1::ShardRecord sr;
     sr.set_epoch(epoch);
+    sr.set_changelog_own(p.next_seq - 1);
     x.based = x.head.seq == (*at)->seq;
     if (x.based) {
       sr.set_base_epoch((*at)->epoch);

@@ -3,6 +3,7 @@
 // and retries pointed at them, dead letters and outbox entries at fresh
 // seqs (an outbox entry keeps its origin), the rest as they are. Store
 // actor's thread only.
+#include "changelog_codec.hpp"
 #include "cluster_db.hpp"
 #include "positions.hpp"
 #include "sluice/v1/store.pb.h"
@@ -115,6 +116,27 @@ import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
         !x)
       return x.error();
     return none;
+  case kind::changelog: {
+    // At this member's next seq, keeping the shard offset its writer gave
+    // it; a stage without a changelog here takes none.
+    auto dbi = changelog_dbi_of(p, r.stage_id);
+    if (!dbi)
+      return none;
+    if (auto x = w.put(*dbi, changelog_codec::offset_key(p.next_seq++), r.value,
+                       "write a handed-off changelog entry");
+        !x)
+      return x.error();
+    return none;
+  }
+  case kind::changelog_bound: {
+    auto bk = changelog_bound_key(r.shard, r.stage_id);
+    MDB_val k = as_val(bk), v;
+    if (db_get(w.get(), p.meta, &k, &v) == 0 && as_view(v) >= r.value)
+      return none;
+    if (auto x = w.put(p.meta, bk, r.value, "write a changelog bound"); !x)
+      return x.error();
+    return none;
+  }
   case kind::outbox: {
     auto at = put_outbox(w.get(), p, r.stage_id, shard_of(r.key),
                          r.pos.priority, r.value);

@@ -145,6 +145,7 @@ result<void> store::claim_all_shards() {
                                             + " shards of a cluster");
   v1::ShardRecord sr;
   sr.set_epoch(1);
+  sr.set_changelog_own(p.next_seq - 1);
   auto value = sr.SerializeAsString();
   for (std::uint32_t s = 0; s < shard_count; ++s)
     if (auto r = w.put(p.shards, shard_key(s), value, "write shard record"); !r)

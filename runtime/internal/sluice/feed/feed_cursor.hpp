@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sluice/result.hpp"
 
@@ -28,6 +29,26 @@ struct cursor {
   /// Equal when every field is.
   friend bool operator==(const cursor&, const cursor&) = default;
 };
+
+/// A subscription's cursor through a cluster member (issue 16): the shard
+/// offset passed, per shard (shard_count of them). Text form "2" and the
+/// base64url of the stage tag, the distinct offsets and, per shard, the
+/// index of its offset in as few bits as they need: the shards a member
+/// holds at one epoch share one offset, so with up to 4 distinct offsets a
+/// cursor is about 370 characters.
+struct shard_cursor {
+  std::uint32_t stage_tag = 0;
+  std::vector<std::uint64_t> at; ///< per shard
+  friend bool operator==(const shard_cursor&, const shard_cursor&) = default;
+};
+
+/// The text form of a cluster cursor.
+std::string encode(const shard_cursor& c);
+
+/// A cluster cursor from its text form; a version 1 cursor (a single
+/// node's) becomes its per-shard offsets. invalid_argument naming what is
+/// wrong.
+result<shard_cursor> decode_shards(std::string_view text);
 
 /// A 32-bit tag of a stage's name, so a cursor given to another stage is
 /// refused rather than read as offsets of the wrong log.

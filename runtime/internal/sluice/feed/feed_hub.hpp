@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/feed.hpp"
+#include "sluice/feed/feed_members.hpp"
 #include "sluice/registry.hpp"
 #include "sluice/result.hpp"
 
@@ -40,6 +41,10 @@ public:
   result<std::unique_ptr<feed_subscription>>
   subscribe(const std::string& stage, const std::string& behaviour,
             feed_options opts);
+
+  /// On a cluster member: from now on subscriptions read every member's
+  /// shards through `members`, with cluster cursors (feed_cursor.hpp).
+  void serve_cluster(std::shared_ptr<feed_members> members);
 
   /// Every live subscription.
   std::vector<feed_subscriber> subscribers() const;

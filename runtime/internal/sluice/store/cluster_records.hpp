@@ -128,6 +128,13 @@ struct handoff_record {
     /// shard, waiting in the outbox: stage_id (its queue there), pos, key
     /// (the event's), value = Event; `shard` is the producing key's.
     outbox,
+    /// Hand-off only: a change of a stage's changelog (issue 16): stage_id,
+    /// key, pos.seq = its shard offset, value = the entry as stored (with
+    /// its shard offset).
+    changelog,
+    /// Hand-off only: stage_id, value = the shard offset (u64 BE) after
+    /// which the sender's changelog of the shard is complete.
+    changelog_bound,
   };
   kind what = kind::queued;   ///< which record it is
   std::uint32_t stage_id = 0; ///< its stage (queued, state, retry, timer)
