@@ -51,6 +51,14 @@ pg_restart_server() {
   if (($#)); then pg_options=("$@"); fi
   local opts="-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1"
   opts+=" -c wal_level=logical -c max_replication_slots=8 -c max_wal_senders=8"
+  # Debian's later PostgreSQL 15 releases (15.20) let replication users use
+  # only the logical decoding plugins output_plugin_libraries lists; older
+  # ones do not know the setting (and would refuse it). From /: the
+  # server's user may not enter the caller's directory.
+  if (cd / && as_pg "$pg_bin/postgres" --describe-config 2>/dev/null) |
+    grep -q '^output_plugin_libraries'; then
+    opts+=" -c output_plugin_libraries=pgoutput,test_decoding,wal2json"
+  fi
   local o
   for o in "${pg_options[@]}"; do opts+=" $o"; done
   as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -o "$opts" -l "$pg_dir/server.log" -w start >/dev/null ||
