@@ -57,7 +57,7 @@ pg_restart_server() {
   # server's user may not enter the caller's directory.
   if (cd / && as_pg "$pg_bin/postgres" --describe-config 2>/dev/null) |
     grep -q '^output_plugin_libraries'; then
-    opts+=" -c output_plugin_libraries=pgoutput,test_decoding,wal2json"
+    opts+=" -c output_plugin_libraries=wal2json"
   fi
   local o
   for o in "${pg_options[@]}"; do opts+=" $o"; done
