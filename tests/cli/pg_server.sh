@@ -54,15 +54,23 @@ pg_restart_server() {
   # Debian's later PostgreSQL 15 releases (15.20) let replication users use
   # only the logical decoding plugins output_plugin_libraries lists; older
   # ones do not know the setting (and would refuse it). From /: the
-  # server's user may not enter the caller's directory.
-  if (cd / && as_pg "$pg_bin/postgres" --describe-config 2>/dev/null) |
-    grep -q '^output_plugin_libraries'; then
+  # server's user may not enter the caller's directory. Read whole before
+  # the match: `grep -q` stops early, postgres dies of SIGPIPE and, under
+  # pipefail, the pipeline fails now and then.
+  if pg_knows_setting output_plugin_libraries; then
     opts+=" -c output_plugin_libraries=wal2json"
   fi
   local o
   for o in "${pg_options[@]}"; do opts+=" $o"; done
   as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -o "$opts" -l "$pg_dir/server.log" -w start >/dev/null ||
     { tail -20 "$pg_dir/server.log"; return 1; }
+}
+
+# pg_knows_setting NAME: whether this server has the setting NAME.
+pg_knows_setting() {
+  local config
+  config=$(cd / && as_pg "$pg_bin/postgres" --describe-config 2>/dev/null)
+  [[ $'\n'$config == *$'\n'"$1"$'\t'* ]]
 }
 
 # pg_pid: the postmaster's PID.

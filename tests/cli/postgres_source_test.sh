@@ -94,6 +94,20 @@ rc=$?
 check "node --check with a good source passes (exit $rc)" test "$rc" -eq 0
 check "  and says what it found" grep -q "source fresh: slot fresh on 127.0.0.1:$port/shop, to be created" "$work/check.out"
 grep -q "to be created" "$work/check.out" || cat "$work/check.out"
+# A server that lets roles other than superusers decode only with listed
+# plugins (PostgreSQL 15.20 on Debian) and does not list wal2json.
+if pg_knows_setting output_plugin_libraries; then
+  pg_halt
+  pg_restart_server -c output_plugin_libraries=pgoutput
+  refused "wal2json not in output_plugin_libraries, a new slot" \
+    'library "wal2json" may not be used as an output plugin' \
+    "$work/plain.yaml" --source "$url?slot=s1&tables=items&create_slot=true"
+  "${psql_db[@]}" -c "SET output_plugin_libraries = wal2json" -c "SELECT pg_create_logical_replication_slot('made', 'wal2json')" >/dev/null
+  refused "wal2json not in output_plugin_libraries, a slot a superuser made" \
+    'library "wal2json" may not be used as an output plugin' \
+    "$work/plain.yaml" --source "$url?slot=made&tables=items"
+  "${psql_db[@]}" -c "SELECT pg_drop_replication_slot('made')" >/dev/null
+fi
 pg_halt
 pg_restart_server -c wal_level=replica
 refused "wal_level replica" "wal_level is 'replica'; change capture needs 'logical'" \

@@ -151,6 +151,43 @@ result<std::unique_ptr<pg_result>> query(PGconn* pg, const std::string& who,
               who + ": " + doing + ": " + first_line(PQerrorMessage(pg)));
 }
 
+// Later PostgreSQL releases (Debian's 15.20) let a role decode only with
+// the plugins output_plugin_libraries lists (a setting only superusers may
+// read). Asked by doing it: peeking at most one
+// record of the existing slot, or creating a temporary slot (the server
+// refuses a plugin before it waits for running transactions: given 250 ms,
+// a wait means the plugin was let through). Only the refusal
+// (insufficient privilege) is an error here: anything else shows where it
+// did before.
+result<void> plugin_allowed(PGconn* pg, const std::string& who,
+                            const std::string& slot, bool exists) {
+  auto probe_slot = "sluice_probe_" + std::to_string(PQbackendPID(pg));
+  const char* params[] = {exists ? slot.c_str() : probe_slot.c_str()};
+  auto sql = exists ? "SELECT count(*) FROM pg_logical_slot_peek_changes($1, "
+                      "'0/1', NULL)"
+                    : "SELECT pg_drop_replication_slot(slot_name) FROM "
+                      "pg_create_logical_replication_slot($1, 'wal2json', "
+                      "true)";
+  if (!exists)
+    pg_result(PQexec(pg, "SET statement_timeout = 250"));
+  pg_result r(PQexecParams(pg, sql, 1, nullptr, params, nullptr, nullptr, 0));
+  const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
+  std::string refusal = state && std::strcmp(state, "42501") == 0
+                            ? first_line(PQerrorMessage(pg))
+                            : "";
+  if (!exists)
+    pg_result(PQexec(pg, "RESET statement_timeout"));
+  if (refusal.empty())
+    return {};
+  return fail(errc::config,
+              who + ": " + refusal
+                  + " (the server lets slots decode only with the plugins "
+                    "its output_plugin_libraries lists: add wal2json to it, "
+                    "e.g. ALTER SYSTEM SET "
+                    "output_plugin_libraries = 'pgoutput, test_decoding, "
+                    "wal2json'; SELECT pg_reload_conf();)");
+}
+
 } // namespace
 
 result<probe_report> probe(const source_spec& spec) {
@@ -235,6 +272,8 @@ result<slot_info> capture::check() {
                         "pg_create_logical_replication_slot('"
                       + spec_.slot
                       + "', 'wal2json'); or set create_slot: true)");
+    if (auto allowed = plugin_allowed(pg, who_, spec_.slot, false); !allowed)
+      return allowed.error();
     return out;
   }
   if ((*slot)->at(0, 0) != "wal2json")
@@ -244,6 +283,8 @@ result<slot_info> capture::check() {
   if ((*slot)->at(0, 1) != "t")
     return fail(errc::config, who_ + ": slot '" + spec_.slot
                                   + "' belongs to another database");
+  if (auto allowed = plugin_allowed(pg, who_, spec_.slot, true); !allowed)
+    return allowed.error();
   out.exists = true;
   out.confirmed = parse_lsn((*slot)->at(0, 2)).value_or(0);
   confirmed_ = out.confirmed;
