@@ -39,19 +39,16 @@ while (($#)); do
   esac
 done
 [[ -x $sluice ]] || { echo "missing $sluice: build it first" >&2; exit 1; }
-work=$(mktemp -d /var/tmp/sluice_detect.XXXXXX)
+# shellcheck source=bench/cluster/common.sh
 source "$here/cluster/common.sh"
+bench_scratch detect
 poller=""
-cleanup() {
+bench_on_exit() {
   if [[ -n $poller ]]; then kill "$poller" 2>/dev/null || true; fi
-  stop_all_nodes
-  if ((keep)); then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
-trap cleanup EXIT
 # bash reports each victim killed by a signal on stderr ("... Killed ...");
 # that is the point here, so leave those reports out.
 exec 2> >(grep --line-buffered -v -E 'line [0-9]+: +[0-9]+ (Killed|Stopped)' >&2)
-export SLUICE_CLUSTER_SECRET="bench-$$-$RANDOM" SLUICE_TOKEN="bench-token-$$"
 
 echo "== cluster failure detection: default settings (heartbeat 200 ms, suspect 800 ms, down 1500 ms) =="
 print_machine

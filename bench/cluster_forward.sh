@@ -61,14 +61,9 @@ done
 for f in "$sluice" "$tcp"; do
   [[ -x $f ]] || { echo "missing $f: build it first" >&2; exit 1; }
 done
-work=$(mktemp -d /var/tmp/sluice_forward.XXXXXX)
+# shellcheck source=bench/cluster/common.sh
 source "$here/cluster/common.sh"
-cleanup() {
-  stop_all_nodes
-  if ((keep)); then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-export SLUICE_CLUSTER_SECRET="bench-$$-$RANDOM" SLUICE_TOKEN="bench-token-$$"
+bench_scratch forward
 nosync=(--no-sync)
 ((sync)) && nosync=()
 

@@ -60,14 +60,9 @@ done
 for t in mdb_stat mdb_dump; do
   command -v $t >/dev/null || { echo "missing $t (apt-get install lmdb-utils)" >&2; exit 1; }
 done
-work=$(mktemp -d /var/tmp/sluice_handoff.XXXXXX)
+# shellcheck source=bench/cluster/common.sh
 source "$here/cluster/common.sh"
-cleanup() {
-  stop_all_nodes
-  if ((keep)); then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-export SLUICE_CLUSTER_SECRET="bench-$$-$RANDOM" SLUICE_TOKEN="bench-token-$$"
+bench_scratch handoff
 nosync=(--no-sync)
 ((sync)) && nosync=()
 

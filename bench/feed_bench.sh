@@ -150,37 +150,7 @@ changes=$(($(wc -l <"$feed") - 1))
 # its cursor) until N changes came; prints the commit -> delivery lag.
 # Run in the background: it execs python, so $! is the reader.
 http_lag_reader() {
-  exec python3 - "$@" <<'PY'
-import datetime, json, sys, time, urllib.request
-# Cheap per line (the client shares the 2 cores with the pipeline): no
-# JSON parse, the ts field cut out and read by fromisoformat.
-url, want = sys.argv[1], int(sys.argv[2])
-lags, last, seen = [], b"", 0
-while seen < want:
-    cursor = ""
-    if last:
-        cursor = json.loads(last).get("cursor", "")
-    try:
-        full = url + ("&cursor=" + cursor if cursor else "")
-        with urllib.request.urlopen(full, timeout=30) as r:
-            for raw in r:
-                if b'"type":"change"' not in raw:
-                    continue
-                now = time.time()
-                i = raw.find(b'"ts":"') + 6
-                ts = datetime.datetime.fromisoformat(
-                    raw[i:i + 23].decode() + "+00:00").timestamp()
-                lags.append((now - ts) * 1000)
-                last = raw
-                seen += 1
-                if seen >= want:
-                    break
-    except Exception:
-        time.sleep(0.05)
-lags.sort()
-q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))]
-print("%d changes: lag p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(lags), q(0.5), q(0.99), lags[-1]))
-PY
+  exec python3 "$here/feed_lag_reader.py" "$@"
 }
 
 # lag_run OUT READER...: the subscriber READER (printing its lag figures)

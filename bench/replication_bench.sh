@@ -70,17 +70,11 @@ fi
 [[ -n $order_arg ]] && order=$order_arg
 [[ -x $sluice ]] || { echo "missing $sluice: build it first" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "etcd is not on PATH (Debian etcd-server)" >&2; exit 1; }
-work=$(mktemp -d /var/tmp/sluice_repl.XXXXXX)
 # shellcheck source=bench/cluster/common.sh
 source "$here/cluster/common.sh"
-cleanup() {
-  stop_all_nodes
-  if ((keep)); then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+bench_scratch repl
 # bash reports each member killed by kill -9 on stderr; that is the point.
 exec 2> >(grep --line-buffered -v -E 'line [0-9]+: +[0-9]+ Killed' >&2)
-export SLUICE_CLUSTER_SECRET="bench-$$-$RANDOM" SLUICE_TOKEN="bench-token-$$"
 printf 'hook-%s\n' "$$" >"$work/hook.key"
 : >"$work/pids"
 

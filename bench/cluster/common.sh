@@ -8,6 +8,23 @@
 
 bench_pids=()
 
+# bench_scratch NAME: $work, a new directory /var/tmp/sluice_NAME.XXXXXX,
+# and the EXIT trap (bench_cleanup); the cluster secret and the console
+# token, for the members and the console.
+bench_scratch() {
+  work=$(mktemp -d "/var/tmp/sluice_$1.XXXXXX")
+  trap bench_cleanup EXIT
+  export SLUICE_CLUSTER_SECRET="bench-$$-$RANDOM" SLUICE_TOKEN="bench-token-$$"
+}
+
+# bench_cleanup: bench_on_exit first (if the script has one), then every
+# node stopped, and $work removed unless $keep is 1.
+bench_cleanup() {
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
+  stop_all_nodes
+  if ((${keep:-0})); then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+
 # Prints the machine and the date, for the "machine, date, exact command"
 # rule of docs/BENCHMARKS.md.
 print_machine() {

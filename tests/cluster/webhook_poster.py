@@ -8,6 +8,7 @@ events such files hold instead, 1000 a post. Single-threaded.
 usage: webhook_poster.py --url URL --key-file FILE --prefix P --out FILE
          [--stop FILE] [--interval S] [--batch N] [--once] [--retry-for S]
        webhook_poster.py --url URL --key-file FILE --replay FILE...
+         [--per-post N] [--rate EVENTS_PER_S]
 Exit 0 when every body it started was acknowledged; 1 if one was not within
 --retry-for seconds of its first try (an acknowledgement later than that
 counts as none). A summary line goes to stdout.
@@ -76,14 +77,18 @@ def post_until_acknowledged(p, body, retry_for):
         time.sleep(0.1)
 
 
-def replay(p, files, retry_for, per_post=1000):
+def replay(p, files, retry_for, per_post=1000, rate=0.0):
     """Posts the events of every body in files, up to per_post a post (the
-    ids change with the body; states do not depend on them)."""
+    ids change with the body; states do not depend on them); with rate, at
+    most that many events a second (a post every per_post / rate s)."""
     events = []
     for name in files:
         with open(name, "rb") as f:
             events += [e for line in f if line.strip() for e in json.loads(line)]
+    started = time.monotonic()
     for i in range(0, len(events), per_post):
+        if rate > 0:
+            time.sleep(max(0.0, started + i / rate - time.monotonic()))
         body = json.dumps(events[i:i + per_post], separators=(",", ":"))
         if post_until_acknowledged(p, body.encode(), retry_for)[0] is None:
             return 1
@@ -103,11 +108,15 @@ def main():
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--once", action="store_true", help="one body, then exit")
     ap.add_argument("--retry-for", type=float, default=20.0)
+    ap.add_argument("--per-post", type=int, default=1000,
+                    help="--replay: events a post")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="--replay: at most this many events a second")
     a = ap.parse_args()
     with open(a.key_file, "rb") as f:
         p = poster(a.url, f.read().rstrip(b"\r\n"))
     if a.replay:
-        return replay(p, a.replay, a.retry_for)
+        return replay(p, a.replay, a.retry_for, a.per_post, a.rate)
     if not a.prefix or not a.out:
         ap.error("--prefix and --out are needed unless --replay")
     n = 0

@@ -327,17 +327,30 @@ bool cluster_subscription::deliver(const changelog_entry& entry,
 
 result<bool> cluster_subscription::follow(std::vector<feed_event>& out,
                                           std::size_t limit) {
-  bool more = false, sent = false;
-  for (auto& name : hub_->members->names()) {
-    if (out.size() >= limit)
-      return true;
-    auto& m = members_[name];
-    auto r = follow_member(name, m, out, limit, sent);
-    if (!r)
-      return r.error();
-    if (phase_ != phase::live)
-      return true; // reset: a snapshot follows
-    more = more || *r;
+  bool more = true, sent = false;
+  // Each member gets its share of `limit`, what one leaves goes to the
+  // next, and who comes first goes round: a member with a long backlog
+  // (this one, whose reads are cheapest) cannot hold the others' changes
+  // back. What all leave goes to those with more, in a few more rounds.
+  auto names = hub_->members->names();
+  auto n = names.size();
+  for (int round = 0; more && round < 4 && n > 0; ++round) {
+    more = false;
+    auto first = first_member_++ % n;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (out.size() >= limit)
+        return true;
+      auto at = (first + i) % n;
+      auto share = (limit - out.size() + (n - i) - 1) / (n - i);
+      auto& m = members_[names[at]];
+      auto r =
+          follow_member(names[at], at == 0, m, out, out.size() + share, sent);
+      if (!r)
+        return r.error();
+      if (phase_ != phase::live)
+        return true; // reset: a snapshot follows
+      more = more || *r;
+    }
   }
   cursor_changed();
   if (!sent && cursor_text_ != cursor_sent_ && !more) {
@@ -353,7 +366,7 @@ result<bool> cluster_subscription::follow(std::vector<feed_event>& out,
 }
 
 result<bool> cluster_subscription::follow_member(const std::string& name,
-                                                 member_state& m,
+                                                 bool self, member_state& m,
                                                  std::vector<feed_event>& out,
                                                  std::size_t limit,
                                                  bool& sent) {
@@ -418,7 +431,7 @@ result<bool> cluster_subscription::follow_member(const std::string& name,
         || (uses[s] == use::taken_over && r->passed >= h.own_from))
       at_[s] = std::max(at_[s], shard_offset_of(h.epoch, r->passed));
   }
-  if (name == hub_->members->names().front()) {
+  if (self) {
     stats_->position.store(r->passed, std::memory_order_relaxed);
     stats_->head.store(r->view.head, std::memory_order_relaxed);
   }

@@ -59,10 +59,12 @@ private:
   result<bool> snapshot(std::vector<feed_event>& out, std::size_t limit);
   result<bool> catch_up(std::vector<feed_event>& out, std::size_t limit);
   result<bool> follow(std::vector<feed_event>& out, std::size_t limit);
-  /// Reads one member live; true when it has more to read at once.
-  result<bool> follow_member(const std::string& name, member_state& m,
-                             std::vector<feed_event>& out, std::size_t limit,
-                             bool& sent);
+  /// Reads one member live, until `out` holds `limit` events; true when
+  /// it has more to read at once. `self`: this member (its position is
+  /// the subscriber's in the node's metrics).
+  result<bool> follow_member(const std::string& name, bool self,
+                             member_state& m, std::vector<feed_event>& out,
+                             std::size_t limit, bool& sent);
   /// A reset (why), then a new snapshot.
   bool restart(std::vector<feed_event>& out, const std::string& why);
   /// False when `view` no longer holds, at the same epoch, a shard the
@@ -86,6 +88,7 @@ private:
   std::string cursor_text_;
   std::string cursor_sent_; ///< the cursor of the last event sent
   std::map<std::string, member_state> members_;
+  std::size_t first_member_ = 0; ///< live: who is read first, in turn
   // The snapshot: per shard the member it is read from and its epoch there,
   // the members in turn, the chunks of the current one.
   std::vector<std::pair<std::string, std::uint64_t>> source_;

@@ -271,3 +271,38 @@ TEST_F(ClusterFeed, ASnapshotWaitsForAShardNoMemberCanServe) {
   v.take(drain(*sub));
   EXPECT_EQ(v.value.size(), 1u);
 }
+
+TEST_F(ClusterFeed, ALongBacklogOnOneMemberDoesNotHoldTheOthersBack) {
+  ASSERT_NO_FATAL_FAILURE(open_member(a));
+  ASSERT_NO_FATAL_FAILURE(open_member(b));
+  ASSERT_TRUE(a.st->claim_all_shards());
+  members->by_name = {{"a", &a}, {"b", &b}};
+  ASSERT_NO_FATAL_FAILURE(hand_off(a, b, T, 2));
+  hub = std::make_unique<feed::hub>(*a.st, reg, 8);
+  hub->serve_cluster(members);
+  auto sub = subscribe();
+  ASSERT_TRUE(sub);
+  auto first = drain(*sub);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.back().kind, feed_event_kind::snapshot_end);
+
+  // A (read first: this member) has 300 changes waiting, B 5.
+  for (int i = 0; i < 300; ++i)
+    ASSERT_NO_FATAL_FAILURE(change(a, "e" + std::to_string(i)));
+  auto on_t = key_in(T, "t");
+  for (int i = 0; i < 5; ++i)
+    ASSERT_NO_FATAL_FAILURE(change(b, on_t));
+  std::vector<feed_event> batch;
+  ASSERT_TRUE(sub->next(batch, 100, std::chrono::milliseconds(20)));
+  std::size_t from_b = 0;
+  for (auto& e : batch)
+    if (e.kind == feed_event_kind::change && e.key == on_t)
+      ++from_b;
+  EXPECT_EQ(batch.size(), 100u);
+  EXPECT_EQ(from_b, 5u) << "B's changes come in the first batch, beside A's";
+  view rest;
+  rest.take(batch);
+  rest.take(drain(*sub));
+  EXPECT_TRUE(rest.problems.empty()) << rest.problems.front();
+  EXPECT_EQ(rest.value.size(), 301u);
+}

@@ -19,7 +19,7 @@ namespace sluice::cli {
 class readiness;
 
 /// Events taken from a subscription per write.
-inline constexpr std::size_t feed_batch_events = 256;
+inline constexpr std::size_t feed_batch_events = 1024;
 
 /// A heartbeat after this long without an event: proxies keep the
 /// connection, and a client that went away is noticed.

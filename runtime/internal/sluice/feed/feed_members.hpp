@@ -19,7 +19,7 @@ namespace sluice::feed {
 class feed_members {
 public:
   virtual ~feed_members() = default;
-  /// The members that may hold shards, this one included.
+  /// The members that may hold shards, this one first.
   virtual std::vector<std::string> names() = 0;
   /// Member `name`'s changes of the shards it holds. An error: it could
   /// not be asked (down, no link, stopping), or it failed to read.
