@@ -219,6 +219,15 @@ rp_minority() {
     test "$(after_grace c)" -eq 0
   check "$scenario: a and b kept acknowledging (after the first $(secs "$grace_ms") s: a $(after_grace a), b $(after_grace b) bodies)" \
     test "$(after_grace a)" -gt 0 -a "$(after_grace b)" -gt 0
+  local n
+  for n in a b; do
+    if [[ $(after_grace "$n") -eq 0 ]]; then
+      # Why it stalled: what it logged from the cut on, and its poster.
+      echo "     --- node $n's log from the cut (at most 80 lines):"
+      tail -n +$((from_line[$n] + 1)) "${logf[$n]}" | head -n 80 | cut -c1-300 | sed 's/^/       /'
+      echo "     --- its poster: $(tail -n 3 "$rp_dir/poster.$n.log" 2>/dev/null | tr '\n' ' ')"
+    fi
+  done
   wait_given_up c "${from_line[c]}"
   verify_replicated "$rp_dir" "$rp_tag" "$rp_all"
 }

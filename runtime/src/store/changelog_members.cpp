@@ -20,24 +20,12 @@ result<std::vector<held_shard>> read_held(MDB_txn* t, const store::impl& p) {
       out.push_back({s, 0, 0, 0});
     return out;
   }
-  int rc = 0;
-  cursor c{t, p.shards, rc};
-  if (rc != 0)
-    return lmdb_error(rc, p.opts.dir + ": cursor on shards");
-  MDB_val k, v;
-  for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
-       rc = cursor_get(c.get(), &k, &v, MDB_NEXT)) {
-    auto shard = keys::get_u32(as_view(k));
-    v1::ShardRecord sr;
-    if (!shard || !sr.ParseFromArray(v.mv_data, static_cast<int>(v.mv_size)))
-      return fail(errc::corrupt, p.opts.dir + ": shard record "
-                                     + keys::printable(as_view(k))
-                                     + " does not parse");
-    out.push_back(
-        {*shard, sr.epoch(), sr.changelog_from(), sr.changelog_own()});
-  }
-  if (rc != MDB_NOTFOUND)
-    return lmdb_error(rc, p.opts.dir + ": read shards");
+  auto records = read_shard_records(t, p);
+  if (!records)
+    return records.error();
+  out.reserve(records->size());
+  for (auto& r : *records)
+    out.push_back({r.shard, r.epoch, r.changelog_from, r.changelog_own});
   return out;
 }
 

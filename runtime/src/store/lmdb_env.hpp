@@ -45,6 +45,11 @@ inline std::string queue_db_name(std::string_view stage) {
 /// may have written since this one's last commit.
 result<void> refresh_seq(MDB_txn* t, struct store::impl& p);
 
+/// Every record of the `shards` database, read in `t`; corrupt when one
+/// does not parse.
+result<std::vector<shard_record>>
+read_shard_records(MDB_txn* t, const struct store::impl& p);
+
 /// Sets `place` from the `shards` database: owned, or leaving when a
 /// hand-off was under way; every other shard is remote.
 result<void> load_placement(MDB_txn* t, const struct store::impl& p,

@@ -19,14 +19,16 @@ result<shard_record> parse_shard_record(const store::impl& p,
   if (!shard || !sr.ParseFromArray(v.data(), static_cast<int>(v.size())))
     return fail(errc::corrupt, p.opts.dir + ": shard record "
                                    + keys::printable(k) + " does not parse");
-  shard_record rec{*shard,      sr.epoch(),    sr.leaving(),
-                   sr.target(), sr.transfer(), std::nullopt};
+  shard_record rec{
+      *shard,        sr.epoch(),   sr.leaving(),        sr.target(),
+      sr.transfer(), std::nullopt, sr.changelog_from(), sr.changelog_own()};
   if (sr.base_epoch() != 0)
     rec.base = repl_position{sr.base_epoch(), sr.base_seq()};
   return rec;
 }
 
-/// Every record of the `shards` database, read in `t`.
+} // namespace
+
 result<std::vector<shard_record>> read_shard_records(MDB_txn* t,
                                                      const store::impl& p) {
   std::vector<shard_record> out;
@@ -46,8 +48,6 @@ result<std::vector<shard_record>> read_shard_records(MDB_txn* t,
     return lmdb_error(rc, p.opts.dir + ": read shards");
   return out;
 }
-
-} // namespace
 
 result<void> load_placement(MDB_txn* t, const store::impl& p,
                             placement& place) {

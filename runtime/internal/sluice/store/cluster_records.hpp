@@ -106,6 +106,11 @@ struct shard_record {
   /// continued from at `epoch` (its first record is base->seq + 1);
   /// nullopt when unknown (claimed, or handed off here).
   std::optional<repl_position> base;
+  /// The changelog entries a hand-off brought are after this offset of
+  /// this member's log (0: none came: claimed or promoted here).
+  std::uint64_t changelog_from = 0;
+  /// This member's own changelog entries of the shard are after this one.
+  std::uint64_t changelog_own = 0;
 };
 
 /// One record a hand-off streams from the old owner to the new.
