@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <set>
 
+#include "read_loop.hpp"
 #include "render.hpp"
 #include "sluice/placement.hpp"
 #include "sluice/store/changelog.hpp"
@@ -67,38 +68,10 @@ void cluster_subscription::cursor_changed() {
 result<void> cluster_subscription::next(std::vector<feed_event>& out,
                                         std::size_t max,
                                         std::chrono::milliseconds wait) {
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  auto before = out.size();
-  for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::shared_lock<std::shared_mutex> gate{hub_->gate};
-      if (hub_->closed)
-        return fail(errc::unavailable, "the node stopped");
-      changelog_reader log{*hub_->st};
-      seen = log.commits();
-      auto r = step(out, before + std::max<std::size_t>(max, 1));
-      if (!r)
-        return r.error();
-      stats_->delivered.fetch_add(out.size() - before,
-                                  std::memory_order_relaxed);
-      if (out.size() > before)
-        return {};
-      if (*r)
-        continue;
-      auto now = std::chrono::steady_clock::now();
-      if (now >= deadline)
-        return {};
-      // This member's commits wake the wait; the others' are polled.
-      auto slice = std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                 remote_poll);
-      log.wait(seen,
-               std::chrono::duration_cast<std::chrono::milliseconds>(slice)
-                   + std::chrono::milliseconds(1));
-    }
-    if (hub_->closing.load())
-      return fail(errc::unavailable, "the node stopped");
-  }
+  // This member's commits wake the wait; the others' are polled.
+  return read_loop(
+      *hub_, *stats_, out, max, wait, remote_poll,
+      [&](changelog_reader&, std::size_t limit) { return step(out, limit); });
 }
 
 result<bool> cluster_subscription::step(std::vector<feed_event>& out,

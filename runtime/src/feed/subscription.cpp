@@ -13,6 +13,7 @@
 // Memory: one (last key, head) pair per chunk.
 #include "subscription.hpp"
 
+#include "read_loop.hpp"
 #include "render.hpp"
 
 #include <algorithm>
@@ -70,39 +71,10 @@ void subscription::set_position(std::uint64_t offset) {
 
 result<void> subscription::next(std::vector<feed_event>& out, std::size_t max,
                                 std::chrono::milliseconds wait) {
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  auto before = out.size();
-  for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::shared_lock<std::shared_mutex> gate{hub_->gate};
-      if (hub_->closed)
-        return fail(errc::unavailable, "the node stopped");
-      changelog_reader log{*hub_->st};
-      seen = log.commits();
-      auto r = step(log, out, before + std::max<std::size_t>(max, 1));
-      if (!r)
-        return r.error();
-      stats_->delivered.fetch_add(out.size() - before,
-                                  std::memory_order_relaxed);
-      if (out.size() > before)
-        return {};
-      if (*r)
-        continue; // moved on (to the next phase, or chunk): read again
-      // Nothing to send: wait for a commit, in slices, so that a closing
-      // hub is noticed.
-      auto now = std::chrono::steady_clock::now();
-      if (now >= deadline)
-        return {};
-      auto slice = std::min<std::chrono::steady_clock::duration>(
-          deadline - now, feed_wait_slice);
-      log.wait(seen,
-               std::chrono::duration_cast<std::chrono::milliseconds>(slice)
-                   + std::chrono::milliseconds(1));
-    }
-    if (hub_->closing.load())
-      return fail(errc::unavailable, "the node stopped");
-  }
+  return read_loop(*hub_, *stats_, out, max, wait, feed_wait_slice,
+                   [&](changelog_reader& log, std::size_t limit) {
+                     return step(log, out, limit);
+                   });
 }
 
 result<bool> subscription::step(changelog_reader& log,
