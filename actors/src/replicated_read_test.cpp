@@ -1,6 +1,7 @@
 // node::await_replicated on a real node whose store is replicated (a test
 // extension plays the cluster: it owns every shard and raises the
-// high-watermarks by hand): an on-demand answer waits for the watermark.
+// high-watermarks by hand): an on-demand answer waits for the watermark,
+// and so does a subscription's read of the changelog.
 #include <gtest/gtest.h>
 
 #include <caf/send.hpp>
@@ -12,6 +13,7 @@
 #include "sluice/node.hpp"
 #include "sluice/node_extension.hpp"
 #include "sluice/placement.hpp"
+#include "sluice/store/changelog.hpp"
 #include "sluice_test/node_fixture.hpp"
 #include "store_actor/replicated_answers.hpp"
 
@@ -68,10 +70,10 @@ struct replicated_node {
   std::unique_ptr<node> n;
   std::uint32_t shard = shard_of("k");
 
-  replicated_node() {
+  explicit replicated_node(const topology& topo = two_stage()) {
     auto o = options_for(dir);
     o.extension = ext;
-    auto r = node::start(two_stage(), reg, o);
+    auto r = node::start(topo, reg, o);
     EXPECT_TRUE(r) << r.error().describe();
     if (r)
       n = std::move(*r);
@@ -125,6 +127,36 @@ TEST(ReplicatedRead, WaitsUntilTheShardsWatermarkReachesWhatWasRead) {
   EXPECT_TRUE(r) << r.error().describe();
   // Replicated now: a second read answers at once.
   EXPECT_TRUE(t.n->await_replicated("k", 1s));
+}
+
+TEST(ReplicatedRead, ASubscriptionReadsOnlyChangesTheReplicasHold) {
+  // `second` keeps a changelog: its change of "k" is in the last commit,
+  // above the watermark.
+  auto topo = two_stage();
+  topo.stages[1].changelog = {true, 1000, {}};
+  replicated_node t{topo};
+  ASSERT_TRUE(t.n);
+  t.feed_unreplicated();
+  changelog_reader log{*t.ext->st};
+  auto id = log.stage("second");
+  ASSERT_TRUE(id) << id.error().describe();
+  auto span = log.span(*id);
+  ASSERT_TRUE(span);
+  ASSERT_EQ(span->entries, 1u) << "second's change of k is committed";
+  member_read req;
+  req.after = span->low;
+  auto early = log.changes_held(*id, req);
+  ASSERT_TRUE(early) << early.error().describe();
+  EXPECT_TRUE(early->entries.empty()) << "read before a replica holds it";
+  EXPECT_LT(early->view.head, span->head);
+  // Once the replicas hold every record, the change is there to read.
+  t.ext->raise(t.shard, t.ext->head(t.shard));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = log.changes_held(*id, req);
+        return r && r->entries.size() == 1 && r->entries[0].key == "k";
+      },
+      10s));
 }
 
 TEST(ReplicatedRead, AShardNeverWrittenAnswersAtOnce) {

@@ -3,15 +3,17 @@
 
 follow URL OUT [CURSOR]
     Follows GET URL (format=ndjson) and appends every event line to OUT,
-    flushed one by one. When the stream ends or the connection fails it
+    flushed one by one, each connection after a line {"type": "connect",
+    "from": CURSOR}. When the stream ends or the connection fails it
     reconnects with the cursor of the last event (as EventSource does),
     until killed. CURSOR: where to start (else the last cursor in OUT).
 
 check OUT EXPORT [PREFIX]
     Checks OUT, a subscriber's whole log (across reconnects and restarts):
     every key's versions rise by exactly one from the first seen (no change
-    delivered twice, none skipped; a new snapshot, after a restart without
-    a cursor, starts the view again), each shard's change offsets only
+    delivered twice, none skipped; a new snapshot, after a connection
+    without a cursor, starts the view again: on a cluster a snapshot comes
+    member by member, each in key order), each shard's change offsets only
     grow, every snapshot ends with snapshot_end, no reset; and the last
     state of every key equals EXPORT (`sluice export` lines, those starting
     with PREFIX).
@@ -51,6 +53,9 @@ def follow(url, out_path, cursor):
             full = url + sep + "format=ndjson"
             if cursor:
                 full += "&cursor=" + urllib.parse.quote(cursor)
+            out.write(json.dumps({"type": "connect", "from": cursor},
+                                 separators=(",", ":")) + "\n")
+            out.flush()
             try:
                 with urllib.request.urlopen(full, timeout=30) as r:
                     for raw in r:
@@ -76,7 +81,7 @@ def check(out_path, export_path, prefix):
     view = {}
     last_offset = {}
     in_snapshot = False
-    last_snapshot_key = ""
+    fresh = True  # the next snapshot starts the view again
     counts = {}
     with open(out_path) as f:
         for n, line in enumerate(f, 1):
@@ -85,20 +90,24 @@ def check(out_path, export_path, prefix):
             counts[t] = counts.get(t, 0) + 1
             if t == "reset":
                 problems.append("line %d: reset: %s" % (n, e.get("reason")))
+                fresh = True
+                continue
+            if t == "connect":
+                # Without a cursor (snapshot events carry none: a
+                # subscriber started again before snapshot_end) the server
+                # sends a new snapshot, which replaces the view.
+                if not e["from"]:
+                    fresh = True
+                    in_snapshot = False
                 continue
             if t == "snapshot":
-                # A new snapshot (a subscriber started again before it had
-                # a cursor: snapshot events carry none) replaces the view:
-                # it begins after a non-snapshot event, or goes back to an
-                # earlier key than the one before.
-                if not in_snapshot or e["key"] <= last_snapshot_key:
+                if fresh or not in_snapshot:
                     version.clear()
                     view.clear()
-                last_snapshot_key = e["key"]
+                    fresh = False
                 in_snapshot = True
             if t == "snapshot_end":
                 in_snapshot = False
-                last_snapshot_key = ""
                 continue
             if t in ("progress", "heartbeat"):
                 continue

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by cluster_test.sh and partition_test.sh: what is checked once a cluster is quiet (the
-# shard owner maps, each stage's merged export against the single-node
-# reference, with an explanation of any difference), and the drained state
-# of nodes at the moment of a join or a kill.
+# Sourced by the cluster drivers: what is checked once a cluster is quiet
+# (the shard owner maps, each stage's merged export against the single-node
+# reference, with an explanation of any difference, a change feed's
+# subscriber against the export), and the drained state of nodes at the
+# moment of a join or a kill.
 # shellcheck disable=SC2154,SC2034  # globals shared with the driver and lib.sh
 
 # -- checks after quiet -------------------------------------------------------
@@ -114,4 +115,35 @@ drained_at_once() {
 sleep_until() {
   local left=$(($1 - $(now_ms)))
   if [[ $left -gt 0 ]]; then sleep "$(awk -v ms="$left" 'BEGIN {printf "%.3f", ms / 1000}')"; fi
+}
+
+# -- change feeds ---------------------------------------------------------------
+
+# follow_feed URL OUT: a subscriber (tests/cli/feed_client.py) appending
+# every event of URL to OUT, resuming from its last cursor whenever the
+# stream ends; sets feed_pid.
+follow_feed() {
+  "$py" "$here/../cli/feed_client.py" follow "$1" "$2" &
+  feed_pid=$!
+  running[$feed_pid]=subscriber
+}
+
+# check_feed OUT EXPORT WHAT: within 30 s the subscriber's log OUT shows
+# no reset, no gap, no duplicate, and a view equal to EXPORT (a stage's
+# merged export, sorted); then the subscriber (feed_pid) stops. 1 if not.
+check_feed() {
+  local out=$1 export=$2 what=$3 s client=$here/../cli/feed_client.py
+  for s in $(seq 1 60); do
+    "$py" "$client" check "$out" "$export" >"$out.check" 2>&1 && break
+    sleep 0.5
+  done
+  kill -9 "$feed_pid" 2>/dev/null || true
+  reap "$feed_pid"
+  if "$py" "$client" check "$out" "$export" >"$out.check" 2>&1; then
+    pass "$scenario: $what: no reset, no gap, no duplicate, its view equals the members' export ($(head -n 1 "$out.check"))"
+    return 0
+  fi
+  fail "$scenario: $what: the subscriber's view is not the members' export"
+  sed 's/^/     /' "$out.check"
+  return 1
 }

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the replication drivers: the scenarios of replication_test.sh
-# (1. owners killed five times, then once quiet, 2. a member killed and
+# (1. owners killed five times, then once quiet, with a change feed's
+# subscriber through a, 2. a member killed and
 # wiped, 3. an owner stopped beyond its lease, 4. scale-out from two members to three: the
 # controller's rebalance gives the new member a third of the owners, 5. as
 # 2 with R = 2, 6. a damaged record at an owner fetched again from a
@@ -136,6 +137,8 @@ replication_1() {
   echo "== 1. $scenario"
   local dir=$work/r1 tag=r1 i v owned from t0
   repl_start "$dir" "$tag" || { abandon "$dir"; return; }
+  # One subscription to score through a follows all six failovers.
+  follow_feed "${hook[a]}/v1/feed/score" "$dir/feed.ndjson"
   start_posters "$dir" "$tag" a
   sleep 1
   v=$(most_shards a b c)
@@ -153,7 +156,12 @@ replication_1() {
     if [[ $v == b ]]; then v=c; else v=b; fi
   done
   quiet_failover "$dir" "$tag" || { abandon "$dir"; return; }
-  verify_scenario "$dir" "$tag"
+  verify_replicated "$dir" "$tag" "$dir" || return
+  # Each change it saw was held by min_insync members, so every new owner
+  # had it: no cursor reset, no change twice (a lost one made again).
+  check_feed "$dir/feed.ndjson" "$dir/export/score.tsv" \
+    "a subscription through a across six failovers"
+  stop_nodes "${members[@]}"
 }
 
 replication_2() {

@@ -37,11 +37,12 @@ repl_place() {
 
 # repl_args CLUSTER: the controller's flags, replicated under
 # /sluice/CLUSTER/ in etcd; R and min_insync from repl_r and repl_min
-# (default 3 and 2; a scenario may set them as locals).
+# (default 3 and 2; a scenario may set them as locals). Reads are public:
+# a change feed's subscriber reads without a token.
 repl_args() {
   cluster_args=(--controller "$controller" --cluster-name "$1"
     --replicas "${repl_r:-3}" --min-insync "${repl_min:-2}"
-    --lease-ttl "$lease_ms")
+    --lease-ttl "$lease_ms" --public-read)
 }
 
 # repl_start DIR CLUSTER: repl_place DIR, then repl_launch CLUSTER.

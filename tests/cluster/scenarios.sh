@@ -254,9 +254,9 @@ scenario_6() {
   scenario=ChangeFeedThroughAnyMember
   echo "== 6. $scenario"
   setup_nodes "$work/s6" a b c
-  local hport out="$work/s6/feed.ndjson" sub=
-  local feed_py=$example/../../tests/cli/feed_client.py
+  local hport out="$work/s6/feed.ndjson" url
   hport=$(free_ports 1)
+  url="http://127.0.0.1:$hport/v1/feed/score"
   # 12 rounds of the npm list, each with other versions: every key changes
   # in every round (about 96,000 changes), so the work goes on while
   # members join and restart.
@@ -274,21 +274,17 @@ PY
   start_node a --http "127.0.0.1:$hport" --public-read \
     --feed "$work/s6/rounds/npm.tsv"
   wait_answers a || { kill_all "${live[@]}"; return; }
-  "$py" "$feed_py" follow "http://127.0.0.1:$hport/v1/feed/score" "$out" &
-  sub=$!
-  running[$sub]=subscriber
+  follow_feed "$url" "$out"
   start_node b --join "127.0.0.1:${port[a]}"
-  wait_answers b || { kill -9 "$sub"; kill_all "${live[@]}"; return; }
+  wait_answers b || { kill -9 "$feed_pid"; kill_all "${live[@]}"; return; }
   sleep 1
   start_node c --join "127.0.0.1:${port[a]}"
-  wait_answers c || { kill -9 "$sub"; kill_all "${live[@]}"; return; }
+  wait_answers c || { kill -9 "$feed_pid"; kill_all "${live[@]}"; return; }
   sleep 1
   # The subscriber killed: it resumes from the last cursor it wrote.
-  kill -9 "$sub"
-  reap "$sub"
-  "$py" "$feed_py" follow "http://127.0.0.1:$hport/v1/feed/score" "$out" &
-  sub=$!
-  running[$sub]=subscriber
+  kill -9 "$feed_pid"
+  reap "$feed_pid"
+  follow_feed "$url" "$out"
   local lines_before
   lines_before=$(wc -l <"$out")
   kill -9 "${pid[b]}"
@@ -296,29 +292,19 @@ PY
   echo "---- $(date +%T.%3N) killed with SIGKILL" >>"${logf[b]}"
   sleep 1
   launch b
-  wait_answers b || { kill -9 "$sub"; kill_all "${live[@]}"; return; }
-  wait_quiet a b c || { kill -9 "$sub"; kill_all "${live[@]}"; return; }
+  wait_answers b || { kill -9 "$feed_pid"; kill_all "${live[@]}"; return; }
+  wait_quiet a b c || { kill -9 "$feed_pid"; kill_all "${live[@]}"; return; }
   note "$scenario: $lines_before feed lines when b was killed, $(wc -l <"$out") at the end"
-  local s n
+  local n
   : >"$work/s6/score.all"
   for n in a b c; do
     "$sluice" export --data "${datad[$n]}" --stage score >>"$work/s6/score.all" 2>/dev/null
   done
   LC_ALL=C sort "$work/s6/score.all" >"$work/s6/score.tsv"
   # The subscriber catches up with the quiet cluster.
-  for s in $(seq 1 60); do
-    python3 "$feed_py" check "$out" "$work/s6/score.tsv" >"$work/s6/check.out" 2>&1 && break
-    sleep 0.5
-  done
-  kill -9 "$sub" 2>/dev/null || true
-  reap "$sub"
-  if python3 "$feed_py" check "$out" "$work/s6/score.tsv" >"$work/s6/check.out" 2>&1; then
-    pass "$scenario: one subscription through a saw every shard's changes across two hand-offs, b's kill -9 and its own restart: no gap, no duplicate, its view equals the members' export ($(head -n 1 "$work/s6/check.out"))"
-  else
-    fail "$scenario: the subscription through a is not the members' export"
-    sed 's/^/     /' "$work/s6/check.out"
-    show_logs a b c
-  fi
+  check_feed "$out" "$work/s6/score.tsv" \
+    "one subscription through a across two hand-offs, b's kill -9 and its own restart" \
+    || show_logs a b c
   check "$scenario: shards moved to b and c while it followed" \
     grep -q "handed off" "${logf[a]}"
   check "$scenario: changes came after b's kill (the kill was mid-run)" \

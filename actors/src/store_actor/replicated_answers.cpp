@@ -223,6 +223,10 @@ void replicated_answers::settle(caf::event_based_actor* self, again& out) {
   }
   if (more)
     settle(self, out); // a ticket made above may be decided already
+  // Changelog entries below the fence are held by min_insync members:
+  // subscriptions may read them.
+  if (o.fence > 0)
+    st_.changelog_visible(o.fence);
   if (o.fence > fence_sent_ && watcher_) {
     fence_sent_ = o.fence;
     self->send(watcher_, ext::outbox_fence_atom::value, o.fence);

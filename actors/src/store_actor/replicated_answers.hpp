@@ -2,8 +2,8 @@
 // gate releases them (or failed when a shard they wrote was lost), the
 // accepted events of a lost shard given back to be appended again (each
 // naming the log record that first queued it), and the outbox fence told
-// to the replication watcher. Private to the store
-// actor; its thread only.
+// to the replication watcher and to the store (change feeds read the
+// changelog below it). Private to the store actor; its thread only.
 #pragma once
 
 #include <caf/actor.hpp>

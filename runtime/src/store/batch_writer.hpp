@@ -94,6 +94,15 @@ public:
   result<void> finish_changelogs();
   /// Prunes the changelogs this batch wrote to their retention.
   result<void> prune_changelogs();
+  /// Replicated: tells `changes_` of the pruned entry `value` of
+  /// `stage_id` and records its shard offset as its shard's last pruned.
+  void note_pruned(std::uint32_t stage_id, std::string_view value,
+                   std::map<std::uint32_t, std::uint64_t>& pruned_to);
+  /// Replicated: tells `changes_` each pruned shard's new bound (its last
+  /// pruned shard offset, or the bound it came with when that is later).
+  result<void>
+  replicate_bounds(std::uint32_t stage_id,
+                   const std::map<std::uint32_t, std::uint64_t>& pruned_to);
   /// The epoch of `shard` here (0 on a single node), read once a batch:
   /// a cluster member's changelog entries carry it in their shard offset.
   result<std::uint64_t> shard_epoch(std::uint32_t shard);

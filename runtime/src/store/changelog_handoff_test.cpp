@@ -5,64 +5,14 @@
 // stood; a cursor it cannot serve is told why.
 #include <gtest/gtest.h>
 
-#include "cluster_store_test_support.hpp"
-#include "sluice/store/changelog.hpp"
+#include "changelog_test_support.hpp"
 
 using namespace sluice;
 using namespace sluice::cluster_store_test;
 
 namespace {
 
-struct ChangelogHandoff : ClusterStore {
-  std::uint32_t table = 0; ///< a stage with a changelog, on both members
-
-  void open_with_log(member& m) {
-    ASSERT_NO_FATAL_FAILURE(open(m));
-    auto t = m.st->register_stage("table", "sluice.table",
-                                  changelog_retention{100000, {}});
-    ASSERT_TRUE(t) << t.error().describe();
-    table = *t;
-  }
-
-  /// One event of `key` into the table stage, processed: its state `v`.
-  void change(member& m, const std::string& key, const std::string& v) {
-    write_batch b;
-    b.appends.push_back(append(table, key, key + "#" + v));
-    commit(m, std::move(b));
-    auto base = m.st->read_state(table, key);
-    ASSERT_TRUE(base);
-    write_batch c;
-    c.completions.push_back(complete(table, key,
-                                     pos_of(m, table, key + "#" + v),
-                                     *base ? (*base)->version : 0, v));
-    commit(m, std::move(c));
-  }
-
-  static member_changes read(member& m, std::uint32_t stage,
-                             const member_read& req) {
-    changelog_reader log{*m.st};
-    auto r = log.changes_held(stage, req);
-    EXPECT_TRUE(r) << r.error().describe();
-    return r ? std::move(*r) : member_changes{};
-  }
-
-  static std::vector<std::uint64_t> cursor_at(std::uint32_t shard,
-                                              std::uint64_t offset) {
-    std::vector<std::uint64_t> c(shard_count, 0);
-    c[shard] = offset;
-    return c;
-  }
-
-  /// The entries of `shard` in `changes`, as "key=offset".
-  static std::vector<std::uint64_t> offsets_of(const member_changes& ch,
-                                               std::uint32_t shard) {
-    std::vector<std::uint64_t> out;
-    for (auto& e : ch.entries)
-      if (shard_of(e.key) == shard)
-        out.push_back(e.shard_offset);
-    return out;
-  }
-};
+using ChangelogHandoff = with_changelog<ClusterStore>;
 
 } // namespace
 

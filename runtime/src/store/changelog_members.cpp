@@ -135,6 +135,8 @@ result<member_changes>
 changelog_reader::changes_held(std::uint32_t stage_id,
                                const member_read& req) const {
   auto& p = *st_.impl_;
+  // Read before the transaction begins: every entry below it is in it.
+  auto visible = p.changelog_visible.load(std::memory_order_acquire);
   int rc = 0;
   txn t{p.env, true, rc};
   if (rc != 0)
@@ -144,6 +146,9 @@ changelog_reader::changes_held(std::uint32_t stage_id,
   if (!view)
     return view.error();
   out.view = std::move(*view);
+  // Entries the replicas do not hold yet are not there for subscribers.
+  if (visible <= out.view.head)
+    out.view.head = std::max(out.view.low, visible - 1);
   out.from = req.after;
   if (req.resume) {
     auto start =
@@ -182,6 +187,8 @@ changelog_reader::changes_held(std::uint32_t stage_id,
       return fail(errc::corrupt, p.opts.dir + ": changelog entry "
                                      + keys::printable(as_view(k))
                                      + " does not decode");
+    if (*offset > out.view.head)
+      break; // not replicated yet
     out.passed = *offset;
     auto shard = shard_of(*key);
     if (!held[shard] || !key->starts_with(req.prefix))

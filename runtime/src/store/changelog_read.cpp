@@ -241,6 +241,18 @@ result<state_chunk> changelog_reader::states(std::uint32_t stage_id,
   return out;
 }
 
+void store::changelog_visible(std::uint64_t seq) {
+  auto& p = *impl_;
+  {
+    std::lock_guard<std::mutex> guard{p.changelog_mtx};
+    if (seq <= p.changelog_visible.load(std::memory_order_relaxed))
+      return;
+    p.changelog_visible.store(seq, std::memory_order_release);
+    ++p.changelog_commits; // what waits for commits reads again
+  }
+  p.changelog_cv.notify_all();
+}
+
 std::uint64_t changelog_reader::commits() const {
   auto& p = *st_.impl_;
   std::lock_guard<std::mutex> guard{p.changelog_mtx};

@@ -2,6 +2,8 @@
 // registered, an entry per applied change of a key's state in the commit's
 // transaction, pruned to the stage's retention at the end of the batch.
 // Writer thread only.
+#include <algorithm>
+#include <map>
 #include <random>
 
 #include "batch_writer.hpp"
@@ -108,9 +110,9 @@ result<void> batch_writer::finish_changelogs() {
     auto epoch = shard_epoch(shard_of(c.key));
     if (!epoch)
       return epoch.error();
-    auto value = changelog_codec::entry_value(
-        ts, c.key, c.state_value,
-        *epoch == 0 ? 0 : shard_offset_of(*epoch, offset));
+    auto shard_offset = *epoch == 0 ? 0 : shard_offset_of(*epoch, offset);
+    auto value =
+        changelog_codec::entry_value(ts, c.key, c.state_value, shard_offset);
     MDB_val kv = as_val(k), vv = as_val(value);
     // Offsets only grow: appending is LMDB's cheapest put.
     if (int rc =
@@ -118,6 +120,8 @@ result<void> batch_writer::finish_changelogs() {
         rc != 0)
       return lmdb_error(rc, p_.opts.dir + ": write changelog entry of "
                                 + keys::printable(c.key));
+    if (shard_offset != 0)
+      changes_.changelog(c.stage_id, c.key, shard_offset, value, false);
     changelog_written_ = true;
   }
   changelog_pending_.clear();
@@ -145,6 +149,37 @@ result<std::uint64_t> batch_writer::shard_epoch(std::uint32_t shard) {
   return at->second;
 }
 
+void batch_writer::note_pruned(
+    std::uint32_t stage_id, std::string_view value,
+    std::map<std::uint32_t, std::uint64_t>& pruned_to) {
+  auto l = changelog_codec::layout_of(value);
+  if (!l || l->shard_offset == 0)
+    return; // no shard offset: written where nothing was replicated
+  auto key = value.substr(l->key_at, l->key_len);
+  changes_.changelog(stage_id, key, l->shard_offset, {}, true);
+  // Pruned in log order, which is shard offset order within a shard.
+  pruned_to[shard_of(key)] = l->shard_offset;
+}
+
+result<void> batch_writer::replicate_bounds(
+    std::uint32_t stage_id,
+    const std::map<std::uint32_t, std::uint64_t>& pruned_to) {
+  // A follower's copy of a shard's log is complete after its last entry
+  // pruned (everything before it in the owner's log went first), or after
+  // the bound the shard came with, whichever is later.
+  for (auto [shard, offset] : pruned_to) {
+    auto bk = changelog_bound_key(shard, stage_id);
+    MDB_val k = as_val(bk), v;
+    int rc = db_get(t_, p_.meta, &k, &v);
+    if (rc == 0)
+      offset = std::max(offset, keys::get_u64(as_view(v)).value_or(0));
+    else if (rc != MDB_NOTFOUND)
+      return lmdb_error(rc, p_.opts.dir + ": read a changelog bound");
+    changes_.changelog_bound(stage_id, shard, offset);
+  }
+  return {};
+}
+
 result<void> batch_writer::prune_changelogs() {
   for (auto& [stage_id, db] : changelog_dbs_) {
     int rc = 0;
@@ -162,6 +197,8 @@ result<void> batch_writer::prune_changelogs() {
         - std::chrono::duration_cast<std::chrono::nanoseconds>(db.keep.span)
               .count();
     std::uint64_t pruned = 0, low = 0;
+    // Replicated: per shard, the shard offset of its last entry pruned.
+    std::map<std::uint32_t, std::uint64_t> pruned_to;
     MDB_val k, v;
     for (rc = cursor_get(c.get(), &k, &v, MDB_FIRST);
          rc == 0 && pruned < max_pruned_per_commit;
@@ -176,12 +213,16 @@ result<void> batch_writer::prune_changelogs() {
       if (!old)
         break;
       low = keys::get_u64(as_view(k)).value_or(low);
+      if (changes_.on())
+        note_pruned(stage_id, as_view(v), pruned_to);
       if ((rc = mdb_cursor_del(c.get(), 0)) != 0)
         return lmdb_error(rc, p_.opts.dir + ": prune changelog");
       ++pruned;
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
       return lmdb_error(rc, p_.opts.dir + ": read changelog");
+    if (auto r = replicate_bounds(stage_id, pruned_to); !r)
+      return r;
     if (pruned == 0)
       continue;
     auto name = p_.stage_names.find(stage_id);

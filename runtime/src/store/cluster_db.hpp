@@ -202,8 +202,9 @@ import_record(store::impl& p, cluster_writer& w, const handoff_record& r,
               position_map& added, const position_map& earlier);
 
 /// Calls `fn(record, stage name)` for every record of `shard` as the
-/// replication knows it (a hand-off's records, dead letters and outbox
-/// entries of its keys), read in `t`. Stops early when fn returns false.
+/// replication knows it (a hand-off's records and changelog entries and
+/// bounds, dead letters and outbox entries of its keys), read in `t`.
+/// Stops early when fn returns false.
 result<void> scan_shard(
     const store::impl& p, MDB_txn* t, std::uint32_t shard,
     const std::function<result<bool>(handoff_record&, std::string_view)>& fn);

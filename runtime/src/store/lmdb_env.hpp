@@ -257,6 +257,11 @@ struct store::impl {
   std::atomic<bool> short_of_space{false};
   mutable std::condition_variable changelog_cv;
   std::uint64_t changelog_commits = 0;
+  /// Subscriptions through any member read changelog entries below this
+  /// offset only: a replicated store's once min_insync members hold them
+  /// (`store::changelog_visible`); without replication, all. Written
+  /// under changelog_mtx, read without it.
+  std::atomic<std::uint64_t> changelog_visible{~std::uint64_t{0}};
   /// Records why a commit failed for lack of space (empty: it succeeded).
   void note_space(const std::string& why);
   /// The changelog of `stage_id`, when it keeps one.

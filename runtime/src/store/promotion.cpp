@@ -3,9 +3,9 @@
 // the shard owned at the new epoch, its log continued from the copy's seq
 // with one record of what the import renumbered (so a follower whose copy
 // was where this one was continues without a snapshot), the copy dropped;
-// outbox entries keep their origins, in origin order; the shard's epoch
-// history gains the copy's epoch, ended at its seq. Store actor's thread
-// only.
+// outbox entries keep their origins, in origin order; changelog entries
+// keep their shard offsets; the shard's epoch history gains the copy's
+// epoch, ended at its seq. Store actor's thread only.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -31,11 +31,13 @@ std::vector<keyed_record> by_key(std::vector<keyed_record> v) {
 
 /// Imports the copy of `shard` within `w`, mapping stage names to this
 /// directory's ids (`ids`); `copy` gets the copy's records as replicas key
-/// them. Returns the copy's epoch history.
+/// them, `has_changelog` whether it holds the owner's changelog (a
+/// snapshot brings a bound per stage with one). Returns the copy's epoch
+/// history.
 result<epoch_history>
 import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
             const std::map<std::string, std::uint32_t, std::less<>>& ids,
-            std::vector<keyed_record>& copy) {
+            std::vector<keyed_record>& copy, bool& has_changelog) {
   std::vector<handoff_record> recs;
   epoch_history history;
   auto history_name = epoch_history_name();
@@ -52,6 +54,8 @@ import_copy(store::impl& p, cluster_writer& w, std::uint32_t shard,
                           + std::string(stage) + ", not registered in "
                           + p.opts.dir);
         rec.stage_id = i->second;
+        if (rec.what == handoff_record::kind::changelog_bound)
+          has_changelog = true;
         if (rec.what == handoff_record::kind::inbox
             && rec.name == history_name) {
           history = parse_epoch_history(rec.value).value_or(epoch_history{});
@@ -219,7 +223,14 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
                              + std::to_string((*at)->epoch)));
     promoting x;
     x.shard = s;
-    auto history = import_copy(p, w, s, ids, x.copy);
+    // The copy's changelog entries go after this offset of this member's
+    // log, keeping their shard offsets, as a hand-off's do: a cursor of
+    // the old owner's goes on here with no gap (issue 16).
+    auto log_from = p.next_seq - 1;
+    if (log_from == 0)
+      log_from = p.next_seq++; // 0 would read as "none came"
+    bool has_changelog = false;
+    auto history = import_copy(p, w, s, ids, x.copy, has_changelog);
     if (!history)
       return w.undo(history.error());
     if (auto r = write_history(p, w, s, std::move(*history), **at); !r)
@@ -239,6 +250,10 @@ store::promote_replica(const std::vector<std::uint32_t>& shards,
     // Not when an older log of this member's moved the seq on (a gap).
     v1::ShardRecord sr;
     sr.set_epoch(epoch);
+    // A copy without the owner's changelog (from an owner that did not
+    // replicate it) brings none: cursors of earlier epochs start again.
+    if (has_changelog)
+      sr.set_changelog_from(log_from);
     sr.set_changelog_own(p.next_seq - 1);
     x.based = x.head.seq == (*at)->seq;
     if (x.based) {

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "changelog_codec.hpp"
 #include "sluice/event_codec.hpp"
 #include "sluice/placement.hpp"
 
@@ -27,7 +28,8 @@ bool has_priority(kind k) {
   return k == kind::queued || k == kind::outbox || k == kind::inbox;
 }
 bool has_seq(kind k) {
-  return k == kind::queued || k == kind::outbox || k == kind::dead_letter;
+  return k == kind::queued || k == kind::outbox || k == kind::dead_letter
+         || k == kind::changelog; // a changelog entry's: its shard offset
 }
 bool has_name(kind k) {
   return k == kind::timer || k == kind::inbox;
@@ -131,7 +133,9 @@ std::string replica_key(const handoff_record& r, std::string_view stage) {
 bool parse_replica(std::string_view k, std::string_view v, handoff_record& r,
                    std::string& stage) {
   auto shard = keys::get_u32(k);
-  if (!shard || k.size() < 5 || static_cast<std::uint8_t>(k[4]) > 7)
+  if (!shard || k.size() < 5
+      || static_cast<std::uint8_t>(k[4])
+             > static_cast<std::uint8_t>(kind::changelog_bound))
     return false;
   r = handoff_record{};
   r.shard = *shard;
@@ -158,6 +162,8 @@ bool parse_replica(std::string_view k, std::string_view v, handoff_record& r,
       r.key = std::move(ev->key);
   } else if (r.what == kind::dead_letter) {
     r.key = dead_letter_key_of(v).value_or("");
+  } else if (r.what == kind::changelog) {
+    r.key = std::string(changelog_codec::entry_key(v).value_or(""));
   }
   return true;
 }
@@ -179,7 +185,7 @@ void to_change(const handoff_record& r, std::string_view stage, bool erase,
 
 bool from_change(const v1::ReplChange& c, std::uint32_t shard,
                  handoff_record& r, std::string& stage) {
-  if (c.kind() < 0 || c.kind() > static_cast<int>(kind::outbox))
+  if (c.kind() < 0 || c.kind() > static_cast<int>(kind::changelog_bound))
     return false;
   r = handoff_record{};
   r.what = static_cast<kind>(c.kind());

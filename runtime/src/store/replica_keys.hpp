@@ -66,6 +66,15 @@ bool from_change(const v1::ReplChange& c, std::uint32_t shard,
 std::uint64_t
 digest_of(const std::vector<std::pair<std::string, std::string>>& entries);
 
+/// Whether `r` counts in a shard's digest: every record but a changelog
+/// bound. A bound is a floor each side keeps on its own terms (the owner
+/// works it out as it sends a snapshot, from how far its whole log was
+/// pruned; the follower keeps the last one the owner's pruning of the
+/// shard sent), so copies with the same entries may hold different ones.
+inline bool digested(const handoff_record& r) {
+  return r.what != handoff_record::kind::changelog_bound;
+}
+
 /// The key of a sluice.v1.DeadLetter, when it has one: dead letters of
 /// keys belong to the key's shard; those of input that never became an
 /// event (no key) to no shard.

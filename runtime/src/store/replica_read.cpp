@@ -152,8 +152,9 @@ result<std::uint64_t> store::replica_digest(std::uint32_t shard) const {
   auto r = scan_replica_copy(
       p, t.get(), shard,
       [&](handoff_record& rec, std::string_view stage) -> result<bool> {
-        entries.emplace_back(repl::replica_key(rec, stage),
-                             std::move(rec.value));
+        if (repl::digested(rec))
+          entries.emplace_back(repl::replica_key(rec, stage),
+                               std::move(rec.value));
         return true;
       });
   if (!r)

@@ -39,6 +39,33 @@ void shard_changes::outbox(std::uint32_t source_shard, std::uint32_t stage_id,
   note(std::move(r), erase);
 }
 
+void shard_changes::changelog(std::uint32_t stage_id, std::string_view key,
+                              std::uint64_t shard_offset,
+                              std::string_view value, bool erase) {
+  if (!on_)
+    return;
+  handoff_record r;
+  r.what = handoff_record::kind::changelog;
+  r.stage_id = stage_id;
+  r.shard = shard_of(key);
+  r.pos.seq = shard_offset; // identifies it; the key is in the value
+  if (!erase)
+    r.value = std::string(value);
+  note(std::move(r), erase);
+}
+
+void shard_changes::changelog_bound(std::uint32_t stage_id, std::uint32_t shard,
+                                    std::uint64_t bound) {
+  if (!on_)
+    return;
+  handoff_record r;
+  r.what = handoff_record::kind::changelog_bound;
+  r.stage_id = stage_id;
+  r.shard = shard;
+  keys::put_u64(r.value, bound);
+  note(std::move(r), false);
+}
+
 result<std::optional<outbox_origin>*>
 shard_changes::origin_slot(MDB_txn* t, std::uint32_t shard) {
   auto it = origins_.find(shard);

@@ -66,6 +66,15 @@ public:
     if (on_)
       add_dead_letter(stage_id, seq, value, erase);
   }
+  /// A changelog entry of `stage_id` for `key` at shard offset
+  /// `shard_offset`, written (value: the entry as stored) or pruned.
+  void changelog(std::uint32_t stage_id, std::string_view key,
+                 std::uint64_t shard_offset, std::string_view value,
+                 bool erase);
+  /// The bound of `stage_id`'s changelog of `shard` (the shard offset
+  /// after which it is complete), raised by pruning.
+  void changelog_bound(std::uint32_t stage_id, std::uint32_t shard,
+                       std::uint64_t bound);
   /// An outbox entry that processing a key of `source_shard` produced, put
   /// or deleted: `stage_id` is its queue at the owner of its own key;
   /// `origin` as `outbox_src` records it.

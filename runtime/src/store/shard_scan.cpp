@@ -1,7 +1,8 @@
 // The owner's side of replication reads: every record of a shard (or of a
 // set of shards, in one pass) as the replication knows it (a hand-off's
-// records, plus dead letters and outbox entries of its keys), as a
-// snapshot in ReplRecord chunks and as a digest. Any thread.
+// records and changelog entries, plus dead letters and outbox entries of
+// its keys), as a snapshot in ReplRecord chunks and as a digest. Any
+// thread.
 #include <algorithm>
 #include <mutex>
 
@@ -187,7 +188,14 @@ result<void> scan_shards(
   if (!go || !*go)
     return go ? result<void>{} : result<void>{go.error()};
   go = scan_outbox_of(p, t, in, named);
-  return go ? result<void>{} : result<void>{go.error()};
+  if (!go || !*go)
+    return go ? result<void>{} : result<void>{go.error()};
+  // Their changelog entries and, per stage, the bound of each.
+  return scan_changelogs(
+      p, t, in,
+      [&](handoff_record& rec, MDB_dbi, std::string_view) -> result<bool> {
+        return named(rec);
+      });
 }
 
 result<std::optional<repl_position>>
@@ -253,8 +261,9 @@ result<std::uint64_t> store::shard_digest(std::uint32_t shard) const {
   auto r = scan_shard(
       p, t.get(), shard,
       [&](handoff_record& rec, std::string_view stage) -> result<bool> {
-        entries.emplace_back(repl::replica_key(rec, stage),
-                             std::move(rec.value));
+        if (repl::digested(rec))
+          entries.emplace_back(repl::replica_key(rec, stage),
+                               std::move(rec.value));
         return true;
       });
   if (!r)

@@ -433,6 +433,10 @@ result<std::unique_ptr<store>> store::open(const store_options& opts) {
   }
   if ((rc = t.commit()) != 0)
     return lmdb_error(rc, opts.dir + ": commit open transaction");
+  // Replicated: what was written before this open may be read; what comes
+  // next once the replicas hold it.
+  if (p->replicating())
+    p->changelog_visible.store(p->next_seq);
   auto st = std::unique_ptr<store>(new store(std::move(p)));
   if (purge)
     if (auto purged = st->purge_handed_over(); !purged)

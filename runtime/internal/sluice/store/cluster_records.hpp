@@ -133,12 +133,13 @@ struct handoff_record {
     /// shard, waiting in the outbox: stage_id (its queue there), pos, key
     /// (the event's), value = Event; `shard` is the producing key's.
     outbox,
-    /// Hand-off only: a change of a stage's changelog (issue 16): stage_id,
-    /// key, pos.seq = its shard offset, value = the entry as stored (with
-    /// its shard offset).
+    /// A change of a stage's changelog (issue 16): stage_id, key, pos.seq =
+    /// its shard offset, value = the entry as stored (with its shard
+    /// offset). Replicated as written and as pruned.
     changelog,
-    /// Hand-off only: stage_id, value = the shard offset (u64 BE) after
-    /// which the sender's changelog of the shard is complete.
+    /// stage_id, value = the shard offset (u64 BE) after which the
+    /// sender's changelog of the shard is complete. Replicated as pruning
+    /// raises it.
     changelog_bound,
   };
   kind what = kind::queued;   ///< which record it is

@@ -159,6 +159,15 @@ public:
   /// positions are below it). Writer thread only.
   std::uint64_t next_seq() const noexcept;
 
+  /// Replicated: the changelog entries below store seq `seq` are held by
+  /// min_insync members (every commit before it is below its shards'
+  /// high-watermarks), so subscriptions through any member may read them,
+  /// as Kafka's consumers read up to the high-watermark: a change a
+  /// subscriber saw is never lost in a failover. Until the first call
+  /// they read what was written before the open. Only raises; wakes
+  /// waiting subscriptions. Any thread.
+  void changelog_visible(std::uint64_t seq);
+
   // -- writer thread only ---------------------------------------------------
 
   /// The id of stage `name`, recorded on first use. With `changelog` on,
