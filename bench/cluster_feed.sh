@@ -25,10 +25,15 @@
 #    bound), and paced (--rate, default 5,000 events/s, 100 a post).
 #
 # usage: bench/cluster_feed.sh [--keys N] [--trials T] [--only cold|lag]
-#          [--rate EVENTS_PER_S] [--also SLUICE_BINARY] [--keep]
-#   --also B   the live tail through b also with binary B (e.g. an earlier
-#              build), in the same trials: a before/after
-# Needs build/bin/sluice (or $SLUICE_BIN), curl, python3.
+#          [--rate EVENTS_PER_S] [--also SLUICE_BINARY] [--replicated]
+#          [--keep]
+#   --also B      the live tail through b also with binary B (e.g. an
+#                 earlier build), in the same trials: a before/after
+#   --replicated  the live tail through b also on three replicated members
+#                 (R = 3, min_insync 2, an etcd started here), whose
+#                 subscribers see a change once two members hold it
+# Needs build/bin/sluice (or $SLUICE_BIN), curl, python3; etcd with
+# --replicated.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bench_args=("$@")
@@ -36,7 +41,7 @@ sluice="${SLUICE_BIN:-$here/../build/bin/sluice}"
 pipeline="$here/../examples/package_trust/pipeline.yaml"
 npm="$here/../examples/package_trust/data/npm.tsv"
 poster="$here/../tests/cluster/webhook_poster.py"
-keys=300000 trials=3 only="" keep=0 rate=5000 also=""
+keys=300000 trials=3 only="" keep=0 rate=5000 also="" replicated=0
 while (($#)); do
   case $1 in
     --keys) keys=$2; shift 2 ;;
@@ -45,6 +50,7 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --rate) rate=$2; shift 2 ;;
     --also) also=$2; shift 2 ;;
+    --replicated) replicated=1; shift ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
   esac
 done
@@ -109,6 +115,17 @@ cluster_of_three() {
   wait_for 120 quiet a b
   member c "$d/c" --join "127.0.0.1:${lport[a]}"
   wait_for 120 quiet a b c
+}
+# replicated_three DIR NAME: a, b and c with the controller (an etcd
+# cluster NAME), R = 3, min_insync 2; waits until every shard is owned and
+# fully replicated.
+replicated_three() {
+  local d=$1 n args
+  args=(--controller "http://127.0.0.1:$ec" --cluster-name "$2" --replicas 3 --min-insync 2)
+  member a "$d/a" "${args[@]}"
+  for n in b c; do member "$n" "$d/$n" --join "127.0.0.1:${lport[a]}" "${args[@]}"; done
+  python3 "$here/cluster/repl_helper.py" replicated --sluice "$sluice" --owned 1024 --timeout 180 \
+    --members "127.0.0.1:${lport[a]}" "127.0.0.1:${lport[b]}" "127.0.0.1:${lport[c]}" >/dev/null
 }
 stop_cluster() {
   local n p
@@ -193,6 +210,7 @@ PY
   echo "-- 2. live tail: $changes changes posted, fsync, commit -> delivery --"
   echo "   full speed: 1,000 events a post, each post when the last is acknowledged"
   echo "   paced: $rate events/s, 100 a post"
+  if ((replicated)); then start_etcd; fi
   # lag_through FEED_PORT POST_PORT LABEL POSTER-ARGS...: the subscriber
   # first, then the posts.
   lag_through() {
@@ -221,6 +239,13 @@ PY
       lag_through "${hport[b]}" "${hport[a]}" "trial $trial, $pace, through b, posted to a" "${args[@]}" | tee -a "$work/lag.all"
       stop_cluster
       lport=() hport=()
+      if ((replicated)); then
+        rm -rf "$work/lag3"
+        replicated_three "$work/lag3" "feed-$trial-$pace"
+        lag_through "${hport[b]}" "${hport[a]}" "trial $trial, $pace, through b, replicated, posted to a" "${args[@]}" | tee -a "$work/lag.all"
+        stop_cluster
+        lport=() hport=()
+      fi
       if [[ -n $also ]]; then
         rm -rf "$work/lag3"
         sluice=$also
@@ -233,7 +258,10 @@ PY
     done
   done
   for pace in full paced; do
-    for what in "single node" "through b," ${also:+"through b ($also)"}; do
+    whats=("single node" "through b, posted")
+    if ((replicated)); then whats+=("through b, replicated"); fi
+    if [[ -n $also ]]; then whats+=("through b ($also)"); fi
+    for what in "${whats[@]}"; do
       grep "$pace, $what" "$work/lag.all" | sed -n 's/.*p50 \([0-9.]*\) ms.*/\1/p' >"$work/p50"
       grep "$pace, $what" "$work/lag.all" | sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' >"$work/p99"
       # shellcheck disable=SC2046 # one number a line

@@ -86,14 +86,7 @@ echo "builds running at the start: $(builds_now) compiler/ninja processes"
 echo
 
 # -- etcd and the members -----------------------------------------------------
-ec=$(free_port) ep=$(free_port)
-etcd --name bench --data-dir "$work/etcd" \
-  --listen-client-urls "http://127.0.0.1:$ec" --advertise-client-urls "http://127.0.0.1:$ec" \
-  --listen-peer-urls "http://127.0.0.1:$ep" --initial-advertise-peer-urls "http://127.0.0.1:$ep" \
-  --initial-cluster "bench=http://127.0.0.1:$ep" >"$work/etcd.log" 2>&1 &
-bench_pids+=("$!")
-etcd_up() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "http://127.0.0.1:$ec/health" 2>/dev/null; }
-wait_for 30 etcd_up
+start_etcd
 
 # etcd_get KEY: the value of KEY through the v3 JSON gateway ("" if none).
 etcd_get() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2154
 # Shared by bench/cluster_*.sh (sourced, not run): the machine header, free
-# ports, starting and stopping `sluice node` processes, console calls, CPU
+# ports, an etcd, starting and stopping `sluice node` processes, console calls, CPU
 # per thread from /proc, the CPU sampler and what it tells (cores per
 # process over a window, other load), waiting for an idle machine. The
 # sourcing script sets `set -euo pipefail`, `here` (bench/), `sluice` (the
@@ -40,6 +40,21 @@ print_machine() {
   echo "binary:  $sluice (built $(date -u -r "$sluice" '+%Y-%m-%d %H:%M UTC'))"
   echo "scratch: $work ($(df -PT "$work" | awk 'NR == 2 {print $2}'))"
 }
+
+# start_etcd: a one-member etcd (Debian's etcd-server) on free ports, its
+# data in $work/etcd; sets `ec` to its client port once it answers.
+start_etcd() {
+  command -v etcd >/dev/null || { echo "etcd is not on PATH (Debian etcd-server)" >&2; exit 1; }
+  local ep
+  ec=$(free_port) ep=$(free_port)
+  etcd --name bench --data-dir "$work/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ec" --advertise-client-urls "http://127.0.0.1:$ec" \
+    --listen-peer-urls "http://127.0.0.1:$ep" --initial-advertise-peer-urls "http://127.0.0.1:$ep" \
+    --initial-cluster "bench=http://127.0.0.1:$ep" >"$work/etcd.log" 2>&1 &
+  bench_pids+=("$!")
+  wait_for 30 etcd_up
+}
+etcd_up() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "http://127.0.0.1:$ec/health" 2>/dev/null; }
 
 # A TCP port nobody listens on now.
 free_port() {
