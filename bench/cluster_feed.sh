@@ -95,14 +95,7 @@ quiet() {
   for n in "$@"; do
     nodes=$(console "127.0.0.1:${lport[$n]}" nodes) || return 1
     shards=$(console "127.0.0.1:${lport[$n]}" shards) || return 1
-    python3 -c '
-import json, sys
-nodes, shards, want = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
-ok = (nodes.get("joined") is True and nodes["local"]["drained"] is True
-      and nodes["local"]["outbox"] == 0 and shards["to_hand_off"] == 0
-      and shards["incoming"] == 0 and len(nodes["nodes"]) == want
-      and all(m["status"] == "up" for m in nodes["nodes"]))
-sys.exit(0 if ok else 1)' "$nodes" "$shards" "$#" 2>/dev/null || return 1
+    python3 "$here/../tests/cluster/quiet_check.py" "$nodes" "$shards" "$#" 2>/dev/null || return 1
   done
 }
 # cluster_of_three DIR [ARGS OF a...]: a, then b and c joining it; quiet.

@@ -4,7 +4,7 @@
 # reference, with an explanation of any difference, a change feed's
 # subscriber against the export), and the drained state of nodes at the
 # moment of a join or a kill.
-# shellcheck disable=SC2154,SC2034  # globals shared with the driver and lib.sh
+# shellcheck disable=SC2154,SC2034,SC2004  # globals shared with the driver and lib.sh; associative arrays
 
 # -- checks after quiet -------------------------------------------------------
 

@@ -238,17 +238,7 @@ node_quiet() {
   local n=$1 expected=$2 nodes shards
   nodes=$(con "$n" nodes) || return 1
   shards=$(con "$n" shards) || return 1
-  python3 -c '
-import json, sys
-nodes, shards, exp = (json.loads(a) for a in sys.argv[1:4])
-ok = (nodes.get("joined") is True
-      and nodes["local"]["drained"] is True
-      and nodes["local"]["outbox"] == 0
-      and shards["to_hand_off"] == 0 and shards["incoming"] == 0
-      and sorted(m["name"] for m in nodes["nodes"]) == exp
-      and all(m["status"] == "up" for m in nodes["nodes"]))
-sys.exit(0 if ok else 1)
-' "$nodes" "$shards" "$expected" 2>/dev/null
+  python3 "$here/quiet_check.py" "$nodes" "$shards" "$expected" 2>/dev/null
 }
 
 # wait_quiet NAME...: until every node is quiet (node_quiet) in three

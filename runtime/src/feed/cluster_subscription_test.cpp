@@ -96,6 +96,18 @@ struct ClusterFeed : ClusterStore {
     ASSERT_TRUE(from.st->purge_handed_over());
   }
 
+  /// A and B open with the table stage, A claimed every shard and handed
+  /// T to B (before anyone subscribed); the hub on A serves both.
+  void a_and_b_with_t_on_b() {
+    ASSERT_NO_FATAL_FAILURE(open_member(a));
+    ASSERT_NO_FATAL_FAILURE(open_member(b));
+    ASSERT_TRUE(a.st->claim_all_shards());
+    members->by_name = {{"a", &a}, {"b", &b}};
+    ASSERT_NO_FATAL_FAILURE(hand_off(a, b, T, 2));
+    hub = std::make_unique<feed::hub>(*a.st, reg, 8);
+    hub->serve_cluster(members);
+  }
+
   std::unique_ptr<feed_subscription> subscribe(const std::string& cursor = {}) {
     feed_options o;
     o.cursor = cursor;
@@ -159,14 +171,7 @@ struct view {
 } // namespace
 
 TEST_F(ClusterFeed, FollowsEveryShardThroughAHandOffWithNoGapOrDuplicate) {
-  ASSERT_NO_FATAL_FAILURE(open_member(a));
-  ASSERT_NO_FATAL_FAILURE(open_member(b));
-  ASSERT_TRUE(a.st->claim_all_shards());
-  members->by_name = {{"a", &a}, {"b", &b}};
-  // B holds T from the start (a hand-off before anyone subscribed).
-  ASSERT_NO_FATAL_FAILURE(hand_off(a, b, T, 2));
-  hub = std::make_unique<feed::hub>(*a.st, reg, 8);
-  hub->serve_cluster(members);
+  ASSERT_NO_FATAL_FAILURE(a_and_b_with_t_on_b());
 
   std::vector<std::string> on_s, on_t, elsewhere;
   for (int i = 0; i < 4; ++i) {
@@ -253,14 +258,8 @@ TEST_F(ClusterFeed, FollowsEveryShardThroughAHandOffWithNoGapOrDuplicate) {
 }
 
 TEST_F(ClusterFeed, ASnapshotWaitsForAShardNoMemberCanServe) {
-  ASSERT_NO_FATAL_FAILURE(open_member(a));
-  ASSERT_NO_FATAL_FAILURE(open_member(b));
-  ASSERT_TRUE(a.st->claim_all_shards());
-  members->by_name = {{"a", &a}, {"b", &b}};
-  ASSERT_NO_FATAL_FAILURE(hand_off(a, b, T, 2));
+  ASSERT_NO_FATAL_FAILURE(a_and_b_with_t_on_b());
   ASSERT_NO_FATAL_FAILURE(change(b, key_in(T, "t")));
-  hub = std::make_unique<feed::hub>(*a.st, reg, 8);
-  hub->serve_cluster(members);
   members->down.insert("b");
   auto sub = subscribe();
   ASSERT_TRUE(sub);
@@ -273,13 +272,7 @@ TEST_F(ClusterFeed, ASnapshotWaitsForAShardNoMemberCanServe) {
 }
 
 TEST_F(ClusterFeed, ALongBacklogOnOneMemberDoesNotHoldTheOthersBack) {
-  ASSERT_NO_FATAL_FAILURE(open_member(a));
-  ASSERT_NO_FATAL_FAILURE(open_member(b));
-  ASSERT_TRUE(a.st->claim_all_shards());
-  members->by_name = {{"a", &a}, {"b", &b}};
-  ASSERT_NO_FATAL_FAILURE(hand_off(a, b, T, 2));
-  hub = std::make_unique<feed::hub>(*a.st, reg, 8);
-  hub->serve_cluster(members);
+  ASSERT_NO_FATAL_FAILURE(a_and_b_with_t_on_b());
   auto sub = subscribe();
   ASSERT_TRUE(sub);
   auto first = drain(*sub);

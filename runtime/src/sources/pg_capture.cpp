@@ -168,15 +168,17 @@ result<void> plugin_allowed(PGconn* pg, const std::string& who,
                     : "SELECT pg_drop_replication_slot(slot_name) FROM "
                       "pg_create_logical_replication_slot($1, 'wal2json', "
                       "true)";
+  // Its outcome shows in the probe's: a failed SET leaves no limit, and
+  // the probe's own error is what counts.
   if (!exists)
-    pg_result(PQexec(pg, "SET statement_timeout = 250"));
+    (void)run(pg, who, "SET statement_timeout = 250", "limit the probe");
   pg_result r(PQexecParams(pg, sql, 1, nullptr, params, nullptr, nullptr, 0));
   const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
   std::string refusal = state && std::strcmp(state, "42501") == 0
                             ? first_line(PQerrorMessage(pg))
                             : "";
   if (!exists)
-    pg_result(PQexec(pg, "RESET statement_timeout"));
+    (void)run(pg, who, "RESET statement_timeout", "end the probe's limit");
   if (refusal.empty())
     return {};
   return fail(errc::config,
