@@ -1,7 +1,7 @@
 // node::await_replicated on a real node whose store is replicated (a test
 // extension plays the cluster: it owns every shard and raises the
 // high-watermarks by hand): an on-demand answer waits for the watermark,
-// and so does a subscription's read of the changelog.
+// and so do a subscription's reads of the changelog and of the states.
 #include <gtest/gtest.h>
 
 #include <caf/send.hpp>
@@ -149,7 +149,14 @@ TEST(ReplicatedRead, ASubscriptionReadsOnlyChangesTheReplicasHold) {
   ASSERT_TRUE(early) << early.error().describe();
   EXPECT_TRUE(early->entries.empty()) << "read before a replica holds it";
   EXPECT_LT(early->view.head, span->head);
-  // Once the replicas hold every record, the change is there to read.
+  // A snapshot leaves k's state out, as of a head before its change.
+  auto states = log.states_held(*id, {}, true, {}, 100);
+  ASSERT_TRUE(states) << states.error().describe();
+  EXPECT_TRUE(states->states.empty()) << "a state no replica holds yet";
+  EXPECT_TRUE(states->last);
+  EXPECT_EQ(states->view.head, early->view.head);
+  // Once the replicas hold every record, the change and the state are
+  // there to read.
   t.ext->raise(t.shard, t.ext->head(t.shard));
   EXPECT_TRUE(wait_until(
       [&] {
@@ -157,6 +164,11 @@ TEST(ReplicatedRead, ASubscriptionReadsOnlyChangesTheReplicasHold) {
         return r && r->entries.size() == 1 && r->entries[0].key == "k";
       },
       10s));
+  states = log.states_held(*id, {}, true, {}, 100);
+  ASSERT_TRUE(states) << states.error().describe();
+  ASSERT_EQ(states->states.size(), 1u);
+  EXPECT_EQ(states->states[0].key, "k");
+  EXPECT_EQ(states->view.head, span->head);
 }
 
 TEST(ReplicatedRead, AShardNeverWrittenAnswersAtOnce) {

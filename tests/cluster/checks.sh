@@ -128,17 +128,18 @@ follow_feed() {
   running[$feed_pid]=subscriber
 }
 
-# check_feed OUT EXPORT WHAT: within 30 s the subscriber's log OUT shows
-# no reset, no gap, no duplicate, and a view equal to EXPORT (a stage's
-# merged export, sorted); then the subscriber (feed_pid) stops. 1 if not.
+# check_feed OUT EXPORT WHAT [PID]: within 30 s the subscriber's log OUT
+# shows no reset, no gap, no duplicate, and a view equal to EXPORT (a
+# stage's merged export, sorted); then the subscriber (PID, default
+# feed_pid) stops. 1 if not.
 check_feed() {
-  local out=$1 export=$2 what=$3 s client=$here/../cli/feed_client.py
+  local out=$1 export=$2 what=$3 sub=${4:-$feed_pid} s client=$here/../cli/feed_client.py
   for s in $(seq 1 60); do
     "$py" "$client" check "$out" "$export" >"$out.check" 2>&1 && break
     sleep 0.5
   done
-  kill -9 "$feed_pid" 2>/dev/null || true
-  reap "$feed_pid"
+  kill -9 "$sub" 2>/dev/null || true
+  reap "$sub"
   if "$py" "$client" check "$out" "$export" >"$out.check" 2>&1; then
     pass "$scenario: $what: no reset, no gap, no duplicate, its view equals the members' export ($(head -n 1 "$out.check"))"
     return 0

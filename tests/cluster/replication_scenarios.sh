@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the replication drivers: the scenarios of replication_test.sh
-# (1. owners killed five times, then once quiet, with a change feed's
-# subscriber through a, 2. a member killed and
+# (1. owners killed five times, then once quiet, with change feeds'
+# subscribers through a and b, 2. a member killed and
 # wiped, 3. an owner stopped beyond its lease, 4. scale-out from two members to three: the
 # controller's rebalance gives the new member a third of the owners, 5. as
 # 2 with R = 2, 6. a damaged record at an owner fetched again from a
@@ -135,10 +135,13 @@ quiet_failover() {
 replication_1() {
   scenario=OwnerKilledFiveTimes
   echo "== 1. $scenario"
-  local dir=$work/r1 tag=r1 i v owned from t0
+  local dir=$work/r1 tag=r1 i v owned from t0 first late
   repl_start "$dir" "$tag" || { abandon "$dir"; return; }
-  # One subscription to score through a follows all six failovers.
+  # One subscription to score through a follows all six failovers; a
+  # second, through b, starts cold after the first (its snapshot taken
+  # while the posts go on) and resumes each time b is killed.
   follow_feed "${hook[a]}/v1/feed/score" "$dir/feed.ndjson"
+  first=$feed_pid
   start_posters "$dir" "$tag" a
   sleep 1
   v=$(most_shards a b c)
@@ -153,6 +156,10 @@ replication_1() {
     wait_replicated isr a b c || { abandon "$dir"; return; }
     note "$scenario: kill $i: $v restarted, rejoined and caught up in $(secs $(($(now_ms) - t0))) s"
     wait_given_up "$v" "$from"
+    if ((i == 1)); then
+      follow_feed "${hook[b]}/v1/feed/score" "$dir/feed.late.ndjson"
+      late=$feed_pid
+    fi
     if [[ $v == b ]]; then v=c; else v=b; fi
   done
   quiet_failover "$dir" "$tag" || { abandon "$dir"; return; }
@@ -160,7 +167,9 @@ replication_1() {
   # Each change it saw was held by min_insync members, so every new owner
   # had it: no cursor reset, no change twice (a lost one made again).
   check_feed "$dir/feed.ndjson" "$dir/export/score.tsv" \
-    "a subscription through a across six failovers"
+    "a subscription through a across six failovers" "$first"
+  check_feed "$dir/feed.late.ndjson" "$dir/export/score.tsv" \
+    "a subscription through b, started cold under load and resumed after b's kills" "$late"
   stop_nodes "${members[@]}"
 }
 

@@ -9,9 +9,11 @@
 #      failover timed (its shards gone from a's owner map and a new post
 #      through a acknowledged), then it restarts on its data directory,
 #      gives its old shards up and catches up; a subscriber follows the
-#      score stage's change feed through a all along, and at the end has
-#      had no reset, no change twice or skipped, and the merged export's
-#      view (each change it saw was held by min_insync members);
+#      score stage's change feed through a all along, a second through b
+#      starts cold after the first kill (a snapshot under load) and
+#      resumes after each of b's kills; at the end each has had no reset,
+#      no change twice or skipped, and the merged export's view (every
+#      change and state they got was held by min_insync members);
 #   2. c killed -9 and its data directory wiped while a and b are fed; c
 #      restarts under its name and rebuilds its copies from the owners;
 #   3. the member owning the most shards SIGSTOPped for 5 s (beyond the

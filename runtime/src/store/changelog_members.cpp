@@ -2,6 +2,8 @@
 // changes and key states of the shards it holds, with the shards (and
 // their epochs) read in the same transaction, and the check of a resumed
 // cursor against what this member's log holds. Any thread.
+#include <set>
+
 #include "changelog_codec.hpp"
 #include "cluster_db.hpp"
 #include "sluice/v1/store.pb.h"
@@ -129,6 +131,41 @@ result<std::uint64_t> resume_start(MDB_txn* t, const store::impl& p,
   return start;
 }
 
+/// Lowers `view.head` below `visible`, the first offset the replicas may
+/// not hold yet (store::changelog_visible); true when it did.
+bool cap_to_visible(member_view& view, std::uint64_t visible) {
+  if (visible > view.head)
+    return false;
+  view.head = std::max(view.low, visible - 1);
+  return true;
+}
+
+/// The keys of the changes at or after `visible` (not held by the
+/// replicas yet), read in `t`; `view.head` is lowered below them.
+result<std::set<std::string, std::less<>>>
+unreplicated_keys(MDB_txn* t, const store::impl& p, std::uint32_t stage_id,
+                  std::uint64_t visible, member_view& view) {
+  std::set<std::string, std::less<>> out;
+  if (!cap_to_visible(view, visible))
+    return out;
+  auto dbi = changelog_dbi_of(p, stage_id);
+  if (!dbi)
+    return dbi.error();
+  int rc = 0;
+  cursor c{t, *dbi, rc};
+  if (rc != 0)
+    return lmdb_error(rc, p.opts.dir + ": open changelog cursor");
+  auto from = changelog_codec::offset_key(view.head + 1);
+  MDB_val k = as_val(from), v;
+  for (rc = cursor_get(c.get(), &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = cursor_get(c.get(), &k, &v, MDB_NEXT))
+    if (auto key = changelog_codec::entry_key(as_view(v)))
+      out.emplace(*key);
+  if (rc != MDB_NOTFOUND)
+    return lmdb_error(rc, p.opts.dir + ": read changelog");
+  return out;
+}
+
 } // namespace
 
 result<member_changes>
@@ -147,8 +184,7 @@ changelog_reader::changes_held(std::uint32_t stage_id,
     return view.error();
   out.view = std::move(*view);
   // Entries the replicas do not hold yet are not there for subscribers.
-  if (visible <= out.view.head)
-    out.view.head = std::max(out.view.low, visible - 1);
+  cap_to_visible(out.view, visible);
   out.from = req.after;
   if (req.resume) {
     auto start =
@@ -214,6 +250,7 @@ result<member_states> changelog_reader::states_held(std::uint32_t stage_id,
                                                     std::string_view prefix,
                                                     std::size_t max) const {
   auto& p = *st_.impl_;
+  auto visible = p.changelog_visible.load(std::memory_order_acquire);
   int rc = 0;
   txn t{p.env, true, rc};
   if (rc != 0)
@@ -229,6 +266,11 @@ result<member_states> changelog_reader::states_held(std::uint32_t stage_id,
   std::vector<bool> held(shard_count, false);
   for (auto& h : out.view.held)
     held[h.shard] = true;
+  // States the replicas do not hold yet are not sent: the chunk is as of
+  // the visible point, without the keys changed after it.
+  auto unheld = unreplicated_keys(t.get(), p, stage_id, visible, out.view);
+  if (!unheld)
+    return unheld.error();
   cursor c{t.get(), p.state, rc};
   if (rc != 0)
     return lmdb_error(rc, p.opts.dir + ": open state cursor");
@@ -246,7 +288,7 @@ result<member_states> changelog_reader::states_held(std::uint32_t stage_id,
     if (looked++ == max)
       return out;
     out.next_key = std::string(parsed->second);
-    if (!held[shard_of(parsed->second)])
+    if (!held[shard_of(parsed->second)] || unheld->count(parsed->second))
       continue;
     auto value = as_view(v);
     if (value.size() < 8)

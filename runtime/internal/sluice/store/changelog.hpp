@@ -145,7 +145,11 @@ struct member_changes {
 
 /// Key states of the shards a member holds, one chunk.
 struct member_states {
-  member_view view; ///< `head`: the states hold every change up to it
+  /// `head`: the states hold every change up to it and none after it. A
+  /// replicated owner's head is below what its replicas do not hold yet,
+  /// and the keys those changes touched are left out: their changes come
+  /// after the snapshot, once held (DBLog's watermarks).
+  member_view view;
   std::vector<state_chunk::entry> states; ///< in key order
   std::string next_key; ///< the last key looked at: read after it next
   bool last = false;    ///< no key of the stage follows
